@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`. Nothing else needs installing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+WECHAT_EMULATOR_PORT ?= 8081
+export FLASK_APP := backend.app:create_app
+export PORT WECHAT_EMULATOR_PORT
+
+.PHONY: run test install migrate lint
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask catalog load
+	$(BIN)/flask staff demo
+
+# the web app and the WeChat emulator (and the worker when REDIS_URL is set), together
+run: migrate
+	@echo "API docs:     http://127.0.0.1:$(PORT)/docs"
+	@echo "OpenAPI:      http://127.0.0.1:$(PORT)/openapi.json"
+	@echo "Health check: http://127.0.0.1:$(PORT)/healthz  (readiness: /readyz)"
+	@echo "WeChat emulator: http://127.0.0.1:$(WECHAT_EMULATOR_PORT)/ (log: /_emulator/log)"
+	PATH="$(abspath $(BIN)):$$PATH" exec $(BIN)/honcho --no-prefix -f Procfile.dev start web wechat $(if $(REDIS_URL),worker,)
+
+# real MariaDB and Redis are installed when missing and started for the run by the tests
+test: install
+	./scripts/install-test-servers.sh
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .

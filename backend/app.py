@@ -1,0 +1,92 @@
+"""The composition root: ``create_app`` binds extensions, blueprints, errors and CLI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import swagger_ui_bundle
+from apiflask import APIFlask
+from flask import request, send_from_directory
+
+from backend import cli, health
+from backend import logging as app_logging
+from backend.errors import UnsupportedMediaType
+from backend.extensions import db, limiter, migrate
+from backend.http_errors import register_error_handlers
+from config import settings as settings_module
+from config.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SWAGGER_STATIC = Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def create_app(settings: Settings | None = None) -> APIFlask:
+    settings = settings or settings_module.load()
+    app_logging.configure(settings.LOG_LEVEL)
+    app = APIFlask(
+        __name__, title="一业一证 API", version="1",
+        spec_path="/openapi.json", docs_path="/docs",
+    )
+    app.config.update(settings.flask_config())
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY,
+        MAX_CONTENT_LENGTH=settings.MAX_JSON_BYTES,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SPEC_FORMAT="json",
+        JSON_SORT_KEYS=False,
+        INFO={"description": "山西省“一业一证”改革：小程序接口与工作人员接口。"
+                             "错误统一为 {code, message, details}。"},
+        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
+        SWAGGER_UI_CSS="/docs/static/swagger-ui.css",
+        SWAGGER_UI_BUNDLE_JS="/docs/static/swagger-ui-bundle.js",
+        SWAGGER_UI_STANDALONE_PRESET_JS="/docs/static/swagger-ui-standalone-preset.js",
+        RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    app.extensions["settings"] = settings
+    app_logging.init_app(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    limiter.init_app(app)
+    from backend import redis_client  # noqa: PLC0415 - needs the settings above
+    redis_client.init_app(app)
+
+    register_error_handlers(app)
+    _register_blueprints(app)
+    cli.register(app)
+
+    @app.get("/docs/static/<path:filename>")
+    @app.doc(hide=True)
+    def swagger_static(filename: str):
+        return send_from_directory(SWAGGER_STATIC, filename)
+
+    app.before_request(_require_json_body)
+
+    logging.getLogger(__name__).info("app created", extra={"app_env": settings.APP_ENV})
+    return app
+
+
+def _require_json_body() -> None:
+    """A body on a JSON endpoint must say it is JSON (uploads say multipart)."""
+    if request.method in {"POST", "PUT", "PATCH"} and request.content_length:
+        if not (request.is_json or request.mimetype == "multipart/form-data"):
+            raise UnsupportedMediaType(
+                "REQUEST_UNSUPPORTED_MEDIA_TYPE", "请求体须为 JSON（Content-Type: application/json）",
+                {"content_type": request.mimetype},
+            )
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {}
+    # a dead pooled connection reconnects transparently; recycle below MySQL's wait_timeout
+    return {"pool_pre_ping": True, "pool_recycle": 1800}
+
+
+def _register_blueprints(app: APIFlask) -> None:
+    from miniprogram_api import bp as miniprogram_bp  # noqa: PLC0415
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(miniprogram_bp)

@@ -1,0 +1,107 @@
+"""`flask` commands: catalog, staff, settings and the background worker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from backend.extensions import db
+from backend.services import catalog, staff
+
+catalog_cli = AppGroup("catalog", help="行业目录：加载与查看版本")
+staff_cli = AppGroup("staff", help="工作人员账号")
+
+
+@catalog_cli.command("load")
+@click.option("--path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="catalog file (default: CATALOG_PATH)")
+@click.option("--by", "loaded_by", default="cli", help="who loads it, for the record")
+def catalog_load(path: Path | None, loaded_by: str) -> None:
+    """Load the catalog file; a changed file becomes a new version."""
+    path = path or Path(current_app.extensions["settings"].CATALOG_PATH)
+    try:
+        version, created = catalog.load(db.session, path, loaded_by=loaded_by)
+    except catalog.CatalogFileInvalid as error:
+        raise click.ClickException(f"catalog file invalid, nothing loaded: {error}") from error
+    db.session.commit()
+    state = "loaded as new version" if created else "unchanged, still version"
+    click.echo(f"catalog {path.name}: {state} {version.number} "
+               f"({len(version.industries)} industries)")
+
+
+@catalog_cli.command("versions")
+def catalog_versions() -> None:
+    """List catalog versions, newest last."""
+    for v in catalog.list_versions(db.session):
+        retired = sum(i.retired for i in v.industries)
+        click.echo(f"v{v.number}  {v.loaded_at:%Y-%m-%d %H:%M}  {v.loaded_by:<10} "
+                   f"{len(v.industries)} industries ({retired} retired)  {v.checksum[:12]}")
+
+
+@catalog_cli.command("estimates")
+@click.option("--version", "number", type=int, help="version number (default: current)")
+def catalog_estimates(number: int | None) -> None:
+    """Facts still marked estimated, for administrators to verify."""
+    document = catalog.document_of(catalog.get_version(db.session, number))
+    report = {
+        "permit_items": {c: i.verification.notes for c, i in document.permit_items.items()
+                         if i.estimated},
+        "industries": {c: i.verification.notes for c, i in document.industries.items()
+                       if i.estimated},
+    }
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@staff_cli.command("create")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--role", required=True, type=click.Choice(sorted(staff.ROLES)))
+@click.option("--unit", "unit_code", default=None, help="unit code for reviewers and inspectors")
+@click.password_option()
+def staff_create(username: str, display_name: str, role: str, unit_code: str | None,
+                 password: str) -> None:
+    """Create a staff account."""
+    account = staff.create(db.session, username=username, display_name=display_name,
+                           role=role, unit_code=unit_code, password=password)
+    db.session.commit()
+    click.echo(f"created staff account {account.username} ({staff.ROLES[role]})")
+
+
+@staff_cli.command("demo")
+@click.option("--password", envvar="DEMO_STAFF_PASSWORD", default="demo-password-1",
+              show_default=True)
+def staff_demo(password: str) -> None:
+    """Create the demo staff accounts (never in production)."""
+    if current_app.extensions["settings"].APP_ENV == "production":
+        raise click.ClickException("demo accounts are refused in production")
+    created = staff.ensure_demo_accounts(db.session, password=password)
+    db.session.commit()
+    click.echo(f"demo staff: {len(created)} created, password {password!r}")
+
+
+@click.command("settings")
+def settings_command() -> None:
+    """Print every setting the service reads, with its current value (secrets hidden)."""
+    from config.settings import SETTINGS  # noqa: PLC0415
+
+    values = current_app.extensions["settings"].values
+    for s in SETTINGS:
+        value = "***" if "SECRET" in s.env else values[s.env]
+        click.echo(f"{s.env}={value}    # {s.doc}")
+
+
+@click.command("worker")
+def worker_command() -> None:
+    """Run the background worker (periodic housekeeping) until stopped."""
+    from backend import worker  # noqa: PLC0415
+
+    worker.run_forever()
+
+
+def register(app: Flask) -> None:
+    for command in (catalog_cli, staff_cli, settings_command, worker_command):
+        app.cli.add_command(command)

@@ -1,0 +1,105 @@
+"""One error envelope everywhere: ``{"code", "message", "details"}``.
+
+Domain errors carry their own code; HTTP errors get a stable code per status; request
+validation errors list every bad field with a Chinese message. Never an HTML page or a
+stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import g
+from pydantic import ValidationError as PydanticValidationError
+
+from backend.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+STATUS_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("REQUEST_MALFORMED", "请求格式不正确，无法解析"),
+    401: ("AUTH_REQUIRED", "请先登录"),
+    403: ("FORBIDDEN", "无权执行此操作"),
+    404: ("NOT_FOUND", "请求的资源不存在"),
+    405: ("METHOD_NOT_ALLOWED", "不支持该请求方法"),
+    409: ("CONFLICT", "操作与当前状态冲突"),
+    413: ("REQUEST_TOO_LARGE", "请求内容过大"),
+    415: ("REQUEST_UNSUPPORTED_MEDIA_TYPE", "不支持的请求内容类型"),
+    422: ("REQUEST_INVALID", "请求参数不正确"),
+    429: ("RATE_LIMITED", "操作过于频繁，请稍后再试"),
+    500: ("SERVER_ERROR", "服务器开小差了，请稍后重试"),
+    503: ("SERVICE_UNAVAILABLE", "服务暂时不可用，请稍后重试"),
+}
+
+# pydantic error types → what an applicant reads
+FIELD_MESSAGES: dict[str, str] = {
+    "missing": "此项必填",
+    "extra_forbidden": "不认识的字段",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为是或否（true/false）",
+    "bool_parsing": "应为是或否（true/false）",
+    "dict_type": "应为对象",
+    "list_type": "应为列表",
+    "string_too_short": "内容过短",
+    "string_too_long": "内容过长",
+    "too_short": "条目过少",
+    "too_long": "条目过多",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+    "greater_than": "数值过小",
+    "less_than": "数值过大",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "string_pattern_mismatch": "格式不正确",
+}
+
+
+def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = {"code": code, "message": message, "details": details or {}}
+    if getattr(g, "request_id", None):
+        body["details"].setdefault("request_id", g.request_id)
+    return body
+
+
+def validation_details(error: PydanticValidationError, location: str) -> dict[str, Any]:
+    """Every bad field at once, each with a Chinese message and pydantic's type as code."""
+    return {
+        "location": location,
+        "fields": [
+            {
+                "field": ".".join(str(p) for p in e["loc"]) or "_body",
+                "type": e["type"],
+                "message": FIELD_MESSAGES.get(e["type"], "格式不正确"),
+            }
+            for e in error.errors()
+        ],
+    }
+
+
+def register_error_handlers(app: APIFlask) -> None:
+    @app.error_processor
+    def _http_error(error: HTTPError):
+        code, message = STATUS_ERRORS.get(error.status_code, ("HTTP_ERROR", "请求无法完成"))
+        details: dict[str, Any] = {}
+        cause = error.__cause__
+        if isinstance(cause, PydanticValidationError):
+            location = next(iter(error.detail), "json") if error.detail else "json"
+            details = validation_details(cause, location)
+        return envelope(code, message, details), error.status_code, error.headers
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
+        return envelope(error.code, error.message, dict(error.details)), error.status, error.headers
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error")
+        code, message = STATUS_ERRORS[500]
+        return envelope(code, message), 500

@@ -1,0 +1,1 @@
+"""Tokens, secrets at rest and masking of personal data."""

@@ -1,0 +1,77 @@
+"""Applicant login with WeChat (code2Session) and our own tokens.
+
+The mini-program's ``wx.login`` code is exchanged once with WeChat for the openid and
+session_key; the session_key stays here, sealed, and the client gets our opaque token.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from wechatpy.exceptions import WeChatClientException
+
+from backend.errors import PermissionDenied, Unauthorized, Unavailable
+from backend.models import Applicant
+from backend.models.base import utcnow
+from backend.security import secrets, tokens
+
+log = logging.getLogger(__name__)
+
+CODE_REJECTED = {40029, 40163}  # invalid code; code already used
+BUSY = {-1, 45011}  # system busy; too frequent — both worth a retry
+RETRY_AFTER_SECONDS = "2"
+
+
+def login_with_wechat(session: Session, *, code: str, wechat, secret_key: str,
+                      ttl_seconds: int) -> tuple[Applicant, str, datetime]:
+    """Exchange a wx.login code for (applicant, our token, its expiry)."""
+    try:
+        result = wechat.wxa.code_to_session(code)
+    except WeChatClientException as error:
+        raise _login_error(error) from error
+    applicant = _upsert_applicant(session, openid=result["openid"], unionid=result.get("unionid"))
+    applicant.session_key_encrypted = secrets.seal(secret_key, result["session_key"])
+    applicant.last_login_at = utcnow()
+    session.flush()
+    raw, expires_at = tokens.issue(session, subject_kind="applicant", subject_id=applicant.id,
+                                   ttl_seconds=ttl_seconds)
+    return applicant, raw, expires_at
+
+
+def _login_error(error: WeChatClientException) -> Exception:
+    errcode = error.errcode
+    if errcode in CODE_REJECTED:
+        return Unauthorized("WECHAT_CODE_INVALID", "微信登录凭证无效或已使用，请重新登录",
+                            {"wechat_errcode": errcode})
+    if errcode == 40226:
+        return PermissionDenied("WECHAT_USER_BLOCKED", "该微信账号存在风险，暂无法登录",
+                                {"wechat_errcode": errcode})
+    if errcode not in BUSY:
+        # a network failure (errcode None) is retryable; anything else is our configuration
+        log.error("code2session failed", extra={"wechat_errcode": errcode,
+                                                "wechat_errmsg": error.errmsg})
+    return Unavailable("WECHAT_BUSY", "微信服务繁忙，请稍后重试",
+                       {"wechat_errcode": errcode, "retryable": True},
+                       headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+def _upsert_applicant(session: Session, *, openid: str, unionid: str | None) -> Applicant:
+    applicant = session.scalar(select(Applicant).where(Applicant.openid == openid))
+    if applicant is not None:
+        return applicant
+    try:
+        with session.begin_nested():  # two first logins at once: the second finds the first
+            applicant = Applicant(openid=openid, unionid=unionid)
+            session.add(applicant)
+    except IntegrityError:
+        applicant = session.scalars(select(Applicant).where(Applicant.openid == openid)).one()
+    return applicant
+
+
+def applicant_for_token(session: Session, raw: str) -> Applicant | None:
+    token = tokens.resolve(session, raw, subject_kind="applicant")
+    return session.get(Applicant, token.subject_id) if token else None

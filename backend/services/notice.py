@@ -1,0 +1,259 @@
+"""The one-time notice (一次告知单), tailored by the applicant's guidance answers (情形引导).
+
+晋政办发〔2022〕90号 二（一）: one clear notice of the conditions to meet and the materials to
+submit. The bundle is the industry's base items changed by every rule whose answers match;
+materials are merged so that one needed by several items is listed once, naming the items
+it serves. Items run in parallel (并联), so the promised time is the longest item, not the sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.catalog_format import CatalogDocument, Industry, MaterialUse, PermitItem, Rule
+from backend.errors import RuleViolation
+
+Answers = dict[str, Any]
+
+DEFERRABLE = "deferrable"  # 容缺: may follow, confirmed at the on-site check
+NOT_DEFERRABLE = "not_deferrable"
+SAFETY_CRITICAL = "safety_critical"  # never deferrable: national / public / ecological safety
+
+
+def questions_of(document: CatalogDocument, industry: Industry) -> list[str]:
+    """The questions an applicant of this industry answers, common ones first, each once."""
+    return list(dict.fromkeys([*document.common.questions, *industry.questions]))
+
+
+def validate_answers(document: CatalogDocument, industry: Industry, answers: Answers) -> Answers:
+    """Every problem at once: unknown questions, invalid values, unanswered questions."""
+    asked = questions_of(document, industry)
+    unknown = sorted(set(answers) - set(asked))
+    invalid = {code: problem for code in asked if code in answers
+               if (problem := _answer_problem(document, code, answers[code]))}
+    missing = [code for code in asked if code not in answers]
+    if unknown or invalid or missing:
+        details = {"unknown": unknown, "invalid": invalid,
+                   "missing": [{"question": q, "text": document.questions[q].text}
+                               for q in missing]}
+        if unknown:
+            raise RuleViolation("QUESTION_UNKNOWN",
+                                "该行业没有以下情形问题：" + "、".join(unknown), details)
+        if invalid:
+            raise RuleViolation("ANSWER_INVALID",
+                                "以下回答不符合要求：" + "；".join(invalid.values()), details)
+        raise RuleViolation("ANSWERS_INCOMPLETE", "请先回答全部情形问题："
+                            + "；".join(document.questions[q].text for q in missing), details)
+    return {code: answers[code] for code in asked}
+
+
+def _answer_problem(document: CatalogDocument, code: str, value: Any) -> str | None:
+    question = document.questions[code]
+    text = question.text.rstrip("？?")
+    if question.type == "bool":
+        return None if isinstance(value, bool) else f"“{text}”应回答是或否"
+    if question.type == "choice":
+        allowed = [o.value for o in question.options]
+        return None if value in allowed else f"“{text}”应为 {'/'.join(allowed)} 之一"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"“{text}”应为数字"
+    if question.minimum is not None and value < question.minimum:
+        return f"“{text}”不能小于 {question.minimum:g}"
+    if question.maximum is not None and value > question.maximum:
+        return f"“{text}”不能大于 {question.maximum:g}"
+    return None
+
+
+def rule_matches(rule: Rule, answers: Answers) -> bool:
+    return all(_condition_holds(answers[q], expected) for q, expected in rule.when.items())
+
+
+def _condition_holds(value: Any, expected: Any) -> bool:
+    if not isinstance(expected, dict):
+        return value == expected
+    checks = {
+        "eq": lambda a, b: a == b, "in": lambda a, b: a in b,
+        "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+    }
+    return all(checks[op](value, operand) for op, operand in expected.items())
+
+
+@dataclass
+class _Bundle:
+    """Items in force, why each applies, and each item's material uses."""
+
+    reasons: dict[str, str] = field(default_factory=dict)
+    uses: dict[str, list[MaterialUse]] = field(default_factory=dict)
+    removed: dict[str, str] = field(default_factory=dict)
+
+
+def tailor(document: CatalogDocument, industry_code: str, answers: Answers) -> dict[str, Any]:
+    """The tailored notice for validated answers."""
+    industry = document.industries[industry_code]
+    rules = [*document.common.rules, *industry.rules]
+    matched = [r for r in rules if rule_matches(r, answers)]
+    bundle = _Bundle()
+    for code in industry.items:
+        bundle.reasons[code] = f"{industry.name}行业的基本许可事项"
+    for rule in matched:
+        for code in rule.remove_items:
+            bundle.reasons.pop(code, None)
+            bundle.removed[code] = rule.reason
+        for code in rule.add_items:
+            bundle.reasons[code] = rule.reason
+            bundle.removed.pop(code, None)
+    for code in bundle.reasons:
+        item = document.permit_items[code]
+        bundle.uses[code] = [*document.common.materials, *item.materials]
+    for rule in matched:
+        for code, uses in rule.add_materials.items():
+            if code in bundle.uses:
+                bundle.uses[code].extend(uses)
+        for code, materials in rule.remove_materials.items():
+            if code in bundle.uses:
+                bundle.uses[code] = [u for u in bundle.uses[code] if u.material not in materials]
+        for code in bundle.uses:
+            bundle.uses[code].extend(rule.add_bundle_materials)
+
+    items = [_item_view(document, code, bundle.reasons[code]) for code in bundle.reasons]
+    not_applicable = _not_applicable(document, rules, bundle)
+    blocked = [r.reason for r in matched if r.blocks]
+    return {
+        "industry": {"code": industry_code, "name": industry.name, "category": industry.category},
+        "answers": answers,
+        "eligible": not blocked,
+        "blocked_reasons": blocked,
+        "items": items,
+        "not_applicable_items": not_applicable,
+        "materials": _merged_materials(document, bundle),
+        "form_fields": _merged_fields(document, bundle),
+        "promised_days": max((i["promised_days"] for i in items), default=0),
+        "legal_days": max((i["legal_days"] for i in items), default=0),
+        "serial_promised_days": sum(i["promised_days"] for i in items),
+        "joint_inspection": _joint_inspection(items),
+        "estimated": industry.estimated or any(i["estimated"] for i in items),
+    }
+
+
+def overview(document: CatalogDocument, industry_code: str) -> dict[str, Any]:
+    """Everything an industry may involve, before any answer: base and conditional items."""
+    industry = document.industries[industry_code]
+    rules = [*document.common.rules, *industry.rules]
+    conditional = {}
+    for rule in rules:
+        for code in rule.add_items:
+            conditional.setdefault(code, []).append(rule.reason)
+    return {
+        "industry": {"code": industry_code, "name": industry.name,
+                     "category": industry.category, "description": industry.description,
+                     "in_seed": industry.in_seed, "retired": industry.retired},
+        "base_items": [_item_view(document, c, f"{industry.name}行业的基本许可事项")
+                       for c in industry.items],
+        "conditional_items": [
+            _item_view(document, code, "；".join(reasons))
+            for code, reasons in conditional.items() if code not in industry.items
+        ],
+        "questions": [question_view(document, q) for q in questions_of(document, industry)],
+        "rules": [{"when": r.when, "reason": r.reason, "add_items": r.add_items,
+                   "remove_items": r.remove_items, "blocks": r.blocks} for r in rules],
+        "estimated": industry.estimated,
+    }
+
+
+def question_view(document: CatalogDocument, code: str) -> dict[str, Any]:
+    q = document.questions[code]
+    return {"code": code, "text": q.text, "type": q.type, "help": q.help, "unit": q.unit,
+            "options": [o.model_dump() for o in q.options],
+            "minimum": q.minimum, "maximum": q.maximum}
+
+
+def _item_view(document: CatalogDocument, code: str, reason: str) -> dict[str, Any]:
+    item = document.permit_items[code]
+    return {
+        "code": code,
+        "name": item.name,
+        "basic_code": item.basic_code,
+        "why": reason,
+        "approving_unit": _unit(document, item.approving_unit),
+        "supervising_unit": _unit(document, item.supervising_unit),
+        "legal_basis": item.legal_basis,
+        "legal_days": item.legal_days,
+        "promised_days": item.promised_days,
+        "onsite_check": item.onsite_check,
+        "safety_critical": item.safety_critical,
+        "commitment_eligible": item.commitment_eligible,
+        "validity_years": item.validity_years,
+        "conditions": item.conditions,
+        "notes": item.notes,
+        "estimated": item.estimated,
+    }
+
+
+def _unit(document: CatalogDocument, code: str) -> dict[str, str]:
+    return {"code": code, "name": document.units[code].name}
+
+
+def deferral_of(item: PermitItem, use: MaterialUse, document: CatalogDocument) -> str:
+    """容缺 only where an on-site check will confirm it and no safety concern forbids it."""
+    if document.materials[use.material].safety_critical or item.safety_critical:
+        return SAFETY_CRITICAL
+    if use.deferrable and item.onsite_check != "never":
+        return DEFERRABLE
+    return NOT_DEFERRABLE
+
+
+def _merged_materials(document: CatalogDocument, bundle: _Bundle) -> list[dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for item_code, uses in bundle.uses.items():
+        item = document.permit_items[item_code]
+        for use in uses:
+            material = document.materials[use.material]
+            entry = merged.setdefault(use.material, {
+                "code": use.material, "name": material.name,
+                "description": material.description, "required": False,
+                "deferral": DEFERRABLE, "items": [], "estimated": material.estimated,
+            })
+            if item_code not in [i["code"] for i in entry["items"]]:
+                entry["items"].append({"code": item_code, "name": item.name})
+            entry["required"] = entry["required"] or use.required
+            entry["deferral"] = _stricter(entry["deferral"], deferral_of(item, use, document))
+    return list(merged.values())
+
+
+def _stricter(a: str, b: str) -> str:
+    """A material shared by items is deferrable only if every item allows it."""
+    order = [DEFERRABLE, NOT_DEFERRABLE, SAFETY_CRITICAL]
+    return max(a, b, key=order.index)
+
+
+def _merged_fields(document: CatalogDocument, bundle: _Bundle) -> list[dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for item_code in bundle.reasons:
+        for code in document.permit_items[item_code].fields:
+            f = document.fields[code]
+            entry = merged.setdefault(code, {"code": code, "label": f.label, "type": f.type,
+                                             "required": f.required, "items": []})
+            entry["items"].append(item_code)
+    return list(merged.values())
+
+
+def _not_applicable(document: CatalogDocument, rules: list[Rule], bundle: _Bundle,
+                    ) -> list[dict[str, str]]:
+    """Conditional items left out, with the situation in which they would apply."""
+    out = {code: {"code": code, "name": document.permit_items[code].name, "why": reason}
+           for code, reason in bundle.removed.items()}
+    for rule in rules:
+        for code in rule.add_items:
+            if code not in bundle.reasons and code not in out:
+                out[code] = {"code": code, "name": document.permit_items[code].name,
+                             "why": f"仅在以下情形办理：{rule.reason}"}
+    return list(out.values())
+
+
+def _joint_inspection(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """一同核查: one visit covers every item that needs a check."""
+    always = [i["code"] for i in items if i["onsite_check"] == "always"]
+    maybe = [i["code"] for i in items if i["onsite_check"] == "as_needed"]
+    return {"required": bool(always), "items": always, "possible_items": maybe}

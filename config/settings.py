@@ -1,0 +1,97 @@
+"""Settings: every environment variable the service reads, once, with its type and default.
+
+One table (warehouse's ``maybe_set`` idea) so that README, .env.example and code cannot drift:
+`flask settings` prints it. Nothing reads ``os.environ`` anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WECHAT_PRODUCTION_BASE = "https://api.weixin.qq.com/"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: Any
+    coerce: Callable[[str], Any] = str
+    doc: str = ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("APP_ENV", "development", str, "development | test | production"),
+    Setting("SECRET_KEY", "dev-only-not-secret", str, "signs and encrypts server-side secrets"),
+    Setting("DATABASE_URL", "", str, "SQLAlchemy URL; empty = SQLite file under var/"),
+    Setting("REDIS_URL", "", str, "redis://…; empty = in-process defaults"),
+    Setting("WECHAT_APPID", "wx-dev-appid", str, "mini-program AppID"),
+    Setting("WECHAT_SECRET", "dev-secret", str, "mini-program AppSecret"),
+    Setting("WECHAT_API_BASE", "http://127.0.0.1:8081/", str, "WeChat API base URL"),
+    Setting("WECHAT_TIMEOUT_SECONDS", 5.0, float, "timeout of one WeChat HTTP call"),
+    Setting("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, int, "lifetime of a mini-program token"),
+    Setting("MAX_JSON_BYTES", 64 * 1024, int, "largest accepted JSON request body"),
+    Setting("LOGIN_RATE_LIMIT", "30 per minute", str, "login attempts per client address"),
+    Setting("CATALOG_PATH", str(PROJECT_ROOT / "config" / "catalog" / "catalog.yaml"), str,
+            "catalog data file loaded by `flask catalog load`"),
+    Setting("WORKER_POLL_SECONDS", 5.0, float, "how often the worker looks for due work"),
+    Setting("LOG_LEVEL", "INFO", str, "DEBUG | INFO | WARNING | ERROR"),
+    Setting("PUBLIC_BASE_URL", "http://127.0.0.1:8000", str, "where this service is reached"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build with :func:`load` (env) and override in tests."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def database_url(self) -> str:
+        if self.values["DATABASE_URL"]:
+            return self.values["DATABASE_URL"]
+        var = PROJECT_ROOT / "var"
+        var.mkdir(exist_ok=True)
+        return f"sqlite:///{var / 'yiye.db'}"
+
+    def flask_config(self) -> dict[str, Any]:
+        return dict(self.values) | {"SQLALCHEMY_DATABASE_URI": self.database_url}
+
+
+class SettingsError(ValueError):
+    """A setting that would make the service unsafe or unable to run."""
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read the table from the environment; ``overrides`` (tests) win over both."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = environ.get(s.env)
+        values[s.env] = s.default if raw in (None, "") else s.coerce(raw)
+    values.update(overrides)
+    _check(values)
+    return Settings(values)
+
+
+def _check(values: Mapping[str, Any]) -> None:
+    if values["APP_ENV"] == "production":
+        # the emulator is for development and tests only: production talks to WeChat itself
+        if values["WECHAT_API_BASE"] != WECHAT_PRODUCTION_BASE:
+            raise SettingsError(f"production requires WECHAT_API_BASE={WECHAT_PRODUCTION_BASE}")
+        if values["SECRET_KEY"] == "dev-only-not-secret" or len(values["SECRET_KEY"]) < 32:
+            raise SettingsError("production requires a SECRET_KEY of at least 32 characters")

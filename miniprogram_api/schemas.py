@@ -1,0 +1,160 @@
+"""Request and response bodies of the mini-program API (pydantic → OpenAPI at /openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+AnswerValue = bool | int | float | Annotated[str, StringConstraints(max_length=64)]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(In):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)] = \
+        Field(description="wx.login() 得到的一次性 code")
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="Bearer 令牌，放在 Authorization 头")
+    token_type: str = "Bearer"
+    expires_at: datetime
+    applicant_id: int
+
+
+class MeOut(BaseModel):
+    id: int
+    kind: str = "applicant"
+    openid_masked: str
+    created_at: datetime
+    last_login_at: datetime
+
+
+class IndustryQuery(In):
+    q: Annotated[str, StringConstraints(max_length=50, strip_whitespace=True)] | None = Field(
+        default=None, description="行业名称、类别或拼音首字母，如“饭店”或“fd”")
+
+
+class VersionQuery(In):
+    version: int | None = Field(default=None, ge=1, description="目录版本号；缺省为现行版本")
+
+
+class IndustrySummary(BaseModel):
+    code: str
+    name: str
+    category: str
+    item_count: int = Field(description="基本许可事项数（情形引导可增减）")
+    promised_days: int = Field(description="并联办理承诺时限（工作日），取最长事项")
+    estimated: bool = Field(description="含未经核实的估计数据")
+
+
+class IndustryList(BaseModel):
+    catalog_version: int
+    total: int
+    industries: list[IndustrySummary]
+
+
+class NoticeIn(In):
+    answers: dict[Annotated[str, StringConstraints(max_length=64)], AnswerValue] = Field(
+        max_length=50, description="情形问题代码 → 回答（是/否、选项值或数字）")
+
+
+class Unit(BaseModel):
+    code: str
+    name: str
+
+
+class ItemOut(BaseModel):
+    code: str
+    name: str
+    basic_code: str | None
+    why: str = Field(description="为何需要办理此事项")
+    approving_unit: Unit
+    supervising_unit: Unit
+    legal_basis: str
+    legal_days: int
+    promised_days: int
+    onsite_check: str = Field(description="always | as_needed | never")
+    safety_critical: bool
+    commitment_eligible: bool
+    validity_years: int | None
+    conditions: list[str]
+    notes: str
+    estimated: bool
+
+
+class QuestionOut(BaseModel):
+    code: str
+    text: str
+    type: str
+    help: str
+    unit: str
+    options: list[dict[str, str]]
+    minimum: float | None
+    maximum: float | None
+
+
+class IndustryDetail(BaseModel):
+    catalog_version: int
+    industry: dict[str, Any]
+    base_items: list[ItemOut]
+    conditional_items: list[ItemOut]
+    questions: list[QuestionOut]
+    rules: list[dict[str, Any]]
+    estimated: bool
+
+
+class ItemRef(BaseModel):
+    code: str
+    name: str
+
+
+class MaterialOut(BaseModel):
+    code: str
+    name: str
+    description: str
+    required: bool
+    deferral: str = Field(description="deferrable（可容缺）| not_deferrable | safety_critical")
+    items: list[ItemRef] = Field(description="此材料服务的事项（只需提交一次）")
+    estimated: bool
+
+
+class NotApplicableItem(BaseModel):
+    code: str
+    name: str
+    why: str
+
+
+class FieldOut(BaseModel):
+    code: str
+    label: str
+    type: str
+    required: bool
+    items: list[str]
+
+
+class JointInspection(BaseModel):
+    required: bool
+    items: list[str]
+    possible_items: list[str]
+
+
+class NoticeOut(BaseModel):
+    catalog_version: int
+    industry: dict[str, str]
+    answers: dict[str, Any]
+    eligible: bool
+    blocked_reasons: list[str]
+    items: list[ItemOut]
+    not_applicable_items: list[NotApplicableItem]
+    materials: list[MaterialOut]
+    form_fields: list[FieldOut]
+    promised_days: int = Field(description="并联办理承诺时限：最长事项，而非各事项之和")
+    legal_days: int
+    serial_promised_days: int = Field(description="若逐项串联办理的承诺时限之和（对比用）")
+    joint_inspection: JointInspection
+    estimated: bool

@@ -1,0 +1,1 @@
+"""Delivery of notifications: outbox, worker, WeChat subscribe messages, department pushes."""

@@ -1,0 +1,139 @@
+"""Fixtures: real MariaDB and Redis started for the run, the WeChat emulator over real HTTP,
+and one app per database backend — every test that takes ``app`` runs on SQLite AND MariaDB.
+
+Isolation is by cleaning rows after each test (not a rolled-back transaction) so that code
+which commits, and later workers in other processes, see real committed data.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from sqlalchemy import delete
+
+from backend.app import create_app
+from backend.extensions import db
+from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion
+from backend.services import catalog
+from config import settings as settings_module
+from tests import servers
+from wechat_emulator.server import serve_in_thread
+
+APPID, SECRET = "wx-test-appid", "test-secret"
+CATALOG_FILE = Path(__file__).resolve().parent.parent / "config" / "catalog" / "catalog.yaml"
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="yiye-test-") as d:
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def redis_url(workdir: Path) -> Iterator[str]:
+    if url := servers.external("TEST_REDIS_URL"):
+        yield url
+        return
+    (workdir / "redis").mkdir()
+    server = servers.start_redis(workdir / "redis")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(workdir: Path) -> Iterator[str]:
+    if url := servers.external("TEST_MARIADB_URL"):
+        yield url
+        return
+    (workdir / "mariadb").mkdir()
+    server = servers.start_mariadb(workdir / "mariadb")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with serve_in_thread(APPID, SECRET) as server:
+        yield server
+
+
+def make_settings(**overrides) -> settings_module.Settings:
+    """Test settings: nothing read from the real environment."""
+    base = {"APP_ENV": "test", "SECRET_KEY": "test-secret-key-" + "x" * 32,
+            "WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET, "LOG_LEVEL": "WARNING",
+            "WECHAT_TIMEOUT_SECONDS": 3.0}
+    return settings_module.load(environ={}, **(base | overrides))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "mariadb"])
+def app(request, workdir: Path, redis_url: str, emulator):
+    """The app on one backend, migrated from empty by Alembic, with the catalog loaded."""
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{workdir / 'test.db'}"
+    else:
+        database_url = request.getfixturevalue("mariadb_url")
+    app = create_app(make_settings(DATABASE_URL=database_url, REDIS_URL=redis_url,
+                                   WECHAT_API_BASE=emulator.base_url))
+    with app.app_context():
+        flask_migrate.upgrade()
+        catalog.load(db.session, CATALOG_FILE, loaded_by="tests")
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request) -> Iterator[None]:
+    """After each test: delete every row but the baseline catalog; reset Redis and emulator."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.rollback()
+        baseline = db.session.query(CatalogVersion.id).order_by(CatalogVersion.number).limit(1)
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name in {"catalog_versions", "catalog_industries", "catalog_permit_items",
+                              "alembic_version"}:
+                continue
+            db.session.execute(delete(table))
+        for model in (CatalogIndustry, CatalogPermitItem):
+            db.session.execute(delete(model).where(model.version_id.not_in(baseline)))
+        db.session.execute(delete(CatalogVersion).where(CatalogVersion.id.not_in(baseline)))
+        db.session.commit()
+        redis = app.extensions["redis"]
+        if redis is not None:
+            redis.flushdb()
+    request.getfixturevalue("emulator").reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    """The app's SQLAlchemy session inside an app context, for arranging and asserting."""
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def login(client):
+    """Log an applicant in through the real WeChat flow; returns auth headers."""
+
+    def _login(user: str = "alice") -> dict[str, str]:
+        code = f"test-{user}.{uuid.uuid4().hex[:8]}"
+        resp = client.post("/api/mp/v1/auth/login", json={"code": code})
+        assert resp.status_code == 200, resp.json
+        return {"Authorization": f"Bearer {resp.json['token']}"}
+
+    return _login

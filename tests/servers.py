@@ -1,0 +1,114 @@
+"""Throwaway MariaDB and Redis servers on 127.0.0.1 for the test run (no systemd, as root).
+
+`make test` installs the Debian packages when missing; these start private instances on
+free ports in a temporary directory and stop only what they started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    port: int
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _need(binary: str) -> str:
+    path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin")
+    if path is None:
+        raise RuntimeError(f"{binary} not found: run `make test`, which installs it")
+    return path
+
+
+def _wait(check, what: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        if check():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} not ready after {timeout}s")
+
+
+def start_redis(workdir: Path, port: int | None = None) -> Server:
+    port = port or free_port()
+    process = subprocess.Popen(
+        [_need("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def ready() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    _wait(ready, "redis-server", process)
+    return Server(url=f"redis://127.0.0.1:{port}/0", process=process, port=port)
+
+
+def start_mariadb(workdir: Path) -> Server:
+    """MariaDB 10.11 with utf8mb4; database `yiye` and user `app` (see toolbox.md)."""
+    data, sock = workdir / "data", workdir / "mysqld.sock"
+    port = free_port()
+    subprocess.run(
+        [_need("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--user=root",
+         "--auth-root-authentication-method=normal", "--skip-test-db",
+         "--innodb-log-file-size=8M"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    process = subprocess.Popen(
+        [_need("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={sock}",
+         f"--pid-file={workdir / 'mysqld.pid'}", f"--port={port}", "--bind-address=127.0.0.1",
+         "--user=root", "--skip-name-resolve", "--character-set-server=utf8mb4",
+         "--collation-server=utf8mb4_unicode_ci", "--innodb-log-file-size=8M",
+         "--innodb-flush-log-at-trx-commit=2", f"--log-error={workdir / 'err.log'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    admin = [_need("mariadb-admin"), "--no-defaults", f"--socket={sock}", "-uroot"]
+    _wait(lambda: subprocess.run([*admin, "ping"], capture_output=True).returncode == 0,
+          "mariadbd", process)
+    sql = (
+        "CREATE DATABASE yiye CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+        "CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app';"
+        "CREATE USER 'app'@'localhost' IDENTIFIED BY 'app';"
+        "GRANT ALL ON yiye.* TO 'app'@'127.0.0.1';"
+        "GRANT ALL ON yiye.* TO 'app'@'localhost';"
+    )
+    subprocess.run([_need("mariadb"), "--no-defaults", f"--socket={sock}", "-uroot", "-e", sql],
+                   check=True)
+    url = f"mysql+pymysql://app:app@127.0.0.1:{port}/yiye?charset=utf8mb4"
+    return Server(url=url, process=process, port=port)
+
+
+def external(env: str) -> str | None:
+    """A server given by the environment (e.g. TEST_MARIADB_URL) instead of a private one."""
+    return os.environ.get(env) or None

@@ -1,0 +1,153 @@
+"""The service shell: health, readiness, OpenAPI, the error envelope, request ids, settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from pythonjsonlogger.json import JsonFormatter
+
+from backend.app import create_app
+from config.settings import SettingsError, load
+from tests import servers
+from tests.conftest import make_settings
+
+
+def assert_envelope(resp, status: int, code: str) -> dict:
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/json"
+    body = resp.json
+    assert body["code"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["details"], dict)
+    return body
+
+
+def test_healthz_answers_ok(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz_reports_database_and_redis(client):
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.json["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_readyz_fails_naming_redis_when_redis_stops(tmp_path):
+    redis = servers.start_redis(tmp_path)
+    app = create_app(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'r.db'}",
+                                   REDIS_URL=redis.url))
+    client = app.test_client()
+    try:
+        assert client.get("/readyz").status_code == 200
+        redis.stop()
+        body = assert_envelope(client.get("/readyz"), 503, "NOT_READY")
+        assert body["details"]["checks"] == {"database": "ok", "redis": "failed"}
+        assert "redis" in body["message"]
+    finally:
+        redis.stop()
+
+
+def test_readyz_fails_naming_database_when_unreachable(tmp_path):
+    app = create_app(make_settings(
+        DATABASE_URL=f"mysql+pymysql://app:app@127.0.0.1:{servers.free_port()}/none"))
+    body = assert_envelope(app.test_client().get("/readyz"), 503, "NOT_READY")
+    assert body["details"]["checks"] == {"database": "failed"}
+
+
+def test_openapi_document_lists_the_api(client):
+    spec = client.get("/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    for path in ["/api/mp/v1/auth/login", "/api/mp/v1/me", "/api/mp/v1/industries",
+                 "/api/mp/v1/industries/{code}", "/api/mp/v1/industries/{code}/notice",
+                 "/healthz", "/readyz"]:
+        assert path in spec["paths"], path
+    assert spec["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
+
+
+def test_docs_page_loads_swagger_from_our_own_host(client):
+    page = client.get("/docs").get_data(as_text=True)
+    assert "/docs/static/swagger-ui-bundle.js" in page
+    assert "cdn." not in page
+    js = client.get("/docs/static/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.data) > 100_000
+
+
+def test_unknown_path_is_404_envelope(client):
+    assert_envelope(client.get("/api/mp/v1/nope"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_405_envelope(client):
+    assert_envelope(client.delete("/api/mp/v1/industries"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_malformed_json_is_400_envelope(client):
+    resp = client.post("/api/mp/v1/auth/login", data="{not json",
+                       content_type="application/json")
+    assert_envelope(resp, 400, "REQUEST_MALFORMED")
+
+
+def test_non_json_body_is_415_envelope(client):
+    resp = client.post("/api/mp/v1/auth/login", data="code=x", content_type="text/plain")
+    assert_envelope(resp, 415, "REQUEST_UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_oversized_body_is_413_envelope(client):
+    resp = client.post("/api/mp/v1/auth/login", json={"code": "x" * 70_000})
+    assert_envelope(resp, 413, "REQUEST_TOO_LARGE")
+
+
+def test_wrong_types_are_422_with_every_field_in_chinese(client):
+    resp = client.post("/api/mp/v1/auth/login", json={"code": 5, "extra": 1})
+    body = assert_envelope(resp, 422, "REQUEST_INVALID")
+    fields = {f["field"]: f for f in body["details"]["fields"]}
+    assert fields["code"]["message"] == "应为文本"
+    assert fields["extra"]["type"] == "extra_forbidden"
+
+
+def test_unexpected_error_is_500_envelope_without_internals(tmp_path):
+    app = create_app(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'e.db'}"))
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    resp = app.test_client().get("/boom", headers={"X-Request-ID": "req-123"})
+    body = assert_envelope(resp, 500, "SERVER_ERROR")
+    assert "secret" not in resp.get_data(as_text=True)
+    assert body["details"]["request_id"] == "req-123"
+
+
+def test_request_id_is_honoured_or_generated(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"] \
+        == "abc-1"
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers
+    assert len(generated["X-Request-ID"]) == 32
+
+
+def test_access_log_is_json_with_request_id(client, caplog):
+    with caplog.at_level(logging.INFO, logger="yiye.access"):
+        client.get("/healthz", headers={"X-Request-ID": "log-check-1"})
+    record = [r for r in caplog.records if r.name == "yiye.access"][-1]
+    handler = next(h for h in logging.getLogger().handlers
+                   if isinstance(h.formatter, JsonFormatter))
+    line = json.loads(handler.format(record))
+    assert line["request_id"] == "log-check-1"
+    assert line["status"] == 200 and line["path"] == "/healthz" and line["level"] == "INFO"
+
+
+@pytest.mark.parametrize("overrides, problem", [
+    ({"WECHAT_API_BASE": "http://127.0.0.1:8081/", "SECRET_KEY": "s" * 40}, "WECHAT_API_BASE"),
+    ({"WECHAT_API_BASE": "https://api.weixin.qq.com/", "SECRET_KEY": "short"}, "SECRET_KEY"),
+])
+def test_production_settings_refuse_the_emulator_and_weak_secrets(overrides, problem):
+    with pytest.raises(SettingsError, match=problem):
+        load(environ={"APP_ENV": "production"} | overrides)
+
+
+def test_settings_come_from_the_environment():
+    settings = load(environ={"PORT": "1", "MP_TOKEN_TTL_SECONDS": "60", "REDIS_URL": ""})
+    assert settings.MP_TOKEN_TTL_SECONDS == 60
+    assert settings.REDIS_URL == ""
+    assert settings.database_url.startswith("sqlite:///")

@@ -1,0 +1,128 @@
+"""The one-time notice (一次告知) tailored by guidance answers, as the catalog says."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_app import assert_envelope
+
+
+def neutral_answers(client, industry: str) -> dict:
+    """Answers that add nothing: no to every yes/no, small numbers, the first option."""
+    questions = client.get(f"/api/mp/v1/industries/{industry}").json["questions"]
+    neutral = {"bool": False, "number": 50, "choice": None}
+    return {q["code"]: neutral[q["type"]] if q["type"] != "choice" else q["options"][0]["value"]
+            for q in questions}
+
+
+def notice(client, industry: str, **answers) -> dict:
+    body = neutral_answers(client, industry) | answers
+    resp = client.post(f"/api/mp/v1/industries/{industry}/notice", json={"answers": body})
+    assert resp.status_code == 200, resp.json
+    return resp.json
+
+
+def item_codes(n: dict) -> set[str]:
+    return {i["code"] for i in n["items"]}
+
+
+def material_codes(n: dict) -> set[str]:
+    return {m["code"] for m in n["materials"]}
+
+
+def test_industry_detail_has_questions_and_all_possible_items(client):
+    body = client.get("/api/mp/v1/industries/restaurant").json
+    assert body["industry"]["name"] == "饭店"
+    question_codes = {q["code"] for q in body["questions"]}
+    assert {"floor_area", "investment", "sells_alcohol"} <= question_codes
+    conditional = {i["code"] for i in body["conditional_items"]}
+    assert "fire_safety_check" in conditional
+    food = next(i for i in body["base_items"] if i["code"] == "food_business")
+    assert food["approving_unit"]["name"] and food["legal_basis"] and food["conditions"]
+
+
+def test_restaurant_notice_differs_with_floor_area_across_the_fire_threshold(client):
+    small = notice(client, "restaurant", floor_area=120, investment=50)
+    large = notice(client, "restaurant", floor_area=450, investment=50)
+    assert "fire_safety_check" not in item_codes(small)
+    assert "fire_safety_check" in item_codes(large)
+    fire = next(i for i in large["items"] if i["code"] == "fire_safety_check")
+    assert "300" in fire["why"]
+    assert fire["supervising_unit"]["code"] == "fire"
+    assert "fire_safety_check" in {i["code"] for i in small["not_applicable_items"]}
+    # a safety-critical item's materials are never deferrable (容缺)
+    fire_materials = [m for m in large["materials"]
+                      if [i["code"] for i in m["items"]] == ["fire_safety_check"]]
+    assert fire_materials and all(m["deferral"] == "safety_critical" for m in fire_materials)
+    assert large["joint_inspection"]["required"] is True
+
+
+def test_restaurant_notice_differs_when_selling_alcohol(client):
+    dry = notice(client, "restaurant", sells_alcohol=False)
+    wet = notice(client, "restaurant", sells_alcohol=True)
+    assert (item_codes(dry), material_codes(dry)) != (item_codes(wet), material_codes(wet))
+
+
+def test_shared_material_is_listed_once_naming_every_item_it_serves(client):
+    n = notice(client, "restaurant", floor_area=450, investment=50)
+    codes = [m["code"] for m in n["materials"]]
+    assert len(codes) == len(set(codes))
+    shared = [m for m in n["materials"] if len(m["items"]) == len(n["items"]) > 1]
+    assert shared, "common materials (e.g. 营业执照) serve every item"
+
+
+def test_promised_time_is_the_longest_item_not_the_sum(client):
+    n = notice(client, "restaurant", floor_area=450, investment=50)
+    days = [i["promised_days"] for i in n["items"]]
+    assert n["promised_days"] == max(days)
+    assert n["serial_promised_days"] == sum(days)
+    assert len(days) >= 2
+
+
+def test_prepackaged_only_replaces_the_food_license_with_a_filing(client):
+    full = notice(client, "convenience_store", prepackaged_only=False)
+    filing = notice(client, "convenience_store", prepackaged_only=True)
+    assert "food_business" in item_codes(full) and "food_business" not in item_codes(filing)
+    assert "food_prepackaged_filing" in item_codes(filing)
+
+
+def test_agent_application_adds_power_of_attorney(client):
+    own = notice(client, "bookstore", applicant_is_agent=False)
+    agent = notice(client, "bookstore", applicant_is_agent=True)
+    added = material_codes(agent) - material_codes(own)
+    assert added and all(m["required"] for m in agent["materials"] if m["code"] in added)
+
+
+def test_unknown_question_is_422_and_names_it(client):
+    answers = neutral_answers(client, "restaurant") | {"has_rocket": True}
+    body = assert_envelope(client.post("/api/mp/v1/industries/restaurant/notice",
+                                       json={"answers": answers}), 422, "QUESTION_UNKNOWN")
+    assert body["details"]["unknown"] == ["has_rocket"]
+
+
+@pytest.mark.parametrize("question, value", [
+    ("sells_alcohol", "yes"), ("floor_area", True), ("floor_area", -5), ("floor_area", "大"),
+])
+def test_invalid_answer_value_is_422(client, question, value):
+    answers = neutral_answers(client, "restaurant") | {question: value}
+    body = assert_envelope(client.post("/api/mp/v1/industries/restaurant/notice",
+                                       json={"answers": answers}), 422, "ANSWER_INVALID")
+    assert question in body["details"]["invalid"]
+
+
+def test_missing_answers_are_listed_all_at_once(client):
+    body = assert_envelope(client.post("/api/mp/v1/industries/restaurant/notice",
+                                       json={"answers": {}}), 422, "ANSWERS_INCOMPLETE")
+    expected = {q["code"] for q in client.get("/api/mp/v1/industries/restaurant").json["questions"]}
+    assert {m["question"] for m in body["details"]["missing"]} == expected
+
+
+@pytest.mark.parametrize("payload", [{"answers": []}, {"answers": {"a": [1]}}, {}, {"x": 1}])
+def test_malformed_notice_body_is_422(client, payload):
+    assert_envelope(client.post("/api/mp/v1/industries/restaurant/notice", json=payload), 422,
+                    "REQUEST_INVALID")
+
+
+def test_notice_for_unknown_industry_is_404(client):
+    assert_envelope(client.post("/api/mp/v1/industries/spaceport/notice", json={"answers": {}}),
+                    404, "INDUSTRY_NOT_FOUND")

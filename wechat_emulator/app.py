@@ -1,0 +1,490 @@
+"""A local stand-in for the WeChat server API, for development and tests only.
+
+It answers like WeChat does (HTTP 200 with a JSON ``errcode``, the real response shapes and
+error codes) so that the wechatpy code of the project runs unchanged against it, and it adds
+a control API under ``/_emulator`` to inject faults, take the service down and read what it
+received.
+
+Login codes: any ``js_code`` starting with ``dev-`` or ``test-`` is valid, once (a second use
+answers 40163, like a real ``wx.login()`` code); anything else answers 40029. The text after
+the prefix names the user, up to an optional ``.<nonce>``: ``test-alice`` and
+``test-alice.2`` are two single-use codes of the same user ``alice`` and give the same
+openid, so a test can log one person in twice. ``dev-alice`` is that same user too.
+
+Access tokens: every ``GET /cgi-bin/token`` issues a new token and invalidates the previous
+one, as WeChat does; ``POST /cgi-bin/stable_token`` returns the current one unless
+``force_refresh``. Calls that need a token answer 41001 without one, 40001 with a stale one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from functools import partial
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+TOKEN_TTL_SECONDS = 7200
+FAULT_ENDPOINTS = frozenset(
+    {"token", "stable_token", "jscode2session", "subscribe_send", "getuserphonenumber", "*"}
+)
+
+# errmsg texts as WeChat writes them, before the ", rid: …" it appends to each.
+ERRMSG = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40003: "invalid openid",
+    40013: "invalid appid",
+    40014: "invalid access_token",
+    40029: "invalid code",
+    40037: "invalid template_id",
+    40125: "invalid appsecret",
+    40163: "code been used",
+    40164: "invalid ip, not in whitelist",
+    40226: "high risk user",
+    41001: "access_token missing",
+    41002: "appid missing",
+    41004: "appsecret missing",
+    41008: "missing code",
+    41030: "invalid page",
+    42001: "access_token expired",
+    43101: "user refuse to accept the msg",
+    44002: "empty post data",
+    45009: "reach max api daily quota limit",
+    45011: "api minute-quota reach limit  mustslower  retry next minute",
+    47001: "data format error",
+    47003: "argument invalid!",
+}
+
+_CODE = re.compile(r"(?:dev|test)-(?P<user>[^.]+)(?:\..*)?", re.DOTALL)
+_OPENID = re.compile(r"[A-Za-z0-9_-]{28}")
+_TEMPLATE_ID = re.compile(r"[A-Za-z0-9_-]+")
+_DATA_KEY = re.compile(r"(?P<kind>[a-z_]+?)\d+")
+_HAN = "\u4e00-\u9fff"
+_SYMBOLS = r"\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e"  # printable ASCII minus letters, digits
+_DATE = r"\d{4}(?:年\d{1,2}月\d{1,2}日|-\d{1,2}-\d{1,2}|/\d{1,2}/\d{1,2})"
+_CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+_AMOUNT = re.compile(r"[¥￥$€£]?(?P<digits>\d+(?:\.\d+)?)元?")
+
+
+def _matches(*patterns: str) -> Callable[[str], bool]:
+    compiled = [re.compile(p) for p in patterns]
+    return lambda value: any(p.fullmatch(value) for p in compiled)
+
+
+def _points(pattern: str) -> Callable[[str], bool]:
+    """A time or date value: one point, or a range of two joined by ``~``."""
+    point = re.compile(pattern)
+
+    def check(value: str) -> bool:
+        parts = value.split("~")
+        return len(parts) <= 2 and all(point.fullmatch(p.strip()) for p in parts)
+
+    return check
+
+
+def _amount(value: str) -> bool:
+    match = _AMOUNT.fullmatch(value)
+    return bool(match) and sum(c.isdigit() for c in match["digits"]) <= 10
+
+
+# Subscribe-message value rules by the key's type prefix (thing1 → thing), as documented for
+# subscribeMessage.send; a value that breaks its rule is refused with 47003.
+VALUE_RULES: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "thing": ("must be at most 20 characters", lambda v: len(v) <= 20),
+    "number": ("must be at most 32 digits", _matches(r"(?=.{1,32}$)\d+(?:\.\d+)?")),
+    "letter": ("must be at most 32 letters", _matches(r"[A-Za-z]{1,32}")),
+    "symbol": ("must be at most 5 symbols", _matches(f"[{_SYMBOLS}]{{1,5}}")),
+    "character_string": (
+        "must be at most 32 letters, digits or symbols",
+        _matches(f"[A-Za-z0-9{_SYMBOLS}]{{1,32}}"),
+    ),
+    "phrase": ("must be at most 5 Chinese characters", _matches(f"[{_HAN}]{{1,5}}")),
+    "name": (
+        "must be at most 10 Chinese characters or 20 letters",
+        _matches(f"[{_HAN}·]{{1,10}}", r"[A-Za-z .'-]{1,20}"),
+    ),
+    "time": (
+        "must be a 24-hour time, optionally with a date, or a range of two",
+        _points(rf"(?:{_DATE}\s*)?{_CLOCK}"),
+    ),
+    "date": (
+        "must be a date, optionally with a time, or a range of two",
+        _points(rf"{_DATE}(?:\s*{_CLOCK})?"),
+    ),
+    "amount": ("must be a currency sign and at most 10 digits, may end in 元", _amount),
+    "phone_number": ("must be at most 17 digits or symbols", _matches(f"[0-9{_SYMBOLS}]{{1,17}}")),
+    "car_number": (
+        "must be a plate of at most 8 characters",
+        _matches(f"(?=.{{1,8}}$)[{_HAN}]?[A-Za-z0-9]+[{_HAN}]?"),
+    ),
+}
+MINIPROGRAM_STATES = frozenset({"developer", "trial", "formal"})
+LANGS = frozenset({"zh_CN", "en_US", "zh_HK", "zh_TW"})
+
+
+def error(errcode: int, detail: str = "") -> dict[str, Any]:
+    """A WeChat error body: errcode plus errmsg with the request id WeChat appends."""
+    text = ERRMSG.get(errcode, "injected error")
+    rid = "-".join(secrets.token_hex(4) for _ in range(3))
+    return {"errcode": errcode, "errmsg": f"{text}{' ' + detail if detail else ''}, rid: {rid}"}
+
+
+def _wechat_id(*parts: str) -> str:
+    """28 characters starting with "o", like a real openid or unionid; stable per input."""
+    digest = hashlib.sha256(":".join(parts).encode()).digest()
+    return ("o" + base64.urlsafe_b64encode(digest).decode())[:28]
+
+
+def _check_data(data: Any) -> dict[str, Any] | None:
+    """Apply WeChat's per-type rules to a subscribe message's ``data``."""
+    if not isinstance(data, dict) or not data:
+        return error(47003, "data is empty")
+    for key, item in data.items():
+        value = item.get("value") if isinstance(item, dict) else None
+        field = f"data.{key}.value"
+        kind = _DATA_KEY.fullmatch(key)
+        if not isinstance(value, str) or not value:
+            return error(47003, f"{field} is empty")
+        if kind is None or kind["kind"] not in VALUE_RULES:
+            return error(47003, f"{field} has an unknown type")
+        if "\n" in value or "\r" in value:
+            return error(47003, f"{field} contains a line break")
+        reason, rule = VALUE_RULES[kind["kind"]]
+        if not rule(value):
+            return error(47003, f"{field} {reason}")
+    return None
+
+
+Handler = Callable[[dict[str, str], Any], dict[str, Any]]
+
+
+@dataclass
+class Fault:
+    """An armed fault: what the next ``times`` matching calls get instead of an answer."""
+
+    endpoint: str
+    errcode: int | None = None
+    times: int = 1
+    touser: str | None = None
+    template_id: str | None = None
+    delay_seconds: float = 0.0
+    http_status: int | None = None
+
+    def matches(self, endpoint: str, body: Any) -> bool:
+        if self.endpoint not in ("*", endpoint):
+            return False
+        if self.touser is None and self.template_id is None:
+            return True
+        body = body if isinstance(body, dict) else {}
+        return (
+            endpoint == "subscribe_send"
+            and self.touser in (None, body.get("touser"))
+            and self.template_id in (None, body.get("template_id"))
+        )
+
+
+def _parse_fault(spec: Any) -> Fault:
+    """Validate a fault request; raises ValueError with a reason."""
+    if not isinstance(spec, dict):
+        raise ValueError("body must be a JSON object")
+    unknown = set(spec) - {f.name for f in fields(Fault)}
+    if unknown:
+        raise ValueError(f"unknown fields: {sorted(unknown)}")
+    fault = Fault(**spec)
+    if fault.endpoint not in FAULT_ENDPOINTS:
+        raise ValueError(f"endpoint must be one of {sorted(FAULT_ENDPOINTS)}")
+    if fault.errcode is None and fault.http_status is None and not fault.delay_seconds:
+        raise ValueError("give errcode, http_status or delay_seconds")
+    if fault.errcode is not None and (type(fault.errcode) is not int or fault.errcode == 0):
+        raise ValueError("errcode must be a non-zero integer")
+    if type(fault.times) is not int or fault.times < 1:
+        raise ValueError("times must be a positive integer")
+    if not isinstance(fault.delay_seconds, int | float) or not 0 <= fault.delay_seconds <= 60:
+        raise ValueError("delay_seconds must be between 0 and 60")
+    if fault.http_status is not None and (
+        type(fault.http_status) is not int or not 400 <= fault.http_status <= 599
+    ):
+        raise ValueError("http_status must be an HTTP error status (400-599)")
+    for name in ("touser", "template_id"):
+        if getattr(fault, name) is not None and not isinstance(getattr(fault, name), str):
+            raise ValueError(f"{name} must be a string")
+    return fault
+
+
+class Emulator:
+    """The emulator's state; every read and write happens under ``lock``."""
+
+    def __init__(self, appid: str, secret: str) -> None:
+        self.appid = appid
+        self.secret = secret
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.token: str | None = None
+        self.token_expires_at = 0.0
+        self.used_codes: set[str] = set()
+        self.faults: list[Fault] = []
+        self.requests: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.down_until = 0.0
+        self.next_msgid = 1
+
+    def issue_token(self) -> dict[str, Any]:
+        self.token = secrets.token_urlsafe(48)
+        self.token_expires_at = time.monotonic() + TOKEN_TTL_SECONDS
+        return {"access_token": self.token, "expires_in": TOKEN_TTL_SECONDS}
+
+    def token_expired(self) -> bool:
+        return time.monotonic() >= self.token_expires_at
+
+    def check_token(self, params: dict[str, str]) -> dict[str, Any] | None:
+        token = params.get("access_token")
+        if not token:
+            return error(41001)
+        if token != self.token:
+            return error(40001)
+        if self.token_expired():
+            return error(42001)
+        return None
+
+    def check_app(self, appid: str | None, secret: str | None) -> dict[str, Any] | None:
+        if not appid:
+            return error(41002)
+        if appid != self.appid:
+            return error(40013)
+        if not secret:
+            return error(41004)
+        return None
+
+    def take_fault(self, endpoint: str, body: Any) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(endpoint, body):
+                fault.times -= 1
+                if fault.times == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    # WeChat endpoints: each takes (params, body) and returns the JSON answer.
+
+    def token_endpoint(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        if params.get("grant_type") != "client_credential":
+            return error(40002)
+        refused = self.check_app(params.get("appid"), params.get("secret"))
+        if refused:
+            return refused
+        if params["secret"] != self.secret:
+            return error(40001)
+        return self.issue_token()
+
+    def stable_token(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        body = body if isinstance(body, dict) else {}
+        if body.get("grant_type") != "client_credential":
+            return error(40002)
+        refused = self.check_app(body.get("appid"), body.get("secret"))
+        if refused:
+            return refused
+        if body["secret"] != self.secret:
+            return error(40125)
+        if body.get("force_refresh") or self.token is None or self.token_expired():
+            return self.issue_token()
+        remaining = int(self.token_expires_at - time.monotonic())
+        return {"access_token": self.token, "expires_in": remaining}
+
+    def jscode2session(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        # Real code2Session needs no access_token; wechatpy sends one anyway, so ignore it.
+        if params.get("grant_type") != "authorization_code":
+            return error(40002)
+        refused = self.check_app(params.get("appid"), params.get("secret"))
+        if refused:
+            return refused
+        if params["secret"] != self.secret:
+            return error(40125)
+        code = params.get("js_code")
+        if not code:
+            return error(41008)
+        match = _CODE.fullmatch(code)
+        if match is None:
+            return error(40029)
+        if code in self.used_codes:
+            return error(40163)
+        self.used_codes.add(code)
+        user = match["user"]
+        return {
+            "openid": _wechat_id(self.appid, user),
+            # WeChat hands out a fresh session_key on every login.
+            "session_key": base64.b64encode(secrets.token_bytes(16)).decode(),
+            "unionid": _wechat_id("unionid", user),
+        }
+
+    def subscribe_send(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        refused = self.check_token(params)
+        if refused:
+            return refused
+        if body is None:
+            return error(44002) if not request.get_data() else error(47001)
+        if not isinstance(body, dict):
+            return error(47001)
+        touser, template_id = body.get("touser"), body.get("template_id")
+        if not isinstance(touser, str) or not _OPENID.fullmatch(touser):
+            return error(40003)
+        if not isinstance(template_id, str) or not _TEMPLATE_ID.fullmatch(template_id):
+            return error(40037)
+        if "page" in body and not isinstance(body["page"], str):
+            return error(47001, "page must be a string")
+        if body.get("miniprogram_state", "formal") not in MINIPROGRAM_STATES:
+            return error(47003, "miniprogram_state")
+        if body.get("lang", "zh_CN") not in LANGS:
+            return error(47003, "lang")
+        refused = _check_data(body.get("data"))
+        if refused:
+            return refused
+        msgid = self.next_msgid
+        self.next_msgid += 1
+        self.messages.append(
+            {
+                "msgid": msgid,
+                "touser": touser,
+                "template_id": template_id,
+                "page": body.get("page"),
+                "data": body["data"],
+                "miniprogram_state": body.get("miniprogram_state", "formal"),
+                "lang": body.get("lang", "zh_CN"),
+                "at": time.time(),
+            }
+        )
+        return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+    def phone_number(self, params: dict[str, str], body: Any) -> dict[str, Any]:
+        refused = self.check_token(params)
+        if refused:
+            return refused
+        code = body.get("code") if isinstance(body, dict) else None
+        match = _CODE.fullmatch(code) if isinstance(code, str) else None
+        if match is None:
+            return error(40029)
+        digest = hashlib.sha256(f"{self.appid}:{match['user']}".encode()).digest()
+        number = f"1380000{int.from_bytes(digest[:4]) % 10000:04d}"  # stable per user
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "phone_info": {
+                "phoneNumber": number,
+                "purePhoneNumber": number,
+                "countryCode": "86",
+                "watermark": {"timestamp": int(time.time()), "appid": self.appid},
+            },
+        }
+
+    def answer(self, endpoint: str, handler: Handler) -> Response:
+        """Run one WeChat call through the down switch, the faults and the log."""
+        params = request.args.to_dict()
+        body = request.get_json(force=True, silent=True)  # wechatpy sends no content type
+        with self.lock:
+            down = time.monotonic() < self.down_until
+            fault = None if down else self.take_fault(endpoint, body)
+        # Sleep outside the lock so that other calls go on meanwhile.
+        if fault and fault.delay_seconds:
+            time.sleep(fault.delay_seconds)
+        status, result = 200, None
+        with self.lock:
+            if down:
+                status = 503
+            elif fault and fault.http_status:
+                status = fault.http_status
+            elif fault and fault.errcode is not None:
+                result = error(fault.errcode)
+            else:
+                result = handler(params, body)
+            self.requests.append(
+                {
+                    "endpoint": endpoint,
+                    "method": request.method,
+                    "params": params | ({"secret": "***"} if "secret" in params else {}),
+                    "body": _mask_secret(body),
+                    "errcode": result.get("errcode", 0) if result else None,
+                    "status": status,
+                    "at": time.time(),
+                }
+            )
+        if result is None:
+            return Response(f"HTTP {status}\n", status=status, mimetype="text/plain")
+        return jsonify(result)
+
+
+def _mask_secret(body: Any) -> Any:
+    if isinstance(body, dict) and "secret" in body:
+        return body | {"secret": "***"}
+    return body
+
+
+def create_app(appid: str, secret: str) -> Flask:
+    """The emulator as a Flask app, for one mini-program ``appid``/``secret``."""
+    app = Flask(__name__)
+    emulator = Emulator(appid, secret)
+    app.extensions["wechat_emulator"] = emulator
+
+    routes: tuple[tuple[str, str, str, Handler], ...] = (
+        ("GET", "/cgi-bin/token", "token", emulator.token_endpoint),
+        ("POST", "/cgi-bin/stable_token", "stable_token", emulator.stable_token),
+        ("GET", "/sns/jscode2session", "jscode2session", emulator.jscode2session),
+        ("POST", "/cgi-bin/message/subscribe/send", "subscribe_send", emulator.subscribe_send),
+        ("POST", "/wxa/business/getuserphonenumber", "getuserphonenumber", emulator.phone_number),
+    )
+    for method, rule, endpoint, handler in routes:
+        view = partial(emulator.answer, endpoint, handler)
+        app.add_url_rule(rule, endpoint, view, methods=[method])
+
+    @app.post("/_emulator/faults")
+    def add_fault() -> tuple[Response, int]:
+        """Arm a fault for the next ``times`` matching calls."""
+        try:
+            fault = _parse_fault(request.get_json(force=True, silent=True))
+        except (TypeError, ValueError) as exc:
+            return jsonify({"error": str(exc)}), 400
+        with emulator.lock:
+            emulator.faults.append(fault)
+            armed = [asdict(f) for f in emulator.faults]
+        return jsonify({"faults": armed}), 201
+
+    @app.post("/_emulator/down")
+    def go_down() -> tuple[Response, int] | Response:
+        """Answer HTTP 503 to every WeChat call for ``seconds`` (0 brings it back)."""
+        seconds = (request.get_json(force=True, silent=True) or {}).get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            return jsonify({"error": "seconds must be a number >= 0"}), 400
+        with emulator.lock:
+            emulator.down_until = time.monotonic() + seconds if seconds else 0.0
+        return jsonify({"down_for_seconds": seconds})
+
+    @app.post("/_emulator/expire_token")
+    def expire_token() -> Response:
+        """Invalidate the current access token, so the next call answers 40001."""
+        with emulator.lock:
+            had_token, emulator.token = emulator.token is not None, None
+        return jsonify({"expired": had_token})
+
+    @app.get("/_emulator/log")
+    def read_log() -> Response:
+        """Every WeChat call received, and every subscribe message accepted."""
+        with emulator.lock:
+            return jsonify({"requests": emulator.requests, "messages": emulator.messages})
+
+    @app.post("/_emulator/reset")
+    def reset() -> Response:
+        """Forget faults, log, messages, used codes and tokens."""
+        with emulator.lock:
+            emulator.reset()
+        return jsonify({"reset": True})
+
+    return app

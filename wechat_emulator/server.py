@@ -1,0 +1,71 @@
+"""Run the emulator on a real socket in a background thread.
+
+A real HTTP server (not Flask's test client) lets wechatpy and requests do their own
+networking, timeouts included, exactly as they will against WeChat.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from types import TracebackType
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+from wechat_emulator.app import create_app
+
+
+def is_loopback(host: str) -> bool:
+    """The control API has no authentication, so the emulator listens on loopback only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class EmulatorServer:
+    """A running emulator; ``stop()`` it, or use it as a context manager."""
+
+    def __init__(self, app: Flask, host: str, port: int) -> None:
+        self.app = app
+        self._server = make_server(host, port, app, threaded=True)
+        shown = f"[{host}]" if ":" in host else host
+        self.base_url = f"http://{shown}:{self._server.server_port}/"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="wechat-emulator", daemon=True
+        )
+        self._thread.start()
+
+    def reset(self) -> None:
+        """Same as ``POST /_emulator/reset``, without the HTTP round trip."""
+        emulator = self.app.extensions["wechat_emulator"]
+        with emulator.lock:
+            emulator.reset()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> EmulatorServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_in_thread(
+    appid: str, secret: str, host: str = "127.0.0.1", port: int = 0
+) -> EmulatorServer:
+    """Start an emulator for ``appid``/``secret``; port 0 picks a free port."""
+    if not is_loopback(host):
+        raise ValueError(f"the WeChat emulator listens on loopback only, not {host!r}")
+    return EmulatorServer(create_app(appid, secret), host, port)
