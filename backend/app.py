@@ -34,7 +34,6 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         MAX_CONTENT_LENGTH=settings.MAX_JSON_BYTES,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         SPEC_FORMAT="json",
-        JSON_SORT_KEYS=False,
         INFO={"description": "山西省“一业一证”改革：小程序接口与工作人员接口。"
                              "错误统一为 {code, message, details}。"},
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
@@ -45,6 +44,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         RATELIMIT_HEADERS_ENABLED=True,
     )
     app.extensions["settings"] = settings
+    app.json.sort_keys = False  # keep {code, message, details} and schema order
     app_logging.init_app(app)
 
     db.init_app(app)

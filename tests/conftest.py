@@ -14,7 +14,7 @@ from pathlib import Path
 
 import flask_migrate
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 
 from backend.app import create_app
 from backend.extensions import db
@@ -25,7 +25,7 @@ from tests import servers
 from wechat_emulator.server import serve_in_thread
 
 APPID, SECRET = "wx-test-appid", "test-secret"
-CATALOG_FILE = Path(__file__).resolve().parent.parent / "config" / "catalog" / "catalog.yaml"
+CATALOG_FILE = Path("/tmp/smoke/mini.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +98,7 @@ def _clean_state(request) -> Iterator[None]:
     app = request.getfixturevalue("app")
     with app.app_context():
         db.session.rollback()
-        baseline = db.session.query(CatalogVersion.id).order_by(CatalogVersion.number).limit(1)
+        baseline = [db.session.query(func.min(CatalogVersion.id)).scalar()]
         for table in reversed(db.metadata.sorted_tables):
             if table.name in {"catalog_versions", "catalog_industries", "catalog_permit_items",
                               "alembic_version"}:

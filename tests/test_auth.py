@@ -110,3 +110,9 @@ def test_login_is_rate_limited_per_client(app, client):
     resp = client.post("/api/mp/v1/auth/login", json={"code": "test-ivy"})
     assert_envelope(resp, 429, "RATE_LIMITED")
     assert int(resp.headers["Retry-After"]) > 0
+
+
+def test_wechat_timeout_is_503_not_500(client, emulator):
+    fault(emulator, endpoint="jscode2session", delay_seconds=4, times=1)
+    assert_envelope(client.post("/api/mp/v1/auth/login", json={"code": "test-jack"}), 503,
+                    "WECHAT_BUSY")

@@ -103,8 +103,8 @@ def test_login_with_unknown_code_is_refused_with_40029(wechat: WeChatClient) -> 
 
 
 def test_concurrent_logins_with_one_code_succeed_once(emulator: EmulatorServer) -> None:
-    params = {"appid": APPID, "secret": SECRET, "js_code": "test-carol", "grant_type":
-              "authorization_code"}
+    params = {"appid": APPID, "secret": SECRET, "js_code": "test-carol"}
+    params["grant_type"] = "authorization_code"
 
     def login(_: int) -> int:
         url = f"{emulator.base_url}sns/jscode2session"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import threading
 
@@ -20,6 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error(f"refusing to listen on {args.host}: the emulator is for loopback only")
+    # werkzeug's access lines would print the token URL, secret included
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with serve_in_thread(args.appid, args.secret, args.host, args.port) as server:
         print(f"WeChat emulator for {args.appid} listening on {server.base_url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -9,7 +9,8 @@ Login codes: any ``js_code`` starting with ``dev-`` or ``test-`` is valid, once 
 answers 40163, like a real ``wx.login()`` code); anything else answers 40029. The text after
 the prefix names the user, up to an optional ``.<nonce>``: ``test-alice`` and
 ``test-alice.2`` are two single-use codes of the same user ``alice`` and give the same
-openid, so a test can log one person in twice. ``dev-alice`` is that same user too.
+openid, so a test can log one person in twice. ``dev-alice`` is that same user too. Phone
+codes for getuserphonenumber take the same form and give a fixed 1380000xxxx number per user.
 
 Access tokens: every ``GET /cgi-bin/token`` issues a new token and invalidates the previous
 one, as WeChat does; ``POST /cgi-bin/stable_token`` returns the current one unless

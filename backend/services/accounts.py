@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import requests
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,7 +34,9 @@ def login_with_wechat(session: Session, *, code: str, wechat, secret_key: str,
     try:
         result = wechat.wxa.code_to_session(code)
     except WeChatClientException as error:
-        raise _login_error(error) from error
+        raise _login_error(error.errcode, error.errmsg) from error
+    except requests.RequestException as error:  # timeouts and refused connections
+        raise _login_error(None, str(error)) from error
     applicant = _upsert_applicant(session, openid=result["openid"], unionid=result.get("unionid"))
     applicant.session_key_encrypted = secrets.seal(secret_key, result["session_key"])
     applicant.last_login_at = utcnow()
@@ -42,8 +46,7 @@ def login_with_wechat(session: Session, *, code: str, wechat, secret_key: str,
     return applicant, raw, expires_at
 
 
-def _login_error(error: WeChatClientException) -> Exception:
-    errcode = error.errcode
+def _login_error(errcode: int | None, errmsg: str) -> Exception:
     if errcode in CODE_REJECTED:
         return Unauthorized("WECHAT_CODE_INVALID", "微信登录凭证无效或已使用，请重新登录",
                             {"wechat_errcode": errcode})
@@ -53,7 +56,7 @@ def _login_error(error: WeChatClientException) -> Exception:
     if errcode not in BUSY:
         # a network failure (errcode None) is retryable; anything else is our configuration
         log.error("code2session failed", extra={"wechat_errcode": errcode,
-                                                "wechat_errmsg": error.errmsg})
+                                                "wechat_errmsg": errmsg})
     return Unavailable("WECHAT_BUSY", "微信服务繁忙，请稍后重试",
                        {"wechat_errcode": errcode, "retryable": True},
                        headers={"Retry-After": RETRY_AFTER_SECONDS})
