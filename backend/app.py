@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     app.before_request(_require_json_body)
 
-    logging.getLogger(__name__).info("app created", extra={"app_env": settings.APP_ENV})
+    logging.getLogger(__name__).debug("app created", extra={"app_env": settings.APP_ENV})
     return app
 
 

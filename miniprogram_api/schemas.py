@@ -153,6 +153,7 @@ class NoticeOut(BaseModel):
     not_applicable_items: list[NotApplicableItem]
     materials: list[MaterialOut]
     form_fields: list[FieldOut]
+    summary: str = Field(description="一句话结论，如“共需办理 3 个许可事项……”")
     promised_days: int = Field(description="并联办理承诺时限：最长事项，而非各事项之和")
     legal_days: int
     serial_promised_days: int = Field(description="若逐项串联办理的承诺时限之和（对比用）")

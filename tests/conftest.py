@@ -25,7 +25,7 @@ from tests import servers
 from wechat_emulator.server import serve_in_thread
 
 APPID, SECRET = "wx-test-appid", "test-secret"
-CATALOG_FILE = Path("/tmp/smoke/mini.yaml")
+CATALOG_FILE = Path(__file__).resolve().parent.parent / "config" / "catalog" / "catalog.yaml"
 
 
 @pytest.fixture(scope="session")

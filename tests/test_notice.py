@@ -126,3 +126,17 @@ def test_malformed_notice_body_is_422(client, payload):
 def test_notice_for_unknown_industry_is_404(client):
     assert_envelope(client.post("/api/mp/v1/industries/spaceport/notice", json={"answers": {}}),
                     404, "INDUSTRY_NOT_FOUND")
+
+
+def test_notice_summarises_in_chinese(client):
+    n = notice(client, "restaurant", floor_area=450, investment=50)
+    assert f"共需办理 {len(n['items'])} 个许可事项" in n["summary"]
+    assert f"{n['promised_days']} 个工作日" in n["summary"]
+
+
+def test_an_ineligible_answer_blocks_with_its_reason(client):
+    questions = client.get("/api/mp/v1/industries/internet_cafe").json["questions"]
+    assert any(q["code"] == "near_school_200m" for q in questions)
+    n = notice(client, "internet_cafe", near_school_200m=True)
+    assert n["eligible"] is False and n["blocked_reasons"]
+    assert n["summary"].startswith("按您的回答，暂不符合办理条件")

@@ -120,6 +120,7 @@ def tailor(document: CatalogDocument, industry_code: str, answers: Answers) -> d
     items = [_item_view(document, code, bundle.reasons[code]) for code in bundle.reasons]
     not_applicable = _not_applicable(document, rules, bundle)
     blocked = [r.reason for r in matched if r.blocks]
+    promised = max((i["promised_days"] for i in items), default=0)
     return {
         "industry": {"code": industry_code, "name": industry.name, "category": industry.category},
         "answers": answers,
@@ -129,12 +130,22 @@ def tailor(document: CatalogDocument, industry_code: str, answers: Answers) -> d
         "not_applicable_items": not_applicable,
         "materials": _merged_materials(document, bundle),
         "form_fields": _merged_fields(document, bundle),
-        "promised_days": max((i["promised_days"] for i in items), default=0),
+        "summary": _summary(items, promised, blocked),
+        "promised_days": promised,
         "legal_days": max((i["legal_days"] for i in items), default=0),
         "serial_promised_days": sum(i["promised_days"] for i in items),
         "joint_inspection": _joint_inspection(items),
         "estimated": industry.estimated or any(i["estimated"] for i in items),
     }
+
+
+def _summary(items: list[dict[str, Any]], promised_days: int, blocked: list[str]) -> str:
+    if blocked:
+        return "按您的回答，暂不符合办理条件：" + "；".join(blocked)
+    if not items:
+        return "按您的回答，该经营活动无需办理本目录中的许可事项。"
+    return (f"共需办理 {len(items)} 个许可事项，各部门并联审批，"
+            f"承诺 {promised} 个工作日内办结（不含现场核查整改时间）。")
 
 
 def overview(document: CatalogDocument, industry_code: str) -> dict[str, Any]:
