@@ -34,6 +34,7 @@ run: migrate
 # real MariaDB and Redis are installed when missing and started for the run by the tests
 test: install
 	./scripts/install-test-servers.sh
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: install

@@ -72,10 +72,9 @@ def _require_json_body() -> None:
     """A body on a JSON endpoint must say it is JSON (uploads say multipart)."""
     if request.method in {"POST", "PUT", "PATCH"} and request.content_length:
         if not (request.is_json or request.mimetype == "multipart/form-data"):
-            raise UnsupportedMediaType(
-                "REQUEST_UNSUPPORTED_MEDIA_TYPE", "请求体须为 JSON（Content-Type: application/json）",
-                {"content_type": request.mimetype},
-            )
+            raise UnsupportedMediaType("REQUEST_UNSUPPORTED_MEDIA_TYPE",
+                                       "请求体须为 JSON（Content-Type: application/json）",
+                                       {"content_type": request.mimetype})
 
 
 def _engine_options(url: str) -> dict:

@@ -14,6 +14,7 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WECHAT_PRODUCTION_BASE = "https://api.weixin.qq.com/"
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production below
 
 
 def _bool(value: str) -> bool:
@@ -30,7 +31,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("APP_ENV", "development", str, "development | test | production"),
-    Setting("SECRET_KEY", "dev-only-not-secret", str, "signs and encrypts server-side secrets"),
+    Setting("SECRET_KEY", DEV_SECRET_KEY, str, "signs and encrypts server-side secrets"),
     Setting("DATABASE_URL", "", str, "SQLAlchemy URL; empty = SQLite file under var/"),
     Setting("REDIS_URL", "", str, "redis://…; empty = in-process defaults"),
     Setting("WECHAT_APPID", "wx-dev-appid", str, "mini-program AppID"),
@@ -93,5 +94,5 @@ def _check(values: Mapping[str, Any]) -> None:
         # the emulator is for development and tests only: production talks to WeChat itself
         if values["WECHAT_API_BASE"] != WECHAT_PRODUCTION_BASE:
             raise SettingsError(f"production requires WECHAT_API_BASE={WECHAT_PRODUCTION_BASE}")
-        if values["SECRET_KEY"] == "dev-only-not-secret" or len(values["SECRET_KEY"]) < 32:
+        if values["SECRET_KEY"] == DEV_SECRET_KEY or len(values["SECRET_KEY"]) < 32:
             raise SettingsError("production requires a SECRET_KEY of at least 32 characters")

@@ -21,7 +21,7 @@ class LoginIn(In):
 
 class LoginOut(BaseModel):
     token: str = Field(description="Bearer 令牌，放在 Authorization 头")
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_at: datetime
     applicant_id: int
 

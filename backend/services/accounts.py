@@ -10,7 +10,6 @@ import logging
 from datetime import datetime
 
 import requests
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session

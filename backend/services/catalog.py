@@ -136,6 +136,7 @@ def get_industry(version: CatalogVersion, code: str, *, allow_retired: bool = Fa
         raise NotFound("INDUSTRY_NOT_FOUND", f"目录中没有行业“{code}”",
                        {"industry": code, "catalog_version": version.number})
     if industry.retired and not allow_retired:
-        raise NotFound("INDUSTRY_RETIRED", f"“{industry.name}”已调整出“一业一证”目录，不再受理新申请",
-                            {"industry": code, "catalog_version": version.number})
+        raise NotFound("INDUSTRY_RETIRED",
+                       f"“{industry.name}”已调整出“一业一证”目录，不再受理新申请",
+                       {"industry": code, "catalog_version": version.number})
     return document, industry

@@ -145,7 +145,7 @@ def _summary(items: list[dict[str, Any]], promised_days: int, blocked: list[str]
     if not items:
         return "按您的回答，该经营活动无需办理本目录中的许可事项。"
     return (f"共需办理 {len(items)} 个许可事项，各部门并联审批，"
-            f"承诺 {promised} 个工作日内办结（不含现场核查整改时间）。")
+            f"承诺 {promised_days} 个工作日内办结（不含现场核查整改时间）。")
 
 
 def overview(document: CatalogDocument, industry_code: str) -> dict[str, Any]:

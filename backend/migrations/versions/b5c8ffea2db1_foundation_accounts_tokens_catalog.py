@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-25 10:14:22.748720
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
 # UTC, microseconds on MariaDB too (backend.models.base.UTCDateTime)
