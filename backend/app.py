@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -9,12 +10,13 @@ import swagger_ui_bundle
 from apiflask import APIFlask
 from flask import request, send_from_directory
 
-from backend import cli, health
+from backend import cli, files, health
 from backend import logging as app_logging
 from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate
 from backend.http_errors import register_error_handlers
 from config import settings as settings_module
+from media.store import MediaStore
 from config.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     )
     app.extensions["settings"] = settings
     app.json.sort_keys = False  # keep {code, message, details} and schema order
+    app.json.ensure_ascii = False  # Chinese as UTF-8, not \u escapes
     app_logging.init_app(app)
 
     db.init_app(app)
@@ -52,6 +55,9 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     limiter.init_app(app)
     from backend import redis_client  # noqa: PLC0415 - needs the settings above
     redis_client.init_app(app)
+
+    app.extensions["media_store"] = MediaStore(
+        Path(settings.MEDIA_ROOT), hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest())
 
     register_error_handlers(app)
     _register_blueprints(app)
@@ -88,4 +94,5 @@ def _register_blueprints(app: APIFlask) -> None:
     from miniprogram_api import bp as miniprogram_bp  # noqa: PLC0415
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(files.bp)
     app.register_blueprint(miniprogram_bp)

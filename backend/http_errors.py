@@ -16,6 +16,7 @@ from flask import g
 from pydantic import ValidationError as PydanticValidationError
 
 from backend.errors import DomainError
+from media.errors import MediaRejected
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ STATUS_ERRORS: dict[int, tuple[str, str]] = {
     500: ("SERVER_ERROR", "服务器开小差了，请稍后重试"),
     503: ("SERVICE_UNAVAILABLE", "服务暂时不可用，请稍后重试"),
 }
+
+MEDIA_STATUS = {"UPLOAD_TOO_LARGE": 413, "UPLOAD_TYPE_NOT_ALLOWED": 415,
+                "MEDIA_NOT_FOUND": 404, "MEDIA_LINK_INVALID": 403, "MEDIA_LINK_EXPIRED": 403}
 
 # pydantic error types → what an applicant reads
 FIELD_MESSAGES: dict[str, str] = {
@@ -97,6 +101,11 @@ def register_error_handlers(app: APIFlask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):
         return envelope(error.code, error.message, dict(error.details)), error.status, error.headers
+
+    @app.errorhandler(MediaRejected)
+    def _media_rejected(error: MediaRejected):
+        status = MEDIA_STATUS.get(error.code, 422)
+        return envelope(error.code, error.message, dict(error.details)), status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -31,7 +31,8 @@ def run(stop: threading.Event) -> None:
     log.info("worker started", extra={"poll_seconds": interval})
     while not stop.is_set():
         try:
-            log.info("tick", extra=tick())
+            done = tick()
+            log.log(logging.INFO if any(done.values()) else logging.DEBUG, "tick", extra=done)
         except Exception:
             db.session.rollback()
             log.exception("tick failed")

@@ -159,3 +159,86 @@ class NoticeOut(BaseModel):
     serial_promised_days: int = Field(description="若逐项串联办理的承诺时限之和（对比用）")
     joint_inspection: JointInspection
     estimated: bool
+
+
+class CreateApplicationIn(In):
+    industry: Annotated[str, StringConstraints(max_length=64)] = Field(description="行业代码")
+    answers: dict[Annotated[str, StringConstraints(max_length=64)], AnswerValue] = Field(
+        max_length=50, description="情形问题的回答，与告知单一致")
+
+
+class ApplicationListQuery(In):
+    status: Annotated[str, StringConstraints(max_length=32)] | None = None
+
+
+class FormPatchIn(In):
+    fields: dict[Annotated[str, StringConstraints(max_length=64)],
+                 AnswerValue | list[Annotated[str, StringConstraints(max_length=64)]] | None] = \
+        Field(max_length=100, description="字段代码 → 新值；null 清空该项")
+
+
+class ReorderIn(In):
+    file_ids: list[int] = Field(max_length=50, description="该材料全部文件的新顺序")
+
+
+class ApplicationSummary(BaseModel):
+    id: int
+    industry: dict[str, str]
+    status: str
+    status_label: str
+    submission_number: str | None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+
+
+class ApplicationList(BaseModel):
+    total: int
+    applications: list[ApplicationSummary]
+
+
+class FileOut(BaseModel):
+    id: int
+    position: int
+    media_type: str
+    byte_size: int
+    width: int | None
+    height: int | None
+    page_count: int | None
+    url: str = Field(description="短期有效的签名链接")
+    thumbnail_url: str | None
+    uploaded_at: datetime
+
+
+class MaterialStatus(MaterialOut):
+    state: str = Field(description="uploaded | missing | deferrable（可容缺）| optional")
+    files: list[FileOut]
+
+
+class ItemLane(BaseModel):
+    code: str
+    name: str
+    approving_unit: Unit
+    status: str
+    status_label: str
+    promised_days: int
+    onsite_check: str
+    why: str
+
+
+class TimelineEvent(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    message: str
+
+
+class ApplicationDetail(ApplicationSummary):
+    catalog_version: int
+    answers: dict[str, Any]
+    deferred_materials: list[str]
+    items: list[ItemLane]
+    form: list[dict[str, Any]] = Field(description="合并后的申请表：分区、字段规则、服务事项与当前值")
+    materials: list[MaterialStatus]
+    missing: dict[str, list[dict[str, Any]]] = Field(description="提交前仍缺少的字段和材料")
+    timeline: list[TimelineEvent]

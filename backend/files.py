@@ -1,0 +1,38 @@
+"""Uploaded files, served only through short-lived signed links, never from a static path.
+
+The link names who it was issued to; at fetch time that subject must still own the file
+(an <image> in the mini-program cannot send our bearer header, hence the signed link).
+"""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from flask import current_app, send_file
+
+from backend.extensions import db
+from backend.services import materials
+from media.errors import SignatureInvalid
+
+bp = APIBlueprint("files", __name__, tag="文件")
+
+
+@bp.get("/files/<token>")
+@bp.doc(responses={403: "MEDIA_LINK_INVALID / MEDIA_LINK_EXPIRED", 404: "MEDIA_NOT_FOUND"})
+def fetch(token: str):
+    """按签名链接读取已上传的材料文件（链接短期有效，仅限文件所有人）"""
+    store = current_app.extensions["media_store"]
+    sha256, subject = store.verify(token)
+    if not materials.subject_may_read(db.session, subject=subject, sha256=sha256):
+        raise SignatureInvalid()
+    response = send_file(store.open(sha256), mimetype=_media_type(sha256),
+                         download_name=f"{sha256[:16]}", max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _media_type(sha256: str) -> str:
+    with current_app.extensions["media_store"].open(sha256) as f:
+        return "application/pdf" if f.read(5) == b"%PDF-" else "image/jpeg"

@@ -1,0 +1,197 @@
+"""The merged form (一表申请): shared fields asked once, item fields by item, no field twice.
+
+晋政办发〔2022〕90号 二（二）: 共用信息共享应用、个性信息单独填报. The shared section (entity,
+legal representative, contact, premises) is defined here because its rules are national
+standards; item fields come from the pinned catalog version. A field several items need is
+asked once and says which items it serves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.catalog_format import CatalogDocument, FormField
+from backend.security.masking import mask_id_number, mask_phone
+from backend.services import entity
+
+
+@dataclass(frozen=True)
+class Field:
+    code: str
+    label: str
+    type: str
+    section: str
+    required: bool = True
+    rule: str = ""  # the validation rule, in words the applicant reads
+    options: tuple[dict[str, str], ...] = ()
+    unit: str = ""
+    help: str = ""
+    sensitive: bool = False  # stored sealed, shown masked
+    items: tuple[str, ...] = ()
+    check: Callable[[Any], Any] | None = field(default=None, compare=False)
+
+
+def _text(max_length: int) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise entity.FieldInvalid("FIELD_TYPE", "应为文本")
+        value = value.strip()
+        if len(value) > max_length:
+            raise entity.FieldInvalid("FIELD_TOO_LONG", f"不能超过 {max_length} 个字")
+        return value
+    return check
+
+
+ENTITY_KINDS = ({"value": "enterprise", "label": "企业"},
+                {"value": "individual", "label": "个体工商户"})
+
+SHARED_FIELDS: tuple[Field, ...] = (
+    Field("entity_kind", "主体类型", "choice", "entity", options=ENTITY_KINDS,
+          check=lambda v: _choice(v, ENTITY_KINDS)),
+    Field("entity_name", "经营主体名称", "text", "entity", rule="与营业执照一致，不超过 100 字",
+          check=_text(100)),
+    Field("credit_code", "统一社会信用代码", "text", "entity",
+          rule="18 位，按 GB 32100 校验", check=entity.credit_code),
+    Field("legal_rep_name", "法定代表人（负责人）姓名", "text", "entity", check=_text(50)),
+    Field("legal_rep_id_number", "法定代表人（负责人）身份证号", "text", "entity",
+          rule="18 位居民身份证号码，按 GB 11643 校验", sensitive=True, check=entity.id_number),
+    Field("contact_phone", "联系电话", "phone", "contact", rule="手机号或带区号的固定电话",
+          sensitive=True, check=entity.mobile_phone),
+    Field("premises_city_code", "经营场所所在市", "division", "premises",
+          rule="山西省地级市行政区划代码", check=_text(6)),
+    Field("premises_county_code", "经营场所所在县（市、区）", "division", "premises",
+          rule="县级行政区划代码，须属于所选的市", check=_text(6)),
+    Field("premises_address", "经营场所详细地址", "text", "premises", rule="不超过 200 字",
+          check=_text(200)),
+    Field("floor_area", "经营场所面积", "number", "premises", unit="平方米",
+          rule="大于 0，须与情形引导中的营业面积一致",
+          check=lambda v: float(entity.floor_area(v))),
+)
+SECTION_TITLES = {"entity": "经营主体", "contact": "联系方式", "premises": "经营场所",
+                  "shared_items": "多个事项共用的信息"}
+
+
+def _choice(value: Any, options: tuple[dict[str, str], ...]) -> str:
+    if value not in [o["value"] for o in options]:
+        raise entity.FieldInvalid("FIELD_OPTION", "请从选项中选择")
+    return value
+
+
+def fields_for(document: CatalogDocument, item_codes: list[str]) -> list[Field]:
+    """The shared fields, then each catalog field once, in the section of the items it serves."""
+    served: dict[str, list[str]] = {}
+    for item in item_codes:
+        for code in document.permit_items[item].fields:
+            served.setdefault(code, []).append(item)
+    fields = list(SHARED_FIELDS)
+    for code, items in served.items():
+        spec = document.fields[code]
+        section = "shared_items" if len(items) > 1 else f"item:{items[0]}"
+        fields.append(Field(
+            code=code, label=spec.label, type=spec.type, section=section,
+            required=spec.required, rule=_rule_of(spec), unit=spec.unit, help=spec.help,
+            options=tuple(o.model_dump() for o in spec.options), items=tuple(items),
+            check=_catalog_check(spec),
+        ))
+    return fields
+
+
+def sections(document: CatalogDocument, fields: list[Field], values: dict[str, Any],
+             sensitive: dict[str, str]) -> list[dict[str, Any]]:
+    """The form schema with current values (sensitive ones masked), grouped for display."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in fields:
+        title = SECTION_TITLES.get(f.section) or document.permit_items[f.section[5:]].name
+        section = out.setdefault(f.section, {"code": f.section, "title": title, "fields": []})
+        present = (f.code in sensitive) if f.sensitive else (f.code in values)
+        section["fields"].append({
+            "code": f.code, "label": f.label, "type": f.type, "required": f.required,
+            "rule": f.rule, "options": list(f.options), "unit": f.unit, "help": f.help,
+            "items": list(f.items), "sensitive": f.sensitive, "filled": present,
+            "value": _masked(f.code, sensitive.get(f.code)) if f.sensitive else values.get(f.code),
+        })
+    return list(out.values())
+
+
+def _masked(code: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    return mask_id_number(value) if code == "legal_rep_id_number" else mask_phone(value)
+
+
+def validate(fields: list[Field], changes: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+    """Check each changed field; ``None`` clears it. Returns (clean values, errors by field)."""
+    by_code = {f.code: f for f in fields}
+    clean: dict[str, Any] = {}
+    errors: dict[str, dict[str, str]] = {}
+    for code, value in changes.items():
+        spec = by_code.get(code)
+        if spec is None:
+            errors[code] = {"code": "FIELD_UNKNOWN", "message": "本申请表没有此项"}
+            continue
+        if value is None:
+            clean[code] = None
+            continue
+        try:
+            clean[code] = spec.check(value) if spec.check else value
+        except entity.FieldInvalid as problem:
+            errors[code] = {"code": problem.code, "message": f"{spec.label}：{problem.message}"}
+    return clean, errors
+
+
+def _rule_of(spec: FormField) -> str:
+    parts = []
+    if spec.min_length or spec.max_length:
+        parts.append(f"{spec.min_length or 0}–{spec.max_length or '不限'} 字")
+    if spec.minimum is not None or spec.maximum is not None:
+        parts.append(f"{spec.minimum if spec.minimum is not None else '不限'}–"
+                     f"{spec.maximum if spec.maximum is not None else '不限'}{spec.unit}")
+    if spec.pattern:
+        parts.append("格式须符合要求")
+    return "，".join(parts)
+
+
+def _catalog_check(spec: FormField) -> Callable[[Any], Any]:
+    """A validator for a catalog-defined field, from its type and bounds."""
+
+    def check(value: Any) -> Any:
+        kind = spec.type
+        if kind in {"text", "textarea"}:
+            value = _text(spec.max_length or (2000 if kind == "textarea" else 200))(value)
+            if spec.min_length and len(value) < spec.min_length:
+                raise entity.FieldInvalid("FIELD_TOO_SHORT", f"至少 {spec.min_length} 个字")
+            if spec.pattern and not re.fullmatch(spec.pattern, value):
+                raise entity.FieldInvalid("FIELD_PATTERN", "格式不正确")
+            return value
+        if kind in {"number", "integer"}:
+            is_int = isinstance(value, int) and not isinstance(value, bool)
+            if not (is_int or (kind == "number" and isinstance(value, float))):
+                raise entity.FieldInvalid("FIELD_TYPE", "应为整数" if kind == "integer" else "应为数字")
+            if spec.minimum is not None and value < spec.minimum:
+                raise entity.FieldInvalid("FIELD_RANGE", f"不能小于 {spec.minimum:g}")
+            if spec.maximum is not None and value > spec.maximum:
+                raise entity.FieldInvalid("FIELD_RANGE", f"不能大于 {spec.maximum:g}")
+            return value
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise entity.FieldInvalid("FIELD_TYPE", "应为是或否")
+            return value
+        options = tuple(o.model_dump() for o in spec.options)
+        if kind == "choice":
+            return _choice(value, options)
+        if kind == "multi_choice":
+            if not isinstance(value, list) or not value:
+                raise entity.FieldInvalid("FIELD_TYPE", "请至少选择一项")
+            return sorted({_choice(v, options) for v in value})
+        if kind == "date":
+            try:
+                return dt.date.fromisoformat(value).isoformat()
+            except (TypeError, ValueError):
+                raise entity.FieldInvalid("FIELD_DATE", "日期格式应为 YYYY-MM-DD") from None
+        return entity.mobile_phone(value)  # phone
+
+    return check

@@ -1,0 +1,243 @@
+"""Applications (一表申请, 容缺受理): create a draft, fill the merged form, submit, withdraw.
+
+晋政办发〔2022〕90号 二（二）: one form and one set of materials per application; for items
+with an on-site check, deferrable materials may follow (容缺受理) unless the item touches
+national, public or ecological safety. Services never commit: the route does, once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import workflow
+from backend.catalog_format import CatalogDocument
+from backend.errors import NotFound, RuleViolation
+from backend.models import (
+    Applicant,
+    Application,
+    ApplicationEvent,
+    ApplicationItem,
+    CatalogVersion,
+)
+from backend.models.base import utcnow
+from backend.security import secrets
+from backend.services import application_form, catalog, entity, notice
+
+SENSITIVE = ("legal_rep_id_number", "contact_phone")
+
+
+@dataclass
+class Bundle:
+    """What an application is for, derived from its pinned version and its answers."""
+
+    document: CatalogDocument
+    notice: dict[str, Any]
+    fields: list[application_form.Field]
+
+    @property
+    def item_codes(self) -> list[str]:
+        return [i["code"] for i in self.notice["items"]]
+
+
+def bundle_of(session: Session, application: Application) -> Bundle:
+    version = session.get(CatalogVersion, application.catalog_version_id)
+    document = catalog.document_of(version)
+    tailored = notice.tailor(document, application.industry_code, application.answers)
+    item_codes = [i["code"] for i in tailored["items"]]
+    return Bundle(document, tailored, application_form.fields_for(document, item_codes))
+
+
+def create(session: Session, *, applicant: Applicant, industry_code: str,
+           answers: dict[str, Any]) -> Application:
+    """A draft pinned to the catalog version in force, with one lane per applicable item."""
+    version = catalog.current_version(session)
+    document, industry = catalog.get_industry(version, industry_code)
+    answers = notice.validate_answers(document, industry, answers)
+    tailored = notice.tailor(document, industry_code, answers)
+    if not tailored["eligible"]:
+        raise RuleViolation("APPLICATION_NOT_ELIGIBLE", tailored["summary"],
+                            {"reasons": tailored["blocked_reasons"]})
+    if not tailored["items"]:
+        raise RuleViolation("APPLICATION_NOTHING_TO_APPLY", tailored["summary"])
+    application = Application(
+        applicant_id=applicant.id, catalog_version_id=version.id, industry_code=industry_code,
+        answers=answers, status=workflow.State.DRAFT, form_values={}, deferred_materials=[],
+    )
+    if "floor_area" in answers:
+        application.form_values = {"floor_area": float(answers["floor_area"])}
+    application.items = [
+        ApplicationItem(item_code=i["code"], approving_unit=i["approving_unit"]["code"],
+                        status=workflow.State.DRAFT, reason=i["why"][:500])
+        for i in tailored["items"]
+    ]
+    session.add(application)
+    record_event(application, actor=applicant, action="application.created",
+                 message=f"创建“{industry.name}”申请草稿（目录第 {version.number} 版）")
+    session.flush()
+    return application
+
+
+def get_own(session: Session, *, applicant: Applicant, application_id: int) -> Application:
+    """The applicant's own application; anyone else's is "not found", exactly like a missing one."""
+    application = session.get(Application, application_id)
+    if application is None or application.applicant_id != applicant.id:
+        raise NotFound("APPLICATION_NOT_FOUND", "申请不存在", {"application_id": application_id})
+    return application
+
+
+def list_own(session: Session, *, applicant: Applicant, status: str | None = None,
+             ) -> list[Application]:
+    query = select(Application).where(Application.applicant_id == applicant.id)
+    if status:
+        query = query.where(Application.status == status)
+    return list(session.scalars(query.order_by(Application.id.desc())))
+
+
+def sensitive_values(application: Application, secret_key: str) -> dict[str, str]:
+    if not application.sensitive_sealed:
+        return {}
+    return json.loads(secrets.unseal(secret_key, application.sensitive_sealed))
+
+
+def update_form(session: Session, *, applicant: Applicant, application_id: int,
+                changes: dict[str, Any], secret_key: str) -> Application:
+    """Autosave: any subset of fields; all valid or nothing saved, every problem listed."""
+    application = get_own(session, applicant=applicant, application_id=application_id)
+    workflow.ensure_editable(application.status)
+    bundle = bundle_of(session, application)
+    clean, errors = application_form.validate(bundle.fields, changes)
+    values = dict(application.form_values)
+    hidden = sensitive_values(application, secret_key)
+    for code, value in clean.items():
+        target = hidden if code in SENSITIVE else values
+        if value is None:
+            target.pop(code, None)
+        else:
+            target[code] = value
+    errors |= {k: v for k, v in cross_check(values, application.answers).items()
+               if k in changes and k not in errors}
+    if errors:
+        raise RuleViolation("FORM_INVALID", "以下内容需要修改：" + "；".join(
+            e["message"] for e in errors.values()), {"fields": errors})
+    application.form_values = values
+    application.sensitive_sealed = secrets.seal(secret_key, json.dumps(hidden)) if hidden else None
+    application.updated_at = utcnow()
+    return application
+
+
+def cross_check(values: dict[str, Any], answers: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Rules between fields: kind and credit code, city and county, area and guidance answer."""
+    errors: dict[str, dict[str, str]] = {}
+
+    def guard(fields: tuple[str, ...], check) -> None:
+        if all(values.get(f) is not None for f in fields):
+            try:
+                check(*(values[f] for f in fields))
+            except entity.FieldInvalid as problem:
+                errors[fields[-1]] = {"code": problem.code, "message": problem.message}
+
+    guard(("entity_kind", "credit_code"), entity.entity_kind)
+    guard(("premises_city_code", "premises_county_code"), entity.division)
+    if "floor_area" in answers and values.get("floor_area") is not None \
+            and float(values["floor_area"]) != float(answers["floor_area"]):
+        errors["floor_area"] = {
+            "code": "FLOOR_AREA_MISMATCH",
+            "message": f"经营场所面积须与情形引导中填写的 {answers['floor_area']} 平方米一致；"
+                       "如有变化请重新发起申请，以便重新确定需办理的事项"}
+    return errors
+
+
+def missing_fields(bundle: Bundle, application: Application, secret_key: str) -> list[dict]:
+    present = set(application.form_values) | set(sensitive_values(application, secret_key))
+    return [{"code": f.code, "label": f.label} for f in bundle.fields
+            if f.required and f.code not in present]
+
+
+def material_status(bundle: Bundle, application: Application) -> list[dict[str, Any]]:
+    """Each material of the merged list with its uploaded files and what is still missing."""
+    uploaded: dict[str, int] = {}
+    for f in application.files:
+        uploaded[f.material_code] = uploaded.get(f.material_code, 0) + 1
+    out = []
+    for m in bundle.notice["materials"]:
+        count = uploaded.get(m["code"], 0)
+        if count:
+            state = "uploaded"
+        elif not m["required"]:
+            state = "optional"
+        elif m["deferral"] == notice.DEFERRABLE:
+            state = "deferrable"  # may be confirmed at the on-site check (容缺)
+        else:
+            state = "missing"
+        out.append(m | {"file_count": count, "state": state})
+    return out
+
+
+def submit(session: Session, *, applicant: Applicant, application_id: int, secret_key: str,
+           ) -> Application:
+    """Submit if complete; otherwise one answer listing everything still missing."""
+    application = get_own(session, applicant=applicant, application_id=application_id)
+    step = workflow.transition(application.status, workflow.Action.SUBMIT, role="applicant")
+    bundle = bundle_of(session, application)
+    fields = missing_fields(bundle, application, secret_key)
+    problems = cross_check(application.form_values, application.answers)
+    materials = material_status(bundle, application)
+    missing = [m for m in materials if m["state"] == "missing"]
+    if fields or missing or problems:
+        raise RuleViolation("APPLICATION_INCOMPLETE", _incomplete_message(fields, missing), {
+            "missing_fields": fields,
+            "invalid_fields": problems,
+            "missing_materials": [{"code": m["code"], "name": m["name"],
+                                   "items": m["items"]} for m in missing],
+        })
+    deferred = [m for m in materials if m["state"] == "deferrable"]
+    application.status = step.target
+    application.deferred_materials = [m["code"] for m in deferred]
+    application.submitted_at = utcnow()
+    for item in application.items:
+        item.status = step.target
+    session.flush()
+    application.submission_number = f"SX{application.submitted_at:%Y%m%d}{application.id:07d}"
+    message = f"提交申请，申请编号 {application.submission_number}"
+    if deferred:
+        message += "；容缺受理，以下材料将在现场核查时确认：" + "、".join(
+            m["name"] for m in deferred)
+    record_event(application, actor=applicant, action=step.event, message=message,
+                 data={"deferred_materials": application.deferred_materials})
+    return application
+
+
+def _incomplete_message(fields: list[dict], materials: list[dict]) -> str:
+    parts = []
+    if fields:
+        parts.append("请填写：" + "、".join(f["label"] for f in fields))
+    if materials:
+        parts.append("请上传：" + "、".join(m["name"] for m in materials))
+    return "申请尚不完整。" + "；".join(parts or ["请修改标注的内容"])
+
+
+def withdraw(session: Session, *, applicant: Applicant, application_id: int) -> Application:
+    """Withdraw a draft, or a submitted application not yet accepted."""
+    application = get_own(session, applicant=applicant, application_id=application_id)
+    step = workflow.transition(application.status, workflow.Action.WITHDRAW, role="applicant")
+    application.status = step.target
+    for item in application.items:
+        item.status = step.target
+    record_event(application, actor=applicant, action=step.event, message=step.label)
+    return application
+
+
+def record_event(application: Application, *, actor: Applicant | None, action: str,
+                 message: str, data: dict[str, Any] | None = None) -> None:
+    """Append to the timeline (never updated, never deleted)."""
+    application.events.append(ApplicationEvent(
+        actor_kind="applicant" if actor is not None else "system",
+        actor_id=actor.id if actor is not None else None,
+        actor_label="申请人" if actor is not None else "系统",
+        action=action, message=message[:1000], data=data or {},
+    ))

@@ -1,0 +1,145 @@
+"""Materials (一套材料): photos and PDFs uploaded once per application and shared by every item
+that needs them.
+
+Uploads are untrusted: media.images validates by content and re-encodes; the bytes go to the
+content-addressed store, so a retried upload of the same photo stores nothing new and adds
+no second page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend import workflow
+from backend.errors import NotFound, RuleViolation
+from backend.models import Applicant, Application, MaterialFile
+from backend.services import applications
+from media import images
+from media.store import MediaStore
+
+MAX_FILES_PER_MATERIAL = 20
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int
+    max_pixels: int
+    long_side: int = 2560
+
+
+def _material_of(session: Session, application: Application, material_code: str) -> dict:
+    bundle = applications.bundle_of(session, application)
+    for material in bundle.notice["materials"]:
+        if material["code"] == material_code:
+            return material
+    raise NotFound("MATERIAL_NOT_IN_APPLICATION", "本申请不需要此材料",
+                   {"material_code": material_code})
+
+
+def upload(session: Session, *, applicant: Applicant, application_id: int, material_code: str,
+           stream: BinaryIO, store: MediaStore, limits: UploadLimits,
+           ) -> tuple[MaterialFile, bool]:
+    """Add one page/photo to a material. Returns (file, created); a re-upload is not created."""
+    application = applications.get_own(session, applicant=applicant,
+                                       application_id=application_id)
+    workflow.ensure_editable(application.status)
+    material = _material_of(session, application, material_code)
+    data = images.read_limited(stream, limits.max_bytes)
+    clean = images.normalise(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels,
+                             long_side=limits.long_side)
+    existing = _find(session, application.id, material_code, clean.sha256)
+    if existing is not None:
+        return existing, False
+    count = _count(session, application.id, material_code)
+    if count >= MAX_FILES_PER_MATERIAL:
+        raise RuleViolation("MATERIAL_TOO_MANY_FILES",
+                            f"每项材料最多上传 {MAX_FILES_PER_MATERIAL} 个文件")
+    store.put(clean.content)
+    thumbnail = store.put(clean.thumbnail) if clean.thumbnail else None
+    row = MaterialFile(
+        application_id=application.id, material_code=material_code, position=count + 1,
+        sha256=clean.sha256, thumbnail_sha256=thumbnail, media_type=clean.media_type,
+        byte_size=len(clean.content), width=clean.width, height=clean.height,
+        page_count=clean.page_count,
+    )
+    try:
+        with session.begin_nested():  # the same photo twice at once: the second finds the first
+            session.add(row)
+    except IntegrityError:
+        return _find(session, application.id, material_code, clean.sha256), False
+    applications.record_event(application, actor=applicant, action="material.uploaded",
+                              message=f"上传材料“{material['name']}”第 {row.position} 页")
+    return row, True
+
+
+def _find(session: Session, application_id: int, material_code: str, sha256: str,
+          ) -> MaterialFile | None:
+    return session.scalar(select(MaterialFile).where(
+        MaterialFile.application_id == application_id,
+        MaterialFile.material_code == material_code, MaterialFile.sha256 == sha256))
+
+
+def _count(session: Session, application_id: int, material_code: str) -> int:
+    return session.scalar(select(func.count()).select_from(MaterialFile).where(
+        MaterialFile.application_id == application_id,
+        MaterialFile.material_code == material_code)) or 0
+
+
+def _files(application: Application, material_code: str) -> list[MaterialFile]:
+    return sorted((f for f in application.files if f.material_code == material_code),
+                  key=lambda f: f.position)
+
+
+def delete(session: Session, *, applicant: Applicant, application_id: int, material_code: str,
+           file_id: int) -> Application:
+    """Remove one page; the rest close ranks. The bytes stay until no application uses them."""
+    application = applications.get_own(session, applicant=applicant,
+                                       application_id=application_id)
+    workflow.ensure_editable(application.status)
+    files = _files(application, material_code)
+    target = next((f for f in files if f.id == file_id), None)
+    if target is None:
+        raise NotFound("MATERIAL_FILE_NOT_FOUND", "文件不存在", {"file_id": file_id})
+    application.files.remove(target)
+    session.flush()
+    _renumber([f for f in files if f is not target])
+    applications.record_event(application, actor=applicant, action="material.deleted",
+                              message=f"删除材料第 {target.position} 页（{material_code}）")
+    return application
+
+
+def reorder(session: Session, *, applicant: Applicant, application_id: int, material_code: str,
+            file_ids: list[int]) -> Application:
+    """Put the pages in the given order; the list must name each page exactly once."""
+    application = applications.get_own(session, applicant=applicant,
+                                       application_id=application_id)
+    workflow.ensure_editable(application.status)
+    files = {f.id: f for f in _files(application, material_code)}
+    if sorted(file_ids) != sorted(files):
+        raise RuleViolation("MATERIAL_ORDER_INVALID", "排序须包含该材料的每个文件且各一次",
+                            {"expected": sorted(files)})
+    _renumber([files[i] for i in file_ids])
+    return application
+
+
+def _renumber(files: list[MaterialFile]) -> None:
+    for position, f in enumerate(files, start=1):
+        f.position = position
+
+
+def subject_may_read(session: Session, *, subject: str, sha256: str) -> bool:
+    """Owner check at fetch time: the applicant named in the link still has this file."""
+    kind, _, ident = subject.partition(":")
+    if kind != "applicant" or not ident.isdigit():
+        return False
+    found = session.scalar(
+        select(MaterialFile.id).join(Application)
+        .where(Application.applicant_id == int(ident))
+        .where((MaterialFile.sha256 == sha256) | (MaterialFile.thumbnail_sha256 == sha256))
+        .limit(1))
+    return found is not None

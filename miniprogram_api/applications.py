@@ -1,0 +1,182 @@
+"""Applications: create, fill the merged form, upload materials, submit, withdraw."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from backend.errors import BadRequest
+from backend.extensions import db, limiter
+from backend.services import applications, idempotency, materials
+from miniprogram_api import bp, presenters
+from miniprogram_api.auth import token_auth
+from miniprogram_api.schemas import (
+    ApplicationDetail,
+    ApplicationList,
+    ApplicationListQuery,
+    CreateApplicationIn,
+    FileOut,
+    FormPatchIn,
+    ReorderIn,
+)
+
+IDEMPOTENCY_DOC = {"Idempotency-Key": "可选；弱网重试时保证只执行一次"}
+
+
+def _settings():
+    return current_app.extensions["settings"]
+
+
+def _per_applicant() -> str:
+    return f"applicant:{token_auth.current_user.id}"
+
+
+def _submit_limit() -> str:
+    return _settings().SUBMIT_RATE_LIMIT
+
+
+def _upload_limit() -> str:
+    return _settings().UPLOAD_RATE_LIMIT
+
+
+def _idempotent(scope: str, payload, action):
+    """Run ``action`` under the request's Idempotency-Key; returns (body, status)."""
+    applicant = token_auth.current_user
+    return idempotency.run(db.session, scope=f"applicant:{applicant.id}:{scope}",
+                           key=request.headers.get("Idempotency-Key"), payload=payload,
+                           action=action)
+
+
+@bp.post("/applications")
+@bp.auth_required(token_auth)
+@limiter.limit(_submit_limit, key_func=_per_applicant)
+@bp.input(CreateApplicationIn)
+@bp.doc(responses={201: "ApplicationDetail", 422: "QUESTION_UNKNOWN / ANSWER_INVALID / "
+                   "APPLICATION_NOT_ELIGIBLE"}, security="BearerAuth")
+def create_application(json_data: CreateApplicationIn):
+    """新建申请草稿（按情形回答确定事项，锁定现行目录版本）"""
+
+    def action():
+        application = applications.create(db.session, applicant=token_auth.current_user,
+                                          industry_code=json_data.industry,
+                                          answers=json_data.answers)
+        return presenters.detail(application).model_dump(mode="json"), 201
+
+    return _idempotent("create", json_data.model_dump(), action)
+
+
+@bp.get("/applications")
+@bp.auth_required(token_auth)
+@bp.input(ApplicationListQuery, location="query")
+@bp.output(ApplicationList)
+def list_applications(query_data: ApplicationListQuery):
+    """我的申请"""
+    rows = applications.list_own(db.session, applicant=token_auth.current_user,
+                                 status=query_data.status)
+    return ApplicationList(total=len(rows), applications=[presenters.summary(a) for a in rows])
+
+
+@bp.get("/applications/<int:application_id>")
+@bp.auth_required(token_auth)
+@bp.output(ApplicationDetail)
+def get_application(application_id: int):
+    """申请详情：申请表、材料、各事项进度与时间线"""
+    return presenters.detail(applications.get_own(
+        db.session, applicant=token_auth.current_user, application_id=application_id))
+
+
+@bp.patch("/applications/<int:application_id>")
+@bp.auth_required(token_auth)
+@bp.input(FormPatchIn)
+@bp.output(ApplicationDetail)
+@bp.doc(responses={409: "APPLICATION_NOT_EDITABLE", 422: "FORM_INVALID"})
+def update_application(application_id: int, json_data: FormPatchIn):
+    """保存申请表（可部分保存；逐项校验）"""
+    application = applications.update_form(
+        db.session, applicant=token_auth.current_user, application_id=application_id,
+        changes=json_data.fields, secret_key=_settings().SECRET_KEY)
+    db.session.commit()
+    return presenters.detail(application)
+
+
+@bp.post("/applications/<int:application_id>/submit")
+@bp.auth_required(token_auth)
+@limiter.limit(_submit_limit, key_func=_per_applicant)
+@bp.output(ApplicationDetail)
+@bp.doc(responses={409: "APPLICATION_STATE_CONFLICT / IDEMPOTENCY_IN_PROGRESS",
+                   422: "APPLICATION_INCOMPLETE（一次列出全部缺项）"})
+def submit_application(application_id: int):
+    """提交申请（容缺材料可在现场核查时确认）"""
+
+    def action():
+        application = applications.submit(
+            db.session, applicant=token_auth.current_user, application_id=application_id,
+            secret_key=_settings().SECRET_KEY)
+        return presenters.detail(application).model_dump(mode="json"), 200
+
+    return _idempotent(f"submit:{application_id}", {}, action)
+
+
+@bp.post("/applications/<int:application_id>/withdraw")
+@bp.auth_required(token_auth)
+@bp.output(ApplicationDetail)
+def withdraw_application(application_id: int):
+    """撤回申请（草稿，或已提交但尚未受理）"""
+    application = applications.withdraw(db.session, applicant=token_auth.current_user,
+                                        application_id=application_id)
+    db.session.commit()
+    return presenters.detail(application)
+
+
+@bp.post("/applications/<int:application_id>/materials/<material_code>")
+@bp.auth_required(token_auth)
+@limiter.limit(_upload_limit, key_func=_per_applicant)
+@bp.doc(responses={201: "FileOut", 200: "同一文件已上传过（不重复保存）",
+                   413: "UPLOAD_TOO_LARGE", 415: "UPLOAD_TYPE_NOT_ALLOWED",
+                   422: "UPLOAD_CORRUPT / UPLOAD_TOO_MANY_PIXELS / UPLOAD_PDF_*"})
+def upload_material(application_id: int, material_code: str):
+    """上传材料的一页（multipart/form-data，文件字段名 file，即 wx.uploadFile 的 name）"""
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("UPLOAD_FILE_MISSING", "请在表单字段 file 中上传文件")
+    settings = _settings()
+    row, created = materials.upload(
+        db.session, applicant=token_auth.current_user, application_id=application_id,
+        material_code=material_code, stream=upload.stream,
+        store=current_app.extensions["media_store"],
+        limits=materials.UploadLimits(settings.UPLOAD_MAX_BYTES, settings.UPLOAD_MAX_PIXELS),
+    )
+    db.session.commit()
+    out = presenters.file_out(row, f"applicant:{token_auth.current_user.id}")
+    return out.model_dump(mode="json"), 201 if created else 200
+
+
+@bp.delete("/applications/<int:application_id>/materials/<material_code>/files/<int:file_id>")
+@bp.auth_required(token_auth)
+@bp.output(ApplicationDetail)
+def delete_material_file(application_id: int, material_code: str, file_id: int):
+    """删除材料中的一页"""
+    application = materials.delete(db.session, applicant=token_auth.current_user,
+                                   application_id=application_id, material_code=material_code,
+                                   file_id=file_id)
+    db.session.commit()
+    return presenters.detail(application)
+
+
+@bp.put("/applications/<int:application_id>/materials/<material_code>/order")
+@bp.auth_required(token_auth)
+@bp.input(ReorderIn)
+@bp.output(ApplicationDetail)
+def reorder_material_files(application_id: int, material_code: str, json_data: ReorderIn):
+    """调整材料各页顺序"""
+    application = materials.reorder(db.session, applicant=token_auth.current_user,
+                                    application_id=application_id,
+                                    material_code=material_code, file_ids=json_data.file_ids)
+    db.session.commit()
+    return presenters.detail(application)
+
+
+@bp.before_request
+def _allow_upload_size() -> None:
+    """Only the upload route takes bodies past MAX_JSON_BYTES."""
+    if request.endpoint == "mp.upload_material":
+        request.max_content_length = _settings().UPLOAD_MAX_BYTES + 64 * 1024
