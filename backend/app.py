@@ -16,8 +16,8 @@ from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate
 from backend.http_errors import register_error_handlers
 from config import settings as settings_module
-from media.store import MediaStore
 from config.settings import Settings
+from media.store import MediaStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SWAGGER_STATIC = Path(swagger_ui_bundle.swagger_ui_path)
@@ -56,8 +56,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     from backend import redis_client  # noqa: PLC0415 - needs the settings above
     redis_client.init_app(app)
 
-    app.extensions["media_store"] = MediaStore(
-        Path(settings.MEDIA_ROOT), hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest())
+    link_key = hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest()
+    app.extensions["media_store"] = MediaStore(Path(settings.MEDIA_ROOT), link_key)
 
     register_error_handlers(app)
     _register_blueprints(app)

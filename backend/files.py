@@ -24,15 +24,16 @@ def fetch(token: str):
     sha256, subject = store.verify(token)
     if not materials.subject_may_read(db.session, subject=subject, sha256=sha256):
         raise SignatureInvalid()
-    response = send_file(store.open(sha256), mimetype=_media_type(sha256),
-                         download_name=f"{sha256[:16]}", max_age=0)
+    stream = store.open(sha256)
+    is_pdf = stream.read(5) == b"%PDF-"
+    stream.seek(0)
+    response = send_file(stream, mimetype="application/pdf" if is_pdf else "image/jpeg",
+                         max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Disposition"] = "inline"
+    # images are our own re-encoded JPEGs; PDFs are kept as uploaded, so never rendered inline
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename={sha256[:16]}.pdf" if is_pdf else "inline")
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
-
-def _media_type(sha256: str) -> str:
-    with current_app.extensions["media_store"].open(sha256) as f:
-        return "application/pdf" if f.read(5) == b"%PDF-" else "image/jpeg"

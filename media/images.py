@@ -37,8 +37,8 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b
                 b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}  # the bundled libheif has no AV1 decoder
 
-# Constructing the plugin class reads the header only and, unlike Image.open, does not run
-# Pillow's bomb check, which would warn (not refuse) before we get to compare the size.
+# Constructing the plugin class reads the header only and, unlike Image.open, skips Pillow's
+# bomb check, which merely warns between PIXEL_CEILING and twice it: we refuse first instead.
 _HEADER_READERS: dict[str, Callable[[BinaryIO], ImageFile.ImageFile]] = {
     "jpeg": JpegImagePlugin.jpeg_factory,
     "png": PngImagePlugin.PngImageFile,

@@ -119,4 +119,8 @@ def _b64encode(raw: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    """Strict: only the exact unpadded form we issue, so one grant has one token string."""
+    raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if _b64encode(raw) != text:
+        raise ValueError("non-canonical base64")
+    return raw

@@ -14,7 +14,6 @@ from miniprogram_api.schemas import (
     ApplicationList,
     ApplicationListQuery,
     CreateApplicationIn,
-    FileOut,
     FormPatchIn,
     ReorderIn,
 )

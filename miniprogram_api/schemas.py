@@ -238,7 +238,8 @@ class ApplicationDetail(ApplicationSummary):
     answers: dict[str, Any]
     deferred_materials: list[str]
     items: list[ItemLane]
-    form: list[dict[str, Any]] = Field(description="合并后的申请表：分区、字段规则、服务事项与当前值")
+    form: list[dict[str, Any]] = Field(
+        description="合并后的申请表：分区、字段规则、服务事项与当前值")
     materials: list[MaterialStatus]
     missing: dict[str, list[dict[str, Any]]] = Field(description="提交前仍缺少的字段和材料")
     timeline: list[TimelineEvent]

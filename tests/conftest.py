@@ -7,6 +7,7 @@ which commits, and later workers in other processes, see real committed data.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 from sqlalchemy import delete, func
+from sqlalchemy.orm import Session
 
 from backend.app import create_app
 from backend.extensions import db
@@ -78,7 +80,8 @@ def app(request, workdir: Path, redis_url: str, emulator):
     else:
         database_url = request.getfixturevalue("mariadb_url")
     app = create_app(make_settings(DATABASE_URL=database_url, REDIS_URL=redis_url,
-                                   WECHAT_API_BASE=emulator.base_url))
+                                   WECHAT_API_BASE=emulator.base_url,
+                                   MEDIA_ROOT=str(workdir / f"media-{request.param}")))
     with app.app_context():
         flask_migrate.upgrade()
         catalog.load(db.session, CATALOG_FILE, loaded_by="tests")
@@ -108,6 +111,7 @@ def _clean_state(request) -> Iterator[None]:
             db.session.execute(delete(model).where(model.version_id.not_in(baseline)))
         db.session.execute(delete(CatalogVersion).where(CatalogVersion.id.not_in(baseline)))
         db.session.commit()
+        shutil.rmtree(app.extensions["settings"].MEDIA_ROOT, ignore_errors=True)
         redis = app.extensions["redis"]
         if redis is not None:
             redis.flushdb()
@@ -120,10 +124,17 @@ def client(app):
 
 
 @pytest.fixture
-def session(app):
-    """The app's SQLAlchemy session inside an app context, for arranging and asserting."""
+def session(app) -> Iterator[Session]:
+    """A session of the test's own, for arranging and asserting.
+
+    Autocommit, so each read sees what requests committed (MariaDB's REPEATABLE READ would
+    otherwise freeze the test's view), and no app context left pushed, so every request
+    gets a fresh session as in production.
+    """
     with app.app_context():
-        yield db.session
+        engine = db.engine
+    with Session(engine.execution_options(isolation_level="AUTOCOMMIT")) as own:
+        yield own
 
 
 @pytest.fixture

@@ -170,7 +170,8 @@ def _catalog_check(spec: FormField) -> Callable[[Any], Any]:
         if kind in {"number", "integer"}:
             is_int = isinstance(value, int) and not isinstance(value, bool)
             if not (is_int or (kind == "number" and isinstance(value, float))):
-                raise entity.FieldInvalid("FIELD_TYPE", "应为整数" if kind == "integer" else "应为数字")
+                expected = "应为整数" if kind == "integer" else "应为数字"
+                raise entity.FieldInvalid("FIELD_TYPE", expected)
             if spec.minimum is not None and value < spec.minimum:
                 raise entity.FieldInvalid("FIELD_RANGE", f"不能小于 {spec.minimum:g}")
             if spec.maximum is not None and value > spec.maximum:

@@ -5,8 +5,8 @@ Revises: b5c8ffea2db1
 Create Date: 2026-11-25 10:25:40.937435
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
 # UTC, microseconds on MariaDB too (backend.models.base.UTCDateTime)
