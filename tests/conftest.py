@@ -104,7 +104,7 @@ def _clean_state(request) -> Iterator[None]:
         baseline = [db.session.query(func.min(CatalogVersion.id)).scalar()]
         for table in reversed(db.metadata.sorted_tables):
             if table.name in {"catalog_versions", "catalog_industries", "catalog_permit_items",
-                              "alembic_version"}:
+                              "calendar_days", "alembic_version"}:
                 continue
             db.session.execute(delete(table))
         for model in (CatalogIndustry, CatalogPermitItem):

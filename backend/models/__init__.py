@@ -1,13 +1,18 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
-from backend.models.accounts import AccessToken, Applicant, StaffAccount
+from backend.models.accounts import AccessToken, Applicant, StaffAccount, StaffBindingCode
 from backend.models.applications import (
     Application,
     ApplicationEvent,
     ApplicationItem,
     IdempotencyRecord,
+    Inspection,
+    InspectionMember,
+    InspectionResult,
     MaterialFile,
 )
+from backend.models.calendar import CalendarDay
+from notifications.outbox import OutboxMessage
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
 
 __all__ = [
@@ -16,10 +21,16 @@ __all__ = [
     "Application",
     "ApplicationEvent",
     "ApplicationItem",
+    "CalendarDay",
     "CatalogIndustry",
     "CatalogPermitItem",
     "CatalogVersion",
     "IdempotencyRecord",
+    "Inspection",
+    "InspectionMember",
+    "InspectionResult",
     "MaterialFile",
+    "OutboxMessage",
     "StaffAccount",
+    "StaffBindingCode",
 ]

@@ -7,7 +7,7 @@ append-only list of events.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
@@ -34,6 +34,17 @@ class Application(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None]
+    # 受理: the acceptance number and the day the time-limit clock starts
+    acceptance_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    accepted_at: Mapped[datetime | None]
+    accepted_on: Mapped[date | None]
+    # ONE supplement notice (补正) listing everything to fix
+    supplement_notice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the clock pauses while the applicant fixes supplements or rectifications
+    paused_since: Mapped[date | None]
+    paused_working_days: Mapped[int] = mapped_column(default=0)
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(String(1000))
     lock_version: Mapped[int] = mapped_column(default=1)
 
     # two staff (or two retries) acting at once: the second write fails instead of winning
@@ -47,6 +58,8 @@ class Application(Base):
     events: Mapped[list[ApplicationEvent]] = relationship(
         back_populates="application", cascade="all, delete-orphan",
         order_by="ApplicationEvent.id")
+    inspection: Mapped[Inspection | None] = relationship(
+        back_populates="application", cascade="all, delete-orphan", uselist=False)
 
 
 class ApplicationItem(Base):
@@ -59,8 +72,17 @@ class ApplicationItem(Base):
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
     item_code: Mapped[str] = mapped_column(String(64))
     approving_unit: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(32), default="draft")
+    status: Mapped[str] = mapped_column(String(32), default="draft", index=True)
     reason: Mapped[str] = mapped_column(String(500))  # why the item is in the bundle
+    promised_days: Mapped[int] = mapped_column(default=0)
+    due_on: Mapped[date | None] = mapped_column(index=True)  # working-day deadline
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+    opinion: Mapped[str | None] = mapped_column(String(1000))  # 审查意见 or legal reason
+    applicant_consents_to_drop: Mapped[bool] = mapped_column(default=False)
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}
 
     application: Mapped[Application] = relationship(back_populates="items")
 
@@ -98,7 +120,12 @@ class ApplicationEvent(Base):
     actor_kind: Mapped[str] = mapped_column(String(16))  # applicant | staff | system
     actor_id: Mapped[int | None]
     actor_label: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(32), default="applicant")
     action: Mapped[str] = mapped_column(String(64))
+    item_code: Mapped[str | None] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(1000))
     message: Mapped[str] = mapped_column(String(1000))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -118,3 +145,69 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None]
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Inspection(Base):
+    """一同核查: ONE joint on-site visit for every item that needs one, one re-check at most."""
+
+    __tablename__ = "inspections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(32), default="to_schedule", index=True)
+    item_codes: Mapped[list[str]] = mapped_column(JSON)  # the items the visit checks
+    scheduled_on: Mapped[date | None]
+    window: Mapped[str | None] = mapped_column(String(32))  # e.g. 09:00-11:00
+    address: Mapped[str | None] = mapped_column(String(300))
+    reschedule_used: Mapped[bool] = mapped_column(default=False)
+    reschedule_reason: Mapped[str | None] = mapped_column(String(500))
+    # ONE consolidated rectification notice (整改意见一口告知)
+    rectification: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    rectification_deadline: Mapped[date | None]
+    recheck_mode: Mapped[str | None] = mapped_column(String(16))  # onsite | photos
+    outcome: Mapped[str | None] = mapped_column(String(16))  # passed | failed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    application: Mapped[Application] = relationship(back_populates="inspection")
+    members: Mapped[list[InspectionMember]] = relationship(
+        back_populates="inspection", cascade="all, delete-orphan", order_by="InspectionMember.id")
+    results: Mapped[list[InspectionResult]] = relationship(
+        back_populates="inspection", cascade="all, delete-orphan", order_by="InspectionResult.id")
+
+
+class InspectionMember(Base):
+    """An inspector on the team, one from each unit involved."""
+
+    __tablename__ = "inspection_members"
+    __table_args__ = (UniqueConstraint("inspection_id", "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(64))
+
+    inspection: Mapped[Inspection] = relationship(back_populates="members")
+
+
+class InspectionResult(Base):
+    """One item's finding in one round (1 = the visit, 2 = the re-check)."""
+
+    __tablename__ = "inspection_results"
+    __table_args__ = (UniqueConstraint("inspection_id", "round", "item_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"))
+    round: Mapped[int]
+    item_code: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(16))  # pass | rectify | fail
+    notes: Mapped[str] = mapped_column(String(1000), default="")
+    demands: Mapped[list[str]] = mapped_column(JSON, default=list)  # what to rectify
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list)  # media SHA-256s
+    confirmed_materials: Mapped[list[str]] = mapped_column(JSON, default=list)
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    inspection: Mapped[Inspection] = relationship(back_populates="results")

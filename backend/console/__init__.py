@@ -1,0 +1,10 @@
+"""The staff API (/api/staff/v1): the window, the units, the inspection team, administrators.
+
+Designed to back a web console; inspectors reach it from the mini-program too.
+"""
+
+from apiflask import APIBlueprint
+
+bp = APIBlueprint("staff", __name__, url_prefix="/api/staff/v1", tag="工作人员")
+
+from backend.console import auth  # noqa: E402,F401 - attach routes to bp

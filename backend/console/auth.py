@@ -1,0 +1,1 @@
+"""Staff login (placeholder until the staff-auth work lands)."""
