@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -10,10 +11,13 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from backend.extensions import db
-from backend.services import catalog, staff
+from backend.services import calendar, catalog, staff
 
 catalog_cli = AppGroup("catalog", help="行业目录：加载与查看版本")
 staff_cli = AppGroup("staff", help="工作人员账号")
+calendar_cli = AppGroup("calendar", help="工作日历：法定节假日与调休")
+
+CHINA_TZ = timezone(timedelta(hours=8))  # 北京时间, no daylight saving
 
 
 @catalog_cli.command("load")
@@ -83,6 +87,52 @@ def staff_demo(password: str) -> None:
     click.echo(f"demo staff: {len(created)} created, password {password!r}")
 
 
+@calendar_cli.command("seed")
+@click.option("--year", "years", type=int, multiple=True,
+              help="year to seed, repeatable (default: this year and next)")
+@click.option("--by", default="seed", help="who seeds, for the record")
+def calendar_seed(years: tuple[int, ...], by: str) -> None:
+    """Seed holidays and 调休 from the State Council schedule known to chinese-calendar."""
+    this_year = datetime.now(CHINA_TZ).year
+    years = years or (this_year, this_year + 1)
+    written = calendar.seed(db.session, years=years, by=by)
+    db.session.commit()
+    click.echo(f"calendar: {written} rows written for {', '.join(map(str, sorted(set(years))))}")
+    unknown = sorted(y for y in set(years) if not calendar.library_knows(y))
+    if unknown:
+        click.echo(f"warning: chinese-calendar does not know {', '.join(map(str, unknown))} yet; "
+                   "those years stay provisional (weekday rule) until an administrator enters "
+                   "the published schedule with `flask calendar set`", err=True)
+
+
+@calendar_cli.command("set")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--holiday/--workday", "holiday", required=True,
+              help="a day off, or a working day (e.g. a worked weekend day)")
+@click.option("--name", default="", help="e.g. 元旦, 春节调休上班")
+@click.option("--by", required=True, help="administrator entering it, for the record")
+def calendar_set(day: datetime, holiday: bool, name: str, by: str) -> None:
+    """Enter one day of a published schedule (administrator)."""
+    row = calendar.set_day(db.session, day=day.date(), is_workday=not holiday, name=name, by=by)
+    db.session.commit()
+    kind = "working day" if row.is_workday else "holiday"
+    click.echo(f"{row.day:%Y-%m-%d} set as {kind} {row.name} by {row.updated_by}")
+
+
+@calendar_cli.command("show")
+@click.option("--year", type=int, help="year to list (default: this year)")
+def calendar_show(year: int | None) -> None:
+    """List the stored exceptions to the weekday rule of a year."""
+    year = year or datetime.now(CHINA_TZ).year
+    rows = calendar.list_days(db.session, year=year)
+    if not rows:
+        click.echo(f"{year}: no schedule stored, provisional (weekday rule)")
+    for row in rows:
+        kind = "上班" if row.is_workday else "休息"
+        click.echo(f"{row.day:%Y-%m-%d} {'一二三四五六日'[row.day.weekday()]} {kind}  "
+                   f"{row.name}  ({row.source}, {row.updated_by})")
+
+
 @click.command("settings")
 def settings_command() -> None:
     """Print every setting the service reads, with its current value (secrets hidden)."""
@@ -103,5 +153,6 @@ def worker_command() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (catalog_cli, staff_cli, settings_command, worker_command):
+    for command in (catalog_cli, staff_cli, calendar_cli, settings_command,
+                    worker_command):
         app.cli.add_command(command)

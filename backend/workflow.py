@@ -1,7 +1,9 @@
-"""The application state machine: one table of states, transitions, who may fire each, and the
-timeline event each writes. Nothing else changes an application's status.
+"""The workflow as one explicit state machine: the states of an application, of each permit
+item (each keeps its own decision: 物理打包) and of the joint inspection; every transition,
+who may perform it, and the event it emits. Nothing else changes a status.
 
-Grows with the staff side (受理, 并联审批, 一同核查, 办结); the applicant's part is here now.
+晋政办发〔2022〕90号: 一窗受理 (accept / 补正 / 不予受理), 并联审批 (one review per item, in
+parallel), 一同核查 (one visit, one consolidated rectification notice, one re-check).
 """
 
 from __future__ import annotations
@@ -15,50 +17,170 @@ from backend.errors import Conflict
 class State(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    NOT_ACCEPTED = "not_accepted"
     WITHDRAWN = "withdrawn"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REFUSED = "refused"
 
 
-STATE_LABELS = {
-    State.DRAFT: "草稿",
-    State.SUBMITTED: "已提交，待受理",
-    State.WITHDRAWN: "已撤回",
+class ItemState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under_review"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    DROPPED = "dropped"
+    CLOSED = "closed"  # the application ended before a decision (withdrawn, not accepted)
+
+
+class InspectionState(StrEnum):
+    TO_SCHEDULE = "to_schedule"
+    SCHEDULED = "scheduled"
+    RESCHEDULE_REQUESTED = "reschedule_requested"
+    RECTIFYING = "rectifying"
+    RECHECK = "recheck"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+LABELS: dict[type[StrEnum], dict[str, str]] = {
+    State: {
+        State.DRAFT: "草稿", State.SUBMITTED: "已提交，待受理",
+        State.SUPPLEMENT_REQUESTED: "待补正材料", State.NOT_ACCEPTED: "不予受理",
+        State.WITHDRAWN: "已撤回", State.IN_REVIEW: "已受理，并联审批中",
+        State.APPROVED: "审批通过，待发证", State.REFUSED: "不予许可",
+    },
+    ItemState: {
+        ItemState.DRAFT: "草稿", ItemState.SUBMITTED: "已提交",
+        ItemState.UNDER_REVIEW: "审查中", ItemState.APPROVED: "准予许可",
+        ItemState.REFUSED: "不予许可", ItemState.DROPPED: "经申请人同意不再办理",
+        ItemState.CLOSED: "已终止",
+    },
+    InspectionState: {
+        InspectionState.TO_SCHEDULE: "待安排核查", InspectionState.SCHEDULED: "已安排现场核查",
+        InspectionState.RESCHEDULE_REQUESTED: "申请人申请改期",
+        InspectionState.RECTIFYING: "整改中", InspectionState.RECHECK: "待复核",
+        InspectionState.PASSED: "核查通过", InspectionState.FAILED: "核查未通过",
+    },
 }
+
+
+def label(value: str, kind: type[StrEnum] = State) -> str:
+    """The Chinese name of a state, for timelines and lists."""
+    return LABELS[kind][kind(value)]
 
 
 class Action(StrEnum):
     SUBMIT = "submit"
     WITHDRAW = "withdraw"
+    ACCEPT = "accept"
+    REQUEST_SUPPLEMENTS = "request_supplements"
+    REJECT = "reject"
+    APPROVE = "approve"
+    REFUSE = "refuse"
+    DROP = "drop"
+    CLOSE = "close"
+    SCHEDULE = "schedule"
+    REQUEST_RESCHEDULE = "request_reschedule"
+    PASS = "pass"
+    REQUIRE_RECTIFICATION = "require_rectification"
+    SUBMIT_RECTIFICATION = "submit_rectification"
+    FAIL = "fail"
+
+
+APPLICANT = "applicant"
+COMMISSIONER = "window_commissioner"
+REVIEWER = "unit_reviewer"
+COORDINATOR = "inspection_coordinator"
+SYSTEM = "system"  # follows from other transitions (e.g. the last approval)
 
 
 @dataclass(frozen=True)
 class Transition:
-    source: State
+    source: StrEnum
     action: Action
-    target: State
+    target: StrEnum
     roles: frozenset[str]
-    event: str  # the timeline / outbox event name
+    event: str  # timeline action; also the outbox event when ``notify``
     label: str  # what the applicant reads on the timeline
+    notify: bool = False  # written to the outbox for the applicant / departments
 
 
+def _t(source, action, target, roles, event, label, notify=False) -> Transition:
+    return Transition(source, action, target, frozenset(roles), event, label, notify)
+
+
+S, I, N = State, ItemState, InspectionState
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition(State.DRAFT, Action.SUBMIT, State.SUBMITTED, frozenset({"applicant"}),
-               "application.submitted", "提交申请"),
-    Transition(State.DRAFT, Action.WITHDRAW, State.WITHDRAWN, frozenset({"applicant"}),
-               "application.withdrawn", "撤回草稿"),
-    Transition(State.SUBMITTED, Action.WITHDRAW, State.WITHDRAWN, frozenset({"applicant"}),
-               "application.withdrawn", "撤回申请（受理前）"),
+    # the application
+    _t(S.DRAFT, Action.SUBMIT, S.SUBMITTED, {APPLICANT}, "application.submitted", "提交申请"),
+    _t(S.SUPPLEMENT_REQUESTED, Action.SUBMIT, S.SUBMITTED, {APPLICANT},
+       "application.resubmitted", "补正后重新提交"),
+    _t(S.DRAFT, Action.WITHDRAW, S.WITHDRAWN, {APPLICANT}, "application.withdrawn", "撤回草稿"),
+    _t(S.SUBMITTED, Action.WITHDRAW, S.WITHDRAWN, {APPLICANT}, "application.withdrawn",
+       "撤回申请（受理前）"),
+    _t(S.SUPPLEMENT_REQUESTED, Action.WITHDRAW, S.WITHDRAWN, {APPLICANT},
+       "application.withdrawn", "撤回申请（补正期间）"),
+    _t(S.SUBMITTED, Action.ACCEPT, S.IN_REVIEW, {COMMISSIONER}, "application.accepted",
+       "窗口受理", notify=True),
+    _t(S.SUBMITTED, Action.REQUEST_SUPPLEMENTS, S.SUPPLEMENT_REQUESTED, {COMMISSIONER},
+       "application.supplement_requested", "一次性告知需补正的内容", notify=True),
+    _t(S.SUBMITTED, Action.REJECT, S.NOT_ACCEPTED, {COMMISSIONER}, "application.not_accepted",
+       "不予受理", notify=True),
+    _t(S.IN_REVIEW, Action.APPROVE, S.APPROVED, {SYSTEM}, "application.approved",
+       "全部事项准予许可且现场核查通过，待发证", notify=True),
+    _t(S.IN_REVIEW, Action.REFUSE, S.REFUSED, {COMMISSIONER}, "application.refused",
+       "不予许可", notify=True),
+    # each permit item
+    _t(I.DRAFT, Action.SUBMIT, I.SUBMITTED, {APPLICANT}, "item.submitted", "事项已提交"),
+    _t(I.SUBMITTED, Action.ACCEPT, I.UNDER_REVIEW, {COMMISSIONER}, "item.review_opened",
+       "事项分送审批单位"),
+    _t(I.UNDER_REVIEW, Action.APPROVE, I.APPROVED, {REVIEWER}, "item.approved", "准予许可",
+       notify=True),
+    _t(I.UNDER_REVIEW, Action.REFUSE, I.REFUSED, {REVIEWER}, "item.refused", "不予许可",
+       notify=True),
+    _t(I.UNDER_REVIEW, Action.FAIL, I.REFUSED, {SYSTEM}, "item.refused",
+       "现场核查未通过，不予许可", notify=True),
+    _t(I.REFUSED, Action.DROP, I.DROPPED, {COMMISSIONER}, "item.dropped",
+       "经申请人同意，不再办理该事项"),
+    *(_t(src, Action.CLOSE, I.CLOSED, {SYSTEM}, "item.closed", "事项终止")
+      for src in (I.DRAFT, I.SUBMITTED, I.UNDER_REVIEW)),
+    # the joint inspection
+    _t(N.TO_SCHEDULE, Action.SCHEDULE, N.SCHEDULED, {COORDINATOR}, "inspection.scheduled",
+       "安排联合现场核查", notify=True),
+    _t(N.SCHEDULED, Action.REQUEST_RESCHEDULE, N.RESCHEDULE_REQUESTED, {APPLICANT},
+       "inspection.reschedule_requested", "申请人申请调整核查时间"),
+    _t(N.RESCHEDULE_REQUESTED, Action.SCHEDULE, N.SCHEDULED, {COORDINATOR},
+       "inspection.rescheduled", "重新安排联合现场核查", notify=True),
+    _t(N.SCHEDULED, Action.PASS, N.PASSED, {COORDINATOR}, "inspection.passed", "现场核查通过",
+       notify=True),
+    _t(N.SCHEDULED, Action.REQUIRE_RECTIFICATION, N.RECTIFYING, {COORDINATOR},
+       "inspection.rectification_requested", "一次性告知整改意见", notify=True),
+    _t(N.SCHEDULED, Action.FAIL, N.FAILED, {COORDINATOR}, "inspection.failed",
+       "现场核查未通过", notify=True),
+    _t(N.RECTIFYING, Action.SUBMIT_RECTIFICATION, N.RECHECK, {APPLICANT},
+       "inspection.rectification_submitted", "提交整改情况"),
+    _t(N.RECHECK, Action.PASS, N.PASSED, {COORDINATOR}, "inspection.passed", "复核通过",
+       notify=True),
+    _t(N.RECHECK, Action.FAIL, N.FAILED, {COORDINATOR}, "inspection.failed", "复核未通过",
+       notify=True),
 )
 
-EDITABLE = frozenset({State.DRAFT})
-_BY_KEY = {(t.source, t.action): t for t in TRANSITIONS}
+EDITABLE = frozenset({State.DRAFT, State.SUPPLEMENT_REQUESTED})
+# keyed by kind too: StrEnum members of different kinds with one value compare equal
+_BY_KEY = {(type(t.source), t.source, t.action): t for t in TRANSITIONS}
+ITEM_MOVES = frozenset((s, a) for kind, s, a in _BY_KEY if kind is ItemState)
 
 
-def transition(current: str, action: Action, *, role: str) -> Transition:
-    """The allowed transition, or 409 saying the current state — never a silent no-op."""
-    found = _BY_KEY.get((State(current), action))
+def transition(current: str, action: Action, *, role: str, kind: type[StrEnum] = State,
+               ) -> Transition:
+    """The allowed transition, or 409 naming the current state — never a silent no-op."""
+    state = kind(current)
+    found = _BY_KEY.get((kind, state, action))
     if found is None or role not in found.roles:
-        raise Conflict("APPLICATION_STATE_CONFLICT",
-                       f"申请当前为“{STATE_LABELS[State(current)]}”，不能执行此操作",
+        raise Conflict("STATE_CONFLICT", f"当前状态为“{label(state, kind)}”，不能执行此操作",
                        {"status": current, "action": action.value})
     return found
 
@@ -66,5 +188,4 @@ def transition(current: str, action: Action, *, role: str) -> Transition:
 def ensure_editable(current: str) -> None:
     if State(current) not in EDITABLE:
         raise Conflict("APPLICATION_NOT_EDITABLE",
-                       f"申请当前为“{STATE_LABELS[State(current)]}”，不能再修改",
-                       {"status": current})
+                       f"申请当前为“{label(current)}”，不能再修改", {"status": current})

@@ -101,7 +101,7 @@ def update_application(application_id: int, json_data: FormPatchIn):
 @bp.auth_required(token_auth)
 @limiter.limit(_submit_limit, key_func=_per_applicant)
 @bp.output(ApplicationDetail)
-@bp.doc(responses={409: "APPLICATION_STATE_CONFLICT / IDEMPOTENCY_IN_PROGRESS",
+@bp.doc(responses={409: "STATE_CONFLICT / IDEMPOTENCY_IN_PROGRESS",
                    422: "APPLICATION_INCOMPLETE（一次列出全部缺项）"})
 def submit_application(application_id: int):
     """提交申请（容缺材料可在现场核查时确认）"""

@@ -19,7 +19,7 @@ def summary(application: Application) -> ApplicationSummary:
 def _summary_fields(application: Application, industry: dict) -> dict:
     return {
         "id": application.id, "industry": industry, "status": application.status,
-        "status_label": workflow.STATE_LABELS[workflow.State(application.status)],
+        "status_label": workflow.label(application.status),
         "submission_number": application.submission_number,
         "created_at": application.created_at, "updated_at": application.updated_at,
         "submitted_at": application.submitted_at,
@@ -60,7 +60,7 @@ def detail(application: Application) -> ApplicationDetail:
             "code": lane.item_code, "name": items[lane.item_code]["name"],
             "approving_unit": items[lane.item_code]["approving_unit"],
             "status": lane.status,
-            "status_label": workflow.STATE_LABELS[workflow.State(lane.status)],
+            "status_label": workflow.label(lane.status, workflow.ItemState),
             "promised_days": items[lane.item_code]["promised_days"],
             "onsite_check": items[lane.item_code]["onsite_check"], "why": lane.reason,
         } for lane in application.items],

@@ -379,7 +379,7 @@ def test_editing_after_submission_is_409(client, login):
     assert_envelope(upload(client, headers, detail["id"], "premises_proof", phone_jpeg(seed=77)),
                     409, "APPLICATION_NOT_EDITABLE")
     assert_envelope(client.post(f"{BASE}/{detail['id']}/submit", headers=headers), 409,
-                    "APPLICATION_STATE_CONFLICT")
+                    "STATE_CONFLICT")
 
 
 def test_concurrent_submits_with_one_key_submit_once(app, client, login):
@@ -419,7 +419,7 @@ def test_withdraw_a_draft_and_a_submitted_application(client, login):
     resp = client.post(f"{BASE}/{first['id']}/withdraw", headers=headers)
     assert resp.json["status"] == "withdrawn"
     assert_envelope(client.post(f"{BASE}/{first['id']}/withdraw", headers=headers), 409,
-                    "APPLICATION_STATE_CONFLICT")
+                    "STATE_CONFLICT")
     second = fill(client, headers, draft(client, headers))
     upload_required(client, headers, second, skip_deferrable=True)
     client.post(f"{BASE}/{second['id']}/submit", headers=headers)

@@ -17,16 +17,10 @@ from sqlalchemy.orm import Session
 from backend import workflow
 from backend.catalog_format import CatalogDocument
 from backend.errors import NotFound, RuleViolation
-from backend.models import (
-    Applicant,
-    Application,
-    ApplicationEvent,
-    ApplicationItem,
-    CatalogVersion,
-)
+from backend.models import Applicant, Application, ApplicationItem, CatalogVersion
 from backend.models.base import utcnow
 from backend.security import secrets
-from backend.services import application_form, catalog, entity, notice
+from backend.services import application_form, catalog, entity, notice, timeline
 
 SENSITIVE = ("legal_rep_id_number", "contact_phone")
 
@@ -72,12 +66,14 @@ def create(session: Session, *, applicant: Applicant, industry_code: str,
         application.form_values = {"floor_area": float(answers["floor_area"])}
     application.items = [
         ApplicationItem(item_code=i["code"], approving_unit=i["approving_unit"]["code"],
-                        status=workflow.State.DRAFT, reason=i["why"][:500])
+                        status=workflow.ItemState.DRAFT, reason=i["why"][:500],
+                        promised_days=i["promised_days"])
         for i in tailored["items"]
     ]
     session.add(application)
-    record_event(application, actor=applicant, action="application.created",
-                 message=f"创建“{industry.name}”申请草稿（目录第 {version.number} 版）")
+    timeline.record(session, application, actor=applicant, action="application.created",
+                    message=f"创建“{industry.name}”申请草稿（目录第 {version.number} 版）",
+                    to_state=workflow.State.DRAFT)
     session.flush()
     return application
 
@@ -182,7 +178,8 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
            ) -> Application:
     """Submit if complete; otherwise one answer listing everything still missing."""
     application = get_own(session, applicant=applicant, application_id=application_id)
-    step = workflow.transition(application.status, workflow.Action.SUBMIT, role="applicant")
+    step = workflow.transition(application.status, workflow.Action.SUBMIT,
+                               role=workflow.APPLICANT)
     bundle = bundle_of(session, application)
     fields = missing_fields(bundle, application, secret_key)
     problems = cross_check(application.form_values, application.answers)
@@ -196,20 +193,30 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
                                    "items": m["items"]} for m in missing],
         })
     deferred = [m for m in materials if m["state"] == "deferrable"]
-    application.status = step.target
     application.deferred_materials = [m["code"] for m in deferred]
     application.submitted_at = utcnow()
-    for item in application.items:
-        item.status = step.target
+    move_items(application, workflow.Action.SUBMIT, role=workflow.APPLICANT)
     session.flush()
-    application.submission_number = f"SX{application.submitted_at:%Y%m%d}{application.id:07d}"
-    message = f"提交申请，申请编号 {application.submission_number}"
+    if application.submission_number is None:
+        application.submission_number = f"SX{application.submitted_at:%Y%m%d}{application.id:07d}"
+    message = f"{step.label}，申请编号 {application.submission_number}"
     if deferred:
         message += "；容缺受理，以下材料将在现场核查时确认：" + "、".join(
             m["name"] for m in deferred)
-    record_event(application, actor=applicant, action=step.event, message=message,
-                 data={"deferred_materials": application.deferred_materials})
+    timeline.fire(session, application, application, step, actor=applicant, message=message,
+                  data={"deferred_materials": application.deferred_materials})
     return application
+
+
+def move_items(application: Application, action: workflow.Action, *, role: str,
+               only: set[str] | None = None) -> None:
+    """Move every item that can make ``action`` (the application's event covers them)."""
+    for item in application.items:
+        if only is not None and item.status not in only:
+            continue
+        if (workflow.ItemState(item.status), action) in workflow.ITEM_MOVES:
+            step = workflow.transition(item.status, action, role=role, kind=workflow.ItemState)
+            item.status = step.target
 
 
 def _incomplete_message(fields: list[dict], materials: list[dict]) -> str:
@@ -224,20 +231,8 @@ def _incomplete_message(fields: list[dict], materials: list[dict]) -> str:
 def withdraw(session: Session, *, applicant: Applicant, application_id: int) -> Application:
     """Withdraw a draft, or a submitted application not yet accepted."""
     application = get_own(session, applicant=applicant, application_id=application_id)
-    step = workflow.transition(application.status, workflow.Action.WITHDRAW, role="applicant")
-    application.status = step.target
-    for item in application.items:
-        item.status = step.target
-    record_event(application, actor=applicant, action=step.event, message=step.label)
+    step = workflow.transition(application.status, workflow.Action.WITHDRAW,
+                               role=workflow.APPLICANT)
+    move_items(application, workflow.Action.CLOSE, role=workflow.SYSTEM)
+    timeline.fire(session, application, application, step, actor=applicant)
     return application
-
-
-def record_event(application: Application, *, actor: Applicant | None, action: str,
-                 message: str, data: dict[str, Any] | None = None) -> None:
-    """Append to the timeline (never updated, never deleted)."""
-    application.events.append(ApplicationEvent(
-        actor_kind="applicant" if actor is not None else "system",
-        actor_id=actor.id if actor is not None else None,
-        actor_label="申请人" if actor is not None else "系统",
-        action=action, message=message[:1000], data=data or {},
-    ))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from backend import workflow
 from backend.errors import NotFound, RuleViolation
 from backend.models import Applicant, Application, MaterialFile
-from backend.services import applications
+from backend.services import applications, timeline
 from media import images
 from media.store import MediaStore
 
@@ -72,8 +72,8 @@ def upload(session: Session, *, applicant: Applicant, application_id: int, mater
             session.add(row)
     except IntegrityError:
         return _find(session, application.id, material_code, clean.sha256), False
-    applications.record_event(application, actor=applicant, action="material.uploaded",
-                              message=f"上传材料“{material['name']}”第 {row.position} 页")
+    timeline.record(session, application, actor=applicant, action="material.uploaded",
+                    message=f"上传材料“{material['name']}”第 {row.position} 页")
     return row, True
 
 
@@ -108,8 +108,8 @@ def delete(session: Session, *, applicant: Applicant, application_id: int, mater
     application.files.remove(target)
     session.flush()
     _renumber([f for f in files if f is not target])
-    applications.record_event(application, actor=applicant, action="material.deleted",
-                              message=f"删除材料第 {target.position} 页（{material_code}）")
+    timeline.record(session, application, actor=applicant, action="material.deleted",
+                    message=f"删除材料第 {target.position} 页（{material_code}）")
     return application
 
 

@@ -1,0 +1,42 @@
+"""Which staff role may do what: one table, read by every staff route.
+
+Deny by default (OWASP ASVS V4): an action not in the table, or a role not listed for it,
+is refused. This is the role gate only; object-level checks (the reviewer's unit, the
+inspector's assignment) happen in the services on every read and write.
+"""
+
+from __future__ import annotations
+
+from backend.errors import PermissionDenied
+from backend.models import StaffAccount
+
+ACTIONS: dict[str, frozenset[str]] = {
+    "application.accept": frozenset({"window_commissioner"}),
+    "application.request_supplements": frozenset({"window_commissioner"}),
+    "application.reject": frozenset({"window_commissioner"}),
+    "application.drop_item": frozenset({"window_commissioner"}),
+    "application.refuse": frozenset({"window_commissioner"}),
+    "application.view_any": frozenset({"window_commissioner", "inspection_coordinator",
+                                       "system_admin"}),
+    "review.decide": frozenset({"unit_reviewer"}),
+    "review.list_unit": frozenset({"unit_reviewer"}),
+    "inspection.schedule": frozenset({"inspection_coordinator"}),
+    "inspection.conclude": frozenset({"inspection_coordinator"}),
+    "inspection.record_result": frozenset({"inspector"}),
+    "inspection.list_mine": frozenset({"inspector"}),
+    "inspection.list_all": frozenset({"inspection_coordinator"}),
+    "time_limits.view": frozenset({"inspection_coordinator", "window_commissioner",
+                                   "system_admin"}),
+    "calendar.edit": frozenset({"system_admin", "catalog_admin"}),
+    "staff.manage": frozenset({"system_admin"}),
+    "staff.binding_code": frozenset({"inspector", "inspection_coordinator"}),
+}
+
+
+def allowed(role: str, action: str) -> bool:
+    return role in ACTIONS.get(action, frozenset())
+
+
+def require(staff: StaffAccount, action: str) -> None:
+    if not allowed(staff.role, action):
+        raise PermissionDenied("FORBIDDEN_ROLE", "您的角色无权执行此操作", {"action": action})
