@@ -21,6 +21,7 @@ install: $(VENV)/.installed
 migrate: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask catalog load
+	$(BIN)/flask calendar seed
 	$(BIN)/flask staff demo
 
 # the web app and the WeChat emulator (and the worker when REDIS_URL is set), together

@@ -106,7 +106,7 @@ def calendar_seed(years: tuple[int, ...], by: str) -> None:
 
 
 @calendar_cli.command("set")
-@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD")
 @click.option("--holiday/--workday", "holiday", required=True,
               help="a day off, or a working day (e.g. a worked weekend day)")
 @click.option("--name", default="", help="e.g. 元旦, 春节调休上班")

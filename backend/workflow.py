@@ -84,7 +84,7 @@ class Action(StrEnum):
     CLOSE = "close"
     SCHEDULE = "schedule"
     REQUEST_RESCHEDULE = "request_reschedule"
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - an inspection outcome, not a password
     REQUIRE_RECTIFICATION = "require_rectification"
     SUBMIT_RECTIFICATION = "submit_rectification"
     FAIL = "fail"
@@ -112,7 +112,7 @@ def _t(source, action, target, roles, event, label, notify=False) -> Transition:
     return Transition(source, action, target, frozenset(roles), event, label, notify)
 
 
-S, I, N = State, ItemState, InspectionState
+S, It, N = State, ItemState, InspectionState
 TRANSITIONS: tuple[Transition, ...] = (
     # the application
     _t(S.DRAFT, Action.SUBMIT, S.SUBMITTED, {APPLICANT}, "application.submitted", "提交申请"),
@@ -134,19 +134,19 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.IN_REVIEW, Action.REFUSE, S.REFUSED, {COMMISSIONER}, "application.refused",
        "不予许可", notify=True),
     # each permit item
-    _t(I.DRAFT, Action.SUBMIT, I.SUBMITTED, {APPLICANT}, "item.submitted", "事项已提交"),
-    _t(I.SUBMITTED, Action.ACCEPT, I.UNDER_REVIEW, {COMMISSIONER}, "item.review_opened",
+    _t(It.DRAFT, Action.SUBMIT, It.SUBMITTED, {APPLICANT}, "item.submitted", "事项已提交"),
+    _t(It.SUBMITTED, Action.ACCEPT, It.UNDER_REVIEW, {COMMISSIONER}, "item.review_opened",
        "事项分送审批单位"),
-    _t(I.UNDER_REVIEW, Action.APPROVE, I.APPROVED, {REVIEWER}, "item.approved", "准予许可",
+    _t(It.UNDER_REVIEW, Action.APPROVE, It.APPROVED, {REVIEWER}, "item.approved", "准予许可",
        notify=True),
-    _t(I.UNDER_REVIEW, Action.REFUSE, I.REFUSED, {REVIEWER}, "item.refused", "不予许可",
+    _t(It.UNDER_REVIEW, Action.REFUSE, It.REFUSED, {REVIEWER}, "item.refused", "不予许可",
        notify=True),
-    _t(I.UNDER_REVIEW, Action.FAIL, I.REFUSED, {SYSTEM}, "item.refused",
+    _t(It.UNDER_REVIEW, Action.FAIL, It.REFUSED, {SYSTEM}, "item.refused",
        "现场核查未通过，不予许可", notify=True),
-    _t(I.REFUSED, Action.DROP, I.DROPPED, {COMMISSIONER}, "item.dropped",
+    _t(It.REFUSED, Action.DROP, It.DROPPED, {COMMISSIONER}, "item.dropped",
        "经申请人同意，不再办理该事项"),
-    *(_t(src, Action.CLOSE, I.CLOSED, {SYSTEM}, "item.closed", "事项终止")
-      for src in (I.DRAFT, I.SUBMITTED, I.UNDER_REVIEW)),
+    *(_t(src, Action.CLOSE, It.CLOSED, {SYSTEM}, "item.closed", "事项终止")
+      for src in (It.DRAFT, It.SUBMITTED, It.UNDER_REVIEW)),
     # the joint inspection
     _t(N.TO_SCHEDULE, Action.SCHEDULE, N.SCHEDULED, {COORDINATOR}, "inspection.scheduled",
        "安排联合现场核查", notify=True),

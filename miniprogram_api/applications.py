@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from flask import current_app, request
 
+from backend import presenters
 from backend.errors import BadRequest
 from backend.extensions import db, limiter
 from backend.services import applications, idempotency, materials
-from miniprogram_api import bp, presenters
+from miniprogram_api import bp
 from miniprogram_api.auth import token_auth
 from miniprogram_api.schemas import (
     ApplicationDetail,
     ApplicationList,
     ApplicationListQuery,
     CreateApplicationIn,
+    FileOut,
     FormPatchIn,
     ReorderIn,
 )
@@ -37,6 +39,11 @@ def _upload_limit() -> str:
     return _settings().UPLOAD_RATE_LIMIT
 
 
+def _json(detail: dict) -> dict:
+    """The detail as JSON values, for answers stored under an Idempotency-Key."""
+    return ApplicationDetail.model_validate(detail).model_dump(mode="json")
+
+
 def _idempotent(scope: str, payload, action):
     """Run ``action`` under the request's Idempotency-Key; returns (body, status)."""
     applicant = token_auth.current_user
@@ -58,7 +65,7 @@ def create_application(json_data: CreateApplicationIn):
         application = applications.create(db.session, applicant=token_auth.current_user,
                                           industry_code=json_data.industry,
                                           answers=json_data.answers)
-        return presenters.detail(application).model_dump(mode="json"), 201
+        return _json(presenters.detail(application)), 201
 
     return _idempotent("create", json_data.model_dump(), action)
 
@@ -71,7 +78,7 @@ def list_applications(query_data: ApplicationListQuery):
     """我的申请"""
     rows = applications.list_own(db.session, applicant=token_auth.current_user,
                                  status=query_data.status)
-    return ApplicationList(total=len(rows), applications=[presenters.summary(a) for a in rows])
+    return {"total": len(rows), "applications": [presenters.summary(a) for a in rows]}
 
 
 @bp.get("/applications/<int:application_id>")
@@ -110,7 +117,7 @@ def submit_application(application_id: int):
         application = applications.submit(
             db.session, applicant=token_auth.current_user, application_id=application_id,
             secret_key=_settings().SECRET_KEY)
-        return presenters.detail(application).model_dump(mode="json"), 200
+        return _json(presenters.detail(application)), 200
 
     return _idempotent(f"submit:{application_id}", {}, action)
 
@@ -146,7 +153,7 @@ def upload_material(application_id: int, material_code: str):
     )
     db.session.commit()
     out = presenters.file_out(row, f"applicant:{token_auth.current_user.id}")
-    return out.model_dump(mode="json"), 201 if created else 200
+    return FileOut.model_validate(out).model_dump(mode="json"), 201 if created else 200
 
 
 @bp.delete("/applications/<int:application_id>/materials/<material_code>/files/<int:file_id>")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -216,6 +216,8 @@ class MaterialStatus(MaterialOut):
 
 
 class ItemLane(BaseModel):
+    id: int
+    version: int = Field(description="乐观锁版本号，工作人员操作时回传")
     code: str
     name: str
     approving_unit: Unit
@@ -224,6 +226,30 @@ class ItemLane(BaseModel):
     promised_days: int
     onsite_check: str
     why: str
+    due_on: date | None = Field(description="承诺办结日期（工作日计算）")
+    remaining_working_days: int | None = Field(description="剩余工作日；负数为超期")
+    clock: str = Field(description="not_started | on_time | due_soon | overdue | paused | done")
+    opinion: str | None
+    applicant_consents_to_drop: bool
+
+
+class InspectionOut(BaseModel):
+    id: int
+    version: int
+    application_id: int
+    status: str
+    status_label: str
+    item_codes: list[str]
+    scheduled_on: date | None
+    window: str | None
+    address: str | None
+    reschedule_used: bool
+    team: list[dict[str, Any]]
+    results: list[dict[str, Any]]
+    rectification: list[dict[str, Any]] | None
+    rectification_deadline: date | None
+    recheck_mode: str | None
+    outcome: str | None
 
 
 class TimelineEvent(BaseModel):
@@ -234,10 +260,17 @@ class TimelineEvent(BaseModel):
 
 
 class ApplicationDetail(ApplicationSummary):
+    version: int = Field(description="乐观锁版本号")
     catalog_version: int
     answers: dict[str, Any]
     deferred_materials: list[str]
+    acceptance_number: str | None
+    accepted_on: date | None
+    supplement_notice: dict[str, Any] | None = Field(description="补正通知（一次性告知）")
+    decision_reason: str | None
     items: list[ItemLane]
+    inspection: InspectionOut | None
+    evidence: dict[str, list[FileOut]] = Field(description="核查照片与整改材料")
     form: list[dict[str, Any]] = Field(
         description="合并后的申请表：分区、字段规则、服务事项与当前值")
     materials: list[MaterialStatus]

@@ -12,8 +12,8 @@ from backend.models.applications import (
     MaterialFile,
 )
 from backend.models.calendar import CalendarDay
-from notifications.outbox import OutboxMessage
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
+from notifications.outbox import OutboxMessage
 
 __all__ = [
     "AccessToken",

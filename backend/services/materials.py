@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from backend import workflow
 from backend.errors import NotFound, RuleViolation
-from backend.models import Applicant, Application, MaterialFile
-from backend.services import applications, timeline
+from backend.models import Applicant, Application, MaterialFile, StaffAccount
+from backend.services import applications, timeline, window
 from media import images
 from media.store import MediaStore
 
@@ -49,6 +49,16 @@ def upload(session: Session, *, applicant: Applicant, application_id: int, mater
                                        application_id=application_id)
     workflow.ensure_editable(application.status)
     material = _material_of(session, application, material_code)
+    return store_file(session, application, material_code=material_code,
+                      label=material["name"], stream=stream, store=store, limits=limits,
+                      actor=applicant)
+
+
+def store_file(session: Session, application: Application, *, material_code: str, label: str,
+               stream: BinaryIO, store: MediaStore, limits: UploadLimits, actor,
+               ) -> tuple[MaterialFile, bool]:
+    """Validate, re-encode and keep one file of an application (materials, inspection photos,
+    rectification evidence); the same bytes twice are one file."""
     data = images.read_limited(stream, limits.max_bytes)
     clean = images.normalise(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels,
                              long_side=limits.long_side)
@@ -72,8 +82,8 @@ def upload(session: Session, *, applicant: Applicant, application_id: int, mater
             session.add(row)
     except IntegrityError:
         return _find(session, application.id, material_code, clean.sha256), False
-    timeline.record(session, application, actor=applicant, action="material.uploaded",
-                    message=f"上传材料“{material['name']}”第 {row.position} 页")
+    timeline.record(session, application, actor=actor, action="material.uploaded",
+                    message=f"上传“{label}”第 {row.position} 页")
     return row, True
 
 
@@ -133,13 +143,17 @@ def _renumber(files: list[MaterialFile]) -> None:
 
 
 def subject_may_read(session: Session, *, subject: str, sha256: str) -> bool:
-    """Owner check at fetch time: the applicant named in the link still has this file."""
+    """Access check at fetch time: the applicant named in the link still owns the file, or
+    the staff member named in it may still see an application that holds it."""
     kind, _, ident = subject.partition(":")
-    if kind != "applicant" or not ident.isdigit():
+    if not ident.isdigit():
         return False
-    found = session.scalar(
-        select(MaterialFile.id).join(Application)
-        .where(Application.applicant_id == int(ident))
-        .where((MaterialFile.sha256 == sha256) | (MaterialFile.thumbnail_sha256 == sha256))
-        .limit(1))
-    return found is not None
+    holders = select(Application).join(MaterialFile).where(
+        (MaterialFile.sha256 == sha256) | (MaterialFile.thumbnail_sha256 == sha256))
+    if kind == "applicant":
+        return session.scalar(holders.where(Application.applicant_id == int(ident))
+                              .limit(1)) is not None
+    staff = session.get(StaffAccount, int(ident)) if kind == "staff" else None
+    if staff is None or not staff.active:
+        return False
+    return any(window.staff_may_see(session, staff, a) for a in session.scalars(holders))

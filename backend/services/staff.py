@@ -1,13 +1,27 @@
-"""Staff accounts: roles bound to units, passwords hashed with argon2id."""
+"""Staff accounts: roles bound to units, passwords hashed with argon2id, login with a
+lockout, server-side tokens, and the one-time codes that bind an inspector's WeChat.
+
+The lockout and lifetimes are constants, not settings: they are policy, not deployment.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import math
+import secrets
+from datetime import datetime, timedelta
+
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, RuleViolation
-from backend.models import StaffAccount
+from backend.errors import Conflict, PermissionDenied, RuleViolation, Unauthorized
+from backend.models import StaffAccount, StaffBindingCode
+from backend.models.base import utcnow
+from backend.security import permissions, tokens
 
 ROLES = {
     "window_commissioner": "窗口服务专员",
@@ -19,7 +33,13 @@ ROLES = {
 }
 UNIT_BOUND_ROLES = {"unit_reviewer", "inspector"}
 
-_hasher = PasswordHasher()
+MAX_FAILED_LOGINS = 5  # consecutive failures before the account locks
+LOCKOUT = timedelta(minutes=15)
+TOKEN_TTL_SECONDS = 12 * 3600  # one working day; then log in again
+BINDING_CODE_TTL = timedelta(minutes=10)
+BINDING_CODE_DIGITS = 8
+
+_hasher = PasswordHasher()  # module-level so tests can swap in cheaper parameters
 
 DEMO_ACCOUNTS = [
     ("window1", "窗口专员（演示）", "window_commissioner", None),
@@ -57,3 +77,154 @@ def ensure_demo_accounts(session: Session, *, password: str) -> list[StaffAccoun
             created.append(create(session, username=username, display_name=name, role=role,
                                   unit_code=unit, password=password))
     return created
+
+
+def authenticate(session: Session, *, username: str, password: str,
+                 now: datetime | None = None) -> StaffAccount:
+    """The account for these credentials. The caller commits even when this raises:
+    the failure count is what the lockout stands on.
+
+    Unknown user, wrong password and inactive account get one answer after the same argon2
+    work, so neither the message nor the timing tells which usernames exist.
+    """
+    now = now or utcnow()
+    staff = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+    if staff is None:
+        _password_matches(_dummy_hash(_hasher), password)
+        raise _login_failed()
+    if staff.locked_until is not None and staff.locked_until > now:
+        raise PermissionDenied(
+            "STAFF_ACCOUNT_LOCKED", "登录失败次数过多，账号已临时锁定，请稍后再试",
+            {"locked_until": staff.locked_until.isoformat()},
+            headers={"Retry-After": str(math.ceil((staff.locked_until - now).total_seconds()))})
+    if not _password_matches(staff.password_hash, password) or not staff.active:
+        _count_failure(session, staff, now)
+        raise _login_failed()
+    staff.failed_logins = 0
+    staff.locked_until = None
+    if _hasher.check_needs_rehash(staff.password_hash):
+        staff.password_hash = _hasher.hash(password)
+    return staff
+
+
+def issue_token(session: Session, staff: StaffAccount) -> tuple[str, datetime]:
+    return tokens.issue(session, subject_kind="staff", subject_id=staff.id,
+                        ttl_seconds=TOKEN_TTL_SECONDS)
+
+
+def staff_for_token(session: Session, raw: str) -> StaffAccount | None:
+    """The active holder of ``raw``: deactivating an account ends its sessions at once."""
+    token = tokens.resolve(session, raw, subject_kind="staff")
+    return _active(session.get(StaffAccount, token.subject_id) if token else None)
+
+
+def revoke_token(session: Session, raw: str) -> None:
+    token = tokens.resolve(session, raw, subject_kind="staff")
+    if token is not None:
+        tokens.revoke(session, token)
+
+
+def create_binding_code(session: Session, *, staff: StaffAccount) -> tuple[str, datetime]:
+    """A one-time code that binds ``staff`` to the WeChat user who enters it.
+
+    Only its SHA-256 is stored; it lives 10 minutes and replaces the staff's unused codes.
+    """
+    permissions.require(staff, "staff.binding_code")
+    session.execute(delete(StaffBindingCode).where(StaffBindingCode.staff_id == staff.id,
+                                                   StaffBindingCode.used_at.is_(None)))
+    code = _new_code()
+    while session.scalar(select(StaffBindingCode.id)
+                         .where(StaffBindingCode.code_hash == _digest(code))):
+        code = _new_code()  # the hash is unique: a clash with an old code draws again
+    expires_at = utcnow() + BINDING_CODE_TTL
+    session.add(StaffBindingCode(staff_id=staff.id, code_hash=_digest(code),
+                                 expires_at=expires_at))
+    return code, expires_at
+
+
+def bind_wechat(session: Session, *, code: str, openid: str) -> StaffAccount:
+    """Bind the WeChat user ``openid`` to the code's staff account; the code works once.
+
+    Binding again (a new phone) replaces the account's earlier WeChat user.
+    """
+    now = utcnow()
+    binding = session.scalar(select(StaffBindingCode)
+                             .where(StaffBindingCode.code_hash == _digest(code)))
+    staff = _active(session.get(StaffAccount, binding.staff_id) if binding else None)
+    if binding is None or staff is None or binding.used_at is not None \
+            or binding.expires_at <= now:
+        raise _binding_code_invalid()
+    holder = session.scalar(select(StaffAccount).where(StaffAccount.wechat_openid == openid))
+    if holder is not None and holder.id != staff.id:
+        raise _already_bound()
+    claimed = session.execute(update(StaffBindingCode)
+                              .where(StaffBindingCode.id == binding.id,
+                                     StaffBindingCode.used_at.is_(None))
+                              .values(used_at=now))
+    if claimed.rowcount != 1:  # a parallel bind used it first
+        raise _binding_code_invalid()
+    try:
+        with session.begin_nested():  # the same WeChat user binding two accounts at once
+            staff.wechat_openid = openid
+    except IntegrityError:
+        raise _already_bound() from None
+    return staff
+
+
+def staff_for_openid(session: Session, openid: str) -> StaffAccount | None:
+    return _active(session.scalar(select(StaffAccount)
+                                  .where(StaffAccount.wechat_openid == openid)))
+
+
+def wechat_session(session: Session, *, openid: str) -> tuple[StaffAccount, str, datetime]:
+    """A staff token for the WeChat user bound to an active account (inspectors on site)."""
+    staff = staff_for_openid(session, openid)
+    if staff is None:
+        raise PermissionDenied("STAFF_NOT_BOUND", "该微信尚未绑定工作人员账号")
+    return staff, *issue_token(session, staff)
+
+
+def _active(staff: StaffAccount | None) -> StaffAccount | None:
+    return staff if staff is not None and staff.active else None
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash with the current parameters, verified for unknown users to spend equal time."""
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
+def _count_failure(session: Session, staff: StaffAccount, now: datetime) -> None:
+    """Counted in SQL, so parallel guesses cannot share one count; the lock resets it."""
+    staff.failed_logins = StaffAccount.failed_logins + 1
+    session.flush()
+    if staff.failed_logins >= MAX_FAILED_LOGINS:
+        staff.locked_until = now + LOCKOUT
+        staff.failed_logins = 0
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(10 ** BINDING_CODE_DIGITS):0{BINDING_CODE_DIGITS}d}"
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _login_failed() -> Unauthorized:
+    return Unauthorized("STAFF_LOGIN_FAILED", "用户名或密码错误")
+
+
+def _binding_code_invalid() -> RuleViolation:
+    return RuleViolation("STAFF_BINDING_CODE_INVALID", "绑定码无效、已使用或已过期，请重新获取")
+
+
+def _already_bound() -> Conflict:
+    return Conflict("STAFF_WECHAT_ALREADY_BOUND", "该微信已绑定其他工作人员账号")

@@ -54,7 +54,7 @@ def record(session: Session, application: Application, *, actor: Actor, action: 
 def fire(session: Session, application: Application, subject, step: workflow.Transition, *,
          actor: Actor, message: str | None = None, reason: str | None = None,
          item_code: str | None = None, data: dict[str, Any] | None = None) -> ApplicationEvent:
-    """Move ``subject`` (the application, an item or the inspection) along ``step`` and record it."""
+    """Move ``subject`` (application, item or inspection) along ``step`` and record it."""
     source = subject.status
     subject.status = step.target
     return record(session, application, actor=actor, action=step.event,

@@ -5,8 +5,8 @@ Revises: 3baa3ab8b48a
 Create Date: 2026-11-25 10:31:18.996967
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
 # UTC, microseconds on MariaDB too (backend.models.base.UTCDateTime)

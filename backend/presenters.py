@@ -1,0 +1,127 @@
+"""Applications as the APIs show them: masked personal data, signed file links, and for
+staff only what their role may see. Plain dicts; each API's schema validates and documents."""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from backend import workflow
+from backend.extensions import db
+from backend.models import (
+    Application,
+    ApplicationItem,
+    CatalogVersion,
+    Inspection,
+    MaterialFile,
+)
+from backend.services import application_form, applications, time_limits
+
+
+def summary(application: Application) -> dict:
+    industry = applications.bundle_of(db.session, application).notice["industry"]
+    return _summary_fields(application, industry)
+
+
+def _summary_fields(application: Application, industry: dict) -> dict:
+    return {
+        "id": application.id, "industry": industry, "status": application.status,
+        "status_label": workflow.label(application.status),
+        "submission_number": application.submission_number,
+        "created_at": application.created_at, "updated_at": application.updated_at,
+        "submitted_at": application.submitted_at,
+    }
+
+
+def file_out(f: MaterialFile, subject: str) -> dict:
+    settings = current_app.extensions["settings"]
+    store = current_app.extensions["media_store"]
+
+    def link(sha256: str) -> str:
+        token = store.sign(sha256, subject=subject, expires_in=settings.MEDIA_URL_TTL_SECONDS)
+        return url_for("files.fetch", token=token, _external=True)
+
+    return {"id": f.id, "position": f.position, "media_type": f.media_type,
+            "byte_size": f.byte_size, "width": f.width, "height": f.height,
+            "page_count": f.page_count, "url": link(f.sha256),
+            "thumbnail_url": link(f.thumbnail_sha256) if f.thumbnail_sha256 else None,
+            "uploaded_at": f.uploaded_at}
+
+
+def detail(application: Application, *, subject: str | None = None,
+           unit: str | None = None) -> dict:
+    """The whole application; ``subject`` signs the file links (default: its applicant);
+    ``unit`` limits the item lanes to one approving unit (a reviewer's view)."""
+    secret_key = current_app.extensions["settings"].SECRET_KEY
+    bundle = applications.bundle_of(db.session, application)
+    subject = subject or f"applicant:{application.applicant_id}"
+    items = {i["code"]: i for i in bundle.notice["items"]}
+    files_by_material: dict[str, list[dict]] = {}
+    for f in sorted(application.files, key=lambda f: (f.material_code, f.position)):
+        files_by_material.setdefault(f.material_code, []).append(file_out(f, subject))
+    materials = applications.material_status(bundle, application)
+    editable = workflow.State(application.status) in workflow.EDITABLE
+    return {
+        **_summary_fields(application, bundle.notice["industry"]),
+        "version": application.lock_version,
+        "catalog_version": db.session.get(CatalogVersion,
+                                          application.catalog_version_id).number,
+        "answers": application.answers,
+        "deferred_materials": application.deferred_materials,
+        "acceptance_number": application.acceptance_number,
+        "accepted_on": application.accepted_on,
+        "supplement_notice": application.supplement_notice,
+        "decision_reason": application.decision_reason,
+        "items": [_lane(lane, items[lane.item_code]) for lane in application.items
+                  if unit is None or lane.approving_unit == unit],
+        "inspection": inspection_out(application.inspection, subject)
+        if application.inspection else None,
+        "form": application_form.sections(
+            bundle.document, bundle.fields, application.form_values,
+            applications.sensitive_values(application, secret_key)),
+        "materials": [m | {"files": files_by_material.get(m["code"], [])} for m in materials],
+        "evidence": {code: files_by_material.get(code, [])
+                     for code in ("inspection_photo", "rectification_evidence")},
+        "missing": {
+            "fields": applications.missing_fields(bundle, application, secret_key)
+            if editable else [],
+            "materials": [{"code": m["code"], "name": m["name"]} for m in materials
+                          if m["state"] == "missing"] if editable else [],
+        },
+        "timeline": [{"at": e.at, "actor": e.actor_label, "action": e.action,
+                      "message": e.message} for e in application.events],
+    }
+
+
+def _lane(lane: ApplicationItem, item: dict) -> dict:
+    limit = time_limits.of_item(db.session, lane)
+    return {
+        "id": lane.id, "version": lane.lock_version,
+        "code": lane.item_code, "name": item["name"],
+        "approving_unit": item["approving_unit"], "status": lane.status,
+        "status_label": workflow.label(lane.status, workflow.ItemState),
+        "promised_days": lane.promised_days or item["promised_days"],
+        "onsite_check": item["onsite_check"], "why": lane.reason,
+        "due_on": limit.due_on, "remaining_working_days": limit.remaining_working_days,
+        "clock": limit.state, "opinion": lane.opinion,
+        "applicant_consents_to_drop": lane.applicant_consents_to_drop,
+    }
+
+
+def inspection_out(inspection: Inspection, subject: str) -> dict:
+    return {
+        "id": inspection.id, "version": inspection.lock_version,
+        "application_id": inspection.application_id, "status": inspection.status,
+        "status_label": workflow.label(inspection.status, workflow.InspectionState),
+        "item_codes": inspection.item_codes, "scheduled_on": inspection.scheduled_on,
+        "window": inspection.window, "address": inspection.address,
+        "reschedule_used": inspection.reschedule_used,
+        "team": [{"staff_id": m.staff_id, "unit_code": m.unit_code}
+                 for m in inspection.members],
+        "results": [{"round": r.round, "item_code": r.item_code, "result": r.result,
+                     "notes": r.notes, "demands": r.demands,
+                     "confirmed_materials": r.confirmed_materials}
+                    for r in inspection.results],
+        "rectification": inspection.rectification,
+        "rectification_deadline": inspection.rectification_deadline,
+        "recheck_mode": inspection.recheck_mode, "outcome": inspection.outcome,
+    }

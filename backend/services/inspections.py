@@ -1,0 +1,321 @@
+"""一同核查: ONE joint on-site inspection for every item that needs one.
+
+晋政办发〔2022〕90号 二（五）: 多个事项一次核查、整改意见一口告知、整改情况一趟复审. The
+coordinator schedules one visit with an inspector from each unit involved; the applicant may
+ask once to reschedule; inspectors record per-item results with photos and confirm deferred
+(容缺) materials on site; the outcome is pass, or ONE consolidated rectification notice and
+ONE re-check (on site or by photos), then pass or fail. The clock pauses while the
+applicant rectifies.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend import clock, workflow
+from backend.errors import Conflict, NotFound, RuleViolation
+from backend.models import (
+    Applicant,
+    Application,
+    Inspection,
+    InspectionMember,
+    InspectionResult,
+    StaffAccount,
+)
+from backend.security import permissions
+from backend.services import applications, calendar, timeline, window
+
+N = workflow.InspectionState
+WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+RESULTS = {"pass", "rectify", "fail"}
+
+
+def queue(session: Session, *, staff: StaffAccount, status: str | None, mine: bool, page: int,
+          per_page: int) -> tuple[list[Inspection], int]:
+    """Inspections to schedule (coordinator) or assigned to me (inspector)."""
+    if mine:
+        permissions.require(staff, "inspection.list_mine")
+        query = select(Inspection).join(InspectionMember).where(
+            InspectionMember.staff_id == staff.id)
+    else:
+        permissions.require(staff, "inspection.list_all")
+        query = select(Inspection)
+    if status:
+        query = query.where(Inspection.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Inspection.scheduled_on, Inspection.id)
+                           .offset((page - 1) * per_page).limit(per_page))
+    return list(rows), total or 0
+
+
+def get_for_staff(session: Session, *, staff: StaffAccount, inspection_id: int) -> Inspection:
+    """Coordinators see every inspection; an inspector only those they are on."""
+    inspection = session.get(Inspection, inspection_id)
+    visible = inspection is not None and (
+        permissions.allowed(staff.role, "inspection.list_all")
+        or (permissions.allowed(staff.role, "inspection.list_mine")
+            and any(m.staff_id == staff.id for m in inspection.members)))
+    if not visible:
+        raise NotFound("INSPECTION_NOT_FOUND", "核查任务不存在", {"inspection_id": inspection_id})
+    return inspection
+
+
+def units_involved(inspection: Inspection) -> set[str]:
+    application = inspection.application
+    return {i.approving_unit for i in application.items if i.item_code in inspection.item_codes}
+
+
+def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, version: int | None,
+             on: date, window_text: str, address: str, team: list[int],
+             today: date | None = None) -> Inspection:
+    """Set date, time window, address and a team covering every unit involved."""
+    permissions.require(staff, "inspection.schedule")
+    inspection = get_for_staff(session, staff=staff, inspection_id=inspection_id)
+    window.check_version(inspection, version)
+    step = workflow.transition(inspection.status, workflow.Action.SCHEDULE, role=staff.role,
+                               kind=N)
+    problems = _schedule_problems(session, inspection, on, window_text, address, team,
+                                  today or clock.today())
+    if problems:
+        raise RuleViolation("INSPECTION_SCHEDULE_INVALID", "；".join(problems.values()),
+                            {"fields": problems})
+    members = [session.get(StaffAccount, i) for i in dict.fromkeys(team)]
+    inspection.scheduled_on, inspection.window, inspection.address = on, window_text, address
+    inspection.members = [InspectionMember(staff_id=m.id, unit_code=m.unit_code) for m in members]
+    timeline.fire(session, inspection.application, inspection, step, actor=staff,
+                  message=f"{step.label}：{on:%Y年%m月%d日} {window_text}，地点：{address}",
+                  data={"date": on.isoformat(), "window": window_text, "address": address,
+                        "team": [m.display_name for m in members]})
+    return inspection
+
+
+def _schedule_problems(session: Session, inspection: Inspection, on: date, window_text: str,
+                       address: str, team: list[int], today: date) -> dict[str, str]:
+    problems = {}
+    if on < today:
+        problems["date"] = "核查日期不能早于今天"
+    elif not calendar.is_workday(session, on):
+        problems["date"] = "核查日期须为工作日"
+    match = WINDOW.match(window_text)
+    if not match or match.group(1, 2) >= match.group(3, 4):
+        problems["window"] = "时间段格式应为 09:00-11:00，且开始早于结束"
+    if not address.strip():
+        problems["address"] = "请填写核查地址"
+    members = [session.get(StaffAccount, i) for i in team]
+    if any(m is None or m.role != "inspector" or not m.active for m in members):
+        problems["team"] = "核查组成员须为在岗的现场核查人员"
+    else:
+        missing = units_involved(inspection) - {m.unit_code for m in members}
+        if missing:
+            problems["team"] = "核查组须包括每个相关单位的核查人员，缺少：" + "、".join(
+                sorted(missing))
+    return problems
+
+
+def request_reschedule(session: Session, *, applicant: Applicant, application_id: int,
+                       reason: str) -> Inspection:
+    """The applicant may ask ONCE for another date."""
+    application = applications.get_own(session, applicant=applicant,
+                                       application_id=application_id)
+    inspection = _inspection_of(application)
+    if inspection.reschedule_used:
+        raise RuleViolation("INSPECTION_RESCHEDULE_USED", "核查时间只能申请调整一次")
+    step = workflow.transition(inspection.status, workflow.Action.REQUEST_RESCHEDULE,
+                               role=workflow.APPLICANT, kind=N)
+    inspection.reschedule_used, inspection.reschedule_reason = True, reason
+    timeline.fire(session, application, inspection, step, actor=applicant,
+                  message=f"{step.label}：{reason}", reason=reason)
+    return inspection
+
+
+def _inspection_of(application: Application) -> Inspection:
+    if application.inspection is None:
+        raise NotFound("INSPECTION_NOT_FOUND", "该申请无需现场核查")
+    return application.inspection
+
+
+def record_result(session: Session, *, staff: StaffAccount, inspection_id: int, item_code: str,
+                  result: str, notes: str, demands: list[str], photos: list[str],
+                  confirmed_materials: list[str]) -> InspectionResult:
+    """An inspector's finding for one item of their unit, in the visit or the on-site re-check."""
+    permissions.require(staff, "inspection.record_result")
+    inspection = get_for_staff(session, staff=staff, inspection_id=inspection_id)
+    round_ = {N.SCHEDULED: 1, N.RECHECK: 2}.get(N(inspection.status))
+    if round_ is None or (round_ == 2 and inspection.recheck_mode != "onsite"):
+        raise RuleViolation("INSPECTION_NOT_RECORDING", "当前核查状态不能记录结果",
+                            {"status": inspection.status})
+    application = inspection.application
+    item = next((i for i in application.items if i.item_code == item_code
+                 and item_code in inspection.item_codes), None)
+    if item is None or item.approving_unit != staff.unit_code:
+        raise NotFound("ITEM_NOT_FOUND", "本次核查中没有您所在单位的该事项",
+                       {"item_code": item_code})
+    problems = {}
+    if result not in RESULTS:
+        problems["result"] = "结果应为 pass、rectify 或 fail"
+    if result == "rectify" and not demands:
+        problems["demands"] = "需要整改的，请逐条写明整改要求"
+    unknown = set(confirmed_materials) - set(application.deferred_materials)
+    if unknown:
+        problems["confirmed_materials"] = "只能确认容缺受理的材料：" + "、".join(sorted(unknown))
+    held = {f.sha256 for f in application.files if f.material_code == "inspection_photo"}
+    if set(photos) - held:
+        problems["photos"] = "照片须先通过核查照片接口上传"
+    if problems:
+        raise RuleViolation("INSPECTION_RESULT_INVALID", "；".join(problems.values()),
+                            {"fields": problems})
+    row = session.scalar(select(InspectionResult).where(
+        InspectionResult.inspection_id == inspection.id, InspectionResult.round == round_,
+        InspectionResult.item_code == item_code))
+    if row is None:
+        row = InspectionResult(inspection_id=inspection.id, round=round_, item_code=item_code,
+                               inspector_id=staff.id, result=result)
+        inspection.results.append(row)
+    row.result, row.notes, row.demands, row.photos = result, notes, demands, photos
+    row.confirmed_materials, row.inspector_id = confirmed_materials, staff.id
+    verdict = {"pass": "符合要求", "rectify": "需整改", "fail": "不符合要求"}[result]
+    timeline.record(session, application, actor=staff, action="inspection.result_recorded",
+                    item_code=item_code, message=f"现场核查记录（第 {round_} 轮）：{verdict}",
+                    data={"round": round_, "result": result})
+    return row
+
+
+def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, version: int | None,
+             deadline: date | None, recheck_mode: str | None, today: date | None = None,
+             ) -> Inspection:
+    """Close the visit from the recorded results: pass, ONE rectification notice, or fail."""
+    permissions.require(staff, "inspection.conclude")
+    inspection = get_for_staff(session, staff=staff, inspection_id=inspection_id)
+    window.check_version(inspection, version)
+    onsite_round = {N.SCHEDULED: 1, N.RECHECK: 2 if inspection.recheck_mode == "onsite" else None}
+    round_ = onsite_round.get(N(inspection.status))
+    if round_ is None:
+        raise Conflict("STATE_CONFLICT", f"当前状态为“{workflow.label(inspection.status, N)}”，"
+                       "不能结束核查", {"status": inspection.status})
+    results = _results_or_missing(inspection, round_)
+    application = inspection.application
+    verdicts = {r.result for r in results.values()}
+    if "fail" in verdicts:
+        return _fail(session, inspection, staff, [c for c, r in results.items()
+                                                  if r.result == "fail"])
+    if "rectify" in verdicts and round_ == 1:
+        step = workflow.transition(inspection.status, workflow.Action.REQUIRE_RECTIFICATION,
+                                   role=staff.role, kind=N)
+        today = today or clock.today()
+        problems = {}
+        if deadline is None or deadline <= today:
+            problems["deadline"] = "请设定晚于今天的整改期限"
+        if recheck_mode not in {"onsite", "photos"}:
+            problems["recheck_mode"] = "请选择复核方式：onsite（现场）或 photos（照片）"
+        if problems:
+            raise RuleViolation("RECTIFICATION_INVALID", "；".join(problems.values()),
+                                {"fields": problems})
+        names = applications.bundle_of(session, application).document.permit_items
+        inspection.rectification = [
+            {"item_code": c, "item_name": names[c].name, "demands": r.demands, "notes": r.notes}
+            for c, r in results.items() if r.result == "rectify"]
+        inspection.rectification_deadline, inspection.recheck_mode = deadline, recheck_mode
+        application.paused_since = today  # the applicant's time does not count
+        notice = "；".join(f"{r['item_name']}：{'、'.join(r['demands'])}"
+                          for r in inspection.rectification)
+        timeline.fire(session, application, inspection, step, actor=staff,
+                      message=f"整改意见（请于{deadline:%Y年%m月%d日}前完成）：{notice}",
+                      data={"rectification": inspection.rectification,
+                            "deadline": deadline.isoformat(), "recheck_mode": recheck_mode})
+        return inspection
+    if "rectify" in verdicts:  # a re-check still finding faults: only one re-check is allowed
+        return _fail(session, inspection, staff, [c for c, r in results.items()
+                                                  if r.result == "rectify"])
+    unconfirmed = set(application.deferred_materials) - {
+        m for r in inspection.results for m in r.confirmed_materials}
+    if unconfirmed:
+        raise RuleViolation("DEFERRED_MATERIALS_UNCONFIRMED", "容缺受理的材料尚未在现场确认",
+                            {"materials": sorted(unconfirmed)})
+    step = workflow.transition(inspection.status, workflow.Action.PASS, role=staff.role, kind=N)
+    inspection.outcome = "passed"
+    timeline.fire(session, application, inspection, step, actor=staff)
+    window.conclude_if_decided(session, application)
+    return inspection
+
+
+def _results_or_missing(inspection: Inspection, round_: int) -> dict[str, InspectionResult]:
+    """This round's results; an on-site re-check covers only the rectified items."""
+    wanted = (inspection.item_codes if round_ == 1
+              else [r["item_code"] for r in inspection.rectification or []])
+    results = {r.item_code: r for r in inspection.results if r.round == round_}
+    missing = [c for c in wanted if c not in results]
+    if missing:
+        raise RuleViolation("INSPECTION_RESULTS_MISSING", "以下事项尚未记录核查结果",
+                            {"items": missing})
+    return results
+
+
+def _fail(session: Session, inspection: Inspection, staff: StaffAccount,
+          failed: list[str]) -> Inspection:
+    step = workflow.transition(inspection.status, workflow.Action.FAIL, role=staff.role, kind=N)
+    inspection.outcome = "failed"
+    application = inspection.application
+    timeline.fire(session, application, inspection, step, actor=staff,
+                  message=f"{step.label}：" + "、".join(failed), data={"items": failed})
+    for item in application.items:
+        if item.item_code in failed and item.status == workflow.ItemState.UNDER_REVIEW:
+            item_step = workflow.transition(item.status, workflow.Action.FAIL,
+                                            role=workflow.SYSTEM, kind=workflow.ItemState)
+            timeline.fire(session, application, item, item_step, actor=None,
+                          item_code=item.item_code)
+    return inspection
+
+
+def submit_rectification(session: Session, *, applicant: Applicant, application_id: int,
+                         note: str, today: date | None = None) -> Inspection:
+    """The applicant reports the rectification done; the clock runs again."""
+    application = applications.get_own(session, applicant=applicant,
+                                       application_id=application_id)
+    inspection = _inspection_of(application)
+    step = workflow.transition(inspection.status, workflow.Action.SUBMIT_RECTIFICATION,
+                               role=workflow.APPLICANT, kind=N)
+    if inspection.recheck_mode == "photos" and not any(
+            f.material_code == "rectification_evidence" for f in application.files):
+        raise RuleViolation("RECTIFICATION_EVIDENCE_MISSING", "照片复核须先上传整改照片")
+    resume_clock(session, application, today or clock.today())
+    timeline.fire(session, application, inspection, step, actor=applicant,
+                  message=f"{step.label}：{note}" if note else step.label)
+    return inspection
+
+
+def resume_clock(session: Session, application: Application, today: date) -> None:
+    """Add the paused working days to every open item's deadline."""
+    if application.paused_since is None:
+        return
+    paused = calendar.working_days_between(session, application.paused_since, today)
+    application.paused_working_days += paused
+    application.paused_since = None
+    for item in application.items:
+        if item.status == workflow.ItemState.UNDER_REVIEW and application.accepted_on:
+            item.due_on = calendar.add_working_days(
+                session, application.accepted_on, item.promised_days
+                + application.paused_working_days)
+
+
+def photo_review(session: Session, *, staff: StaffAccount, inspection_id: int,
+                 version: int | None, passed: bool, notes: str) -> Inspection:
+    """The re-check by photos: the coordinator judges the rectification evidence."""
+    permissions.require(staff, "inspection.conclude")
+    inspection = get_for_staff(session, staff=staff, inspection_id=inspection_id)
+    window.check_version(inspection, version)
+    if inspection.status != N.RECHECK or inspection.recheck_mode != "photos":
+        raise RuleViolation("INSPECTION_NOT_PHOTO_RECHECK", "当前不是照片复核",
+                            {"status": inspection.status})
+    if not passed:
+        return _fail(session, inspection, staff,
+                     [r["item_code"] for r in inspection.rectification or []])
+    step = workflow.transition(inspection.status, workflow.Action.PASS, role=staff.role, kind=N)
+    inspection.outcome = "passed"
+    timeline.fire(session, inspection.application, inspection, step, actor=staff,
+                  message=f"{step.label}（照片复核）{('：' + notes) if notes else ''}")
+    window.conclude_if_decided(session, inspection.application)
+    return inspection

@@ -1,0 +1,311 @@
+"""Staff login with lockout, staff tokens, the role table, and binding an inspector's WeChat."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from backend.console.auth import LOGIN_RATE_LIMIT
+from backend.errors import PermissionDenied
+from backend.models import AccessToken, Applicant, StaffAccount, StaffBindingCode
+from backend.models.base import utcnow
+from backend.security import permissions
+from backend.services import staff as staff_service
+from tests.test_app import assert_envelope
+
+FAST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+FAST_HASHER = PasswordHasher(**FAST)
+PASSWORD = "correct-horse-42"
+
+
+class CountingHasher(PasswordHasher):
+    """Counts argon2 verifications, to show unknown users cost the same work."""
+
+    verified = 0
+
+    def verify(self, hash, password):
+        CountingHasher.verified += 1
+        return super().verify(hash, password)
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(monkeypatch):
+    monkeypatch.setattr(staff_service, "_hasher", FAST_HASHER)
+
+
+@pytest.fixture
+def make_staff(session):
+    def _make(username: str = "window1", role: str = "window_commissioner",
+              unit_code: str | None = None) -> StaffAccount:
+        account = staff_service.create(session, username=username, display_name=f"{username}测试",
+                                       role=role, unit_code=unit_code, password=PASSWORD)
+        session.commit()
+        return account
+
+    return _make
+
+
+def staff_login(client, username: str, password: str = PASSWORD):
+    return client.post("/api/staff/v1/auth/login",
+                       json={"username": username, "password": password})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def staff_headers(client, username: str) -> dict[str, str]:
+    resp = staff_login(client, username)
+    assert resp.status_code == 200, resp.json
+    return bearer(resp.json["token"])
+
+
+def reloaded(session, account: StaffAccount) -> StaffAccount:
+    session.expire_all()
+    return session.get(StaffAccount, account.id)
+
+
+def without_request_id(body: dict) -> dict:
+    return body | {"details": {k: v for k, v in body["details"].items() if k != "request_id"}}
+
+
+def test_login_returns_a_staff_token_and_profile(client, session, make_staff):
+    account = make_staff()
+    resp = staff_login(client, "window1")
+    assert resp.status_code == 200
+    body = resp.json
+    assert set(body) == {"token", "token_type", "expires_at", "staff"}
+    assert body["token_type"] == "Bearer"
+    assert body["staff"] == {"id": account.id, "username": "window1",
+                             "display_name": "window1测试", "role": "window_commissioner",
+                             "role_label": "窗口服务专员", "unit_code": None}
+    token = session.scalars(select(AccessToken)).one()
+    assert token.subject_kind == "staff" and token.token_hash != body["token"]
+    assert timedelta(hours=11, minutes=59) < token.expires_at - utcnow() <= timedelta(hours=12)
+    me = client.get("/api/staff/v1/me", headers=bearer(body["token"]))
+    assert me.json["username"] == "window1"
+
+
+def test_wrong_password_and_unknown_user_get_one_answer_after_equal_work(
+        client, make_staff, monkeypatch):
+    make_staff()
+    counting = CountingHasher(**FAST)
+    monkeypatch.setattr(staff_service, "_hasher", counting)
+    CountingHasher.verified = 0
+    wrong = assert_envelope(staff_login(client, "window1", "wrong-password"), 401,
+                            "STAFF_LOGIN_FAILED")
+    assert CountingHasher.verified == 1
+    unknown = assert_envelope(staff_login(client, "nobody", "wrong-password"), 401,
+                              "STAFF_LOGIN_FAILED")
+    assert CountingHasher.verified == 2
+    assert without_request_id(wrong) == without_request_id(unknown)
+    assert wrong["message"] == "用户名或密码错误"
+
+
+def test_inactive_account_cannot_log_in_and_its_tokens_stop(client, session, make_staff):
+    account = make_staff()
+    headers = staff_headers(client, "window1")
+    account.active = False
+    session.commit()
+    assert_envelope(staff_login(client, "window1"), 401, "STAFF_LOGIN_FAILED")
+    assert_envelope(client.get("/api/staff/v1/me", headers=headers), 401, "AUTH_REQUIRED")
+
+
+def test_five_failures_lock_even_the_right_password_out(client, session, make_staff):
+    account = make_staff()
+    for _ in range(5):
+        assert_envelope(staff_login(client, "window1", "wrong-password"), 401,
+                        "STAFF_LOGIN_FAILED")
+    resp = staff_login(client, "window1")
+    body = assert_envelope(resp, 403, "STAFF_ACCOUNT_LOCKED")
+    assert 890 <= int(resp.headers["Retry-After"]) <= 900
+    locked_until = reloaded(session, account).locked_until
+    assert body["details"]["locked_until"] == locked_until.isoformat()
+    assert session.scalars(select(AccessToken)).first() is None
+
+
+def test_success_resets_the_failure_count(client, session, make_staff):
+    account = make_staff()
+    for _ in range(4):
+        staff_login(client, "window1", "wrong-password")
+    assert reloaded(session, account).failed_logins == 4
+    assert staff_login(client, "window1").status_code == 200
+    assert reloaded(session, account).failed_logins == 0
+    for _ in range(4):
+        staff_login(client, "window1", "wrong-password")
+    assert staff_login(client, "window1").status_code == 200
+
+
+def test_lock_expires(client, session, make_staff):
+    account = make_staff()
+    for _ in range(5):
+        staff_login(client, "window1", "wrong-password")
+    account = reloaded(session, account)
+    account.locked_until = utcnow() - timedelta(seconds=1)
+    session.commit()
+    assert staff_login(client, "window1").status_code == 200
+    account = reloaded(session, account)
+    assert (account.failed_logins, account.locked_until) == (0, None)
+
+
+def test_login_rehashes_when_argon2_parameters_change(client, session, make_staff,
+                                                      monkeypatch):
+    account = make_staff()
+    assert "t=1," in account.password_hash
+    monkeypatch.setattr(staff_service, "_hasher", PasswordHasher(**FAST | {"time_cost": 2}))
+    assert staff_login(client, "window1").status_code == 200
+    assert "t=2," in reloaded(session, account).password_hash
+    assert staff_login(client, "window1").status_code == 200
+
+
+def test_login_is_rate_limited_per_client(client):
+    limit = int(LOGIN_RATE_LIMIT.split()[0])
+    statuses = [staff_login(client, f"nobody{i}").status_code for i in range(limit)]
+    assert statuses == [401] * limit
+    assert_envelope(staff_login(client, "nobody"), 429, "RATE_LIMITED")
+
+
+def test_logout_revokes_only_the_presented_token(client, make_staff):
+    make_staff()
+    first, second = staff_headers(client, "window1"), staff_headers(client, "window1")
+    assert client.post("/api/staff/v1/auth/logout", headers=first).status_code == 204
+    assert_envelope(client.get("/api/staff/v1/me", headers=first), 401, "AUTH_REQUIRED")
+    assert client.get("/api/staff/v1/me", headers=second).status_code == 200
+
+
+def test_staff_and_applicant_tokens_do_not_cross(client, make_staff, login):
+    make_staff()
+    assert_envelope(client.get("/api/mp/v1/me", headers=staff_headers(client, "window1")), 401,
+                    "AUTH_REQUIRED")
+    assert_envelope(client.get("/api/staff/v1/me", headers=login("alice")), 401,
+                    "AUTH_REQUIRED")
+
+
+def get_binding_code(client, username: str) -> str:
+    resp = client.post("/api/staff/v1/auth/binding-code", headers=staff_headers(client, username))
+    assert resp.status_code == 200, resp.json
+    return resp.json["code"]
+
+
+def bind(client, headers: dict[str, str], code: str):
+    return client.post("/api/mp/v1/staff/bind", json={"code": code}, headers=headers)
+
+
+def test_inspector_binds_wechat_and_uses_the_staff_api_from_the_mini_program(
+        client, session, make_staff, login):
+    inspector = make_staff("inspector1", "inspector", "market")
+    wechat = login("ivan")
+    assert_envelope(client.post("/api/mp/v1/staff/session", headers=wechat), 403,
+                    "STAFF_NOT_BOUND")
+    code = get_binding_code(client, "inspector1")
+    assert len(code) == 8 and code.isdigit()
+    stored = session.scalars(select(StaffBindingCode)).one()
+    assert stored.code_hash == hashlib.sha256(code.encode()).hexdigest()
+    assert timedelta(minutes=9) < stored.expires_at - utcnow() <= timedelta(minutes=10)
+
+    resp = bind(client, wechat, code)
+    assert resp.status_code == 200
+    assert resp.json["username"] == "inspector1" and resp.json["role_label"] == "现场核查人员"
+    openid = session.scalars(select(Applicant.openid)).one()
+    assert reloaded(session, inspector).wechat_openid == openid
+
+    resp = client.post("/api/mp/v1/staff/session", headers=wechat)
+    assert resp.status_code == 200
+    assert resp.json["staff"]["username"] == "inspector1"
+    me = client.get("/api/staff/v1/me", headers=bearer(resp.json["token"]))
+    assert me.json["role"] == "inspector" and me.json["unit_code"] == "market"
+
+
+def test_binding_code_works_once(client, make_staff, login):
+    make_staff("inspector1", "inspector", "market")
+    code = get_binding_code(client, "inspector1")
+    assert bind(client, login("ivan"), code).status_code == 200
+    assert_envelope(bind(client, login("judy"), code), 422, "STAFF_BINDING_CODE_INVALID")
+
+
+def test_expired_binding_code_is_refused(client, session, make_staff, login):
+    make_staff("inspector1", "inspector", "market")
+    code = get_binding_code(client, "inspector1")
+    stored = session.scalars(select(StaffBindingCode)).one()
+    stored.expires_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    assert_envelope(bind(client, login("ivan"), code), 422, "STAFF_BINDING_CODE_INVALID")
+
+
+def test_a_new_code_invalidates_the_unused_one(client, make_staff, login):
+    make_staff("coordinator1", "inspection_coordinator")
+    first, second = get_binding_code(client, "coordinator1"), get_binding_code(client,
+                                                                               "coordinator1")
+    wechat = login("ivan")
+    assert_envelope(bind(client, wechat, first), 422, "STAFF_BINDING_CODE_INVALID")
+    assert bind(client, wechat, second).status_code == 200
+
+
+def test_malformed_and_unknown_codes_are_refused(client, make_staff, login):
+    wechat = login("ivan")
+    assert_envelope(bind(client, wechat, "12ab"), 422, "REQUEST_INVALID")
+    assert_envelope(bind(client, wechat, "12345678"), 422, "STAFF_BINDING_CODE_INVALID")
+
+
+def test_one_wechat_user_binds_one_staff_account(client, make_staff, login):
+    make_staff("inspector1", "inspector", "market")
+    make_staff("inspector2", "inspector", "fire")
+    wechat = login("ivan")
+    assert bind(client, wechat, get_binding_code(client, "inspector1")).status_code == 200
+    code = get_binding_code(client, "inspector2")
+    assert_envelope(bind(client, wechat, code), 409, "STAFF_WECHAT_ALREADY_BOUND")
+    assert bind(client, login("judy"), code).status_code == 200  # refused, so not used up
+
+
+def test_session_refused_once_the_bound_account_is_deactivated(client, session, make_staff,
+                                                               login):
+    inspector = make_staff("inspector1", "inspector", "market")
+    wechat = login("ivan")
+    bind(client, wechat, get_binding_code(client, "inspector1"))
+    inspector = reloaded(session, inspector)
+    inspector.active = False
+    session.commit()
+    assert_envelope(client.post("/api/mp/v1/staff/session", headers=wechat), 403,
+                    "STAFF_NOT_BOUND")
+
+
+def test_a_reviewer_cannot_get_a_binding_code(client, make_staff):
+    make_staff("market1", "unit_reviewer", "market")
+    resp = client.post("/api/staff/v1/auth/binding-code",
+                       headers=staff_headers(client, "market1"))
+    body = assert_envelope(resp, 403, "FORBIDDEN_ROLE")
+    assert body["details"]["action"] == "staff.binding_code"
+
+
+def test_every_action_names_known_roles_and_every_role_can_do_something():
+    for action, roles in permissions.ACTIONS.items():
+        assert roles, action
+        assert roles <= set(staff_service.ROLES), action
+    assert set().union(*permissions.ACTIONS.values()) == set(staff_service.ROLES)
+
+
+@pytest.mark.parametrize(("role", "action", "expected"), [
+    ("window_commissioner", "application.accept", True),
+    ("unit_reviewer", "application.accept", False),
+    ("unit_reviewer", "review.decide", True),
+    ("inspector", "review.decide", False),
+    ("inspector", "inspection.record_result", True),
+    ("inspection_coordinator", "staff.binding_code", True),
+    ("system_admin", "review.decide", False),
+    ("system_admin", "no.such_action", False),
+])
+def test_allowed_is_the_table(role, action, expected):
+    assert permissions.allowed(role, action) is expected
+
+
+def test_require_denies_with_forbidden_role():
+    staff = StaffAccount(role="catalog_admin")
+    permissions.require(staff, "calendar.edit")
+    with pytest.raises(PermissionDenied) as raised:
+        permissions.require(staff, "staff.manage")
+    assert (raised.value.code, raised.value.details) == ("FORBIDDEN_ROLE",
+                                                         {"action": "staff.manage"})
