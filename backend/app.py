@@ -8,7 +8,7 @@ from pathlib import Path
 
 import swagger_ui_bundle
 from apiflask import APIFlask
-from flask import request, send_from_directory
+from flask import current_app, request, send_from_directory
 
 from backend import cli, files, health
 from backend import logging as app_logging
@@ -68,10 +68,20 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     def swagger_static(filename: str):
         return send_from_directory(SWAGGER_STATIC, filename)
 
+    app.before_request(_allow_upload_size)
     app.before_request(_require_json_body)
 
     logging.getLogger(__name__).debug("app created", extra={"app_env": settings.APP_ENV})
     return app
+
+
+UPLOAD_ENDPOINTS = {"mp.upload_material", "mp.upload_evidence", "staff.upload_photo"}
+
+
+def _allow_upload_size() -> None:
+    """Only upload routes take bodies past MAX_JSON_BYTES."""
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = current_app.extensions["settings"].UPLOAD_MAX_BYTES + 65536
 
 
 def _require_json_body() -> None:

@@ -14,6 +14,7 @@ from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import g
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.orm.exc import StaleDataError
 
 from backend.errors import DomainError
 from media.errors import MediaRejected
@@ -106,6 +107,11 @@ def register_error_handlers(app: APIFlask) -> None:
     def _media_rejected(error: MediaRejected):
         status = MEDIA_STATUS.get(error.code, 422)
         return envelope(error.code, error.message, dict(error.details)), status
+
+    @app.errorhandler(StaleDataError)
+    def _stale(error: StaleDataError):
+        # optimistic locking: someone else changed the row between our read and our write
+        return envelope("VERSION_CONFLICT", "数据已被他人更新，请刷新后重试"), 409
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -7,7 +7,7 @@ from flask import current_app, request
 from backend import presenters
 from backend.errors import BadRequest
 from backend.extensions import db, limiter
-from backend.services import applications, idempotency, materials
+from backend.services import applications, idempotency, inspections, materials, window
 from miniprogram_api import bp
 from miniprogram_api.auth import token_auth
 from miniprogram_api.schemas import (
@@ -17,7 +17,9 @@ from miniprogram_api.schemas import (
     CreateApplicationIn,
     FileOut,
     FormPatchIn,
+    RectificationIn,
     ReorderIn,
+    RescheduleIn,
 )
 
 IDEMPOTENCY_DOC = {"Idempotency-Key": "可选；弱网重试时保证只执行一次"}
@@ -149,7 +151,7 @@ def upload_material(application_id: int, material_code: str):
         db.session, applicant=token_auth.current_user, application_id=application_id,
         material_code=material_code, stream=upload.stream,
         store=current_app.extensions["media_store"],
-        limits=materials.UploadLimits(settings.UPLOAD_MAX_BYTES, settings.UPLOAD_MAX_PIXELS),
+        limits=materials.limits_from(settings),
     )
     db.session.commit()
     out = presenters.file_out(row, f"applicant:{token_auth.current_user.id}")
@@ -181,8 +183,61 @@ def reorder_material_files(application_id: int, material_code: str, json_data: R
     return presenters.detail(application)
 
 
-@bp.before_request
-def _allow_upload_size() -> None:
-    """Only the upload route takes bodies past MAX_JSON_BYTES."""
-    if request.endpoint == "mp.upload_material":
-        request.max_content_length = _settings().UPLOAD_MAX_BYTES + 64 * 1024
+@bp.post("/applications/<int:application_id>/items/<item_code>/consent-drop")
+@bp.auth_required(token_auth)
+@bp.output(ApplicationDetail)
+def consent_drop_item(application_id: int, item_code: str):
+    """同意放弃办理被不予许可的事项（其余事项继续）"""
+    application = window.consent_to_drop(db.session, applicant=token_auth.current_user,
+                                         application_id=application_id, item_code=item_code)
+    db.session.commit()
+    return presenters.detail(application)
+
+
+@bp.post("/applications/<int:application_id>/inspection/reschedule")
+@bp.auth_required(token_auth)
+@bp.input(RescheduleIn)
+@bp.output(ApplicationDetail)
+@bp.doc(responses={409: "STATE_CONFLICT", 422: "INSPECTION_RESCHEDULE_USED（仅可申请一次）"})
+def request_reschedule(application_id: int, json_data: RescheduleIn):
+    """申请调整现场核查时间（仅一次）"""
+    inspection = inspections.request_reschedule(
+        db.session, applicant=token_auth.current_user, application_id=application_id,
+        reason=json_data.reason)
+    db.session.commit()
+    return presenters.detail(inspection.application)
+
+
+@bp.post("/applications/<int:application_id>/inspection/evidence")
+@bp.auth_required(token_auth)
+@limiter.limit(_upload_limit, key_func=_per_applicant)
+@bp.doc(responses={201: "FileOut", 409: "STATE_CONFLICT"})
+def upload_evidence(application_id: int):
+    """上传整改照片或材料（multipart/form-data，字段 file）"""
+    application = applications.get_own(db.session, applicant=token_auth.current_user,
+                                       application_id=application_id)
+    inspections.ensure_rectifying(application)
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("UPLOAD_FILE_MISSING", "请在表单字段 file 中上传文件")
+    row, created = materials.store_file(
+        db.session, application, material_code="rectification_evidence", label="整改材料",
+        stream=upload.stream, store=current_app.extensions["media_store"],
+        limits=materials.limits_from(_settings()), actor=token_auth.current_user)
+    db.session.commit()
+    out = presenters.file_out(row, f"applicant:{token_auth.current_user.id}")
+    return FileOut.model_validate(out).model_dump(mode="json"), 201 if created else 200
+
+
+@bp.post("/applications/<int:application_id>/inspection/rectification")
+@bp.auth_required(token_auth)
+@bp.input(RectificationIn)
+@bp.output(ApplicationDetail)
+@bp.doc(responses={409: "STATE_CONFLICT", 422: "RECTIFICATION_EVIDENCE_MISSING"})
+def submit_rectification(application_id: int, json_data: RectificationIn):
+    """整改完成，提请复核（计时恢复）"""
+    inspection = inspections.submit_rectification(
+        db.session, applicant=token_auth.current_user, application_id=application_id,
+        note=json_data.note)
+    db.session.commit()
+    return presenters.detail(inspection.application)

@@ -276,3 +276,12 @@ class ApplicationDetail(ApplicationSummary):
     materials: list[MaterialStatus]
     missing: dict[str, list[dict[str, Any]]] = Field(description="提交前仍缺少的字段和材料")
     timeline: list[TimelineEvent]
+
+
+class RescheduleIn(In):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
+                                             strip_whitespace=True)]
+
+
+class RectificationIn(In):
+    note: Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)] = ""

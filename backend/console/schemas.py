@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date as date_type
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -43,3 +44,128 @@ class BindingCodeOut(BaseModel):
 class BindingCodeIn(In):
     code: Annotated[str, StringConstraints(pattern=r"^\d{8}$", strip_whitespace=True)] = Field(
         description="工作人员接口 POST /auth/binding-code 得到的 8 位绑定码")
+
+
+# --- the case work: queues, acceptance, review, inspection -----------------------------------
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]
+Short = Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)]
+
+
+class PageQuery(In):
+    status: Annotated[str, StringConstraints(max_length=32)] | None = None
+    page: int = Field(default=1, ge=1, le=10_000)
+    per_page: int = Field(default=20, ge=1, le=100)
+
+
+class ApplicationQuery(PageQuery):
+    industry: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class ClockQuery(In):
+    state: Literal["on_time", "due_soon", "overdue", "paused"] | None = None
+
+
+class Versioned(In):
+    version: int = Field(ge=1, description="客户端看到的版本号（乐观锁）；已被他人更新则 409")
+
+
+class AcceptIn(Versioned):
+    note: Short = ""
+
+
+class SupplementDemand(In):
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="需补正的材料或字段名称")
+    demand: Reason
+
+
+class SupplementsIn(Versioned):
+    demands: list[SupplementDemand] = Field(min_length=1, max_length=50)
+    note: Short = ""
+
+
+class ReasonIn(Versioned):
+    reason: Reason
+
+
+class OpinionIn(Versioned):
+    opinion: Reason = Field(description="审查意见；不予许可时写明理由和法律依据")
+
+
+class ScheduleIn(Versioned):
+    date: date_type
+    window: Annotated[str, StringConstraints(max_length=11)] = Field(description="如 09:00-11:00")
+    address: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    team: list[int] = Field(min_length=1, max_length=20, description="核查人员账号 id")
+
+
+class ResultIn(In):
+    item_code: Annotated[str, StringConstraints(max_length=64)]
+    result: Literal["pass", "rectify", "fail"]
+    notes: Short = ""
+    demands: list[Reason] = Field(default=[], max_length=30)
+    photos: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default=[], max_length=30, description="核查照片的 sha256（先上传）")
+    confirmed_materials: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default=[], max_length=50, description="现场确认的容缺材料代码")
+
+
+class ConcludeIn(Versioned):
+    deadline: date_type | None = Field(default=None, description="需整改时：整改期限")
+    recheck_mode: Literal["onsite", "photos"] | None = None
+
+
+class PhotoReviewIn(Versioned):
+    passed: bool
+    notes: Short = ""
+
+
+class ApplicationPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    applications: list[dict[str, Any]]
+
+
+class ReviewTask(BaseModel):
+    id: int
+    version: int
+    application_id: int
+    submission_number: str | None
+    acceptance_number: str | None
+    item_code: str
+    item_name: str
+    status: str
+    due_on: date_type | None
+    remaining_working_days: int | None
+    clock: str
+
+
+class ReviewPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    reviews: list[ReviewTask]
+
+
+class InspectionPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    inspections: list[dict[str, Any]]
+
+
+class PhotoOut(BaseModel):
+    sha256: str
+    url: str
+    thumbnail_url: str | None
+
+
+class ClockEntry(ReviewTask):
+    unit_code: str
+
+
+class ClockList(BaseModel):
+    total: int
+    tasks: list[ClockEntry]

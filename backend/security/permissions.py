@@ -1,4 +1,4 @@
-"""Which staff role may do what: one table, read by every staff route.
+"""Which staff role may do what: one table, consulted by the services before each action.
 
 Deny by default (OWASP ASVS V4): an action not in the table, or a role not listed for it,
 is refused. This is the role gate only; object-level checks (the reviewer's unit, the

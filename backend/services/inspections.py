@@ -270,6 +270,14 @@ def _fail(session: Session, inspection: Inspection, staff: StaffAccount,
     return inspection
 
 
+def ensure_rectifying(application: Application) -> None:
+    """Evidence is accepted only while a rectification notice is open."""
+    inspection = _inspection_of(application)
+    if inspection.status != N.RECTIFYING:
+        raise Conflict("STATE_CONFLICT", "当前没有待整改的核查意见",
+                       {"status": inspection.status})
+
+
 def submit_rectification(session: Session, *, applicant: Applicant, application_id: int,
                          note: str, today: date | None = None) -> Inspection:
     """The applicant reports the rectification done; the clock runs again."""

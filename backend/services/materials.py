@@ -32,6 +32,10 @@ class UploadLimits:
     long_side: int = 2560
 
 
+def limits_from(settings) -> UploadLimits:
+    return UploadLimits(settings.UPLOAD_MAX_BYTES, settings.UPLOAD_MAX_PIXELS)
+
+
 def _material_of(session: Session, application: Application, material_code: str) -> dict:
     bundle = applications.bundle_of(session, application)
     for material in bundle.notice["materials"]:
