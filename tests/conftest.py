@@ -15,6 +15,7 @@ from pathlib import Path
 
 import flask_migrate
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import delete, func
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from backend.app import create_app
 from backend.extensions import db
 from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from backend.services import catalog
+from backend.services import staff as staff_service
 from config import settings as settings_module
 from tests import servers
 from wechat_emulator.server import serve_in_thread
@@ -118,6 +120,15 @@ def _clean_state(request) -> Iterator[None]:
     request.getfixturevalue("emulator").reset()
 
 
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(monkeypatch):
+    """argon2 at production cost takes ~120 ms a hash; tests use cheap parameters."""
+    monkeypatch.setattr(staff_service, "_hasher", FAST_HASHER)
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -146,5 +157,23 @@ def login(client):
         resp = client.post("/api/mp/v1/auth/login", json={"code": code})
         assert resp.status_code == 200, resp.json
         return {"Authorization": f"Bearer {resp.json['token']}"}
+
+    return _login
+
+
+@pytest.fixture
+def staff_login(client, session):
+    """Create a staff account and log it in through the staff API; returns (headers, id)."""
+    made = iter(range(1, 1000))
+
+    def _login(role: str, unit: str | None = None) -> tuple[dict[str, str], int]:
+        username = f"{role[:12]}-{unit or 'all'}-{next(made)}"
+        account = staff_service.create(session, username=username, display_name=username,
+                                       role=role, unit_code=unit, password="password-123")
+        session.commit()
+        resp = client.post("/api/staff/v1/auth/login",
+                           json={"username": username, "password": "password-123"})
+        assert resp.status_code == 200, resp.json
+        return {"Authorization": f"Bearer {resp.json['token']}"}, account.id
 
     return _login

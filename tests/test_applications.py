@@ -70,12 +70,16 @@ def fill(client, headers, detail: dict) -> dict:
     return resp.json
 
 
-def upload(client, headers, app_id: int, material: str, data: bytes, name="photo.jpg"):
+def send_file(client, url: str, headers, data: bytes, name="photo.jpg"):
     """What wx.uploadFile sends: multipart/form-data with the file in field `file`."""
     # encoded in memory: werkzeug's test client would spool big bodies to an unclosed file
     boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename=name)})
-    return client.post(f"{BASE}/{app_id}/materials/{material}", headers=headers, data=body,
+    return client.post(url, headers=headers, data=body,
                        content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def upload(client, headers, app_id: int, material: str, data: bytes, name="photo.jpg"):
+    return send_file(client, f"{BASE}/{app_id}/materials/{material}", headers, data, name)
 
 
 def upload_required(client, headers, detail: dict, *, skip_deferrable: bool) -> None:

@@ -85,7 +85,13 @@ def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, versi
                             {"fields": problems})
     members = [session.get(StaffAccount, i) for i in dict.fromkeys(team)]
     inspection.scheduled_on, inspection.window, inspection.address = on, window_text, address
-    inspection.members = [InspectionMember(staff_id=m.id, unit_code=m.unit_code) for m in members]
+    wanted = {m.id: m for m in members}
+    for member in list(inspection.members):  # keep who stays: (inspection, staff) is unique
+        if member.staff_id not in wanted:
+            inspection.members.remove(member)
+    present = {m.staff_id for m in inspection.members}
+    inspection.members.extend(InspectionMember(staff_id=m.id, unit_code=m.unit_code)
+                              for m in members if m.id not in present)
     timeline.fire(session, inspection.application, inspection, step, actor=staff,
                   message=f"{step.label}：{on:%Y年%m月%d日} {window_text}，地点：{address}",
                   data={"date": on.isoformat(), "window": window_text, "address": address,

@@ -43,10 +43,13 @@ _hasher = PasswordHasher()  # module-level so tests can swap in cheaper paramete
 
 DEMO_ACCOUNTS = [
     ("window1", "窗口专员（演示）", "window_commissioner", None),
-    ("market1", "市场监管审核员（演示）", "unit_reviewer", "market"),
+    ("bureau1", "行政审批局审核员（演示）", "unit_reviewer", "approval_bureau"),
     ("fire1", "消防审核员（演示）", "unit_reviewer", "fire"),
+    ("tobacco1", "烟草专卖审核员（演示）", "unit_reviewer", "tobacco"),
     ("coordinator1", "核查协调人（演示）", "inspection_coordinator", None),
-    ("inspector1", "市场监管核查员（演示）", "inspector", "market"),
+    ("inspector1", "行政审批局核查员（演示）", "inspector", "approval_bureau"),
+    ("inspector2", "消防核查员（演示）", "inspector", "fire"),
+    ("inspector3", "烟草专卖核查员（演示）", "inspector", "tobacco"),
     ("catalog1", "目录管理员（演示）", "catalog_admin", None),
     ("admin1", "系统管理员（演示）", "system_admin", None),
 ]

@@ -1,0 +1,346 @@
+"""The staff side end to end through the HTTP API: one window, parallel review, one joint
+inspection with one rectification and one re-check, and the decision."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from backend import clock
+from backend.models import ApplicationItem
+from backend.services import calendar
+from notifications.outbox import OutboxMessage
+from tests.media_files import phone_jpeg
+from tests.test_app import assert_envelope
+from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
+
+STAFF = "/api/staff/v1"
+
+
+def submitted(client, headers, **answers) -> dict:
+    """A complete application, submitted with its deferrable materials left for the visit."""
+    detail = fill(client, headers, draft(client, headers, **answers))
+    upload_required(client, headers, detail, skip_deferrable=True)
+    resp = client.post(f"{BASE}/{detail['id']}/submit", headers=headers)
+    assert resp.status_code == 200, resp.json
+    return resp.json
+
+
+def staff_get(client, headers, path: str) -> dict:
+    resp = client.get(STAFF + path, headers=headers)
+    assert resp.status_code == 200, resp.json
+    return resp.json
+
+
+def post(client, headers, path: str, body: dict | None = None, status: int = 200) -> dict:
+    resp = client.post(STAFF + path, headers=headers, json=body or {})
+    assert resp.status_code == status, resp.json
+    return resp.json
+
+
+def accepted(client, applicant, commissioner, **answers) -> dict:
+    app = submitted(client, applicant, **answers)
+    return post(client, commissioner, f"/applications/{app['id']}/accept",
+                {"version": app["version"]})
+
+
+def approve_all(client, reviewers: dict[str, dict], app_id: int) -> None:
+    for unit, headers in reviewers.items():
+        for task in staff_get(client, headers, "/reviews")["reviews"]:
+            if task["application_id"] == app_id:
+                post(client, headers, f"/reviews/{task['id']}/approve",
+                     {"version": task["version"], "opinion": "符合条件，准予许可"})
+
+
+def events(session, application_id: int) -> list[str]:
+    return list(session.scalars(select(OutboxMessage.event)
+                                .where(OutboxMessage.aggregate == f"application:{application_id}")
+                                .order_by(OutboxMessage.id)))
+
+
+RESTAURANT = {"floor_area": 450, "investment": 80, "sells_tobacco": True}
+
+
+def test_restaurant_full_path_through_window_units_inspection_rectification(
+        client, login, staff_login, session):
+    applicant = login("owner")
+    commissioner, _ = staff_login("window_commissioner")
+    reviewers = {unit: staff_login("unit_reviewer", unit)[0]
+                 for unit in ("approval_bureau", "fire", "tobacco")}
+    coordinator, _ = staff_login("inspection_coordinator")
+    inspectors = {unit: staff_login("inspector", unit) for unit in ("approval_bureau", "fire",
+                                                                     "tobacco")}
+
+    # 一窗受理: one supplement notice, then acceptance
+    app = submitted(client, applicant, **RESTAURANT)
+    queue = staff_get(client, commissioner, "/applications")
+    assert [a["id"] for a in queue["applications"]] == [app["id"]]
+    post(client, commissioner, f"/applications/{app['id']}/request-supplements", {
+        "version": app["version"], "note": "请一次补齐",
+        "demands": [{"subject": "经营场所使用证明", "demand": "租赁合同须有出租方签章"},
+                    {"subject": "经营场所详细地址", "demand": "补充门牌号"}]})
+    mine = client.get(f"{BASE}/{app['id']}", headers=applicant).json
+    assert mine["status"] == "supplement_requested"
+    assert len(mine["supplement_notice"]["demands"]) == 2
+    assert "租赁合同须有出租方签章" in mine["timeline"][-1]["message"]
+    client.patch(f"{BASE}/{app['id']}", headers=applicant,
+                 json={"fields": {"premises_address": "太原市小店区平阳路 1 号 2 单元"}})
+    upload(client, applicant, app["id"], "premises_proof", phone_jpeg(seed=99))
+    resubmitted = client.post(f"{BASE}/{app['id']}/submit", headers=applicant).json
+    assert resubmitted["status"] == "submitted"
+    detail = post(client, commissioner, f"/applications/{app['id']}/accept",
+                  {"version": resubmitted["version"]})
+    assert detail["status"] == "in_review" and detail["acceptance_number"].startswith("SL")
+    units = {i["approving_unit"]["code"] for i in detail["items"]}
+    assert units == {"approval_bureau", "fire", "tobacco"}
+    assert all(i["status"] == "under_review" and i["due_on"] for i in detail["items"])
+
+    # 并联: each unit sees only its own tasks, all at once
+    for unit, headers in reviewers.items():
+        tasks = staff_get(client, headers, "/reviews")["reviews"]
+        assert tasks and {t["item_code"] for t in tasks} == {
+            i["code"] for i in detail["items"] if i["approving_unit"]["code"] == unit}
+    fire_task = staff_get(client, reviewers["fire"], "/reviews")["reviews"][0]
+    assert_envelope(client.post(f"{STAFF}/reviews/{fire_task['id']}/approve",
+                                headers=reviewers["tobacco"],
+                                json={"version": 1, "opinion": "越权"}), 404, "REVIEW_NOT_FOUND")
+    approve_all(client, reviewers, app["id"])
+    after_reviews = client.get(f"{BASE}/{app['id']}", headers=applicant).json
+    assert all(i["status"] == "approved" for i in after_reviews["items"])
+    assert after_reviews["status"] == "in_review"  # the joint inspection is still to come
+
+    # 一同核查: one visit, the applicant may reschedule once
+    to_schedule = staff_get(client, coordinator, "/inspections?status=to_schedule")
+    inspection = to_schedule["inspections"][0]
+    assert inspection["application_id"] == app["id"]
+    team = [staff_id for _, staff_id in inspectors.values()]
+    day = calendar.add_working_days(session, clock.today(), 2)
+    inspection = post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
+        "version": inspection["version"], "date": day.isoformat(), "window": "09:00-11:00",
+        "address": "太原市小店区平阳路 1 号", "team": team})
+    assert inspection["status"] == "scheduled"
+    resp = client.post(f"{BASE}/{app['id']}/inspection/reschedule", headers=applicant,
+                       json={"reason": "当天需外出进货"})
+    assert resp.json["inspection"]["status"] == "reschedule_requested"
+    assert_envelope(client.post(f"{BASE}/{app['id']}/inspection/reschedule", headers=applicant,
+                                json={"reason": "再改一次"}), 422, "INSPECTION_RESCHEDULE_USED")
+    later = calendar.add_working_days(session, day, 2)
+    inspection = post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
+        "version": resp.json["inspection"]["version"], "date": later.isoformat(),
+        "window": "14:00-16:00", "address": "太原市小店区平阳路 1 号", "team": team})
+
+    # inspectors record per-item results (photos, deferred materials confirmed on site)
+    deferred = set(detail["deferred_materials"])
+    for unit, (headers, _) in inspectors.items():
+        photo = send_file(client, f"{STAFF}/inspections/{inspection['id']}/photos", headers,
+                          phone_jpeg(seed=7))
+        assert photo.status_code == 201, photo.json
+        for item in detail["items"]:
+            if item["approving_unit"]["code"] != unit or item["code"] not in inspection[
+                    "item_codes"]:
+                continue
+            rectify = item["code"] == "fire_safety_check"
+            post(client, headers, f"/inspections/{inspection['id']}/results", {
+                "item_code": item["code"], "result": "rectify" if rectify else "pass",
+                "demands": ["疏散通道堆放杂物，须清理"] if rectify else [],
+                "photos": [photo.json["sha256"]],
+                "confirmed_materials": sorted(deferred) if unit == "approval_bureau" else []})
+
+    # ONE consolidated rectification notice; the clock pauses
+    inspection = post(client, coordinator, f"/inspections/{inspection['id']}/conclude", {
+        "version": staff_get(client, coordinator, f"/inspections/{inspection['id']}")["version"],
+        "deadline": (clock.today() + timedelta(days=10)).isoformat(), "recheck_mode": "photos"})
+    assert inspection["status"] == "rectifying"
+    assert [r["item_code"] for r in inspection["rectification"]] == ["fire_safety_check"]
+    mine = client.get(f"{BASE}/{app['id']}", headers=applicant).json
+    assert "疏散通道堆放杂物" in mine["timeline"][-1]["message"]
+
+    # the applicant rectifies; ONE re-check by photos; approved
+    upload_evidence = send_file(client, f"{BASE}/{app['id']}/inspection/evidence", applicant,
+                                phone_jpeg(seed=8))
+    assert upload_evidence.status_code == 201, upload_evidence.json
+    resp = client.post(f"{BASE}/{app['id']}/inspection/rectification", headers=applicant,
+                       json={"note": "已清理疏散通道"})
+    assert resp.json["inspection"]["status"] == "recheck"
+    final = post(client, coordinator, f"/inspections/{inspection['id']}/photo-review",
+                 {"version": resp.json["inspection"]["version"], "passed": True})
+    assert final["status"] == "passed"
+    done = client.get(f"{BASE}/{app['id']}", headers=applicant).json
+    assert done["status"] == "approved"
+    assert done["timeline"][-1]["message"].startswith("全部事项准予许可")
+
+    # every step was an outbox event in the same transaction
+    emitted = events(session, app["id"])
+    for event in ("application.supplement_requested", "application.accepted",
+                  "item.approved", "inspection.scheduled", "inspection.rescheduled",
+                  "inspection.rectification_requested", "inspection.passed",
+                  "application.approved"):
+        assert event in emitted, (event, emitted)
+    assert emitted.count("application.approved") == 1
+
+
+def test_refused_essential_item_ends_in_refusal(client, login, staff_login):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    bureau, _ = staff_login("unit_reviewer", "approval_bureau")
+    detail = accepted(client, applicant, commissioner)
+    food = next(t for t in staff_get(client, bureau, "/reviews")["reviews"]
+                if t["item_code"] == "food_business")
+    post(client, bureau, f"/reviews/{food['id']}/refuse",
+         {"version": food["version"], "opinion": "不符合《食品安全法》第三十三条：无独立操作间"})
+    assert_envelope(client.post(f"{BASE}/{detail['id']}/items/food_business/consent-drop",
+                                headers=applicant), 422, "ITEM_NOT_DROPPABLE")
+    current = staff_get(client, commissioner, f"/applications/{detail['id']}")
+    refused = post(client, commissioner, f"/applications/{detail['id']}/refuse",
+                   {"version": current["version"], "reason": "食品经营许可不予许可，无法经营"})
+    assert refused["status"] == "refused"
+    assert {i["status"] for i in refused["items"]} <= {"refused", "closed"}
+    mine = client.get(f"{BASE}/{detail['id']}", headers=applicant).json
+    assert "不予许可" in mine["timeline"][-1]["message"]
+
+
+def test_refused_optional_item_is_dropped_with_consent(client, login, staff_login, session):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    bureau, _ = staff_login("unit_reviewer", "approval_bureau")
+    detail = accepted(client, applicant, commissioner, outdoor_sign=True)
+    tasks = staff_get(client, bureau, "/reviews")["reviews"]
+    sign = next(t for t in tasks if t["item_code"] == "outdoor_sign")
+    post(client, bureau, f"/reviews/{sign['id']}/refuse",
+         {"version": sign["version"], "opinion": "招牌尺寸超出规划限制"})
+    current = staff_get(client, commissioner, f"/applications/{detail['id']}")
+    assert_envelope(client.post(f"{STAFF}/applications/{detail['id']}/items/outdoor_sign/drop",
+                                headers=commissioner, json={"version": current["version"]}),
+                    422, "ITEM_DROP_NEEDS_CONSENT")
+    client.post(f"{BASE}/{detail['id']}/items/outdoor_sign/consent-drop", headers=applicant)
+    current = staff_get(client, commissioner, f"/applications/{detail['id']}")
+    post(client, commissioner, f"/applications/{detail['id']}/items/outdoor_sign/drop",
+         {"version": current["version"]})
+    for task in staff_get(client, bureau, "/reviews")["reviews"]:
+        post(client, bureau, f"/reviews/{task['id']}/approve",
+             {"version": task["version"], "opinion": "准予许可"})
+    final = client.get(f"{BASE}/{detail['id']}", headers=applicant).json
+    statuses = {i["code"]: i["status"] for i in final["items"]}
+    assert statuses.pop("outdoor_sign") == "dropped"
+    assert set(statuses.values()) == {"approved"}
+    needs_visit = final["inspection"] is not None
+    assert final["status"] == ("in_review" if needs_visit else "approved")
+
+
+def test_reject_at_the_window(client, login, staff_login):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    app = submitted(client, applicant)
+    done = post(client, commissioner, f"/applications/{app['id']}/reject",
+                {"version": app["version"], "reason": "经营场所位于居民楼内，不符合规划"})
+    assert done["status"] == "not_accepted"
+    assert all(i["status"] == "closed" for i in done["items"])
+
+
+def test_stale_version_is_409_with_current_state(client, login, staff_login):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    app = submitted(client, applicant)
+    body = assert_envelope(client.post(f"{STAFF}/applications/{app['id']}/accept",
+                                       headers=commissioner,
+                                       json={"version": app["version"] - 1}), 409,
+                           "VERSION_CONFLICT")
+    assert body["details"]["current_version"] == app["version"]
+    assert body["details"]["status"] == "submitted"
+    post(client, commissioner, f"/applications/{app['id']}/accept", {"version": app["version"]})
+    again = assert_envelope(client.post(f"{STAFF}/applications/{app['id']}/accept",
+                                        headers=commissioner,
+                                        json={"version": app["version"] + 10}), 409,
+                            "VERSION_CONFLICT")
+    assert again["details"]["status"] == "in_review"
+
+
+def test_two_concurrent_approvals_of_one_task_one_wins(app, client, login, staff_login,
+                                                       session):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    first, _ = staff_login("unit_reviewer", "approval_bureau")
+    second, _ = staff_login("unit_reviewer", "approval_bureau")
+    detail = accepted(client, applicant, commissioner)
+    task = next(t for t in staff_get(client, first, "/reviews")["reviews"])
+    barrier, results = threading.Barrier(2), []
+
+    def decide(headers, verdict: str) -> None:
+        local = app.test_client()
+        barrier.wait()
+        resp = local.post(f"{STAFF}/reviews/{task['id']}/{verdict}", headers=headers,
+                          json={"version": task["version"], "opinion": f"{verdict} 意见"})
+        results.append((resp.status_code, resp.json.get("code")))
+
+    threads = [threading.Thread(target=decide, args=(first, "approve")),
+               threading.Thread(target=decide, args=(second, "refuse"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(s for s, _ in results) == [200, 409], results
+    item = session.get(ApplicationItem, task["id"])
+    decided = [e for e in client.get(f"{BASE}/{detail['id']}", headers=applicant).json[
+        "timeline"] if e["action"] in {"item.approved", "item.refused"}]
+    assert len(decided) == 1 and item.status in {"approved", "refused"}
+
+
+def test_time_limits_list_due_soon_and_overdue(client, login, staff_login, session):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    detail = accepted(client, applicant, commissioner)
+    items = list(session.scalars(select(ApplicationItem).where(
+        ApplicationItem.application_id == detail["id"])))
+    items[0].due_on = calendar.add_working_days(session, clock.today(), 1)
+    items[-1].due_on = clock.today() - timedelta(days=10)
+    session.commit()
+    overdue = staff_get(client, coordinator, "/time-limits?state=overdue")["tasks"]
+    assert [t["id"] for t in overdue] == [items[-1].id]
+    assert overdue[0]["remaining_working_days"] < 0
+    soon = staff_get(client, coordinator, "/time-limits?state=due_soon")["tasks"]
+    assert items[0].id in [t["id"] for t in soon]
+
+
+def test_inspector_sees_only_inspections_they_are_on(client, login, staff_login, session):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    on_team = {u: staff_login("inspector", u) for u in ("approval_bureau", "fire")}
+    outsider, _ = staff_login("inspector", "fire")
+    detail = accepted(client, applicant, commissioner, floor_area=450, investment=80)
+    inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
+        "version": inspection["version"],
+        "date": calendar.add_working_days(session, clock.today(), 1).isoformat(),
+        "window": "09:00-10:00", "address": "现场", "team": [i for _, i in on_team.values()]})
+    headers, _ = on_team["fire"]
+    assert staff_get(client, headers, "/inspections/mine")["total"] == 1
+    assert staff_get(client, outsider, "/inspections/mine")["total"] == 0
+    assert_envelope(client.get(f"{STAFF}/inspections/{inspection['id']}", headers=outsider),
+                    404, "INSPECTION_NOT_FOUND")
+    assert_envelope(client.get(f"{STAFF}/applications/{detail['id']}", headers=outsider), 404,
+                    "APPLICATION_NOT_FOUND")
+
+
+@pytest.mark.parametrize("team_units, problem", [
+    (("approval_bureau",), "team"),
+])
+def test_schedule_needs_an_inspector_from_each_unit(client, login, staff_login, session,
+                                                    team_units, problem):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    accepted(client, applicant, commissioner, floor_area=450, investment=80)
+    inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    team = [staff_login("inspector", u)[1] for u in team_units]
+    saturday = clock.today() + timedelta(days=(5 - clock.today().weekday()) % 7 or 7)
+    body = assert_envelope(client.post(
+        f"{STAFF}/inspections/{inspection['id']}/schedule", headers=coordinator,
+        json={"version": inspection["version"], "date": saturday.isoformat(),
+              "window": "11:00-09:00", "address": "现场", "team": team}), 422,
+        "INSPECTION_SCHEDULE_INVALID")
+    assert set(body["details"]["fields"]) >= {problem, "window"}
