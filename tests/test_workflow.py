@@ -4,13 +4,13 @@ inspection with one rectification and one re-check, and the decision."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from backend import clock
-from backend.models import ApplicationItem
+from backend.models import Application, ApplicationItem
 from backend.services import calendar
 from notifications.outbox import OutboxMessage
 from tests.media_files import phone_jpeg
@@ -48,7 +48,7 @@ def accepted(client, applicant, commissioner, **answers) -> dict:
 
 
 def approve_all(client, reviewers: dict[str, dict], app_id: int) -> None:
-    for unit, headers in reviewers.items():
+    for headers in reviewers.values():
         for task in staff_get(client, headers, "/reviews")["reviews"]:
             if task["application_id"] == app_id:
                 post(client, headers, f"/reviews/{task['id']}/approve",
@@ -344,3 +344,47 @@ def test_schedule_needs_an_inspector_from_each_unit(client, login, staff_login, 
               "window": "11:00-09:00", "address": "现场", "team": team}), 422,
         "INSPECTION_SCHEDULE_INVALID")
     assert set(body["details"]["fields"]) >= {problem, "window"}
+
+
+def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    team = {u: staff_login("inspector", u) for u in ("approval_bureau", "fire")}
+    detail = accepted(client, applicant, commissioner, floor_area=450, investment=80)
+    inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    inspection = post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
+        "version": inspection["version"],
+        "date": calendar.add_working_days(session, clock.today(), 1).isoformat(),
+        "window": "09:00-10:00", "address": "现场", "team": [i for _, i in team.values()]})
+    for unit, (headers, _) in team.items():
+        for code in inspection["item_codes"]:
+            unit_of = next(i["approving_unit"]["code"] for i in detail["items"]
+                           if i["code"] == code)
+            if unit_of == unit:
+                post(client, headers, f"/inspections/{inspection['id']}/results", {
+                    "item_code": code, "result": "rectify", "demands": ["整改"],
+                    "confirmed_materials": detail["deferred_materials"]})
+    current = staff_get(client, coordinator, f"/inspections/{inspection['id']}")
+    post(client, coordinator, f"/inspections/{inspection['id']}/conclude", {
+        "version": current["version"], "recheck_mode": "onsite",
+        "deadline": (clock.today() + timedelta(days=7)).isoformat()})
+    paused = client.get(f"{BASE}/{detail['id']}", headers=applicant).json["items"]
+    assert {i["clock"] for i in paused} == {"paused"}
+    due_before = {i["code"]: date_of(i["due_on"]) for i in paused}
+    # the applicant took a week to rectify
+    application = session.get(Application, detail["id"])
+    application.paused_since = clock.today() - timedelta(days=7)
+    session.commit()
+    taken = calendar.working_days_between(session, application.paused_since, clock.today())
+    client.post(f"{BASE}/{detail['id']}/inspection/rectification", headers=applicant,
+                json={"note": "已整改"})
+    resumed = client.get(f"{BASE}/{detail['id']}", headers=applicant).json["items"]
+    for item in resumed:
+        assert item["clock"] != "paused"
+        expected = calendar.add_working_days(session, due_before[item["code"]], taken)
+        assert date_of(item["due_on"]) == expected, (item, taken)
+
+
+def date_of(text: str) -> date:
+    return date.fromisoformat(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend import presenters
 from backend.console import bp
-from backend.console.auth import current_staff, staff_auth
+from backend.console.auth import current_staff, requires, staff_auth
 from backend.console.schemas import (
     AcceptIn,
     ApplicationPage,
@@ -37,6 +37,7 @@ def _detail(application) -> dict:
 
 @bp.get("/applications")
 @bp.auth_required(staff_auth)
+@requires("application.view_any")
 @bp.input(ApplicationQuery, location="query")
 @bp.output(ApplicationPage)
 def list_applications(query_data: ApplicationQuery):
@@ -64,6 +65,7 @@ def _commit(application) -> dict:
 
 @bp.post("/applications/<int:application_id>/accept")
 @bp.auth_required(staff_auth)
+@requires("application.accept")
 @bp.input(AcceptIn)
 @bp.output(ApplicationDetail)
 @bp.doc(responses=CONFLICTS)
@@ -76,6 +78,7 @@ def accept(application_id: int, json_data: AcceptIn):
 
 @bp.post("/applications/<int:application_id>/request-supplements")
 @bp.auth_required(staff_auth)
+@requires("application.request_supplements")
 @bp.input(SupplementsIn)
 @bp.output(ApplicationDetail)
 @bp.doc(responses=CONFLICTS)
@@ -89,6 +92,7 @@ def request_supplements(application_id: int, json_data: SupplementsIn):
 
 @bp.post("/applications/<int:application_id>/reject")
 @bp.auth_required(staff_auth)
+@requires("application.reject")
 @bp.input(ReasonIn)
 @bp.output(ApplicationDetail)
 @bp.doc(responses=CONFLICTS)
@@ -101,6 +105,7 @@ def reject(application_id: int, json_data: ReasonIn):
 
 @bp.post("/applications/<int:application_id>/items/<item_code>/drop")
 @bp.auth_required(staff_auth)
+@requires("application.drop_item")
 @bp.input(Versioned)
 @bp.output(ApplicationDetail)
 @bp.doc(responses=CONFLICTS)
@@ -113,6 +118,7 @@ def drop_item(application_id: int, item_code: str, json_data: Versioned):
 
 @bp.post("/applications/<int:application_id>/refuse")
 @bp.auth_required(staff_auth)
+@requires("application.refuse")
 @bp.input(ReasonIn)
 @bp.output(ApplicationDetail)
 @bp.doc(responses=CONFLICTS)
@@ -138,6 +144,7 @@ def _task(item: ApplicationItem) -> dict:
 
 @bp.get("/reviews")
 @bp.auth_required(staff_auth)
+@requires("review.list_unit")
 @bp.input(PageQuery, location="query")
 @bp.output(ReviewPage)
 def list_reviews(query_data: PageQuery):
@@ -150,6 +157,7 @@ def list_reviews(query_data: PageQuery):
 
 @bp.get("/reviews/<int:review_id>")
 @bp.auth_required(staff_auth)
+@requires("review.list_unit")
 @bp.output(ReviewTask)
 @bp.doc(responses=CONFLICTS)
 def get_review(review_id: int):
@@ -167,6 +175,7 @@ def _decide(review_id: int, json_data: OpinionIn, approve: bool) -> dict:
 
 @bp.post("/reviews/<int:review_id>/approve")
 @bp.auth_required(staff_auth)
+@requires("review.decide")
 @bp.input(OpinionIn)
 @bp.output(ReviewTask)
 @bp.doc(responses=CONFLICTS)
@@ -177,6 +186,7 @@ def approve_review(review_id: int, json_data: OpinionIn):
 
 @bp.post("/reviews/<int:review_id>/refuse")
 @bp.auth_required(staff_auth)
+@requires("review.decide")
 @bp.input(OpinionIn)
 @bp.output(ReviewTask)
 @bp.doc(responses=CONFLICTS)
@@ -187,6 +197,7 @@ def refuse_review(review_id: int, json_data: OpinionIn):
 
 @bp.get("/time-limits")
 @bp.auth_required(staff_auth)
+@requires("time_limits.view")
 @bp.input(ClockQuery, location="query")
 @bp.output(ClockList)
 def list_time_limits(query_data: ClockQuery):

@@ -6,7 +6,7 @@ from flask import current_app, request
 
 from backend import presenters
 from backend.console import bp
-from backend.console.auth import current_staff, staff_auth
+from backend.console.auth import current_staff, requires, staff_auth
 from backend.console.schemas import (
     ConcludeIn,
     InspectionPage,
@@ -39,6 +39,7 @@ def _page(query_data: PageQuery, mine: bool) -> dict:
 
 @bp.get("/inspections")
 @bp.auth_required(staff_auth)
+@requires("inspection.list_all")
 @bp.input(PageQuery, location="query")
 @bp.output(InspectionPage)
 def list_inspections(query_data: PageQuery):
@@ -48,6 +49,7 @@ def list_inspections(query_data: PageQuery):
 
 @bp.get("/inspections/mine")
 @bp.auth_required(staff_auth)
+@requires("inspection.list_mine")
 @bp.input(PageQuery, location="query")
 @bp.output(InspectionPage)
 def my_inspections(query_data: PageQuery):
@@ -72,6 +74,7 @@ def _commit(inspection) -> dict:
 
 @bp.post("/inspections/<int:inspection_id>/schedule")
 @bp.auth_required(staff_auth)
+@requires("inspection.schedule")
 @bp.input(ScheduleIn)
 @bp.output(InspectionOut)
 @bp.doc(responses=CONFLICTS)
@@ -105,6 +108,7 @@ def upload_photo(inspection_id: int):
 
 @bp.post("/inspections/<int:inspection_id>/results")
 @bp.auth_required(staff_auth)
+@requires("inspection.record_result")
 @bp.input(ResultIn)
 @bp.output(InspectionOut)
 @bp.doc(responses=CONFLICTS)
@@ -120,6 +124,7 @@ def record_result(inspection_id: int, json_data: ResultIn):
 
 @bp.post("/inspections/<int:inspection_id>/conclude")
 @bp.auth_required(staff_auth)
+@requires("inspection.conclude")
 @bp.input(ConcludeIn)
 @bp.output(InspectionOut)
 @bp.doc(responses=CONFLICTS)
@@ -133,6 +138,7 @@ def conclude(inspection_id: int, json_data: ConcludeIn):
 
 @bp.post("/inspections/<int:inspection_id>/photo-review")
 @bp.auth_required(staff_auth)
+@requires("inspection.conclude")
 @bp.input(PhotoReviewIn)
 @bp.output(InspectionOut)
 @bp.doc(responses=CONFLICTS)

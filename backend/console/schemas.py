@@ -169,3 +169,27 @@ class ClockEntry(ReviewTask):
 class ClockList(BaseModel):
     total: int
     tasks: list[ClockEntry]
+
+
+class CalendarQuery(In):
+    year: int = Field(ge=2000, le=2100)
+
+
+class CalendarDayIn(In):
+    is_workday: bool = Field(description="true：调休上班；false：放假")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="如 元旦、春节调休上班")
+
+
+class CalendarDayOut(BaseModel):
+    day: date_type
+    is_workday: bool
+    name: str
+    source: str
+    updated_by: str
+
+
+class CalendarYear(BaseModel):
+    year: int
+    provisional: bool = Field(description="该年安排尚未录入，按周一至周五推算")
+    days: list[CalendarDayOut]

@@ -25,6 +25,7 @@ import chinese_calendar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from backend.errors import RuleViolation
 from backend.models import CalendarDay
 
 SOURCE_LIBRARY = "chinese_calendar"
@@ -224,3 +225,11 @@ def remaining_working_days(session: Session, *, due: date, today: date) -> int:
     if due >= today:
         return working_days_between(session, today, due)
     return -working_days_between(session, due, today)
+
+
+def parse_day(text: str) -> date:
+    """A YYYY-MM-DD date from a URL or a form, or a 422 the administrator can act on."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise RuleViolation("DATE_INVALID", "日期格式应为 YYYY-MM-DD", {"value": text}) from None
