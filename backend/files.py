@@ -6,9 +6,12 @@ The link names who it was issued to; at fetch time that subject must still own t
 
 from __future__ import annotations
 
-from apiflask import APIBlueprint
-from flask import current_app, send_file
+from typing import BinaryIO
 
+from apiflask import APIBlueprint
+from flask import current_app, request, send_file
+
+from backend.errors import BadRequest
 from backend.extensions import db
 from backend.services import materials
 from media.errors import SignatureInvalid
@@ -37,3 +40,11 @@ def fetch(token: str):
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
+
+
+def upload_stream() -> BinaryIO:
+    """The uploaded file of a multipart request: field ``file``, as wx.uploadFile sends it."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("UPLOAD_FILE_MISSING", "请在表单字段 file 中上传文件")
+    return upload.stream

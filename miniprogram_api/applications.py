@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from backend import presenters
-from backend.errors import BadRequest
+from backend import files, presenters
 from backend.extensions import db, limiter
 from backend.services import applications, idempotency, inspections, materials, window
 from miniprogram_api import bp
@@ -143,16 +142,15 @@ def withdraw_application(application_id: int):
                    422: "UPLOAD_CORRUPT / UPLOAD_TOO_MANY_PIXELS / UPLOAD_PDF_*"})
 def upload_material(application_id: int, material_code: str):
     """上传材料的一页（multipart/form-data，文件字段名 file，即 wx.uploadFile 的 name）"""
-    upload = request.files.get("file")
-    if upload is None:
-        raise BadRequest("UPLOAD_FILE_MISSING", "请在表单字段 file 中上传文件")
-    settings = _settings()
     row, created = materials.upload(
         db.session, applicant=token_auth.current_user, application_id=application_id,
-        material_code=material_code, stream=upload.stream,
-        store=current_app.extensions["media_store"],
-        limits=materials.limits_from(settings),
-    )
+        material_code=material_code, stream=files.upload_stream(),
+        store=current_app.extensions["media_store"], limits=materials.limits_from(_settings()))
+    return _file_created(row, created)
+
+
+def _file_created(row, created: bool):
+    """201 for a new file, 200 when the same bytes were already there (a retried upload)."""
     db.session.commit()
     out = presenters.file_out(row, f"applicant:{token_auth.current_user.id}")
     return FileOut.model_validate(out).model_dump(mode="json"), 201 if created else 200
@@ -214,19 +212,11 @@ def request_reschedule(application_id: int, json_data: RescheduleIn):
 @bp.doc(responses={201: "FileOut", 409: "STATE_CONFLICT"})
 def upload_evidence(application_id: int):
     """上传整改照片或材料（multipart/form-data，字段 file）"""
-    application = applications.get_own(db.session, applicant=token_auth.current_user,
-                                       application_id=application_id)
-    inspections.ensure_rectifying(application)
-    upload = request.files.get("file")
-    if upload is None:
-        raise BadRequest("UPLOAD_FILE_MISSING", "请在表单字段 file 中上传文件")
-    row, created = materials.store_file(
-        db.session, application, material_code="rectification_evidence", label="整改材料",
-        stream=upload.stream, store=current_app.extensions["media_store"],
-        limits=materials.limits_from(_settings()), actor=token_auth.current_user)
-    db.session.commit()
-    out = presenters.file_out(row, f"applicant:{token_auth.current_user.id}")
-    return FileOut.model_validate(out).model_dump(mode="json"), 201 if created else 200
+    row, created = inspections.add_evidence(
+        db.session, applicant=token_auth.current_user, application_id=application_id,
+        stream=files.upload_stream(), store=current_app.extensions["media_store"],
+        limits=materials.limits_from(_settings()))
+    return _file_created(row, created)
 
 
 @bp.post("/applications/<int:application_id>/inspection/rectification")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 
-from backend import presenters
+from backend import files, presenters
 from backend.console import bp
 from backend.console.auth import current_staff, requires, staff_auth
 from backend.console.schemas import (
@@ -16,7 +16,6 @@ from backend.console.schemas import (
     ResultIn,
     ScheduleIn,
 )
-from backend.errors import BadRequest
 from backend.extensions import db
 from backend.services import inspections, materials
 from miniprogram_api.schemas import InspectionOut
@@ -94,12 +93,9 @@ def upload_photo(inspection_id: int):
     """上传核查照片（multipart/form-data，字段 file；经同一上传安全流程）"""
     staff = current_staff()
     inspection = inspections.get_for_staff(db.session, staff=staff, inspection_id=inspection_id)
-    upload = request.files.get("file")
-    if upload is None:
-        raise BadRequest("UPLOAD_FILE_MISSING", "请在表单字段 file 中上传文件")
     row, _ = materials.store_file(
         db.session, inspection.application, material_code="inspection_photo", label="核查照片",
-        stream=upload.stream, store=current_app.extensions["media_store"],
+        stream=files.upload_stream(), store=current_app.extensions["media_store"],
         limits=materials.limits_from(current_app.extensions["settings"]), actor=staff)
     db.session.commit()
     out = presenters.file_out(row, f"staff:{staff.id}")

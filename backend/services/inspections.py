@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock, workflow
@@ -24,10 +25,12 @@ from backend.models import (
     Inspection,
     InspectionMember,
     InspectionResult,
+    MaterialFile,
     StaffAccount,
 )
 from backend.security import permissions
-from backend.services import applications, calendar, timeline, window
+from backend.services import applications, calendar, materials, pages, timeline, window
+from media.store import MediaStore
 
 N = workflow.InspectionState
 WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
@@ -46,10 +49,8 @@ def queue(session: Session, *, staff: StaffAccount, status: str | None, mine: bo
         query = select(Inspection)
     if status:
         query = query.where(Inspection.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(Inspection.scheduled_on, Inspection.id)
-                           .offset((page - 1) * per_page).limit(per_page))
-    return list(rows), total or 0
+    return pages.page(session, query, Inspection.scheduled_on, Inspection.id, page=page,
+                      per_page=per_page)
 
 
 def get_for_staff(session: Session, *, staff: StaffAccount, inspection_id: int) -> Inspection:
@@ -282,6 +283,18 @@ def ensure_rectifying(application: Application) -> None:
     if inspection.status != N.RECTIFYING:
         raise Conflict("STATE_CONFLICT", "当前没有待整改的核查意见",
                        {"status": inspection.status})
+
+
+def add_evidence(session: Session, *, applicant: Applicant, application_id: int,
+                 stream: BinaryIO, store: MediaStore, limits: materials.UploadLimits,
+                 ) -> tuple[MaterialFile, bool]:
+    """A photo or document showing the rectification, while the notice is open."""
+    application = applications.get_own(session, applicant=applicant,
+                                       application_id=application_id)
+    ensure_rectifying(application)
+    return materials.store_file(session, application, material_code="rectification_evidence",
+                                label="整改材料", stream=stream, store=store, limits=limits,
+                                actor=applicant)
 
 
 def submit_rectification(session: Session, *, applicant: Applicant, application_id: int,

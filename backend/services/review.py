@@ -6,7 +6,7 @@ blocks another's work, and the last decision that completes the bundle approves 
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import workflow
@@ -14,7 +14,7 @@ from backend.errors import NotFound, RuleViolation
 from backend.models import Application, ApplicationItem, StaffAccount
 from backend.models.base import utcnow
 from backend.security import permissions
-from backend.services import applications, timeline, window
+from backend.services import applications, pages, timeline, window
 
 
 def unit_queue(session: Session, *, staff: StaffAccount, status: str | None, page: int,
@@ -25,10 +25,8 @@ def unit_queue(session: Session, *, staff: StaffAccount, status: str | None, pag
              .where(ApplicationItem.approving_unit == staff.unit_code)
              .where(ApplicationItem.status == (status or workflow.ItemState.UNDER_REVIEW))
              .where(Application.status != workflow.State.DRAFT))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(ApplicationItem.due_on, ApplicationItem.id)
-                           .offset((page - 1) * per_page).limit(per_page))
-    return list(rows), total or 0
+    return pages.page(session, query, ApplicationItem.due_on, ApplicationItem.id, page=page,
+                      per_page=per_page)
 
 
 def get_task(session: Session, *, staff: StaffAccount, item_id: int) -> ApplicationItem:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock, workflow
@@ -24,7 +24,7 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.security import permissions
-from backend.services import applications, calendar, timeline
+from backend.services import applications, calendar, pages, timeline
 
 SEE_ALL = {workflow.COMMISSIONER, workflow.COORDINATOR, "system_admin"}
 
@@ -68,10 +68,8 @@ def queue(session: Session, *, staff: StaffAccount, status: str | None, industry
     query = query.where(Application.status == (status or workflow.State.SUBMITTED))
     if industry:
         query = query.where(Application.industry_code == industry)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(Application.submitted_at, Application.id)
-                           .offset((page - 1) * per_page).limit(per_page))
-    return list(rows), total or 0
+    return pages.page(session, query, Application.submitted_at, Application.id, page=page,
+                      per_page=per_page)
 
 
 def accept(session: Session, *, staff: StaffAccount, application_id: int, version: int | None,
