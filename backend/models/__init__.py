@@ -12,6 +12,7 @@ from backend.models.applications import (
     MaterialFile,
 )
 from backend.models.calendar import CalendarDay
+from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from notifications.outbox import OutboxMessage
 
@@ -29,6 +30,10 @@ __all__ = [
     "Inspection",
     "InspectionMember",
     "InspectionResult",
+    "License",
+    "LicenseChange",
+    "LicenseItem",
+    "LicenseRendition",
     "MaterialFile",
     "OutboxMessage",
     "StaffAccount",
