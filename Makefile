@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 migrate: install
+	./scripts/install-system-packages.sh
 	$(BIN)/flask db upgrade
 	$(BIN)/flask catalog load
 	$(BIN)/flask calendar seed
@@ -34,6 +35,7 @@ run: migrate
 
 # real MariaDB and Redis are installed when missing and started for the run by the tests
 test: install
+	./scripts/install-system-packages.sh
 	./scripts/install-test-servers.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest

@@ -10,11 +10,12 @@ import swagger_ui_bundle
 from apiflask import APIFlask
 from flask import current_app, request, send_from_directory
 
-from backend import cli, files, health
+from backend import cli, files, health, public
 from backend import logging as app_logging
 from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate
 from backend.http_errors import register_error_handlers
+from backend.security import signatures
 from config import settings as settings_module
 from config.settings import Settings
 from media.store import MediaStore
@@ -58,6 +59,12 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     link_key = hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest()
     app.extensions["media_store"] = MediaStore(Path(settings.MEDIA_ROOT), link_key)
+
+    app.extensions["license_keyring"] = (
+        signatures.Keyring.from_settings(settings.LICENSE_SIGNING_KEYS,
+                                         settings.LICENSE_ACTIVE_KEY_ID,
+                                         settings.LICENSE_RETIRED_KEY_IDS)
+        if settings.LICENSE_SIGNING_KEYS else signatures.dev_keyring())
 
     register_error_handlers(app)
     _register_blueprints(app)
@@ -106,5 +113,6 @@ def _register_blueprints(app: APIFlask) -> None:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(public.bp)
     app.register_blueprint(miniprogram_bp)
     app.register_blueprint(console_bp)

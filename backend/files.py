@@ -28,10 +28,13 @@ def fetch(token: str):
     if not materials.subject_may_read(db.session, subject=subject, sha256=sha256):
         raise SignatureInvalid()
     stream = store.open(sha256)
-    is_pdf = stream.read(5) == b"%PDF-"
+    head = stream.read(8)
     stream.seek(0)
-    response = send_file(stream, mimetype="application/pdf" if is_pdf else "image/jpeg",
-                         max_age=0)
+    is_pdf = head.startswith(b"%PDF-")
+    # we only ever store our own re-encoded JPEGs, rendered license PNGs and checked PDFs
+    mimetype = ("application/pdf" if is_pdf
+                else "image/png" if head.startswith(b"\x89PNG") else "image/jpeg")
+    response = send_file(stream, mimetype=mimetype, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # images are our own re-encoded JPEGs; PDFs are kept as uploaded, so never rendered inline
     response.headers["Content-Disposition"] = (

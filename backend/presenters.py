@@ -12,9 +12,10 @@ from backend.models import (
     ApplicationItem,
     CatalogVersion,
     Inspection,
+    License,
     MaterialFile,
 )
-from backend.services import application_form, applications, time_limits
+from backend.services import application_form, applications, licenses, time_limits
 
 
 def summary(application: Application) -> dict:
@@ -124,4 +125,42 @@ def inspection_out(inspection: Inspection, subject: str) -> dict:
         "rectification": inspection.rectification,
         "rectification_deadline": inspection.rectification_deadline,
         "recheck_mode": inspection.recheck_mode, "outcome": inspection.outcome,
+    }
+
+
+def license_out(license_: License, subject: str) -> dict:
+    """A license with its current verdict and signed links to its rendered face."""
+    settings = current_app.extensions["settings"]
+    store = current_app.extensions["media_store"]
+    face = licenses.rendition(db.session, license_,
+                              keyring=current_app.extensions["license_keyring"],
+                              base_url=settings.LICENSE_VERIFY_BASE_URL, store=store,
+                              font_path=settings.LICENSE_FONT_PATH)
+
+    def link(sha256: str) -> str:
+        token = store.sign(sha256, subject=subject, expires_in=settings.MEDIA_URL_TTL_SECONDS)
+        return url_for("files.fetch", token=token, _external=True)
+
+    code, label, reason = licenses.verdict(license_)
+    return {
+        "id": license_.id, "version": license_.version, "lock_version": license_.lock_version,
+        "application_id": license_.application_id, "license_no": license_.license_no,
+        "verdict": code, "verdict_label": label, "verdict_reason": reason,
+        "industry_category": license_.industry_category,
+        "industry_name": license_.industry_name, "holder_name": license_.holder_name,
+        "credit_code": license_.credit_code, "premises_address": license_.premises_address,
+        "issuing_authority": license_.issuing_authority, "issued_on": license_.issued_on,
+        "valid_until": license_.valid_until,
+        "items": [{"code": i.item_code, "name": i.item_name,
+                   "sub_license_no": i.sub_license_no, "approving_unit": i.approving_unit,
+                   "supervising_unit": i.supervising_unit, "required": i.required,
+                   "status": i.status, "status_label": licenses.ITEM_STATUS_LABELS[i.status],
+                   "status_reason": i.status_reason, "valid_until": i.valid_until}
+                  for i in license_.items],
+        "image_url": link(face.png_sha256),
+        "pdf_url": link(face.pdf_sha256) if face.pdf_sha256 else None,
+        "verify_url": face.verify_url,
+        "requests": [{"id": c.id, "version": c.lock_version, "kind": c.kind,
+                      "status": c.status, "changes": c.changes, "reason": c.reason,
+                      "unit_decisions": c.unit_decisions} for c in license_.changes],
     }

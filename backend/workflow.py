@@ -23,6 +23,7 @@ class State(StrEnum):
     IN_REVIEW = "in_review"
     APPROVED = "approved"
     REFUSED = "refused"
+    LICENSED = "licensed"
 
 
 class ItemState(StrEnum):
@@ -51,6 +52,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         State.SUPPLEMENT_REQUESTED: "待补正材料", State.NOT_ACCEPTED: "不予受理",
         State.WITHDRAWN: "已撤回", State.IN_REVIEW: "已受理，并联审批中",
         State.APPROVED: "审批通过，待发证", State.REFUSED: "不予许可",
+        State.LICENSED: "已发证",
     },
     ItemState: {
         ItemState.DRAFT: "草稿", ItemState.SUBMITTED: "已提交",
@@ -88,6 +90,7 @@ class Action(StrEnum):
     REQUIRE_RECTIFICATION = "require_rectification"
     SUBMIT_RECTIFICATION = "submit_rectification"
     FAIL = "fail"
+    ISSUE = "issue"
 
 
 APPLICANT = "applicant"
@@ -133,6 +136,8 @@ TRANSITIONS: tuple[Transition, ...] = (
        "全部事项准予许可且现场核查通过，待发证", notify=True),
     _t(S.IN_REVIEW, Action.REFUSE, S.REFUSED, {COMMISSIONER}, "application.refused",
        "不予许可", notify=True),
+    _t(S.APPROVED, Action.ISSUE, S.LICENSED, {COMMISSIONER}, "license.issued",
+       "核发行业综合许可证", notify=True),
     # each permit item
     _t(It.DRAFT, Action.SUBMIT, It.SUBMITTED, {APPLICANT}, "item.submitted", "事项已提交"),
     _t(It.SUBMITTED, Action.ACCEPT, It.UNDER_REVIEW, {COMMISSIONER}, "item.review_opened",

@@ -51,6 +51,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UPLOAD_RATE_LIMIT", "60 per minute", str, "uploads per applicant"),
     Setting("SUBMIT_RATE_LIMIT", "10 per minute", str,
             "submissions and new applications per applicant"),
+    Setting("LICENSE_VERIFY_BASE_URL", "http://127.0.0.1:8000", str,
+            "https origin of the public verification page printed in license QR codes"),
+    Setting("LICENSE_SIGNING_KEYS", "", str,
+            "kid:base64url-seed,… Ed25519 keys; empty = the fixed development key"),
+    Setting("LICENSE_ACTIVE_KEY_ID", "", str, "the kid that signs new QR codes"),
+    Setting("LICENSE_RETIRED_KEY_IDS", "", str, "kids that no longer verify"),
+    Setting("LICENSE_FONT_PATH", "", str, "CJK font for license images; empty = search"),
+    Setting("LICENSE_CACHE_SECONDS", 600, int, "how long a valid verification is cached"),
+    Setting("PUBLIC_VERIFY_RATE_LIMIT", "60 per minute", str,
+            "public verification page requests per client address"),
     Setting("WORKER_POLL_SECONDS", 5.0, float, "how often the worker looks for due work"),
     Setting("LOG_LEVEL", "INFO", str, "DEBUG | INFO | WARNING | ERROR"),
     Setting("PUBLIC_BASE_URL", "http://127.0.0.1:8000", str, "where this service is reached"),
@@ -104,3 +114,8 @@ def _check(values: Mapping[str, Any]) -> None:
             raise SettingsError(f"production requires WECHAT_API_BASE={WECHAT_PRODUCTION_BASE}")
         if values["SECRET_KEY"] == DEV_SECRET_KEY or len(values["SECRET_KEY"]) < 32:
             raise SettingsError("production requires a SECRET_KEY of at least 32 characters")
+        if not values["LICENSE_SIGNING_KEYS"] or not values["LICENSE_ACTIVE_KEY_ID"]:
+            raise SettingsError("production requires LICENSE_SIGNING_KEYS and "
+                                "LICENSE_ACTIVE_KEY_ID (the development key is public)")
+        if not values["LICENSE_VERIFY_BASE_URL"].startswith("https://"):
+            raise SettingsError("production requires an https LICENSE_VERIFY_BASE_URL")

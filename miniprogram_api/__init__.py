@@ -4,4 +4,10 @@ from apiflask import APIBlueprint
 
 bp = APIBlueprint("mp", __name__, url_prefix="/api/mp/v1", tag="小程序")
 
-from miniprogram_api import applications, auth, catalog, staff  # noqa: E402,F401 - attach routes to bp
+from miniprogram_api import (  # noqa: E402,F401 - attach routes to bp
+    applications,
+    auth,
+    catalog,
+    licenses,
+    staff,
+)

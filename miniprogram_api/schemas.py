@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -285,3 +285,84 @@ class RescheduleIn(In):
 
 class RectificationIn(In):
     note: Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)] = ""
+
+
+class LicenseRequestIn(In):
+    kind: Literal["change", "renewal", "replacement"] = Field(
+        description="change 变更（经各审批单位审核）| renewal 延续 | replacement 补发")
+    changes: dict[Literal["holder_name", "premises_address", "legal_rep_name"],
+                  Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                                   strip_whitespace=True)]] = {}
+    reason: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] = ""
+
+
+class CancelIn(In):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
+                                             strip_whitespace=True)]
+
+
+class ScanIn(In):
+    scan: Annotated[str, StringConstraints(max_length=2048)] = Field(
+        description="wx.scanCode 返回的 result 原文")
+
+
+class LicenseItemOut(BaseModel):
+    code: str
+    name: str
+    sub_license_no: str
+    approving_unit: str
+    supervising_unit: str
+    required: bool
+    status: str
+    status_label: str
+    status_reason: str | None
+    valid_until: date | None
+
+
+class LicenseOut(BaseModel):
+    id: int
+    version: int = Field(description="证照版本；变更、延续、补发后递增")
+    lock_version: int
+    application_id: int
+    license_no: str
+    verdict: str
+    verdict_label: str
+    verdict_reason: str
+    industry_category: str
+    industry_name: str
+    holder_name: str
+    credit_code: str
+    premises_address: str
+    issuing_authority: str
+    issued_on: date
+    valid_until: date | None
+    items: list[LicenseItemOut]
+    image_url: str = Field(description="证照图片（PNG）短期签名链接")
+    pdf_url: str | None = Field(description="打印用 PDF 短期签名链接")
+    verify_url: str = Field(description="二维码内容（公开核验地址，含签名）")
+    requests: list[dict[str, Any]]
+
+
+class LicenseList(BaseModel):
+    total: int
+    licenses: list[LicenseOut]
+
+
+class VerifyOut(BaseModel):
+    verdict: str = Field(description="valid | suspended | revoked | cancelled | expired | invalid")
+    verdict_label: str = Field(description="有效 / 已暂停 / 已吊销 / 已注销 / 已过期 / 无效")
+    reason: str
+    license_no: str | None = None
+    scanned_version: int | None = None
+    current_version: int | None = None
+    superseded: bool | None = None
+    industry: str | None = None
+    holder_name: str | None = None
+    premises_address: str | None = None
+    issuing_authority: str | None = None
+    issued_on: date | None = None
+    valid_until: date | None = None
+    credit_code: str | None = None
+    acceptance_number: str | None = None
+    items: list[dict[str, Any]] = []
+    inspections: list[dict[str, Any]] = []

@@ -1,9 +1,12 @@
 #!/bin/sh
-# Installs the real servers and fonts the test suite runs against, when missing (Debian, root).
+# Installs the real servers and the browser the test suite runs against, when missing
+# (Debian, root).
 set -e
 missing=""
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="$missing mariadb-server"
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+# the public verification page is checked as a phone shows it, in headless Chromium
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 [ -z "$missing" ] && exit 0
 echo "installing:$missing"
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

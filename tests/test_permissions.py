@@ -4,6 +4,7 @@ an allowed role is never refused. A new staff endpoint without a declared rule f
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from backend.security import permissions
@@ -37,6 +38,11 @@ RULES = {
     "staff.photo_review": "inspection.conclude",
     "staff.list_calendar": "time_limits.view",
     "staff.set_calendar_day": "calendar.edit",
+    "staff.issue_license": "license.issue",
+    "staff.get_license": "license.view",
+    "staff.list_license_requests": "license.handle_requests",
+    "staff.decide_license_request": "license.handle_requests",
+    "staff.set_item_status": "license.item_status",
 }
 NOT_IN_MATRIX = {"staff.login", "staff.logout"}  # no role involved; tested in test_staff_auth
 # who may see the fixture's objects: the reviewer is of a unit with an item in it, the
@@ -71,7 +77,7 @@ def test_role_by_endpoint_matrix(app, client, login, staff_login):
     review = staff_get(client, bureau_reviewer, "/reviews")["reviews"][0]
     ids = {"application_id": detail["id"], "review_id": review["id"],
            "inspection_id": inspection["id"], "item_code": "food_business",
-           "day": date(2027, 1, 1).isoformat()}
+           "day": date(2027, 1, 1).isoformat(), "license_id": 999999, "request_id": 999999}
     tokens = {role: staff_login(role, "approval_bureau" if role in {"unit_reviewer",
                                                                     "inspector"} else None)[0]
               for role in ROLES}
@@ -82,6 +88,7 @@ def test_role_by_endpoint_matrix(app, client, login, staff_login):
         url = rule
         for name, value in ids.items():
             url = url.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", str(value))
+        url = re.sub(r"<any\([^)]*\):action>", "suspend", url)
         for role, headers in tokens.items():
             resp = client.open(url, method=method, headers=headers,
                                json=None if method == "GET" else body)
@@ -106,9 +113,9 @@ def _allowed(rule: str, role: str, endpoint: str) -> bool:
 def test_applicants_and_strangers_cannot_use_the_staff_api(app, client, login):
     applicant = login()
     for _, method, rule in staff_routes(app):
-        url = rule.replace("<int:application_id>", "1").replace("<int:review_id>", "1") \
-            .replace("<int:inspection_id>", "1").replace("<item_code>", "x") \
+        url = re.sub(r"<int:\w+>", "1", rule).replace("<item_code>", "x") \
             .replace("<day>", "2027-01-01")
+        url = re.sub(r"<any\([^)]*\):action>", "suspend", url)
         for headers in (applicant, {}):
             resp = client.open(url, method=method, headers=headers,
                                json=None if method == "GET" else {})

@@ -20,9 +20,9 @@ from tests.test_applications import BASE, draft, fill, send_file, upload, upload
 STAFF = "/api/staff/v1"
 
 
-def submitted(client, headers, **answers) -> dict:
+def submitted(client, headers, industry="restaurant", **answers) -> dict:
     """A complete application, submitted with its deferrable materials left for the visit."""
-    detail = fill(client, headers, draft(client, headers, **answers))
+    detail = fill(client, headers, draft(client, headers, industry, **answers))
     upload_required(client, headers, detail, skip_deferrable=True)
     resp = client.post(f"{BASE}/{detail['id']}/submit", headers=headers)
     assert resp.status_code == 200, resp.json
@@ -41,8 +41,8 @@ def post(client, headers, path: str, body: dict | None = None, status: int = 200
     return resp.json
 
 
-def accepted(client, applicant, commissioner, **answers) -> dict:
-    app = submitted(client, applicant, **answers)
+def accepted(client, applicant, commissioner, industry="restaurant", **answers) -> dict:
+    app = submitted(client, applicant, industry, **answers)
     return post(client, commissioner, f"/applications/{app['id']}/accept",
                 {"version": app["version"]})
 

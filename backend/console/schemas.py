@@ -193,3 +193,17 @@ class CalendarYear(BaseModel):
     year: int
     provisional: bool = Field(description="该年安排尚未录入，按周一至周五推算")
     days: list[CalendarDayOut]
+
+
+class RequestDecisionIn(Versioned):
+    approve: bool
+    opinion: Reason
+
+
+class ItemStatusIn(Versioned):
+    reason: Reason
+
+
+class RequestList(BaseModel):
+    total: int
+    requests: list[dict[str, Any]]

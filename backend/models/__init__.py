@@ -12,8 +12,8 @@ from backend.models.applications import (
     MaterialFile,
 )
 from backend.models.calendar import CalendarDay
-from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
+from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
 from notifications.outbox import OutboxMessage
 
 __all__ = [

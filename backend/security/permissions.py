@@ -30,6 +30,15 @@ ACTIONS: dict[str, frozenset[str]] = {
     "calendar.edit": frozenset({"system_admin", "catalog_admin"}),
     "staff.manage": frozenset({"system_admin"}),
     "staff.binding_code": frozenset({"inspector", "inspection_coordinator"}),
+    "license.issue": frozenset({"window_commissioner"}),
+    "license.view": frozenset({"window_commissioner", "inspection_coordinator", "inspector",
+                               "unit_reviewer", "system_admin"}),
+    "license.verify_full": frozenset({"inspector", "inspection_coordinator",
+                                      "window_commissioner", "unit_reviewer", "system_admin"}),
+    "license.decide_request": frozenset({"window_commissioner"}),
+    "license.handle_requests": frozenset({"window_commissioner", "unit_reviewer"}),
+    "license.review_change": frozenset({"unit_reviewer"}),
+    "license.item_status": frozenset({"unit_reviewer"}),
 }
 
 

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from backend import workflow
 from backend.errors import NotFound, RuleViolation
-from backend.models import Applicant, Application, MaterialFile, StaffAccount
+from backend.models import (
+    Applicant,
+    Application,
+    License,
+    LicenseRendition,
+    MaterialFile,
+    StaffAccount,
+)
 from backend.services import applications, timeline, window
 from media import images
 from media.store import MediaStore
@@ -147,17 +154,21 @@ def _renumber(files: list[MaterialFile]) -> None:
 
 
 def subject_may_read(session: Session, *, subject: str, sha256: str) -> bool:
-    """Access check at fetch time: the applicant named in the link still owns the file, or
-    the staff member named in it may still see an application that holds it."""
+    """Access check at fetch time: the applicant named in the link still owns an application
+    holding the file (a material, a photo, a license image), or the staff member named in it
+    may still see such an application."""
     kind, _, ident = subject.partition(":")
     if not ident.isdigit():
         return False
-    holders = select(Application).join(MaterialFile).where(
-        (MaterialFile.sha256 == sha256) | (MaterialFile.thumbnail_sha256 == sha256))
+    holder_ids = set(session.scalars(select(MaterialFile.application_id).where(
+        (MaterialFile.sha256 == sha256) | (MaterialFile.thumbnail_sha256 == sha256))))
+    holder_ids |= set(session.scalars(
+        select(License.application_id).join(LicenseRendition).where(
+            (LicenseRendition.png_sha256 == sha256) | (LicenseRendition.pdf_sha256 == sha256))))
+    holders = list(session.scalars(select(Application).where(Application.id.in_(holder_ids))))
     if kind == "applicant":
-        return session.scalar(holders.where(Application.applicant_id == int(ident))
-                              .limit(1)) is not None
+        return any(a.applicant_id == int(ident) for a in holders)
     staff = session.get(StaffAccount, int(ident)) if kind == "staff" else None
     if staff is None or not staff.active:
         return False
-    return any(window.staff_may_see(session, staff, a) for a in session.scalars(holders))
+    return any(window.staff_may_see(session, staff, a) for a in holders)

@@ -148,6 +148,18 @@ def _summary(items: list[dict[str, Any]], promised_days: int, blocked: list[str]
             f"承诺 {promised_days} 个工作日内办结（不含现场核查整改时间）。")
 
 
+def essential_items(document: CatalogDocument, industry_code: str, answers: Answers) -> set[str]:
+    """Items the business cannot operate without: the industry's base items, and whatever a
+    matched rule put in place of one (e.g. the pre-packaged food filing instead of the license).
+    Everything else was added by a situation and may be given up."""
+    industry = document.industries[industry_code]
+    essential = set(industry.items)
+    for rule in [*document.common.rules, *industry.rules]:
+        if rule_matches(rule, answers) and set(rule.remove_items) & set(industry.items):
+            essential |= set(rule.add_items)
+    return essential
+
+
 def overview(document: CatalogDocument, industry_code: str) -> dict[str, Any]:
     """Everything an industry may involve, before any answer: base and conditional items."""
     industry = document.industries[industry_code]

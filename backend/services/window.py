@@ -24,7 +24,7 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.security import permissions
-from backend.services import applications, calendar, pages, timeline
+from backend.services import applications, calendar, notice, pages, timeline
 
 SEE_ALL = {workflow.COMMISSIONER, workflow.COORDINATOR, "system_admin"}
 
@@ -194,9 +194,9 @@ def drop_item(session: Session, *, staff: StaffAccount, application_id: int, ite
 
 
 def _ensure_droppable(session: Session, application: Application, item: ApplicationItem) -> None:
-    industry = applications.bundle_of(session, application).document.industries[
-        application.industry_code]
-    if item.item_code in industry.items:
+    document = applications.bundle_of(session, application).document
+    if item.item_code in notice.essential_items(document, application.industry_code,
+                                                application.answers):
         raise RuleViolation("ITEM_NOT_DROPPABLE", "该事项是本行业经营的必备许可，不能放弃办理",
                             {"item_code": item.item_code})
 

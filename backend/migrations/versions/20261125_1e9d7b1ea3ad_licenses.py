@@ -5,8 +5,8 @@ Revises: 0110ce57a2af
 Create Date: 2026-11-25 10:46:36.306735
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
 # UTC, microseconds on MariaDB too (backend.models.base.UTCDateTime)

@@ -1,0 +1,234 @@
+"""Ed25519 signatures for the QR on a license: a forged or altered code is detected.
+
+The QR holds ``{base_url}/v/{license_no}?v={version}&k={kid}&s={signature}``. Online, the
+verify page looks the license up and shows its current status; offline, anyone holding the
+published public keys (``Keyring.public_keys``) can check the signature.
+
+Settings (text, so they fit in environment variables):
+
+- ``LICENSE_SIGNING_KEYS`` — comma-separated ``kid:seed`` where seed is base64url of a
+  32-byte Ed25519 private seed, e.g. ``k2026a:AbC…,k2025b:XyZ…`` (make one with
+  ``python -m backend.security.signatures k2026a``). A kid is 1–16 of ``[A-Za-z0-9_-]``.
+- ``LICENSE_ACTIVE_KEY_ID`` — the kid that signs new codes.
+- ``LICENSE_RETIRED_KEY_IDS`` — comma-separated kids whose codes no longer verify.
+
+Rotation: add the new key, make it active, keep the old one listed so printed codes still
+verify; retire it when every license carrying it has been re-issued.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+KID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+# RFC 3986 unreserved characters: the number goes into the URL path without escaping.
+LICENSE_NO = re.compile(r"[A-Za-z0-9._~-]{1,64}")
+_VERSION = re.compile(r"0|[1-9][0-9]{0,8}")
+# Loose on purpose: a truncated signature still parses, so it is judged "invalid signature"
+# by verify() rather than "not our code".
+_SIG_TEXT = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_SIG_CHARS = 86  # 64 bytes in base64url without padding
+MAX_SCAN_CHARS = 512
+DEV_KID = "dev1"
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    """Strict: only the base64url alphabet, and only the canonical encoding of the bytes.
+
+    The standard decoder ignores stray characters and the unused low bits of the last
+    character, so two different texts would carry the same signature.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64url") from exc
+    if _b64url(raw) != text:
+        raise ValueError("not canonical base64url")
+    return raw
+
+
+def license_message(license_no: str, version: int) -> bytes:
+    """The bytes a license QR signs; defined here only, so signer and verifier cannot differ."""
+    return f"yyz-license:{license_no}:{version}".encode()
+
+
+class Keyring:
+    """Signing keys by kid: one active signer, every listed non-retired key verifies."""
+
+    def __init__(self, keys: Mapping[str, Ed25519PrivateKey], active_kid: str,
+                 retired: Iterable[str] = ()) -> None:
+        retired_kids = tuple(retired)
+        for kid in (*keys, *retired_kids):
+            if not isinstance(kid, str) or not KID.fullmatch(kid):
+                raise ValueError(f"key id {kid!r}: 1-16 characters of A-Z a-z 0-9 _ -")
+        retired_set = frozenset(retired_kids)
+        if active_kid not in keys:
+            raise ValueError(f"active key id {active_kid!r} is not among the signing keys")
+        if active_kid in retired_set:
+            raise ValueError(f"active key id {active_kid!r} is also listed as retired")
+        self.active_kid = active_kid
+        self._signer = keys[active_kid]
+        # Retired kids may already be gone from `keys`; listing them is then a no-op.
+        self._verifiers: dict[str, Ed25519PublicKey] = {
+            kid: key.public_key() for kid, key in keys.items() if kid not in retired_set}
+
+    @classmethod
+    def from_settings(cls, keys: str, active_kid: str, retired: str = "") -> Keyring:
+        """Parse LICENSE_SIGNING_KEYS / LICENSE_ACTIVE_KEY_ID / LICENSE_RETIRED_KEY_IDS.
+
+        Raises ValueError naming the bad entry (never echoing a seed) so a misconfigured
+        deployment fails at start-up, not at the first license.
+        """
+        parsed: dict[str, Ed25519PrivateKey] = {}
+        for position, entry in enumerate((e.strip() for e in keys.split(",")), start=1):
+            if not entry:
+                continue
+            kid, sep, seed_text = entry.partition(":")
+            kid = kid.strip()
+            if not sep or not KID.fullmatch(kid):
+                raise ValueError(f"LICENSE_SIGNING_KEYS entry {position}: expected kid:seed")
+            if kid in parsed:
+                raise ValueError(f"LICENSE_SIGNING_KEYS: key id {kid!r} listed twice")
+            try:
+                seed = _b64url_decode(seed_text.strip())
+            except ValueError:
+                seed = b""
+            if len(seed) != 32:
+                raise ValueError(f"LICENSE_SIGNING_KEYS: key {kid!r} is not base64url of"
+                                 " a 32-byte seed")
+            parsed[kid] = Ed25519PrivateKey.from_private_bytes(seed)
+        if not parsed:
+            raise ValueError("LICENSE_SIGNING_KEYS is empty")
+        retired_kids = [r.strip() for r in retired.split(",") if r.strip()]
+        return cls(parsed, active_kid.strip(), retired_kids)
+
+    def sign(self, message: bytes) -> tuple[str, str]:
+        """(kid, base64url signature without padding — 86 characters)."""
+        return self.active_kid, _b64url(self._signer.sign(message))
+
+    def verify(self, kid: str, sig_b64: str, message: bytes) -> bool:
+        """False for an unknown or retired kid, malformed or wrong signature; never raises."""
+        try:
+            key = self._verifiers.get(kid)
+            if key is None or len(sig_b64) != _SIG_CHARS:
+                return False
+            key.verify(_b64url_decode(sig_b64), message)
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True
+
+    def public_keys(self) -> dict[str, str]:
+        """kid → base64url raw public key of every verifying key: the published trust list."""
+        return {kid: _b64url(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+                for kid, key in self._verifiers.items()}
+
+
+def generate_key_text(kid: str) -> str:
+    """A fresh ``kid:seed`` entry for LICENSE_SIGNING_KEYS (operators; keep it secret)."""
+    if not KID.fullmatch(kid):
+        raise ValueError(f"key id {kid!r}: 1-16 characters of A-Z a-z 0-9 _ -")
+    seed = Ed25519PrivateKey.generate().private_bytes_raw()
+    return f"{kid}:{_b64url(seed)}"
+
+
+def dev_keyring() -> Keyring:
+    """Development and tests only — NOT for production: its seed is public in this file.
+
+    Deterministic (kid "dev1"), so URLs in fixtures and local databases stay stable.
+    """
+    seed = hashlib.sha256(b"yiye-yizheng dev license key, public, never production").digest()
+    return Keyring({DEV_KID: Ed25519PrivateKey.from_private_bytes(seed)}, DEV_KID)
+
+
+@dataclass(frozen=True)
+class ParsedScan:
+    """The parts of a scanned license URL; nothing here is trusted until verified."""
+
+    license_no: str
+    version: int
+    kid: str
+    sig: str
+
+    def verified_by(self, keyring: Keyring) -> bool:
+        """The signature alone; the caller still looks the license up for its live status."""
+        return keyring.verify(self.kid, self.sig, license_message(self.license_no, self.version))
+
+
+def build_verify_url(base_url: str, license_no: str, version: int, keyring: Keyring) -> str:
+    """``{base_url}/v/{license_no}?v={version}&k={kid}&s={sig}`` signed by the active key."""
+    if not LICENSE_NO.fullmatch(license_no):
+        raise ValueError(f"license number {license_no!r} is not URL-safe")
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 10**9:
+        raise ValueError(f"version {version!r} is not a non-negative integer")
+    kid, sig = keyring.sign(license_message(license_no, version))
+    return f"{base_url.rstrip('/')}/v/{license_no}?v={version}&k={kid}&s={sig}"
+
+
+def parse_verify_url(text: str, *, base_url: str | None = None) -> ParsedScan | None:
+    """What wx.scanCode (raw text) or a mini-program's ``options.q`` (URL-encoded) gives.
+
+    None for anything that is not exactly our URL: another scheme or host (when base_url
+    is given; otherwise https is required), a path other than ``/v/<no>``, missing,
+    repeated or extra parameters, a non-numeric version, junk, more than 512 characters.
+    """
+    if not isinstance(text, str) or len(text) > MAX_SCAN_CHARS:
+        return None
+    text = text.strip()
+    if re.match(r"https?%3A%2F%2F", text, re.IGNORECASE):
+        text = unquote(text)
+    if not text.isascii() or any(c.isspace() for c in text):
+        return None
+    try:
+        url = urlsplit(text)
+        if url.username is not None or url.password is not None:
+            return None
+        query = parse_qs(url.query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return None
+    if base_url is None:
+        if url.scheme != "https" or not url.hostname:
+            return None
+        prefix = re.escape(url.path.rpartition("/v/")[0])
+    else:
+        base = urlsplit(base_url.strip().rstrip("/"))
+        if (url.scheme, url.netloc.lower()) != (base.scheme.lower(), base.netloc.lower()):
+            return None
+        prefix = re.escape(base.path)
+    path = re.fullmatch(prefix + r"/v/([^/]+)", url.path)
+    if path is None or url.fragment or sorted(query) != ["k", "s", "v"]:
+        return None
+    if any(len(values) != 1 for values in query.values()):
+        return None
+    license_no, (version,), (kid,), (sig,) = path.group(1), query["v"], query["k"], query["s"]
+    if not (LICENSE_NO.fullmatch(license_no) and _VERSION.fullmatch(version)
+            and KID.fullmatch(kid) and _SIG_TEXT.fullmatch(sig)):
+        return None
+    return ParsedScan(license_no, int(version), kid, sig)
+
+
+if __name__ == "__main__":
+    # `python -m backend.security.signatures KID`: a new key entry and its public key.
+    new = generate_key_text(sys.argv[1] if len(sys.argv) > 1 else "k1")
+    ring = Keyring.from_settings(new, new.partition(":")[0])
+    print(f"LICENSE_SIGNING_KEYS entry (secret): {new}")
+    print(f"public key (publish): {ring.public_keys()}")

@@ -1,0 +1,378 @@
+"""一证准营: issue the 行业综合许可证, and manage its life.
+
+晋政办发〔2022〕90号 二（六）: one license in a province-wide format (行业类别、经营主体、经营场所、
+许可项目、发证机关) whose QR covers every bundled permit; during the transition each original
+permit is kept as an electronic sub-license. Every lifecycle step is audited on the
+application's timeline and written to the outbox for the applicant and the supervising
+departments (谁审批谁负责，谁主管谁监管).
+
+License number rule (documented here once): ``{county code 6}{year 4}{industry no 2}{serial 6}
+{check 1}`` — the premises' county (GB/T 2260), the issue year, the industry's two-digit
+number in the catalog, six random digits (unique, so numbers cannot be enumerated in bulk)
+and an ISO 7064 MOD 11-2 check character that catches a mistyped digit.
+
+Validity rule: the shortest validity (in years) among the bundled permits that have one;
+long-term when none has. A sub-license keeps its own permit's validity.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend import clock, workflow
+from backend.errors import Conflict, NotFound, RuleViolation
+from backend.models import (
+    Applicant,
+    Application,
+    License,
+    LicenseChange,
+    LicenseItem,
+    LicenseRendition,
+    StaffAccount,
+)
+from backend.models.base import utcnow
+from backend.security import permissions, signatures
+from backend.services import applications, entity, notice, timeline, window
+from media import render
+
+ACTIVE, SUSPENDED, REVOKED, CANCELLED = "active", "suspended", "revoked", "cancelled"
+ITEM_STATUS_LABELS = {ACTIVE: "有效", SUSPENDED: "已暂停", REVOKED: "已吊销"}
+CHANGEABLE = {"holder_name": "经营主体名称", "premises_address": "经营场所",
+              "legal_rep_name": "法定代表人（负责人）"}
+RENEWAL_WINDOW_DAYS = 90
+CHANGED = "changed_licenses"  # session.info key: licenses whose cached verdicts must go
+
+
+def add_years(day: date, years: int) -> date:
+    """The day before the same date ``years`` later (a 5-year permit from 2026-11-25 runs to
+    2031-11-24); 29 February falls back to 28 February."""
+    try:
+        same = day.replace(year=day.year + years)
+    except ValueError:
+        same = day.replace(year=day.year + years, day=28)
+    return same - timedelta(days=1)
+
+
+def check_character(digits: str) -> str:
+    """ISO 7064 MOD 11-2, as the ID-card number uses."""
+    total = sum(int(d) * pow(2, len(digits) - i, 11) for i, d in enumerate(digits))
+    return "0123456789X"[(12 - total % 11) % 11]
+
+
+def _new_number(session: Session, county: str, year: int, industry_no: int) -> str:
+    for _ in range(20):
+        body = f"{county}{year}{industry_no:02d}{secrets.randbelow(10**6):06d}"
+        number = body + check_character(body)
+        if session.scalar(select(License.id).where(License.license_no == number)) is None:
+            return number
+    raise Conflict("LICENSE_NUMBER_EXHAUSTED", "证号生成失败，请重试")
+
+
+def issue(session: Session, *, staff: StaffAccount, application_id: int,
+          today: date | None = None) -> tuple[License, bool]:
+    """Issue the license of an approved application; again → the same license (idempotent)."""
+    permissions.require(staff, "license.issue")
+    application = window.get_for_staff(session, staff, application_id)
+    existing = session.scalar(select(License).where(License.application_id == application.id))
+    if existing is not None:
+        return existing, False
+    step = workflow.transition(application.status, workflow.Action.ISSUE, role=staff.role)
+    today = today or clock.today()
+    bundle = applications.bundle_of(session, application)
+    document = bundle.document
+    industry = document.industries[application.industry_code]
+    values = application.form_values
+    division = entity.division(values["premises_city_code"], values["premises_county_code"])
+    approved = [i for i in application.items if i.status == workflow.ItemState.APPROVED]
+    essential = notice.essential_items(document, application.industry_code, application.answers)
+    years = [document.permit_items[i.item_code].validity_years for i in approved]
+    shortest = min((y for y in years if y), default=None)
+    license_ = License(
+        application_id=application.id,
+        license_no=_new_number(session, division.county_code, today.year,
+                               list(document.industries).index(application.industry_code) + 1),
+        industry_code=application.industry_code, industry_name=industry.name,
+        industry_category=industry.category, holder_name=values["entity_name"],
+        credit_code=values["credit_code"],
+        premises_address=f"{division.display.replace(' ', '')}{values['premises_address']}",
+        county_code=division.county_code,
+        issuing_authority=f"{division.city_name}{division.county_name}行政审批服务管理局",
+        issued_on=today, valid_until=add_years(today, shortest) if shortest else None,
+    )
+    for n, item in enumerate(approved, start=1):
+        spec = document.permit_items[item.item_code]
+        license_.items.append(LicenseItem(
+            item_code=item.item_code, item_name=spec.name,
+            sub_license_no=f"{license_.license_no}-{n:02d}",
+            approving_unit=item.approving_unit, supervising_unit=spec.supervising_unit,
+            required=item.item_code in essential,
+            valid_until=add_years(today, spec.validity_years) if spec.validity_years else None))
+    session.add(license_)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent issue won the unique application_id
+        session.rollback()
+        return session.scalars(select(License).where(
+            License.application_id == application_id)).one(), False
+    timeline.fire(session, application, application, step, actor=staff,
+                  message=f"核发行业综合许可证，证号 {license_.license_no}",
+                  data=_event_data(license_))
+    return license_, True
+
+
+def _event_data(license_: License, **extra: Any) -> dict[str, Any]:
+    return {"license_no": license_.license_no, "license_version": license_.version,
+            "holder_name": license_.holder_name, "premises_address": license_.premises_address,
+            "valid_until": license_.valid_until.isoformat() if license_.valid_until else None,
+            "items": [{"item_code": i.item_code, "item_name": i.item_name,
+                       "sub_license_no": i.sub_license_no, "status": i.status,
+                       "supervising_unit": i.supervising_unit} for i in license_.items],
+            **extra}
+
+
+def verdict(license_: License, today: date | None = None) -> tuple[str, str, str]:
+    """(code, 中文 verdict, reason) as a scan shows it, from the license's current state."""
+    today = today or clock.today()
+    if license_.status == CANCELLED:
+        return "cancelled", "已注销", license_.status_reason or "经营者已申请注销"
+    if license_.status == REVOKED:
+        return "revoked", "已吊销", license_.status_reason or "许可证已被吊销"
+    lost = [i for i in license_.items if i.required and i.status != ACTIVE]
+    if any(i.status == REVOKED for i in lost):
+        return "revoked", "已吊销", "必备许可事项已被吊销：" + "、".join(
+            i.item_name for i in lost)
+    if lost:
+        return "suspended", "已暂停", "必备许可事项已暂停：" + "、".join(i.item_name for i in lost)
+    if license_.valid_until is not None and license_.valid_until < today:
+        return "expired", "已过期", f"有效期至 {license_.valid_until:%Y年%m月%d日}"
+    return "valid", "有效", ""
+
+
+def get_own(session: Session, *, applicant: Applicant, license_id: int) -> License:
+    license_ = session.get(License, license_id)
+    if license_ is None or session.get(Application, license_.application_id
+                                       ).applicant_id != applicant.id:
+        raise NotFound("LICENSE_NOT_FOUND", "许可证不存在", {"license_id": license_id})
+    return license_
+
+
+def list_own(session: Session, *, applicant: Applicant) -> list[License]:
+    return list(session.scalars(select(License).join(Application)
+                                .where(Application.applicant_id == applicant.id)
+                                .order_by(License.id.desc())))
+
+
+def get_for_staff(session: Session, *, staff: StaffAccount, license_id: int) -> License:
+    permissions.require(staff, "license.view")
+    license_ = session.get(License, license_id)
+    if license_ is None:
+        raise NotFound("LICENSE_NOT_FOUND", "许可证不存在", {"license_id": license_id})
+    return license_
+
+
+def by_number(session: Session, license_no: str) -> License | None:
+    if not license_no.isalnum() or len(license_no) > 32:
+        return None
+    return session.scalar(select(License).where(License.license_no == license_no))
+
+
+def _ensure_live(license_: License) -> None:
+    if license_.status != ACTIVE:
+        raise Conflict("LICENSE_NOT_ACTIVE", "许可证已注销或吊销，不能办理此业务",
+                       {"status": license_.status})
+
+
+def _touch(session: Session, license_: License) -> None:
+    session.info.setdefault(CHANGED, {})[license_.license_no] = license_.version
+
+
+def _record(session: Session, license_: License, *, actor, action: str, message: str,
+            reason: str | None = None, item_code: str | None = None) -> None:
+    _touch(session, license_)
+    application = session.get(Application, license_.application_id)
+    timeline.record(session, application, actor=actor, action=action, message=message,
+                    reason=reason, item_code=item_code, notify=True,
+                    data=_event_data(license_))
+
+
+def _new_version(license_: License) -> None:
+    """A change of the face: the next version, rendered anew on first request."""
+    license_.version += 1
+
+
+def cancel(session: Session, *, applicant: Applicant, license_id: int, reason: str) -> License:
+    """注销 at the holder's request: every scan shows it at once."""
+    license_ = get_own(session, applicant=applicant, license_id=license_id)
+    _ensure_live(license_)
+    license_.status, license_.status_reason = CANCELLED, reason
+    _record(session, license_, actor=applicant, action="license.cancelled",
+            message=f"申请注销行业综合许可证：{reason}", reason=reason)
+    return license_
+
+
+ITEM_ACTIONS = {"suspend": (SUSPENDED, "license.item_suspended", "暂停"),
+                "revoke": (REVOKED, "license.item_revoked", "吊销"),
+                "restore": (ACTIVE, "license.item_restored", "恢复")}
+
+
+def set_item_status(session: Session, *, staff: StaffAccount, license_id: int, item_code: str,
+                    action: str, reason: str, version: int | None) -> License:
+    """A unit suspends, revokes or restores ITS item; losing a required item voids the license."""
+    permissions.require(staff, "license.item_status")
+    license_ = get_for_staff(session, staff=staff, license_id=license_id)
+    window.check_version(license_, version)
+    _ensure_live(license_)
+    item = next((i for i in license_.items if i.item_code == item_code
+                 and i.approving_unit == staff.unit_code), None)
+    if item is None:
+        raise NotFound("LICENSE_ITEM_NOT_FOUND", "该许可证没有本单位的此事项",
+                       {"item_code": item_code})
+    target, event, verb = ITEM_ACTIONS[action]
+    if item.status == REVOKED or item.status == target:
+        raise Conflict("STATE_CONFLICT", f"该事项当前为“{ITEM_STATUS_LABELS[item.status]}”，"
+                       f"不能{verb}", {"status": item.status})
+    item.status, item.status_reason = target, reason
+    license_.updated_at = utcnow()
+    _record(session, license_, actor=staff, action=event, item_code=item_code,
+            message=f"{item.item_name}：{verb}（{reason}）", reason=reason)
+    return license_
+
+
+def request(session: Session, *, applicant: Applicant, license_id: int, kind: str,
+            changes: dict[str, str], reason: str, today: date | None = None) -> LicenseChange:
+    """变更 (reviewed by every unit with an item), 延续 or 补发 (decided by the window)."""
+    license_ = get_own(session, applicant=applicant, license_id=license_id)
+    _ensure_live(license_)
+    if any(c.status == "pending" for c in license_.changes):
+        raise Conflict("LICENSE_REQUEST_PENDING", "已有待处理的申请，请等待办理结果")
+    today = today or clock.today()
+    if kind == "change":
+        unknown = set(changes) - set(CHANGEABLE)
+        if not changes or unknown:
+            raise RuleViolation("LICENSE_CHANGE_INVALID", "可变更的事项：" + "、".join(
+                CHANGEABLE.values()), {"unknown": sorted(unknown)})
+    elif kind == "renewal":
+        if license_.valid_until is None:
+            raise RuleViolation("LICENSE_LONG_TERM", "长期有效的许可证无需延续")
+        if (license_.valid_until - today).days > RENEWAL_WINDOW_DAYS:
+            raise RuleViolation("LICENSE_RENEWAL_TOO_EARLY",
+                                f"请在有效期届满前 {RENEWAL_WINDOW_DAYS} 日内申请延续")
+    units = sorted({i.approving_unit for i in license_.items if i.status == ACTIVE})
+    change = LicenseChange(kind=kind, changes=changes, reason=reason,
+                           unit_decisions=dict.fromkeys(units) if kind == "change" else {})
+    license_.changes.append(change)
+    label = {"change": "申请变更", "renewal": "申请延续", "replacement": "申请补发"}[kind]
+    _record(session, license_, actor=applicant, action=f"license.{kind}_requested",
+            message=f"{label}：{reason}" if reason else label, reason=reason)
+    return change
+
+
+def decide(session: Session, *, staff: StaffAccount, change_id: int, approve: bool,
+           opinion: str, version: int | None, today: date | None = None) -> LicenseChange:
+    """A unit's review of a change, or the window's decision on a renewal or replacement."""
+    change = session.get(LicenseChange, change_id)
+    if change is None or change.status != "pending":
+        raise NotFound("LICENSE_REQUEST_NOT_FOUND", "待处理的申请不存在", {"id": change_id})
+    window.check_version(change, version)
+    license_ = change.license
+    if change.kind == "change":
+        permissions.require(staff, "license.review_change")
+        if change.unit_decisions.get(staff.unit_code, "absent") is not None:
+            raise NotFound("LICENSE_REQUEST_NOT_FOUND", "待处理的申请不存在", {"id": change_id})
+        change.unit_decisions = change.unit_decisions | {staff.unit_code: {
+            "decision": "approved" if approve else "refused", "by": staff.id,
+            "opinion": opinion}}
+        if approve and any(d is None for d in change.unit_decisions.values()):
+            return change  # the other units have yet to review
+    else:
+        permissions.require(staff, "license.decide_request")
+    change.status, change.decided_at = ("approved" if approve else "refused"), utcnow()
+    if not approve:
+        _record(session, license_, actor=staff, action=f"license.{change.kind}_refused",
+                message=f"申请未获批准：{opinion}", reason=opinion)
+        return change
+    _apply(session, license_, change, staff, today or clock.today())
+    return change
+
+
+def _apply(session: Session, license_: License, change: LicenseChange, staff: StaffAccount,
+           today: date) -> None:
+    if change.kind == "change":
+        for field, value in change.changes.items():
+            if field != "legal_rep_name":  # not on the face; kept on the timeline
+                setattr(license_, field, value)
+        message = "许可证变更：" + "；".join(f"{CHANGEABLE[k]}改为{v}"
+                                        for k, v in change.changes.items())
+    elif change.kind == "renewal":
+        years = _shortest_years(session, license_)
+        base = max(license_.valid_until, today)
+        license_.valid_until = add_years(base + timedelta(days=1), years)
+        message = f"许可证延续，有效期至 {license_.valid_until:%Y年%m月%d日}"
+    else:
+        message = "许可证补发（原证作废，以新版为准）"
+    _new_version(license_)
+    _record(session, license_, actor=staff, action={"change": "license.changed",
+                                                     "renewal": "license.renewed",
+                                                     "replacement": "license.replaced"}[
+        change.kind], message=f"{message}（第 {license_.version} 版）")
+
+
+def _shortest_years(session: Session, license_: License) -> int:
+    application = session.get(Application, license_.application_id)
+    document = applications.bundle_of(session, application).document
+    years = [document.permit_items[i.item_code].validity_years for i in license_.items]
+    return min((y for y in years if y), default=5)
+
+
+def pending_requests(session: Session, *, staff: StaffAccount) -> list[LicenseChange]:
+    """What waits for me: changes my unit has not reviewed; renewals and replacements."""
+    changes = session.scalars(select(LicenseChange).where(LicenseChange.status == "pending")
+                              .order_by(LicenseChange.id))
+    if permissions.allowed(staff.role, "license.review_change"):
+        return [c for c in changes if c.kind == "change"
+                and staff.unit_code in c.unit_decisions
+                and c.unit_decisions[staff.unit_code] is None]
+    permissions.require(staff, "license.decide_request")
+    return [c for c in changes if c.kind != "change"]
+
+
+def rendition(session: Session, license_: License, *, keyring, base_url: str, store,
+              font_path: str | None) -> LicenseRendition:
+    """The face of the current version, rendered once and kept in the media store."""
+    existing = _rendition_of(session, license_)
+    if existing is not None:
+        return existing
+    url = signatures.build_verify_url(base_url, license_.license_no, license_.version, keyring)
+    face = render.LicenseFace(
+        license_no=license_.license_no, version=license_.version,
+        industry_category=license_.industry_category, industry_name=license_.industry_name,
+        holder_name=license_.holder_name, credit_code=license_.credit_code,
+        premises=license_.premises_address,
+        items=[(i.item_name, f"电子证照 {i.sub_license_no}",
+                f"有效期至 {render.chinese_date(i.valid_until)}" if i.valid_until else "长期有效")
+               for i in license_.items],
+        issuing_authority=license_.issuing_authority, issued_on=license_.issued_on,
+        valid_until=license_.valid_until, verify_url=url)
+    font = font_path or None
+    row = LicenseRendition(license_id=license_.id, version=license_.version,
+                           png_sha256=store.put(render.render_png(face, font_path=font)),
+                           pdf_sha256=store.put(render.render_pdf(face, font_path=font)),
+                           verify_url=url)
+    try:
+        with session.begin_nested():  # two first views at once: the second finds the first
+            session.add(row)
+    except IntegrityError:
+        return _rendition_of(session, license_)
+    return row
+
+
+def _rendition_of(session: Session, license_: License) -> LicenseRendition | None:
+    return session.scalar(select(LicenseRendition).where(
+        LicenseRendition.license_id == license_.id,
+        LicenseRendition.version == license_.version))

@@ -1,0 +1,170 @@
+"""Verifying a license QR: the signature first (a forged or altered code never reaches the
+database), then the license's CURRENT state, so a revoked license shows revoked at the next
+scan. Valid answers are cached in Redis; every change invalidates them after commit.
+
+The public sees only what a shop shows anyway (name, address, permits); inspectors, signed
+in, see everything the QR covers, including the inspection history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import redis as redis_lib
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from backend import clock
+from backend.models import Application, License
+from backend.security import signatures
+from backend.services import licenses
+
+log = logging.getLogger(__name__)
+CACHE_PREFIX = "license:public"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: str  # valid | suspended | revoked | cancelled | expired | invalid
+    label: str  # 有效 / 已暂停 / 已吊销 / 已注销 / 已过期 / 无效
+    reason: str
+    license: License | None = None
+    scanned_version: int | None = None
+
+
+def _invalid(reason: str) -> Result:
+    return Result("invalid", "无效", reason)
+
+
+def check(session: Session, *, license_no: str, version: int, kid: str, sig: str,
+          keyring: signatures.Keyring, today: date | None = None) -> Result:
+    if not keyring.verify(kid, sig, signatures.license_message(license_no, version)):
+        log.warning("license signature refused", extra={"license_no": license_no[:32],
+                                                        "kid": kid[:16]})
+        return _invalid("二维码签名无效：可能是伪造或被篡改的许可证")
+    license_ = licenses.by_number(session, license_no)
+    if license_ is None or version > license_.version:
+        return _invalid("查无此证")
+    code, label, reason = licenses.verdict(license_, today)
+    return Result(code, label, reason, license_, version)
+
+
+def check_scan(session: Session, *, scan: str, keyring: signatures.Keyring, base_url: str,
+               ) -> Result:
+    """What wx.scanCode returned, verbatim: our signed URL or anything else."""
+    parsed = signatures.parse_verify_url(scan, base_url=base_url)
+    if parsed is None:
+        return _invalid("不是行业综合许可证的二维码")
+    return check(session, license_no=parsed.license_no, version=parsed.version,
+                 kid=parsed.kid, sig=parsed.sig, keyring=keyring)
+
+
+def public_view(result: Result) -> dict[str, Any]:
+    """Only non-sensitive fields: no ID, phone or legal representative."""
+    body: dict[str, Any] = {"verdict": result.code, "verdict_label": result.label,
+                            "reason": result.reason}
+    license_ = result.license
+    if license_ is None:
+        return body
+    return body | {
+        "license_no": license_.license_no,
+        "scanned_version": result.scanned_version, "current_version": license_.version,
+        "superseded": result.scanned_version != license_.version,
+        "industry": f"{license_.industry_category}（{license_.industry_name}）",
+        "holder_name": license_.holder_name, "premises_address": license_.premises_address,
+        "issuing_authority": license_.issuing_authority,
+        "issued_on": license_.issued_on.isoformat(),
+        "valid_until": license_.valid_until.isoformat() if license_.valid_until else None,
+        "items": [{"name": i.item_name, "status": i.status,
+                   "status_label": licenses.ITEM_STATUS_LABELS[i.status],
+                   "valid_until": i.valid_until.isoformat() if i.valid_until else None}
+                  for i in license_.items],
+    }
+
+
+def full_view(session: Session, result: Result) -> dict[str, Any]:
+    """For inspectors in the field: every bundled permit, the holder, the inspections."""
+    body = public_view(result)
+    license_ = result.license
+    if license_ is None:
+        return body
+    application = session.get(Application, license_.application_id)
+    inspection = application.inspection
+    return body | {
+        "credit_code": license_.credit_code,
+        "acceptance_number": application.acceptance_number,
+        "items": [{"code": i.item_code, "name": i.item_name,
+                   "sub_license_no": i.sub_license_no, "approving_unit": i.approving_unit,
+                   "supervising_unit": i.supervising_unit, "required": i.required,
+                   "status": i.status, "status_label": licenses.ITEM_STATUS_LABELS[i.status],
+                   "status_reason": i.status_reason,
+                   "valid_until": i.valid_until.isoformat() if i.valid_until else None}
+                  for i in license_.items],
+        "inspections": [] if inspection is None else [{
+            "scheduled_on": inspection.scheduled_on.isoformat()
+            if inspection.scheduled_on else None,
+            "outcome": inspection.outcome,
+            "results": [{"round": r.round, "item_code": r.item_code, "result": r.result,
+                         "notes": r.notes} for r in inspection.results],
+        }],
+    }
+
+
+def public(session: Session, cache: redis_lib.Redis | None, *, license_no: str, version: int,
+           kid: str, sig: str, keyring: signatures.Keyring, ttl: int) -> dict[str, Any]:
+    """The public verdict, from the cache when a valid one is there."""
+    if not keyring.verify(kid, sig, signatures.license_message(license_no, version)):
+        return public_view(_invalid("二维码签名无效：可能是伪造或被篡改的许可证"))
+    key = f"{CACHE_PREFIX}:{license_no}:{version}"
+    cached = _cache_get(cache, key)
+    if cached is not None and (cached["valid_until"] is None
+                               or date.fromisoformat(cached["valid_until"]) >= clock.today()):
+        return cached
+    body = public_view(check(session, license_no=license_no, version=version, kid=kid,
+                             sig=sig, keyring=keyring))
+    if body["verdict"] == "valid" and cache is not None:
+        _cache_set(cache, key, body, ttl)
+    return body
+
+
+def _cache_get(cache: redis_lib.Redis | None, key: str) -> dict[str, Any] | None:
+    if cache is None:
+        return None
+    try:
+        raw = cache.get(key)
+    except redis_lib.RedisError:
+        return None  # the database answers instead; a cache outage is not an error
+    return json.loads(raw) if raw else None
+
+
+def _cache_set(cache: redis_lib.Redis, key: str, body: dict[str, Any], ttl: int) -> None:
+    try:
+        cache.set(key, json.dumps(body, ensure_ascii=False), ex=ttl)
+    except redis_lib.RedisError:
+        log.warning("license cache write failed", extra={"key": key})
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_changed(session: Session) -> None:
+    """After every commit that changed a license, drop its cached verdicts (all versions)."""
+    changed = session.info.pop(licenses.CHANGED, None)
+    cache = current_app.extensions.get("redis") if changed and has_app_context() else None
+    if cache is None:
+        return
+    keys = [f"{CACHE_PREFIX}:{no}:{v}" for no, latest in changed.items()
+            for v in range(1, latest + 1)]
+    try:
+        cache.delete(*keys)
+    except redis_lib.RedisError:
+        # the cached verdict then lives out its short TTL (LICENSE_CACHE_SECONDS)
+        log.error("license cache invalidation failed", extra={"keys": keys[:10]})
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changed(session: Session) -> None:
+    session.info.pop(licenses.CHANGED, None)

@@ -1,0 +1,212 @@
+"""一证准营: issue, render, verify by QR (as a phone photo), and the license's life."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from backend import clock
+from backend.models import License
+from backend.services import licenses
+from tests.test_app import assert_envelope
+from tests.test_applications import BASE
+from tests.test_workflow import STAFF, accepted, post, staff_get
+
+SHOP = {"prepackaged_only": True, "sells_devices": True}  # two filings, no site visit
+
+
+@pytest.fixture
+def licensed(client, login, staff_login):
+    """A convenience store through window and review to an issued license."""
+    applicant = login("shop")
+    commissioner, _ = staff_login("window_commissioner")
+    reviewer, _ = staff_login("unit_reviewer", "approval_bureau")
+    detail = accepted(client, applicant, commissioner, "convenience_store", **SHOP)
+    for task in staff_get(client, reviewer, "/reviews")["reviews"]:
+        post(client, reviewer, f"/reviews/{task['id']}/approve",
+             {"version": task["version"], "opinion": "备案材料齐全"})
+    issued = post(client, commissioner, f"/applications/{detail['id']}/license", status=201)
+    return {"applicant": applicant, "commissioner": commissioner, "reviewer": reviewer,
+            "application": detail, "license": issued}
+
+
+def fetch(client, url: str) -> bytes:
+    with client.get(urlsplit(url).path) as resp:
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp.data
+
+
+def phone_photo(png: bytes) -> Image.Image:
+    """What a phone camera makes of a printed license: smaller, JPEG, a little askew."""
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    img = img.resize((img.width // 2, img.height // 2))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=60)
+    return Image.open(io.BytesIO(out.getvalue())).rotate(5, expand=True, fillcolor="white")
+
+
+def public(client, url: str) -> dict:
+    parts = urlsplit(url)
+    return client.get(f"/api/public/v1/licenses/{parts.path.rsplit('/', 1)[1]}?{parts.query}").json
+
+
+def test_issue_is_idempotent_numbered_and_audited(client, licensed, session):
+    first = licensed["license"]
+    again = post(client, licensed["commissioner"],
+                 f"/applications/{licensed['application']['id']}/license", status=200)
+    assert again["license_no"] == first["license_no"]
+    number = first["license_no"]
+    assert re.fullmatch(r"140105\d{4}\d{2}\d{6}[0-9X]", number)
+    assert number[6:10] == str(clock.today().year)
+    assert licenses.check_character(number[:-1]) == number[-1]
+    assert first["valid_until"] is None  # filings only: long-term
+    assert [i["sub_license_no"] for i in first["items"]] == [f"{number}-01", f"{number}-02"]
+    mine = client.get(f"{BASE}/{licensed['application']['id']}",
+                      headers=licensed["applicant"]).json
+    assert mine["status"] == "licensed"
+    assert f"证号 {number}" in mine["timeline"][-1]["message"]
+    assert session.query(License).count() == 1
+
+
+def test_issue_needs_an_approved_application(client, login, staff_login):
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    detail = accepted(client, applicant, commissioner, "convenience_store", **SHOP)
+    assert_envelope(client.post(f"{STAFF}/applications/{detail['id']}/license",
+                                headers=commissioner), 409, "STATE_CONFLICT")
+
+
+def test_printed_license_photographed_by_a_phone_verifies(client, licensed):
+    mine = client.get("/api/mp/v1/licenses", headers=licensed["applicant"]).json
+    license_ = mine["licenses"][0]
+    png = fetch(client, license_["image_url"])
+    assert png.startswith(b"\x89PNG")
+    assert fetch(client, license_["pdf_url"]).startswith(b"%PDF-")
+    decoded = zxingcpp.read_barcodes(phone_photo(png))
+    assert [b.text for b in decoded] == [license_["verify_url"]]
+    verdict = public(client, decoded[0].text)
+    assert verdict["verdict"] == "valid" and verdict["verdict_label"] == "有效"
+    tampered = decoded[0].text.replace("?v=1", "?v=2")
+    assert public(client, tampered)["verdict"] == "invalid"
+    other = re.sub(r"/v/\d+", "/v/140105" + "0" * 13, decoded[0].text)
+    assert public(client, other)["verdict"] == "invalid"
+
+
+def test_the_image_is_rendered_once_per_version(client, licensed):
+    one = client.get(f"/api/mp/v1/licenses/{licensed['license']['id']}",
+                     headers=licensed["applicant"]).json
+    two = client.get(f"/api/mp/v1/licenses/{licensed['license']['id']}",
+                     headers=licensed["applicant"]).json
+    assert fetch(client, one["image_url"]) == fetch(client, two["image_url"])
+
+
+def test_inspector_scan_shows_every_permit(client, licensed, staff_login):
+    inspector, _ = staff_login("inspector", "approval_bureau")
+    scan = licensed["license"]["verify_url"]
+    body = client.post("/api/mp/v1/licenses/verify", headers=inspector,
+                       json={"scan": scan}).json
+    assert body["verdict"] == "valid"
+    assert body["credit_code"] == "91110000600037341L"
+    assert {i["code"] for i in body["items"]} == {"food_prepackaged_filing",
+                                                  "device_class2_filing"}
+    for junk in ("hello", "", "https://evil.example/v/1?v=1&k=dev1&s=x", scan[:-3]):
+        resp = client.post("/api/mp/v1/licenses/verify", headers=inspector, json={"scan": junk})
+        assert resp.status_code == 200 and resp.json["verdict"] == "invalid", junk
+    assert client.post("/api/mp/v1/licenses/verify", headers=licensed["applicant"],
+                       json={"scan": scan}).status_code == 401
+
+
+def test_revoking_a_required_item_shows_at_the_next_scan(client, licensed, app):
+    url = licensed["license"]["verify_url"]
+    assert public(client, url)["verdict"] == "valid"  # now cached in Redis
+    assert app.extensions["redis"].keys("license:public:*")
+    current = staff_get(client, licensed["reviewer"], f"/licenses/{licensed['license']['id']}")
+    post(client, licensed["reviewer"],
+         f"/licenses/{current['id']}/items/food_prepackaged_filing/revoke",
+         {"version": current["lock_version"], "reason": "销售过期食品，情节严重"})
+    verdict = public(client, url)
+    assert verdict["verdict"] == "revoked" and "仅销售预包装食品备案" in verdict["reason"]
+
+
+def test_suspending_an_optional_item_keeps_the_license_valid(client, licensed):
+    current = staff_get(client, licensed["reviewer"], f"/licenses/{licensed['license']['id']}")
+    post(client, licensed["reviewer"],
+         f"/licenses/{current['id']}/items/device_class2_filing/suspend",
+         {"version": current["lock_version"], "reason": "整改期间暂停"})
+    verdict = public(client, licensed["license"]["verify_url"])
+    assert verdict["verdict"] == "valid"
+    assert {i["name"]: i["status_label"] for i in verdict["items"]}[
+        "第二类医疗器械经营备案"] == "已暂停"
+
+
+def test_cancellation_and_expiry_show_at_the_next_scan(client, licensed, session):
+    url = licensed["license"]["verify_url"]
+    license_ = session.get(License, licensed["license"]["id"])
+    license_.valid_until = clock.today() - timedelta(days=1)
+    session.commit()
+    assert public(client, url)["verdict"] == "expired"
+    client.post(f"/api/mp/v1/licenses/{license_.id}/cancel", headers=licensed["applicant"],
+                json={"reason": "停止经营"})
+    assert public(client, url)["verdict_label"] == "已注销"
+
+
+def test_a_change_reviewed_by_units_makes_a_new_version(client, licensed):
+    applicant, reviewer = licensed["applicant"], licensed["reviewer"]
+    old = licensed["license"]
+    client.post(f"/api/mp/v1/licenses/{old['id']}/requests", headers=applicant,
+                json={"kind": "change", "changes": {"holder_name": "晋味便利店（新）"},
+                      "reason": "更名"})
+    pending = staff_get(client, reviewer, "/license-requests")["requests"]
+    assert [r["kind"] for r in pending] == ["change"]
+    changed = post(client, reviewer, f"/license-requests/{pending[0]['id']}/decide",
+                   {"version": pending[0]["version"], "approve": True, "opinion": "同意变更"})
+    assert changed["version"] == 2 and changed["holder_name"] == "晋味便利店（新）"
+    assert changed["verify_url"] != old["verify_url"]
+    assert fetch(client, changed["image_url"]) != fetch(client, old["image_url"])
+    resolved = public(client, old["verify_url"])  # the old QR shows the current version
+    assert resolved["verdict"] == "valid" and resolved["superseded"] is True
+    assert resolved["holder_name"] == "晋味便利店（新）"
+
+
+def test_renewal_of_a_long_term_license_is_refused(client, licensed):
+    resp = client.post(f"/api/mp/v1/licenses/{licensed['license']['id']}/requests",
+                       headers=licensed["applicant"], json={"kind": "renewal"})
+    assert_envelope(resp, 422, "LICENSE_LONG_TERM")
+
+
+def test_another_applicant_cannot_see_the_license(client, licensed, login):
+    other = login("stranger")
+    assert client.get("/api/mp/v1/licenses", headers=other).json["total"] == 0
+    assert_envelope(client.get(f"/api/mp/v1/licenses/{licensed['license']['id']}",
+                               headers=other), 404, "LICENSE_NOT_FOUND")
+
+
+def test_public_page_is_rate_limited(client, app):
+    limit = int(app.extensions["settings"].PUBLIC_VERIFY_RATE_LIMIT.split()[0])
+    statuses = [client.get("/v/123?v=1&k=dev1&s=x").status_code for _ in range(limit + 1)]
+    assert statuses[:limit] == [200] * limit and statuses[-1] == 429
+
+
+def test_public_page_in_headless_chromium(client, licensed, app, tmp_path):
+    """The page a citizen's phone opens: verdict visible, no ID or phone number."""
+    url = urlsplit(licensed["license"]["verify_url"])
+    html = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
+    page = tmp_path / "verify.html"
+    page.write_text(html, encoding="utf-8")
+    browser = shutil.which("chromium") or "/usr/bin/chromium"
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=390,844", "--dump-dom",
+         page.as_uri()], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert 'data-verdict="valid"' in dom and "<h1>有效</h1>" in dom
+    assert "360426199101010071" not in dom and "13812345678" not in dom
+    assert "身份证" not in dom and "电话" not in dom
