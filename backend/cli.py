@@ -50,13 +50,7 @@ def catalog_versions() -> None:
 @click.option("--version", "number", type=int, help="version number (default: current)")
 def catalog_estimates(number: int | None) -> None:
     """Facts still marked estimated, for administrators to verify."""
-    document = catalog.document_of(catalog.get_version(db.session, number))
-    report = {
-        "permit_items": {c: i.verification.notes for c, i in document.permit_items.items()
-                         if i.estimated},
-        "industries": {c: i.verification.notes for c, i in document.industries.items()
-                       if i.estimated},
-    }
+    report = catalog.estimates(catalog.get_version(db.session, number))
     click.echo(json.dumps(report, ensure_ascii=False, indent=2))
 
 

@@ -62,6 +62,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLIC_VERIFY_RATE_LIMIT", "60 per minute", str,
             "public verification page requests per client address"),
     Setting("WORKER_POLL_SECONDS", 5.0, float, "how often the worker looks for due work"),
+    # notifications (notifications/README.md)
+    Setting("NOTIFY_TEMPLATES_PATH", "", str,
+            "per-event messages and WeChat template ids; empty = notifications/templates.yaml"),
+    Setting("WECHAT_MINIPROGRAM_STATE", "formal", str,
+            "which mini-program a subscribe message opens: formal | trial | developer"),
+    Setting("NOTIFY_TICK_SECONDS", 60.0, float, "how often the worker runs the periodic tick"),
+    Setting("NOTIFY_REMINDER_HOUR", 9, int,
+            "Beijing hour from which the day's reminders and staff overdue lists go out"),
+    Setting("NOTIFY_LEASE_SECONDS", 60.0, float,
+            "a claimed delivery's lease: longer than one send (WeChat and webhook timeouts)"),
+    Setting("NOTIFY_RETRY_BASE_SECONDS", 30.0, float, "first retry delay; doubles per attempt"),
+    Setting("NOTIFY_RETRY_MAX_SECONDS", 3600.0, float, "longest delay between two attempts"),
+    Setting("NOTIFY_MAX_ATTEMPTS", 15, int, "attempts before a delivery is marked failed"),
+    Setting("NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 10.0, float, "timeout of one department webhook"),
+    Setting("NOTIFY_FEED_SETTLE_SECONDS", 30.0, float,
+            "age before a department record shows in the pull feed (commit-order safety)"),
+    Setting("MEDIA_ORPHAN_GRACE_HOURS", 24.0, float,
+            "age before a stored file no row refers to is deleted by the tick"),
     Setting("LOG_LEVEL", "INFO", str, "DEBUG | INFO | WARNING | ERROR"),
     Setting("PUBLIC_BASE_URL", "http://127.0.0.1:8000", str, "where this service is reached"),
 )
@@ -108,6 +126,8 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
 
 
 def _check(values: Mapping[str, Any]) -> None:
+    if values["WECHAT_MINIPROGRAM_STATE"] not in {"formal", "trial", "developer"}:
+        raise SettingsError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
     if values["APP_ENV"] == "production":
         # the emulator is for development and tests only: production talks to WeChat itself
         if values["WECHAT_API_BASE"] != WECHAT_PRODUCTION_BASE:

@@ -1,7 +1,7 @@
-"""`python -m media.bench`: the cost of one phone upload, to hold against docs' budgets.
-
-Budgets (shared quality anchors): normalise median < 250 ms and peak RSS
-< 150 MB per upload; a 144 MP bomb refused in < 100 ms without decoding.
+"""`python -m media.bench`: the cost of one phone upload and of one license render, to hold
+against the budgets (shared quality anchors): normalise median < 250 ms and peak RSS < 150 MB
+per upload; a 144 MP bomb refused in < 100 ms without decoding; a 10-item license < 150 ms.
+Results are recorded in docs/bench-media.txt and docs/bench-license.txt.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from PIL import ExifTags, Image
 
 from media.errors import MediaRejected
 from media.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, normalise
+from media.qr import qr_image, qr_png
+from media.render import PAGE, find_font, render_pdf, render_png, sample_face
 
 RUNS = 7
 
@@ -76,6 +78,21 @@ def _refuse(bomb: bytes, limits: dict[str, int]) -> None:
     raise SystemExit("the bomb was not refused as UPLOAD_TOO_MANY_PIXELS")
 
 
+def license_figures() -> None:
+    # a verify URL of the longest expected length: 152 characters, QR version 11 at ECC Q
+    url = ("https://zwfw.shanxi.gov.cn/yyyz/v/JZ1401052026000123?v=3&k=dev1&s="
+           + ("Zx9_-aQ" * 13)[:86])  # base64url: mixed case, so byte mode like a real one
+    face, font = sample_face(url), find_font()
+    png = render_png(face, font_path=font)
+    modules = qr_image(url, box_size=1, border=0).width
+    print(f"license: font {font}; verify URL {len(url)} characters → QR {modules}×{modules}"
+          f" modules (version {(modules - 17) // 4}, ECC Q)")
+    print(f"license PNG {PAGE[0]}×{PAGE[1]} ({len(png) // 1024} KB), 10 items,"
+          f" {_median_ms(lambda: render_png(face, font_path=font))} (goal < 150 ms)")
+    print(f"QR PNG alone, {_median_ms(lambda: qr_png(url))}")
+    print(f"license PDF, {_median_ms(lambda: render_pdf(face, font_path=font))}")
+
+
 def main() -> None:
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     photo = phone_jpeg()
@@ -101,6 +118,7 @@ def main() -> None:
           f" {base_mb:.0f} MB after imports")
     print(f"thumbnail only (long side 320, JPEG draft decode), {thumb}")
     print(f"refuse 12000x12000 PNG bomb ({len(bomb) / 1e3:.0f} KB), {refuse}")
+    license_figures()
 
 
 if __name__ == "__main__":

@@ -9,12 +9,7 @@ twice as fast and half as large as RGB, which keeps a render well under 150 ms.
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import statistics
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
@@ -347,57 +342,3 @@ def sample_face(verify_url: str) -> LicenseFace:
         verify_url=verify_url,
     )
 
-
-def _sample_url() -> str:
-    """A 152-character URL (QR version 11, the largest we expect) signed by the dev key."""
-    from backend.security.signatures import build_verify_url, dev_keyring
-
-    return build_verify_url("https://zwfw.shanxi.gov.cn/yyyz", "JZ1401052026000123", 3,
-                            dev_keyring())
-
-
-def _bench(runs: int) -> str:
-    """Median render of the 10-item sample and of QR generation alone (goal: render < 150 ms)."""
-    from media.qr import qr_png
-
-    url = _sample_url()
-    face = sample_face(url)
-    font = find_font()
-
-    def median_ms(fn: Callable[[], object]) -> tuple[float, float]:
-        wall, cpu = [], []
-        for _ in range(runs):
-            start_wall, start_cpu = time.perf_counter(), time.process_time()
-            fn()
-            wall.append(time.perf_counter() - start_wall)
-            cpu.append(time.process_time() - start_cpu)
-        return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
-
-    png = render_png(face, font_path=font)  # warm-up, and the sizes reported
-    unit = qr_image(url, box_size=1, border=0)
-    render_wall, render_cpu = median_ms(lambda: render_png(face, font_path=font))
-    qr_wall, qr_cpu = median_ms(lambda: qr_png(url))
-    pdf_wall, _ = median_ms(lambda: render_pdf(face, font_path=font))
-    return "\n".join([
-        f"python -m media.render --bench: Python {platform.python_version()},"
-        f" Pillow {Image.__version__}, {os.cpu_count()} CPUs, font {font}",
-        f"verify URL: {len(url)} characters → QR {unit.width}×{unit.width} modules"
-        f" (version {(unit.width - 17) // 4}, ECC Q)",
-        f"license PNG {PAGE[0]}×{PAGE[1]} ({len(png) // 1024} KB), 10 items,"
-        f" median of {runs}: {render_wall:.1f} ms wall, {render_cpu:.1f} ms CPU"
-        " (goal < 150 ms)",
-        f"QR PNG alone, median of {runs}: {qr_wall:.1f} ms wall, {qr_cpu:.1f} ms CPU",
-        f"license PDF, median of {runs}: {pdf_wall:.1f} ms wall",
-    ])
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench", action="store_true", help="time renders and QR generation")
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--out", type=Path, help="write the 10-item sample PNG here")
-    args = parser.parse_args()
-    if args.bench:
-        print(_bench(args.runs))
-    if args.out:
-        args.out.write_bytes(render_png(sample_face(_sample_url())))

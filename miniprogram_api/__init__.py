@@ -9,5 +9,6 @@ from miniprogram_api import (  # noqa: E402,F401 - attach routes to bp
     auth,
     catalog,
     licenses,
+    messages,
     staff,
 )

@@ -149,3 +149,14 @@ def test_estimates_report_lists_unverified_facts(app):
     result = app.test_cli_runner().invoke(args=["catalog", "estimates"])
     assert result.exit_code == 0
     assert '"permit_items"' in result.output
+
+
+def test_administrators_see_what_is_still_estimated(client, staff_login):
+    admin, _ = staff_login("catalog_admin")
+    body = client.get("/api/staff/v1/catalog/estimates", headers=admin).json
+    assert body["catalog_version"] == 1
+    assert body["permit_items"] and all(r["notes"] for r in body["permit_items"])
+    versions = client.get("/api/staff/v1/catalog/versions", headers=admin).json["versions"]
+    assert [v["number"] for v in versions] == [1]
+    reviewer, _ = staff_login("unit_reviewer", "fire")
+    assert client.get("/api/staff/v1/catalog/estimates", headers=reviewer).status_code == 403

@@ -43,8 +43,20 @@ RULES = {
     "staff.list_license_requests": "license.handle_requests",
     "staff.decide_license_request": "license.handle_requests",
     "staff.set_item_status": "license.item_status",
+    "staff.catalog_versions": "catalog.view",
+    "staff.catalog_estimates": "catalog.view",
+    "staff.list_deliveries": "notifications.admin",
+    "staff.delivery_summary": "notifications.admin",
+    "staff.get_delivery": "notifications.admin",
+    "staff.replay_delivery": "notifications.admin",
+    "staff.list_departments": "notifications.admin",
+    "staff.configure_department": "notifications.admin",
+    "staff.staff_messages": "any",
+    "staff.read_staff_message": "any",
 }
 NOT_IN_MATRIX = {"staff.login", "staff.logout"}  # no role involved; tested in test_staff_auth
+# a department's API key, not a staff role: tested in test_notifications_api
+NOT_IN_MATRIX |= {"staff.department_feed"}
 # who may see the fixture's objects: the reviewer is of a unit with an item in it, the
 # inspector is not on its team
 VISIBLE = {"window_commissioner", "inspection_coordinator", "system_admin", "unit_reviewer"}
@@ -77,7 +89,8 @@ def test_role_by_endpoint_matrix(app, client, login, staff_login):
     review = staff_get(client, bureau_reviewer, "/reviews")["reviews"][0]
     ids = {"application_id": detail["id"], "review_id": review["id"],
            "inspection_id": inspection["id"], "item_code": "food_business",
-           "day": date(2027, 1, 1).isoformat(), "license_id": 999999, "request_id": 999999}
+           "day": date(2027, 1, 1).isoformat(), "license_id": 999999, "request_id": 999999,
+           "delivery_id": 999999, "message_id": 999999}
     tokens = {role: staff_login(role, "approval_bureau" if role in {"unit_reviewer",
                                                                     "inspector"} else None)[0]
               for role in ROLES}

@@ -15,6 +15,14 @@ codes for getuserphonenumber take the same form and give a fixed 1380000xxxx num
 Access tokens: every ``GET /cgi-bin/token`` issues a new token and invalidates the previous
 one, as WeChat does; ``POST /cgi-bin/stable_token`` returns the current one unless
 ``force_refresh``. Calls that need a token answer 41001 without one, 40001 with a stale one.
+
+Subscribe messages, as WeChat keeps them (``POST /_emulator/config`` switches each on):
+``enforce_quota`` — a one-time subscription allows one message per acceptance
+(``POST /_emulator/subscribe`` stands for the user tapping "允许" in
+``wx.requestSubscribeMessage``); without quota left the answer is 43101. ``templates`` — the
+account's template ids; any other answers 40037. ``pages`` — the pages of the released
+mini-program; a message opening any other answers 41030. Values breaking their type's rule
+answer 47003, as before.
 """
 
 from __future__ import annotations
@@ -236,9 +244,15 @@ class Emulator:
         self.used_codes: set[str] = set()
         self.faults: list[Fault] = []
         self.requests: list[dict[str, Any]] = []
+        # every call as it arrives, before any delay: a test can act while one is in flight
+        self.received: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.down_until = 0.0
         self.next_msgid = 1
+        self.enforce_quota = False
+        self.templates: set[str] | None = None  # None: any well-formed template id
+        self.pages: set[str] | None = None  # None: any page
+        self.quota: dict[tuple[str, str], int] = {}  # (openid, template id) → messages left
 
     def issue_token(self) -> dict[str, Any]:
         self.token = secrets.token_urlsafe(48)
@@ -341,8 +355,13 @@ class Emulator:
             return error(40003)
         if not isinstance(template_id, str) or not _TEMPLATE_ID.fullmatch(template_id):
             return error(40037)
+        if self.templates is not None and template_id not in self.templates:
+            return error(40037)
         if "page" in body and not isinstance(body["page"], str):
             return error(47001, "page must be a string")
+        if (self.pages is not None and body.get("page")
+                and body["page"].split("?", 1)[0] not in self.pages):
+            return error(41030)
         if body.get("miniprogram_state", "formal") not in MINIPROGRAM_STATES:
             return error(47003, "miniprogram_state")
         if body.get("lang", "zh_CN") not in LANGS:
@@ -350,6 +369,11 @@ class Emulator:
         refused = _check_data(body.get("data"))
         if refused:
             return refused
+        if self.enforce_quota:
+            left = self.quota.get((touser, template_id), 0)
+            if left <= 0:
+                return error(43101)
+            self.quota[(touser, template_id)] = left - 1
         msgid = self.next_msgid
         self.next_msgid += 1
         self.messages.append(
@@ -392,6 +416,8 @@ class Emulator:
         params = request.args.to_dict()
         body = request.get_json(force=True, silent=True)  # wechatpy sends no content type
         with self.lock:
+            self.received.append({"endpoint": endpoint, "at": time.time(), "touser": (
+                body.get("touser") if isinstance(body, dict) else None)})
             down = time.monotonic() < self.down_until
             fault = None if down else self.take_fault(endpoint, body)
         # Sleep outside the lock so that other calls go on meanwhile.
@@ -475,11 +501,59 @@ def create_app(appid: str, secret: str) -> Flask:
             had_token, emulator.token = emulator.token is not None, None
         return jsonify({"expired": had_token})
 
+    @app.post("/_emulator/config")
+    def configure() -> tuple[Response, int] | Response:
+        """Switch WeChat's checks on or off: enforce_quota, templates, pages."""
+        spec = request.get_json(force=True, silent=True)
+        if not isinstance(spec, dict) or set(spec) - {"enforce_quota", "templates", "pages"}:
+            return jsonify({"error": "give enforce_quota, templates and/or pages"}), 400
+        for name in ("templates", "pages"):
+            value = spec.get(name)
+            if value is not None and not (isinstance(value, list)
+                                          and all(isinstance(v, str) for v in value)):
+                return jsonify({"error": f"{name} must be a list of strings or null"}), 400
+        if "enforce_quota" in spec and not isinstance(spec["enforce_quota"], bool):
+            return jsonify({"error": "enforce_quota must be true or false"}), 400
+        with emulator.lock:
+            if "enforce_quota" in spec:
+                emulator.enforce_quota = spec["enforce_quota"]
+            for name in ("templates", "pages"):
+                if name in spec:
+                    setattr(emulator, name, None if spec[name] is None else set(spec[name]))
+            return jsonify({"enforce_quota": emulator.enforce_quota,
+                            "templates": sorted(emulator.templates or []) or None,
+                            "pages": sorted(emulator.pages or []) or None})
+
+    @app.post("/_emulator/subscribe")
+    def subscribe() -> tuple[Response, int]:
+        """The user accepts a template in wx.requestSubscribeMessage: one more message allowed.
+
+        Body: {"touser": openid | "user": name, "template_id": id, "times": 1}.
+        """
+        spec = request.get_json(force=True, silent=True) or {}
+        touser = spec.get("touser") or (
+            _wechat_id(emulator.appid, spec["user"]) if isinstance(spec.get("user"), str)
+            else None)
+        template_id, times = spec.get("template_id"), spec.get("times", 1)
+        if not isinstance(touser, str) or not isinstance(template_id, str):
+            return jsonify({"error": "give touser (or user) and template_id"}), 400
+        if type(times) is not int or not 1 <= times <= 100:
+            return jsonify({"error": "times must be an integer from 1 to 100"}), 400
+        with emulator.lock:
+            key = (touser, template_id)
+            emulator.quota[key] = emulator.quota.get(key, 0) + times
+            return jsonify({"touser": touser, "template_id": template_id,
+                            "remaining": emulator.quota[key]}), 201
+
     @app.get("/_emulator/log")
     def read_log() -> Response:
-        """Every WeChat call received, and every subscribe message accepted."""
+        """Every WeChat call answered (and, in ``received``, every call as it arrived), every
+        subscribe message accepted, and the subscription quotas."""
         with emulator.lock:
-            return jsonify({"requests": emulator.requests, "messages": emulator.messages})
+            return jsonify({"requests": emulator.requests, "messages": emulator.messages,
+                            "received": emulator.received,
+                            "quota": [{"touser": u, "template_id": t, "remaining": n}
+                                      for (u, t), n in emulator.quota.items()]})
 
     @app.post("/_emulator/reset")
     def reset() -> Response:

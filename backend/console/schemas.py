@@ -207,3 +207,17 @@ class ItemStatusIn(Versioned):
 class RequestList(BaseModel):
     total: int
     requests: list[dict[str, Any]]
+
+
+class VersionQuery(In):
+    version: int | None = Field(default=None, ge=1)
+
+
+class CatalogVersions(BaseModel):
+    versions: list[dict[str, Any]]
+
+
+class CatalogEstimates(BaseModel):
+    catalog_version: int
+    permit_items: list[dict[str, Any]]
+    industries: list[dict[str, Any]]

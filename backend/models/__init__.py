@@ -14,6 +14,12 @@ from backend.models.applications import (
 from backend.models.calendar import CalendarDay
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
+from backend.models.notifications import (
+    DepartmentEndpoint,
+    DepartmentRecord,
+    InboxMessage,
+    WechatSubscription,
+)
 from notifications.outbox import OutboxMessage
 
 __all__ = [
@@ -26,7 +32,10 @@ __all__ = [
     "CatalogIndustry",
     "CatalogPermitItem",
     "CatalogVersion",
+    "DepartmentEndpoint",
+    "DepartmentRecord",
     "IdempotencyRecord",
+    "InboxMessage",
     "Inspection",
     "InspectionMember",
     "InspectionResult",
@@ -38,4 +47,5 @@ __all__ = [
     "OutboxMessage",
     "StaffAccount",
     "StaffBindingCode",
+    "WechatSubscription",
 ]

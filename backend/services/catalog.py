@@ -109,6 +109,19 @@ def document_of(version: CatalogVersion) -> CatalogDocument:
     return document
 
 
+def estimates(version: CatalogVersion) -> dict[str, list[dict[str, object]]]:
+    """Facts still marked estimated, with what was checked, for administrators to verify."""
+    document = document_of(version)
+
+    def rows(table) -> list[dict[str, object]]:
+        return [{"code": code, "name": entry.name, "notes": entry.verification.notes,
+                 "sources": list(entry.verification.sources)}
+                for code, entry in table.items() if entry.estimated]
+
+    return {"permit_items": rows(document.permit_items),
+            "industries": rows(document.industries)}
+
+
 def search_industries(session: Session, *, q: str | None, version: CatalogVersion,
                       ) -> list[CatalogIndustry]:
     """Industries open for application, matched on name, category or pinyin (e.g. "fd" → 饭店)."""

@@ -1,0 +1,216 @@
+"""The worker's periodic tick: timed messages and housekeeping, derived from database state.
+
+Each job reads the current state and writes under a unique key, so running it twice — or in
+two workers at once — adds nothing (a concurrent duplicate fails on the unique key and the
+job simply runs again next tick). Timed messages are ordinary outbox rows plus in-app
+messages (``outbox.enqueue``), created once their moment has come, so the in-app message and
+the WeChat push appear together:
+
+- inspection reminders, the day before the joint inspection (from NOTIFY_REMINDER_HOUR,
+  Beijing time; not on the day the visit was (re)scheduled — that message just went out);
+- license-expiry reminders, 30 days before the license's validity ends (again after each
+  renewal, since the key carries the end date);
+- the daily overdue list for staff: one in-app message per reviewer (their unit's overdue
+  items) and per commissioner/coordinator (all of them);
+- cleanup: expired tokens; uploaded files no row refers to, older than
+  MEDIA_ORPHAN_GRACE_HOURS (an upload stores its bytes before its row commits).
+
+Services do not commit: ``backend.worker.tick`` commits after each job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from backend import workflow
+from backend.clock import CHINA
+from backend.models import (
+    Application,
+    ApplicationEvent,
+    ApplicationItem,
+    CatalogVersion,
+    Inspection,
+    License,
+    StaffAccount,
+)
+from backend.models.base import Base
+from backend.models.notifications import InboxMessage
+from media.store import MediaStore
+from notifications import outbox
+
+EXPIRY_NOTICE_DAYS = 30
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _local(now: datetime) -> datetime:
+    return now.astimezone(CHINA)
+
+
+def _application_payload(application: Application) -> dict:
+    return {"application_id": application.id, "applicant_id": application.applicant_id,
+            "industry_code": application.industry_code,
+            "submission_number": application.submission_number,
+            "acceptance_number": application.acceptance_number}
+
+
+def inspection_reminders(session: Session, *, now: datetime, hour: int) -> int:
+    """Remind applicants the day before their joint inspection."""
+    local = _local(now)
+    if local.hour < hour:
+        return 0
+    tomorrow = local.date() + timedelta(days=1)
+    added = 0
+    for inspection in session.scalars(select(Inspection).where(
+            Inspection.status == workflow.InspectionState.SCHEDULED,
+            Inspection.scheduled_on == tomorrow)):
+        key = f"inspection.reminder:{inspection.id}:{tomorrow.isoformat()}"
+        if _exists(session, key) or _scheduled_today(session, inspection, local.date()):
+            continue
+        application = inspection.application
+        outbox.enqueue(session, event="inspection.reminder",
+                       aggregate=f"application:{application.id}", dedupe_key=key,
+                       payload=_application_payload(application) | {
+                           "date": tomorrow.isoformat(), "window": inspection.window,
+                           "address": inspection.address, "inspection_id": inspection.id,
+                           "message": f"明天联合现场核查：{inspection.window}，"
+                                      f"{inspection.address}"})
+        added += 1
+    return added
+
+
+def _scheduled_today(session: Session, inspection: Inspection, today: date) -> bool:
+    last = session.scalar(select(func.max(ApplicationEvent.at)).where(
+        ApplicationEvent.application_id == inspection.application_id,
+        ApplicationEvent.action.in_(("inspection.scheduled", "inspection.rescheduled"))))
+    return last is not None and _local(last).date() == today
+
+
+def license_expiry_reminders(session: Session, *, now: datetime, hour: int,
+                             days: int = EXPIRY_NOTICE_DAYS) -> int:
+    """Remind holders ``days`` days before the license's validity ends."""
+    local = _local(now)
+    if local.hour < hour:
+        return 0
+    today = local.date()
+    added = 0
+    for license_ in session.scalars(select(License).where(
+            License.status == "active", License.valid_until.is_not(None),
+            License.valid_until >= today, License.valid_until <= today + timedelta(days=days))):
+        key = f"license.expiring:{license_.id}:{license_.valid_until.isoformat()}"
+        if _exists(session, key):
+            continue
+        application = session.get(Application, license_.application_id)
+        outbox.enqueue(session, event="license.expiring",
+                       aggregate=f"application:{application.id}", dedupe_key=key,
+                       payload=_application_payload(application) | {
+                           "license_id": license_.id, "license_no": license_.license_no,
+                           "industry_name": license_.industry_name,
+                           "valid_until": license_.valid_until.isoformat(),
+                           "days_left": (license_.valid_until - today).days})
+        added += 1
+    return added
+
+
+def _exists(session: Session, key: str) -> bool:
+    return session.scalar(select(exists().where(outbox.OutboxMessage.dedupe_key == key)))
+
+
+def overdue_digest(session: Session, *, now: datetime, hour: int) -> int:
+    """Once a day: each reviewer's overdue items of their unit; commissioners and
+    coordinators get the whole list. In-app messages for staff, one per person and day."""
+    from backend.services import catalog, time_limits  # noqa: PLC0415
+
+    local = _local(now)
+    if local.hour < hour:
+        return 0
+    today = local.date()
+    by_unit: dict[str, list[str]] = defaultdict(list)
+    for item in session.scalars(select(ApplicationItem).where(
+            ApplicationItem.status == workflow.ItemState.UNDER_REVIEW,
+            ApplicationItem.due_on < today).order_by(ApplicationItem.due_on)):
+        clock = time_limits.of_item(session, item, today)
+        if clock.state != "overdue":
+            continue
+        application = item.application
+        document = catalog.document_of(session.get(CatalogVersion,
+                                                   application.catalog_version_id))
+        spec = document.permit_items.get(item.item_code)
+        by_unit[item.approving_unit].append(
+            f"{application.acceptance_number or application.id}"
+            f"「{spec.name if spec else item.item_code}」超期 "
+            f"{-(clock.remaining_working_days or 0)} 个工作日")
+    if not by_unit:
+        return 0
+    every = [line for lines in by_unit.values() for line in lines]
+    added = 0
+    for staff in session.scalars(select(StaffAccount).where(StaffAccount.active.is_(True))):
+        if staff.role == "unit_reviewer":
+            lines = by_unit.get(staff.unit_code or "", [])
+        elif staff.role in {"window_commissioner", "inspection_coordinator"}:
+            lines = every
+        else:
+            continue
+        key = f"staff.overdue:{today.isoformat()}:{staff.id}"
+        if not lines or session.scalar(select(exists().where(InboxMessage.dedupe_key == key))):
+            continue
+        session.add(InboxMessage(
+            recipient_kind="staff", recipient_id=staff.id, dedupe_key=key,
+            event="staff.overdue_digest", title=f"超期未办结事项 {len(lines)} 件",
+            body=(f"截至{today.year}年{today.month}月{today.day}日：" + "；".join(lines))[:2000],
+            page=None))
+        added += 1
+    return added
+
+
+def referenced_digests(session: Session) -> set[str]:
+    """Every SHA-256 any table refers to: each column named ``sha256`` or ``*_sha256``, so
+    tables added later (license renditions …) are covered without a change here."""
+    digests: set[str] = set()
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if column.name == "sha256" or column.name.endswith("_sha256"):
+                digests.update(session.scalars(select(column).where(column.is_not(None))
+                                               .distinct()))
+    return digests
+
+
+def orphaned_uploads(session: Session, store: MediaStore, *, now: datetime,
+                     grace: timedelta, limit: int = 500) -> int:
+    """Delete stored files no row refers to (and abandoned partial writes) once older than
+    ``grace``; a file is re-checked against the database right before it goes."""
+    if not store.root.is_dir():
+        return 0
+    cutoff = (now - grace).timestamp()
+    referenced = referenced_digests(session)
+    removed = 0
+    for path in store.root.glob("*/*/*"):
+        if removed >= limit:
+            break
+        try:
+            if not path.is_file() or path.stat().st_mtime > cutoff:
+                continue
+        except FileNotFoundError:
+            continue
+        if path.name.startswith(".put-"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        elif _DIGEST.fullmatch(path.name) and path.name not in referenced:
+            if path.name not in referenced_digests_of(session, path.name):
+                store.delete(path.name)
+                removed += 1
+    return removed
+
+
+def referenced_digests_of(session: Session, digest: str) -> set[str]:
+    """``{digest}`` if any row refers to it now, else empty."""
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if (column.name == "sha256" or column.name.endswith("_sha256")) and session.scalar(
+                    select(exists().where(column == digest))):
+                return {digest}
+    return set()
