@@ -140,7 +140,7 @@ def settings_command() -> None:
 
 @click.command("worker")
 def worker_command() -> None:
-    """Run the background worker (periodic housekeeping) until stopped."""
+    """Run the background worker (outbox delivery and the periodic tick) until stopped."""
     from backend import worker  # noqa: PLC0415
 
     worker.run_forever()

@@ -46,6 +46,8 @@ class MediaStore:
         digest = hashlib.sha256(content).hexdigest()
         path = self.path_of(digest)
         if path.is_file():
+            # fresh again: the orphan sweep spares files touched within its grace period
+            os.utime(path)
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".put-")

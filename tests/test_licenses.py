@@ -12,9 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 import zxingcpp
 from PIL import Image
+from sqlalchemy import select
 
 from backend import clock
 from backend.models import License
+from backend.models.notifications import DepartmentRecord
 from backend.services import licenses
 from tests.test_app import assert_envelope
 from tests.test_applications import BASE
@@ -65,6 +67,7 @@ def test_issue_is_idempotent_numbered_and_audited(client, licensed, session):
     assert again["license_no"] == first["license_no"]
     number = first["license_no"]
     assert re.fullmatch(r"140105\d{4}\d{2}\d{6}[0-9X]", number)
+    assert first["premises_address"] == "山西省太原市小店区平阳路 1 号"
     assert number[6:10] == str(clock.today().year)
     assert licenses.check_character(number[:-1]) == number[-1]
     assert first["valid_until"] is None  # filings only: long-term
@@ -210,3 +213,22 @@ def test_public_page_in_headless_chromium(client, licensed, app, tmp_path):
     assert 'data-verdict="valid"' in dom and "<h1>有效</h1>" in dom
     assert "360426199101010071" not in dom and "13812345678" not in dom
     assert "身份证" not in dom and "电话" not in dom
+
+
+def test_issuing_and_revoking_reach_the_supervising_department(client, licensed, session):
+    """谁审批谁负责，谁主管谁监管: each item's record goes to its supervising department."""
+    issued = session.scalars(select(DepartmentRecord).where(
+        DepartmentRecord.event == "license.issued")).all()
+    assert {r.department_code for r in issued} == {"market"}
+    assert {r.payload["item"]["code"] for r in issued} == {"food_prepackaged_filing",
+                                                           "device_class2_filing"}
+    assert all(r.payload["license_no"] == licensed["license"]["license_no"] for r in issued)
+    current = staff_get(client, licensed["reviewer"], f"/licenses/{licensed['license']['id']}")
+    post(client, licensed["reviewer"],
+         f"/licenses/{current['id']}/items/device_class2_filing/suspend",
+         {"version": current["lock_version"], "reason": "整改"})
+    suspended = session.scalars(select(DepartmentRecord).where(
+        DepartmentRecord.event == "license.item_suspended")).all()
+    assert [r.payload["item"]["code"] for r in suspended] == ["device_class2_filing"]
+    messages = client.get("/api/mp/v1/messages", headers=licensed["applicant"]).json
+    assert any("许可证" in m["title"] + m["body"] for m in messages["messages"])

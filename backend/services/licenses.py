@@ -65,6 +65,14 @@ def check_character(digits: str) -> str:
     return "0123456789X"[(12 - total % 11) % 11]
 
 
+def full_address(division: entity.Division, address: str) -> str:
+    """The address with province, city and county once, however much the applicant typed."""
+    rest = address.removeprefix(division.province_name)
+    for prefix in (division.city_name, division.county_name):
+        rest = rest.removeprefix(prefix)
+    return f"{division.province_name}{division.city_name}{division.county_name}{rest}"
+
+
 def _new_number(session: Session, county: str, year: int, industry_no: int) -> str:
     for _ in range(20):
         body = f"{county}{year}{industry_no:02d}{secrets.randbelow(10**6):06d}"
@@ -100,7 +108,7 @@ def issue(session: Session, *, staff: StaffAccount, application_id: int,
         industry_code=application.industry_code, industry_name=industry.name,
         industry_category=industry.category, holder_name=values["entity_name"],
         credit_code=values["credit_code"],
-        premises_address=f"{division.display.replace(' ', '')}{values['premises_address']}",
+        premises_address=full_address(division, values["premises_address"]),
         county_code=division.county_code,
         issuing_authority=f"{division.city_name}{division.county_name}行政审批服务管理局",
         issued_on=today, valid_until=add_years(today, shortest) if shortest else None,
