@@ -9,6 +9,7 @@ from pathlib import Path
 import swagger_ui_bundle
 from apiflask import APIFlask
 from flask import current_app, request, send_from_directory
+from werkzeug.routing import IntegerConverter
 
 from backend import cli, files, health, public
 from backend import logging as app_logging
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
                                          settings.LICENSE_RETIRED_KEY_IDS)
         if settings.LICENSE_SIGNING_KEYS else signatures.dev_keyring())
 
+    # an id past what the database column holds is simply not found (not an overflow)
+    app.url_map.converters["int"] = DatabaseId
     register_error_handlers(app)
     _register_blueprints(app)
     cli.register(app)
@@ -89,6 +92,14 @@ def _allow_upload_size() -> None:
     """Only upload routes take bodies past MAX_JSON_BYTES."""
     if request.endpoint in UPLOAD_ENDPOINTS:
         request.max_content_length = current_app.extensions["settings"].UPLOAD_MAX_BYTES + 65536
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:…>`` in routes: 1 … 2³¹−1, the range of our integer primary keys."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = 1,  # noqa: A002
+                 max: int | None = 2**31 - 1, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _require_json_body() -> None:

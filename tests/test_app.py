@@ -151,3 +151,10 @@ def test_settings_come_from_the_environment():
     assert settings.MP_TOKEN_TTL_SECONDS == 60
     assert settings.REDIS_URL == ""
     assert settings.database_url.startswith("sqlite:///")
+
+
+def test_an_id_beyond_the_database_range_is_not_found(client, login):
+    headers = login()
+    for url in ("/api/mp/v1/applications/70918090412964064005919107710976",
+                "/api/mp/v1/licenses/2147483648", "/api/mp/v1/applications/0"):
+        assert_envelope(client.get(url, headers=headers), 404, "NOT_FOUND")
