@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         SWAGGER_UI_BUNDLE_JS="/docs/static/swagger-ui-bundle.js",
         SWAGGER_UI_STANDALONE_PRESET_JS="/docs/static/swagger-ui-standalone-preset.js",
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
-        RATELIMIT_HEADERS_ENABLED=True,
+        # X-RateLimit-* headers cost two more Redis round trips on every request; a refused
+        # request still says when to come back (Retry-After, backend.http_errors)
+        RATELIMIT_HEADERS_ENABLED=False,
     )
     app.extensions["settings"] = settings
     app.json.sort_keys = False  # keep {code, message, details} and schema order

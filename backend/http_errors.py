@@ -13,6 +13,7 @@ from typing import Any
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import g
+from flask_limiter.errors import RateLimitExceeded
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -107,6 +108,14 @@ def register_error_handlers(app: APIFlask) -> None:
     def _media_rejected(error: MediaRejected):
         status = MEDIA_STATUS.get(error.code, 422)
         return envelope(error.code, error.message, dict(error.details)), status
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(error: RateLimitExceeded):
+        # Retry-After is the limit's window: the most a client has to wait
+        code, message = STATUS_ERRORS[429]
+        retry_after = str(error.limit.limit.get_expiry())
+        return (envelope(code, message, {"retry_after_seconds": int(retry_after)}), 429,
+                {"Retry-After": retry_after})
 
     @app.errorhandler(StaleDataError)
     def _stale(error: StaleDataError):
