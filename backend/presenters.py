@@ -19,8 +19,7 @@ from backend.services import application_form, applications, licenses, time_limi
 
 
 def summary(application: Application) -> dict:
-    industry = applications.bundle_of(db.session, application).notice["industry"]
-    return _summary_fields(application, industry)
+    return _summary_fields(application, applications.industry_of(db.session, application))
 
 
 def _summary_fields(application: Application, industry: dict) -> dict:
@@ -151,12 +150,7 @@ def license_out(license_: License, subject: str) -> dict:
         "credit_code": license_.credit_code, "premises_address": license_.premises_address,
         "issuing_authority": license_.issuing_authority, "issued_on": license_.issued_on,
         "valid_until": license_.valid_until,
-        "items": [{"code": i.item_code, "name": i.item_name,
-                   "sub_license_no": i.sub_license_no, "approving_unit": i.approving_unit,
-                   "supervising_unit": i.supervising_unit, "required": i.required,
-                   "status": i.status, "status_label": licenses.ITEM_STATUS_LABELS[i.status],
-                   "status_reason": i.status_reason, "valid_until": i.valid_until}
-                  for i in license_.items],
+        "items": [licenses.item_view(i) for i in license_.items],
         "image_url": link(face.png_sha256),
         "pdf_url": link(face.pdf_sha256) if face.pdf_sha256 else None,
         "verify_url": face.verify_url,

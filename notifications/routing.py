@@ -213,7 +213,7 @@ def _record_body(session: Session, record_id: str, message: OutboxMessage,
 
 def _premises(values: dict[str, Any]) -> str | None:
     from backend.errors import DomainError  # noqa: PLC0415
-    from backend.services import entity  # noqa: PLC0415
+    from backend.services import entity, licenses  # noqa: PLC0415
 
     address = values.get("premises_address")
     try:
@@ -221,4 +221,4 @@ def _premises(values: dict[str, Any]) -> str | None:
                                    values.get("premises_county_code"))
     except DomainError:
         return address
-    return f"{division.display.replace(' ', '')}{address or ''}"
+    return licenses.full_address(division, address or "")

@@ -46,6 +46,14 @@ def bundle_of(session: Session, application: Application) -> Bundle:
     return Bundle(document, tailored, application_form.fields_for(document, item_codes))
 
 
+def industry_of(session: Session, application: Application) -> dict[str, str]:
+    """The industry as its pinned catalog version names it (retired ones included)."""
+    version = session.get(CatalogVersion, application.catalog_version_id)
+    industry = catalog.document_of(version).industries[application.industry_code]
+    return {"code": application.industry_code, "name": industry.name,
+            "category": industry.category}
+
+
 def create(session: Session, *, applicant: Applicant, industry_code: str,
            answers: dict[str, Any]) -> Application:
     """A draft pinned to the catalog version in force, with one lane per applicable item."""

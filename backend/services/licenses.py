@@ -162,6 +162,15 @@ def verdict(license_: License, today: date | None = None) -> tuple[str, str, str
     return "valid", "有效", ""
 
 
+def item_view(item: LicenseItem) -> dict[str, Any]:
+    """A bundled permit as holders and staff see it (the public page shows less)."""
+    return {"code": item.item_code, "name": item.item_name,
+            "sub_license_no": item.sub_license_no, "approving_unit": item.approving_unit,
+            "supervising_unit": item.supervising_unit, "required": item.required,
+            "status": item.status, "status_label": ITEM_STATUS_LABELS[item.status],
+            "status_reason": item.status_reason, "valid_until": item.valid_until}
+
+
 def get_own(session: Session, *, applicant: Applicant, license_id: int) -> License:
     license_ = session.get(License, license_id)
     if license_ is None or session.get(Application, license_.application_id

@@ -98,13 +98,7 @@ def full_view(session: Session, result: Result) -> dict[str, Any]:
     return body | {
         "credit_code": license_.credit_code,
         "acceptance_number": application.acceptance_number,
-        "items": [{"code": i.item_code, "name": i.item_name,
-                   "sub_license_no": i.sub_license_no, "approving_unit": i.approving_unit,
-                   "supervising_unit": i.supervising_unit, "required": i.required,
-                   "status": i.status, "status_label": licenses.ITEM_STATUS_LABELS[i.status],
-                   "status_reason": i.status_reason,
-                   "valid_until": i.valid_until.isoformat() if i.valid_until else None}
-                  for i in license_.items],
+        "items": [licenses.item_view(i) for i in license_.items],
         "inspections": [] if inspection is None else [{
             "scheduled_on": inspection.scheduled_on.isoformat()
             if inspection.scheduled_on else None,
