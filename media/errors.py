@@ -10,6 +10,8 @@ MESSAGES: dict[str, str] = {
     "UPLOAD_TYPE_NOT_ALLOWED": "仅支持 JPEG、PNG、HEIC 格式的照片或 PDF 文件",
     "UPLOAD_CORRUPT": "文件已损坏或不完整，请重新拍摄上传",
     "UPLOAD_TOO_MANY_PIXELS": "图片分辨率过高，请调低相机分辨率或截图后重新上传",
+    "UPLOAD_IMAGE_MODE_UNSUPPORTED": "图片颜色格式（{mode}）无法识别，请截图后重新上传",
+    "UPLOAD_IMAGE_BLANK": "图片转换后为空白（内容可能被透明层遮住），请截图后重新上传",
     "UPLOAD_PDF_ACTIVE_CONTENT": "PDF 含有脚本、附件或自动动作，请另存为普通 PDF 后上传",
     "UPLOAD_PDF_ENCRYPTED": "PDF 已加密，请取消密码保护后上传",
     "UPLOAD_PDF_TOO_MANY_PAGES": "PDF 超过 {limit} 页，请拆分后上传",

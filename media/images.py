@@ -141,14 +141,17 @@ def _reencode(kind: Kind, data: bytes, *, max_pixels: int, long_side: int, thumb
         img = Image.open(BytesIO(data), formats=[_PILLOW_FORMATS[kind]])
         img.draft(None, (long_side, long_side))  # JPEG: decode at 1/2, 1/4… when that suffices
         img.load()
-        picture = _flatten_to_rgb(img)  # before resizing: palette images resize nearest-only
+        picture = picture_of(img)  # before resizing: palette images resize nearest-only
         # HAMMING: ~20 % cheaper than bicubic at 4032 → 2560 and text stays sharp, which keeps
         # a 12 MP photo within the 250 ms budget (docs/bench-media.txt).
         picture.thumbnail((long_side, long_side), Image.Resampling.HAMMING)
         # Turning upright after the cap is the same picture for a square box, and cheaper.
         ImageOps.exif_transpose(picture, in_place=True)
+    except MediaRejected:
+        raise
     except Exception as exc:  # decoders raise many types on hostile data; all mean "unusable"
         raise MediaRejected("UPLOAD_CORRUPT") from exc
+    _refuse_if_blanked(img, picture)
     content = _encode_jpeg(picture, jpeg_quality)
     width, height = picture.size
     picture.thumbnail((thumb_side, thumb_side))
@@ -158,14 +161,113 @@ def _reencode(kind: Kind, data: bytes, *, max_pixels: int, long_side: int, thumb
                       sha256=hashlib.sha256(content).hexdigest())
 
 
-def _flatten_to_rgb(img: Image.Image) -> Image.Image:
-    """RGB for JPEG; transparent areas become white, as on paper, rather than black."""
+def picture_of(img: Image.Image) -> Image.Image:
+    """The RGB picture a viewer shows for a decoded image, transparency laid on white paper.
+
+    Raises MediaRejected UPLOAD_IMAGE_MODE_UNSUPPORTED for a mode without a reading in
+    MODE_READINGS: a picture we do not know how to read is refused, never guessed.
+    """
+    reading = MODE_READINGS.get(img.mode)
+    if reading is None:
+        raise MediaRejected("UPLOAD_IMAGE_MODE_UNSUPPORTED", mode=img.mode)
+    return reading.to_rgb(img)
+
+
+def _on_white(img: Image.Image) -> Image.Image:
+    """RGB for JPEG; transparent areas become white, as on paper, rather than black.
+
+    Pillow's own conversions are faithful for 8-bit modes: palettes (with tRNS alpha), a tRNS
+    key colour, LA/RGBA alpha, and CMYK, which the JPEG decoder has already turned from Adobe's
+    inverted convention into plain ink amounts (as browsers read every CMYK JPEG).
+    """
     if img.has_transparency_data:
         rgba = img.convert("RGBA")
         flat = Image.new("RGB", rgba.size, "white")
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
     return img if img.mode == "RGB" else img.convert("RGB")
+
+
+# 16 → 8 bits as the PNG specification reduces sample depth (§13.12): round(v × 255 / 65535).
+_SIXTEEN_TO_EIGHT = [(v * 255 + 32767) // 65535 for v in range(1 << 16)]
+
+
+def _sixteen_bit_grey(img: Image.Image) -> Image.Image:
+    """Grey samples over 0…65535 to 8 bits by the bit depth, not stretched to their own range.
+
+    Pillow's own conversion clips every sample above 255 to white (issue 10). Scaling by the
+    depth keeps what a viewer shows: 0x8000 is mid-grey, a near-blank scan stays pale instead
+    of having its noise stretched to black and white. pillow-heif widens 10/12-bit greys to
+    16 bits, so the same scale reads them.
+    """
+    wide = img.convert("I")  # Pillow applies a 65536-entry table to mode I only
+    grey = wide.point(_SIXTEEN_TO_EIGHT, "L")
+    key = img.info.get("transparency")  # PNG tRNS: this one sample value is see-through
+    if key is None:
+        return grey.convert("RGB")
+    alpha = wide.point([0 if v == key else 255 for v in range(1 << 16)], "L")
+    return _on_white(Image.merge("LA", (grey, alpha)))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the samples of one decoded mode become a picture, and what their scale is."""
+
+    to_rgb: Callable[[Image.Image], Image.Image]
+    full_scale: int = 255  # the sample value of full intensity
+    # the image whose bands (alpha aside) carry its colours: a palette's indices do not
+    colours: Callable[[Image.Image], Image.Image] = lambda img: img
+
+
+_EIGHT_BIT = Reading(_on_white)
+
+# Every mode the three decoders hand back, and nothing else (tests pin this):
+# PNG (PngImagePlugin._MODES): 1, L (1/2/4/8 bits), I;16 (16-bit grey, any tRNS in info), RGB
+#   (8/16 bits), P, LA, RGBA (8/16 bits, and 16-bit LA). JPEG: L, RGB, CMYK (1, 3, 4
+#   components). HEIF (pillow-heif): L, RGB, RGBA, or I;16 for greys deeper than 8 bits (its
+#   deeper colour arrives as 8-bit RGB/RGBA). Modes only other formats produce (I, F, LAB,
+#   YCbCr, HSV, premultiplied La/RGBa, PA…) are refused by picture_of.
+MODE_READINGS: dict[str, Reading] = {
+    "1": _EIGHT_BIT, "L": _EIGHT_BIT, "LA": _EIGHT_BIT, "RGB": _EIGHT_BIT,
+    "RGBA": _EIGHT_BIT, "CMYK": _EIGHT_BIT,
+    "P": Reading(_on_white, colours=lambda img: img.convert("RGBA")),
+    "I;16": Reading(_sixteen_bit_grey, full_scale=65535),
+}
+
+# Samples closer than this many 8-bit levels look alike (JPEG at q85 moves flat areas by about
+# as much), so a picture varying no more than that may be stored as one colour.
+_FAINT_LEVELS = 4
+
+
+def _refuse_if_blanked(img: Image.Image, picture: Image.Image) -> None:
+    """Refuse a stored page that would be one flat colour while the upload visibly varies.
+
+    That happens when a fully transparent layer hides the content (some exporters write an
+    alpha of 0 everywhere) or when a reading loses the content (issue 10's white page). A
+    genuinely blank page still passes: its own samples are uniform too, and a photographed one
+    never is uniform after conversion. The cost is 64 pixel reads for any real picture; the
+    full passes run only on a picture that came out uniform.
+    """
+    if not _is_uniform(picture):
+        return
+    reading = MODE_READINGS[img.mode]
+    colours = reading.colours(img)
+    extrema = colours.getextrema()
+    bands = [extrema] if len(colours.getbands()) == 1 else extrema
+    spread = max(hi - lo for (lo, hi), band in zip(bands, colours.getbands(), strict=True)
+                 if band != "A")
+    if spread * 255 > _FAINT_LEVELS * reading.full_scale:
+        raise MediaRejected("UPLOAD_IMAGE_BLANK")
+
+
+def _is_uniform(picture: Image.Image) -> bool:
+    """One colour everywhere; a grid of samples settles it for any real picture cheaply."""
+    width, height = picture.size
+    first = picture.getpixel((0, 0))
+    if any(picture.getpixel((x * (width - 1) // 7, y * (height - 1) // 7)) != first
+           for x in range(8) for y in range(8)):
+        return False
+    return all(lo == hi for lo, hi in picture.getextrema())
 
 
 def _encode_jpeg(img: Image.Image, quality: int) -> bytes:

@@ -12,12 +12,17 @@ import zipfile
 import zlib
 
 import pikepdf
+import pillow_heif
 import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 
+from backend.models import MaterialFile
 from media import images
 from media.errors import MediaRejected
 from media.images import normalise, read_limited, sniff
+from tests.media_files import BAR_SIZE, bar_rows, bars, grey16_bars_png, png_chunk, raw_png
+from tests.test_app import assert_envelope
+from tests.test_applications import count, draft, media_files, upload
 
 LIMITS = {"max_bytes": images.DEFAULT_MAX_BYTES, "max_pixels": images.DEFAULT_MAX_PIXELS}
 
@@ -174,20 +179,223 @@ def test_polyglot_tail_and_comment_payload_are_dropped_by_re_encoding():
     assert opened(result.content).size == (200, 150)
 
 
+# --- every mode a decoder hands back: the stored page shows what the file shows ---------------
+
+def saved(img: Image.Image, fmt: str, **params: object):
+    return lambda: encode(img, fmt, **params)
+
+
+def palette_bars(colours: list[int], transparency: object = None, bits: int = 8):
+    """Palette image: index 0 is the background, 1 the bars; colours are the palette's RGB."""
+    img = bars("P", 0, 1)
+    img.putpalette(colours)
+    params = {"bits": bits} | ({"transparency": transparency} if transparency is not None else {})
+    return saved(img, "PNG", **params)
+
+
+def heif_raw(mode: str, background: bytes, bar: bytes):
+    """More than 8 bits per sample, as a 10-bit HEIF from a phone; samples little-endian."""
+    def make() -> bytes:
+        out = io.BytesIO()
+        pillow_heif.encode(mode, BAR_SIZE, bar_rows(background, bar), out, quality=90)
+        return out.getvalue()
+    return make
+
+
+def cmyk_jpeg() -> bytes:
+    """CMYK as Photoshop writes it: an Adobe APP14 marker and inverted samples (libjpeg via
+    Pillow writes the same convention)."""
+    data = encode(bars("CMYK", (0, 0, 60, 0), (0, 255, 255, 0)), "JPEG", quality=95)
+    assert "adobe" in Image.open(io.BytesIO(data)).info
+    return data
+
+
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+BLUE, RED, CREAM, NAVY = (0, 0, 255), (255, 0, 0), (250, 220, 120), (20, 40, 160)
+
+# id: (the file, the mode Pillow hands back for it, background and bar colours that must be
+# stored). Background is lighter than the bars everywhere, so a blank page fails every case.
+MODE_CASES = {
+    "png 1-bit": (saved(bars("1", 255, 0), "PNG"), "1", WHITE, BLACK),
+    "png 1-bit tRNS": (saved(bars("1", 255, 0), "PNG", transparency=255), "1", WHITE, BLACK),
+    "png L": (saved(bars("L", 200, 40), "PNG"), "L", (200,) * 3, (40,) * 3),
+    "png L tRNS": (saved(bars("L", 200, 40), "PNG", transparency=200), "L", WHITE, (40,) * 3),
+    "png 16-bit grey (issue 10)": (grey16_bars_png, "I;16", (128,) * 3, (16,) * 3),
+    "png 16-bit grey saved from I;16B": (saved(bars("I;16B", 0x8000, 0x1000), "PNG"), "I;16",
+                                         (128,) * 3, (16,) * 3),
+    "png 16-bit grey full range": (saved(bars("I;16", 0xFFFF, 0), "PNG"), "I;16", WHITE, BLACK),
+    "png 16-bit grey tRNS": (saved(bars("I;16", 0x8000, 0x1000), "PNG", transparency=0x8000),
+                             "I;16", WHITE, (16,) * 3),
+    "png RGB": (saved(bars("RGB", CREAM, NAVY), "PNG"), "RGB", CREAM, NAVY),
+    "png RGB tRNS": (saved(bars("RGB", CREAM, NAVY), "PNG", transparency=CREAM), "RGB", WHITE,
+                     NAVY),
+    "png 16-bit RGB": (lambda: raw_png(BAR_SIZE, 16, 2, bar_rows(
+        struct.pack(">3H", 0xFA00, 0xDC00, 0x7800), struct.pack(">3H", 0x1400, 0x2800, 0xA000))),
+        "RGB", CREAM, NAVY),
+    "png P": (palette_bars([*CREAM, *NAVY]), "P", CREAM, NAVY),
+    "png P 4-bit": (palette_bars([*CREAM, *NAVY], bits=4), "P", CREAM, NAVY),
+    "png P tRNS": (palette_bars([*CREAM, *NAVY], transparency=0), "P", WHITE, NAVY),
+    "png P with palette alpha": (palette_bars([*CREAM, *BLACK], transparency=b"\xff\x80"), "P",
+                                 CREAM, (127,) * 3),
+    "png LA": (saved(bars("LA", (200, 255), (0, 128)), "PNG"), "LA", (200,) * 3, (127,) * 3),
+    "png RGBA": (saved(bars("RGBA", (0, 0, 0, 0), (*BLUE, 255)), "PNG"), "RGBA", WHITE, BLUE),
+    "png 16-bit LA": (lambda: raw_png(BAR_SIZE, 16, 4, bar_rows(
+        struct.pack(">2H", 0xC800, 0xFFFF), struct.pack(">2H", 0, 0x8000))),
+        "RGBA", (200,) * 3, (127,) * 3),
+    "png 16-bit RGBA": (lambda: raw_png(BAR_SIZE, 16, 6, bar_rows(
+        bytes(8), struct.pack(">4H", 0, 0, 0xFFFF, 0xFFFF))), "RGBA", WHITE, BLUE),
+    "jpeg L": (saved(bars("L", 200, 40), "JPEG"), "L", (200,) * 3, (40,) * 3),
+    "jpeg RGB": (saved(bars("RGB", CREAM, NAVY), "JPEG"), "RGB", CREAM, NAVY),
+    "jpeg CMYK Adobe-inverted": (cmyk_jpeg, "CMYK", (255, 255, 195), RED),
+    "heif L": (saved(bars("L", 200, 40), "HEIF", quality=90), "L", (200,) * 3, (40,) * 3),
+    "heif RGB": (saved(bars("RGB", CREAM, NAVY), "HEIF", quality=90), "RGB", CREAM, NAVY),
+    "heif RGBA": (saved(bars("RGBA", (0, 0, 0, 0), (*BLUE, 255)), "HEIF", quality=90), "RGBA",
+                  WHITE, BLUE),
+    "heif 10-bit grey": (saved(bars("I;16", 0x8000, 0x1000), "HEIF", quality=90), "I;16",
+                         (128,) * 3, (16,) * 3),
+    "heif 10-bit RGB": (heif_raw("RGB;16", struct.pack("<3H", 0xFA00, 0xDC00, 0x7800),
+                                 struct.pack("<3H", 0x1400, 0x2800, 0xA000)), "RGB", CREAM, NAVY),
+    "heif 10-bit LA": (heif_raw("LA;16", struct.pack("<2H", 0xC800, 0xFFFF),
+                                struct.pack("<2H", 0, 0x8000)), "RGBA", (200,) * 3, (127,) * 3),
+}
+
+
+def assert_colour(stored: Image.Image, xy: tuple[int, int], expected: tuple[int, ...]) -> None:
+    actual = stored.getpixel(xy)
+    assert all(abs(a - e) <= 10 for a, e in zip(actual, expected, strict=True)), (xy, actual)
+
+
+@pytest.mark.parametrize(("make", "mode", "background", "bar"), MODE_CASES.values(),
+                         ids=MODE_CASES.keys())
+def test_every_decoded_mode_is_stored_as_the_picture_it_shows(make, mode, background, bar):
+    source = make()
+    assert Image.open(io.BytesIO(source)).mode == mode  # the case exercises the mode it names
+
+    result = normalise(source, **LIMITS)
+
+    assert (result.width, result.height) == BAR_SIZE
+    for stored, scale in ((opened(result.content), 1), (opened(result.thumbnail), 2)):
+        assert stored.mode == "RGB"
+        y = stored.height // 2
+        assert_colour(stored, (60 // scale, y), background)  # between two bars
+        assert_colour(stored, (20 // scale, y), bar)  # the middle of the first bar
+
+
+def test_the_issue_png_keeps_its_bars_darker_than_the_background():
+    stored = opened(normalise(grey16_bars_png(), **LIMITS).content).convert("L")
+    bar, background = stored.getpixel((20, 240)), stored.getpixel((60, 240))
+    assert background - bar > 100
+    assert abs(background - 128) <= 2  # 0x8000 is mid-grey by the bit depth, not stretched
+
+
+def test_every_mode_a_decoder_hands_back_has_a_reading_and_a_case():
+    png = {mode for mode, _ in PngImagePlugin._MODES.values()}
+    jpeg = {"L", "RGB", "CMYK"}  # JpegImagePlugin.SOF: 1, 3 or 4 components
+    heif = {"L", "I;16", "RGB", "RGBA"}  # pillow-heif: 8 bits, or more widened to I;16
+    assert png | jpeg | heif == set(images.MODE_READINGS)
+    assert {case[1] for case in MODE_CASES.values()} == set(images.MODE_READINGS)
+
+
+@pytest.mark.parametrize("mode", sorted(set(Image.MODES) - set(images.MODE_READINGS)))
+def test_a_mode_without_a_reading_is_refused_by_name(mode):
+    with pytest.raises(MediaRejected) as caught:
+        images.picture_of(Image.new(mode, (8, 8)))
+    assert caught.value.code == "UPLOAD_IMAGE_MODE_UNSUPPORTED"
+    assert caught.value.details == {"mode": mode}
+    assert mode in caught.value.message
+
+
+def test_a_decoder_handing_back_an_unknown_mode_is_refused_not_guessed(monkeypatch):
+    monkeypatch.delitem(images.MODE_READINGS, "I;16")
+    error = rejected(grey16_bars_png())
+    assert (error.code, error.details) == ("UPLOAD_IMAGE_MODE_UNSUPPORTED", {"mode": "I;16"})
+
+
+BLANKED = {
+    "RGBA fully transparent": saved(bars("RGBA", (*CREAM, 0), (*NAVY, 0)), "PNG"),
+    "LA fully transparent": saved(bars("LA", (200, 0), (40, 0)), "PNG"),
+    "P every index transparent": palette_bars([*CREAM, *NAVY], transparency=b"\0\0"),
+}
+
+
+@pytest.mark.parametrize("make", BLANKED.values(), ids=BLANKED.keys())
+def test_a_picture_hidden_under_full_transparency_is_refused_not_stored_blank(make):
+    error = rejected(make())
+    assert error.code == "UPLOAD_IMAGE_BLANK"
+    assert "空白" in error.message
+
+
+def test_a_conversion_that_would_store_a_blank_page_is_refused(monkeypatch):
+    # Pillow's own I;16 → RGB clips every sample above 255 to white: the defect of issue 10.
+    monkeypatch.setitem(images.MODE_READINGS, "I;16", dataclasses.replace(
+        images.MODE_READINGS["I;16"], to_rgb=lambda img: img.convert("RGB")))
+    assert rejected(grey16_bars_png()).code == "UPLOAD_IMAGE_BLANK"
+
+
+UNIFORM = {
+    "white RGB": (saved(Image.new("RGB", (300, 200), "white"), "PNG"), WHITE),
+    "16-bit grey, variation below one 8-bit level": (
+        saved(bars("I;16", 0x8000, 0x8040, (300, 200)), "PNG"), (128,) * 3),
+    "palette with the same colour twice": (
+        lambda: encode(_same_colour_twice(), "PNG"), CREAM),
+    "transparent everywhere over one colour": (
+        saved(Image.new("RGBA", (300, 200), (*NAVY, 0)), "PNG"), WHITE),
+}
+
+
+def _same_colour_twice() -> Image.Image:
+    img = bars("P", 0, 1, (300, 200))
+    img.putpalette([*CREAM, *CREAM])
+    return img
+
+
+@pytest.mark.parametrize(("make", "colour"), UNIFORM.values(), ids=UNIFORM.keys())
+def test_a_picture_that_is_one_colour_is_stored_as_it_is(make, colour):
+    stored = opened(normalise(make(), **LIMITS).content)
+    assert_colour(stored, (150, 100), colour)
+    assert_colour(stored, (5, 5), colour)
+
+
+# --- the same through the upload endpoint ---------------------------------------------------
+
+def test_uploaded_16_bit_png_is_stored_with_its_bars(client, login):
+    headers = login()
+    detail = draft(client, headers)
+    resp = upload(client, headers, detail["id"], "premises_proof", grey16_bars_png(), "scan.png")
+    assert resp.status_code == 201, resp.json
+    for url, scale in ((resp.json["url"], 1), (resp.json["thumbnail_url"], 2)):
+        with client.get(url) as fetched:
+            stored = Image.open(io.BytesIO(fetched.data)).convert("L")
+        bar, background = stored.getpixel((20 // scale, 100)), stored.getpixel((60 // scale, 100))
+        assert background - bar > 100 and abs(background - 128) <= 4
+
+
+@pytest.mark.parametrize("refusal", ["blank", "mode"])
+def test_refused_picture_answers_422_and_stores_nothing(client, login, app, session, monkeypatch,
+                                                         refusal):
+    headers = login()
+    detail = draft(client, headers)
+    if refusal == "blank":
+        data, code = BLANKED["RGBA fully transparent"](), "UPLOAD_IMAGE_BLANK"
+    else:  # as if a newer decoder handed back a mode nobody has checked yet
+        monkeypatch.delitem(images.MODE_READINGS, "I;16")
+        data, code = grey16_bars_png(), "UPLOAD_IMAGE_MODE_UNSUPPORTED"
+    assert_envelope(upload(client, headers, detail["id"], "premises_proof", data, "scan.png"),
+                    422, code)
+    assert count(session, MaterialFile) == 0
+    assert media_files(app) == []
+
+
 # --- images refused ------------------------------------------------------------------------
 
 def png_bomb(side: int) -> bytes:
     """A side×side greyscale PNG of zeros built chunk by chunk (never held decoded)."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
     deflate = zlib.compressobj(9)
     rows = bytes((side + 1) * 100)
     idat = b"".join(deflate.compress(rows) for _ in range(side // 100)) + deflate.flush()
     return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+            + png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
 
 
 def test_png_decompression_bomb_is_refused_fast_without_decoding():
