@@ -139,7 +139,7 @@ def withdraw_application(application_id: int):
 @limiter.limit(_upload_limit, key_func=_per_applicant)
 @bp.doc(responses={201: "FileOut", 200: "同一文件已上传过（不重复保存）",
                    413: "UPLOAD_TOO_LARGE", 415: "UPLOAD_TYPE_NOT_ALLOWED",
-                   422: "UPLOAD_CORRUPT / UPLOAD_TOO_MANY_PIXELS / UPLOAD_PDF_*"})
+                   422: "UPLOAD_CORRUPT / UPLOAD_TOO_MANY_PIXELS / UPLOAD_IMAGE_* / UPLOAD_PDF_*"})
 def upload_material(application_id: int, material_code: str):
     """上传材料的一页（multipart/form-data，文件字段名 file，即 wx.uploadFile 的 name）"""
     row, created = materials.upload(
