@@ -251,7 +251,7 @@ def _refuse_if_blanked(img: Image.Image, picture: Image.Image) -> None:
     if not _is_uniform(picture):
         return
     reading = MODE_READINGS[img.mode]
-    colours = reading.colours(img)
+    colours = reading.colours(img)  # an opaque RGB upload is the picture itself
     extrema = colours.getextrema()
     bands = [extrema] if len(colours.getbands()) == 1 else extrema
     spread = max(hi - lo for (lo, hi), band in zip(bands, colours.getbands(), strict=True)

@@ -202,6 +202,14 @@ def heif_raw(mode: str, background: bytes, bar: bytes):
     return make
 
 
+def heif_12_bit_grey() -> bytes:
+    previous, pillow_heif.options.SAVE_HDR_TO_12_BIT = pillow_heif.options.SAVE_HDR_TO_12_BIT, True
+    try:
+        return encode(bars("I;16", 0x8000, 0x1000), "HEIF", quality=90)
+    finally:
+        pillow_heif.options.SAVE_HDR_TO_12_BIT = previous
+
+
 def cmyk_jpeg() -> bytes:
     """CMYK as Photoshop writes it: an Adobe APP14 marker and inverted samples (libjpeg via
     Pillow writes the same convention)."""
@@ -253,6 +261,7 @@ MODE_CASES = {
                   WHITE, BLUE),
     "heif 10-bit grey": (saved(bars("I;16", 0x8000, 0x1000), "HEIF", quality=90), "I;16",
                          (128,) * 3, (16,) * 3),
+    "heif 12-bit grey": (heif_12_bit_grey, "I;16", (128,) * 3, (16,) * 3),
     "heif 10-bit RGB": (heif_raw("RGB;16", struct.pack("<3H", 0xFA00, 0xDC00, 0x7800),
                                  struct.pack("<3H", 0x1400, 0x2800, 0xA000)), "RGB", CREAM, NAVY),
     "heif 10-bit LA": (heif_raw("LA;16", struct.pack("<2H", 0xC800, 0xFFFF),
