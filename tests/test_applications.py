@@ -13,6 +13,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from backend.models import Application, MaterialFile
+from backend.security.masking import mask_id_number, mask_phone
+from backend.services import applications
 from tests.media_files import bomb_png, phone_jpeg
 from tests.test_app import assert_envelope
 from tests.test_notice import neutral_answers
@@ -194,6 +196,86 @@ def test_individual_business_needs_a_92_credit_code(client, login):
         "entity_kind": "individual", "credit_code": "91110000600037341L"}})
     assert assert_envelope(resp, 422, "FORM_INVALID")["details"]["fields"]["credit_code"][
         "code"] == "ENTITY_KIND_MISMATCH"
+
+
+# --- values pasted from a chat app: identifiers stored canonical ------------------------------
+
+PASTED_ID = "14010519900307104X"
+
+
+@pytest.mark.parametrize("field, pasted, canonical", [
+    ("contact_phone", "\u202d13812345678\u202c", "13812345678"),  # bidi override (WeChat)
+    ("contact_phone", "138\u200b1234\u200b5678", "13812345678"),  # zero-width spaces
+    ("contact_phone", "１３８１２３４５６７８", "13812345678"),  # full-width digits
+    ("contact_phone", "138\u00a01234\u00a05678", "13812345678"),  # NBSP
+    ("contact_phone", "\ufeff138-1234-5678", "13812345678"),  # BOM; hyphens group digits
+    ("contact_phone", "0351\u30001234567", "0351-1234567"),  # ideographic space
+    ("legal_rep_id_number", "\u202d14010519900307104X\u202c", PASTED_ID),
+    ("legal_rep_id_number", "140105 19900307 104X", PASTED_ID),  # grouped 6-8-4
+    ("legal_rep_id_number", "140105\u300019900307\u3000104x", PASTED_ID),
+    ("legal_rep_id_number", "１４０１０５１９９００３０７１０４ｘ", PASTED_ID),
+    ("legal_rep_id_number", "14010519900307104\u2060X", PASTED_ID),  # word joiner
+    ("credit_code", "911100006000\u200b37341L", "91110000600037341L"),
+    ("credit_code", "\ufeff9111 0000 6000 3734 1l\u202c", "91110000600037341L"),
+    ("premises_city_code", "\u202d140100\u202c", "140100"),
+    ("premises_county_code", "１４０１０５\u200b", "140105"),
+])
+def test_pasted_identifier_is_accepted_and_stored_canonical(
+        client, login, session, app, field, pasted, canonical):
+    headers = login()
+    detail = draft(client, headers)
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers,
+                        json={"fields": {field: pasted}})
+    assert resp.status_code == 200, resp.json
+    stored = session.get(Application, detail["id"])
+    session.refresh(stored)
+    shown = fields_of(resp.json)[field]["value"]
+    if field in applications.SENSITIVE:
+        key = app.extensions["settings"].SECRET_KEY
+        assert applications.sensitive_values(stored, key)[field] == canonical
+        masked = mask_phone if field == "contact_phone" else mask_id_number
+        assert shown == masked(canonical)
+    else:
+        assert stored.form_values[field] == canonical
+        assert shown == canonical
+
+
+@pytest.mark.parametrize("field, pasted, code", [
+    ("contact_phone", "\u202d1381234567\u202c", "PHONE_INVALID"),  # 10 digits
+    ("contact_phone", "\u200b\u202c", "PHONE_INVALID"),  # nothing visible
+    ("legal_rep_id_number", "140105 19900307 1041", "ID_NUMBER_INVALID"),  # check digit
+    ("legal_rep_id_number", "１４０１０５１９９００２３０１０４Ｘ", "ID_NUMBER_INVALID"),  # 30 Feb
+    ("credit_code", "911100006000\u200b37341X", "USCC_INVALID"),
+    ("premises_county_code", "\u202d1401\u202c", "DIVISION_UNKNOWN"),
+])
+def test_pasted_wrong_identifier_is_still_refused(client, login, session, field, pasted, code):
+    headers = login()
+    detail = draft(client, headers)
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers,
+                        json={"fields": {"entity_name": "不应保存", field: pasted}})
+    body = assert_envelope(resp, 422, "FORM_INVALID")
+    assert body["details"]["fields"][field]["code"] == code
+    stored = session.get(Application, detail["id"])
+    session.refresh(stored)
+    assert field not in stored.form_values and "entity_name" not in stored.form_values
+    assert stored.sensitive_sealed is None
+
+
+def test_pasted_free_text_loses_invisible_characters_but_keeps_its_spaces(
+        client, login, session):
+    headers = login()
+    detail = draft(client, headers)
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers, json={"fields": {
+        "entity_name": "\u202d晋味饭店（小店店）\u202c",
+        "legal_rep_name": "张\u200b三",
+        "premises_address": "\ufeff 太原市小店区平阳路 1 号，东门\u3000",
+        "food_safety_manager_name": "李\u2060四\u00a0"}})  # a catalog text field
+    assert resp.status_code == 200, resp.json
+    stored = session.get(Application, detail["id"])
+    session.refresh(stored)
+    assert {k: v for k, v in stored.form_values.items() if k != "floor_area"} == {
+        "entity_name": "晋味饭店（小店店）", "legal_rep_name": "张三",
+        "premises_address": "太原市小店区平阳路 1 号，东门", "food_safety_manager_name": "李四"}
 
 
 # --- materials ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from stdnum.cn import ric, uscc
 
 from backend.errors import RuleViolation
+from backend.identifiers import clean_text, normalize_identifier
 from backend.security.masking import mask_id_number, mask_name, mask_openid, mask_phone
 from backend.services import entity
 from backend.services.entity import FieldInvalid
@@ -157,6 +158,48 @@ def test_phone_valid(raw, expected):
                                  "0351-0123456", "0351-123456", "phone", "", None])
 def test_phone_invalid(raw):
     assert invalid(entity.mobile_phone, raw).code == "PHONE_INVALID"
+
+
+# --- values pasted from a chat app ---
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("\u202d13812345678\u202c", "13812345678"),  # LRO … PDF around a number (WeChat)
+    ("138\u200b1234\u200b5678", "13812345678"),  # zero-width spaces
+    ("\ufeff１３８\u00a0１２３４\u30005678\u2060", "13812345678"),  # BOM, NBSP, U+3000, WJ
+    ("140105 19900307 104x", "14010519900307104x"),  # case is the identifier's own rule
+    ("0351-1234567\n", "0351-1234567"),
+])
+def test_normalize_identifier_removes_what_chat_apps_add(raw, expected):
+    assert normalize_identifier(raw) == expected
+
+
+def test_clean_text_drops_invisible_characters_but_keeps_spaces_and_punctuation():
+    assert clean_text("\u202d 太原市小店区平阳路 1 号（东门），\u200b二层\u3000") == \
+        "太原市小店区平阳路 1 号（东门），二层"
+
+
+@pytest.mark.parametrize(("validator", "raw", "expected"), [
+    (entity.id_number, "\u202d360426199101010071\u202c", VALID_ID),
+    (entity.id_number, "360426 19910101 0071", VALID_ID),
+    (entity.credit_code, "911100006000\u200b37341L", VALID_USCC),
+    (entity.mobile_phone, "\u202d138-1234-5678\u202c", "13812345678"),
+    (entity.division_code, "\u202d１４０１０５\u202c", "140105"),
+    (entity.floor_area, "\u202d１２０．５\u202c", Decimal("120.50")),
+])
+def test_validators_accept_pasted_values_and_return_them_canonical(validator, raw, expected):
+    assert validator(raw) == expected
+
+
+@pytest.mark.parametrize(("validator", "raw", "code"), [
+    # digits of other scripts survive NFKC and match Python's \d, but belong in no identifier
+    (entity.id_number, "٣٦٠٤٢٦١٩٩١٠١٠١٠٠٧1", "ID_NUMBER_INVALID"),
+    (entity.mobile_phone, "13٨١٢٣٤٥٦٧٨", "PHONE_INVALID"),
+    (entity.division_code, "١٤٠١٠٥", "DIVISION_UNKNOWN"),
+    (entity.division_code, "14010", "DIVISION_UNKNOWN"),
+    (entity.division_code, "\u200b", "DIVISION_UNKNOWN"),
+])
+def test_validators_refuse_identifiers_that_are_still_wrong(validator, raw, code):
+    assert invalid(validator, raw).code == code
 
 
 # --- 行政区划 ---

@@ -227,6 +227,23 @@ def test_binding_code_works_once(client, make_staff, login):
     assert_envelope(bind(client, login("judy"), code), 422, "STAFF_BINDING_CODE_INVALID")
 
 
+def test_binding_code_pasted_from_a_chat_app_is_accepted(client, make_staff, login):
+    make_staff("inspector1", "inspector", "market")
+    code = get_binding_code(client, "inspector1")
+    pasted = f"\u202d{code[:4]}\u200b\u3000{code[4:]}\u202c"
+    resp = bind(client, login("ivan"), pasted)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["username"] == "inspector1"
+
+
+def test_username_is_stored_and_matched_canonical(client, session, make_staff):
+    account = make_staff("\u202dwindow2\u200b ")
+    assert reloaded(session, account).username == "window2"
+    resp = staff_login(client, "ｗｉｎｄｏｗ２\u2060")  # full-width, word joiner
+    assert resp.status_code == 200, resp.json
+    assert resp.json["staff"]["username"] == "window2"
+
+
 def test_expired_binding_code_is_refused(client, session, make_staff, login):
     make_staff("inspector1", "inspector", "market")
     code = get_binding_code(client, "inspector1")

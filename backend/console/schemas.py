@@ -8,14 +8,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from backend.identifiers import AS_IDENTIFIER
+
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class StaffLoginIn(In):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64,
-                                               strip_whitespace=True)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64), AS_IDENTIFIER]
     # bounded: argon2 hashes whatever arrives
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -42,7 +43,7 @@ class BindingCodeOut(BaseModel):
 
 
 class BindingCodeIn(In):
-    code: Annotated[str, StringConstraints(pattern=r"^\d{8}$", strip_whitespace=True)] = Field(
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$"), AS_IDENTIFIER] = Field(
         description="工作人员接口 POST /auth/binding-code 得到的 8 位绑定码")
 
 

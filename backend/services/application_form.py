@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.catalog_format import CatalogDocument, FormField
+from backend.identifiers import clean_text
 from backend.security.masking import mask_id_number, mask_phone
 from backend.services import entity
 
@@ -36,10 +37,11 @@ class Field:
 
 
 def _text(max_length: int) -> Callable[[Any], str]:
+    """Free text: invisible characters pasted with it dropped, ends trimmed, inner spaces kept."""
     def check(value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
+        value = clean_text(value) if isinstance(value, str) else ""
+        if not value:
             raise entity.FieldInvalid("FIELD_TYPE", "应为文本")
-        value = value.strip()
         if len(value) > max_length:
             raise entity.FieldInvalid("FIELD_TOO_LONG", f"不能超过 {max_length} 个字")
         return value
@@ -62,9 +64,9 @@ SHARED_FIELDS: tuple[Field, ...] = (
     Field("contact_phone", "联系电话", "phone", "contact", rule="手机号或带区号的固定电话",
           sensitive=True, check=entity.mobile_phone),
     Field("premises_city_code", "经营场所所在市", "division", "premises",
-          rule="山西省地级市行政区划代码", check=_text(6)),
+          rule="山西省地级市行政区划代码", check=entity.division_code),
     Field("premises_county_code", "经营场所所在县（市、区）", "division", "premises",
-          rule="县级行政区划代码，须属于所选的市", check=_text(6)),
+          rule="县级行政区划代码，须属于所选的市", check=entity.division_code),
     Field("premises_address", "经营场所详细地址", "text", "premises", rule="不超过 200 字",
           check=_text(200)),
     Field("floor_area", "经营场所面积", "number", "premises", unit="平方米",

@@ -1,6 +1,8 @@
 """Validators for the shared 经营主体 / 经营场所 section of the application form.
 
-Each takes what the applicant typed and returns the normalised value, or raises
+Each takes what the applicant typed and returns the canonical value — after
+``backend.identifiers.normalize_identifier`` (full-width folded, invisible characters and
+spaces removed, as pasted from a chat app) and the standard's own rules — or raises
 ``FieldInvalid`` with a stable machine-readable code and a Chinese message the applicant can
 act on. Pure: no database, no request; ``id_number`` reads today's date unless given one.
 """
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
 from backend.errors import RuleViolation
+from backend.identifiers import normalize_identifier
 from config.settings import PROJECT_ROOT
 
 DIVISIONS_FILE = PROJECT_ROOT / "config" / "divisions" / "shanxi.yaml"
@@ -30,9 +32,10 @@ EARLIEST_BIRTH = dt.date(1900, 1, 1)
 ENTITY_KINDS = ("enterprise", "individual")  # 企业, 个体工商户
 INDIVIDUAL_PREFIX = "92"  # GB 32100: 9 = market-regulation registration, 2 = 个体工商户
 
-_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9]\d{9})")
-_LANDLINE = re.compile(r"(0(?:10|2\d|[3-9]\d{2}))([1-9]\d{6,7})")  # area code + local number
-_PHONE_SEPARATORS = re.compile(r"[\s\-()]")
+# re.ASCII: after NFKC, digits of other scripts (٣, ३ …) are still \d but no phone has them
+_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9]\d{9})", re.ASCII)
+_LANDLINE = re.compile(r"(0(?:10|2\d|[3-9]\d{2}))([1-9]\d{6,7})", re.ASCII)  # area + local
+_PHONE_SEPARATORS = re.compile(r"[-()]")  # how numbers are grouped; spaces are gone already
 _CENT = Decimal("0.01")
 
 
@@ -72,13 +75,13 @@ class Division:
 
 
 def _text(value: object) -> str:
-    """Trimmed text with full-width characters folded (WeChat keyboards can produce them)."""
-    return "" if value is None else unicodedata.normalize("NFKC", str(value)).strip()
+    """The canonical text of what was typed: see ``normalize_identifier``."""
+    return "" if value is None else normalize_identifier(str(value))
 
 
 def credit_code(value: str | None) -> str:
     """统一社会信用代码 per GB 32100-2015: 18 characters, the last a check character."""
-    code = uscc.compact(_text(value))  # also drops spaces and hyphens, upper-cases
+    code = uscc.compact(_text(value))  # also drops hyphens, upper-cases
     if not code:
         raise FieldInvalid("USCC_INVALID", "请填写统一社会信用代码")
     try:
@@ -103,7 +106,7 @@ def id_number(value: str | None, *, today: dt.date | None = None) -> str:
     number = _text(value).upper()
     if not number:
         raise FieldInvalid("ID_NUMBER_INVALID", "请填写身份证号码")
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    if not re.fullmatch(r"\d{17}[\dX]", number, re.ASCII):
         raise FieldInvalid("ID_NUMBER_INVALID", "请填写18位居民身份证号码（末位可为X）")
     if ric.calc_check_digit(number) != number[-1]:
         raise FieldInvalid("ID_NUMBER_INVALID", "身份证号码校验位不正确，请核对")
@@ -145,6 +148,14 @@ def load_divisions() -> Divisions:
     province = data["province"]
     return Divisions(province["code"], province["name"],
                      MappingProxyType(cities), MappingProxyType(counties))
+
+
+def division_code(value: str | None) -> str:
+    """A 6-digit administrative division code; whether it exists is checked with its pair."""
+    code = _text(value)
+    if not re.fullmatch(r"\d{6}", code, re.ASCII):
+        raise FieldInvalid("DIVISION_UNKNOWN", "行政区划代码应为6位数字，请重新选择")
+    return code
 
 
 def division(city_code: str | None, county_code: str | None) -> Division:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, PermissionDenied, RuleViolation, Unauthorized
+from backend.identifiers import normalize_identifier
 from backend.models import StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
 from backend.security import permissions, tokens
@@ -57,6 +58,7 @@ DEMO_ACCOUNTS = [
 
 def create(session: Session, *, username: str, display_name: str, role: str,
            unit_code: str | None, password: str) -> StaffAccount:
+    username = normalize_identifier(username)  # as login matches it (StaffLoginIn)
     if role not in ROLES:
         raise RuleViolation("STAFF_ROLE_UNKNOWN", f"未知角色：{role}", {"roles": sorted(ROLES)})
     if (role in UNIT_BOUND_ROLES) != bool(unit_code):
