@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -87,20 +86,18 @@ def authenticate(session: Session, *, username: str, password: str,
     """The account for these credentials. The caller commits even when this raises:
     the failure count is what the lockout stands on.
 
-    Unknown user, wrong password and inactive account get one answer after the same argon2
-    work, so neither the message nor the timing tells which usernames exist.
+    Unknown user, wrong password, inactive and locked account (even with the right
+    password) get one answer, ``STAFF_LOGIN_FAILED`` 401, after exactly one argon2
+    verification each, so neither the answer nor its timing tells which usernames exist.
+    Attempts while locked are not counted: the lock neither extends nor lifts.
     """
     now = now or utcnow()
     staff = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
-    if staff is None:
-        _password_matches(_dummy_hash(_hasher), password)
+    matches = _password_matches(_dummy_hash(_hasher) if staff is None else staff.password_hash,
+                                password)
+    if staff is None or (staff.locked_until is not None and staff.locked_until > now):
         raise _login_failed()
-    if staff.locked_until is not None and staff.locked_until > now:
-        raise PermissionDenied(
-            "STAFF_ACCOUNT_LOCKED", "登录失败次数过多，账号已临时锁定，请稍后再试",
-            {"locked_until": staff.locked_until.isoformat()},
-            headers={"Retry-After": str(math.ceil((staff.locked_until - now).total_seconds()))})
-    if not _password_matches(staff.password_hash, password) or not staff.active:
+    if not matches or not staff.active:
         _count_failure(session, staff, now)
         raise _login_failed()
     staff.failed_logins = 0
@@ -222,7 +219,9 @@ def _digest(code: str) -> str:
 
 
 def _login_failed() -> Unauthorized:
-    return Unauthorized("STAFF_LOGIN_FAILED", "用户名或密码错误")
+    return Unauthorized("STAFF_LOGIN_FAILED",
+                        f"用户名或密码错误；连续失败 {MAX_FAILED_LOGINS} 次后账号锁定 "
+                        f"{LOCKOUT.seconds // 60} 分钟")
 
 
 def _binding_code_invalid() -> RuleViolation:
