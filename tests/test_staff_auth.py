@@ -10,13 +10,15 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from backend.app import create_app
 from backend.console.auth import LOGIN_RATE_LIMIT
-from backend.errors import PermissionDenied
+from backend.errors import PermissionDenied, RuleViolation
 from backend.models import AccessToken, Applicant, StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
 from backend.security import permissions
 from backend.services import staff as staff_service
-from tests.test_app import assert_envelope
+from config.settings import load
+from tests.test_app import PRODUCTION, assert_envelope
 
 FAST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 FAST_HASHER = PasswordHasher(**FAST)
@@ -319,3 +321,68 @@ def test_require_denies_with_forbidden_role():
         permissions.require(staff, "staff.manage")
     assert (raised.value.code, raised.value.details) == ("FORBIDDEN_ROLE",
                                                          {"action": "staff.manage"})
+
+
+STRONG_PASSWORD = "river-lantern-quietly-47"
+
+
+@pytest.mark.parametrize(("username", "display_name", "password", "reason"), [
+    ("window9", "窗口九", "aaaaaaaaaa", "重复"),            # ten identical letters
+    ("window9", "窗口九", "password123", "常用"),
+    ("window9", "窗口九", "password-123", "常用"),           # the old test fixture's
+    ("zhangwei2026", "张伟", "zhangwei2026", "用户名"),     # the username itself
+    ("window9", "Zhang Wei", "ZhangWei2026", "姓名"),       # the display name
+    ("window9", "窗口九", "qwertyuiop", "常用"),            # keyboard walks
+    ("window9", "窗口九", "asdfghjkl;'", "键盘"),
+    ("window9", "窗口九", "1qaz2wsx3edc", "常用"),
+    ("window9", "窗口九", "abcabcabcabc", "重复"),
+    ("window9", "窗口九", staff_service.DEMO_PASSWORD, "演示密码"),  # public in the README
+    ("window9", "窗口九", "Kq7#mZ2", "10–128"),             # too short to estimate
+    ("window9", "窗口九", "x7Kq-" * 26, "10–128"),          # longer than login accepts
+])
+def test_weak_staff_passwords_are_refused(session, username, display_name, password, reason):
+    with pytest.raises(RuleViolation) as raised:
+        staff_service.create(session, username=username, display_name=display_name,
+                             role="window_commissioner", unit_code=None, password=password)
+    assert raised.value.code == "STAFF_PASSWORD_WEAK"
+    assert reason in raised.value.message
+    session.rollback()
+    assert session.scalars(select(StaffAccount)).first() is None
+
+
+def test_a_strong_passphrase_is_accepted_and_logs_in(client, session):
+    staff_service.create(session, username="window9", display_name="窗口九",
+                         role="window_commissioner", unit_code=None, password=STRONG_PASSWORD)
+    session.commit()
+    assert staff_login(client, "window9", STRONG_PASSWORD).status_code == 200
+
+
+def test_flask_staff_create_refuses_a_weak_password_in_chinese(app, client, session):
+    runner = app.test_cli_runner()
+    args = ["staff", "create", "--username", "window9", "--name", "窗口九",
+            "--role", "window_commissioner", "--password"]
+    weak = runner.invoke(args=[*args, "a" * 10])
+    assert weak.exit_code == 1
+    assert "STAFF_PASSWORD_WEAK" in weak.output and "重复" in weak.output
+    assert session.scalars(select(StaffAccount)).first() is None
+    strong = runner.invoke(args=[*args, STRONG_PASSWORD])
+    assert strong.exit_code == 0, strong.output
+    assert staff_login(client, "window9", STRONG_PASSWORD).status_code == 200
+
+
+def test_flask_staff_demo_keeps_the_public_demo_password_for_development(app, client,
+                                                                        session):
+    weak = app.test_cli_runner().invoke(args=["staff", "demo", "--password", "aaaaaaaaaa"])
+    assert weak.exit_code == 1 and "STAFF_PASSWORD_WEAK" in weak.output
+    assert session.scalars(select(StaffAccount)).first() is None
+    result = app.test_cli_runner().invoke(args=["staff", "demo"])
+    assert result.exit_code == 0, result.output
+    assert "10 created" in result.output
+    assert staff_login(client, "window1", staff_service.DEMO_PASSWORD).status_code == 200
+
+
+def test_flask_staff_demo_is_refused_in_production(tmp_path):
+    app = create_app(load(environ=PRODUCTION | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "LOG_LEVEL": "WARNING"}))
+    result = app.test_cli_runner().invoke(args=["staff", "demo"])
+    assert result.exit_code == 1 and "refused in production" in result.output

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from backend.errors import Conflict, PermissionDenied, RuleViolation, Unauthorized
 from backend.models import StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
-from backend.security import permissions, tokens
+from backend.security import passwords, permissions, tokens
 
 ROLES = {
     "window_commissioner": "窗口服务专员",
@@ -40,6 +40,8 @@ BINDING_CODE_DIGITS = 8
 
 _hasher = PasswordHasher()  # module-level so tests can swap in cheaper parameters
 
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - public (README): demo accounts only
+
 DEMO_ACCOUNTS = [
     ("window1", "窗口专员（演示）", "window_commissioner", None),
     ("bureau1", "行政审批局审核员（演示）", "unit_reviewer", "approval_bureau"),
@@ -56,12 +58,35 @@ DEMO_ACCOUNTS = [
 
 def create(session: Session, *, username: str, display_name: str, role: str,
            unit_code: str | None, password: str) -> StaffAccount:
+    """A new account. Raises STAFF_ROLE_UNKNOWN, STAFF_UNIT_MISMATCH, STAFF_PASSWORD_WEAK
+    (backend.security.passwords: zxcvbn, knowing the names and the public demo password)
+    or STAFF_USERNAME_TAKEN."""
+    return _create(session, username=username, display_name=display_name, role=role,
+                   unit_code=unit_code, password=password, public=(DEMO_PASSWORD,))
+
+
+def ensure_demo_accounts(session: Session, *, password: str = DEMO_PASSWORD
+                         ) -> list[StaffAccount]:
+    """The demo staff of `make run`; existing ones are left as they are.
+
+    Development only (`flask staff demo` refuses production): here the public demo
+    password is the point, so only its strength is checked, not its publicity.
+    """
+    created = []
+    for username, name, role, unit in DEMO_ACCOUNTS:
+        if session.scalar(select(StaffAccount).where(StaffAccount.username == username)) is None:
+            created.append(_create(session, username=username, display_name=name, role=role,
+                                   unit_code=unit, password=password, public=()))
+    return created
+
+
+def _create(session: Session, *, username: str, display_name: str, role: str,
+            unit_code: str | None, password: str, public: tuple[str, ...]) -> StaffAccount:
     if role not in ROLES:
         raise RuleViolation("STAFF_ROLE_UNKNOWN", f"未知角色：{role}", {"roles": sorted(ROLES)})
     if (role in UNIT_BOUND_ROLES) != bool(unit_code):
         raise RuleViolation("STAFF_UNIT_MISMATCH", "审核人员和核查人员须且仅须绑定一个单位")
-    if len(password) < 10:
-        raise RuleViolation("STAFF_PASSWORD_WEAK", "密码至少 10 位")
+    passwords.check(password, names=(username, display_name), public=public)
     if session.scalar(select(StaffAccount).where(StaffAccount.username == username)):
         raise Conflict("STAFF_USERNAME_TAKEN", f"用户名 {username} 已存在")
     account = StaffAccount(username=username, display_name=display_name, role=role,
@@ -69,16 +94,6 @@ def create(session: Session, *, username: str, display_name: str, role: str,
     session.add(account)
     session.flush()
     return account
-
-
-def ensure_demo_accounts(session: Session, *, password: str) -> list[StaffAccount]:
-    """The demo staff of `make run`; existing ones are left as they are."""
-    created = []
-    for username, name, role, unit in DEMO_ACCOUNTS:
-        if session.scalar(select(StaffAccount).where(StaffAccount.username == username)) is None:
-            created.append(create(session, username=username, display_name=name, role=role,
-                                  unit_code=unit, password=password))
-    return created
 
 
 def authenticate(session: Session, *, username: str, password: str,
