@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from backend.errors import DomainError
 from backend.extensions import db
 from backend.services import calendar, catalog, staff
 
@@ -62,23 +65,35 @@ def catalog_estimates(number: int | None) -> None:
 @click.password_option()
 def staff_create(username: str, display_name: str, role: str, unit_code: str | None,
                  password: str) -> None:
-    """Create a staff account."""
-    account = staff.create(db.session, username=username, display_name=display_name,
-                           role=role, unit_code=unit_code, password=password)
+    """Create a staff account (the password must pass the zxcvbn strength check)."""
+    with _refused_as_click_error():
+        account = staff.create(db.session, username=username, display_name=display_name,
+                               role=role, unit_code=unit_code, password=password)
     db.session.commit()
     click.echo(f"created staff account {account.username} ({staff.ROLES[role]})")
 
 
 @staff_cli.command("demo")
-@click.option("--password", envvar="DEMO_STAFF_PASSWORD", default="demo-password-1",
+@click.option("--password", envvar="DEMO_STAFF_PASSWORD", default=staff.DEMO_PASSWORD,
               show_default=True)
 def staff_demo(password: str) -> None:
     """Create the demo staff accounts (never in production)."""
     if current_app.extensions["settings"].APP_ENV == "production":
         raise click.ClickException("demo accounts are refused in production")
-    created = staff.ensure_demo_accounts(db.session, password=password)
+    with _refused_as_click_error():
+        created = staff.ensure_demo_accounts(db.session, password=password)
     db.session.commit()
     click.echo(f"demo staff: {len(created)} created, password {password!r}")
+
+
+@contextlib.contextmanager
+def _refused_as_click_error() -> Iterator[None]:
+    """A refused command prints the domain error's code and Chinese message, exit 1."""
+    try:
+        yield
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.code}: {error.message}") from None
 
 
 @calendar_cli.command("seed")

@@ -6,15 +6,28 @@ One table (warehouse's ``maybe_set`` idea) so that README, .env.example and code
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zxcvbn import zxcvbn
+
+from backend.security.signatures import Keyring
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WECHAT_PRODUCTION_BASE = "https://api.weixin.qq.com/"
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production below
+APP_ENVS = ("development", "test", "production")
+SECRET_KEY_MIN_CHARS = 32
+SECRET_KEY_MIN_BITS = 128
+# zxcvbn reads at most this many characters; a longer key must be strong in its first 72
+_ESTIMATOR_MAX_CHARS = 72
+# words a hand-made key is likely built from: the estimator counts each as one guess
+_KEY_WORDS = (DEV_SECRET_KEY, "test-secret-key", "change-me", "random-characters", "secret",
+              "yiye", "yizheng", "shanxi")
 
 
 def _bool(value: str) -> bool:
@@ -30,8 +43,11 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("APP_ENV", "development", str, "development | test | production"),
-    Setting("SECRET_KEY", DEV_SECRET_KEY, str, "signs and encrypts server-side secrets"),
+    Setting("APP_ENV", "development", str,
+            "exactly development | test | production; anything else refuses to start"),
+    Setting("SECRET_KEY", DEV_SECRET_KEY, str,
+            "signs and encrypts server-side secrets; production: ≥ 32 characters and "
+            "≥ 128 bits by zxcvbn, e.g. secrets.token_urlsafe(32)"),
     Setting("DATABASE_URL", "", str, "SQLAlchemy URL; empty = SQLite file under var/"),
     Setting("REDIS_URL", "", str, "redis://…; empty = in-process defaults"),
     Setting("WECHAT_APPID", "wx-dev-appid", str, "mini-program AppID"),
@@ -126,16 +142,62 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
 
 
 def _check(values: Mapping[str, Any]) -> None:
+    """Refuse, at load, settings that cannot run or would be unsafe in production.
+
+    APP_ENV is matched exactly in every environment: a near miss ("Production", "prod",
+    "production ") would otherwise run production with every guard below switched off.
+    """
+    if values["APP_ENV"] not in APP_ENVS:
+        raise SettingsError(f"APP_ENV must be exactly one of {', '.join(APP_ENVS)}, "
+                            f"not {values['APP_ENV']!r}")
     if values["WECHAT_MINIPROGRAM_STATE"] not in {"formal", "trial", "developer"}:
         raise SettingsError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
     if values["APP_ENV"] == "production":
-        # the emulator is for development and tests only: production talks to WeChat itself
-        if values["WECHAT_API_BASE"] != WECHAT_PRODUCTION_BASE:
-            raise SettingsError(f"production requires WECHAT_API_BASE={WECHAT_PRODUCTION_BASE}")
-        if values["SECRET_KEY"] == DEV_SECRET_KEY or len(values["SECRET_KEY"]) < 32:
-            raise SettingsError("production requires a SECRET_KEY of at least 32 characters")
-        if not values["LICENSE_SIGNING_KEYS"] or not values["LICENSE_ACTIVE_KEY_ID"]:
-            raise SettingsError("production requires LICENSE_SIGNING_KEYS and "
-                                "LICENSE_ACTIVE_KEY_ID (the development key is public)")
-        if not values["LICENSE_VERIFY_BASE_URL"].startswith("https://"):
-            raise SettingsError("production requires an https LICENSE_VERIFY_BASE_URL")
+        _check_production(values)
+
+
+def _check_production(values: Mapping[str, Any]) -> None:
+    # the emulator is for development and tests only: production talks to WeChat itself
+    if values["WECHAT_API_BASE"] != WECHAT_PRODUCTION_BASE:
+        raise SettingsError(f"production requires WECHAT_API_BASE={WECHAT_PRODUCTION_BASE}")
+    defaults = {s.env: s.default for s in SETTINGS}
+    for name in ("WECHAT_APPID", "WECHAT_SECRET", "LICENSE_SIGNING_KEYS",
+                 "LICENSE_ACTIVE_KEY_ID"):
+        if values[name] == defaults[name]:
+            raise SettingsError(f"production requires {name} (the default is for development)")
+    if problem := secret_key_problem(values["SECRET_KEY"]):
+        raise SettingsError(f"production SECRET_KEY {problem}")
+    try:
+        keyring = Keyring.from_settings(values["LICENSE_SIGNING_KEYS"],
+                                        values["LICENSE_ACTIVE_KEY_ID"],
+                                        values["LICENSE_RETIRED_KEY_IDS"])
+    except ValueError as error:
+        raise SettingsError(f"LICENSE_SIGNING_KEYS / LICENSE_ACTIVE_KEY_ID: {error}") from None
+    if keyring.holds_development_key():
+        raise SettingsError("LICENSE_SIGNING_KEYS holds the development key or its kid "
+                            "(public: anyone could mint valid codes); make a key with "
+                            "`python -m backend.security.signatures KID`")
+    if not values["LICENSE_VERIFY_BASE_URL"].startswith("https://"):
+        raise SettingsError("production requires an https LICENSE_VERIFY_BASE_URL")
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` is too weak for production, or None.
+
+    The rule: at least 32 characters, not derived from the development key, and at least
+    128 bits (10^38.5 guesses) by the zxcvbn estimator, which counts repeats, sequences,
+    keyboard walks and dictionary words for little. What ``secrets.token_urlsafe(32)``
+    (43 characters, 256 random bits) prints passes; 32 hex characters (128 bits, but
+    estimated as 10^32 guesses) do not.
+    """
+    if len(key) < SECRET_KEY_MIN_CHARS:
+        return f"must be at least {SECRET_KEY_MIN_CHARS} characters"
+    if DEV_SECRET_KEY in key.lower():
+        return "must not be derived from the development key"
+    estimate = zxcvbn(key[:_ESTIMATOR_MAX_CHARS], user_inputs=list(_KEY_WORDS),
+                      max_length=_ESTIMATOR_MAX_CHARS)
+    bits = float(estimate["guesses_log10"]) * math.log2(10)
+    if bits < SECRET_KEY_MIN_BITS:
+        return (f"is guessable (about {bits:.0f} bits, {SECRET_KEY_MIN_BITS} needed); "
+                "use e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return None

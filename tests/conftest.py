@@ -29,6 +29,7 @@ from tests import servers
 from wechat_emulator.server import serve_in_thread
 
 APPID, SECRET = "wx-test-appid", "test-secret"
+STAFF_PASSWORD = "lantern-orchard-quietly-58"  # passes the zxcvbn check of staff passwords
 CATALOG_FILE = Path(__file__).resolve().parent.parent / "config" / "catalog" / "catalog.yaml"
 
 
@@ -169,10 +170,10 @@ def staff_login(client, session):
     def _login(role: str, unit: str | None = None) -> tuple[dict[str, str], int]:
         username = f"{role[:12]}-{unit or 'all'}-{next(made)}"
         account = staff_service.create(session, username=username, display_name=username,
-                                       role=role, unit_code=unit, password="password-123")
+                                       role=role, unit_code=unit, password=STAFF_PASSWORD)
         session.commit()
         resp = client.post("/api/staff/v1/auth/login",
-                           json={"username": username, "password": "password-123"})
+                           json={"username": username, "password": STAFF_PASSWORD})
         assert resp.status_code == 200, resp.json
         return {"Authorization": f"Bearer {resp.json['token']}"}, account.id
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import secrets
 
 import pytest
 from pythonjsonlogger.json import JsonFormatter
 
 from backend.app import create_app
-from config.settings import SettingsError, load
+from backend.security.signatures import DEV_SEED as DEV_SEED_BYTES
+from backend.security.signatures import dev_keyring, license_message
+from config.settings import DEV_SECRET_KEY, SettingsError, load
 from tests import servers
 from tests.conftest import make_settings
 
@@ -137,13 +141,102 @@ def test_access_log_is_json_with_request_id(client, caplog):
     assert line["status"] == 200 and line["path"] == "/healthz" and line["level"] == "INFO"
 
 
+# A production environment that starts: every override below breaks exactly one setting.
+STRONG_SECRET = "Qm3vT8pXw2LrZc9KfJ4hNb7YsUe1GdA6oWiRtEyV0qH"  # secrets.token_urlsafe(32)
+PRODUCTION = {
+    "APP_ENV": "production", "SECRET_KEY": STRONG_SECRET,
+    "WECHAT_API_BASE": "https://api.weixin.qq.com/",
+    "WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "LICENSE_SIGNING_KEYS": f"k2026a:{'B' * 42}w,k2025b:{'C' * 42}w",
+    "LICENSE_ACTIVE_KEY_ID": "k2026a",
+    "LICENSE_VERIFY_BASE_URL": "https://yyyz.sx.gov.cn",
+}
+DEV_SEED = base64.urlsafe_b64encode(DEV_SEED_BYTES).rstrip(b"=").decode()
+
+
 @pytest.mark.parametrize("overrides, problem", [
-    ({"WECHAT_API_BASE": "http://127.0.0.1:8081/", "SECRET_KEY": "s" * 40}, "WECHAT_API_BASE"),
-    ({"WECHAT_API_BASE": "https://api.weixin.qq.com/", "SECRET_KEY": "short"}, "SECRET_KEY"),
+    ({"WECHAT_API_BASE": "http://127.0.0.1:8081/"}, "WECHAT_API_BASE"),
+    ({"WECHAT_APPID": ""}, "WECHAT_APPID"),
+    ({"WECHAT_SECRET": ""}, "WECHAT_SECRET"),
+    ({"WECHAT_SECRET": "dev-secret"}, "WECHAT_SECRET"),
+    ({"LICENSE_VERIFY_BASE_URL": "http://yyyz.sx.gov.cn"}, "LICENSE_VERIFY_BASE_URL"),
+    ({"LICENSE_SIGNING_KEYS": ""}, "LICENSE_SIGNING_KEYS"),
+    ({"LICENSE_ACTIVE_KEY_ID": ""}, "LICENSE_ACTIVE_KEY_ID"),
+    ({"LICENSE_ACTIVE_KEY_ID": "k2099z"}, "LICENSE_SIGNING_KEYS"),
+    ({"LICENSE_SIGNING_KEYS": "k2026a:not-a-seed"}, "LICENSE_SIGNING_KEYS"),
+    # the public development key: as itself, under another kid, beside a real key, retired
+    ({"LICENSE_SIGNING_KEYS": f"dev1:{DEV_SEED}", "LICENSE_ACTIVE_KEY_ID": "dev1"},
+     "LICENSE_SIGNING_KEYS.*development"),
+    ({"LICENSE_SIGNING_KEYS": f"k2026a:{DEV_SEED}"}, "LICENSE_SIGNING_KEYS.*development"),
+    ({"LICENSE_SIGNING_KEYS": f"k2026a:{'B' * 42}w,old:{DEV_SEED}"},
+     "LICENSE_SIGNING_KEYS.*development"),
+    ({"LICENSE_SIGNING_KEYS": f"k2026a:{'B' * 42}w,old:{DEV_SEED}",
+      "LICENSE_RETIRED_KEY_IDS": "old"}, "LICENSE_SIGNING_KEYS.*development"),
+    # the development kid with another seed: codes minted as "dev1" must never verify
+    ({"LICENSE_SIGNING_KEYS": f"k2026a:{'B' * 42}w,dev1:{'D' * 42}w"},
+     "LICENSE_SIGNING_KEYS.*development"),
 ])
-def test_production_settings_refuse_the_emulator_and_weak_secrets(overrides, problem):
+def test_production_refuses_development_and_missing_settings(overrides, problem):
     with pytest.raises(SettingsError, match=problem):
-        load(environ={"APP_ENV": "production"} | overrides)
+        load(environ=PRODUCTION | overrides)
+
+
+@pytest.mark.parametrize("secret", [
+    "short",
+    "s" * 40,                                   # one character
+    "a" * 32,
+    "abcd" * 10,                                # a repeated short pattern
+    "abcdefghijklmnopqrstuvwxyz0123456789ABCD",  # a sequence
+    "qwertyuiopasdfghjklzxcvbnm1234567890",     # keyboard rows
+    DEV_SECRET_KEY,
+    DEV_SECRET_KEY + "-" + STRONG_SECRET,       # derived from the development key
+    DEV_SECRET_KEY.upper() + STRONG_SECRET,
+    "test-secret-key-" + "x" * 32,              # the test fixture's
+    "change-me-to-32+-random-characters",       # the .env.example placeholder
+    "0f1e2d3c4b5a69788796a5b4c3d2e1f0",         # 32 hex characters: 128 bits at most
+    "correct horse battery staple 2026",        # a passphrase is a password, not a key
+])
+def test_production_refuses_weak_or_development_secret_keys(secret):
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        load(environ=PRODUCTION | {"SECRET_KEY": secret})
+
+
+@pytest.mark.parametrize("secret", [
+    STRONG_SECRET,
+    secrets.token_urlsafe(32),
+    secrets.token_hex(32),
+    secrets.token_urlsafe(96),                  # longer than the estimator reads
+])
+def test_production_accepts_generated_secret_keys(secret):
+    assert load(environ=PRODUCTION | {"SECRET_KEY": secret}).SECRET_KEY == secret
+
+
+@pytest.mark.parametrize("app_env", [
+    "Production", "production ", " production", "prod", "PRODUCTION", "live", "dev",
+])
+def test_app_env_outside_the_known_values_refuses_to_start(app_env):
+    with pytest.raises(SettingsError, match="APP_ENV"):
+        load(environ=PRODUCTION | {"APP_ENV": app_env})
+    with pytest.raises(SettingsError, match="APP_ENV"):
+        load(environ={"APP_ENV": app_env})
+
+
+@pytest.mark.parametrize("app_env", ["development", "test"])
+def test_development_and_test_keep_their_defaults(app_env):
+    assert load(environ={"APP_ENV": app_env}).APP_ENV == app_env
+
+
+def test_the_app_starts_in_production_with_good_settings(tmp_path):
+    app = create_app(load(environ=PRODUCTION | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "LOG_LEVEL": "WARNING"}))
+    assert app.extensions["settings"].APP_ENV == "production"
+    assert app.test_client().get("/healthz").json == {"status": "ok"}
+    keyring = app.extensions["license_keyring"]
+    assert sorted(keyring.public_keys()) == ["k2025b", "k2026a"]
+    # a code minted offline with the public development key does not verify
+    kid, sig = dev_keyring().sign(license_message("JZ1401052026000123", 1))
+    assert not keyring.verify(kid, sig, license_message("JZ1401052026000123", 1))
+    assert not keyring.verify("k2026a", sig, license_message("JZ1401052026000123", 1))
 
 
 def test_settings_come_from_the_environment():

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from backend.app import create_app
 from backend.console.auth import LOGIN_RATE_LIMIT
-from backend.errors import PermissionDenied
+from backend.errors import PermissionDenied, RuleViolation
 from backend.models import AccessToken, Applicant, StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
 from backend.security import permissions
 from backend.services import staff as staff_service
-from tests.test_app import assert_envelope
+from config.settings import load
+from tests.test_app import PRODUCTION, assert_envelope
 
 FAST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 FAST_HASHER = PasswordHasher(**FAST)
@@ -90,42 +93,51 @@ def test_login_returns_a_staff_token_and_profile(client, session, make_staff):
     assert me.json["username"] == "window1"
 
 
-def test_wrong_password_and_unknown_user_get_one_answer_after_equal_work(
-        client, make_staff, monkeypatch):
-    make_staff()
+def lock(client, username: str) -> None:
+    for _ in range(staff_service.MAX_FAILED_LOGINS):
+        assert staff_login(client, username, "wrong-password").status_code == 401
+
+
+def test_unknown_wrong_inactive_and_locked_get_one_answer_after_equal_work(
+        client, session, make_staff, monkeypatch):
+    """Which usernames exist must not show: not in status, code, message, headers, nor in
+    the argon2 work done (one verification each; the locked account's with the RIGHT
+    password)."""
+    make_staff("window1")
+    make_staff("locked1")
+    retired = make_staff("retired1")
+    retired.active = False
+    session.commit()
+    lock(client, "locked1")
     counting = CountingHasher(**FAST)
     monkeypatch.setattr(staff_service, "_hasher", counting)
-    CountingHasher.verified = 0
-    wrong = assert_envelope(staff_login(client, "window1", "wrong-password"), 401,
-                            "STAFF_LOGIN_FAILED")
-    assert CountingHasher.verified == 1
-    unknown = assert_envelope(staff_login(client, "nobody", "wrong-password"), 401,
-                              "STAFF_LOGIN_FAILED")
-    assert CountingHasher.verified == 2
-    assert without_request_id(wrong) == without_request_id(unknown)
-    assert wrong["message"] == "用户名或密码错误"
-
-
-def test_inactive_account_cannot_log_in_and_its_tokens_stop(client, session, make_staff):
-    account = make_staff()
-    headers = staff_headers(client, "window1")
-    account.active = False
-    session.commit()
-    assert_envelope(staff_login(client, "window1"), 401, "STAFF_LOGIN_FAILED")
-    assert_envelope(client.get("/api/staff/v1/me", headers=headers), 401, "AUTH_REQUIRED")
+    answers = {}
+    for case, username, password in [("unknown", "nobody", PASSWORD),
+                                     ("wrong password", "window1", "wrong-password"),
+                                     ("inactive", "retired1", PASSWORD),
+                                     ("locked", "locked1", PASSWORD)]:
+        before = CountingHasher.verified
+        resp = client.post("/api/staff/v1/auth/login",
+                           json={"username": username, "password": password},
+                           headers={"X-Request-ID": "probe-1"})
+        assert CountingHasher.verified - before == 1, case
+        answers[case] = (resp.status_code, sorted(resp.headers.items()), resp.get_data())
+    assert len(set(map(repr, answers.values()))) == 1, answers
+    status, headers, body = answers["locked"]
+    assert status == 401 and "Retry-After" not in dict(headers)
+    assert json.loads(body)["code"] == "STAFF_LOGIN_FAILED"
+    assert "锁定" in json.loads(body)["message"]  # a locked-out colleague learns to wait
 
 
 def test_five_failures_lock_even_the_right_password_out(client, session, make_staff):
     account = make_staff()
-    for _ in range(5):
-        assert_envelope(staff_login(client, "window1", "wrong-password"), 401,
-                        "STAFF_LOGIN_FAILED")
-    resp = staff_login(client, "window1")
-    body = assert_envelope(resp, 403, "STAFF_ACCOUNT_LOCKED")
-    assert 890 <= int(resp.headers["Retry-After"]) <= 900
+    lock(client, "window1")
     locked_until = reloaded(session, account).locked_until
-    assert body["details"]["locked_until"] == locked_until.isoformat()
+    assert timedelta(minutes=14) < locked_until - utcnow() <= timedelta(minutes=15)
+    assert_envelope(staff_login(client, "window1"), 401, "STAFF_LOGIN_FAILED")
     assert session.scalars(select(AccessToken)).first() is None
+    # trying while locked neither unlocks nor extends the lock
+    assert reloaded(session, account).locked_until == locked_until
 
 
 def test_success_resets_the_failure_count(client, session, make_staff):
@@ -326,3 +338,68 @@ def test_require_denies_with_forbidden_role():
         permissions.require(staff, "staff.manage")
     assert (raised.value.code, raised.value.details) == ("FORBIDDEN_ROLE",
                                                          {"action": "staff.manage"})
+
+
+STRONG_PASSWORD = "river-lantern-quietly-47"
+
+
+@pytest.mark.parametrize(("username", "display_name", "password", "reason"), [
+    ("window9", "窗口九", "aaaaaaaaaa", "重复"),            # ten identical letters
+    ("window9", "窗口九", "password123", "常用"),
+    ("window9", "窗口九", "password-123", "常用"),           # the old test fixture's
+    ("zhangwei2026", "张伟", "zhangwei2026", "用户名"),     # the username itself
+    ("window9", "Zhang Wei", "ZhangWei2026", "姓名"),       # the display name
+    ("window9", "窗口九", "qwertyuiop", "常用"),            # keyboard walks
+    ("window9", "窗口九", "asdfghjkl;'", "键盘"),
+    ("window9", "窗口九", "1qaz2wsx3edc", "常用"),
+    ("window9", "窗口九", "abcabcabcabc", "重复"),
+    ("window9", "窗口九", staff_service.DEMO_PASSWORD, "演示密码"),  # public in the README
+    ("window9", "窗口九", "Kq7#mZ2", "10–128"),             # too short to estimate
+    ("window9", "窗口九", "x7Kq-" * 26, "10–128"),          # longer than login accepts
+])
+def test_weak_staff_passwords_are_refused(session, username, display_name, password, reason):
+    with pytest.raises(RuleViolation) as raised:
+        staff_service.create(session, username=username, display_name=display_name,
+                             role="window_commissioner", unit_code=None, password=password)
+    assert raised.value.code == "STAFF_PASSWORD_WEAK"
+    assert reason in raised.value.message
+    session.rollback()
+    assert session.scalars(select(StaffAccount)).first() is None
+
+
+def test_a_strong_passphrase_is_accepted_and_logs_in(client, session):
+    staff_service.create(session, username="window9", display_name="窗口九",
+                         role="window_commissioner", unit_code=None, password=STRONG_PASSWORD)
+    session.commit()
+    assert staff_login(client, "window9", STRONG_PASSWORD).status_code == 200
+
+
+def test_flask_staff_create_refuses_a_weak_password_in_chinese(app, client, session):
+    runner = app.test_cli_runner()
+    args = ["staff", "create", "--username", "window9", "--name", "窗口九",
+            "--role", "window_commissioner", "--password"]
+    weak = runner.invoke(args=[*args, "a" * 10])
+    assert weak.exit_code == 1
+    assert "STAFF_PASSWORD_WEAK" in weak.output and "重复" in weak.output
+    assert session.scalars(select(StaffAccount)).first() is None
+    strong = runner.invoke(args=[*args, STRONG_PASSWORD])
+    assert strong.exit_code == 0, strong.output
+    assert staff_login(client, "window9", STRONG_PASSWORD).status_code == 200
+
+
+def test_flask_staff_demo_keeps_the_public_demo_password_for_development(app, client,
+                                                                        session):
+    weak = app.test_cli_runner().invoke(args=["staff", "demo", "--password", "aaaaaaaaaa"])
+    assert weak.exit_code == 1 and "STAFF_PASSWORD_WEAK" in weak.output
+    assert session.scalars(select(StaffAccount)).first() is None
+    result = app.test_cli_runner().invoke(args=["staff", "demo"])
+    assert result.exit_code == 0, result.output
+    assert "10 created" in result.output
+    assert staff_login(client, "window1", staff_service.DEMO_PASSWORD).status_code == 200
+
+
+def test_flask_staff_demo_is_refused_in_production(tmp_path):
+    app = create_app(load(environ=PRODUCTION | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "LOG_LEVEL": "WARNING"}))
+    result = app.test_cli_runner().invoke(args=["staff", "demo"])
+    assert result.exit_code == 1 and "refused in production" in result.output

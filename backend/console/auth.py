@@ -59,10 +59,10 @@ def token_out(staff: StaffAccount, token: str, expires_at: datetime) -> StaffTok
 @limiter.limit(LOGIN_RATE_LIMIT)
 @bp.input(StaffLoginIn)
 @bp.output(StaffTokenOut)
-@bp.doc(responses={401: "STAFF_LOGIN_FAILED", 403: "STAFF_ACCOUNT_LOCKED（Retry-After）",
+@bp.doc(responses={401: "STAFF_LOGIN_FAILED（用户名不存在、密码错误、账号停用或锁定：同一答复）",
                    429: "RATE_LIMITED"})
 def login(json_data: StaffLoginIn):
-    """工作人员登录：连续 5 次失败锁定 15 分钟；令牌 12 小时有效"""
+    """工作人员登录：连续 5 次失败锁定 15 分钟（锁定期间正确密码也不能登录）；令牌 12 小时有效"""
     try:
         staff = staff_service.authenticate(db.session, username=json_data.username,
                                            password=json_data.password)

@@ -44,6 +44,8 @@ _SIG_TEXT = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SIG_CHARS = 86  # 64 bytes in base64url without padding
 MAX_SCAN_CHARS = 512
 DEV_KID = "dev1"
+DEV_SEED = hashlib.sha256(b"yiye-yizheng dev license key, public, never production").digest()
+_DEV_KEY = Ed25519PrivateKey.from_private_bytes(DEV_SEED)
 
 
 def _b64url(raw: bytes) -> str:
@@ -88,6 +90,8 @@ class Keyring:
             raise ValueError(f"active key id {active_kid!r} is also listed as retired")
         self.active_kid = active_kid
         self._signer = keys[active_kid]
+        self._kids = frozenset(keys)
+        self._public_bytes = frozenset(_raw_public(key) for key in keys.values())
         # Retired kids may already be gone from `keys`; listing them is then a no-op.
         self._verifiers: dict[str, Ed25519PublicKey] = {
             kid: key.public_key() for kid, key in keys.items() if kid not in retired_set}
@@ -142,6 +146,12 @@ class Keyring:
         return {kid: _b64url(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
                 for kid, key in self._verifiers.items()}
 
+    def holds_development_key(self) -> bool:
+        """True when any key given, retired ones included, is the public development key
+        (its seed derives its public key, so comparing public keys compares seeds however
+        they were written) or goes by its kid, under which anyone may mint codes offline."""
+        return DEV_KID in self._kids or _raw_public(_DEV_KEY) in self._public_bytes
+
 
 def generate_key_text(kid: str) -> str:
     """A fresh ``kid:seed`` entry for LICENSE_SIGNING_KEYS (operators; keep it secret)."""
@@ -155,9 +165,13 @@ def dev_keyring() -> Keyring:
     """Development and tests only — NOT for production: its seed is public in this file.
 
     Deterministic (kid "dev1"), so URLs in fixtures and local databases stay stable.
+    Production refuses it (``Keyring.holds_development_key``, config.settings).
     """
-    seed = hashlib.sha256(b"yiye-yizheng dev license key, public, never production").digest()
-    return Keyring({DEV_KID: Ed25519PrivateKey.from_private_bytes(seed)}, DEV_KID)
+    return Keyring({DEV_KID: _DEV_KEY}, DEV_KID)
+
+
+def _raw_public(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -22,7 +21,7 @@ from backend.errors import Conflict, PermissionDenied, RuleViolation, Unauthoriz
 from backend.identifiers import normalize_identifier
 from backend.models import StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
-from backend.security import permissions, tokens
+from backend.security import passwords, permissions, tokens
 
 ROLES = {
     "window_commissioner": "窗口服务专员",
@@ -42,6 +41,8 @@ BINDING_CODE_DIGITS = 8
 
 _hasher = PasswordHasher()  # module-level so tests can swap in cheaper parameters
 
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - public (README): demo accounts only
+
 DEMO_ACCOUNTS = [
     ("window1", "窗口专员（演示）", "window_commissioner", None),
     ("bureau1", "行政审批局审核员（演示）", "unit_reviewer", "approval_bureau"),
@@ -58,13 +59,36 @@ DEMO_ACCOUNTS = [
 
 def create(session: Session, *, username: str, display_name: str, role: str,
            unit_code: str | None, password: str) -> StaffAccount:
+    """A new account. Raises STAFF_ROLE_UNKNOWN, STAFF_UNIT_MISMATCH, STAFF_PASSWORD_WEAK
+    (backend.security.passwords: zxcvbn, knowing the names and the public demo password)
+    or STAFF_USERNAME_TAKEN."""
+    return _create(session, username=username, display_name=display_name, role=role,
+                   unit_code=unit_code, password=password, public=(DEMO_PASSWORD,))
+
+
+def ensure_demo_accounts(session: Session, *, password: str = DEMO_PASSWORD
+                         ) -> list[StaffAccount]:
+    """The demo staff of `make run`; existing ones are left as they are.
+
+    Development only (`flask staff demo` refuses production): here the public demo
+    password is the point, so only its strength is checked, not its publicity.
+    """
+    created = []
+    for username, name, role, unit in DEMO_ACCOUNTS:
+        if session.scalar(select(StaffAccount).where(StaffAccount.username == username)) is None:
+            created.append(_create(session, username=username, display_name=name, role=role,
+                                   unit_code=unit, password=password, public=()))
+    return created
+
+
+def _create(session: Session, *, username: str, display_name: str, role: str,
+            unit_code: str | None, password: str, public: tuple[str, ...]) -> StaffAccount:
     username = normalize_identifier(username)  # as login matches it (StaffLoginIn)
     if role not in ROLES:
         raise RuleViolation("STAFF_ROLE_UNKNOWN", f"未知角色：{role}", {"roles": sorted(ROLES)})
     if (role in UNIT_BOUND_ROLES) != bool(unit_code):
         raise RuleViolation("STAFF_UNIT_MISMATCH", "审核人员和核查人员须且仅须绑定一个单位")
-    if len(password) < 10:
-        raise RuleViolation("STAFF_PASSWORD_WEAK", "密码至少 10 位")
+    passwords.check(password, names=(username, display_name), public=public)
     if session.scalar(select(StaffAccount).where(StaffAccount.username == username)):
         raise Conflict("STAFF_USERNAME_TAKEN", f"用户名 {username} 已存在")
     account = StaffAccount(username=username, display_name=display_name, role=role,
@@ -74,35 +98,23 @@ def create(session: Session, *, username: str, display_name: str, role: str,
     return account
 
 
-def ensure_demo_accounts(session: Session, *, password: str) -> list[StaffAccount]:
-    """The demo staff of `make run`; existing ones are left as they are."""
-    created = []
-    for username, name, role, unit in DEMO_ACCOUNTS:
-        if session.scalar(select(StaffAccount).where(StaffAccount.username == username)) is None:
-            created.append(create(session, username=username, display_name=name, role=role,
-                                  unit_code=unit, password=password))
-    return created
-
-
 def authenticate(session: Session, *, username: str, password: str,
                  now: datetime | None = None) -> StaffAccount:
     """The account for these credentials. The caller commits even when this raises:
     the failure count is what the lockout stands on.
 
-    Unknown user, wrong password and inactive account get one answer after the same argon2
-    work, so neither the message nor the timing tells which usernames exist.
+    Unknown user, wrong password, inactive and locked account (even with the right
+    password) get one answer, ``STAFF_LOGIN_FAILED`` 401, after exactly one argon2
+    verification each, so neither the answer nor its timing tells which usernames exist.
+    Attempts while locked are not counted: the lock neither extends nor lifts.
     """
     now = now or utcnow()
     staff = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
-    if staff is None:
-        _password_matches(_dummy_hash(_hasher), password)
+    matches = _password_matches(_dummy_hash(_hasher) if staff is None else staff.password_hash,
+                                password)
+    if staff is None or (staff.locked_until is not None and staff.locked_until > now):
         raise _login_failed()
-    if staff.locked_until is not None and staff.locked_until > now:
-        raise PermissionDenied(
-            "STAFF_ACCOUNT_LOCKED", "登录失败次数过多，账号已临时锁定，请稍后再试",
-            {"locked_until": staff.locked_until.isoformat()},
-            headers={"Retry-After": str(math.ceil((staff.locked_until - now).total_seconds()))})
-    if not _password_matches(staff.password_hash, password) or not staff.active:
+    if not matches or not staff.active:
         _count_failure(session, staff, now)
         raise _login_failed()
     staff.failed_logins = 0
@@ -224,7 +236,9 @@ def _digest(code: str) -> str:
 
 
 def _login_failed() -> Unauthorized:
-    return Unauthorized("STAFF_LOGIN_FAILED", "用户名或密码错误")
+    return Unauthorized("STAFF_LOGIN_FAILED",
+                        f"用户名或密码错误；连续失败 {MAX_FAILED_LOGINS} 次后账号锁定 "
+                        f"{LOCKOUT.seconds // 60} 分钟")
 
 
 def _binding_code_invalid() -> RuleViolation:
