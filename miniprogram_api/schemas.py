@@ -171,9 +171,14 @@ class ApplicationListQuery(In):
     status: Annotated[str, StringConstraints(max_length=32)] | None = None
 
 
+# the longest text any form field takes (a catalog textarea); each field's own limit is the
+# form service's (backend.services.application_form), reported per field as FIELD_TOO_LONG
+FormValue = bool | int | float | Annotated[str, StringConstraints(max_length=2000)]
+
+
 class FormPatchIn(In):
     fields: dict[Annotated[str, StringConstraints(max_length=64)],
-                 AnswerValue | list[Annotated[str, StringConstraints(max_length=64)]] | None] = \
+                 FormValue | list[Annotated[str, StringConstraints(max_length=64)]] | None] = \
         Field(max_length=100, description="字段代码 → 新值；null 清空该项")
 
 

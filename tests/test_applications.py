@@ -278,6 +278,23 @@ def test_pasted_free_text_loses_invisible_characters_but_keeps_its_spaces(
         "premises_address": "太原市小店区平阳路 1 号，东门", "food_safety_manager_name": "李四"}
 
 
+def test_text_fields_take_their_own_length_not_the_request_cap(client, login, session):
+    """A field's limit is the catalog's (address 200, textarea 2000), not a generic cap."""
+    headers = login()
+    detail = draft(client, headers)
+    address = "太原市小店区平阳路" + "甲" * 150 + "号"
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers,
+                        json={"fields": {"premises_address": address}})
+    assert resp.status_code == 200, resp.json
+    stored = session.get(Application, detail["id"])
+    session.refresh(stored)
+    assert stored.form_values["premises_address"] == address
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers,
+                        json={"fields": {"premises_address": "甲" * 201}})
+    body = assert_envelope(resp, 422, "FORM_INVALID")
+    assert "premises_address" in str(body["details"]["fields"])
+
+
 # --- materials ------------------------------------------------------------------------------
 
 def test_phone_photo_is_stored_upright_without_any_exif(client, login, app):

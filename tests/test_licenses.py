@@ -165,8 +165,8 @@ def test_a_change_reviewed_by_units_makes_a_new_version(client, licensed):
     applicant, reviewer = licensed["applicant"], licensed["reviewer"]
     old = licensed["license"]
     client.post(f"/api/mp/v1/licenses/{old['id']}/requests", headers=applicant,
-                json={"kind": "change", "changes": {"holder_name": "晋味便利店（新）"},
-                      "reason": "更名"})
+                json={"kind": "change", "changes": {"holder_name": "\u202d晋味便利店（新）\u202c"},
+                      "reason": "更名"})  # pasted from a chat app: printed without the marks
     pending = staff_get(client, reviewer, "/license-requests")["requests"]
     assert [r["kind"] for r in pending] == ["change"]
     changed = post(client, reviewer, f"/license-requests/{pending[0]['id']}/decide",
@@ -177,6 +177,13 @@ def test_a_change_reviewed_by_units_makes_a_new_version(client, licensed):
     resolved = public(client, old["verify_url"])  # the old QR shows the current version
     assert resolved["verdict"] == "valid" and resolved["superseded"] is True
     assert resolved["holder_name"] == "晋味便利店（新）"
+
+
+def test_a_change_to_nothing_visible_is_refused(client, licensed):
+    resp = client.post(f"/api/mp/v1/licenses/{licensed['license']['id']}/requests",
+                       headers=licensed["applicant"],
+                       json={"kind": "change", "changes": {"holder_name": "\u200b\u202c"}})
+    assert_envelope(resp, 422, "LICENSE_CHANGE_INVALID")
 
 
 def test_renewal_of_a_long_term_license_is_refused(client, licensed):

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from backend import clock, workflow
 from backend.errors import Conflict, NotFound, RuleViolation
+from backend.identifiers import clean_text
 from backend.models import (
     Applicant,
     Application,
@@ -270,8 +271,10 @@ def request(session: Session, *, applicant: Applicant, license_id: int, kind: st
         raise Conflict("LICENSE_REQUEST_PENDING", "已有待处理的申请，请等待办理结果")
     today = today or clock.today()
     if kind == "change":
+        # typed like the form's shared fields: pasted invisible marks never reach the face
+        changes = {field: clean_text(value) for field, value in changes.items()}
         unknown = set(changes) - set(CHANGEABLE)
-        if not changes or unknown:
+        if not changes or unknown or not all(changes.values()):
             raise RuleViolation("LICENSE_CHANGE_INVALID", "可变更的事项：" + "、".join(
                 CHANGEABLE.values()), {"unknown": sorted(unknown)})
     elif kind == "renewal":
