@@ -98,7 +98,10 @@ def _allow_upload_size() -> None:
 
 
 class DatabaseId(IntegerConverter):
-    """``<int:…>`` in routes: 1 … 2³¹−1, the range of our integer primary keys."""
+    """``<int:…>`` in routes: 1 … 2³¹−1, the range of our integer primary keys, in ASCII
+    digits (the stock ``\\d+`` also matches ٣ or ３, which int() reads as 3)."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, fixed_digits: int = 0, min: int | None = 1,  # noqa: A002
                  max: int | None = 2**31 - 1, signed: bool = False) -> None:  # noqa: A002

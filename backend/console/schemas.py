@@ -42,7 +42,7 @@ class BindingCodeOut(BaseModel):
 
 
 class BindingCodeIn(In):
-    code: Annotated[str, StringConstraints(pattern=r"^\d{8}$", strip_whitespace=True)] = Field(
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$", strip_whitespace=True)] = Field(
         description="工作人员接口 POST /auth/binding-code 得到的 8 位绑定码")
 
 
