@@ -348,3 +348,21 @@ def test_a_non_ascii_digit_in_a_version_is_invalid_not_an_error(client, digit):
             assert resp.json["verdict"] == "invalid"
         else:
             assert 'data-verdict="invalid"' in resp.get_data(as_text=True)
+
+
+def test_a_unit_without_an_item_cannot_read_or_touch_the_license(client, licensed, staff_login,
+                                                                 session):
+    """A fire reviewer and an inspector who never visited read the holder, credit code and a
+    signed QR link of any license by id; now they get what a missing id gets."""
+    license_id = licensed["license"]["id"]
+    strangers = [staff_login("unit_reviewer", "fire")[0],
+                 staff_login("inspector", "approval_bureau")[0]]
+    for headers in strangers:
+        resp = client.get(f"{STAFF}/licenses/{license_id}", headers=headers)
+        body = assert_envelope(resp, 404, "LICENSE_NOT_FOUND")
+        assert "credit_code" not in str(body)
+    resp = client.post(f"{STAFF}/licenses/{license_id}/items/food_prepackaged_filing/suspend",
+                       headers=strangers[0], json={"version": 1, "reason": "越权"})
+    assert_envelope(resp, 404, "LICENSE_NOT_FOUND")
+    assert {i.status for i in session.get(License, license_id).items} == {"active"}
+    assert staff_get(client, licensed["reviewer"], f"/licenses/{license_id}")["id"] == license_id
