@@ -46,5 +46,6 @@ def verify_page(license_no: str):
 @bp.get("/api/public/v1/licenses/<license_no>")
 @limiter.limit(_limit)
 def verify_json(license_no: str):
-    """许可证公开核验（JSON），参数同二维码：v 版本、k 密钥编号、s 签名"""
+    """许可证公开核验（JSON），参数同二维码：v 版本、k 密钥编号、s 签名，各一次；其他参数
+    （如微信分享附加的 from、isappinstalled）忽略，不影响结论"""
     return _verdict(license_no)
