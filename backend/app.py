@@ -8,7 +8,7 @@ from pathlib import Path
 
 import swagger_ui_bundle
 from apiflask import APIFlask
-from flask import current_app, request, send_from_directory
+from flask import Response, current_app, request, send_from_directory
 from werkzeug.routing import IntegerConverter
 
 from backend import cli, files, health, public
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     app.before_request(_allow_upload_size)
     app.before_request(_require_json_body)
+    app.after_request(_refuse_framing)
 
     logging.getLogger(__name__).debug("app created", extra={"app_env": settings.APP_ENV})
     return app
@@ -97,7 +98,10 @@ def _allow_upload_size() -> None:
 
 
 class DatabaseId(IntegerConverter):
-    """``<int:…>`` in routes: 1 … 2³¹−1, the range of our integer primary keys."""
+    """``<int:…>`` in routes: 1 … 2³¹−1, the range of our integer primary keys, in ASCII
+    digits (the stock ``\\d+`` also matches ٣ or ３, which int() reads as 3)."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, fixed_digits: int = 0, min: int | None = 1,  # noqa: A002
                  max: int | None = 2**31 - 1, signed: bool = False) -> None:  # noqa: A002
@@ -111,6 +115,18 @@ def _require_json_body() -> None:
             raise UnsupportedMediaType("REQUEST_UNSUPPORTED_MEDIA_TYPE",
                                        "请求体须为 JSON（Content-Type: application/json）",
                                        {"content_type": request.mimetype})
+
+
+def _refuse_framing(response: Response) -> Response:
+    """No site may frame our HTML pages (clickjacking): ``frame-ancestors 'none'`` joins the
+    page's own Content-Security-Policy, and X-Frame-Options for browsers without CSP 2."""
+    if response.mimetype == "text/html":
+        policy = response.headers.get("Content-Security-Policy", "").strip().rstrip(";")
+        if "frame-ancestors" not in policy:
+            policy = f"{policy}; frame-ancestors 'none'" if policy else "frame-ancestors 'none'"
+        response.headers["Content-Security-Policy"] = policy
+        response.headers["X-Frame-Options"] = "DENY"
+    return response
 
 
 def _engine_options(url: str) -> dict:

@@ -135,10 +135,20 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
     values: dict[str, Any] = {}
     for s in SETTINGS:
         raw = environ.get(s.env)
-        values[s.env] = s.default if raw in (None, "") else s.coerce(raw)
+        values[s.env] = s.default if raw in (None, "") else _coerce(s, raw)
     values.update(overrides)
     _check(values)
     return Settings(values)
+
+
+def _coerce(setting: Setting, raw: str) -> Any:
+    """Numbers in ASCII digits only: int() and float() would also read ٣ or ３ as 3."""
+    try:
+        if setting.coerce in (int, float) and not raw.isascii():
+            raise ValueError(raw)
+        return setting.coerce(raw)
+    except ValueError:
+        raise SettingsError(f"{setting.env} must be a number in ASCII digits") from None
 
 
 def _check(values: Mapping[str, Any]) -> None:

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 import zxingcpp
@@ -239,3 +239,137 @@ def test_issuing_and_revoking_reach_the_supervising_department(client, licensed,
     assert [r.payload["item"]["code"] for r in suspended] == ["device_class2_filing"]
     messages = client.get("/api/mp/v1/messages", headers=licensed["applicant"]).json
     assert any("许可证" in m["title"] + m["body"] for m in messages["messages"])
+
+
+# --- one code, one verdict on every path ---------------------------------------------------------
+
+WECHAT_SHARE = "&from=singlemessage&isappinstalled=0"
+
+
+def _sig_flipped(url: str) -> str:
+    head, sig = url.rsplit("s=", 1)
+    return f"{head}s={('B' if sig[0] == 'A' else 'A')}{sig[1:]}"
+
+
+def scan_texts(url: str, base: str) -> list[tuple[str, bool]]:
+    """(what a camera or wx.scanCode may deliver, is it this genuine code)."""
+    number = urlsplit(url).path.rsplit("/", 1)[1]
+    version = re.search(r"\?v=(\d+)", url)[1]
+
+    def v(text: str) -> str:
+        return url.replace(f"?v={version}", f"?{text}")
+
+    return [
+        (url, True),
+        (url + WECHAT_SHARE, True),  # shared in a chat
+        (url + "&from=timeline&isappinstalled=0&scene=1001", True),
+        (url + "&utm_source=poster#top", True),  # any other parameter, a fragment
+        (quote(url, safe=""), True),  # the mini-program's options.q
+        (quote(url + WECHAT_SHARE, safe=""), True),
+        (f"  {url}\n", True),
+        (url.replace(f"/v/{number}", f"/v/%{ord(number[0]):X}{number[1:]}"), True),
+        (v(f"v=%{ord(version):X}"), True),  # v=%31 is v=1
+        (_sig_flipped(url), False),  # well-formed, forged
+        (url[:-5], False),  # a torn QR
+        (url.replace(f"/v/{number}", f"/v/{number[:-1]}{'1' if number[-1] != '1' else '2'}"),
+         False),
+        (v(f"v={int(version) + 1}"), False),
+        (v(f"v=0{version}"), False),  # leading zero
+        (url + f"&v={version}", False),  # repeated
+        (url.replace("&k=", "&kk="), False),  # missing kid
+        (url.split("&s=")[0] + "&s=", False),
+        (v("v=%C2%B2"), False),  # superscript two
+        (v("v=%D9%A1"), False),  # Arabic-Indic one
+        (v("v=%EF%BC%91"), False),  # fullwidth one
+        (v(f"%EF%BD%96={version}"), False),  # fullwidth v
+        (url + "&x=" + "a" * 400, False),  # too long
+        (url.replace(base, "https://evil.example"), False),  # not our address
+        (url.replace("://", "://evil@"), False),
+        ("hello", False),
+        ("", False),
+    ]
+
+
+def opened_path(text: str, base: str) -> str | None:
+    """The path and query a phone's browser requests from us when it opens ``text``; None
+    when the text is not at our address (the public routes then never see it)."""
+    text = text.strip()
+    if text.lower().startswith("http%3a"):
+        text = unquote(text)
+    return text[len(base):].split("#")[0] if text.startswith(base + "/v/") else None
+
+
+def three_verdicts(client, text: str, base: str, inspector: dict, row: int) -> list[tuple]:
+    scan = client.post("/api/mp/v1/licenses/verify", headers=inspector, json={"scan": text})
+    assert scan.status_code == 200, scan.json
+    out = [(scan.json["verdict"], scan.json["reason"], scan.json.get("scanned_version"))]
+    path = opened_path(text, base)
+    if path is None:
+        return out * 3
+    client_addr = {"REMOTE_ADDR": f"10.0.{row // 250}.{row % 250 + 1}"}  # under the rate limit
+    twin = client.get(path.replace("/v/", "/api/public/v1/licenses/", 1),
+                      environ_base=client_addr).json
+    page = client.get(path, environ_base=client_addr).get_data(as_text=True)
+    shown = re.search(r'data-verdict="(\w+)"', page)[1]
+    reason = twin["reason"] if twin["reason"] in page else None
+    return out + [(twin["verdict"], twin["reason"], twin.get("scanned_version")),
+                  (shown, reason, twin.get("scanned_version"))]
+
+
+def test_every_path_gives_one_code_one_verdict(client, app, licensed, staff_login):
+    """The public page, its JSON twin and the inspector's scan read a code with one parser
+    (signatures.parse_code), before and after the license changes version and is revoked."""
+    base = app.extensions["settings"].LICENSE_VERIFY_BASE_URL
+    inspector, _ = staff_login("inspector", "approval_bureau")
+    first = licensed["license"]
+    client.post(f"/api/mp/v1/licenses/{first['id']}/requests", headers=licensed["applicant"],
+                json={"kind": "change", "changes": {"holder_name": "晋味便利店（新）"},
+                      "reason": "更名"})
+    for phase, verdict in (("issued", "valid"), ("superseded", "valid"), ("revoked", "revoked")):
+        if phase == "superseded":
+            pending = staff_get(client, licensed["reviewer"], "/license-requests")["requests"]
+            second = post(client, licensed["reviewer"],
+                          f"/license-requests/{pending[0]['id']}/decide",
+                          {"version": pending[0]["version"], "approve": True,
+                           "opinion": "同意"})
+        if phase == "revoked":
+            post(client, licensed["reviewer"],
+                 f"/licenses/{first['id']}/items/food_prepackaged_filing/revoke",
+                 {"version": second["lock_version"], "reason": "严重违法"})
+        urls = [first["verify_url"]] + ([] if phase == "issued" else [second["verify_url"]])
+        for number, url in enumerate(urls, start=1):
+            for row, (text, genuine) in enumerate(scan_texts(url, base)):
+                verdicts = three_verdicts(client, text, base, inspector, row)
+                assert len(set(verdicts)) == 1, (phase, text, verdicts)
+                assert verdicts[0][0] == (verdict if genuine else "invalid"), (phase, text)
+                assert verdicts[0][2] == (number if genuine else None), (phase, text)
+
+
+@pytest.mark.parametrize("digit", ["%C2%B2", "%D9%A3", "%EF%BC%93", "%E0%A5%A9", "1%C2%B2"])
+def test_a_non_ascii_digit_in_a_version_is_invalid_not_an_error(client, digit):
+    """² ٣ ３ ३: str.isdigit() says yes, int() disagrees; only ASCII digits are numbers."""
+    for path in ("/v/", "/api/public/v1/licenses/"):
+        resp = client.get(f"{path}140105202601000001X?v={digit}&k=dev1&s=x")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        if resp.is_json:
+            assert resp.json["verdict"] == "invalid"
+        else:
+            assert 'data-verdict="invalid"' in resp.get_data(as_text=True)
+
+
+def test_a_unit_without_an_item_cannot_read_or_touch_the_license(client, licensed, staff_login,
+                                                                 session):
+    """A fire reviewer and an inspector who never visited read the holder, credit code and a
+    signed QR link of any license by id; now they get what a missing id gets."""
+    license_id = licensed["license"]["id"]
+    strangers = [staff_login("unit_reviewer", "fire")[0],
+                 staff_login("inspector", "approval_bureau")[0]]
+    for headers in strangers:
+        resp = client.get(f"{STAFF}/licenses/{license_id}", headers=headers)
+        body = assert_envelope(resp, 404, "LICENSE_NOT_FOUND")
+        assert "credit_code" not in str(body)
+    resp = client.post(f"{STAFF}/licenses/{license_id}/items/food_prepackaged_filing/suspend",
+                       headers=strangers[0], json={"version": 1, "reason": "越权"})
+    assert_envelope(resp, 404, "LICENSE_NOT_FOUND")
+    assert {i.status for i in session.get(License, license_id).items} == {"active"}
+    assert staff_get(client, licensed["reviewer"], f"/licenses/{license_id}")["id"] == license_id

@@ -15,6 +15,7 @@ from backend.security.signatures import (
     dev_keyring,
     generate_key_text,
     license_message,
+    parse_code,
     parse_verify_url,
 )
 
@@ -161,6 +162,11 @@ def test_parse_accepts_what_wx_scan_code_returns(ring):
     assert parse_verify_url(url, base_url=BASE + "/") == expected
     assert parse_verify_url(f" \n{url}\t ", base_url=BASE) == expected
     assert parse_verify_url(quote(url, safe=""), base_url=BASE) == expected  # options.q
+    # parameters added on sharing, a fragment, a percent-encoded number: a browser opens the
+    # same page, and the signature covers what is verified
+    for shared in (url + "&from=singlemessage&isappinstalled=0", url + "&utm=1#frag",
+                   url.replace("/v/J", "/v/%4A")):
+        assert parse_verify_url(shared, base_url=BASE) == expected, shared
     assert expected.verified_by(ring)
 
 
@@ -189,15 +195,16 @@ def _our(ring: Keyring) -> str:
     lambda url: url.replace("v=3", "v=-3"),
     lambda url: url.replace("v=3", "v=03"),
     lambda url: url.replace("v=3", "v=3&v=4"),
-    lambda url: url + "&utm=1",
-    lambda url: url + "#frag",
+    lambda url: url + "&x=" + "a" * 400,  # query past MAX_QUERY_CHARS
+    lambda url: url.replace("v=3", "v=%C2%B3"),  # superscript three
+    lambda url: url.replace("v=3", "v=%EF%BC%93"),  # fullwidth three
     lambda url: url.replace("/v/", "/x/"),
     lambda url: url.replace("/v/", "/v/a/"),
     lambda url: url.replace("k=k2026a", "k=" + "k" * 17),
     lambda url: url.replace(NO, "晋" + NO),
     lambda url: url.replace(NO, ""),
     lambda url: url.replace("?", " ?"),
-    lambda url: url + "x" * (513 - len(url)),
+    lambda url: url + "x" * (2049 - len(url)),
     lambda url: "hello",
     lambda url: "",
     lambda url: "   ",
@@ -225,3 +232,17 @@ def test_a_scan_with_a_truncated_or_tampered_signature_parses_but_does_not_verif
         scan = parse_verify_url(tampered, base_url=BASE)
         assert scan is not None, tampered
         assert not scan.verified_by(ring)
+
+
+def test_one_parser_reads_a_code_from_a_path_and_its_query(ring):
+    """What the public routes call with their path and raw query string."""
+    sig = _our(ring).rsplit("s=", 1)[1]
+    expected = ParsedScan(NO, 3, "k2026a", sig)
+    assert parse_code(NO, f"v=3&k=k2026a&s={sig}&from=singlemessage&isappinstalled=0") \
+        == expected
+    assert parse_code(NO, f"s={sig}&scene=1&k=k2026a&v=%33") == expected
+    for query in (f"v=3&v=3&k=k2026a&s={sig}", f"k=k2026a&s={sig}", f"v=03&k=k2026a&s={sig}",
+                  f"v=%D9%A3&k=k2026a&s={sig}", f"v=٣&k=k2026a&s={sig}",
+                  f"v=3&k=k2026a&s={sig}&x={'a' * 400}"):
+        assert parse_code(NO, query) is None, query
+    assert parse_code("晋" + NO, f"v=3&k=k2026a&s={sig}") is None

@@ -37,8 +37,9 @@ def issue_license(application_id: int):
 @bp.auth_required(staff_auth)
 @requires("license.view")
 @bp.output(LicenseOut)
+@bp.doc(responses={404: "LICENSE_NOT_FOUND：不存在，或与本人无关（本单位无事项、未参加核查）"})
 def get_license(license_id: int):
-    """一张许可证的详情与各事项状态"""
+    """一张许可证的详情与各事项状态（与申请同一可见规则）"""
     return _out(licenses.get_for_staff(db.session, staff=current_staff(), license_id=license_id))
 
 

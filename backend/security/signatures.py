@@ -42,7 +42,8 @@ _VERSION = re.compile(r"0|[1-9][0-9]{0,8}")
 # by verify() rather than "not our code".
 _SIG_TEXT = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SIG_CHARS = 86  # 64 bytes in base64url without padding
-MAX_SCAN_CHARS = 512
+MAX_QUERY_CHARS = 400  # a genuine query is about 110 characters; room for share parameters
+MAX_SCAN_CHARS = 2048  # a cheap guard before parsing; the limits above decide
 DEV_KID = "dev1"
 DEV_SEED = hashlib.sha256(b"yiye-yizheng dev license key, public, never production").digest()
 _DEV_KEY = Ed25519PrivateKey.from_private_bytes(DEV_SEED)
@@ -198,12 +199,39 @@ def build_verify_url(base_url: str, license_no: str, version: int, keyring: Keyr
     return f"{base_url.rstrip('/')}/v/{license_no}?v={version}&k={kid}&s={sig}"
 
 
+def parse_code(license_no: str, query: str) -> ParsedScan | None:
+    """The one reading of a license code, whichever way it arrives: the public page and its
+    JSON twin pass the number from their path and the raw query string; a scan passes the
+    parts of its URL (``parse_verify_url``). None when it is not a well-formed code.
+
+    The rule: ``v`` (version, ASCII digits, no leading zero), ``k`` (kid) and ``s``
+    (signature, base64url) must each appear exactly once; every other parameter is ignored.
+    Sharing a link adds some (WeChat appends ``from=singlemessage&isappinstalled=0``, other
+    apps ``scene``, ``utm_*``…) and none can change the verdict: the signature covers the
+    number and the version, the only parts that name what is verified. The query may hold
+    at most ``MAX_QUERY_CHARS`` characters as sent (percent-encoded), and only ASCII, as a
+    browser sends it.
+    """
+    if len(query) > MAX_QUERY_CHARS or not query.isascii():
+        return None
+    params = parse_qs(query, keep_blank_values=True)
+    if any(len(params.get(name, ())) != 1 for name in ("v", "k", "s")):
+        return None
+    (version,), (kid,), (sig,) = params["v"], params["k"], params["s"]
+    if not (LICENSE_NO.fullmatch(license_no) and _VERSION.fullmatch(version)
+            and KID.fullmatch(kid) and _SIG_TEXT.fullmatch(sig)):
+        return None
+    return ParsedScan(license_no, int(version), kid, sig)
+
+
 def parse_verify_url(text: str, *, base_url: str | None = None) -> ParsedScan | None:
     """What wx.scanCode (raw text) or a mini-program's ``options.q`` (URL-encoded) gives.
 
-    None for anything that is not exactly our URL: another scheme or host (when base_url
-    is given; otherwise https is required), a path other than ``/v/<no>``, missing,
-    repeated or extra parameters, a non-numeric version, junk, more than 512 characters.
+    Surrounding whitespace is dropped. None for anything that is not our URL: another
+    scheme or host (when base_url is given; otherwise https is required), a user part, a
+    path other than ``/v/<no>``, or a query ``parse_code`` refuses. The number is
+    percent-decoded and the fragment dropped, as a browser opening the URL does, so a scan
+    and the page that URL opens always agree.
     """
     if not isinstance(text, str) or len(text) > MAX_SCAN_CHARS:
         return None
@@ -216,7 +244,6 @@ def parse_verify_url(text: str, *, base_url: str | None = None) -> ParsedScan | 
         url = urlsplit(text)
         if url.username is not None or url.password is not None:
             return None
-        query = parse_qs(url.query, keep_blank_values=True, strict_parsing=True)
     except ValueError:
         return None
     if base_url is None:
@@ -229,15 +256,9 @@ def parse_verify_url(text: str, *, base_url: str | None = None) -> ParsedScan | 
             return None
         prefix = re.escape(base.path)
     path = re.fullmatch(prefix + r"/v/([^/]+)", url.path)
-    if path is None or url.fragment or sorted(query) != ["k", "s", "v"]:
+    if path is None:
         return None
-    if any(len(values) != 1 for values in query.values()):
-        return None
-    license_no, (version,), (kid,), (sig,) = path.group(1), query["v"], query["k"], query["s"]
-    if not (LICENSE_NO.fullmatch(license_no) and _VERSION.fullmatch(version)
-            and KID.fullmatch(kid) and _SIG_TEXT.fullmatch(sig)):
-        return None
-    return ParsedScan(license_no, int(version), kid, sig)
+    return parse_code(unquote(path.group(1)), url.query)
 
 
 if __name__ == "__main__":

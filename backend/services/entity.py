@@ -178,7 +178,9 @@ def floor_area(value: str | float | Decimal | None) -> Decimal:
     text = _text(value)
     if not text:
         raise FieldInvalid("FLOOR_AREA_INVALID", "请填写经营场所面积")
-    with suppress(InvalidOperation):  # not a number, NaN, infinite or absurdly long
+    with suppress(InvalidOperation):  # Decimal() would also read ٣ or ३ as 3: ASCII only
+        if not text.isascii():
+            raise InvalidOperation  # not a number, NaN, infinite or absurdly long
         area = Decimal(text).quantize(_CENT, ROUND_HALF_UP)
         if 0 < area <= MAX_FLOOR_AREA:
             return area

@@ -33,7 +33,7 @@ from backend.services import applications, calendar, materials, pages, timeline,
 from media.store import MediaStore
 
 N = workflow.InspectionState
-WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$", re.ASCII)
 RESULTS = {"pass", "rectify", "fail"}
 
 

@@ -187,9 +187,13 @@ def list_own(session: Session, *, applicant: Applicant) -> list[License]:
 
 
 def get_for_staff(session: Session, *, staff: StaffAccount, license_id: int) -> License:
+    """A license as staff reach it by id: the object rule of its application
+    (``window.staff_may_see``) — a unit sees the licenses with one of its items, an
+    inspector those whose inspection they were on. Anything else is 404 like a missing id."""
     permissions.require(staff, "license.view")
     license_ = session.get(License, license_id)
-    if license_ is None:
+    if license_ is None or not window.staff_may_see(
+            session, staff, session.get(Application, license_.application_id)):
         raise NotFound("LICENSE_NOT_FOUND", "许可证不存在", {"license_id": license_id})
     return license_
 
@@ -295,23 +299,22 @@ def request(session: Session, *, applicant: Applicant, license_id: int, kind: st
 
 def decide(session: Session, *, staff: StaffAccount, change_id: int, approve: bool,
            opinion: str, version: int | None, today: date | None = None) -> LicenseChange:
-    """A unit's review of a change, or the window's decision on a renewal or replacement."""
+    """A unit's review of a change, or the window's decision on a renewal or replacement.
+
+    Only a request waiting for ``staff`` (``waits_for``) is found; any other is 404 like a
+    missing id, before its version is compared."""
+    permissions.require(staff, "license.handle_requests")
     change = session.get(LicenseChange, change_id)
-    if change is None or change.status != "pending":
+    if change is None or not waits_for(staff, change):
         raise NotFound("LICENSE_REQUEST_NOT_FOUND", "待处理的申请不存在", {"id": change_id})
     window.check_version(change, version)
     license_ = change.license
     if change.kind == "change":
-        permissions.require(staff, "license.review_change")
-        if change.unit_decisions.get(staff.unit_code, "absent") is not None:
-            raise NotFound("LICENSE_REQUEST_NOT_FOUND", "待处理的申请不存在", {"id": change_id})
         change.unit_decisions = change.unit_decisions | {staff.unit_code: {
             "decision": "approved" if approve else "refused", "by": staff.id,
             "opinion": opinion}}
         if approve and any(d is None for d in change.unit_decisions.values()):
             return change  # the other units have yet to review
-    else:
-        permissions.require(staff, "license.decide_request")
     change.status, change.decided_at = ("approved" if approve else "refused"), utcnow()
     if not approve:
         _record(session, license_, actor=staff, action=f"license.{change.kind}_refused",
@@ -350,16 +353,23 @@ def _shortest_years(session: Session, license_: License) -> int:
     return min((y for y in years if y), default=5)
 
 
+def waits_for(staff: StaffAccount, change: LicenseChange) -> bool:
+    """A pending change my unit has yet to review, or a pending renewal or replacement for
+    the window to decide."""
+    if change.status != "pending":
+        return False
+    if change.kind == "change":
+        return (permissions.allowed(staff.role, "license.review_change")
+                and change.unit_decisions.get(staff.unit_code, "absent") is None)
+    return permissions.allowed(staff.role, "license.decide_request")
+
+
 def pending_requests(session: Session, *, staff: StaffAccount) -> list[LicenseChange]:
     """What waits for me: changes my unit has not reviewed; renewals and replacements."""
+    permissions.require(staff, "license.handle_requests")
     changes = session.scalars(select(LicenseChange).where(LicenseChange.status == "pending")
                               .order_by(LicenseChange.id))
-    if permissions.allowed(staff.role, "license.review_change"):
-        return [c for c in changes if c.kind == "change"
-                and staff.unit_code in c.unit_decisions
-                and c.unit_decisions[staff.unit_code] is None]
-    permissions.require(staff, "license.decide_request")
-    return [c for c in changes if c.kind != "change"]
+    return [c for c in changes if waits_for(staff, c)]
 
 
 def rendition(session: Session, license_: License, *, keyring, base_url: str, store,

@@ -41,27 +41,30 @@ def _invalid(reason: str) -> Result:
     return Result("invalid", "无效", reason)
 
 
-def check(session: Session, *, license_no: str, version: int, kid: str, sig: str,
+MALFORMED = _invalid("不是行业综合许可证的二维码，或二维码内容不完整")
+
+
+def check(session: Session, *, code: signatures.ParsedScan | None,
           keyring: signatures.Keyring, today: date | None = None) -> Result:
-    if not keyring.verify(kid, sig, signatures.license_message(license_no, version)):
-        log.warning("license signature refused", extra={"license_no": license_no[:32],
-                                                        "kid": kid[:16]})
+    """The verdict on a code read by ``signatures.parse_code`` (None: it was malformed)."""
+    if code is None:
+        return MALFORMED
+    if not code.verified_by(keyring):
+        log.warning("license signature refused", extra={"license_no": code.license_no[:32],
+                                                        "kid": code.kid[:16]})
         return _invalid("二维码签名无效：可能是伪造或被篡改的许可证")
-    license_ = licenses.by_number(session, license_no)
-    if license_ is None or version > license_.version:
+    license_ = licenses.by_number(session, code.license_no)
+    if license_ is None or code.version > license_.version:
         return _invalid("查无此证")
-    code, label, reason = licenses.verdict(license_, today)
-    return Result(code, label, reason, license_, version)
+    verdict_code, label, reason = licenses.verdict(license_, today)
+    return Result(verdict_code, label, reason, license_, code.version)
 
 
 def check_scan(session: Session, *, scan: str, keyring: signatures.Keyring, base_url: str,
                ) -> Result:
     """What wx.scanCode returned, verbatim: our signed URL or anything else."""
-    parsed = signatures.parse_verify_url(scan, base_url=base_url)
-    if parsed is None:
-        return _invalid("不是行业综合许可证的二维码")
-    return check(session, license_no=parsed.license_no, version=parsed.version,
-                 kid=parsed.kid, sig=parsed.sig, keyring=keyring)
+    return check(session, code=signatures.parse_verify_url(scan, base_url=base_url),
+                 keyring=keyring)
 
 
 def public_view(result: Result) -> dict[str, Any]:
@@ -109,20 +112,22 @@ def full_view(session: Session, result: Result) -> dict[str, Any]:
     }
 
 
-def public(session: Session, cache: redis_lib.Redis | None, *, license_no: str, version: int,
-           kid: str, sig: str, keyring: signatures.Keyring, ttl: int) -> dict[str, Any]:
+def public(session: Session, cache: redis_lib.Redis | None, *,
+           code: signatures.ParsedScan | None, keyring: signatures.Keyring,
+           ttl: int) -> dict[str, Any]:
     """The public verdict, from the cache when a valid one is there.
 
     The cache key holds the whole signed code, so a hit means exactly this code was verified
     before: the signature check is skipped only for a byte-identical code (a retired key's
     codes then live out the cache TTL at most)."""
-    key = f"{CACHE_PREFIX}:{license_no}:{version}:{kid}:{sig}"
+    if code is None:
+        return public_view(MALFORMED)
+    key = f"{CACHE_PREFIX}:{code.license_no}:{code.version}:{code.kid}:{code.sig}"
     cached = _cache_get(cache, key)
     if cached is not None and (cached["valid_until"] is None
                                or date.fromisoformat(cached["valid_until"]) >= clock.today()):
         return cached
-    body = public_view(check(session, license_no=license_no, version=version, kid=kid,
-                             sig=sig, keyring=keyring))
+    body = public_view(check(session, code=code, keyring=keyring))
     if body["verdict"] == "valid" and cache is not None:
         _cache_set(cache, key, body, ttl)
     return body
