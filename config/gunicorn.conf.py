@@ -11,18 +11,21 @@ import os
 
 from config.settings import load
 
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)  # empty, as in .env.example, is the default
+
+
 settings = load()  # a setting that would make the service unsafe stops it here
 bind = f"{settings.HOST}:{settings.PORT}"
 if settings.REDIS_URL:
-    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-    threads = int(os.environ.get("WEB_THREADS", "4"))
-elif int(os.environ.get("WEB_CONCURRENCY", "1")) != 1:
+    workers, threads = _int("WEB_CONCURRENCY", 2), _int("WEB_THREADS", 4)
+elif _int("WEB_CONCURRENCY", 1) != 1:
     raise SystemExit("WEB_CONCURRENCY > 1 needs REDIS_URL: without it rate limits and the "
                      "background worker live in one process (config/gunicorn.conf.py)")
 else:
-    workers = 1
-    threads = int(os.environ.get("WEB_THREADS", "8"))
-timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+    workers, threads = 1, _int("WEB_THREADS", 8)
+timeout = _int("WEB_TIMEOUT", 30)
 graceful_timeout = 20
 # behind a reverse proxy that sets X-Forwarded-For / -Proto
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

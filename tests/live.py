@@ -174,8 +174,9 @@ class LiveServer:
         return digest, (self.media_root / digest[:2] / digest[2:4] / digest).read_bytes()
 
     def logs(self) -> str:
-        return f"timings (s): {self.timings}\n" + "\n".join(f"----- {path.name} -----\n{path.read_text(errors='replace')[-20000:]}"
-                         for path in sorted((self.workdir / "logs").glob("*.log")))
+        tails = (f"----- {path.name} -----\n{path.read_text(errors='replace')[-20000:]}"
+                 for path in sorted((self.workdir / "logs").glob("*.log")))
+        return f"timings (s): {self.timings}\n" + "\n".join(tails)
 
     def start(self) -> LiveServer:
         """Prepare the database as ``make migrate`` does, then start the Procfile.dev processes."""
