@@ -184,7 +184,10 @@ def live_server(request, workdir: Path) -> Iterator[live.LiveServer]:
     """The service as `make run` starts it (tests/live.py), over real HTTP: once on the
     embedded default (SQLite file, no Redis), once on MariaDB + Redis with the worker process.
 
-    Its own database and Redis db, so the ``app`` fixture's cleaning never touches it.
+    Its own database and Redis db, so the ``app`` fixture's cleaning never touches it (a
+    TEST_MARIADB_URL user needs CREATE on ``yiye_%``, as tests/servers.py grants). The public
+    verification limit is small (``live.PUBLIC_VERIFY_LIMIT`` per minute per client address):
+    tests that count requests use a client address of their own (``client(source_address=)``).
     """
     root = workdir / f"live-{request.param}"
     if request.param == "embedded":
