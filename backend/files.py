@@ -27,14 +27,15 @@ def fetch(token: str):
     sha256, subject = store.verify(token)
     if not materials.subject_may_read(db.session, subject=subject, sha256=sha256):
         raise SignatureInvalid()
-    stream = store.open(sha256)
-    head = stream.read(8)
-    stream.seek(0)
+    with store.open(sha256) as probe:
+        head = probe.read(8)
     is_pdf = head.startswith(b"%PDF-")
     # we only ever store our own re-encoded JPEGs, rendered license PNGs and checked PDFs
     mimetype = ("application/pdf" if is_pdf
                 else "image/png" if head.startswith(b"\x89PNG") else "image/jpeg")
-    response = send_file(stream, mimetype=mimetype, max_age=0)
+    # A fresh file, never read from: gunicorn sends it with sendfile() from the OS file
+    # position, which a buffered read + seek(0) leaves past the first 4 KB.
+    response = send_file(store.open(sha256), mimetype=mimetype, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # images are our own re-encoded JPEGs; PDFs are kept as uploaded, so never rendered inline
     response.headers["Content-Disposition"] = (

@@ -1,11 +1,31 @@
-"""gunicorn settings, from the environment like everything else (see .env.example)."""
+"""gunicorn settings, from the environment like everything else (see .env.example).
+
+Without REDIS_URL (the embedded default) the service is ONE process: rate limits are counted
+in that process's memory and the background worker is a thread of it, so a second process
+would let every limit through twice and run a second worker. More threads serve the load
+instead (SQLite takes one writer at a time anyway). With REDIS_URL, limits are shared in Redis
+and the worker is its own process (`flask worker`), so any number of processes is sound.
+"""
 
 import os
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
-timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+from config.settings import load
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)  # empty, as in .env.example, is the default
+
+
+settings = load()  # a setting that would make the service unsafe stops it here
+bind = f"{settings.HOST}:{settings.PORT}"
+if settings.REDIS_URL:
+    workers, threads = _int("WEB_CONCURRENCY", 2), _int("WEB_THREADS", 4)
+elif _int("WEB_CONCURRENCY", 1) != 1:
+    raise SystemExit("WEB_CONCURRENCY > 1 needs REDIS_URL: without it rate limits and the "
+                     "background worker live in one process (config/gunicorn.conf.py)")
+else:
+    workers, threads = 1, _int("WEB_THREADS", 8)
+timeout = _int("WEB_TIMEOUT", 30)
 graceful_timeout = 20
 # behind a reverse proxy that sets X-Forwarded-For / -Proto
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
@@ -16,7 +36,7 @@ errorlog = "-"
 
 def post_worker_init(worker):
     """Without Redis (the embedded default) background work runs inside the web process."""
-    if not os.environ.get("REDIS_URL"):
+    if not settings.REDIS_URL:
         from backend.worker import start_in_process
 
         start_in_process(worker.wsgi)

@@ -67,8 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UPLOAD_RATE_LIMIT", "60 per minute", str, "uploads per applicant"),
     Setting("SUBMIT_RATE_LIMIT", "10 per minute", str,
             "submissions and new applications per applicant"),
-    Setting("LICENSE_VERIFY_BASE_URL", "http://127.0.0.1:8000", str,
-            "https origin of the public verification page printed in license QR codes"),
+    Setting("LICENSE_VERIFY_BASE_URL", "", str,
+            "https origin of the public verification page printed in license QR codes; "
+            "empty = the served address (HOST, PORT)"),
     Setting("LICENSE_SIGNING_KEYS", "", str,
             "kid:base64url-seed,… Ed25519 keys; empty = the fixed development key"),
     Setting("LICENSE_ACTIVE_KEY_ID", "", str, "the kid that signs new QR codes"),
@@ -97,7 +98,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MEDIA_ORPHAN_GRACE_HOURS", 24.0, float,
             "age before a stored file no row refers to is deleted by the tick"),
     Setting("LOG_LEVEL", "INFO", str, "DEBUG | INFO | WARNING | ERROR"),
-    Setting("PUBLIC_BASE_URL", "http://127.0.0.1:8000", str, "where this service is reached"),
+    Setting("PUBLIC_BASE_URL", "", str,
+            "where this service is reached; empty = the served address (HOST, PORT)"),
+    Setting("HOST", "127.0.0.1", str, "address gunicorn binds (config/gunicorn.conf.py)"),
+    Setting("PORT", 8000, int, "port gunicorn serves"),
 )
 
 
@@ -137,6 +141,8 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         raw = environ.get(s.env)
         values[s.env] = s.default if raw in (None, "") else _coerce(s, raw)
     values.update(overrides)
+    for name in SERVED_ADDRESS_DEFAULTS:
+        values[name] = values[name] or served_origin(values["HOST"], values["PORT"])
     _check(values)
     return Settings(values)
 
@@ -149,6 +155,19 @@ def _coerce(setting: Setting, raw: str) -> Any:
         return setting.coerce(raw)
     except ValueError:
         raise SettingsError(f"{setting.env} must be a number in ASCII digits") from None
+
+
+SERVED_ADDRESS_DEFAULTS = ("LICENSE_VERIFY_BASE_URL", "PUBLIC_BASE_URL")
+
+
+def served_origin(host: str, port: int) -> str:
+    """The origin gunicorn serves on: a QR printed by `PORT=9000 make run` must open port 9000.
+
+    A wildcard bind (0.0.0.0, ::) names no address a phone could use, so it stands for the
+    loopback; anything reached from elsewhere sets the base URLs explicitly (production must).
+    """
+    host = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host  # noqa: S104 - compared only
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _check(values: Mapping[str, Any]) -> None:

@@ -25,7 +25,7 @@ from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from backend.services import catalog
 from backend.services import staff as staff_service
 from config import settings as settings_module
-from tests import servers
+from tests import live, servers
 from wechat_emulator.server import serve_in_thread
 
 APPID, SECRET = "wx-test-appid", "test-secret"
@@ -178,3 +178,37 @@ def staff_login(client, session):
         return {"Authorization": f"Bearer {resp.json['token']}"}, account.id
 
     return _login
+
+
+@pytest.fixture(scope="session", params=["embedded", "mariadb-redis"])
+def live_server(request, workdir: Path) -> Iterator[live.LiveServer]:
+    """The service as `make run` starts it (tests/live.py), over real HTTP: once on the
+    embedded default (SQLite file, no Redis), once on MariaDB + Redis with the worker process.
+
+    Its own database and Redis db, so the ``app`` fixture's cleaning never touches it (a
+    TEST_MARIADB_URL user needs CREATE on ``yiye_%``, as tests/servers.py grants). The public
+    verification limit is small (``live.PUBLIC_VERIFY_LIMIT`` per minute per client address):
+    tests that count requests use a client address of their own (``client(source_address=)``).
+    """
+    root = workdir / f"live-{request.param}"
+    if request.param == "embedded":
+        env = live.environment(root, database_url=f"sqlite:///{root / 'yiye.db'}")
+    else:
+        redis_url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/1"
+        database_url = live.fresh_database(request.getfixturevalue("mariadb_url"), "yiye_live")
+        env = live.environment(root, database_url=database_url, redis_url=redis_url)
+    server = live.LiveServer(request.param, env, root)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test over a live server shows that server's logs."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("live_server")
+    if report.failed and server is not None:
+        report.sections.append((f"live server ({server.mode}) logs", server.logs()))
+    return report

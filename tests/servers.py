@@ -102,6 +102,8 @@ def start_mariadb(workdir: Path) -> Server:
         "CREATE USER 'app'@'localhost' IDENTIFIED BY 'app';"
         "GRANT ALL ON yiye.* TO 'app'@'127.0.0.1';"
         "GRANT ALL ON yiye.* TO 'app'@'localhost';"
+        # more databases for tests that start their own service (tests/live.py)
+        "GRANT ALL ON `yiye\\_%`.* TO 'app'@'127.0.0.1';"
     )
     subprocess.run([_need("mariadb"), "--no-defaults", f"--socket={sock}", "-uroot", "-e", sql],
                    check=True)

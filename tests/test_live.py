@@ -1,0 +1,200 @@
+"""The whole story over real HTTP under the real server, as `make run` starts it (tests/live.py),
+on the embedded default and on MariaDB + Redis: what Flask's test client cannot see (bytes
+sent by gunicorn, limits across worker processes, the served port in QR codes)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import runpy
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from backend import clock
+from config.settings import load
+from tests.live import PUBLIC_VERIFY_LIMIT, ROOT, LiveServer, sha256
+from tests.media_files import phone_jpeg
+from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
+from tests.test_notice import notice
+from tests.test_workflow import STAFF, post, staff_get
+
+RESTAURANT = {"floor_area": 450, "investment": 80, "sells_tobacco": True}
+CLIENT_ADDRESSES = (f"127.0.0.{n}" for n in itertools.count(2))  # a fresh limit each
+UNITS = {"approval_bureau": ("bureau1", "inspector1"), "fire": ("fire1", "inspector2"),
+         "tobacco": ("tobacco1", "inspector3")}
+
+
+def fetch_stored(server: LiveServer, client, url: str) -> bytes:
+    """GET a signed file link over HTTP; its bytes must be exactly the stored file's."""
+    assert urlsplit(url).netloc == f"127.0.0.1:{server.port}", url
+    resp = client.get(url)
+    assert resp.status_code == 200, resp.data[:200]
+    digest, stored = server.stored(url)
+    assert len(resp.data) == len(stored) and sha256(resp.data) == digest, (
+        f"{url}: {len(resp.data)} bytes fetched, {len(stored)} stored")
+    return resp.data
+
+
+def file_links(detail: dict) -> list[str]:
+    return [link for m in detail["materials"] for f in m["files"]
+            for link in (f["url"], f["thumbnail_url"]) if link]
+
+
+def test_the_whole_story_over_http(live_server: LiveServer):
+    server, http = live_server, live_server.client()
+    applicant = server.login_applicant("owner")
+    names = ["window1", "coordinator1", *(n for pair in UNITS.values() for n in pair)]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # argon2 at production cost: in parallel
+        staff = dict(zip(names, pool.map(server.login_staff, names), strict=True))
+    window, coordinator = staff["window1"][0], staff["coordinator1"][0]
+
+    # 办事指南 (notice) → apply → fill → upload → submit
+    told = notice(http, "restaurant", **RESTAURANT)
+    assert {i["approving_unit"]["code"] for i in told["items"]} == set(UNITS)
+    detail = fill(http, applicant, draft(http, applicant, "restaurant", **RESTAURANT))
+    upload_required(http, applicant, detail, skip_deferrable=True)
+    photo = phone_jpeg(seed=3)  # a full phone photo: far more than 4 KB once re-encoded
+    assert upload(http, applicant, detail["id"], "premises_proof", photo).status_code == 201
+    detail = http.get(f"{BASE}/{detail['id']}", headers=applicant).json
+    links = file_links(detail)
+    fetched = [fetch_stored(server, http, link) for link in links]
+    assert max(len(b) for b in fetched) > 4096
+    assert all(b.startswith(b"\xff\xd8") for b in fetched)
+    submitted = http.post(f"{BASE}/{detail['id']}/submit", headers=applicant).json
+    assert submitted["status"] == "submitted" and submitted["deferred_materials"]
+    app_id = submitted["id"]
+
+    # 一窗受理 → 并联审批: every unit approves its own lanes, none sees another's
+    accepted = post(http, window, f"/applications/{app_id}/accept",
+                    {"version": submitted["version"]})
+    assert accepted["status"] == "in_review"
+    assert {i["status"] for i in accepted["items"]} == {"under_review"}
+    lanes = {i["code"]: i["approving_unit"]["code"] for i in accepted["items"]}
+    for unit, (reviewer, _) in UNITS.items():
+        tasks = [t for t in staff_get(http, staff[reviewer][0], "/reviews")["reviews"]
+                 if t["application_id"] == app_id]
+        assert {t["item_code"] for t in tasks} == {c for c, u in lanes.items() if u == unit}
+        for task in tasks:
+            post(http, staff[reviewer][0], f"/reviews/{task['id']}/approve",
+                 {"version": task["version"], "opinion": "符合条件，准予许可"})
+    reviewed = http.get(f"{BASE}/{app_id}", headers=applicant).json
+    assert {i["status"] for i in reviewed["items"]} == {"approved"}
+    assert reviewed["status"] == "in_review"  # the joint inspection is still to come
+
+    # 一同核查: one visit by one inspector of each unit, all pass
+    inspection = reviewed["inspection"]
+    inspection = post(http, coordinator, f"/inspections/{inspection['id']}/schedule", {
+        "version": staff_get(http, coordinator, f"/inspections/{inspection['id']}")["version"],
+        "date": (clock.today() + timedelta(days=3)).isoformat(), "window": "09:00-11:00",
+        "address": "太原市小店区平阳路 1 号",
+        "team": [staff[inspector][1]["id"] for _, inspector in UNITS.values()]})
+    assert inspection["status"] == "scheduled"
+    for unit, (_, inspector) in UNITS.items():
+        headers = staff[inspector][0]
+        shot = send_file(http, f"{STAFF}/inspections/{inspection['id']}/photos", headers,
+                         phone_jpeg(seed=20))
+        assert shot.status_code == 201, shot.json
+        fetch_stored(server, http, shot.json["url"])
+        for code in inspection["item_codes"]:
+            if lanes[code] == unit:
+                post(http, headers, f"/inspections/{inspection['id']}/results", {
+                    "item_code": code, "result": "pass", "photos": [shot.json["sha256"]],
+                    "confirmed_materials": (submitted["deferred_materials"]
+                                            if unit == "approval_bureau" else [])})
+    concluded = post(http, coordinator, f"/inspections/{inspection['id']}/conclude", {
+        "version": staff_get(http, coordinator, f"/inspections/{inspection['id']}")["version"]})
+    assert concluded["status"] == "passed"
+    assert http.get(f"{BASE}/{app_id}", headers=applicant).json["status"] == "approved"
+
+    # 一证准营: the license, its files fetched whole, its QR decoded from the PNG over HTTP
+    issued = post(http, window, f"/applications/{app_id}/license", status=201)
+    mine = http.get("/api/mp/v1/licenses", headers=applicant).json["licenses"]
+    assert [lic["license_no"] for lic in mine] == [issued["license_no"]]
+    png = fetch_stored(server, http, mine[0]["image_url"])
+    assert fetch_stored(server, http, mine[0]["pdf_url"]).startswith(b"%PDF-")
+    decoded = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+    assert decoded == [mine[0]["verify_url"]]
+    scanned = urlsplit(decoded[0])
+    assert (scanned.hostname, scanned.port) == ("127.0.0.1", server.port)  # the served port
+    page = http.get(decoded[0])
+    assert page.status_code == 200 and "有效" in page.data.decode()
+    assert public_verdict(http, decoded[0]) == ("valid", "有效")
+    inspector = staff["inspector1"][0]
+    scan = http.post("/api/mp/v1/licenses/verify", headers=inspector, json={"scan": decoded[0]})
+    assert scan.json["verdict"] == "valid" and set(lanes) == {i["code"] for i in scan.json["items"]}
+
+    # the approving unit revokes an essential item: the next scan says so
+    bureau = staff["bureau1"][0]
+    current = staff_get(http, bureau, f"/licenses/{issued['id']}")
+    post(http, bureau, f"/licenses/{issued['id']}/items/food_business/revoke",
+         {"version": current["lock_version"], "reason": "销售过期食品，情节严重"})
+    assert public_verdict(http, decoded[0]) == ("revoked", "已吊销")
+    assert "已吊销" in http.get(decoded[0]).data.decode()
+    rescan = http.post("/api/mp/v1/licenses/verify", headers=inspector,
+                       json={"scan": decoded[0]}).json
+    assert rescan["verdict"] == "revoked"
+
+
+def public_verdict(http, url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    body = http.get(f"/api/public/v1/licenses/{parts.path.rsplit('/', 1)[1]}?{parts.query}").json
+    return body["verdict"], body["verdict_label"]
+
+
+@pytest.mark.parametrize("path", ["/api/public/v1/licenses/1401052026010000001X?v=1",
+                                  "/v/1401052026010000001X?v=1"])
+def test_public_verify_limit_holds_across_worker_processes(live_server: LiveServer, path):
+    """2.5× the limit from one fresh client address, on new connections in parallel (so they
+    spread over every web process): exactly the limit gets through, the rest are 429."""
+    assert len(live_server.web_workers()) == (2 if live_server.env["REDIS_URL"] else 1)
+    address, count = next(CLIENT_ADDRESSES), PUBLIC_VERIFY_LIMIT * 5 // 2
+    start = threading.Barrier(count)
+
+    def one(_: int):
+        client = live_server.client(source_address=address)  # a connection of its own
+        start.wait()
+        return client.get(path)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:  # all at once, as a burst
+        responses = list(pool.map(one, range(count)))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == PUBLIC_VERIFY_LIMIT, statuses
+    assert statuses.count(429) == len(statuses) - PUBLIC_VERIFY_LIMIT
+    refused = next(r for r in responses if r.status_code == 429)
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    if path.startswith("/api/"):
+        assert refused.json["code"] == "RATE_LIMITED" and refused.json["message"]
+
+
+def test_verify_base_follows_the_served_address_unless_set():
+    assert load(environ={"PORT": "9000"}).LICENSE_VERIFY_BASE_URL == "http://127.0.0.1:9000"
+    assert load(environ={"PORT": "9000"}).PUBLIC_BASE_URL == "http://127.0.0.1:9000"
+    served = load(environ={"HOST": "0.0.0.0", "PORT": "9000"})  # noqa: S104
+    assert served.LICENSE_VERIFY_BASE_URL == "http://127.0.0.1:9000"
+    explicit = load(environ={"PORT": "9000", "LICENSE_VERIFY_BASE_URL": "https://zw.example.cn",
+                             "PUBLIC_BASE_URL": "https://api.example.cn"})
+    assert explicit.LICENSE_VERIFY_BASE_URL == "https://zw.example.cn"
+    assert explicit.PUBLIC_BASE_URL == "https://api.example.cn"
+
+
+def gunicorn_conf(monkeypatch, **env) -> dict:
+    for name in ("REDIS_URL", "WEB_CONCURRENCY", "WEB_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(Path(ROOT) / "config" / "gunicorn.conf.py"))
+
+
+def test_embedded_default_is_one_web_process(monkeypatch):
+    """In-memory limits and the in-process worker are per process: one process, more threads."""
+    assert gunicorn_conf(monkeypatch)["workers"] == 1
+    assert gunicorn_conf(monkeypatch, REDIS_URL="redis://127.0.0.1:1/0")["workers"] == 2
+    with pytest.raises(SystemExit, match="REDIS_URL"):
+        gunicorn_conf(monkeypatch, WEB_CONCURRENCY="2")
