@@ -12,6 +12,7 @@ py-spy and measures per-request overheads (docs/bench-http.md says what they sho
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import platform
@@ -26,9 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import flask
 import flask_migrate
-import gunicorn
 import requests
 
 from backend.app import create_app
@@ -106,7 +105,7 @@ def product_env(database_url: str, redis_url: str, wechat_url: str, media_root: 
 
 def prepare_database(env: dict[str, str]) -> settings_module.Settings:
     settings = settings_module.load(environ=env)
-    app = create_app(settings)
+    app = create_app(settings_module.load(environ=env, LOG_LEVEL="WARNING"))
     with app.app_context():
         flask_migrate.upgrade()
         catalog.load(db.session, Path(settings.CATALOG_PATH), loaded_by="bench")
@@ -269,8 +268,9 @@ def versions(database_url: str, redis_url: str) -> str:
     engine.dispose()
     redis_version = redis.Redis.from_url(redis_url).info()["redis_version"]
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
-    return (f"Python {platform.python_version()}, Flask {flask.__version__},"
-            f" gunicorn {gunicorn.__version__}, MariaDB {mariadb}, Redis {redis_version},"
+    version = importlib.metadata.version
+    return (f"Python {platform.python_version()}, Flask {version('flask')},"
+            f" gunicorn {version('gunicorn')}, MariaDB {mariadb}, Redis {redis_version},"
             f" {wrk_version.split(' [')[0].strip()}")
 
 
