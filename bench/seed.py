@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -147,11 +147,9 @@ def verify_paths(keyring: signatures.Keyring, population: int, how_many: int, *,
     """Signed verify paths of ``how_many`` distinct licenses drawn from the first
     ``population``, in random order (the JSON twin unless ``html``)."""
     picks = random.Random(seed).sample(range(population), min(how_many, population))
-    return list(_signed(keyring, (license_number(n) for n in picks), html=html))
-
-
-def _signed(keyring: signatures.Keyring, numbers: Iterable[str], *, html: bool
-            ) -> Iterator[str]:
-    for number in numbers:
+    paths = []
+    for number in map(license_number, picks):
         query = urlsplit(signatures.build_verify_url("https://x", number, 1, keyring)).query
-        yield f"/v/{number}?{query}" if html else f"/api/public/v1/licenses/{number}?{query}"
+        paths.append(f"/v/{number}?{query}" if html
+                     else f"/api/public/v1/licenses/{number}?{query}")
+    return paths
