@@ -1,4 +1,5 @@
-# The two commands of the README: `make run` and `make test`. Nothing else needs installing.
+# The two commands of the README: `make run` and `make test` (and `make bench`, the HTTP
+# benchmark). Nothing else needs installing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ export FLASK_APP := backend.app:create_app
 WECHAT_API_BASE ?= http://127.0.0.1:$(WECHAT_EMULATOR_PORT)/
 export PORT WECHAT_EMULATOR_PORT WECHAT_API_BASE
 
-.PHONY: run test install migrate lint
+.PHONY: run test install migrate lint bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +43,15 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+# the product over HTTP beside bare Flask (docs/bench-http.txt); starts its own MariaDB and
+# Redis; PROFILE=1 adds the py-spy profiles and per-request overheads (docs/bench-http.md)
+bench: $(VENV)/.bench-installed
+	./scripts/install-system-packages.sh
+	./scripts/install-test-servers.sh
+	./scripts/install-bench-tools.sh
+	$(BIN)/python -m bench $(if $(PROFILE),--profile,) $(BENCH_ARGS)

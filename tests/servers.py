@@ -75,8 +75,10 @@ def start_redis(workdir: Path, port: int | None = None) -> Server:
     return Server(url=f"redis://127.0.0.1:{port}/0", process=process, port=port)
 
 
-def start_mariadb(workdir: Path) -> Server:
-    """MariaDB 10.11 with utf8mb4; database `yiye` and user `app` (see toolbox.md)."""
+def start_mariadb(workdir: Path, extra_args: tuple[str, ...] = ()) -> Server:
+    """MariaDB 10.11 with utf8mb4; database `yiye` and user `app` (see toolbox.md).
+
+    ``extra_args`` go last on mariadbd's command line (the benchmark's larger buffers)."""
     data, sock = workdir / "data", workdir / "mysqld.sock"
     port = free_port()
     subprocess.run(
@@ -90,7 +92,8 @@ def start_mariadb(workdir: Path) -> Server:
          f"--pid-file={workdir / 'mysqld.pid'}", f"--port={port}", "--bind-address=127.0.0.1",
          "--user=root", "--skip-name-resolve", "--character-set-server=utf8mb4",
          "--collation-server=utf8mb4_unicode_ci", "--innodb-log-file-size=8M",
-         "--innodb-flush-log-at-trx-commit=2", f"--log-error={workdir / 'err.log'}"],
+         "--innodb-flush-log-at-trx-commit=2", f"--log-error={workdir / 'err.log'}",
+         *extra_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     admin = [_need("mariadb-admin"), "--no-defaults", f"--socket={sock}", "-uroot"]
