@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-AnswerValue = bool | int | float | Annotated[str, StringConstraints(max_length=64)]
+from backend.bounds import AnswerFloat, AnswerInt, DbId, Version
+
+AnswerValue = bool | AnswerInt | AnswerFloat | Annotated[str, StringConstraints(max_length=64)]
 
 
 class In(BaseModel):
@@ -40,7 +42,7 @@ class IndustryQuery(In):
 
 
 class VersionQuery(In):
-    version: int | None = Field(default=None, ge=1, description="目录版本号；缺省为现行版本")
+    version: Version | None = Field(default=None, description="目录版本号；缺省为现行版本")
 
 
 class IndustrySummary(BaseModel):
@@ -178,7 +180,7 @@ class FormPatchIn(In):
 
 
 class ReorderIn(In):
-    file_ids: list[int] = Field(max_length=50, description="该材料全部文件的新顺序")
+    file_ids: list[DbId] = Field(max_length=50, description="该材料全部文件的新顺序")
 
 
 class ApplicationSummary(BaseModel):

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from backend.bounds import DbId, Page, PerPage, Version
+
 
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -54,8 +56,8 @@ Short = Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)
 
 class PageQuery(In):
     status: Annotated[str, StringConstraints(max_length=32)] | None = None
-    page: int = Field(default=1, ge=1, le=10_000)
-    per_page: int = Field(default=20, ge=1, le=100)
+    page: Page = 1
+    per_page: PerPage = 20
 
 
 class ApplicationQuery(PageQuery):
@@ -67,7 +69,7 @@ class ClockQuery(In):
 
 
 class Versioned(In):
-    version: int = Field(ge=1, description="客户端看到的版本号（乐观锁）；已被他人更新则 409")
+    version: Version = Field(description="客户端看到的版本号（乐观锁）；已被他人更新则 409")
 
 
 class AcceptIn(Versioned):
@@ -97,7 +99,7 @@ class ScheduleIn(Versioned):
     date: date_type
     window: Annotated[str, StringConstraints(max_length=11)] = Field(description="如 09:00-11:00")
     address: Annotated[str, StringConstraints(min_length=1, max_length=300)]
-    team: list[int] = Field(min_length=1, max_length=20, description="核查人员账号 id")
+    team: list[DbId] = Field(min_length=1, max_length=20, description="核查人员账号 id")
 
 
 class ResultIn(In):
@@ -210,7 +212,7 @@ class RequestList(BaseModel):
 
 
 class VersionQuery(In):
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
 
 
 class CatalogVersions(BaseModel):
