@@ -67,6 +67,36 @@ FIELD_MESSAGES: dict[str, str] = {
 }
 
 
+FIELD_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["field", "code", "message"],
+    "properties": {
+        "field": {"type": "string", "description": "字段路径，如 answers.floor_area、team.0"},
+        "code": {"type": "string", "description": "稳定的问题代码，如 MISSING、USCC_INVALID"},
+        "message": {"type": "string", "description": "中文说明"},
+    },
+}
+
+# documented as the HTTPError and ValidationError components of /openapi.json
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["code", "message", "details"],
+    "properties": {
+        "code": {"type": "string", "description": "稳定的错误代码，如 NOT_FOUND、FORM_INVALID"},
+        "message": {"type": "string", "description": "给用户看的中文说明"},
+        "details": {
+            "type": "object",
+            "description": "随错误而定的补充信息；字段有误时 fields 逐项列出",
+            "properties": {
+                "fields": {"type": "array", "items": FIELD_PROBLEM_SCHEMA},
+                "location": {"type": "string", "description": "json | query | form"},
+                "request_id": {"type": "string"},
+            },
+        },
+    },
+}
+
+
 def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     body = {"code": code, "message": message, "details": details or {}}
     if getattr(g, "request_id", None):
@@ -75,13 +105,14 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> 
 
 
 def validation_details(error: PydanticValidationError, location: str) -> dict[str, Any]:
-    """Every bad field at once, each with a Chinese message and pydantic's type as code."""
+    """Every bad field at once, each with a Chinese message and pydantic's error type
+    (upper-cased) as its code: the same ``fields`` shape as ``backend.errors.FieldsInvalid``."""
     return {
         "location": location,
         "fields": [
             {
                 "field": ".".join(str(p) for p in e["loc"]) or "_body",
-                "type": e["type"],
+                "code": e["type"].upper(),
                 "message": FIELD_MESSAGES.get(e["type"], "格式不正确"),
             }
             for e in error.errors()
@@ -90,6 +121,8 @@ def validation_details(error: PydanticValidationError, location: str) -> dict[st
 
 
 def register_error_handlers(app: APIFlask) -> None:
+    app.config.update(HTTP_ERROR_SCHEMA=ERROR_SCHEMA, VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA)
+
     @app.error_processor
     def _http_error(error: HTTPError):
         code, message = STATUS_ERRORS.get(error.status_code, ("HTTP_ERROR", "请求无法完成"))

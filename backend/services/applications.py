@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend import workflow
 from backend.catalog_format import CatalogDocument
-from backend.errors import NotFound, RuleViolation
+from backend.errors import FieldsInvalid, NotFound, RuleViolation
 from backend.models import Applicant, Application, ApplicationItem, CatalogVersion
 from backend.models.base import utcnow
 from backend.security import secrets
@@ -126,8 +126,7 @@ def update_form(session: Session, *, applicant: Applicant, application_id: int,
     errors |= {k: v for k, v in cross_check(values, application.answers).items()
                if k in changes and k not in errors}
     if errors:
-        raise RuleViolation("FORM_INVALID", "以下内容需要修改：" + "；".join(
-            e["message"] for e in errors.values()), {"fields": errors})
+        raise FieldsInvalid("FORM_INVALID", errors, lead="以下内容需要修改：")
     application.form_values = values
     application.sensitive_sealed = secrets.seal(secret_key, json.dumps(hidden)) if hidden else None
     application.updated_at = utcnow()
