@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 from backend import cli, files, health, public
 from backend import logging as app_logging
-from backend.bounds import INT32_MAX
+from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate
 from backend.http_errors import register_error_handlers

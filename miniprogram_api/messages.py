@@ -8,7 +8,7 @@ from typing import Annotated
 from flask import request
 from pydantic import BaseModel, Field, StringConstraints
 
-from backend.bounds import Page, PerPage
+from backend.api_types import Page, PerPage
 from backend.extensions import db
 from backend.services import idempotency
 from miniprogram_api import bp

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from backend.bounds import AnswerFloat, AnswerInt, DbId, Version
+from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version
 
 AnswerValue = bool | AnswerInt | AnswerFloat | Annotated[str, StringConstraints(max_length=64)]
 
@@ -63,11 +63,6 @@ class IndustryList(BaseModel):
 class NoticeIn(In):
     answers: dict[Annotated[str, StringConstraints(max_length=64)], AnswerValue] = Field(
         max_length=50, description="情形问题代码 → 回答（是/否、选项值或数字）")
-
-
-class Unit(BaseModel):
-    code: str
-    name: str
 
 
 class ItemOut(BaseModel):
@@ -312,8 +307,8 @@ class LicenseItemOut(BaseModel):
     code: str
     name: str
     sub_license_no: str
-    approving_unit: str
-    supervising_unit: str
+    approving_unit: Unit
+    supervising_unit: Unit
     required: bool
     status: str
     status_label: str

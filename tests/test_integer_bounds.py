@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from backend.bounds import JSON_SAFE_INT
+from backend.api_types import JSON_SAFE_INT
 from tests.identities import every_identity
 from tests.test_app import assert_envelope
 

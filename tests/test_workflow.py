@@ -301,6 +301,8 @@ def test_time_limits_list_due_soon_and_overdue(client, login, staff_login, sessi
     overdue = staff_get(client, coordinator, "/time-limits?state=overdue")["tasks"]
     assert [t["id"] for t in overdue] == [items[-1].id]
     assert overdue[0]["remaining_working_days"] < 0
+    assert overdue[0]["unit"] == next(i["approving_unit"] for i in detail["items"]
+                                      if i["id"] == items[-1].id)
     soon = staff_get(client, coordinator, "/time-limits?state=due_soon")["tasks"]
     assert items[0].id in [t["id"] for t in soon]
 
@@ -318,6 +320,9 @@ def test_inspector_sees_only_inspections_they_are_on(client, login, staff_login,
         "date": calendar.add_working_days(session, clock.today(), 1).isoformat(),
         "window": "09:00-10:00", "address": "现场", "team": [i for _, i in on_team.values()]})
     headers, _ = on_team["fire"]
+    team = staff_get(client, coordinator, f"/inspections/{inspection['id']}")["team"]
+    assert sorted((m["unit"]["code"], m["unit"]["name"]) for m in team) == [
+        ("approval_bureau", "行政审批服务管理局"), ("fire", "消防救援机构")]
     assert staff_get(client, headers, "/inspections/mine")["total"] == 1
     assert staff_get(client, outsider, "/inspections/mine")["total"] == 0
     assert_envelope(client.get(f"{STAFF}/inspections/{inspection['id']}", headers=outsider),

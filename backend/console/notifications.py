@@ -11,7 +11,7 @@ from apiflask import APIKeyHeaderAuth
 from flask import current_app
 from pydantic import BaseModel, Field, StringConstraints
 
-from backend.bounds import Cursor, Page, PerPage
+from backend.api_types import Cursor, Page, PerPage
 from backend.console import bp
 from backend.console.auth import current_staff, requires, staff_auth
 from backend.console.schemas import In

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from backend.bounds import DbId, Page, PerPage, Version
+from backend.api_types import DbId, Page, PerPage, Unit, Version
 
 
 class In(BaseModel):
@@ -28,7 +28,7 @@ class StaffOut(BaseModel):
     display_name: str
     role: str
     role_label: str = Field(description="角色的中文名称")
-    unit_code: str | None = Field(description="审核、核查人员所属单位；其他角色为空")
+    unit: Unit | None = Field(description="审核、核查人员所属单位；其他角色为空")
 
 
 class StaffTokenOut(BaseModel):
@@ -166,7 +166,7 @@ class PhotoOut(BaseModel):
 
 
 class ClockEntry(ReviewTask):
-    unit_code: str
+    unit: Unit = Field(description="审批单位")
 
 
 class ClockList(BaseModel):

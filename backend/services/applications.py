@@ -38,9 +38,13 @@ class Bundle:
         return [i["code"] for i in self.notice["items"]]
 
 
+def document_of(session: Session, application: Application) -> CatalogDocument:
+    """The catalog version the application is pinned to."""
+    return catalog.document_of(session.get(CatalogVersion, application.catalog_version_id))
+
+
 def bundle_of(session: Session, application: Application) -> Bundle:
-    version = session.get(CatalogVersion, application.catalog_version_id)
-    document = catalog.document_of(version)
+    document = document_of(session, application)
     tailored = notice.tailor(document, application.industry_code, application.answers)
     item_codes = [i["code"] for i in tailored["items"]]
     return Bundle(document, tailored, application_form.fields_for(document, item_codes))
@@ -48,8 +52,7 @@ def bundle_of(session: Session, application: Application) -> Bundle:
 
 def industry_of(session: Session, application: Application) -> dict[str, str]:
     """The industry as its pinned catalog version names it (retired ones included)."""
-    version = session.get(CatalogVersion, application.catalog_version_id)
-    industry = catalog.document_of(version).industries[application.industry_code]
+    industry = document_of(session, application).industries[application.industry_code]
     return {"code": application.industry_code, "name": industry.name,
             "category": industry.category}
 
