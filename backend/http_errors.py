@@ -120,8 +120,21 @@ def validation_details(error: PydanticValidationError, location: str) -> dict[st
     }
 
 
+def _document_any_error(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may also answer any other error status (a role refused, a malformed
+    body, a rate limit, …): as the ``default`` response, always the one envelope."""
+    default = {"description": "其他错误：统一为 {code, message, details}",
+               "content": {"application/json": {
+                   "schema": {"$ref": "#/components/schemas/HTTPError"}}}}
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            operation["responses"].setdefault("default", default)
+    return spec
+
+
 def register_error_handlers(app: APIFlask) -> None:
     app.config.update(HTTP_ERROR_SCHEMA=ERROR_SCHEMA, VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA)
+    app.spec_processor(_document_any_error)
 
     @app.error_processor
     def _http_error(error: HTTPError):

@@ -13,6 +13,9 @@ def test_every_error_response_is_documented_as_the_one_envelope(client):
         assert fields["items"]["required"] == ["field", "code", "message"]
     refs = {content["schema"]["$ref"].rsplit("/", 1)[-1]
             for operations in spec["paths"].values() for operation in operations.values()
-            for status, response in operation["responses"].items() if status >= "400"
+            for status, response in operation["responses"].items()
+            if status >= "400" or status == "default"
             for content in response.get("content", {}).values()}
     assert refs == {"HTTPError", "ValidationError"}
+    assert all("default" in operation["responses"]  # any other error status: the envelope
+               for operations in spec["paths"].values() for operation in operations.values())
