@@ -11,12 +11,11 @@ from apiflask import APIFlask
 from flask import current_app, request, send_from_directory
 from werkzeug.routing import IntegerConverter
 
-from backend import cli, files, health, public
+from backend import cli, files, health, http_errors, public
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate
-from backend.http_errors import register_error_handlers
 from backend.security import signatures
 from config import settings as settings_module
 from config.settings import Settings
@@ -72,8 +71,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     # an id past what the database column holds is simply not found (not an overflow)
     app.url_map.converters["int"] = DatabaseId
-    app.spec_processor(_document_path_ids)
-    register_error_handlers(app)
+    app.spec_processor(_complete_spec)  # APIFlask keeps one processor
+    http_errors.register_error_handlers(app)
     _register_blueprints(app)
     cli.register(app)
 
@@ -121,6 +120,10 @@ class DatabaseId(IntegerConverter):
     def __init__(self, url_map, fixed_digits: int = 0, min: int | None = 1,  # noqa: A002
                  max: int | None = INT32_MAX, signed: bool = False) -> None:  # noqa: A002
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _complete_spec(spec: dict) -> dict:
+    return http_errors.document_any_error(_document_path_ids(spec))
 
 
 def _document_path_ids(spec: dict) -> dict:

@@ -67,14 +67,15 @@ FIELD_MESSAGES: dict[str, str] = {
 }
 
 
+def _strings(**descriptions: str) -> dict[str, dict[str, str]]:
+    return {name: {"type": "string", "description": d} for name, d in descriptions.items()}
+
+
 FIELD_PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["field", "code", "message"],
-    "properties": {
-        "field": {"type": "string", "description": "字段路径，如 answers.floor_area、team.0"},
-        "code": {"type": "string", "description": "稳定的问题代码，如 MISSING、USCC_INVALID"},
-        "message": {"type": "string", "description": "中文说明"},
-    },
+    "properties": _strings(field="字段路径，如 answers.floor_area、team.0",
+                           code="稳定的问题代码，如 MISSING、USCC_INVALID", message="中文说明"),
 }
 
 # documented as the HTTPError and ValidationError components of /openapi.json
@@ -82,15 +83,13 @@ ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["code", "message", "details"],
     "properties": {
-        "code": {"type": "string", "description": "稳定的错误代码，如 NOT_FOUND、FORM_INVALID"},
-        "message": {"type": "string", "description": "给用户看的中文说明"},
+        **_strings(code="稳定的错误代码，如 NOT_FOUND、FORM_INVALID", message="给用户看的中文说明"),
         "details": {
             "type": "object",
             "description": "随错误而定的补充信息；字段有误时 fields 逐项列出",
             "properties": {
                 "fields": {"type": "array", "items": FIELD_PROBLEM_SCHEMA},
-                "location": {"type": "string", "description": "json | query | form"},
-                "request_id": {"type": "string"},
+                **_strings(location="json | query | form", request_id="请求编号（X-Request-ID）"),
             },
         },
     },
@@ -120,7 +119,7 @@ def validation_details(error: PydanticValidationError, location: str) -> dict[st
     }
 
 
-def _document_any_error(spec: dict[str, Any]) -> dict[str, Any]:
+def document_any_error(spec: dict[str, Any]) -> dict[str, Any]:
     """Every operation may also answer any other error status (a role refused, a malformed
     body, a rate limit, …): as the ``default`` response, always the one envelope."""
     default = {"description": "其他错误：统一为 {code, message, details}",
@@ -134,7 +133,6 @@ def _document_any_error(spec: dict[str, Any]) -> dict[str, Any]:
 
 def register_error_handlers(app: APIFlask) -> None:
     app.config.update(HTTP_ERROR_SCHEMA=ERROR_SCHEMA, VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA)
-    app.spec_processor(_document_any_error)
 
     @app.error_processor
     def _http_error(error: HTTPError):
