@@ -11,11 +11,11 @@ from apiflask import APIFlask
 from flask import Response, current_app, request, send_from_directory
 from werkzeug.routing import IntegerConverter
 
-from backend import cli, files, health, public
+from backend import cli, files, health, http_errors, public
 from backend import logging as app_logging
+from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate
-from backend.http_errors import register_error_handlers
 from backend.security import signatures
 from config import settings as settings_module
 from config.settings import Settings
@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     # an id past what the database column holds is simply not found (not an overflow)
     app.url_map.converters["int"] = DatabaseId
-    register_error_handlers(app)
+    app.spec_processor(_complete_spec)  # APIFlask keeps one processor
+    http_errors.register_error_handlers(app)
     _register_blueprints(app)
     cli.register(app)
 
@@ -88,6 +89,17 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     return app
 
 
+def _decimal_range(maximum: int) -> str:
+    """A regex matching exactly 1 … ``maximum`` written in ASCII digits, no leading zero."""
+    digits = str(maximum)
+    options = [rf"[1-9][0-9]{{0,{len(digits) - 2}}}", digits]
+    for i, digit in enumerate(digits):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            options.append(f"{digits[:i]}[{low}-{int(digit) - 1}][0-9]{{{len(digits) - i - 1}}}")
+    return "(?:" + "|".join(options) + ")"
+
+
 UPLOAD_ENDPOINTS = {"mp.upload_material", "mp.upload_evidence", "staff.upload_photo"}
 
 
@@ -98,14 +110,31 @@ def _allow_upload_size() -> None:
 
 
 class DatabaseId(IntegerConverter):
-    """``<int:…>`` in routes: 1 … 2³¹−1, the range of our integer primary keys, in ASCII
-    digits (the stock ``\\d+`` also matches ٣ or ３, which int() reads as 3)."""
+    """``<int:…>`` in routes: 1 … 2³¹−1 in ASCII digits, the range of our integer keys.
 
-    regex = r"[0-9]+"
+    The range is in the regex, not only in ``to_python``: Werkzeug picks the rule by regex
+    and method first, so a number refused later made a PATCH or POST route answer 405.
+    """
+
+    regex = _decimal_range(INT32_MAX)
 
     def __init__(self, url_map, fixed_digits: int = 0, min: int | None = 1,  # noqa: A002
-                 max: int | None = 2**31 - 1, signed: bool = False) -> None:  # noqa: A002
+                 max: int | None = INT32_MAX, signed: bool = False) -> None:  # noqa: A002
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _complete_spec(spec: dict) -> dict:
+    return http_errors.document_any_error(_document_path_ids(spec))
+
+
+def _document_path_ids(spec: dict) -> dict:
+    """APIFlask documents ``<int:…>`` as a bare integer; state DatabaseId's range."""
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                    parameter["schema"].update(minimum=1, maximum=INT32_MAX)
+    return spec
 
 
 def _require_json_body() -> None:

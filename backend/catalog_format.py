@@ -163,6 +163,11 @@ class CatalogDocument(Strict):
     common: Common = Common()
     industries: dict[Code, Industry]
 
+    def unit_ref(self, code: str) -> dict[str, str]:
+        """A unit as every API shows one: ``{code, name}``, named as this version names it."""
+        unit = self.units.get(code)
+        return {"code": code, "name": unit.name if unit else code}
+
     @model_validator(mode="after")
     def _references_resolve(self) -> CatalogDocument:
         problems: list[str] = []

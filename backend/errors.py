@@ -6,6 +6,7 @@ Services raise these; ``backend.app`` turns each into the one error envelope
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -47,6 +48,23 @@ class UnsupportedMediaType(DomainError):
 
 class RuleViolation(DomainError):
     status = 422
+
+
+class FieldsInvalid(RuleViolation):
+    """422 naming every bad field at once.
+
+    ``details.fields`` has the one shape request validation also uses
+    (``backend.http_errors``): ``[{"field", "code", "message"}]``, from
+    ``problems`` = ``{field: {"code", "message"}}``; the message is ``lead`` and every
+    field's message.
+    """
+
+    def __init__(self, code: str, problems: Mapping[str, Mapping[str, str]], *, lead: str = "",
+                 details: dict[str, Any] | None = None):
+        fields = [{"field": field, "code": p["code"], "message": p["message"]}
+                  for field, p in problems.items()]
+        message = lead + "；".join(f["message"] for f in fields)
+        super().__init__(code, message, {**(details or {}), "fields": fields})
 
 
 class Unavailable(DomainError):

@@ -46,9 +46,30 @@ def fetch(token: str):
 
 
 
+# what any upload route may answer besides its own outcomes (OpenAPI descriptions)
+UPLOAD_RESPONSES = {400: "UPLOAD_NOT_MULTIPART / UPLOAD_FILE_MISSING / UPLOAD_NOT_A_FILE",
+                    413: "UPLOAD_TOO_LARGE", 415: "UPLOAD_TYPE_NOT_ALLOWED",
+                    422: "UPLOAD_EMPTY / UPLOAD_CORRUPT / UPLOAD_TOO_MANY_PIXELS / UPLOAD_IMAGE_* /"
+                         " UPLOAD_PDF_*"}
+
+
 def upload_stream() -> BinaryIO:
-    """The uploaded file of a multipart request: field ``file``, as wx.uploadFile sends it."""
+    """The uploaded file of a multipart request: field ``file``, as wx.uploadFile sends it.
+
+    Says which of the usual mistakes it is: not multipart at all (UPLOAD_NOT_MULTIPART), no
+    field ``file`` (UPLOAD_FILE_MISSING), or a ``file`` part without a filename, which
+    multipart parsers treat as text (UPLOAD_NOT_A_FILE); an empty file is the media
+    checks' UPLOAD_EMPTY.
+    """
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest("UPLOAD_NOT_MULTIPART",
+                         "请以 multipart/form-data 上传，文件放在表单字段 file 中",
+                         {"content_type": request.mimetype})
     upload = request.files.get("file")
+    if upload is None and "file" in request.form:
+        raise BadRequest("UPLOAD_NOT_A_FILE",
+                         "表单字段 file 不是文件：该部分缺少 filename（Content-Disposition）")
     if upload is None:
-        raise BadRequest("UPLOAD_FILE_MISSING", "请在表单字段 file 中上传文件")
+        raise BadRequest("UPLOAD_FILE_MISSING", "请求中没有表单字段 file，请在其中上传文件",
+                         {"received_fields": sorted(request.form) + sorted(request.files)})
     return upload.stream

@@ -67,6 +67,35 @@ FIELD_MESSAGES: dict[str, str] = {
 }
 
 
+def _strings(**descriptions: str) -> dict[str, dict[str, str]]:
+    return {name: {"type": "string", "description": d} for name, d in descriptions.items()}
+
+
+FIELD_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["field", "code", "message"],
+    "properties": _strings(field="字段路径，如 answers.floor_area、team.0",
+                           code="稳定的问题代码，如 MISSING、USCC_INVALID", message="中文说明"),
+}
+
+# documented as the HTTPError and ValidationError components of /openapi.json
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["code", "message", "details"],
+    "properties": {
+        **_strings(code="稳定的错误代码，如 NOT_FOUND、FORM_INVALID", message="给用户看的中文说明"),
+        "details": {
+            "type": "object",
+            "description": "随错误而定的补充信息；字段有误时 fields 逐项列出",
+            "properties": {
+                "fields": {"type": "array", "items": FIELD_PROBLEM_SCHEMA},
+                **_strings(location="json | query | form", request_id="请求编号（X-Request-ID）"),
+            },
+        },
+    },
+}
+
+
 def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     body = {"code": code, "message": message, "details": details or {}}
     if getattr(g, "request_id", None):
@@ -75,13 +104,14 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> 
 
 
 def validation_details(error: PydanticValidationError, location: str) -> dict[str, Any]:
-    """Every bad field at once, each with a Chinese message and pydantic's type as code."""
+    """Every bad field at once, each with a Chinese message and pydantic's error type
+    (upper-cased) as its code: the same ``fields`` shape as ``backend.errors.FieldsInvalid``."""
     return {
         "location": location,
         "fields": [
             {
                 "field": ".".join(str(p) for p in e["loc"]) or "_body",
-                "type": e["type"],
+                "code": e["type"].upper(),
                 "message": FIELD_MESSAGES.get(e["type"], "格式不正确"),
             }
             for e in error.errors()
@@ -89,7 +119,21 @@ def validation_details(error: PydanticValidationError, location: str) -> dict[st
     }
 
 
+def document_any_error(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may also answer any other error status (a role refused, a malformed
+    body, a rate limit, …): as the ``default`` response, always the one envelope."""
+    default = {"description": "其他错误：统一为 {code, message, details}",
+               "content": {"application/json": {
+                   "schema": {"$ref": "#/components/schemas/HTTPError"}}}}
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            operation["responses"].setdefault("default", default)
+    return spec
+
+
 def register_error_handlers(app: APIFlask) -> None:
+    app.config.update(HTTP_ERROR_SCHEMA=ERROR_SCHEMA, VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA)
+
     @app.error_processor
     def _http_error(error: HTTPError):
         code, message = STATUS_ERRORS.get(error.status_code, ("HTTP_ERROR", "请求无法完成"))

@@ -108,6 +108,7 @@ def _lane(lane: ApplicationItem, item: dict) -> dict:
 
 
 def inspection_out(inspection: Inspection, subject: str) -> dict:
+    document = applications.document_of(db.session, inspection.application)
     return {
         "id": inspection.id, "version": inspection.lock_version,
         "application_id": inspection.application_id, "status": inspection.status,
@@ -115,7 +116,7 @@ def inspection_out(inspection: Inspection, subject: str) -> dict:
         "item_codes": inspection.item_codes, "scheduled_on": inspection.scheduled_on,
         "window": inspection.window, "address": inspection.address,
         "reschedule_used": inspection.reschedule_used,
-        "team": [{"staff_id": m.staff_id, "unit_code": m.unit_code}
+        "team": [{"staff_id": m.staff_id, "unit": document.unit_ref(m.unit_code)}
                  for m in inspection.members],
         "results": [{"round": r.round, "item_code": r.item_code, "result": r.result,
                      "notes": r.notes, "demands": r.demands,

@@ -138,8 +138,7 @@ def withdraw_application(application_id: int):
 @bp.auth_required(token_auth)
 @limiter.limit(_upload_limit, key_func=_per_applicant)
 @bp.doc(responses={201: "FileOut", 200: "同一文件已上传过（不重复保存）",
-                   413: "UPLOAD_TOO_LARGE", 415: "UPLOAD_TYPE_NOT_ALLOWED",
-                   422: "UPLOAD_CORRUPT / UPLOAD_TOO_MANY_PIXELS / UPLOAD_IMAGE_* / UPLOAD_PDF_*"})
+                   **files.UPLOAD_RESPONSES})
 def upload_material(application_id: int, material_code: str):
     """上传材料的一页（multipart/form-data，文件字段名 file，即 wx.uploadFile 的 name）"""
     row, created = materials.upload(
@@ -209,7 +208,7 @@ def request_reschedule(application_id: int, json_data: RescheduleIn):
 @bp.post("/applications/<int:application_id>/inspection/evidence")
 @bp.auth_required(token_auth)
 @limiter.limit(_upload_limit, key_func=_per_applicant)
-@bp.doc(responses={201: "FileOut", 409: "STATE_CONFLICT"})
+@bp.doc(responses={201: "FileOut", 409: "STATE_CONFLICT", **files.UPLOAD_RESPONSES})
 def upload_evidence(application_id: int):
     """上传整改照片或材料（multipart/form-data，字段 file）"""
     row, created = inspections.add_evidence(

@@ -8,6 +8,7 @@ from typing import Annotated
 from flask import request
 from pydantic import BaseModel, Field, StringConstraints
 
+from backend.api_types import Page, PerPage
 from backend.extensions import db
 from backend.services import idempotency
 from miniprogram_api import bp
@@ -18,8 +19,8 @@ from notifications import inbox, routing, subscriptions
 
 class MessageQuery(In):
     unread_only: bool = False
-    page: int = Field(default=1, ge=1, le=10_000)
-    per_page: int = Field(default=20, ge=1, le=100)
+    page: Page = 1
+    per_page: PerPage = 20
 
 
 class MessageOut(BaseModel):

@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-AnswerValue = bool | int | float | Annotated[str, StringConstraints(max_length=64)]
+from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version
+
+AnswerValue = bool | AnswerInt | AnswerFloat | Annotated[str, StringConstraints(max_length=64)]
 
 
 class In(BaseModel):
@@ -40,7 +42,7 @@ class IndustryQuery(In):
 
 
 class VersionQuery(In):
-    version: int | None = Field(default=None, ge=1, description="目录版本号；缺省为现行版本")
+    version: Version | None = Field(default=None, description="目录版本号；缺省为现行版本")
 
 
 class IndustrySummary(BaseModel):
@@ -61,11 +63,6 @@ class IndustryList(BaseModel):
 class NoticeIn(In):
     answers: dict[Annotated[str, StringConstraints(max_length=64)], AnswerValue] = Field(
         max_length=50, description="情形问题代码 → 回答（是/否、选项值或数字）")
-
-
-class Unit(BaseModel):
-    code: str
-    name: str
 
 
 class ItemOut(BaseModel):
@@ -173,7 +170,7 @@ class ApplicationListQuery(In):
 
 # the longest text any form field takes (a catalog textarea); each field's own limit is the
 # form service's (backend.services.application_form), reported per field as FIELD_TOO_LONG
-FormValue = bool | int | float | Annotated[str, StringConstraints(max_length=2000)]
+FormValue = bool | AnswerInt | AnswerFloat | Annotated[str, StringConstraints(max_length=2000)]
 
 
 class FormPatchIn(In):
@@ -183,7 +180,7 @@ class FormPatchIn(In):
 
 
 class ReorderIn(In):
-    file_ids: list[int] = Field(max_length=50, description="该材料全部文件的新顺序")
+    file_ids: list[DbId] = Field(max_length=50, description="该材料全部文件的新顺序")
 
 
 class ApplicationSummary(BaseModel):
@@ -315,8 +312,8 @@ class LicenseItemOut(BaseModel):
     code: str
     name: str
     sub_license_no: str
-    approving_unit: str
-    supervising_unit: str
+    approving_unit: Unit
+    supervising_unit: Unit
     required: bool
     status: str
     status_label: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.errors import RuleViolation
+from backend.errors import FieldsInvalid
 from backend.models import Applicant
 from backend.models.notifications import WechatSubscription
 from notifications import templates
@@ -46,18 +46,20 @@ def report(session: Session, *, applicant: Applicant, results: dict[str, str],
     results = {k: v for k, v in results.items() if k != "errMsg"}  # the call's own status
     problems = {}
     if not results:
-        problems["results"] = "请至少上报一个模板的订阅结果"
+        problems["results"] = {"code": "RESULTS_REQUIRED",
+                               "message": "请至少上报一个模板的订阅结果"}
     elif len(results) > MAX_PER_CALL:
-        problems["results"] = (f"一次最多上报 {MAX_PER_CALL} 个模板"
-                               "（与 wx.requestSubscribeMessage 一致）")
+        problems["results"] = {"code": "RESULTS_TOO_MANY",
+                               "message": f"一次最多上报 {MAX_PER_CALL} 个模板"
+                                          "（与 wx.requestSubscribeMessage 一致）"}
     for template_id, result in results.items():
         if config.template_by_id(template_id) is None:
-            problems[template_id] = "不认识的订阅消息模板"
+            problems[template_id] = {"code": "TEMPLATE_UNKNOWN", "message": "不认识的订阅消息模板"}
         elif result not in RESULTS:
-            problems[template_id] = "订阅结果应为 accept、reject、ban 或 filter"
+            problems[template_id] = {"code": "RESULT_INVALID",
+                                     "message": "订阅结果应为 accept、reject、ban 或 filter"}
     if problems:
-        raise RuleViolation("SUBSCRIPTION_INVALID", "；".join(problems.values()),
-                            {"fields": problems})
+        raise FieldsInvalid("SUBSCRIPTION_INVALID", problems)
     for template_id, result in results.items():
         accepted = int(result == "accept")
         row = session.scalar(select(WechatSubscription).where(

@@ -16,7 +16,7 @@ from backend.models import Application, MaterialFile
 from backend.security.masking import mask_id_number, mask_phone
 from backend.services import applications
 from tests.media_files import bomb_png, phone_jpeg
-from tests.test_app import assert_envelope
+from tests.test_app import assert_envelope, bad_fields
 from tests.test_notice import neutral_answers
 
 BASE = "/api/mp/v1/applications"
@@ -182,8 +182,7 @@ def test_invalid_field_is_422_and_nothing_is_saved(client, login, session, field
     detail = draft(client, headers, floor_area=450, investment=80)
     changes = {"entity_name": "不应保存", "premises_city_code": "140100", field: value}
     resp = client.patch(f"{BASE}/{detail['id']}", headers=headers, json={"fields": changes})
-    body = assert_envelope(resp, 422, "FORM_INVALID")
-    assert body["details"]["fields"][field]["code"] == code
+    assert bad_fields(resp, 422, "FORM_INVALID")[field]["code"] == code
     stored = session.get(Application, detail["id"])
     session.refresh(stored)
     assert "entity_name" not in stored.form_values
@@ -194,8 +193,7 @@ def test_individual_business_needs_a_92_credit_code(client, login):
     detail = draft(client, headers)
     resp = client.patch(f"{BASE}/{detail['id']}", headers=headers, json={"fields": {
         "entity_kind": "individual", "credit_code": "91110000600037341L"}})
-    assert assert_envelope(resp, 422, "FORM_INVALID")["details"]["fields"]["credit_code"][
-        "code"] == "ENTITY_KIND_MISMATCH"
+    assert bad_fields(resp, 422, "FORM_INVALID")["credit_code"]["code"] == "ENTITY_KIND_MISMATCH"
 
 
 # --- values pasted from a chat app: identifiers stored canonical ------------------------------

@@ -72,6 +72,8 @@ def test_issue_is_idempotent_numbered_and_audited(client, licensed, session):
     assert licenses.check_character(number[:-1]) == number[-1]
     assert first["valid_until"] is None  # filings only: long-term
     assert [i["sub_license_no"] for i in first["items"]] == [f"{number}-01", f"{number}-02"]
+    assert all(set(i[u]) == {"code", "name"} and i[u]["name"] != i[u]["code"]
+               for i in first["items"] for u in ("approving_unit", "supervising_unit"))
     mine = client.get(f"{BASE}/{licensed['application']['id']}",
                       headers=licensed["applicant"]).json
     assert mine["status"] == "licensed"

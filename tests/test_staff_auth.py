@@ -85,12 +85,20 @@ def test_login_returns_a_staff_token_and_profile(client, session, make_staff):
     assert body["token_type"] == "Bearer"
     assert body["staff"] == {"id": account.id, "username": "window1",
                              "display_name": "window1测试", "role": "window_commissioner",
-                             "role_label": "窗口服务专员", "unit_code": None}
+                             "role_label": "窗口服务专员", "unit": None}
     token = session.scalars(select(AccessToken)).one()
     assert token.subject_kind == "staff" and token.token_hash != body["token"]
     assert timedelta(hours=11, minutes=59) < token.expires_at - utcnow() <= timedelta(hours=12)
     me = client.get("/api/staff/v1/me", headers=bearer(body["token"]))
     assert me.json["username"] == "window1"
+
+
+def test_a_unit_is_one_code_and_name_object_as_on_items(client, make_staff):
+    make_staff("fire1", role="unit_reviewer", unit_code="fire")
+    body = staff_login(client, "fire1").json
+    assert body["staff"]["unit"] == {"code": "fire", "name": "消防救援机构"}
+    me = client.get("/api/staff/v1/me", headers=bearer(body["token"])).json
+    assert me["unit"] == body["staff"]["unit"]
 
 
 def lock(client, username: str) -> None:
@@ -229,7 +237,8 @@ def test_inspector_binds_wechat_and_uses_the_staff_api_from_the_mini_program(
     assert resp.status_code == 200
     assert resp.json["staff"]["username"] == "inspector1"
     me = client.get("/api/staff/v1/me", headers=bearer(resp.json["token"]))
-    assert me.json["role"] == "inspector" and me.json["unit_code"] == "market"
+    assert me.json["role"] == "inspector"
+    assert me.json["unit"] == {"code": "market", "name": "市场监督管理局"}
 
 
 def test_binding_code_works_once(client, make_staff, login):

@@ -14,7 +14,7 @@ from backend.models import Application, ApplicationItem
 from backend.services import calendar
 from notifications.outbox import OutboxMessage
 from tests.media_files import phone_jpeg
-from tests.test_app import assert_envelope
+from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
 
 STAFF = "/api/staff/v1"
@@ -301,6 +301,8 @@ def test_time_limits_list_due_soon_and_overdue(client, login, staff_login, sessi
     overdue = staff_get(client, coordinator, "/time-limits?state=overdue")["tasks"]
     assert [t["id"] for t in overdue] == [items[-1].id]
     assert overdue[0]["remaining_working_days"] < 0
+    assert overdue[0]["unit"] == next(i["approving_unit"] for i in detail["items"]
+                                      if i["id"] == items[-1].id)
     soon = staff_get(client, coordinator, "/time-limits?state=due_soon")["tasks"]
     assert items[0].id in [t["id"] for t in soon]
 
@@ -318,6 +320,9 @@ def test_inspector_sees_only_inspections_they_are_on(client, login, staff_login,
         "date": calendar.add_working_days(session, clock.today(), 1).isoformat(),
         "window": "09:00-10:00", "address": "现场", "team": [i for _, i in on_team.values()]})
     headers, _ = on_team["fire"]
+    team = staff_get(client, coordinator, f"/inspections/{inspection['id']}")["team"]
+    assert sorted((m["unit"]["code"], m["unit"]["name"]) for m in team) == [
+        ("approval_bureau", "行政审批服务管理局"), ("fire", "消防救援机构")]
     assert staff_get(client, headers, "/inspections/mine")["total"] == 1
     assert staff_get(client, outsider, "/inspections/mine")["total"] == 0
     assert_envelope(client.get(f"{STAFF}/inspections/{inspection['id']}", headers=outsider),
@@ -326,24 +331,30 @@ def test_inspector_sees_only_inspections_they_are_on(client, login, staff_login,
                     "APPLICATION_NOT_FOUND")
 
 
-@pytest.mark.parametrize("team_units, problem", [
-    (("approval_bureau",), "team"),
-])
-def test_schedule_needs_an_inspector_from_each_unit(client, login, staff_login, session,
-                                                    team_units, problem):
+@pytest.mark.parametrize("team_units", [(), ("approval_bureau",)])
+def test_schedule_names_the_units_still_needing_an_inspector(client, login, staff_login,
+                                                            session, team_units):
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
     coordinator, _ = staff_login("inspection_coordinator")
-    accepted(client, applicant, commissioner, floor_area=450, investment=80)
+    detail = accepted(client, applicant, commissioner, floor_area=450, investment=80)
     inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    involved = {i["approving_unit"]["code"]: i["approving_unit"] for i in detail["items"]
+                if i["code"] in inspection["item_codes"]}
     team = [staff_login("inspector", u)[1] for u in team_units]
-    saturday = clock.today() + timedelta(days=(5 - clock.today().weekday()) % 7 or 7)
-    body = assert_envelope(client.post(
+    monday = clock.today() + timedelta(days=7 - clock.today().weekday())
+    resp = client.post(
         f"{STAFF}/inspections/{inspection['id']}/schedule", headers=coordinator,
-        json={"version": inspection["version"], "date": saturday.isoformat(),
-              "window": "11:00-09:00", "address": "现场", "team": team}), 422,
-        "INSPECTION_SCHEDULE_INVALID")
-    assert set(body["details"]["fields"]) >= {problem, "window"}
+        json={"version": inspection["version"], "date": monday.isoformat(),
+              "window": "11:00-09:00", "address": "现场", "team": team})
+    fields = bad_fields(resp, 422, "INSPECTION_SCHEDULE_INVALID")
+    uncovered = [involved[c] for c in sorted(set(involved) - set(team_units))]
+    assert len(uncovered) >= 1 and {"team", "window"} <= set(fields)
+    assert fields["team"]["code"] == "TEAM_UNITS_UNCOVERED"
+    assert all(u["name"] in fields["team"]["message"] for u in uncovered)
+    assert resp.json["details"]["uncovered_units"] == uncovered
+    assert staff_get(client, coordinator, f"/inspections/{inspection['id']}")["status"] == \
+        inspection["status"]
 
 
 def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):

@@ -48,7 +48,7 @@ def requires(action: str):
 def staff_out(staff: StaffAccount) -> StaffOut:
     return StaffOut(id=staff.id, username=staff.username, display_name=staff.display_name,
                     role=staff.role, role_label=staff_service.ROLES[staff.role],
-                    unit_code=staff.unit_code)
+                    unit=staff_service.unit_of(db.session, staff))
 
 
 def token_out(staff: StaffAccount, token: str, expires_at: datetime) -> StaffTokenOut:

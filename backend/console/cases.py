@@ -139,7 +139,7 @@ def _task(item: ApplicationItem) -> dict:
             "item_name": bundle.document.permit_items[item.item_code].name,
             "status": item.status, "due_on": limit.due_on,
             "remaining_working_days": limit.remaining_working_days, "clock": limit.state,
-            "unit_code": item.approving_unit}
+            "unit": bundle.document.unit_ref(item.approving_unit)}
 
 
 @bp.get("/reviews")

@@ -88,7 +88,7 @@ def schedule(inspection_id: int, json_data: ScheduleIn):
 @bp.post("/inspections/<int:inspection_id>/photos")
 @bp.auth_required(staff_auth)
 @bp.output(PhotoOut, status_code=201)
-@bp.doc(responses={413: "UPLOAD_TOO_LARGE", 415: "UPLOAD_TYPE_NOT_ALLOWED", **CONFLICTS})
+@bp.doc(responses={**files.UPLOAD_RESPONSES, **CONFLICTS})
 def upload_photo(inspection_id: int):
     """上传核查照片（multipart/form-data，字段 file；经同一上传安全流程）"""
     staff = current_staff()

@@ -11,6 +11,7 @@ from apiflask import APIKeyHeaderAuth
 from flask import current_app
 from pydantic import BaseModel, Field, StringConstraints
 
+from backend.api_types import Cursor, Page, PerPage
 from backend.console import bp
 from backend.console.auth import current_staff, requires, staff_auth
 from backend.console.schemas import In
@@ -40,8 +41,8 @@ class DeliveryQuery(In):
     event: Annotated[str, StringConstraints(max_length=64)] | None = None
     target: Annotated[str, StringConstraints(max_length=100)] | None = Field(
         default=None, description="applicant:7 或部门代码")
-    page: int = Field(default=1, ge=1, le=10_000)
-    per_page: int = Field(default=20, ge=1, le=100)
+    page: Page = 1
+    per_page: PerPage = 20
 
 
 class DeliveryOut(BaseModel):
@@ -106,7 +107,7 @@ class DepartmentConfigured(DepartmentOut):
 
 
 class FeedQuery(In):
-    after: int = Field(default=0, ge=0, description="游标：上次返回的 next_cursor")
+    after: Cursor = Field(default=0, description="游标：上次返回的 next_cursor")
     limit: int = Field(default=100, ge=1, le=departments.FEED_MAX)
 
 
@@ -127,8 +128,8 @@ class FeedPage(BaseModel):
 
 class StaffMessageQuery(In):
     unread_only: bool = False
-    page: int = Field(default=1, ge=1, le=10_000)
-    per_page: int = Field(default=20, ge=1, le=100)
+    page: Page = 1
+    per_page: PerPage = 20
 
 
 class StaffMessageOut(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from backend.api_types import DbId, Page, PerPage, Unit, Version
 from backend.identifiers import AS_IDENTIFIER
 
 
@@ -27,7 +28,7 @@ class StaffOut(BaseModel):
     display_name: str
     role: str
     role_label: str = Field(description="角色的中文名称")
-    unit_code: str | None = Field(description="审核、核查人员所属单位；其他角色为空")
+    unit: Unit | None = Field(description="审核、核查人员所属单位；其他角色为空")
 
 
 class StaffTokenOut(BaseModel):
@@ -55,8 +56,8 @@ Short = Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)
 
 class PageQuery(In):
     status: Annotated[str, StringConstraints(max_length=32)] | None = None
-    page: int = Field(default=1, ge=1, le=10_000)
-    per_page: int = Field(default=20, ge=1, le=100)
+    page: Page = 1
+    per_page: PerPage = 20
 
 
 class ApplicationQuery(PageQuery):
@@ -68,7 +69,7 @@ class ClockQuery(In):
 
 
 class Versioned(In):
-    version: int = Field(ge=1, description="客户端看到的版本号（乐观锁）；已被他人更新则 409")
+    version: Version = Field(description="客户端看到的版本号（乐观锁）；已被他人更新则 409")
 
 
 class AcceptIn(Versioned):
@@ -98,7 +99,8 @@ class ScheduleIn(Versioned):
     date: date_type
     window: Annotated[str, StringConstraints(max_length=11)] = Field(description="如 09:00-11:00")
     address: Annotated[str, StringConstraints(min_length=1, max_length=300)]
-    team: list[int] = Field(min_length=1, max_length=20, description="核查人员账号 id")
+    # no minimum: an empty or partial team is answered by naming the units still uncovered
+    team: list[DbId] = Field(max_length=20, description="核查人员账号 id，每个相关单位至少一人")
 
 
 class ResultIn(In):
@@ -164,7 +166,7 @@ class PhotoOut(BaseModel):
 
 
 class ClockEntry(ReviewTask):
-    unit_code: str
+    unit: Unit = Field(description="审批单位")
 
 
 class ClockList(BaseModel):
@@ -211,7 +213,7 @@ class RequestList(BaseModel):
 
 
 class VersionQuery(In):
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
 
 
 class CatalogVersions(BaseModel):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend import workflow
 from backend.catalog_format import CatalogDocument
-from backend.errors import NotFound, RuleViolation
+from backend.errors import FieldsInvalid, NotFound, RuleViolation
 from backend.models import Applicant, Application, ApplicationItem, CatalogVersion
 from backend.models.base import utcnow
 from backend.security import secrets
@@ -38,9 +38,13 @@ class Bundle:
         return [i["code"] for i in self.notice["items"]]
 
 
+def document_of(session: Session, application: Application) -> CatalogDocument:
+    """The catalog version the application is pinned to."""
+    return catalog.document_of(session.get(CatalogVersion, application.catalog_version_id))
+
+
 def bundle_of(session: Session, application: Application) -> Bundle:
-    version = session.get(CatalogVersion, application.catalog_version_id)
-    document = catalog.document_of(version)
+    document = document_of(session, application)
     tailored = notice.tailor(document, application.industry_code, application.answers)
     item_codes = [i["code"] for i in tailored["items"]]
     return Bundle(document, tailored, application_form.fields_for(document, item_codes))
@@ -48,8 +52,7 @@ def bundle_of(session: Session, application: Application) -> Bundle:
 
 def industry_of(session: Session, application: Application) -> dict[str, str]:
     """The industry as its pinned catalog version names it (retired ones included)."""
-    version = session.get(CatalogVersion, application.catalog_version_id)
-    industry = catalog.document_of(version).industries[application.industry_code]
+    industry = document_of(session, application).industries[application.industry_code]
     return {"code": application.industry_code, "name": industry.name,
             "category": industry.category}
 
@@ -126,8 +129,7 @@ def update_form(session: Session, *, applicant: Applicant, application_id: int,
     errors |= {k: v for k, v in cross_check(values, application.answers).items()
                if k in changes and k not in errors}
     if errors:
-        raise RuleViolation("FORM_INVALID", "以下内容需要修改：" + "；".join(
-            e["message"] for e in errors.values()), {"fields": errors})
+        raise FieldsInvalid("FORM_INVALID", errors, lead="以下内容需要修改：")
     application.form_values = values
     application.sensitive_sealed = secrets.seal(secret_key, json.dumps(hidden)) if hidden else None
     application.updated_at = utcnow()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock, workflow
-from backend.errors import Conflict, NotFound, RuleViolation
+from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation
 from backend.models import (
     Applicant,
     Application,
@@ -79,11 +79,11 @@ def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, versi
     window.check_version(inspection, version)
     step = workflow.transition(inspection.status, workflow.Action.SCHEDULE, role=staff.role,
                                kind=N)
-    problems = _schedule_problems(session, inspection, on, window_text, address, team,
-                                  today or clock.today())
+    problems, uncovered = _schedule_problems(session, inspection, on, window_text, address,
+                                             team, today or clock.today())
     if problems:
-        raise RuleViolation("INSPECTION_SCHEDULE_INVALID", "；".join(problems.values()),
-                            {"fields": problems})
+        raise FieldsInvalid("INSPECTION_SCHEDULE_INVALID", problems,
+                            details={"uncovered_units": uncovered})
     members = [session.get(StaffAccount, i) for i in dict.fromkeys(team)]
     inspection.scheduled_on, inspection.window, inspection.address = on, window_text, address
     wanted = {m.id: m for m in members}
@@ -101,26 +101,34 @@ def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, versi
 
 
 def _schedule_problems(session: Session, inspection: Inspection, on: date, window_text: str,
-                       address: str, team: list[int], today: date) -> dict[str, str]:
+                       address: str, team: list[int], today: date,
+                       ) -> tuple[dict[str, dict[str, str]], list[dict[str, str]]]:
+    """Problems by field, and the units ({code, name}) that still need an inspector."""
     problems = {}
     if on < today:
-        problems["date"] = "核查日期不能早于今天"
+        problems["date"] = {"code": "INSPECTION_DATE_PAST", "message": "核查日期不能早于今天"}
     elif not calendar.is_workday(session, on):
-        problems["date"] = "核查日期须为工作日"
+        problems["date"] = {"code": "INSPECTION_DATE_NOT_WORKDAY",
+                            "message": "核查日期须为工作日"}
     match = WINDOW.match(window_text)
     if not match or match.group(1, 2) >= match.group(3, 4):
-        problems["window"] = "时间段格式应为 09:00-11:00，且开始早于结束"
+        problems["window"] = {"code": "INSPECTION_WINDOW_INVALID",
+                              "message": "时间段格式应为 09:00-11:00，且开始早于结束"}
     if not address.strip():
-        problems["address"] = "请填写核查地址"
+        problems["address"] = {"code": "INSPECTION_ADDRESS_REQUIRED",
+                               "message": "请填写核查地址"}
     members = [session.get(StaffAccount, i) for i in team]
     if any(m is None or m.role != "inspector" or not m.active for m in members):
-        problems["team"] = "核查组成员须为在岗的现场核查人员"
-    else:
-        missing = units_involved(inspection) - {m.unit_code for m in members}
-        if missing:
-            problems["team"] = "核查组须包括每个相关单位的核查人员，缺少：" + "、".join(
-                sorted(missing))
-    return problems
+        problems["team"] = {"code": "TEAM_MEMBER_NOT_INSPECTOR",
+                            "message": "核查组成员须为在岗的现场核查人员"}
+    units = applications.bundle_of(session, inspection.application).document.units
+    uncovered = [{"code": code, "name": units[code].name} for code in sorted(
+        units_involved(inspection) - {m.unit_code for m in members if m is not None})]
+    if uncovered and "team" not in problems:
+        problems["team"] = {"code": "TEAM_UNITS_UNCOVERED",
+                            "message": "核查组须包括每个相关单位的核查人员，还缺少："
+                                       + "、".join(u["name"] for u in uncovered)}
+    return problems, uncovered
 
 
 def request_reschedule(session: Session, *, applicant: Applicant, application_id: int,
@@ -163,18 +171,21 @@ def record_result(session: Session, *, staff: StaffAccount, inspection_id: int, 
                        {"item_code": item_code})
     problems = {}
     if result not in RESULTS:
-        problems["result"] = "结果应为 pass、rectify 或 fail"
+        problems["result"] = {"code": "RESULT_INVALID", "message": "结果应为 pass、rectify 或 fail"}
     if result == "rectify" and not demands:
-        problems["demands"] = "需要整改的，请逐条写明整改要求"
+        problems["demands"] = {"code": "DEMANDS_REQUIRED",
+                               "message": "需要整改的，请逐条写明整改要求"}
     unknown = set(confirmed_materials) - set(application.deferred_materials)
     if unknown:
-        problems["confirmed_materials"] = "只能确认容缺受理的材料：" + "、".join(sorted(unknown))
+        problems["confirmed_materials"] = {
+            "code": "MATERIAL_NOT_DEFERRED",
+            "message": "只能确认容缺受理的材料：" + "、".join(sorted(unknown))}
     held = {f.sha256 for f in application.files if f.material_code == "inspection_photo"}
     if set(photos) - held:
-        problems["photos"] = "照片须先通过核查照片接口上传"
+        problems["photos"] = {"code": "PHOTO_NOT_UPLOADED",
+                              "message": "照片须先通过核查照片接口上传"}
     if problems:
-        raise RuleViolation("INSPECTION_RESULT_INVALID", "；".join(problems.values()),
-                            {"fields": problems})
+        raise FieldsInvalid("INSPECTION_RESULT_INVALID", problems)
     row = session.scalar(select(InspectionResult).where(
         InspectionResult.inspection_id == inspection.id, InspectionResult.round == round_,
         InspectionResult.item_code == item_code))
@@ -215,12 +226,14 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
         today = today or clock.today()
         problems = {}
         if deadline is None or deadline <= today:
-            problems["deadline"] = "请设定晚于今天的整改期限"
+            problems["deadline"] = {"code": "DEADLINE_INVALID",
+                                    "message": "请设定晚于今天的整改期限"}
         if recheck_mode not in {"onsite", "photos"}:
-            problems["recheck_mode"] = "请选择复核方式：onsite（现场）或 photos（照片）"
+            problems["recheck_mode"] = {
+                "code": "RECHECK_MODE_INVALID",
+                "message": "请选择复核方式：onsite（现场）或 photos（照片）"}
         if problems:
-            raise RuleViolation("RECTIFICATION_INVALID", "；".join(problems.values()),
-                                {"fields": problems})
+            raise FieldsInvalid("RECTIFICATION_INVALID", problems)
         names = applications.bundle_of(session, application).document.permit_items
         inspection.rectification = [
             {"item_code": c, "item_name": names[c].name, "demands": r.demands, "notes": r.notes}

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from backend import clock, workflow
 from backend.errors import Conflict, NotFound, RuleViolation
@@ -164,10 +164,16 @@ def verdict(license_: License, today: date | None = None) -> tuple[str, str, str
 
 
 def item_view(item: LicenseItem) -> dict[str, Any]:
-    """A bundled permit as holders and staff see it (the public page shows less)."""
+    """A bundled permit as holders and staff see it (the public page shows less); units as
+    ``{code, name}`` named by the catalog version the application was made under."""
+    session = object_session(item)
+    document = applications.document_of(
+        session, session.get(Application, item.license.application_id))
     return {"code": item.item_code, "name": item.item_name,
-            "sub_license_no": item.sub_license_no, "approving_unit": item.approving_unit,
-            "supervising_unit": item.supervising_unit, "required": item.required,
+            "sub_license_no": item.sub_license_no,
+            "approving_unit": document.unit_ref(item.approving_unit),
+            "supervising_unit": document.unit_ref(item.supervising_unit),
+            "required": item.required,
             "status": item.status, "status_label": ITEM_STATUS_LABELS[item.status],
             "status_reason": item.status_reason, "valid_until": item.valid_until}
 

@@ -199,8 +199,8 @@ def _item_view(document: CatalogDocument, code: str, reason: str) -> dict[str, A
         "name": item.name,
         "basic_code": item.basic_code,
         "why": reason,
-        "approving_unit": _unit(document, item.approving_unit),
-        "supervising_unit": _unit(document, item.supervising_unit),
+        "approving_unit": document.unit_ref(item.approving_unit),
+        "supervising_unit": document.unit_ref(item.supervising_unit),
         "legal_basis": item.legal_basis,
         "legal_days": item.legal_days,
         "promised_days": item.promised_days,
@@ -212,10 +212,6 @@ def _item_view(document: CatalogDocument, code: str, reason: str) -> dict[str, A
         "notes": item.notes,
         "estimated": item.estimated,
     }
-
-
-def _unit(document: CatalogDocument, code: str) -> dict[str, str]:
-    return {"code": code, "name": document.units[code].name}
 
 
 def deferral_of(item: PermitItem, use: MaterialUse, document: CatalogDocument) -> str:

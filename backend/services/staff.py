@@ -22,6 +22,7 @@ from backend.identifiers import normalize_identifier
 from backend.models import StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
 from backend.security import passwords, permissions, tokens
+from backend.services import catalog
 
 ROLES = {
     "window_commissioner": "窗口服务专员",
@@ -96,6 +97,14 @@ def _create(session: Session, *, username: str, display_name: str, role: str,
     session.add(account)
     session.flush()
     return account
+
+
+def unit_of(session: Session, staff: StaffAccount) -> dict[str, str] | None:
+    """The staff member's unit as ``{code, name}`` (current catalog), or None for roles
+    without one."""
+    if staff.unit_code is None:
+        return None
+    return catalog.document_of(catalog.current_version(session)).unit_ref(staff.unit_code)
 
 
 def authenticate(session: Session, *, username: str, password: str,

@@ -1,0 +1,31 @@
+"""Types both APIs share: bounded integers and numbers for requests, a unit in answers.
+
+Every integer a client sends (path, query or body) has a range in its schema, so an
+out-of-range value is a 422 (or a 404 for a path id) before it reaches the database,
+where 2⁶³ would overflow the driver, and the OpenAPI document shows minimum/maximum.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+INT32_MAX = 2**31 - 1  # our integer columns (ids, versions, cursors) on MySQL/MariaDB
+JSON_SAFE_INT = 2**53 - 1  # Number.MAX_SAFE_INTEGER: the mini-program's JavaScript
+
+DbId = Annotated[int, Field(ge=1, le=INT32_MAX, description="数据库记录 id")]
+Version = Annotated[int, Field(ge=1, le=INT32_MAX)]
+Cursor = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Page = Annotated[int, Field(ge=1, le=10_000)]
+PerPage = Annotated[int, Field(ge=1, le=100)]
+# a number typed by an applicant (answers, form fields): JSON-safe and finite
+AnswerInt = Annotated[int, Field(ge=-JSON_SAFE_INT, le=JSON_SAFE_INT)]
+AnswerFloat = Annotated[float, Field(ge=-JSON_SAFE_INT, le=JSON_SAFE_INT, allow_inf_nan=False)]
+
+
+class Unit(BaseModel):
+    """An approving or supervising unit, everywhere one appears: code and name."""
+
+    code: str
+    name: str
