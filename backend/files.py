@@ -45,7 +45,6 @@ def fetch(token: str):
     return response
 
 
-
 # what any upload route may answer besides its own outcomes (OpenAPI descriptions)
 UPLOAD_RESPONSES = {400: "UPLOAD_NOT_MULTIPART / UPLOAD_FILE_MISSING / UPLOAD_NOT_A_FILE",
                     413: "UPLOAD_TOO_LARGE", 415: "UPLOAD_TYPE_NOT_ALLOWED",

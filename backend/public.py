@@ -34,7 +34,8 @@ def _verdict(license_no: str) -> dict:
 
 @bp.get("/v/<license_no>")
 @limiter.limit(_limit)
-@bp.doc(summary="许可证公开核验页（手机浏览器）", responses={200: "HTML 页面"})
+@bp.doc(summary="许可证公开核验页（手机浏览器）",
+        responses={200: {"description": "HTML 页面", "content": {"text/html": {}}}})
 def verify_page(license_no: str):
     """许可证公开核验页：扫码即见结论"""
     html = render_template("verify.html", result=_verdict(license_no))
