@@ -17,6 +17,7 @@ from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate
 from backend.http_errors import register_error_handlers
 from backend.security import signatures
+from backend.services import catalog
 from config import settings as settings_module
 from config.settings import Settings
 from media.store import MediaStore
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     link_key = hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest()
     app.extensions["media_store"] = MediaStore(Path(settings.MEDIA_ROOT), link_key)
 
+    app.extensions["catalog_answers"] = catalog.AnswerCache(settings.CATALOG_CHECK_SECONDS)
     app.extensions["license_keyring"] = (
         signatures.Keyring.from_settings(settings.LICENSE_SIGNING_KEYS,
                                          settings.LICENSE_ACTIVE_KEY_ID,
