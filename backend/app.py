@@ -9,6 +9,7 @@ from pathlib import Path
 import swagger_ui_bundle
 from apiflask import APIFlask
 from flask import Response, current_app, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
 from backend import cli, files, health, public
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     limiter.init_app(app)
+    _limit_only_limited_routes(app)
+    app.session_interface = _NoCookieSession()
     from backend import redis_client  # noqa: PLC0415 - needs the settings above
     redis_client.init_app(app)
 
@@ -88,6 +91,32 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     logging.getLogger(__name__).debug("app created", extra={"app_env": settings.APP_ENV})
     return app
+
+
+class _NoCookieSession(SecureCookieSessionInterface):
+    """The API and the console keep no state in Flask's cookie session (tokens travel in
+    headers), so no request builds its signer; writing to ``flask.session`` raises."""
+
+    def open_session(self, app, request):  # noqa: ARG002
+        return None
+
+
+def _limit_only_limited_routes(app: APIFlask) -> None:
+    """A route under ``@limiter.limit`` checks its limit in the decorator's wrapper. The
+    limiter's app-wide hooks serve default and application limits and X-RateLimit headers,
+    none of which we use, yet cost every request; they are dropped (a Flask-Limiter upgrade
+    that changes them fails here, at start)."""
+    ours = {limiter._check_request_limit, limiter._Limiter__release_context}  # noqa: SLF001
+    for config in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META"):
+        assert not app.config.get(config), f"{config} needs the limiter's app-wide hook"
+    hooks = (app.before_request_funcs[None], app.after_request_funcs[None],
+             app.teardown_request_funcs[None])
+    before = sum(map(len, hooks))
+    for funcs in hooks:
+        funcs[:] = [f for f in funcs if f not in ours
+                    and getattr(f, "args", None) != (limiter,)]  # the headers' partial
+    if before - sum(map(len, hooks)) != 3:
+        raise RuntimeError("Flask-Limiter's app-wide hooks were not found")
 
 
 UPLOAD_ENDPOINTS = {"mp.upload_material", "mp.upload_evidence", "staff.upload_photo"}
