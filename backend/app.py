@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from backend import cli, files, health, public
 from backend import logging as app_logging
 from backend.errors import UnsupportedMediaType
-from backend.extensions import db, limiter, migrate
+from backend.extensions import db, limiter, migrate, ping_when_idle
 from backend.http_errors import register_error_handlers
 from backend.security import signatures
 from backend.services import catalog
@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app_logging.init_app(app)
 
     db.init_app(app)
+    if not settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     limiter.init_app(app)
     _limit_only_limited_routes(app)
@@ -163,8 +166,10 @@ def _refuse_framing(response: Response) -> Response:
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {}
-    # a dead pooled connection reconnects transparently; recycle below MySQL's wait_timeout
-    return {"pool_pre_ping": True, "pool_recycle": 1800}
+    # recycle below MySQL's wait_timeout; a connection idle for a while is pinged at checkout
+    # (backend.extensions.ping_when_idle), a busy one is not: a ping on every checkout cost a
+    # round trip per request
+    return {"pool_recycle": 1800}
 
 
 def _register_blueprints(app: APIFlask) -> None:
