@@ -67,8 +67,7 @@ def load(session: Session, path: Path, *, loaded_by: str) -> tuple[CatalogVersio
     ]
     session.add(version)
     session.flush()
-    global _loads_here  # noqa: PLW0603 - a counter: answer caches of this process recheck
-    _loads_here += 1
+    versions_changed()
     return version, True
 
 
@@ -112,7 +111,14 @@ class VersionRef:
 
 
 _REF_COLUMNS = (CatalogVersion.id, CatalogVersion.number, CatalogVersion.checksum)
-_loads_here = 0  # versions created by this process; a new one ends every cached "in force"
+_loads_here = 0  # changes of versions seen by this process; each ends every cached "in force"
+
+
+def versions_changed() -> None:
+    """Every answer cache of this process asks again which version is in force: this process
+    loaded a version (or, in tests, removed one)."""
+    global _loads_here  # noqa: PLW0603 - a counter shared by every app of the process
+    _loads_here += 1
 
 
 def version_ref(session: Session, number: int | None = None) -> VersionRef:
