@@ -39,10 +39,18 @@ class _LineHandler(logging.StreamHandler):
 
     def __init__(self, stream) -> None:
         super().__init__(stream)
+        self._fd = self._fd_of(stream)
+
+    def setStream(self, stream):  # noqa: N802 - logging's name
+        self._fd = self._fd_of(stream)
+        return super().setStream(stream)
+
+    @staticmethod
+    def _fd_of(stream) -> int | None:
         try:
-            self._fd: int | None = stream.fileno()
+            return stream.fileno()
         except (AttributeError, OSError, ValueError):
-            self._fd = None
+            return None
 
     def handle(self, record: logging.LogRecord) -> bool:
         if self._fd is None:
