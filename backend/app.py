@@ -9,14 +9,16 @@ from pathlib import Path
 import swagger_ui_bundle
 from apiflask import APIFlask
 from flask import Response, current_app, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
 from backend import cli, files, health, http_errors, public
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
-from backend.extensions import db, limiter, migrate
+from backend.extensions import db, limiter, migrate, ping_when_idle
 from backend.security import signatures
+from backend.services import catalog
 from config import settings as settings_module
 from config.settings import Settings
 from media.store import MediaStore
@@ -55,14 +57,20 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app_logging.init_app(app)
 
     db.init_app(app)
+    if not settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     limiter.init_app(app)
+    _limit_only_limited_routes(app)
+    app.session_interface = _NoCookieSession()
     from backend import redis_client  # noqa: PLC0415 - needs the settings above
     redis_client.init_app(app)
 
     link_key = hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest()
     app.extensions["media_store"] = MediaStore(Path(settings.MEDIA_ROOT), link_key)
 
+    app.extensions["catalog_answers"] = catalog.AnswerCache(settings.CATALOG_CHECK_SECONDS)
     app.extensions["license_keyring"] = (
         signatures.Keyring.from_settings(settings.LICENSE_SIGNING_KEYS,
                                          settings.LICENSE_ACTIVE_KEY_ID,
@@ -98,6 +106,32 @@ def _decimal_range(maximum: int) -> str:
         if int(digit) > low:
             options.append(f"{digits[:i]}[{low}-{int(digit) - 1}][0-9]{{{len(digits) - i - 1}}}")
     return "(?:" + "|".join(options) + ")"
+
+
+class _NoCookieSession(SecureCookieSessionInterface):
+    """The API and the console keep no state in Flask's cookie session (tokens travel in
+    headers), so no request builds its signer; writing to ``flask.session`` raises."""
+
+    def open_session(self, app, request):  # noqa: ARG002
+        return None
+
+
+def _limit_only_limited_routes(app: APIFlask) -> None:
+    """A route under ``@limiter.limit`` checks its limit in the decorator's wrapper. The
+    limiter's app-wide hooks serve default and application limits and X-RateLimit headers,
+    none of which we use, yet cost every request; they are dropped (a Flask-Limiter upgrade
+    that changes them fails here, at start)."""
+    ours = {limiter._check_request_limit, limiter._Limiter__release_context}  # noqa: SLF001
+    for config in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META"):
+        assert not app.config.get(config), f"{config} needs the limiter's app-wide hook"
+    hooks = (app.before_request_funcs[None], app.after_request_funcs[None],
+             app.teardown_request_funcs[None])
+    before = sum(map(len, hooks))
+    for funcs in hooks:
+        funcs[:] = [f for f in funcs if f not in ours
+                    and getattr(f, "args", None) != (limiter,)]  # the headers' partial
+    if before - sum(map(len, hooks)) != 3:
+        raise RuntimeError("Flask-Limiter's app-wide hooks were not found")
 
 
 UPLOAD_ENDPOINTS = {"mp.upload_material", "mp.upload_evidence", "staff.upload_photo"}
@@ -161,8 +195,10 @@ def _refuse_framing(response: Response) -> Response:
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {}
-    # a dead pooled connection reconnects transparently; recycle below MySQL's wait_timeout
-    return {"pool_pre_ping": True, "pool_recycle": 1800}
+    # recycle below MySQL's wait_timeout; a connection idle for a while is pinged at checkout
+    # (backend.extensions.ping_when_idle), a busy one is not: a ping on every checkout cost a
+    # round trip per request
+    return {"pool_recycle": 1800}
 
 
 def _register_blueprints(app: APIFlask) -> None:

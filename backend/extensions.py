@@ -1,12 +1,41 @@
 """Extension objects, created unbound and bound to an app in ``create_app``."""
 
+import time
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine
 
 from backend.models.base import Base
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address)
+
+IDLE_PING_SECONDS = 10.0
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections that sat idle in the pool: one that was
+    checked in more than IDLE_PING_SECONDS ago is pinged at checkout, and a dead one is
+    replaced before the request uses it (SQLAlchemy's "pessimistic, custom" recipe). Under
+    load connections come back within milliseconds and skip the round trip; a database
+    restart is found by the first checkout after a quiet spell."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record) -> None:  # noqa: ARG001
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:  # noqa: ARG001
+        idle_since = record.info.get("checked_in")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            dbapi_connection.ping(reconnect=False)
+        except Exception as error:
+            # the pool discards this connection and checks out (or opens) another
+            raise exc.DisconnectionError(str(error)) from error

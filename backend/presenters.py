@@ -60,6 +60,7 @@ def detail(application: Application, *, subject: str | None = None,
         files_by_material.setdefault(f.material_code, []).append(file_out(f, subject))
     materials = applications.material_status(bundle, application)
     editable = workflow.State(application.status) in workflow.EDITABLE
+    lanes = [lane for lane in application.items if unit is None or lane.approving_unit == unit]
     return {
         **_summary_fields(application, bundle.notice["industry"]),
         "version": application.lock_version,
@@ -71,8 +72,8 @@ def detail(application: Application, *, subject: str | None = None,
         "accepted_on": application.accepted_on,
         "supplement_notice": application.supplement_notice,
         "decision_reason": application.decision_reason,
-        "items": [_lane(lane, items[lane.item_code]) for lane in application.items
-                  if unit is None or lane.approving_unit == unit],
+        "items": [_lane(lane, items[lane.item_code], limit) for lane, limit in zip(
+            lanes, time_limits.of_items(db.session, lanes), strict=True)],
         "inspection": inspection_out(application.inspection, subject)
         if application.inspection else None,
         "form": application_form.sections(
@@ -92,8 +93,7 @@ def detail(application: Application, *, subject: str | None = None,
     }
 
 
-def _lane(lane: ApplicationItem, item: dict) -> dict:
-    limit = time_limits.of_item(db.session, lane)
+def _lane(lane: ApplicationItem, item: dict, limit: time_limits.Clock) -> dict:
     return {
         "id": lane.id, "version": lane.lock_version,
         "code": lane.item_code, "name": item["name"],

@@ -1,5 +1,6 @@
 """Where the time goes (`make bench PROFILE=1`): py-spy on the running workers under wrk,
-and the per-request cost of logging, request ids, the limiter and the sessions on their own.
+and the per-request cost of logging, request ids and the limiter on their own (the cookie
+session and the pool's pre-ping, measured so before issue 12, are no longer paid).
 
 Profiles: py-spy samples every gunicorn worker while wrk drives one path; the raw stacks are
 kept in var/bench/ and summarised as self time by package and inclusive time by function.
@@ -19,11 +20,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask.sessions import SecureCookieSessionInterface
-
 from backend import logging as app_logging
 from backend.app import create_app
-from backend.extensions import db, limiter
+from backend.extensions import limiter
 from bench import wrk
 from bench.bare import app as bare_app
 from config import settings as settings_module
@@ -131,37 +130,10 @@ def _no_limiter(app) -> Iterator[None]:
     limiter.enabled = True
 
 
-class _NoCookieSession(SecureCookieSessionInterface):
-    def open_session(self, app, request):
-        return self.make_null_session(app)
-
-    def save_session(self, app, session, response) -> None:
-        return None
-
-
-@contextmanager
-def _no_cookie_session(app) -> Iterator[None]:
-    saved, app.session_interface = app.session_interface, _NoCookieSession()
-    yield
-    app.session_interface = saved
-
-
-@contextmanager
-def _no_pre_ping(app) -> Iterator[None]:
-    """The pooled connection is used without its `SELECT 1` liveness round trip."""
-    with app.app_context():
-        pool = db.engine.pool
-    saved, pool._pre_ping = pool._pre_ping, False
-    yield
-    pool._pre_ping = saved
-
-
 VARIANTS: dict[str, Callable] = {
     "access log line (JSON formatter + write)": _no_access_log,
     "request-id + access-log hooks together": _no_request_id_hooks,
     "rate limiter (Flask-Limiter, Redis storage)": _no_limiter,
-    "Flask cookie session (open/save)": _no_cookie_session,
-    "DB session: pool pre-ping round trip": _no_pre_ping,
 }
 
 

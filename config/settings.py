@@ -59,6 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOGIN_RATE_LIMIT", "30 per minute", str, "login attempts per client address"),
     Setting("CATALOG_PATH", str(PROJECT_ROOT / "config" / "catalog" / "catalog.yaml"), str,
             "catalog data file loaded by `flask catalog load`"),
+    Setting("CATALOG_CHECK_SECONDS", 1.0, float,
+            "how often a web process asks which catalog version is in force (a newly loaded "
+            "version is served within this time)"),
     Setting("MEDIA_ROOT", str(PROJECT_ROOT / "var" / "media"), str,
             "uploaded files, by SHA-256; never under a static web path"),
     Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, int, "largest accepted upload"),

@@ -1,8 +1,23 @@
-"""The industry catalog and the one-time notice (一次告知)."""
+"""The industry catalog and the one-time notice (一次告知).
+
+A catalog version never changes, so each answer is computed once per version and process
+(``catalog.AnswerCache``) and served as stored bytes with a strong ETag: a client that sends
+the ETag back in If-None-Match gets 304 and no body until a new version is in force.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app, request
+from pydantic import BaseModel
+
 from backend.extensions import db
+from backend.models import CatalogVersion
 from backend.services import catalog, notice
 from miniprogram_api import bp
 from miniprogram_api.schemas import (
@@ -15,28 +30,77 @@ from miniprogram_api.schemas import (
     VersionQuery,
 )
 
+# the version in force may change at the next load: ask again each time (304 is cheap);
+# a numbered version never changes
+REVALIDATE = "public, no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True)
+class Body:
+    data: bytes
+    etag: str
+
+
+def _answers() -> catalog.AnswerCache:
+    return current_app.extensions["catalog_answers"]
+
+
+def _serve(key: tuple, schema: type[BaseModel], make: Callable[[], Any],
+           cache_control: str = REVALIDATE) -> Response:
+    """The answer for ``key`` as the schema shapes it, from the cache; 304 when unchanged."""
+    def render() -> Body:
+        shaped = schema.model_validate(make()).model_dump(mode="json", by_alias=True)
+        data = json.dumps(shaped, ensure_ascii=False, separators=(",", ":")).encode()
+        return Body(data, hashlib.sha256(data).hexdigest()[:32])
+
+    body = _answers().answer(key, render)
+    response = Response(body.data, mimetype="application/json")
+    response.set_etag(body.etag)
+    response.headers["Cache-Control"] = cache_control
+    return response.make_conditional(request)
+
+
+def _version(session, ref: catalog.VersionRef) -> CatalogVersion:
+    return session.get(CatalogVersion, ref.id)
+
 
 @bp.get("/industries")
 @bp.input(IndustryQuery, location="query")
 @bp.output(IndustryList)
 def list_industries(query_data: IndustryQuery):
-    """“一业一证”行业列表与搜索（中文名、类别或拼音首字母）"""
-    version = catalog.current_version(db.session)
-    rows = catalog.search_industries(db.session, q=query_data.q, version=version)
-    return IndustryList(
-        catalog_version=version.number, total=len(rows),
-        industries=[IndustrySummary.model_validate(r, from_attributes=True) for r in rows],
-    )
+    """“一业一证”行业列表与搜索（中文名、类别或拼音首字母）
+
+    带 ETag；请求头 If-None-Match 与之相同时返回 304（目录未换版）。"""
+    ref = _answers().in_force(db.session)
+
+    def make() -> IndustryList:
+        rows = catalog.search_industries(db.session, q=query_data.q,
+                                         version=_version(db.session, ref))
+        return IndustryList(
+            catalog_version=ref.number, total=len(rows),
+            industries=[IndustrySummary.model_validate(r, from_attributes=True) for r in rows])
+
+    return _serve((ref, "list", query_data.q), IndustryList, make)
 
 
 @bp.get("/industries/<code>")
 @bp.input(VersionQuery, location="query")
 @bp.output(IndustryDetail)
 def get_industry(code: str, query_data: VersionQuery):
-    """行业告知总览：全部可能涉及的事项及情形问题"""
-    version = catalog.get_version(db.session, query_data.version)
-    document, _ = catalog.get_industry(version, code)
-    return {"catalog_version": version.number, **notice.overview(document, code)}
+    """行业告知总览：全部可能涉及的事项及情形问题
+
+    带 ETag（同上）；指定 version 时内容永不改变，可长期缓存。"""
+    if query_data.version is None:
+        ref, cache_control = _answers().in_force(db.session), REVALIDATE
+    else:
+        ref, cache_control = catalog.version_ref(db.session, query_data.version), IMMUTABLE
+
+    def make() -> dict:
+        document, _ = catalog.get_industry(_version(db.session, ref), code)
+        return {"catalog_version": ref.number, **notice.overview(document, code)}
+
+    return _serve((ref, "detail", code), IndustryDetail, make, cache_control)
 
 
 @bp.post("/industries/<code>/notice")
@@ -44,7 +108,13 @@ def get_industry(code: str, query_data: VersionQuery):
 @bp.output(NoticeOut)
 def tailored_notice(code: str, json_data: NoticeIn):
     """按情形回答生成的一次告知单"""
-    version = catalog.current_version(db.session)
-    document, industry = catalog.get_industry(version, code)
-    answers = notice.validate_answers(document, industry, json_data.answers)
-    return {"catalog_version": version.number, **notice.tailor(document, code, answers)}
+    ref = _answers().in_force(db.session)
+
+    def make() -> dict:
+        document, industry = catalog.get_industry(_version(db.session, ref), code)
+        answers = notice.validate_answers(document, industry, json_data.answers)
+        return {"catalog_version": ref.number, **notice.tailor(document, code, answers)}
+
+    # the same answers in any key order are the same notice
+    answers_key = json.dumps(json_data.answers, sort_keys=True)
+    return _serve((ref, "notice", code, answers_key), NoticeOut, make)

@@ -32,7 +32,6 @@ from backend.clock import CHINA
 from backend.models import (
     Application,
     ApplicationEvent,
-    ApplicationItem,
     CatalogVersion,
     Inspection,
     License,
@@ -130,12 +129,7 @@ def overdue_digest(session: Session, *, now: datetime, hour: int) -> int:
         return 0
     today = local.date()
     by_unit: dict[str, list[str]] = defaultdict(list)
-    for item in session.scalars(select(ApplicationItem).where(
-            ApplicationItem.status == workflow.ItemState.UNDER_REVIEW,
-            ApplicationItem.due_on < today).order_by(ApplicationItem.due_on)):
-        clock = time_limits.of_item(session, item, today)
-        if clock.state != "overdue":
-            continue
+    for item, clock in time_limits.open_items(session, state="overdue", today=today):
         application = item.application
         document = catalog.document_of(session.get(CatalogVersion,
                                                    application.catalog_version_id))

@@ -114,6 +114,7 @@ def _clean_state(request) -> Iterator[None]:
             db.session.execute(delete(model).where(model.version_id.not_in(baseline)))
         db.session.execute(delete(CatalogVersion).where(CatalogVersion.id.not_in(baseline)))
         db.session.commit()
+        catalog.versions_changed()
         shutil.rmtree(app.extensions["settings"].MEDIA_ROOT, ignore_errors=True)
         redis = app.extensions["redis"]
         if redis is not None:

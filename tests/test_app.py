@@ -258,3 +258,33 @@ def test_an_id_beyond_the_database_range_is_not_found(client, login):
     for url in ("/api/mp/v1/applications/70918090412964064005919107710976",
                 "/api/mp/v1/licenses/2147483648", "/api/mp/v1/applications/0"):
         assert_envelope(client.get(url, headers=headers), 404, "NOT_FOUND")
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced_not_an_error(app, client,
+                                                                         monkeypatch):
+    """No ping on every checkout (a round trip per request), yet a connection that died in
+    the pool (server restart, wait_timeout) is found by the ping after a quiet spell."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite has no server connection to lose")
+    from sqlalchemy import create_engine, text  # noqa: PLC0415
+
+    from backend import extensions  # noqa: PLC0415
+    from backend.extensions import db  # noqa: PLC0415
+
+    with app.app_context():
+        db.engine.dispose()
+        ids = []
+        for _ in range(2):  # busy: the same pooled connection, no ping in between
+            ids.append(db.session.scalar(text("SELECT CONNECTION_ID()")))
+            db.session.remove()
+        assert ids[0] == ids[1]
+        killer = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        with killer.connect() as conn:
+            conn.execute(text(f"KILL CONNECTION {ids[0]}"))
+        killer.dispose()
+    monkeypatch.setattr(extensions, "IDLE_PING_SECONDS", 0.0)  # it has now sat "long enough"
+    resp = client.get("/api/mp/v1/industries/restaurant?version=1")
+    assert resp.status_code == 200 and resp.json["industry"]["code"] == "restaurant"
+    with app.app_context():
+        assert db.session.scalar(text("SELECT CONNECTION_ID()")) != ids[0]
+        db.session.remove()

@@ -7,13 +7,17 @@ from __future__ import annotations
 import io
 import itertools
 import runpy
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 import zxingcpp
 from PIL import Image
 
@@ -198,3 +202,41 @@ def test_embedded_default_is_one_web_process(monkeypatch):
     assert gunicorn_conf(monkeypatch, REDIS_URL="redis://127.0.0.1:1/0")["workers"] == 2
     with pytest.raises(SystemExit, match="REDIS_URL"):
         gunicorn_conf(monkeypatch, WEB_CONCURRENCY="2")
+
+
+def test_catalog_answers_carry_an_etag_that_a_new_version_changes(live_server: LiveServer,
+                                                                   tmp_path: Path):
+    """If-None-Match with the current ETag is 304 with no body, on every web process; a
+    version loaded by another process (`flask catalog load`) changes the ETag and the content
+    within CATALOG_CHECK_SECONDS. Runs last: the new version only renames the catalog."""
+    http = live_server.client()
+    paths = ["/api/mp/v1/industries", "/api/mp/v1/industries/restaurant"]
+    before = {path: http.get(path) for path in paths}
+    for path, first in before.items():
+        assert first.status_code == 200 and first.headers["ETag"].startswith('"'), path
+        assert first.headers["Cache-Control"] == "public, no-cache"
+        for _ in range(4):  # new connections: both web processes answer
+            again = live_server.client().get(path, headers={"If-None-Match":
+                                                            first.headers["ETag"]})
+            assert again.status_code == 304 and again.data == b"", path
+            assert again.headers["ETag"] == first.headers["ETag"]
+    number = before[paths[0]].json["catalog_version"]
+
+    data = yaml.safe_load((ROOT / "config" / "catalog" / "catalog.yaml").read_text("utf-8"))
+    data["title"] += "（第二版）"
+    renamed = tmp_path / "catalog.yaml"
+    renamed.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "flask", "catalog", "load", "--path", str(renamed)],
+                   cwd=ROOT, env=live_server.env, check=True, capture_output=True, timeout=60)
+
+    time.sleep(float(live_server.env.get("CATALOG_CHECK_SECONDS") or 1) + 0.2)
+    for path, first in before.items():
+        for _ in range(4):
+            resp = live_server.client().get(path, headers={"If-None-Match":
+                                                           first.headers["ETag"]})
+            assert resp.status_code == 200, path
+            assert resp.headers["ETag"] != first.headers["ETag"]
+            assert resp.json["catalog_version"] == number + 1
+    old = http.get(f"{paths[1]}?version={number}")
+    assert old.json["catalog_version"] == number
+    assert old.headers["Cache-Control"] == "public, max-age=31536000, immutable"

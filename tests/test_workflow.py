@@ -7,15 +7,18 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event as sql_event
+from sqlalchemy import select, text
 
 from backend import clock
+from backend.extensions import db
 from backend.models import Application, ApplicationItem
-from backend.services import calendar
+from backend.services import calendar, time_limits
 from notifications.outbox import OutboxMessage
 from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
+from tests.test_catalog import catalog_data, load_cli, write_catalog
 
 STAFF = "/api/staff/v1"
 
@@ -399,3 +402,80 @@ def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, 
 
 def date_of(text: str) -> date:
     return date.fromisoformat(text)
+
+
+# --- queries: bounded per application, the watch lists read an index ---------------------
+
+def load_industries_of(app, tmp_path, sizes: dict[str, int]) -> None:
+    """A catalog version with industries of the given numbers of items (no questions)."""
+    data = catalog_data()
+    codes = list(data["permit_items"])
+    for name, size in sizes.items():
+        data["industries"][name] = data["industries"]["small_eatery"] | {
+            "name": name, "items": codes[:size], "questions": [], "rules": []}
+    assert load_cli(app, write_catalog(tmp_path, data)).exit_code == 0
+
+
+def statements(app, call) -> list[str]:
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ARG001
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sql_event.listen(engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        sql_event.remove(engine, "before_cursor_execute", count)
+    return seen
+
+
+def test_application_detail_costs_the_same_queries_for_one_item_or_ten(
+        app, client, login, staff_login, session, tmp_path):
+    """No query per item: the clocks of all lanes come from one calendar query."""
+    load_industries_of(app, tmp_path, {"one_item": 1, "ten_items": 10})
+    commissioner, _ = staff_login("window_commissioner")
+    counts = {}
+    for industry in ("one_item", "ten_items"):
+        detail = accepted(client, login(), commissioner, industry)
+        assert len(detail["items"]) == int(industry == "ten_items") * 9 + 1
+        assert all(i["clock"] in {"on_time", "due_soon"} for i in detail["items"])
+        path = f"/applications/{detail['id']}"
+        staff_get(client, commissioner, path)  # warm: the catalog document, the token
+        counts[industry] = len(statements(app, lambda p=path: staff_get(client, commissioner,
+                                                                           p)))
+    assert counts["one_item"] == counts["ten_items"], counts
+
+
+def test_watch_lists_read_a_range_of_deadlines_on_the_index(app, client, login, staff_login,
+                                                            session):
+    """overdue / due_soon / on_time are ranges on (status, due_on) that agree with the clocks
+    computed one by one; MariaDB plans the overdue query on the index."""
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    ids = [accepted(client, applicant, commissioner)["id"] for _ in range(3)]
+    items = list(session.scalars(select(ApplicationItem).where(
+        ApplicationItem.application_id.in_(ids)).order_by(ApplicationItem.id)))
+    today = clock.today()
+    for n, item in enumerate(items):  # deadlines from 12 days ago to 12 days ahead
+        item.due_on = today + timedelta(days=n * 24 // max(1, len(items) - 1) - 12)
+    session.commit()
+    one_by_one = {item.id: time_limits.of_item(session, item).state for item in items}
+    for state in ("overdue", "due_soon", "on_time"):
+        listed = [t["id"] for t in staff_get(client, coordinator,
+                                             f"/time-limits?state={state}")["tasks"]]
+        assert sorted(listed) == sorted(i for i, s in one_by_one.items() if s == state), state
+    assert {"overdue", "on_time"} <= set(one_by_one.values())
+
+    query = (select(ApplicationItem.id).join(Application)
+             .where(*time_limits.in_state(session, "overdue", today)))
+    if session.bind.dialect.name == "mariadb":
+        compiled = query.compile(session.bind, compile_kwargs={"literal_binds": True})
+        plan = session.execute(text(f"EXPLAIN {compiled}")).mappings().all()
+        items_plan = next(row for row in plan if row["table"] == "application_items")
+        assert items_plan["key"] in {"ix_application_items_status_due_on",
+                                     "ix_application_items_due_on"}, plan
+        assert items_plan["type"] == "range", plan

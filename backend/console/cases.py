@@ -129,8 +129,8 @@ def refuse(application_id: int, json_data: ReasonIn):
                                  reason=json_data.reason))
 
 
-def _task(item: ApplicationItem) -> dict:
-    limit = time_limits.of_item(db.session, item)
+def _task(item: ApplicationItem, limit: time_limits.Clock | None = None) -> dict:
+    limit = limit or time_limits.of_item(db.session, item)
     bundle = applications.bundle_of(db.session, item.application)
     return {"id": item.id, "version": item.lock_version, "application_id": item.application_id,
             "submission_number": item.application.submission_number,
@@ -203,4 +203,4 @@ def refuse_review(review_id: int, json_data: OpinionIn):
 def list_time_limits(query_data: ClockQuery):
     """办理时限：临期与超期的审查任务（按剩余工作日排序）"""
     rows = time_limits.watch_list(db.session, staff=current_staff(), state=query_data.state)
-    return {"total": len(rows), "tasks": [_task(item) for item, _ in rows]}
+    return {"total": len(rows), "tasks": [_task(item, limit) for item, limit in rows]}

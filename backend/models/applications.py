@@ -66,7 +66,11 @@ class ApplicationItem(Base):
     """One permit item of the bundle: its own unit, its own status (物理打包)."""
 
     __tablename__ = "application_items"
-    __table_args__ = (UniqueConstraint("application_id", "item_code"),)
+    __table_args__ = (
+        UniqueConstraint("application_id", "item_code"),
+        # the watch lists (overdue, due soon) read a range of deadlines of open review items
+        Index("ix_application_items_status_due_on", "status", "due_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))

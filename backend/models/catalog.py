@@ -25,7 +25,8 @@ class CatalogVersion(Base):
     checksum: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(500))
-    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # ~80 KB: read only when a process first needs this version (catalog.document_of)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     loaded_by: Mapped[str] = mapped_column(String(64))
 

@@ -200,31 +200,73 @@ def add_working_days(session: Session, start: date, n: int) -> date:
     return day
 
 
+class WorkingDays:
+    """The stored days of [first, last] read in one query; working days counted within that
+    span in memory. Many clocks over one span (an application's items, a watch list) cost one
+    query instead of one each."""
+
+    def __init__(self, session: Session, first: date, last: date) -> None:
+        if (last - first).days >= MAX_SPAN_DAYS:  # (first − 1, last] spans more than that
+            raise ValueError(f"span from {first - timedelta(days=1)} to {last} exceeds"
+                             f" {MAX_SPAN_DAYS} days")
+        self.first, self.last = first, last
+        self._stored = _exceptions(session, first, last) if first <= last else {}
+
+    def between(self, start: date, end: date) -> int:
+        """The number of working days in (start, end]; 0 when end <= start."""
+        if end <= start:
+            return 0
+        if start + timedelta(days=1) < self.first or end > self.last:
+            raise ValueError(f"({start}, {end}] is outside the span read"
+                             f" ({self.first}–{self.last})")
+        count, day = 0, start + timedelta(days=1)
+        while day <= end:
+            if self._stored.get(day, _weekday_rule(day)):
+                count += 1
+            day += timedelta(days=1)
+        return count
+
+    def remaining(self, *, due: date, today: date) -> int:
+        """Working days left until ``due``: positive = left, 0 = due today, negative = overdue.
+
+        Counted as working days in (today, due], or minus those in (due, today] once past: due
+        on a Friday, it is 0 on the weekend that follows and -1 on Monday (no working day was
+        lost yet).
+        """
+        if due >= today:
+            return self.between(today, due)
+        return -self.between(due, today)
+
+
+def span_of(session: Session, days: Iterable[date]) -> WorkingDays:
+    """The stored calendar over every (a, b] the given days can form, in one query."""
+    days = list(days)
+    return WorkingDays(session, min(days) + timedelta(days=1), max(days))
+
+
 def working_days_between(session: Session, start: date, end: date) -> int:
     """The number of working days in (start, end]; 0 when end <= start."""
     if end <= start:
         return 0
-    if (end - start).days > MAX_SPAN_DAYS:
-        raise ValueError(f"span from {start} to {end} exceeds {MAX_SPAN_DAYS} days")
-    first = start + timedelta(days=1)
-    stored = _exceptions(session, first, end)
-    count, day = 0, first
-    while day <= end:
-        if stored.get(day, _weekday_rule(day)):
-            count += 1
-        day += timedelta(days=1)
-    return count
+    return span_of(session, (start, end)).between(start, end)
 
 
 def remaining_working_days(session: Session, *, due: date, today: date) -> int:
-    """Working days left until ``due``: positive = left, 0 = due today, negative = overdue.
+    """Working days left until ``due`` (``WorkingDays.remaining``)."""
+    return span_of(session, (due, today)).remaining(due=due, today=today)
 
-    Counted as working days in (today, due], or minus those in (due, today] once past: due on a
-    Friday, it is 0 on the weekend that follows and -1 on Monday (no working day was lost yet).
-    """
-    if due >= today:
-        return working_days_between(session, today, due)
-    return -working_days_between(session, due, today)
+
+def last_working_day(session: Session, day: date) -> date:
+    """The latest working day on or before ``day`` (a window of stored days at a time)."""
+    window, start = 31, day
+    while (start - day).days <= MAX_SPAN_DAYS:
+        first = day - timedelta(days=window - 1)
+        stored = _exceptions(session, first, day)
+        while day >= first:
+            if stored.get(day, _weekday_rule(day)):
+                return day
+            day -= timedelta(days=1)
+    raise ValueError(f"no working day within {MAX_SPAN_DAYS} days before {start}")
 
 
 def parse_day(text: str) -> date:

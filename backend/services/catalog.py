@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -61,6 +67,7 @@ def load(session: Session, path: Path, *, loaded_by: str) -> tuple[CatalogVersio
     ]
     session.add(version)
     session.flush()
+    versions_changed()
     return version, True
 
 
@@ -92,6 +99,81 @@ def get_version(session: Session, number: int | None = None) -> CatalogVersion:
     if version is None:
         raise NotFound("CATALOG_VERSION_NOT_FOUND", f"行业目录第 {number} 版不存在")
     return version
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A version without its document: what answers cached per version are keyed by."""
+
+    id: int
+    number: int
+    checksum: str
+
+
+_REF_COLUMNS = (CatalogVersion.id, CatalogVersion.number, CatalogVersion.checksum)
+_loads_here = 0  # changes of versions seen by this process; each ends every cached "in force"
+
+
+def versions_changed() -> None:
+    """Every answer cache of this process asks again which version is in force: this process
+    loaded a version (or, in tests, removed one)."""
+    global _loads_here  # noqa: PLW0603 - a counter shared by every app of the process
+    _loads_here += 1
+
+
+def version_ref(session: Session, number: int | None = None) -> VersionRef:
+    """The numbered version or the one in force, in one small query (no document)."""
+    query = select(*_REF_COLUMNS)
+    query = (query.order_by(CatalogVersion.number.desc()).limit(1) if number is None
+             else query.where(CatalogVersion.number == number))
+    row = session.execute(query).first()
+    if row is None:
+        if number is None:
+            raise NotFound("CATALOG_EMPTY", "行业目录尚未发布")
+        raise NotFound("CATALOG_VERSION_NOT_FOUND", f"行业目录第 {number} 版不存在")
+    return VersionRef(*row)
+
+
+class AnswerCache:
+    """Answers that depend only on a catalog version, computed once per version and process.
+
+    A version never changes, so its answers (the industry list, a detail, a tailored notice)
+    stay right for as long as it is in force. Which version is in force is asked of the
+    database at most every ``check_seconds`` (a version loaded by another process, e.g.
+    `flask catalog load`, is served within that time) and at once after this process loaded
+    one. The answers are kept in a bounded LRU, since search text and answers come from
+    clients.
+    """
+
+    def __init__(self, check_seconds: float, size: int = 512) -> None:
+        self.check_seconds = check_seconds
+        self.size = size
+        self._lock = threading.Lock()
+        self._in_force: tuple[float, int, VersionRef] | None = None
+        self._answers: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def in_force(self, session: Session) -> VersionRef:
+        held, now = self._in_force, time.monotonic()
+        if held is not None and now - held[0] < self.check_seconds and held[1] == _loads_here:
+            return held[2]
+        loads = _loads_here
+        ref = version_ref(session)
+        self._in_force = (now, loads, ref)
+        return ref
+
+    def answer(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The cached answer for ``key`` (which must name the version), else ``compute()``.
+        An error raised by ``compute`` is not cached."""
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        value = compute()
+        with self._lock:
+            self._answers[key] = value
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+        return value
 
 
 def list_versions(session: Session) -> list[CatalogVersion]:

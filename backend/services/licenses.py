@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from backend import clock, workflow
 from backend.errors import Conflict, NotFound, RuleViolation
@@ -207,7 +207,9 @@ def get_for_staff(session: Session, *, staff: StaffAccount, license_id: int) -> 
 def by_number(session: Session, license_no: str) -> License | None:
     if not license_no.isalnum() or len(license_no) > 32:
         return None
-    return session.scalar(select(License).where(License.license_no == license_no))
+    # with its items in the same query: a verification is one round trip to the database
+    return session.execute(select(License).options(joinedload(License.items))
+                           .where(License.license_no == license_no)).unique().scalar_one_or_none()
 
 
 def _ensure_live(license_: License) -> None:
