@@ -45,6 +45,7 @@ from tests.test_notifications_worker import inbox_count, remaining
 receiver = shared.receiver  # the fixtures
 fresh_emulator = shared.fresh_emulator
 
+STAFF = "/api/staff/v1"
 TIMEOUT = 0.5  # the WeChat client's timeout in these tests; the late answer comes after it
 UNKNOWN_OUTCOMES = {
     "late answer": {"delay_seconds": TIMEOUT + 0.3},
@@ -249,3 +250,31 @@ def test_a_department_webhook_is_retried_through_each_fault_and_received_once(
     wait_until(lambda: len(receiver.verified) == delivered, 5, "the deliveries")
     assert receiver.verified == [record_id] * delivered
     assert list(receiver.accepted) == [record_id]  # the receiver deduped by the id
+
+
+def test_an_uncertain_send_is_listed_for_the_administrator_and_replayed_only_knowingly(
+        app, client, login, staff_login, session, emulator, fault_app):
+    alice = with_quota(client, login, session, emulator, "alice", 2)
+    control(emulator, "faults", endpoint="subscribe_send", reset_connection=True)
+    key = enqueue_event(app, applicant=alice)
+    settle(fault_app, session, key)
+    admin, _ = staff_login("system_admin")
+    deliveries = f"{STAFF}/notifications/deliveries"
+
+    listed = client.get(deliveries, headers=admin,
+                        query_string={"status": "uncertain", "channel": "wechat"}).json
+    counts = client.get(f"{STAFF}/notifications/summary", headers=admin).json["counts"]
+    row_id = listed["deliveries"][0]["id"]
+    refused = client.post(f"{deliveries}/{row_id}/replay", headers=admin, json={})
+    replayed = client.post(f"{deliveries}/{row_id}/replay", headers=admin,
+                           json={"accept_duplicate_risk": True})
+    row = settle(fault_app, session, key)
+
+    assert [(d["error_class"], d["attempts"]) for d in listed["deliveries"]] == [
+        ("unknown_outcome", 1)]
+    assert counts["wechat"] == {"uncertain": 1}
+    assert refused.status_code == 409 and refused.json["code"] == "DELIVERY_MAY_HAVE_ARRIVED"
+    assert replayed.status_code == 200 and replayed.json["status"] == "pending"
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert len(messages_to(emulator, openid_of("alice"))) == 2  # the duplicate, knowingly
+    assert remaining(session, alice) == 0
