@@ -3,7 +3,8 @@
 Replay puts a ``refused``, ``skipped``, ``failed`` or ``uncertain`` row back to ``pending``,
 due now, for a fresh series of attempts (the old count and error stay in its note). A
 ``sent`` row is never replayed (that is a duplicate by definition). An ``uncertain`` WeChat
-row may already have reached the user (its worker died mid-send), so replaying it requires
+row may already have reached the user (its worker died mid-send, or WeChat answered late, not
+at all or garbled: ``channels.classify_failure``), so replaying it requires
 ``accept_duplicate_risk``. Every replay is logged with who did it. Nothing here commits.
 """
 
@@ -75,7 +76,7 @@ def replay(session: Session, *, staff: StaffAccount, delivery_id: int,
     if (row.status == outbox.UNCERTAIN and row.channel == outbox.WECHAT
             and not accept_duplicate_risk):
         raise Conflict("DELIVERY_MAY_HAVE_ARRIVED",
-                       "该微信消息可能已送达（投递中进程中断），重发可能造成重复；"
+                       "该微信消息可能已送达（投递结果未知），重发可能造成重复；"
                        "确认后请带 accept_duplicate_risk=true 重试", {"status": row.status})
     log.warning("delivery replayed", extra={"outbox_id": row.id, "by": staff.username,
                                             "previous_status": row.status,

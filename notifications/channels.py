@@ -3,20 +3,36 @@
 Each sender makes one delivery attempt and classifies its result; it never touches the
 database (the worker records the outcome in its own short transaction).
 
-WeChat error classes (reference/wechat-notes.md):
+WeChat answers (reference/wechat-notes.md):
 
 | class        | errcodes                              | what the worker does                     |
 |--------------|---------------------------------------|------------------------------------------|
 | token        | 40001 40014 42001                     | refresh the token once, retry at once    |
-| transient    | -1 45011, HTTP 5xx, network, timeout  | retry later, exponential backoff         |
+| transient    | -1 45011                              | retry later, exponential backoff         |
 | daily_limit  | 45009                                 | retry after midnight (Beijing time)      |
 | user         | 43101 (quota spent), 40003            | refused for good; 43101 zeroes the quota |
 | config       | 40037 47003 41030 (+ unfittable data) | refused for good, logged as an alert     |
 | other codes  |                                       | retry later (bounded by max attempts)    |
 
+A WeChat send that failed without such an answer is classified by ``classify_failure``, the
+one place that decides whether the request may have reached WeChat. WeChat has no
+idempotency key, so a send that may have arrived must never be sent again automatically:
+
+- **retry** — nothing can have reached WeChat: the connection was refused or never made
+  (unreachable, DNS, a timeout while connecting); the token fetch before the send failed;
+  WeChat's front answered HTTP 503, 429 or 408 (it says it did not act on the request).
+- **uncertain** — the request may have been read: a read timeout (WeChat answering later
+  than our timeout), the connection reset or closed after the request was sent, a broken
+  body, any other HTTP error status, an answer that is not WeChat's JSON.
+
+``uncertain`` rows keep their quota unit spent and wait for an administrator, who may replay
+them knowingly (``admin.replay``). No layer below retries either: requests' default adapter
+(``Retry(0, read=False)``) never resends, and ``wechat.WeChatClient`` keeps it.
+
 Webhook: 2xx delivered; 410 Gone refused for good; anything else (5xx, 4xx, timeout,
-connection refused) is retried with backoff until NOTIFY_MAX_ATTEMPTS, then ``failed``,
-replayable by an administrator, and always in the department's pull feed meanwhile.
+connection refused or reset, a late answer) is retried with backoff until NOTIFY_MAX_ATTEMPTS,
+then ``failed``, replayable by an administrator, and always in the department's pull feed
+meanwhile. Resending is safe there: every delivery carries the record's idempotency id.
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from wechatpy.exceptions import WeChatClientException
 
 from notifications import signing
@@ -41,14 +58,15 @@ DAILY_LIMIT = frozenset({45009})
 USER_DECISION = frozenset({43101, 40003})
 CONFIG_ERRORS = frozenset({40037, 47003, 41030})
 QUOTA_SPENT = 43101
+NOT_HANDLED = frozenset({408, 429, 503})  # HTTP statuses saying the request was not acted on
 
-SENT, RETRY, REFUSED = "sent", "retry", "refused"
+SENT, RETRY, REFUSED, UNCERTAIN = "sent", "retry", "refused", "uncertain"
 
 
 @dataclass(frozen=True)
 class Result:
-    """One attempt's outcome: ``sent``, ``retry`` (with a class choosing the backoff) or
-    ``refused`` for good."""
+    """One attempt's outcome: ``sent``, ``retry`` (with a class choosing the backoff),
+    ``refused`` for good, or ``uncertain`` (may have reached the user; never resent)."""
 
     outcome: str
     error_class: str | None = None
@@ -63,12 +81,26 @@ class Result:
 # --- WeChat ------------------------------------------------------------------------------------
 
 
+class UnreadableAnswer(Exception):
+    """WeChat's front answered 200 with something that is not WeChat's JSON answer."""
+
+
 def send_wechat(client: WeChatClient, *, openid: str, template_id: str,
                 data: dict[str, Any], page: str | None, state: str = "formal") -> Result:
-    """Send one subscribe message; on a refused token, refresh once and retry once."""
+    """Send one subscribe message; on a refused token, refresh once and retry once.
+
+    The token is fetched first, on its own, so that its failures (nothing sent yet) are
+    retried; every failure of the send itself goes through ``classify_failure``.
+    """
+    try:
+        client.access_token  # noqa: B018 - fetched (and cached) before anything is sent
+    except (WeChatClientException, requests.RequestException) as error:
+        return Result(RETRY, "transient", f"token fetch failed: {error}")
     for attempt in (1, 2):
         try:
-            _post_subscribe(client, openid, template_id, data, page, state)
+            answer = _post_subscribe(client, openid, template_id, data, page, state)
+            if not isinstance(answer, dict) or answer.get("errcode") != 0:
+                raise UnreadableAnswer(_answer_text(answer))
             return Result(SENT)
         except WeChatClientException as error:
             errcode = _errcode(error)
@@ -78,23 +110,29 @@ def send_wechat(client: WeChatClient, *, openid: str, template_id: str,
                 except (WeChatClientException, requests.RequestException) as refresh_error:
                     return Result(RETRY, "transient", f"token refresh failed: {refresh_error}")
                 continue
-            return classify_wechat(error)
-        except requests.RequestException as error:
-            return Result(RETRY, "transient", f"network: {type(error).__name__}: {error}")
+            return classify_failure(error)
+        except (requests.RequestException, UnreadableAnswer) as error:
+            return classify_failure(error)
     return Result(RETRY, "transient", "token refused twice")  # pragma: no cover - loop returns
 
 
 def _post_subscribe(client: WeChatClient, openid: str, template_id: str, data: dict[str, Any],
-                    page: str | None, state: str) -> None:
+                    page: str | None, state: str) -> Any:
+    """WeChat's decoded answer (wechatpy hands back the raw response if it is not JSON)."""
     if state == "formal":
-        client.wxa.send_subscribe_message(openid, template_id, data, page=page)
-        return
+        return client.wxa.send_subscribe_message(openid, template_id, data, page=page)
     # wechatpy 1.8.18 has no miniprogram_state argument: post the documented body ourselves
     body = {"touser": openid, "template_id": template_id, "data": data,
             "miniprogram_state": state, "lang": "zh_CN"}
     if page:
         body["page"] = page
-    client.post("message/subscribe/send", data=body)
+    return client.post("message/subscribe/send", data=body)
+
+
+def _answer_text(answer: Any) -> str:
+    if isinstance(answer, requests.Response):
+        return f"HTTP {answer.status_code}, not JSON: {answer.text[:200]!r}"
+    return f"not WeChat's answer: {str(answer)[:200]!r}"
 
 
 def _errcode(error: WeChatClientException) -> int | None:
@@ -104,11 +142,37 @@ def _errcode(error: WeChatClientException) -> int | None:
         return None
 
 
-def classify_wechat(error: WeChatClientException) -> Result:
+def nothing_sent(error: requests.RequestException) -> bool:
+    """Whether the failure proves the request never left: it failed while connecting —
+    refused, unreachable, DNS (urllib3's NewConnectionError, NameResolutionError) or a
+    connect timeout. Everything else happened once the connection was up, so the request
+    may have been read."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    cause = error.args[0] if error.args else None  # requests wraps urllib3's MaxRetryError
+    return isinstance(getattr(cause, "reason", cause), (ConnectTimeoutError, NewConnectionError))
+
+
+def classify_failure(error: Exception) -> Result:
+    """What a failed WeChat send means: the one place deciding retry, refusal or uncertain
+    (the tables in the module docstring)."""
+    if isinstance(error, WeChatClientException) and _errcode(error) is not None:
+        return _classify_errcode(error)
+    if isinstance(error, WeChatClientException):  # an HTTP error status from WeChat's front
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        text = f"HTTP {status}" if status else "HTTP error"
+        if status in NOT_HANDLED:
+            return Result(RETRY, "transient", text)
+        return Result(UNCERTAIN, "unknown_outcome", f"{text}: may have been delivered")
+    if isinstance(error, requests.RequestException) and nothing_sent(error):
+        return Result(RETRY, "transient", f"not connected: {type(error).__name__}: {error}")
+    return Result(UNCERTAIN, "unknown_outcome",
+                  f"may have been delivered, not resent: {type(error).__name__}: {error}")
+
+
+def _classify_errcode(error: WeChatClientException) -> Result:
     errcode = _errcode(error)
-    text = f"{errcode}: {error.errmsg}" if errcode is not None else _http_text(error)
-    if errcode is None:
-        return Result(RETRY, "transient", text)  # HTTP error status from WeChat's front
+    text = f"{errcode}: {error.errmsg}"
     if errcode in RETRY_LATER or errcode in TOKEN_ERRORS:
         return Result(RETRY, "transient", text, errcode)
     if errcode in DAILY_LIMIT:
@@ -120,12 +184,6 @@ def classify_wechat(error: WeChatClientException) -> Result:
                   extra={"errcode": errcode, "errmsg": error.errmsg})
         return Result(REFUSED, "config", text, errcode)
     return Result(RETRY, "transient", text, errcode)
-
-
-def _http_text(error: WeChatClientException) -> str:
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None)
-    return f"HTTP {status}" if status else "HTTP error"
 
 
 # --- department webhooks -----------------------------------------------------------------------

@@ -14,8 +14,9 @@ One row at a time, in three steps, each database step its own short transaction:
    be rendered is recorded right there (``skipped`` / ``refused``) and never reaches WeChat.
 2. **Send**, outside any transaction (``notifications.channels``).
 3. **Record** ``UPDATE … WHERE id=… AND claim_token=…``: ``sent``; ``pending`` again with a
-   due time backed off by error class; ``refused`` for good; ``failed`` when attempts run
-   out. A refused or retried WeChat message gives its quota unit back; 43101 zeroes it. If
+   due time backed off by error class; ``refused`` for good; ``uncertain`` when the send
+   may have reached WeChat; ``failed`` when attempts run out. A refused or retried WeChat
+   message gives its quota unit back (an uncertain one keeps it spent); 43101 zeroes it. If
    the database is down at this point the worker keeps the outcome in memory and retries the
    write until the database answers — it does not send anything else meanwhile.
 
@@ -25,11 +26,15 @@ Exactly once in the user's view — the reasoning:
   key (``routing.fan_out``): it exists exactly once, whatever happens to workers, WeChat or
   Redis. This is the guaranteed channel.
 - WeChat offers no idempotency key and no way to ask whether a message arrived, so the
-  WeChat side is **at most once**: a row is only ever sent by the holder of its claim, and a
-  claim whose lease ran out while ``sending`` (the worker died between sending and
-  recording, or before sending — we cannot tell which) is marked ``uncertain`` and never
-  sent again automatically. A duplicate would be worse than a missing push: the message is
-  in the in-app list either way. An administrator may replay an uncertain row knowingly.
+  WeChat side is **at most once**: a row is only ever sent by the holder of its claim, and
+  any send whose outcome is unknown is marked ``uncertain`` and never sent again
+  automatically — a claim whose lease ran out while ``sending`` (the worker died between
+  sending and recording, or before sending — we cannot tell which), and a send that failed
+  after the request may have reached WeChat (a late answer, a reset connection, an answer
+  that is not WeChat's; ``channels.classify_failure``). Only failures proving nothing left
+  (refused, DNS, a connect timeout) are retried. A duplicate would be worse than a missing
+  push: the message is in the in-app list either way. An administrator may replay an
+  uncertain row knowingly.
   The window in which a WeChat push can be lost is the time between the claim's commit and
   the HTTP request leaving — milliseconds, only when the process dies just then.
 - Department webhooks are **at least once + idempotent receiver**: an expired claim goes
@@ -315,6 +320,8 @@ class Deliverer:
             values |= {"status": SENT, "sent_at": now}
         elif result.outcome == channels.REFUSED:
             values |= {"status": REFUSED}
+        elif result.outcome == channels.UNCERTAIN:
+            values |= {"status": UNCERTAIN}
         elif claim.attempts >= self.policy.max_attempts:
             values |= {"status": FAILED}
         else:
@@ -329,7 +336,7 @@ class Deliverer:
             log.warning("claim lost before the outcome was written; outcome dropped",
                         extra={"outbox_id": claim.id, "outcome": result.outcome})
             return False
-        if claim.quota is not None and result.outcome != channels.SENT:
+        if claim.quota is not None and result.outcome in (channels.RETRY, channels.REFUSED):
             applicant_id, template_id = claim.quota
             mine = ((WechatSubscription.applicant_id == applicant_id)
                     & (WechatSubscription.template_id == template_id))

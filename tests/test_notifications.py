@@ -34,6 +34,7 @@ from notifications import channels, delivery, outbox, routing, signing, template
 from notifications.wechat import make_client
 from tests.conftest import APPID, SECRET, make_settings
 from wechat_emulator.app import VALUE_RULES, _wechat_id
+from wechat_emulator.server import abort_connection
 
 MP = "/api/mp/v1"
 
@@ -178,11 +179,15 @@ def deliver_now(app) -> int:
 
 class Receiver:
     """A supervising department's webhook receiver on 127.0.0.1, programmable per request:
-    ``script`` holds what to do with the next requests ("500", "timeout", "ok")."""
+    ``script`` holds what to do with the next requests: "500"; "timeout" (accept after the
+    worker has given up waiting); "reset" (accept, then reset the connection instead of
+    answering); "ok". What it accepts it dedupes by delivery id, as a department must:
+    ``verified`` lists every verified delivery's id, ``accepted`` each record once."""
 
     def __init__(self) -> None:
         self.script: list[str] = []
         self.requests: list[dict] = []
+        self.verified: list[str] = []
         self.accepted: dict[str, dict] = {}
         self.secret: str | None = None
         self.lock = threading.Lock()
@@ -195,11 +200,10 @@ class Receiver:
                     action = receiver.script.pop(0) if receiver.script else "ok"
                     receiver.requests.append({"headers": dict(self.headers), "body": body,
                                               "action": action})
-                if action == "timeout":
-                    time.sleep(1.0)  # longer than the worker's webhook timeout
-                    return self._answer(200, b"too late")
                 if action == "500":
                     return self._answer(500, b"internal error")
+                if action == "timeout":
+                    time.sleep(1.0)  # longer than the worker's webhook timeout
                 # what a department does: verify with plain HMAC, then dedupe by delivery id
                 timestamp = self.headers["X-Yiye-Timestamp"]
                 expected = "v1=" + hmac.new(receiver.secret.encode(),
@@ -209,8 +213,12 @@ class Receiver:
                         time.time() - int(timestamp)) > 300:
                     return self._answer(401, b"bad signature")
                 with receiver.lock:
+                    receiver.verified.append(self.headers["X-Yiye-Delivery"])
                     receiver.accepted.setdefault(self.headers["X-Yiye-Delivery"],
                                                  json.loads(body))
+                if action == "reset":
+                    self.close_connection = True
+                    return abort_connection(self.connection)
                 return self._answer(200, b"ok")
 
             def _answer(self, status: int, text: bytes) -> None:

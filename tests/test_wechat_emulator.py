@@ -295,6 +295,34 @@ def test_delay_fault_makes_the_client_time_out(
     _wait_for_log(emulator, lambda calls: calls[-1]["endpoint"] == "subscribe_send")
 
 
+def test_reset_fault_accepts_the_message_and_resets_the_connection(
+    emulator: EmulatorServer, wechat: WeChatClient
+) -> None:
+    alice = openid_of(wechat, "alice")
+    control(emulator, "faults", endpoint="subscribe_send", reset_connection=True)
+
+    with pytest.raises(requests.ConnectionError) as caught:
+        send(wechat, alice)
+
+    assert isinstance(caught.value.args[0].args[1], ConnectionResetError)
+    log = emulator_log(emulator)
+    assert [m["touser"] for m in log["messages"]] == [alice]  # it arrived all the same
+    assert [r["endpoint"] for r in log["received"]].count("subscribe_send") == 1  # no retry
+    assert send(wechat, alice)["errcode"] == 0  # the next call is answered
+
+
+def test_answer_text_fault_accepts_the_message_and_answers_no_json(
+    emulator: EmulatorServer, wechat: WeChatClient
+) -> None:
+    alice = openid_of(wechat, "alice")
+    control(emulator, "faults", endpoint="subscribe_send", answer_text="<html>502</html>")
+
+    answer = send(wechat, alice)
+
+    assert isinstance(answer, requests.Response) and answer.text == "<html>502</html>"
+    assert [m["touser"] for m in emulator_log(emulator)["messages"]] == [alice]
+
+
 def test_token_fetch_has_a_timeout_too(emulator: EmulatorServer, new_client: ClientFactory) -> None:
     client = new_client(timeout=0.5)
     control(emulator, "faults", endpoint="token", delay_seconds=1.5)
@@ -361,6 +389,18 @@ def test_fault_with_unknown_endpoint_is_rejected(emulator: EmulatorServer) -> No
     )
 
     assert resp.status_code == 400
+
+
+@pytest.mark.parametrize("fault", [{"endpoint": "token"}, {"endpoint": "token",
+                                   "reset_connection": "yes"}, {"endpoint": "token",
+                                   "answer_text": 502}])
+def test_fault_without_a_valid_effect_is_rejected(
+    emulator: EmulatorServer, wechat: WeChatClient, fault: dict[str, Any]
+) -> None:
+    resp = requests.post(f"{emulator.base_url}_emulator/faults", json=fault, timeout=5)
+
+    assert resp.status_code == 400
+    assert wechat.wxa.code_to_session("test-alice")["openid"]  # nothing was armed
 
 
 def test_emulator_refuses_non_loopback_addresses() -> None:

@@ -23,6 +23,11 @@ Subscribe messages, as WeChat keeps them (``POST /_emulator/config`` switches ea
 account's template ids; any other answers 40037. ``pages`` — the pages of the released
 mini-program; a message opening any other answers 41030. Values breaking their type's rule
 answer 47003, as before.
+
+Faults (``POST /_emulator/faults``, see ``Fault``) make the next matching calls fail the ways
+WeChat and the network do, including the ones whose outcome the caller cannot know: an answer
+later than the caller's timeout (the message still accepted), the connection reset after the
+request was read, an answer that is not JSON.
 """
 
 from __future__ import annotations
@@ -176,9 +181,24 @@ def _check_data(data: Any) -> dict[str, Any] | None:
 Handler = Callable[[dict[str, str], Any], dict[str, Any]]
 
 
+class ResetConnection(ConnectionResetError):
+    """Raised past Flask (``_resetting``) so that the server resets the client's connection
+    (``server.EmulatorServer``) instead of sending the answer."""
+
+
+RESET_KEY = "wechat_emulator.reset"
+
+
 @dataclass
 class Fault:
-    """An armed fault: what the next ``times`` matching calls get instead of an answer."""
+    """An armed fault: what the next ``times`` matching calls get instead of an answer.
+
+    ``errcode`` answers that error, ``http_status`` a plain HTTP error; ``delay_seconds``
+    holds the answer back (alone: then handles the call as usual — a late answer that
+    WeChat still accepted); ``reset_connection`` handles the call, then resets the
+    connection instead of answering; ``answer_text`` handles the call, then answers this
+    text instead of the JSON. The last two are calls whose outcome the client cannot know.
+    """
 
     endpoint: str
     errcode: int | None = None
@@ -187,6 +207,8 @@ class Fault:
     template_id: str | None = None
     delay_seconds: float = 0.0
     http_status: int | None = None
+    reset_connection: bool = False
+    answer_text: str | None = None
 
     def matches(self, endpoint: str, body: Any) -> bool:
         if self.endpoint not in ("*", endpoint):
@@ -211,8 +233,10 @@ def _parse_fault(spec: Any) -> Fault:
     fault = Fault(**spec)
     if fault.endpoint not in FAULT_ENDPOINTS:
         raise ValueError(f"endpoint must be one of {sorted(FAULT_ENDPOINTS)}")
-    if fault.errcode is None and fault.http_status is None and not fault.delay_seconds:
-        raise ValueError("give errcode, http_status or delay_seconds")
+    if (fault.errcode is None and fault.http_status is None and not fault.delay_seconds
+            and not fault.reset_connection and fault.answer_text is None):
+        raise ValueError("give errcode, http_status, delay_seconds, reset_connection or "
+                         "answer_text")
     if fault.errcode is not None and (type(fault.errcode) is not int or fault.errcode == 0):
         raise ValueError("errcode must be a non-zero integer")
     if type(fault.times) is not int or fault.times < 1:
@@ -223,7 +247,9 @@ def _parse_fault(spec: Any) -> Fault:
         type(fault.http_status) is not int or not 400 <= fault.http_status <= 599
     ):
         raise ValueError("http_status must be an HTTP error status (400-599)")
-    for name in ("touser", "template_id"):
+    if not isinstance(fault.reset_connection, bool):
+        raise ValueError("reset_connection must be true or false")
+    for name in ("touser", "template_id", "answer_text"):
         if getattr(fault, name) is not None and not isinstance(getattr(fault, name), str):
             raise ValueError(f"{name} must be a string")
     return fault
@@ -444,6 +470,10 @@ class Emulator:
                     "at": time.time(),
                 }
             )
+        if fault and fault.reset_connection:
+            request.environ[RESET_KEY] = True
+        if fault and fault.answer_text is not None:
+            return Response(fault.answer_text, status=status, mimetype="text/html")
         if result is None:
             return Response(f"HTTP {status}\n", status=status, mimetype="text/plain")
         return jsonify(result)
@@ -455,9 +485,23 @@ def _mask_secret(body: Any) -> Any:
     return body
 
 
+def _resetting(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a call marked for a reset into ``ResetConnection`` before a byte is answered."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        answer = wsgi_app(environ, start_response)
+        if environ.get(RESET_KEY):
+            getattr(answer, "close", lambda: None)()
+            raise ResetConnection("reset by the emulator's fault")
+        return answer
+
+    return app
+
+
 def create_app(appid: str, secret: str) -> Flask:
     """The emulator as a Flask app, for one mini-program ``appid``/``secret``."""
     app = Flask(__name__)
+    app.wsgi_app = _resetting(app.wsgi_app)  # type: ignore[method-assign]
     emulator = Emulator(appid, secret)
     app.extensions["wechat_emulator"] = emulator
 

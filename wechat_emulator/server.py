@@ -7,13 +7,29 @@ networking, timeouts included, exactly as they will against WeChat.
 from __future__ import annotations
 
 import ipaddress
+import socket
+import struct
 import threading
 from types import TracebackType
 
 from flask import Flask
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
-from wechat_emulator.app import create_app
+from wechat_emulator.app import ResetConnection, create_app
+
+
+def abort_connection(sock: socket.socket) -> None:
+    """Close with a TCP reset (SO_LINGER 0), as a crashed peer or a middlebox does: the
+    client has sent its request and gets no answer, only ECONNRESET."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class _Handler(WSGIRequestHandler):
+    def connection_dropped(self, error: BaseException, environ: object = None) -> None:
+        if isinstance(error, ResetConnection):  # the reset_connection fault
+            self.close_connection = True
+            abort_connection(self.connection)
 
 
 def is_loopback(host: str) -> bool:
@@ -31,7 +47,7 @@ class EmulatorServer:
 
     def __init__(self, app: Flask, host: str, port: int) -> None:
         self.app = app
-        self._server = make_server(host, port, app, threaded=True)
+        self._server = make_server(host, port, app, threaded=True, request_handler=_Handler)
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{self._server.server_port}/"
         self._thread = threading.Thread(
