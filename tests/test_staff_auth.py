@@ -17,8 +17,7 @@ from backend.models import AccessToken, Applicant, StaffAccount, StaffBindingCod
 from backend.models.base import utcnow
 from backend.security import permissions
 from backend.services import staff as staff_service
-from config.settings import load
-from tests.test_app import PRODUCTION, assert_envelope
+from tests.test_app import assert_envelope, production_settings
 
 FAST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 FAST_HASHER = PasswordHasher(**FAST)
@@ -407,8 +406,7 @@ def test_flask_staff_demo_keeps_the_public_demo_password_for_development(app, cl
     assert staff_login(client, "window1", staff_service.DEMO_PASSWORD).status_code == 200
 
 
-def test_flask_staff_demo_is_refused_in_production(tmp_path):
-    app = create_app(load(environ=PRODUCTION | {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "LOG_LEVEL": "WARNING"}))
+def test_flask_staff_demo_is_refused_in_production(mariadb_url, redis_url):
+    app = create_app(production_settings(mariadb_url, redis_url))
     result = app.test_cli_runner().invoke(args=["staff", "demo"])
     assert result.exit_code == 1 and "refused in production" in result.output
