@@ -11,7 +11,6 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from backend.app import create_app
-from backend.console.auth import LOGIN_RATE_LIMIT
 from backend.errors import PermissionDenied, RuleViolation
 from backend.models import AccessToken, Applicant, StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
@@ -181,11 +180,20 @@ def test_login_rehashes_when_argon2_parameters_change(client, session, make_staf
     assert staff_login(client, "window1").status_code == 200
 
 
-def test_login_is_rate_limited_per_client(client):
-    limit = int(LOGIN_RATE_LIMIT.split()[0])
+@pytest.mark.parametrize("limit", [3, 7])
+def test_login_is_rate_limited_per_client_by_its_setting(client, set_settings, limit):
+    set_settings(LOGIN_RATE_LIMIT=f"{limit} per minute")
     statuses = [staff_login(client, f"nobody{i}").status_code for i in range(limit)]
     assert statuses == [401] * limit
     assert_envelope(staff_login(client, "nobody"), 429, "RATE_LIMITED")
+
+
+def test_binding_is_rate_limited_per_wechat_user_by_its_setting(client, login, set_settings):
+    set_settings(BIND_RATE_LIMIT="2 per minute")
+    alice, bob = login("alice"), login("bob")
+    assert [bind(client, alice, "00000000").status_code for _ in range(2)] == [422, 422]
+    assert_envelope(bind(client, alice, "00000000"), 429, "RATE_LIMITED")
+    assert bind(client, bob, "00000000").status_code == 422  # counted per WeChat user
 
 
 def test_logout_revokes_only_the_presented_token(client, make_staff):
