@@ -6,11 +6,14 @@ import base64
 import json
 import logging
 import os
+import re
 import runpy
 import secrets
 import subprocess
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
 from pythonjsonlogger.json import JsonFormatter
 
 from backend.app import create_app
@@ -343,6 +346,34 @@ def test_each_gunicorn_has_a_control_socket_of_its_own(monkeypatch):
         paths.add(runpy.run_path(str(GUNICORN_CONF))["control_socket"])
     assert paths == {str(PROJECT_ROOT / "var" / f"gunicorn-{port}.ctl")
                      for port in ("8000", "9000")}
+
+
+def readme_flask_commands() -> set[tuple[str, ...]]:
+    """Every `flask …` command the README names, as its words (``("staff", "create")``)."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    return {tuple(words.split())
+            for words in re.findall(r"(?:^|`)flask((?: [a-z][a-z-]*)+)", text, re.MULTILINE)}
+
+
+def test_flask_finds_the_app_in_a_fresh_shell_with_the_venv_activated(tmp_path):
+    """As the README says: `. .venv/bin/activate`, then `flask …` — no FLASK_APP exported
+    (only the Makefile used to export it: "No such command 'staff'")."""
+    env = settings_free_environ(MEDIA_ROOT=str(tmp_path / "media"))
+    env.pop("FLASK_APP", None)
+    ran = subprocess.run([str(BIN / "flask"), "staff", "create", "--help"], env=env,
+                         cwd=PROJECT_ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "--username" in ran.stdout
+
+
+def test_every_flask_command_in_the_readme_exists(app):
+    commands = readme_flask_commands()
+    assert {("staff", "create"), ("db", "upgrade"), ("worker",)} <= commands
+    cli = FlaskGroup(create_app=lambda: app)  # plugin commands (flask db) included
+    for words in sorted(commands):
+        result = CliRunner().invoke(cli, [*words, "--help"])
+        assert result.exit_code == 0, (words, result.output)
 
 
 def test_settings_come_from_the_environment():
