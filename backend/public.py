@@ -53,7 +53,9 @@ def _verdict(license_no: str) -> dict:
 @bp.get("/v/<license_no>")
 @_page_limit
 @bp.doc(summary="许可证公开核验页（手机浏览器）",
-        responses={200: {"description": "HTML 页面", "content": {"text/html": {}}}})
+        responses={200: {"description": "HTML 页面", "content": {"text/html": {}}},
+                   429: {"description": "请求过于频繁（与 JSON 核验合计计数）：HTML 页面，"
+                                        "Retry-After", "content": {"text/html": {}}}})
 def verify_page(license_no: str):
     """许可证公开核验页：扫码即见结论"""
     return render_template("verify.html", result=_verdict(license_no)), 200, PAGE_HEADERS
