@@ -5,7 +5,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 WECHAT_EMULATOR_PORT ?= 8081
-export FLASK_APP := backend.app:create_app
 WECHAT_API_BASE ?= http://127.0.0.1:$(WECHAT_EMULATOR_PORT)/
 export PORT WECHAT_EMULATOR_PORT WECHAT_API_BASE
 

@@ -1,7 +1,9 @@
 """Extension objects, created unbound and bound to an app in ``create_app``."""
 
 import time
+from collections.abc import Callable
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -39,3 +41,9 @@ def ping_when_idle(engine: Engine) -> None:
         except Exception as error:
             # the pool discards this connection and checks out (or opens) another
             raise exc.DisconnectionError(str(error)) from error
+
+
+def limit_of(setting: str) -> Callable[[], str]:
+    """A rate limit read from its setting (config/settings.py) at each request: every limit
+    is a setting an operator can change, never a literal in a route."""
+    return lambda: current_app.extensions["settings"].values[setting]

@@ -158,6 +158,9 @@ def register_error_handlers(app: APIFlask) -> None:
         # Retry-After is the limit's window: the most a client has to wait
         code, message = STATUS_ERRORS[429]
         retry_after = str(error.limit.limit.get_expiry())
+        if error.response is not None:  # the route's own answer (on_breach: a page)
+            error.response.headers["Retry-After"] = retry_after
+            return error.response
         return (envelope(code, message, {"retry_after_seconds": int(retry_after)}), 429,
                 {"Retry-After": retry_after})
 

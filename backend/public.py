@@ -7,17 +7,35 @@ A clear verdict (有效 / 已暂停 / 已吊销 / 已注销 / 已过期 / 无效
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import current_app, render_template, request
+from flask import Response, current_app, render_template, request
+from flask_limiter import RequestLimit
 
-from backend.extensions import db, limiter
+from backend.extensions import db, limit_of, limiter
 from backend.security import signatures
 from backend.services import verification
 
 bp = APIBlueprint("public", __name__, tag="公开核验")
 
+PAGE_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
 
-def _limit() -> str:
-    return current_app.extensions["settings"].PUBLIC_VERIFY_RATE_LIMIT
+
+def _busy_page(limit: RequestLimit) -> Response:
+    """A refused page request is a page a phone shows, not a JSON envelope."""
+    wait = limit.limit.get_expiry()
+    result = {"verdict": "busy", "verdict_label": "请稍后再试",
+              "reason": f"查询过于频繁，请 {wait} 秒后再扫码核验"}
+    return Response(render_template("verify.html", result=result), 429, PAGE_HEADERS)
+
+
+# The page and its JSON twin are one thing to count (PUBLIC_VERIFY_RATE_LIMIT is "public
+# verification requests per client address"): one shared counter, or enumeration gets twice
+# the budget by alternating the two paths.
+_SCOPE = "public-verify"
+_page_limit = limiter.shared_limit(limit_of("PUBLIC_VERIFY_RATE_LIMIT"), scope=_SCOPE,
+                                   on_breach=_busy_page)
+_json_limit = limiter.shared_limit(limit_of("PUBLIC_VERIFY_RATE_LIMIT"), scope=_SCOPE)
 
 
 def _verdict(license_no: str) -> dict:
@@ -33,19 +51,18 @@ def _verdict(license_no: str) -> dict:
 
 
 @bp.get("/v/<license_no>")
-@limiter.limit(_limit)
+@_page_limit
 @bp.doc(summary="许可证公开核验页（手机浏览器）",
-        responses={200: {"description": "HTML 页面", "content": {"text/html": {}}}})
+        responses={200: {"description": "HTML 页面", "content": {"text/html": {}}},
+                   429: {"description": "请求过于频繁（与 JSON 核验合计计数）：HTML 页面，"
+                                        "Retry-After", "content": {"text/html": {}}}})
 def verify_page(license_no: str):
     """许可证公开核验页：扫码即见结论"""
-    html = render_template("verify.html", result=_verdict(license_no))
-    return html, 200, {"Content-Type": "text/html; charset=utf-8",
-                       "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                       "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+    return render_template("verify.html", result=_verdict(license_no)), 200, PAGE_HEADERS
 
 
 @bp.get("/api/public/v1/licenses/<license_no>")
-@limiter.limit(_limit)
+@_json_limit
 def verify_json(license_no: str):
     """许可证公开核验（JSON），参数同二维码：v 版本、k 密钥编号、s 签名，各一次；其他参数
     （如微信分享附加的 from、isappinstalled）忽略，不影响结论"""

@@ -9,15 +9,21 @@ and the worker is its own process (`flask worker`), so any number of processes i
 
 import os
 
-from config.settings import load
+from config.settings import PROJECT_ROOT, SettingsError, load
 
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)  # empty, as in .env.example, is the default
 
 
-settings = load()  # a setting that would make the service unsafe stops it here
+try:
+    settings = load()  # a setting that would make the service unsafe stops it here
+except SettingsError as error:  # one line for the operator, not a traceback
+    raise SystemExit(f"refusing to start: {error}") from None
 bind = f"{settings.HOST}:{settings.PORT}"
+# `gunicornc -s var/gunicorn-PORT.ctl`: gunicorn's default path is one for the whole machine
+# (~/.gunicorn/gunicorn.ctl), so a second instance would take over the first one's socket
+control_socket = str(PROJECT_ROOT / "var" / f"gunicorn-{settings.PORT}.ctl")
 if settings.REDIS_URL:
     workers, threads = _int("WEB_CONCURRENCY", 2), _int("WEB_THREADS", 4)
 elif _int("WEB_CONCURRENCY", 1) != 1:

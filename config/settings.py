@@ -12,7 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from zxcvbn import zxcvbn
 
 from backend.security.signatures import Keyring
@@ -48,15 +51,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", DEV_SECRET_KEY, str,
             "signs and encrypts server-side secrets; production: ≥ 32 characters and "
             "≥ 128 bits by zxcvbn, e.g. secrets.token_urlsafe(32)"),
-    Setting("DATABASE_URL", "", str, "SQLAlchemy URL; empty = SQLite file under var/"),
-    Setting("REDIS_URL", "", str, "redis://…; empty = in-process defaults"),
+    Setting("DATABASE_URL", "", str,
+            "SQLAlchemy URL; empty = SQLite file under var/ (trying out only); "
+            "production: mysql+pymysql://… (MySQL/MariaDB)"),
+    Setting("REDIS_URL", "", str,
+            "redis://…; empty = in-process defaults (trying out only); production: required"),
     Setting("WECHAT_APPID", "wx-dev-appid", str, "mini-program AppID"),
     Setting("WECHAT_SECRET", "dev-secret", str, "mini-program AppSecret"),
     Setting("WECHAT_API_BASE", "http://127.0.0.1:8081/", str, "WeChat API base URL"),
     Setting("WECHAT_TIMEOUT_SECONDS", 5.0, float, "timeout of one WeChat HTTP call"),
     Setting("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, int, "lifetime of a mini-program token"),
     Setting("MAX_JSON_BYTES", 64 * 1024, int, "largest accepted JSON request body"),
-    Setting("LOGIN_RATE_LIMIT", "30 per minute", str, "login attempts per client address"),
+    Setting("LOGIN_RATE_LIMIT", "30 per minute", str,
+            "login attempts per client address, on each login (staff, mini-program)"),
+    Setting("BIND_RATE_LIMIT", "10 per minute", str,
+            "staff binding-code attempts per WeChat user (the codes are 8 digits)"),
     Setting("CATALOG_PATH", str(PROJECT_ROOT / "config" / "catalog" / "catalog.yaml"), str,
             "catalog data file loaded by `flask catalog load`"),
     Setting("CATALOG_CHECK_SECONDS", 1.0, float,
@@ -71,8 +80,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SUBMIT_RATE_LIMIT", "10 per minute", str,
             "submissions and new applications per applicant"),
     Setting("LICENSE_VERIFY_BASE_URL", "", str,
-            "https origin of the public verification page printed in license QR codes; "
-            "empty = the served address (HOST, PORT)"),
+            "https origin (optionally with a path prefix) of the public verification page "
+            "printed in license QR codes; empty = the served address (HOST, PORT)"),
     Setting("LICENSE_SIGNING_KEYS", "", str,
             "kid:base64url-seed,… Ed25519 keys; empty = the fixed development key"),
     Setting("LICENSE_ACTIVE_KEY_ID", "", str, "the kid that signs new QR codes"),
@@ -80,7 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LICENSE_FONT_PATH", "", str, "CJK font for license images; empty = search"),
     Setting("LICENSE_CACHE_SECONDS", 600, int, "how long a valid verification is cached"),
     Setting("PUBLIC_VERIFY_RATE_LIMIT", "60 per minute", str,
-            "public verification page requests per client address"),
+            "public verification requests per client address, the page and its JSON "
+            "twin counted together"),
     Setting("WORKER_POLL_SECONDS", 5.0, float, "how often the worker looks for due work"),
     # notifications (notifications/README.md)
     Setting("NOTIFY_TEMPLATES_PATH", "", str,
@@ -102,7 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
             "age before a stored file no row refers to is deleted by the tick"),
     Setting("LOG_LEVEL", "INFO", str, "DEBUG | INFO | WARNING | ERROR"),
     Setting("PUBLIC_BASE_URL", "", str,
-            "where this service is reached; empty = the served address (HOST, PORT)"),
+            "where this service is reached; empty = the served address (HOST, PORT); "
+            "production: required, https"),
     Setting("HOST", "127.0.0.1", str, "address gunicorn binds (config/gunicorn.conf.py)"),
     Setting("PORT", 8000, int, "port gunicorn serves"),
 )
@@ -137,12 +148,17 @@ class SettingsError(ValueError):
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Read the table from the environment; ``overrides`` (tests) win over both."""
+    """Read the table from the environment; ``overrides`` (tests) win over both.
+
+    Values lose surrounding whitespace: no setting has meaningful leading or trailing spaces,
+    and a space left after a value in a .env file or a secrets store must not make
+    ``"dev-secret "`` pass for a real secret (nor ``" "`` for a set value).
+    """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for s in SETTINGS:
-        raw = environ.get(s.env)
-        values[s.env] = s.default if raw in (None, "") else _coerce(s, raw)
+        raw = (environ.get(s.env) or "").strip()
+        values[s.env] = _coerce(s, raw) if raw else s.default
     values.update(overrides)
     for name in SERVED_ADDRESS_DEFAULTS:
         values[name] = values[name] or served_origin(values["HOST"], values["PORT"])
@@ -176,19 +192,40 @@ def served_origin(host: str, port: int) -> str:
 def _check(values: Mapping[str, Any]) -> None:
     """Refuse, at load, settings that cannot run or would be unsafe in production.
 
-    APP_ENV is matched exactly in every environment: a near miss ("Production", "prod",
-    "production ") would otherwise run production with every guard below switched off.
+    APP_ENV is matched exactly in every environment (after the surrounding whitespace
+    every value loses): a near miss ("Production", "prod") would otherwise run production
+    with every guard below switched off.
     """
     if values["APP_ENV"] not in APP_ENVS:
         raise SettingsError(f"APP_ENV must be exactly one of {', '.join(APP_ENVS)}, "
                             f"not {values['APP_ENV']!r}")
     if values["WECHAT_MINIPROGRAM_STATE"] not in {"formal", "trial", "developer"}:
         raise SettingsError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
-    if values["APP_ENV"] == "production":
+    production = values["APP_ENV"] == "production"
+    for name in SERVED_ADDRESS_DEFAULTS:
+        if problem := base_url_problem(values[name], https=production):
+            raise SettingsError(f"{name} {problem}")
+    if production:
         _check_production(values)
 
 
+PRODUCTION_DATABASES = ("mysql", "mariadb")  # PRODUCT.md: SQLite is for trying out only
+
+
 def _check_production(values: Mapping[str, Any]) -> None:
+    """PRODUCT.md's production: MySQL/MariaDB, Redis, real WeChat, own keys and secrets."""
+    try:
+        backend = make_url(values["DATABASE_URL"]).get_backend_name() \
+            if values["DATABASE_URL"] else "sqlite"
+    except ArgumentError:
+        raise SettingsError("DATABASE_URL is not a database URL") from None
+    if backend not in PRODUCTION_DATABASES:
+        raise SettingsError("production requires DATABASE_URL of MySQL/MariaDB "
+                            "(mysql+pymysql://…); SQLite is for trying out only")
+    if urlsplit(values["REDIS_URL"]).scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError("production requires REDIS_URL (redis://…): without it rate "
+                            "limits are counted per process and the worker runs in the web "
+                            "process")
     # the emulator is for development and tests only: production talks to WeChat itself
     if values["WECHAT_API_BASE"] != WECHAT_PRODUCTION_BASE:
         raise SettingsError(f"production requires WECHAT_API_BASE={WECHAT_PRODUCTION_BASE}")
@@ -209,8 +246,29 @@ def _check_production(values: Mapping[str, Any]) -> None:
         raise SettingsError("LICENSE_SIGNING_KEYS holds the development key or its kid "
                             "(public: anyone could mint valid codes); make a key with "
                             "`python -m backend.security.signatures KID`")
-    if not values["LICENSE_VERIFY_BASE_URL"].startswith("https://"):
-        raise SettingsError("production requires an https LICENSE_VERIFY_BASE_URL")
+
+
+def base_url_problem(url: str, *, https: bool) -> str | None:
+    """Why ``url`` cannot be the base of the links we print (QR codes, file links), or None.
+
+    It needs a scheme and a real host, at most a path prefix after it (no user, query or
+    fragment, which every link appended to it would carry along) and, when ``https``, the
+    https scheme: ``https://`` alone would print QR codes no phone can open.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0–65535 or not a number
+    except ValueError:
+        return f"is not a URL: {url!r}"
+    if https and parts.scheme != "https":
+        return f"must be set to an https:// URL in production, not {url!r}"
+    if parts.scheme not in {"http", "https"}:
+        return f"must start with http:// or https://, not {url!r}"
+    host = parts.hostname or ""
+    if not host or not all(ch.isascii() and (ch.isalnum() or ch in ".-:") for ch in host) \
+            or "@" in parts.netloc or parts.query or parts.fragment or "?" in url or "#" in url:
+        return f"must be scheme://host[:port][/path-prefix], nothing else: {url!r}"
+    return None
 
 
 def secret_key_problem(key: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import HTTPTokenAuth
 from flask import current_app
 
-from backend.extensions import db, limiter
+from backend.extensions import db, limit_of, limiter
 from backend.services import accounts
 from miniprogram_api import bp
 from miniprogram_api.schemas import LoginIn, LoginOut, MeOut
@@ -34,7 +34,7 @@ def wechat_client():
 
 
 @bp.post("/auth/login")
-@limiter.limit(lambda: current_app.extensions["settings"].LOGIN_RATE_LIMIT)
+@limiter.limit(limit_of("LOGIN_RATE_LIMIT"))
 @bp.input(LoginIn)
 @bp.output(LoginOut)
 @bp.doc(responses={401: "WECHAT_CODE_INVALID", 503: "WECHAT_BUSY（可重试）"})

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from backend.console.auth import staff_out, token_out
 from backend.console.schemas import BindingCodeIn, StaffOut, StaffTokenOut
-from backend.extensions import db, limiter
+from backend.extensions import db, limit_of, limiter
 from backend.services import staff as staff_service
 from miniprogram_api import bp
 from miniprogram_api.auth import token_auth
-
-BIND_RATE_LIMIT = "10 per minute"  # per WeChat user: the codes are only 8 digits
 
 
 def _per_applicant() -> str:
@@ -19,7 +17,7 @@ def _per_applicant() -> str:
 
 @bp.post("/staff/bind")
 @bp.auth_required(token_auth)
-@limiter.limit(BIND_RATE_LIMIT, key_func=_per_applicant)
+@limiter.limit(limit_of("BIND_RATE_LIMIT"), key_func=_per_applicant)
 @bp.input(BindingCodeIn)
 @bp.output(StaffOut)
 @bp.doc(responses={409: "STAFF_WECHAT_ALREADY_BOUND",

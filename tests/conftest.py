@@ -137,6 +137,18 @@ def client(app):
 
 
 @pytest.fixture
+def set_settings(app, monkeypatch):
+    """Change settings of the running app for one test, e.g. a rate limit: what is read
+    per request (limits, lifetimes) follows at once."""
+
+    def _set(**changes) -> None:
+        values = dict(app.extensions["settings"].values) | changes
+        monkeypatch.setitem(app.extensions, "settings", settings_module.Settings(values))
+
+    return _set
+
+
+@pytest.fixture
 def session(app) -> Iterator[Session]:
     """A session of the test's own, for arranging and asserting.
 

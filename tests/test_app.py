@@ -5,17 +5,24 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import re
+import runpy
 import secrets
+import subprocess
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
 from pythonjsonlogger.json import JsonFormatter
 
 from backend.app import create_app
 from backend.security.signatures import DEV_SEED as DEV_SEED_BYTES
 from backend.security.signatures import dev_keyring, license_message
-from config.settings import DEV_SECRET_KEY, SettingsError, load
+from config.settings import DEV_SECRET_KEY, PROJECT_ROOT, SETTINGS, SettingsError, load
 from tests import servers
 from tests.conftest import make_settings
+from tests.live import BIN
 
 
 def assert_envelope(resp, status: int, code: str) -> dict:
@@ -157,6 +164,9 @@ PRODUCTION = {
     "LICENSE_SIGNING_KEYS": f"k2026a:{'B' * 42}w,k2025b:{'C' * 42}w",
     "LICENSE_ACTIVE_KEY_ID": "k2026a",
     "LICENSE_VERIFY_BASE_URL": "https://yyyz.sx.gov.cn",
+    "PUBLIC_BASE_URL": "https://api.yyyz.sx.gov.cn",
+    "DATABASE_URL": "mysql+pymysql://yiye:pw@db.internal:3306/yiye?charset=utf8mb4",
+    "REDIS_URL": "redis://redis.internal:6379/0",
 }
 DEV_SEED = base64.urlsafe_b64encode(DEV_SEED_BYTES).rstrip(b"=").decode()
 
@@ -167,6 +177,29 @@ DEV_SEED = base64.urlsafe_b64encode(DEV_SEED_BYTES).rstrip(b"=").decode()
     ({"WECHAT_SECRET": ""}, "WECHAT_SECRET"),
     ({"WECHAT_SECRET": "dev-secret"}, "WECHAT_SECRET"),
     ({"LICENSE_VERIFY_BASE_URL": "http://yyyz.sx.gov.cn"}, "LICENSE_VERIFY_BASE_URL"),
+    # PRODUCT.md: MySQL/MariaDB and Redis in production; SQLite and memory for trying out
+    ({"DATABASE_URL": ""}, "DATABASE_URL.*MySQL"),
+    ({"DATABASE_URL": "sqlite:////srv/yiye/yiye.db"}, "DATABASE_URL.*MySQL"),
+    ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+    ({"REDIS_URL": ""}, "REDIS_URL"),
+    ({"REDIS_URL": "memory://"}, "REDIS_URL"),
+    # the links printed in QR codes and file links need a real https host
+    ({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL.*https"),  # else the served 127.0.0.1
+    ({"PUBLIC_BASE_URL": "http://api.yyyz.sx.gov.cn"}, "PUBLIC_BASE_URL.*https"),
+    ({"LICENSE_VERIFY_BASE_URL": ""}, "LICENSE_VERIFY_BASE_URL.*https"),
+    ({"LICENSE_VERIFY_BASE_URL": "https://"}, "LICENSE_VERIFY_BASE_URL"),
+    ({"LICENSE_VERIFY_BASE_URL": "https:///v"}, "LICENSE_VERIFY_BASE_URL"),
+    ({"LICENSE_VERIFY_BASE_URL": "https://:443"}, "LICENSE_VERIFY_BASE_URL"),
+    ({"LICENSE_VERIFY_BASE_URL": "https://yyyz.sx.gov.cn?x=1"}, "LICENSE_VERIFY_BASE_URL"),
+    ({"LICENSE_VERIFY_BASE_URL": "https://yyyz.sx.gov.cn/#top"}, "LICENSE_VERIFY_BASE_URL"),
+    ({"LICENSE_VERIFY_BASE_URL": "https://user@yyyz.sx.gov.cn"}, "LICENSE_VERIFY_BASE_URL"),
+    ({"LICENSE_VERIFY_BASE_URL": "https://yyyz.sx.gov.cn:99999"}, "LICENSE_VERIFY_BASE_URL"),
+    ({"LICENSE_VERIFY_BASE_URL": "https://yyyz sx.gov.cn"}, "LICENSE_VERIFY_BASE_URL"),
+    # surrounding whitespace is not part of a value: the default stays the default
+    ({"WECHAT_SECRET": "dev-secret "}, "WECHAT_SECRET"),
+    ({"WECHAT_SECRET": "\tdev-secret\n"}, "WECHAT_SECRET"),
+    ({"WECHAT_APPID": " wx-dev-appid"}, "WECHAT_APPID"),
+    ({"WECHAT_SECRET": "   "}, "WECHAT_SECRET"),
     ({"LICENSE_SIGNING_KEYS": ""}, "LICENSE_SIGNING_KEYS"),
     ({"LICENSE_ACTIVE_KEY_ID": ""}, "LICENSE_ACTIVE_KEY_ID"),
     ({"LICENSE_ACTIVE_KEY_ID": "k2099z"}, "LICENSE_SIGNING_KEYS"),
@@ -219,7 +252,7 @@ def test_production_accepts_generated_secret_keys(secret):
 
 
 @pytest.mark.parametrize("app_env", [
-    "Production", "production ", " production", "prod", "PRODUCTION", "live", "dev",
+    "Production", "prod", "PRODUCTION", "live", "dev", "pro duction",
 ])
 def test_app_env_outside_the_known_values_refuses_to_start(app_env):
     with pytest.raises(SettingsError, match="APP_ENV"):
@@ -228,14 +261,50 @@ def test_app_env_outside_the_known_values_refuses_to_start(app_env):
         load(environ={"APP_ENV": app_env})
 
 
+@pytest.mark.parametrize("app_env", ["production ", " production", "production\n"])
+def test_surrounding_whitespace_is_stripped_so_production_keeps_its_guards(app_env):
+    assert load(environ=PRODUCTION | {"APP_ENV": app_env}).APP_ENV == "production"
+    with pytest.raises(SettingsError, match="production"):  # the guards hold
+        load(environ={"APP_ENV": app_env})
+
+
+def test_settings_lose_surrounding_whitespace_in_every_environment():
+    settings = load(environ={"PORT": " 9000 ", "WECHAT_SECRET": " s3cret\t",
+                             "LOGIN_RATE_LIMIT": "5 per minute  ", "REDIS_URL": "  "})
+    assert settings.PORT == 9000 and settings.WECHAT_SECRET == "s3cret"
+    assert settings.LOGIN_RATE_LIMIT == "5 per minute" and settings.REDIS_URL == ""
+
+
+@pytest.mark.parametrize("url", ["https://", "ftp://example.cn", "example.cn", "http://a b",
+                                 "http://example.cn/?q=1", "http://example.cn:0x50"])
+def test_a_base_url_without_a_real_host_is_refused_in_development_too(url):
+    for name in ("LICENSE_VERIFY_BASE_URL", "PUBLIC_BASE_URL"):
+        with pytest.raises(SettingsError, match=name):
+            load(environ={name: url})
+
+
+@pytest.mark.parametrize("url", ["https://yyyz.sx.gov.cn", "https://yyyz.sx.gov.cn:8443",
+                                 "https://www.sx.gov.cn/yyyz", "https://[2001:db8::1]"])
+def test_production_accepts_https_base_urls_with_a_host_and_a_path_prefix(url):
+    settings = load(environ=PRODUCTION | {"LICENSE_VERIFY_BASE_URL": url,
+                                          "PUBLIC_BASE_URL": url})
+    assert settings.LICENSE_VERIFY_BASE_URL == url and settings.PUBLIC_BASE_URL == url
+
+
 @pytest.mark.parametrize("app_env", ["development", "test"])
 def test_development_and_test_keep_their_defaults(app_env):
     assert load(environ={"APP_ENV": app_env}).APP_ENV == app_env
 
 
-def test_the_app_starts_in_production_with_good_settings(tmp_path):
-    app = create_app(load(environ=PRODUCTION | {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "LOG_LEVEL": "WARNING"}))
+def production_settings(mariadb_url: str, redis_url: str):
+    """PRODUCTION on the test run's own MariaDB and Redis (the rate limiter's storage is
+    process-wide: an app made with another Redis would move it under the other tests)."""
+    return load(environ=PRODUCTION | {"DATABASE_URL": mariadb_url, "REDIS_URL": redis_url,
+                                      "LOG_LEVEL": "WARNING"})
+
+
+def test_the_app_starts_in_production_with_good_settings(mariadb_url, redis_url):
+    app = create_app(production_settings(mariadb_url, redis_url))
     assert app.extensions["settings"].APP_ENV == "production"
     assert app.test_client().get("/healthz").json == {"status": "ok"}
     keyring = app.extensions["license_keyring"]
@@ -244,6 +313,67 @@ def test_the_app_starts_in_production_with_good_settings(tmp_path):
     kid, sig = dev_keyring().sign(license_message("JZ1401052026000123", 1))
     assert not keyring.verify(kid, sig, license_message("JZ1401052026000123", 1))
     assert not keyring.verify("k2026a", sig, license_message("JZ1401052026000123", 1))
+
+
+GUNICORN_CONF = PROJECT_ROOT / "config" / "gunicorn.conf.py"
+
+
+def settings_free_environ(**env: str) -> dict[str, str]:
+    """This process's environment without any setting (`make test` exports PORT …), plus
+    ``env``."""
+    names = {s.env for s in SETTINGS} | {"GUNICORN_CMD_ARGS", "WEB_CONCURRENCY"}
+    return {k: v for k, v in os.environ.items() if k not in names} | env
+
+
+def test_gunicorn_refuses_unsafe_production_settings_in_one_line(tmp_path):
+    """What an operator sees: the reason on one line and a failed exit, no traceback."""
+    env = settings_free_environ(**(PRODUCTION | {"REDIS_URL": ""}))
+    started = subprocess.run([str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF),
+                              "backend.app:create_app()"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    assert started.stderr.strip().splitlines() == [
+        "refusing to start: production requires REDIS_URL (redis://…): without it rate limits "
+        "are counted per process and the worker runs in the web process"], started.stderr
+
+
+def test_each_gunicorn_has_a_control_socket_of_its_own(monkeypatch):
+    """gunicorn's default (~/.gunicorn/gunicorn.ctl) is one path for the whole machine: a
+    second instance took over the first one's socket."""
+    paths = set()
+    for port in ("8000", "9000"):
+        monkeypatch.setattr(os, "environ", settings_free_environ(PORT=port))
+        paths.add(runpy.run_path(str(GUNICORN_CONF))["control_socket"])
+    assert paths == {str(PROJECT_ROOT / "var" / f"gunicorn-{port}.ctl")
+                     for port in ("8000", "9000")}
+
+
+def readme_flask_commands() -> set[tuple[str, ...]]:
+    """Every `flask …` command the README names, as its words (``("staff", "create")``)."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    return {tuple(words.split())
+            for words in re.findall(r"(?:^|`)flask((?: [a-z][a-z-]*)+)", text, re.MULTILINE)}
+
+
+def test_flask_finds_the_app_in_a_fresh_shell_with_the_venv_activated(tmp_path):
+    """As the README says: `. .venv/bin/activate`, then `flask …` — no FLASK_APP exported
+    (only the Makefile used to export it: "No such command 'staff'")."""
+    env = settings_free_environ(MEDIA_ROOT=str(tmp_path / "media"))
+    env.pop("FLASK_APP", None)
+    ran = subprocess.run([str(BIN / "flask"), "staff", "create", "--help"], env=env,
+                         cwd=PROJECT_ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "--username" in ran.stdout
+
+
+def test_every_flask_command_in_the_readme_exists(app):
+    commands = readme_flask_commands()
+    assert {("staff", "create"), ("db", "upgrade"), ("worker",)} <= commands
+    cli = FlaskGroup(create_app=lambda: app)  # plugin commands (flask db) included
+    for words in sorted(commands):
+        result = CliRunner().invoke(cli, [*words, "--help"])
+        assert result.exit_code == 0, (words, result.output)
 
 
 def test_settings_come_from_the_environment():

@@ -207,6 +207,22 @@ def test_public_page_is_rate_limited(client, app):
     assert statuses[:limit] == [200] * limit and statuses[-1] == 429
 
 
+def test_the_page_and_its_json_twin_share_one_limit(client, set_settings):
+    """PUBLIC_VERIFY_RATE_LIMIT counts verification requests per address, whichever path:
+    alternating the two must not double it. A refused page is a page, in Chinese."""
+    set_settings(PUBLIC_VERIFY_RATE_LIMIT="4 per minute")
+    page, api = "/v/123?v=1&k=dev1&s=x", "/api/public/v1/licenses/123?v=1&k=dev1&s=x"
+    assert [client.get(path).status_code for path in (page, api, page, api)] == [200] * 4
+    refused_api = client.get(api)
+    assert_envelope(refused_api, 429, "RATE_LIMITED")
+    refused_page = client.get(page)
+    assert refused_page.status_code == 429 and refused_page.mimetype == "text/html"
+    assert 0 < int(refused_page.headers["Retry-After"]) <= 60
+    html = refused_page.get_data(as_text=True)
+    assert 'data-verdict="busy"' in html and "请稍后再试" in html and "秒后" in html
+    assert refused_page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
 def test_public_page_in_headless_chromium(client, licensed, app, tmp_path):
     """The page a citizen's phone opens: verdict visible, no ID or phone number."""
     url = urlsplit(licensed["license"]["verify_url"])

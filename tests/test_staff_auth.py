@@ -11,14 +11,12 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from backend.app import create_app
-from backend.console.auth import LOGIN_RATE_LIMIT
-from backend.errors import PermissionDenied, RuleViolation
+from backend.errors import Conflict, PermissionDenied, RuleViolation
 from backend.models import AccessToken, Applicant, StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
 from backend.security import permissions
 from backend.services import staff as staff_service
-from config.settings import load
-from tests.test_app import PRODUCTION, assert_envelope
+from tests.test_app import assert_envelope, production_settings
 
 FAST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 FAST_HASHER = PasswordHasher(**FAST)
@@ -182,11 +180,20 @@ def test_login_rehashes_when_argon2_parameters_change(client, session, make_staf
     assert staff_login(client, "window1").status_code == 200
 
 
-def test_login_is_rate_limited_per_client(client):
-    limit = int(LOGIN_RATE_LIMIT.split()[0])
+@pytest.mark.parametrize("limit", [3, 7])
+def test_login_is_rate_limited_per_client_by_its_setting(client, set_settings, limit):
+    set_settings(LOGIN_RATE_LIMIT=f"{limit} per minute")
     statuses = [staff_login(client, f"nobody{i}").status_code for i in range(limit)]
     assert statuses == [401] * limit
     assert_envelope(staff_login(client, "nobody"), 429, "RATE_LIMITED")
+
+
+def test_binding_is_rate_limited_per_wechat_user_by_its_setting(client, login, set_settings):
+    set_settings(BIND_RATE_LIMIT="2 per minute")
+    alice, bob = login("alice"), login("bob")
+    assert [bind(client, alice, "00000000").status_code for _ in range(2)] == [422, 422]
+    assert_envelope(bind(client, alice, "00000000"), 429, "RATE_LIMITED")
+    assert bind(client, bob, "00000000").status_code == 422  # counted per WeChat user
 
 
 def test_logout_revokes_only_the_presented_token(client, make_staff):
@@ -363,6 +370,17 @@ STRONG_PASSWORD = "river-lantern-quietly-47"
     ("window9", "窗口九", "1qaz2wsx3edc", "常用"),
     ("window9", "窗口九", "abcabcabcabc", "重复"),
     ("window9", "窗口九", staff_service.DEMO_PASSWORD, "演示密码"),  # public in the README
+    # near-copies of the demo password, and the service's and the province's own words
+    ("window9", "窗口九", "demo-password-2", "演示密码"),
+    ("window9", "窗口九", "Demo-Password-2026", "演示密码"),
+    ("window9", "窗口九", "demo_password_42!", "演示密码"),
+    ("window9", "窗口九", "yiyeyizheng2026", "常见词"),
+    ("window9", "窗口九", "YiYe-YiZheng-2026!", "常见词"),
+    ("window9", "窗口九", "shanxi-taiyuan-2026", "常见词"),
+    ("window9", "窗口九", "Taiyuan.Shanxi.2025", "常见词"),
+    ("window9", "窗口九", "datong-linfen-2026", "常见词"),
+    ("window9", "窗口九", "inspector-fire-2026", "常见词"),       # a role and a unit
+    ("window9", "窗口九", "window_commissioner1", "常见词"),
     ("window9", "窗口九", "Kq7#mZ2", "10–128"),             # too short to estimate
     ("window9", "窗口九", "x7Kq-" * 26, "10–128"),          # longer than login accepts
 ])
@@ -376,11 +394,101 @@ def test_weak_staff_passwords_are_refused(session, username, display_name, passw
     assert session.scalars(select(StaffAccount)).first() is None
 
 
-def test_a_strong_passphrase_is_accepted_and_logs_in(client, session):
+@pytest.mark.parametrize("password", [STRONG_PASSWORD, "amber-falcon-7-meadow",
+                                      "campfire-orbit-lemon-47"])  # "fire" is a unit code
+def test_a_strong_passphrase_is_accepted_and_logs_in(client, session, password):
     staff_service.create(session, username="window9", display_name="窗口九",
-                         role="window_commissioner", unit_code=None, password=STRONG_PASSWORD)
+                         role="window_commissioner", unit_code=None, password=password)
     session.commit()
-    assert staff_login(client, "window9", STRONG_PASSWORD).status_code == 200
+    assert staff_login(client, "window9", password).status_code == 200
+
+
+def create_account(session, username: str = "window9", display_name: str = "窗口九",
+                   role: str = "window_commissioner", unit_code: str | None = None):
+    return staff_service.create(session, username=username, display_name=display_name,
+                                role=role, unit_code=unit_code, password=STRONG_PASSWORD)
+
+
+@pytest.mark.parametrize(("fields", "code"), [
+    ({"username": "  "}, "STAFF_USERNAME_INVALID"),
+    ({"username": "\u200b"}, "STAFF_USERNAME_INVALID"),
+    ({"username": "ab"}, "STAFF_USERNAME_INVALID"),
+    ({"username": "a" * 33}, "STAFF_USERNAME_INVALID"),
+    ({"username": "a/b<script>"}, "STAFF_USERNAME_INVALID"),
+    ({"username": "casé"}, "STAFF_USERNAME_INVALID"),
+    ({"username": "张伟"}, "STAFF_USERNAME_INVALID"),
+    ({"username": "zhang@wei"}, "STAFF_USERNAME_INVALID"),
+    ({"display_name": ""}, "STAFF_DISPLAY_NAME_INVALID"),
+    ({"display_name": " \u3000\u200b "}, "STAFF_DISPLAY_NAME_INVALID"),
+    ({"display_name": "张" * 65}, "STAFF_DISPLAY_NAME_INVALID"),
+    ({"display_name": "张伟\n管理员"}, "STAFF_DISPLAY_NAME_INVALID"),
+    ({"role": "inspector", "unit_code": "nosuchunit"}, "STAFF_UNIT_UNKNOWN"),
+    ({"role": "unit_reviewer", "unit_code": "FIRE"}, "STAFF_UNIT_UNKNOWN"),
+    ({"role": "inspector"}, "STAFF_UNIT_MISMATCH"),
+    ({"unit_code": "fire"}, "STAFF_UNIT_MISMATCH"),
+])
+def test_bad_accounts_are_refused_with_a_code_and_nothing_stored(session, fields, code):
+    with pytest.raises(RuleViolation) as raised:
+        create_account(session, **fields)
+    assert raised.value.code == code and raised.value.message
+    session.rollback()
+    assert session.scalars(select(StaffAccount)).first() is None
+
+
+def test_accepted_names_are_stored_canonical(client, session):
+    account = create_account(session, username="Inspector.Fire_2-x", display_name=" 王 五\u200b ",
+                             role="inspector", unit_code=" fire\u200b")
+    session.commit()
+    account = reloaded(session, account)
+    assert (account.username, account.display_name, account.unit_code) == \
+        ("inspector.fire_2-x", "王 五", "fire")
+    resp = staff_login(client, "INSPECTOR.FIRE_2-X", STRONG_PASSWORD)
+    assert resp.status_code == 200, resp.json
+    headers = bearer(resp.json["token"])
+    assert client.get("/api/staff/v1/me", headers=headers).json["unit"] == \
+        {"code": "fire", "name": "消防救援机构"}
+
+
+def test_usernames_differing_in_case_are_one_account_on_every_database(client, session):
+    """SQLite compared bytes (two accounts), MariaDB's collation folded case (a clash)."""
+    create_account(session, username="CASEY")
+    session.commit()
+    with pytest.raises(Conflict) as raised:
+        create_account(session, username="casey")
+    assert raised.value.code == "STAFF_USERNAME_TAKEN"
+    session.rollback()
+    assert session.scalars(select(StaffAccount.username)).all() == ["casey"]
+    for typed in ("casey", "Casey", "CASEY", "ｃａｓｅｙ"):
+        resp = staff_login(client, typed, STRONG_PASSWORD)
+        assert resp.status_code == 200, (typed, resp.json)
+        assert resp.json["staff"]["username"] == "casey"
+
+
+def test_failures_under_another_case_count_for_the_same_account(client, session):
+    account = create_account(session, username="lockme")
+    session.commit()
+    for typed in ("LOCKME", "LockMe", "lockme", "lOCKME", "LOCKME"):
+        assert staff_login(client, typed, "wrong-password-x").status_code == 401
+    assert reloaded(session, account).locked_until is not None
+    assert staff_login(client, "lockme", STRONG_PASSWORD).status_code == 401
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["--username", "  ", "--name", "窗口九", "--role", "window_commissioner"],
+     "STAFF_USERNAME_INVALID"),
+    (["--username", "inspector9", "--name", "核查九", "--role", "inspector",
+      "--unit", "nosuchunit"], "STAFF_UNIT_UNKNOWN"),
+    (["--username", "a/b<script>", "--name", "", "--role", "window_commissioner"],
+     "STAFF_USERNAME_INVALID"),
+    (["--username", "window9", "--name", "", "--role", "window_commissioner"],
+     "STAFF_DISPLAY_NAME_INVALID"),
+])
+def test_flask_staff_create_refuses_bad_accounts_in_chinese(app, session, args, code):
+    result = app.test_cli_runner().invoke(args=["staff", "create", *args,
+                                                "--password", STRONG_PASSWORD])
+    assert result.exit_code == 1
+    assert code in result.output and any("\u4e00" <= ch <= "\u9fff" for ch in result.output)
+    assert session.scalars(select(StaffAccount)).first() is None
 
 
 def test_flask_staff_create_refuses_a_weak_password_in_chinese(app, client, session):
@@ -407,8 +515,7 @@ def test_flask_staff_demo_keeps_the_public_demo_password_for_development(app, cl
     assert staff_login(client, "window1", staff_service.DEMO_PASSWORD).status_code == 200
 
 
-def test_flask_staff_demo_is_refused_in_production(tmp_path):
-    app = create_app(load(environ=PRODUCTION | {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}", "LOG_LEVEL": "WARNING"}))
+def test_flask_staff_demo_is_refused_in_production(mariadb_url, redis_url):
+    app = create_app(production_settings(mariadb_url, redis_url))
     result = app.test_cli_runner().invoke(args=["staff", "demo"])
     assert result.exit_code == 1 and "refused in production" in result.output

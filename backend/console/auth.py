@@ -10,12 +10,10 @@ from apiflask import HTTPTokenAuth
 from backend.console import bp
 from backend.console.schemas import BindingCodeOut, StaffLoginIn, StaffOut, StaffTokenOut
 from backend.errors import DomainError
-from backend.extensions import db, limiter
+from backend.extensions import db, limit_of, limiter
 from backend.models import StaffAccount
 from backend.security import permissions
 from backend.services import staff as staff_service
-
-LOGIN_RATE_LIMIT = "20 per minute"  # per client address; the lockout guards each account
 
 staff_auth = HTTPTokenAuth(scheme="Bearer", security_scheme_name="StaffBearerAuth",
                            description="POST /api/staff/v1/auth/login 得到的令牌")
@@ -56,7 +54,7 @@ def token_out(staff: StaffAccount, token: str, expires_at: datetime) -> StaffTok
 
 
 @bp.post("/auth/login")
-@limiter.limit(LOGIN_RATE_LIMIT)
+@limiter.limit(limit_of("LOGIN_RATE_LIMIT"))  # per client address; the lockout guards accounts
 @bp.input(StaffLoginIn)
 @bp.output(StaffTokenOut)
 @bp.doc(responses={401: "STAFF_LOGIN_FAILED（用户名不存在、密码错误、账号停用或锁定：同一答复）",

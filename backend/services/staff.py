@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -17,8 +19,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, PermissionDenied, RuleViolation, Unauthorized
-from backend.identifiers import normalize_identifier
+from backend.errors import Conflict, NotFound, PermissionDenied, RuleViolation, Unauthorized
+from backend.identifiers import clean_text, normalize_identifier
 from backend.models import StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
 from backend.security import passwords, permissions, tokens
@@ -44,6 +46,12 @@ _hasher = PasswordHasher()  # module-level so tests can swap in cheaper paramete
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - public (README): demo accounts only
 
+# One rule on every database: SQLite compares bytes (LOCKME ≠ lockme), MariaDB's
+# utf8mb4_unicode_ci folds case and accents (CASEY = casey, casé = case). Lower-case ASCII
+# letters, digits and . _ - only, so both agree and a name reads the same everywhere.
+USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,32}")
+DISPLAY_NAME_MAX = 64
+
 DEMO_ACCOUNTS = [
     ("window1", "窗口专员（演示）", "window_commissioner", None),
     ("bureau1", "行政审批局审核员（演示）", "unit_reviewer", "approval_bureau"),
@@ -58,13 +66,23 @@ DEMO_ACCOUNTS = [
 ]
 
 
+def canonical_username(typed: str) -> str:
+    """The username as stored and looked up: :func:`normalize_identifier` (pasted invisible
+    characters and spaces out, full-width folded), then lower case — ``Window1`` is
+    ``window1`` on SQLite and MariaDB alike."""
+    return normalize_identifier(typed).lower()
+
+
 def create(session: Session, *, username: str, display_name: str, role: str,
            unit_code: str | None, password: str) -> StaffAccount:
-    """A new account. Raises STAFF_ROLE_UNKNOWN, STAFF_UNIT_MISMATCH, STAFF_PASSWORD_WEAK
-    (backend.security.passwords: zxcvbn, knowing the names and the public demo password)
-    or STAFF_USERNAME_TAKEN."""
+    """A new account. Raises RuleViolation (422) STAFF_ROLE_UNKNOWN, STAFF_USERNAME_INVALID
+    (3–32 of a–z 0–9 . _ - after :func:`canonical_username`), STAFF_DISPLAY_NAME_INVALID
+    (1–64 characters of cleaned text, no control characters), STAFF_UNIT_MISMATCH,
+    STAFF_UNIT_UNKNOWN (not a unit of the catalog in force), STAFF_PASSWORD_WEAK
+    (backend.security.passwords: zxcvbn, knowing the names, the service's words and the
+    public demo password), or Conflict STAFF_USERNAME_TAKEN."""
     return _create(session, username=username, display_name=display_name, role=role,
-                   unit_code=unit_code, password=password, public=(DEMO_PASSWORD,))
+                   unit_code=unit_code, password=password, demo=False)
 
 
 def ensure_demo_accounts(session: Session, *, password: str = DEMO_PASSWORD
@@ -72,31 +90,64 @@ def ensure_demo_accounts(session: Session, *, password: str = DEMO_PASSWORD
     """The demo staff of `make run`; existing ones are left as they are.
 
     Development only (`flask staff demo` refuses production): here the public demo
-    password is the point, so only its strength is checked, not its publicity.
+    password is the point, so only its strength is checked, not its publicity nor the
+    service's words it is made of.
     """
     created = []
     for username, name, role, unit in DEMO_ACCOUNTS:
-        if session.scalar(select(StaffAccount).where(StaffAccount.username == username)) is None:
+        if _by_username(session, username) is None:
             created.append(_create(session, username=username, display_name=name, role=role,
-                                   unit_code=unit, password=password, public=()))
+                                   unit_code=unit, password=password, demo=True))
     return created
 
 
 def _create(session: Session, *, username: str, display_name: str, role: str,
-            unit_code: str | None, password: str, public: tuple[str, ...]) -> StaffAccount:
-    username = normalize_identifier(username)  # as login matches it (StaffLoginIn)
+            unit_code: str | None, password: str, demo: bool) -> StaffAccount:
     if role not in ROLES:
         raise RuleViolation("STAFF_ROLE_UNKNOWN", f"未知角色：{role}", {"roles": sorted(ROLES)})
+    username = canonical_username(username)
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise RuleViolation("STAFF_USERNAME_INVALID",
+                            "用户名须为 3–32 个字符：小写英文字母、数字或 . _ -（大写按小写处理）",
+                            {"pattern": USERNAME_PATTERN.pattern})
+    display_name = clean_text(display_name)
+    if not 1 <= len(display_name) <= DISPLAY_NAME_MAX \
+            or any(unicodedata.category(ch) == "Cc" for ch in display_name):
+        raise RuleViolation("STAFF_DISPLAY_NAME_INVALID",
+                            f"姓名须为 1–{DISPLAY_NAME_MAX} 个字符，不含控制字符",
+                            {"max_length": DISPLAY_NAME_MAX})
+    unit_code = normalize_identifier(unit_code) if unit_code else None
     if (role in UNIT_BOUND_ROLES) != bool(unit_code):
         raise RuleViolation("STAFF_UNIT_MISMATCH", "审核人员和核查人员须且仅须绑定一个单位")
-    passwords.check(password, names=(username, display_name), public=public)
-    if session.scalar(select(StaffAccount).where(StaffAccount.username == username)):
+    units = _catalog_units(session, required=unit_code is not None)
+    if unit_code is not None and unit_code not in units:
+        raise RuleViolation("STAFF_UNIT_UNKNOWN", f"现行行业目录中没有单位：{unit_code}",
+                            {"units": sorted(units)})
+    passwords.check(password, names=(username, display_name),
+                    public=() if demo else (DEMO_PASSWORD,),
+                    vocabulary=() if demo else (*passwords.SERVICE_WORDS, *ROLES, *units))
+    if _by_username(session, username):
         raise Conflict("STAFF_USERNAME_TAKEN", f"用户名 {username} 已存在")
     account = StaffAccount(username=username, display_name=display_name, role=role,
                            unit_code=unit_code, password_hash=_hasher.hash(password))
     session.add(account)
     session.flush()
     return account
+
+
+def _by_username(session: Session, username: str) -> StaffAccount | None:
+    return session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+
+
+def _catalog_units(session: Session, *, required: bool) -> list[str]:
+    """Unit codes of the catalog in force; none before a catalog is loaded, unless
+    ``required`` (a unit-bound role), which then raises CATALOG_EMPTY."""
+    try:
+        return list(catalog.document_of(catalog.current_version(session)).units)
+    except NotFound:  # CATALOG_EMPTY
+        if required:
+            raise
+        return []
 
 
 def unit_of(session: Session, staff: StaffAccount) -> dict[str, str] | None:
@@ -118,7 +169,7 @@ def authenticate(session: Session, *, username: str, password: str,
     Attempts while locked are not counted: the lock neither extends nor lifts.
     """
     now = now or utcnow()
-    staff = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+    staff = _by_username(session, canonical_username(username))
     matches = _password_matches(_dummy_hash(_hasher) if staff is None else staff.password_hash,
                                 password)
     if staff is None or (staff.locked_until is not None and staff.locked_until > now):
