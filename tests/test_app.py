@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import os
@@ -11,8 +12,10 @@ import runpy
 import secrets
 import subprocess
 
+import honcho.environ as honcho_environ
 import pytest
 from click.testing import CliRunner
+from dotenv import dotenv_values
 from flask.cli import FlaskGroup
 from pythonjsonlogger.json import JsonFormatter
 
@@ -266,6 +269,19 @@ def test_surrounding_whitespace_is_stripped_so_production_keeps_its_guards(app_e
     assert load(environ=PRODUCTION | {"APP_ENV": app_env}).APP_ENV == "production"
     with pytest.raises(SettingsError, match="production"):  # the guards hold
         load(environ={"APP_ENV": app_env})
+
+
+@pytest.mark.parametrize("reader", ["honcho", "python-dotenv"])
+def test_env_example_means_its_defaults_to_both_readers(reader):
+    """`.env.example` copied to `.env` is read by honcho (`make run`) and by python-dotenv
+    (`flask`): both must see the documented defaults. honcho drops the spaces of an unquoted
+    value ("30 per minute" became "30perminute"), so such values are quoted."""
+    text = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    environ = (honcho_environ.parse(text) if reader == "honcho"
+               else {k: v or "" for k, v in dotenv_values(stream=io.StringIO(text)).items()})
+    read, defaults = load(environ=environ).values, load(environ={}).values
+    assert {k: v for k, v in read.items() if v != defaults[k]} == {
+        "SECRET_KEY": "change-me-to-32+-random-characters"}
 
 
 def test_settings_lose_surrounding_whitespace_in_every_environment():
