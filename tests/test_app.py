@@ -100,6 +100,31 @@ def test_malformed_json_is_400_envelope(client):
     assert_envelope(resp, 400, "REQUEST_MALFORMED")
 
 
+def _nested(depth: int) -> str:
+    """``depth`` nested arrays and objects."""
+    return '{"answers":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 30_000])
+def test_json_nested_too_deep_is_400_envelope_everywhere(client, staff_login, depth):
+    """Past the parser's recursion limit the parse raised RecursionError (500); and no
+    schema of ours nests past 3 levels, so any body past 32 is refused the same way."""
+    staff = staff_login("system_admin")[0]
+    for path, headers in [("/api/mp/v1/industries/restaurant/notice", {}),
+                          ("/api/staff/v1/auth/login", {}),
+                          ("/api/staff/v1/calendar/2026-01-01", staff)]:
+        resp = client.open(path, method="PUT" if "calendar" in path else "POST",
+                           data=_nested(depth), headers=headers,
+                           content_type="application/json")
+        assert_envelope(resp, 400, "REQUEST_MALFORMED")
+
+
+def test_json_nested_as_deep_as_allowed_reaches_validation(client):
+    resp = client.post("/api/mp/v1/industries/restaurant/notice", data=_nested(32),
+                       content_type="application/json")
+    assert bad_fields(resp, 422, "REQUEST_INVALID").keys() == {"answers"}
+
+
 def test_non_json_body_is_415_envelope(client):
     resp = client.post("/api/mp/v1/auth/login", data="code=x", content_type="text/plain")
     assert_envelope(resp, 415, "REQUEST_UNSUPPORTED_MEDIA_TYPE")
