@@ -16,18 +16,15 @@ from backend.security.signatures import dev_keyring, license_message
 from config.settings import DEV_SECRET_KEY, SettingsError, load
 from tests import servers
 from tests.conftest import make_settings
+from tests.envelopes import check_envelope
 
 
 def assert_envelope(resp, status: int, code: str) -> dict:
     assert resp.status_code == status, resp.get_data(as_text=True)
     assert resp.mimetype == "application/json"
     body = resp.json
+    check_envelope(body)  # one shape; fields named only in details.fields
     assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["details"], dict)
-    if "fields" in body["details"]:  # one shape for every error that names fields
-        assert all(set(f) == {"field", "code", "message"} and f["message"]
-                   for f in body["details"]["fields"]), body["details"]["fields"]
     return body
 
 
