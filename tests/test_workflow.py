@@ -357,6 +357,31 @@ def test_schedule_names_the_units_still_needing_an_inspector(client, login, staf
         inspection["status"]
 
 
+def test_schedule_names_every_team_problem_at_once(client, login, staff_login):
+    """A member who is no inspector, an unknown id and the unit they leave uncovered: each
+    its own entry (``team.<i>``, ``team``), not only the first kind found."""
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    detail = accepted(client, applicant, commissioner, floor_area=450, investment=80)
+    inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    fire_name = next(i["approving_unit"]["name"] for i in detail["items"]
+                     if i["approving_unit"]["code"] == "fire")
+    team = [staff_login("inspector", "approval_bureau")[1],
+            staff_login("unit_reviewer", "fire")[1], 2**31 - 1]
+    monday = clock.today() + timedelta(days=7 - clock.today().weekday())
+    resp = client.post(
+        f"{STAFF}/inspections/{inspection['id']}/schedule", headers=coordinator,
+        json={"version": inspection["version"], "date": monday.isoformat(),
+              "window": "09:00-11:00", "address": "现场", "team": team})
+    fields = bad_fields(resp, 422, "INSPECTION_SCHEDULE_INVALID")
+    assert {k: f["code"] for k, f in fields.items()} == {
+        "team.1": "TEAM_MEMBER_NOT_INSPECTOR", "team.2": "TEAM_MEMBER_NOT_INSPECTOR",
+        "team": "TEAM_UNITS_UNCOVERED"}
+    assert fire_name in fields["team"]["message"]
+    assert [u["code"] for u in resp.json["details"]["uncovered_units"]] == ["fire"]
+
+
 def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
