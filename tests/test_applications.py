@@ -561,3 +561,28 @@ def test_uploads_are_rate_limited_per_applicant(app, client, login):
     other = login("zoe")
     other_detail = draft(client, other)
     assert upload(client, other, other_detail["id"], "premises_proof", b"").status_code == 422
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("1" + "0" * 30, "LESS_THAN_EQUAL"), ("-1" + "0" * 30, "GREATER_THAN_EQUAL"),
+    ("1e400", "FINITE_NUMBER"), ('{"a": 1}', "VALUE_TYPE"), ('"' + "甲" * 2001 + '"',
+                                                             "STRING_TOO_LONG"),
+    ('["x", 1]', "STRING_TYPE"),
+])
+def test_a_value_of_no_accepted_type_or_range_is_one_problem(client, login, raw, code):
+    """A value may be of several JSON types; one problem is named per field, from the type
+    the value has (not 'should be true/false' from the first type of the union)."""
+    headers = login()
+    detail = draft(client, headers)
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers,
+                        data='{"fields": {"floor_area": ' + raw + "}}",
+                        content_type="application/json")
+    fields = assert_envelope(resp, 422, "REQUEST_INVALID")["details"]["fields"]
+    assert [(f["field"], f["code"]) for f in fields] == [("fields.floor_area", code)]
+    if code != "VALUE_TYPE":
+        assert "是或否" not in fields[0]["message"]
+    answers = client.post("/api/mp/v1/industries/restaurant/notice",
+                          data='{"answers": {"floor_area": ' + raw + "}}",
+                          content_type="application/json")
+    fields = assert_envelope(answers, 422, "REQUEST_INVALID")["details"]["fields"]
+    assert [f["field"] for f in fields] == ["answers.floor_area"]
