@@ -9,6 +9,7 @@ from pathlib import Path
 import swagger_ui_bundle
 from apiflask import APIFlask
 from flask import Response, current_app, request, send_from_directory
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         __name__, title="一业一证 API", version="1",
         spec_path="/openapi.json", docs_path="/docs",
     )
+    app.json = BoundedJSONProvider(app)
     app.config.update(settings.flask_config())
     app.config.update(
         SECRET_KEY=settings.SECRET_KEY,
@@ -95,6 +97,33 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     logging.getLogger(__name__).debug("app created", extra={"app_env": settings.APP_ENV})
     return app
+
+
+MAX_JSON_DEPTH = 32
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Every JSON request body is parsed here (``request.get_json``): a body nested past
+    ``MAX_JSON_DEPTH`` arrays/objects is malformed, the 400 REQUEST_MALFORMED envelope.
+
+    The parser recurses per level, so about 1000 levels raised RecursionError (a 500), and
+    where exactly depended on the call stack above it; our deepest schema nests 3 levels
+    (``FormPatchIn.fields`` → a list), so 32 refuses nothing valid and answers the same at
+    any depth, before any schema or service walks the value.
+    """
+
+    def loads(self, s: str | bytes, **kwargs) -> object:
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        level, depth = [value], 0
+        while level := [v for v in level if isinstance(v, dict | list)]:  # breadth first
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            level = [child for v in level for child in (v.values() if isinstance(v, dict) else v)]
+        return value
 
 
 def _decimal_range(maximum: int) -> str:

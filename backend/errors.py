@@ -6,7 +6,7 @@ Services raise these; ``backend.app`` turns each into the one error envelope
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -55,15 +55,16 @@ class FieldsInvalid(RuleViolation):
 
     ``details.fields`` has the one shape request validation also uses
     (``backend.http_errors``): ``[{"field", "code", "message"}]``, from
-    ``problems`` = ``{field: {"code", "message"}}``; the message is ``lead`` and every
-    field's message.
+    ``problems`` = ``{field: {"code", "message"}}``, each field its path in the request body
+    (``answers.floor_area``, ``team.2``); the message is ``lead``, every field's message and
+    ``more`` (problems that are not fields, detailed in ``details`` by the caller).
     """
 
     def __init__(self, code: str, problems: Mapping[str, Mapping[str, str]], *, lead: str = "",
-                 details: dict[str, Any] | None = None):
+                 more: Sequence[str] = (), details: dict[str, Any] | None = None):
         fields = [{"field": field, "code": p["code"], "message": p["message"]}
                   for field, p in problems.items()]
-        message = lead + "；".join(f["message"] for f in fields)
+        message = lead + "；".join([*(f["message"] for f in fields), *more])
         super().__init__(code, message, {**(details or {}), "fields": fields})
 
 

@@ -49,6 +49,8 @@ FIELD_MESSAGES: dict[str, str] = {
     "int_parsing": "应为整数",
     "float_type": "应为数字",
     "float_parsing": "应为数字",
+    "finite_number": "数值超出范围",
+    "value_type": "取值类型不正确",
     "bool_type": "应为是或否（true/false）",
     "bool_parsing": "应为是或否（true/false）",
     "dict_type": "应为对象",

@@ -3,13 +3,56 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version
 
-AnswerValue = bool | AnswerInt | AnswerFloat | Annotated[str, StringConstraints(max_length=64)]
+
+def by_json_type(*members: Any) -> Any:
+    """A value of one of several JSON types, validated as the member of its own type only.
+
+    A plain union tried every member and, all failing, named a problem per member (a number
+    out of range read "fields.x.bool: 应为是或否"). Here one problem per field: the member's
+    own (LESS_THAN_EQUAL, FINITE_NUMBER, …) or VALUE_TYPE for a type none accepts. A list
+    member's problem is named at the field, not at the item. Documented as the union.
+    """
+    adapters = [(_json_type(member), TypeAdapter(member)) for member in members]
+
+    def validate(value: Any) -> Any:
+        for kind, adapter in adapters:
+            if type(value) is kind:  # bool is not int here: JSON true is not 1
+                try:
+                    return adapter.validate_python(value)
+                except ValidationError as error:
+                    first = error.errors()[0]
+                    raise PydanticCustomError(first["type"], first["msg"],
+                                              first.get("ctx")) from None
+        raise PydanticCustomError("value_type", "value is of no accepted JSON type")
+
+    documented = Union[members]  # noqa: UP007 - built from a tuple, no `|` spelling
+    return Annotated[Any, PlainValidator(validate, json_schema_input_type=documented)]
+
+
+def _json_type(member: Any) -> type:
+    origin = get_origin(member)
+    if origin is Annotated:
+        return _json_type(get_args(member)[0])
+    return origin or (type(None) if member is None else member)
+
+
+AnswerValue = by_json_type(bool, AnswerInt, AnswerFloat,
+                           Annotated[str, StringConstraints(max_length=64)])
 
 
 class In(BaseModel):
@@ -170,12 +213,13 @@ class ApplicationListQuery(In):
 
 # the longest text any form field takes (a catalog textarea); each field's own limit is the
 # form service's (backend.services.application_form), reported per field as FIELD_TOO_LONG
-FormValue = bool | AnswerInt | AnswerFloat | Annotated[str, StringConstraints(max_length=2000)]
+FormValue = by_json_type(bool, AnswerInt, AnswerFloat,
+                         Annotated[str, StringConstraints(max_length=2000)],
+                         list[Annotated[str, StringConstraints(max_length=64)]], None)
 
 
 class FormPatchIn(In):
-    fields: dict[Annotated[str, StringConstraints(max_length=64)],
-                 FormValue | list[Annotated[str, StringConstraints(max_length=64)]] | None] = \
+    fields: dict[Annotated[str, StringConstraints(max_length=64)], FormValue] = \
         Field(max_length=100, description="字段代码 → 新值；null 清空该项")
 
 

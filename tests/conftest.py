@@ -26,6 +26,7 @@ from backend.services import catalog
 from backend.services import staff as staff_service
 from config import settings as settings_module
 from tests import live, servers
+from tests.envelopes import EnvelopeCheckingClient
 from wechat_emulator.server import serve_in_thread
 
 APPID, SECRET = "wx-test-appid", "test-secret"
@@ -85,6 +86,7 @@ def app(request, workdir: Path, redis_url: str, emulator):
     app = create_app(make_settings(DATABASE_URL=database_url, REDIS_URL=redis_url,
                                    WECHAT_API_BASE=emulator.base_url,
                                    MEDIA_ROOT=str(workdir / f"media-{request.param}")))
+    app.test_client_class = EnvelopeCheckingClient  # every error answer of the suite checked
     with app.app_context():
         flask_migrate.upgrade()
         catalog.load(db.session, CATALOG_FILE, loaded_by="tests")

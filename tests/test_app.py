@@ -25,6 +25,7 @@ from backend.security.signatures import dev_keyring, license_message
 from config.settings import DEV_SECRET_KEY, PROJECT_ROOT, SETTINGS, SettingsError, load
 from tests import servers
 from tests.conftest import make_settings
+from tests.envelopes import check_envelope
 from tests.live import BIN
 
 
@@ -32,12 +33,8 @@ def assert_envelope(resp, status: int, code: str) -> dict:
     assert resp.status_code == status, resp.get_data(as_text=True)
     assert resp.mimetype == "application/json"
     body = resp.json
+    check_envelope(body)  # one shape; fields named only in details.fields
     assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["details"], dict)
-    if "fields" in body["details"]:  # one shape for every error that names fields
-        assert all(set(f) == {"field", "code", "message"} and f["message"]
-                   for f in body["details"]["fields"]), body["details"]["fields"]
     return body
 
 
@@ -108,6 +105,31 @@ def test_malformed_json_is_400_envelope(client):
     resp = client.post("/api/mp/v1/auth/login", data="{not json",
                        content_type="application/json")
     assert_envelope(resp, 400, "REQUEST_MALFORMED")
+
+
+def _nested(depth: int) -> str:
+    """``depth`` nested arrays and objects."""
+    return '{"answers":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 30_000])
+def test_json_nested_too_deep_is_400_envelope_everywhere(client, staff_login, depth):
+    """Past the parser's recursion limit the parse raised RecursionError (500); and no
+    schema of ours nests past 3 levels, so any body past 32 is refused the same way."""
+    staff = staff_login("system_admin")[0]
+    for path, headers in [("/api/mp/v1/industries/restaurant/notice", {}),
+                          ("/api/staff/v1/auth/login", {}),
+                          ("/api/staff/v1/calendar/2026-01-01", staff)]:
+        resp = client.open(path, method="PUT" if "calendar" in path else "POST",
+                           data=_nested(depth), headers=headers,
+                           content_type="application/json")
+        assert_envelope(resp, 400, "REQUEST_MALFORMED")
+
+
+def test_json_nested_as_deep_as_allowed_reaches_validation(client):
+    resp = client.post("/api/mp/v1/industries/restaurant/notice", data=_nested(32),
+                       content_type="application/json")
+    assert bad_fields(resp, 422, "REQUEST_INVALID").keys() == {"answers"}
 
 
 def test_non_json_body_is_415_envelope(client):

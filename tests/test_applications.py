@@ -182,7 +182,7 @@ def test_invalid_field_is_422_and_nothing_is_saved(client, login, session, field
     detail = draft(client, headers, floor_area=450, investment=80)
     changes = {"entity_name": "不应保存", "premises_city_code": "140100", field: value}
     resp = client.patch(f"{BASE}/{detail['id']}", headers=headers, json={"fields": changes})
-    assert bad_fields(resp, 422, "FORM_INVALID")[field]["code"] == code
+    assert bad_fields(resp, 422, "FORM_INVALID")[f"fields.{field}"]["code"] == code
     stored = session.get(Application, detail["id"])
     session.refresh(stored)
     assert "entity_name" not in stored.form_values
@@ -193,7 +193,8 @@ def test_individual_business_needs_a_92_credit_code(client, login):
     detail = draft(client, headers)
     resp = client.patch(f"{BASE}/{detail['id']}", headers=headers, json={"fields": {
         "entity_kind": "individual", "credit_code": "91110000600037341L"}})
-    assert bad_fields(resp, 422, "FORM_INVALID")["credit_code"]["code"] == "ENTITY_KIND_MISMATCH"
+    fields = bad_fields(resp, 422, "FORM_INVALID")
+    assert fields["fields.credit_code"]["code"] == "ENTITY_KIND_MISMATCH"
 
 
 # --- values pasted from a chat app: identifiers stored canonical ------------------------------
@@ -251,7 +252,7 @@ def test_pasted_wrong_identifier_is_still_refused(client, login, session, field,
     detail = draft(client, headers)
     resp = client.patch(f"{BASE}/{detail['id']}", headers=headers,
                         json={"fields": {"entity_name": "不应保存", field: pasted}})
-    assert bad_fields(resp, 422, "FORM_INVALID")[field]["code"] == code
+    assert bad_fields(resp, 422, "FORM_INVALID")[f"fields.{field}"]["code"] == code
     stored = session.get(Application, detail["id"])
     session.refresh(stored)
     assert field not in stored.form_values and "entity_name" not in stored.form_values
@@ -288,7 +289,8 @@ def test_text_fields_take_their_own_length_not_the_request_cap(client, login, se
     assert stored.form_values["premises_address"] == address
     resp = client.patch(f"{BASE}/{detail['id']}", headers=headers,
                         json={"fields": {"premises_address": "甲" * 201}})
-    assert bad_fields(resp, 422, "FORM_INVALID")["premises_address"]["code"] == "FIELD_TOO_LONG"
+    fields = bad_fields(resp, 422, "FORM_INVALID")
+    assert fields["fields.premises_address"]["code"] == "FIELD_TOO_LONG"
 
 
 # --- materials ------------------------------------------------------------------------------
@@ -431,12 +433,29 @@ def test_incomplete_submit_lists_everything_missing_at_once(client, login, sessi
     detail = draft(client, headers)
     resp = client.post(f"{BASE}/{detail['id']}/submit", headers=headers)
     body = assert_envelope(resp, 422, "APPLICATION_INCOMPLETE")
-    missing_fields = {f["code"] for f in body["details"]["missing_fields"]}
-    assert {"entity_name", "credit_code", "legal_rep_id_number"} <= missing_fields
+    fields = {f["field"]: f for f in body["details"]["fields"]}
+    assert {"fields.entity_name", "fields.credit_code", "fields.legal_rep_id_number"} <= set(fields)
+    assert {f["code"] for f in fields.values()} == {"FIELD_REQUIRED"}
     missing = {m["code"] for m in body["details"]["missing_materials"]}
     expected = {m["code"] for m in detail["materials"] if m["state"] == "missing"}
     assert missing == expected and len(missing) > 1
     assert "请填写" in body["message"] and "请上传" in body["message"]
+    assert session.get(Application, detail["id"]).status == "draft"
+
+
+def test_submit_lists_fields_at_odds_with_the_missing_ones_in_one_list(client, login, session):
+    """Autosave checks a rule between fields only where the changed field is named, so a
+    later city change leaves the county at odds; submit names it beside the missing fields."""
+    headers = login()
+    detail = fill(client, headers, draft(client, headers))
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers, json={"fields": {
+        "premises_city_code": "140200", "contact_phone": None}})
+    assert resp.status_code == 200, resp.json
+    fields = bad_fields(client.post(f"{BASE}/{detail['id']}/submit", headers=headers), 422,
+                        "APPLICATION_INCOMPLETE")
+    assert {k: f["code"] for k, f in fields.items()} == {
+        "fields.contact_phone": "FIELD_REQUIRED",
+        "fields.premises_county_code": "DIVISION_MISMATCH"}
     assert session.get(Application, detail["id"]).status == "draft"
 
 
@@ -542,3 +561,28 @@ def test_uploads_are_rate_limited_per_applicant(app, client, login):
     other = login("zoe")
     other_detail = draft(client, other)
     assert upload(client, other, other_detail["id"], "premises_proof", b"").status_code == 422
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("1" + "0" * 30, "LESS_THAN_EQUAL"), ("-1" + "0" * 30, "GREATER_THAN_EQUAL"),
+    ("1e400", "FINITE_NUMBER"), ('{"a": 1}', "VALUE_TYPE"), ('"' + "甲" * 2001 + '"',
+                                                             "STRING_TOO_LONG"),
+    ('["x", 1]', "STRING_TYPE"),
+])
+def test_a_value_of_no_accepted_type_or_range_is_one_problem(client, login, raw, code):
+    """A value may be of several JSON types; one problem is named per field, from the type
+    the value has (not 'should be true/false' from the first type of the union)."""
+    headers = login()
+    detail = draft(client, headers)
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers,
+                        data='{"fields": {"floor_area": ' + raw + "}}",
+                        content_type="application/json")
+    fields = assert_envelope(resp, 422, "REQUEST_INVALID")["details"]["fields"]
+    assert [(f["field"], f["code"]) for f in fields] == [("fields.floor_area", code)]
+    if code != "VALUE_TYPE":
+        assert "是或否" not in fields[0]["message"]
+    answers = client.post("/api/mp/v1/industries/restaurant/notice",
+                          data='{"answers": {"floor_area": ' + raw + "}}",
+                          content_type="application/json")
+    fields = assert_envelope(answers, 422, "REQUEST_INVALID")["details"]["fields"]
+    assert [f["field"] for f in fields] == ["answers.floor_area"]

@@ -185,7 +185,8 @@ def test_a_change_to_nothing_visible_is_refused(client, licensed):
     resp = client.post(f"/api/mp/v1/licenses/{licensed['license']['id']}/requests",
                        headers=licensed["applicant"],
                        json={"kind": "change", "changes": {"holder_name": "\u200b\u202c"}})
-    assert_envelope(resp, 422, "LICENSE_CHANGE_INVALID")
+    fields = assert_envelope(resp, 422, "LICENSE_CHANGE_INVALID")["details"]["fields"]
+    assert [(f["field"], f["code"]) for f in fields] == [("changes.holder_name", "FIELD_REQUIRED")]
 
 
 def test_renewal_of_a_long_term_license_is_refused(client, licensed):

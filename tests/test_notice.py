@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_app import assert_envelope
+from tests.test_app import assert_envelope, bad_fields
 
 
 def neutral_answers(client, industry: str) -> dict:
@@ -97,7 +97,9 @@ def test_unknown_question_is_422_and_names_it(client):
     answers = neutral_answers(client, "restaurant") | {"has_rocket": True}
     body = assert_envelope(client.post("/api/mp/v1/industries/restaurant/notice",
                                        json={"answers": answers}), 422, "QUESTION_UNKNOWN")
-    assert body["details"]["unknown"] == ["has_rocket"]
+    assert body["details"]["fields"] == [{"field": "answers.has_rocket",
+                                          "code": "QUESTION_UNKNOWN",
+                                          "message": "该行业没有情形问题“has_rocket”"}]
 
 
 @pytest.mark.parametrize("question, value", [
@@ -107,14 +109,27 @@ def test_invalid_answer_value_is_422(client, question, value):
     answers = neutral_answers(client, "restaurant") | {question: value}
     body = assert_envelope(client.post("/api/mp/v1/industries/restaurant/notice",
                                        json={"answers": answers}), 422, "ANSWER_INVALID")
-    assert question in body["details"]["invalid"]
+    assert [f["field"] for f in body["details"]["fields"]] == [f"answers.{question}"]
 
 
 def test_missing_answers_are_listed_all_at_once(client):
-    body = assert_envelope(client.post("/api/mp/v1/industries/restaurant/notice",
-                                       json={"answers": {}}), 422, "ANSWERS_INCOMPLETE")
     expected = {q["code"] for q in client.get("/api/mp/v1/industries/restaurant").json["questions"]}
-    assert {m["question"] for m in body["details"]["missing"]} == expected
+    fields = bad_fields(client.post("/api/mp/v1/industries/restaurant/notice",
+                                    json={"answers": {}}), 422, "ANSWERS_INCOMPLETE")
+    assert fields.keys() == {f"answers.{q}" for q in expected}
+    assert {f["code"] for f in fields.values()} == {"ANSWER_MISSING"}
+
+
+def test_every_kind_of_answer_problem_in_one_list(client):
+    """Unknown, invalid and missing answers together, each under ``answers.<question>``."""
+    asked = {q["code"] for q in client.get("/api/mp/v1/industries/restaurant").json["questions"]}
+    fields = bad_fields(client.post("/api/mp/v1/industries/restaurant/notice",
+                                    json={"answers": {"floor_area": -5, "bogus": 1}}),
+                        422, "QUESTION_UNKNOWN")
+    assert {k: f["code"] for k, f in fields.items()} == {
+        "answers.bogus": "QUESTION_UNKNOWN", "answers.floor_area": "ANSWER_INVALID",
+        **{f"answers.{q}": "ANSWER_MISSING" for q in asked - {"floor_area"}}}
+    assert "不能小于" in fields["answers.floor_area"]["message"]
 
 
 @pytest.mark.parametrize("payload", [{"answers": []}, {"answers": {"a": [1]}}, {}, {"x": 1}])

@@ -334,22 +334,30 @@ def test_inspector_sees_only_inspections_they_are_on(client, login, staff_login,
                     "APPLICATION_NOT_FOUND")
 
 
-@pytest.mark.parametrize("team_units", [(), ("approval_bureau",)])
-def test_schedule_names_the_units_still_needing_an_inspector(client, login, staff_login,
-                                                            session, team_units):
+def _schedule_next_monday(client, login, staff_login, window: str, team: list[int]):
+    """An accepted application whose inspection involves the approval bureau and fire,
+    scheduled by a coordinator for next Monday: (response, detail, inspection, coordinator)."""
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
     coordinator, _ = staff_login("inspection_coordinator")
     detail = accepted(client, applicant, commissioner, floor_area=450, investment=80)
     inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
-    involved = {i["approving_unit"]["code"]: i["approving_unit"] for i in detail["items"]
-                if i["code"] in inspection["item_codes"]}
-    team = [staff_login("inspector", u)[1] for u in team_units]
     monday = clock.today() + timedelta(days=7 - clock.today().weekday())
     resp = client.post(
         f"{STAFF}/inspections/{inspection['id']}/schedule", headers=coordinator,
         json={"version": inspection["version"], "date": monday.isoformat(),
-              "window": "11:00-09:00", "address": "现场", "team": team})
+              "window": window, "address": "现场", "team": team})
+    return resp, detail, inspection, coordinator
+
+
+@pytest.mark.parametrize("team_units", [(), ("approval_bureau",)])
+def test_schedule_names_the_units_still_needing_an_inspector(client, login, staff_login,
+                                                            session, team_units):
+    team = [staff_login("inspector", u)[1] for u in team_units]
+    resp, detail, inspection, coordinator = _schedule_next_monday(
+        client, login, staff_login, "11:00-09:00", team)
+    involved = {i["approving_unit"]["code"]: i["approving_unit"] for i in detail["items"]
+                if i["code"] in inspection["item_codes"]}
     fields = bad_fields(resp, 422, "INSPECTION_SCHEDULE_INVALID")
     uncovered = [involved[c] for c in sorted(set(involved) - set(team_units))]
     assert len(uncovered) >= 1 and {"team", "window"} <= set(fields)
@@ -358,6 +366,22 @@ def test_schedule_names_the_units_still_needing_an_inspector(client, login, staf
     assert resp.json["details"]["uncovered_units"] == uncovered
     assert staff_get(client, coordinator, f"/inspections/{inspection['id']}")["status"] == \
         inspection["status"]
+
+
+def test_schedule_names_every_team_problem_at_once(client, login, staff_login):
+    """A member who is no inspector, an unknown id and the unit they leave uncovered: each
+    its own entry (``team.<i>``, ``team``), not only the first kind found."""
+    team = [staff_login("inspector", "approval_bureau")[1],
+            staff_login("unit_reviewer", "fire")[1], 2**31 - 1]
+    resp, detail, _, _ = _schedule_next_monday(client, login, staff_login, "09:00-11:00", team)
+    fire_name = next(i["approving_unit"]["name"] for i in detail["items"]
+                     if i["approving_unit"]["code"] == "fire")
+    fields = bad_fields(resp, 422, "INSPECTION_SCHEDULE_INVALID")
+    assert {k: f["code"] for k, f in fields.items()} == {
+        "team.1": "TEAM_MEMBER_NOT_INSPECTOR", "team.2": "TEAM_MEMBER_NOT_INSPECTOR",
+        "team": "TEAM_UNITS_UNCOVERED"}
+    assert fire_name in fields["team"]["message"]
+    assert [u["code"] for u in resp.json["details"]["uncovered_units"]] == ["fire"]
 
 
 def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):

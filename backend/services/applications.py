@@ -129,7 +129,7 @@ def update_form(session: Session, *, applicant: Applicant, application_id: int,
     errors |= {k: v for k, v in cross_check(values, application.answers).items()
                if k in changes and k not in errors}
     if errors:
-        raise FieldsInvalid("FORM_INVALID", errors, lead="以下内容需要修改：")
+        raise FieldsInvalid("FORM_INVALID", _form_paths(errors), lead="以下内容需要修改：")
     application.form_values = values
     application.sensitive_sealed = secrets.seal(secret_key, json.dumps(hidden)) if hidden else None
     application.updated_at = utcnow()
@@ -186,22 +186,25 @@ def material_status(bundle: Bundle, application: Application) -> list[dict[str, 
 
 def submit(session: Session, *, applicant: Applicant, application_id: int, secret_key: str,
            ) -> Application:
-    """Submit if complete; otherwise one answer listing everything still missing."""
+    """Submit if complete; otherwise one APPLICATION_INCOMPLETE (422) listing everything:
+    form fields missing (FIELD_REQUIRED) or at odds (cross_check) in ``details.fields`` as
+    ``fields.<code>``, and materials to upload in ``details.missing_materials``
+    (``[{code, name, items}]``; uploads are not fields of a request body)."""
     application = get_own(session, applicant=applicant, application_id=application_id)
     step = workflow.transition(application.status, workflow.Action.SUBMIT,
                                role=workflow.APPLICANT)
     bundle = bundle_of(session, application)
-    fields = missing_fields(bundle, application, secret_key)
-    problems = cross_check(application.form_values, application.answers)
+    problems = {f["code"]: {"code": "FIELD_REQUIRED", "message": f"请填写{f['label']}"}
+                for f in missing_fields(bundle, application, secret_key)}
+    problems |= cross_check(application.form_values, application.answers)
     materials = material_status(bundle, application)
     missing = [m for m in materials if m["state"] == "missing"]
-    if fields or missing or problems:
-        raise RuleViolation("APPLICATION_INCOMPLETE", _incomplete_message(fields, missing), {
-            "missing_fields": fields,
-            "invalid_fields": problems,
-            "missing_materials": [{"code": m["code"], "name": m["name"],
-                                   "items": m["items"]} for m in missing],
-        })
+    if problems or missing:
+        raise FieldsInvalid(
+            "APPLICATION_INCOMPLETE", _form_paths(problems), lead="申请尚不完整：",
+            more=["请上传：" + "、".join(m["name"] for m in missing)] if missing else [],
+            details={"missing_materials": [{"code": m["code"], "name": m["name"],
+                                            "items": m["items"]} for m in missing]})
     deferred = [m for m in materials if m["state"] == "deferrable"]
     application.deferred_materials = [m["code"] for m in deferred]
     application.submitted_at = utcnow()
@@ -229,13 +232,9 @@ def move_items(application: Application, action: workflow.Action, *, role: str,
             item.status = step.target
 
 
-def _incomplete_message(fields: list[dict], materials: list[dict]) -> str:
-    parts = []
-    if fields:
-        parts.append("请填写：" + "、".join(f["label"] for f in fields))
-    if materials:
-        parts.append("请上传：" + "、".join(m["name"] for m in materials))
-    return "申请尚不完整。" + "；".join(parts or ["请修改标注的内容"])
+def _form_paths(problems: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Form fields are named as the autosave body names them: ``fields.<code>``."""
+    return {f"fields.{code}": problem for code, problem in problems.items()}
 
 
 def withdraw(session: Session, *, applicant: Applicant, application_id: int) -> Application:

@@ -103,7 +103,8 @@ def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, versi
 def _schedule_problems(session: Session, inspection: Inspection, on: date, window_text: str,
                        address: str, team: list[int], today: date,
                        ) -> tuple[dict[str, dict[str, str]], list[dict[str, str]]]:
-    """Problems by field, and the units ({code, name}) that still need an inspector."""
+    """Problems by field path (``team.<i>`` a member who is no active inspector, ``team`` the
+    units no valid member covers), and those units ({code, name})."""
     problems = {}
     if on < today:
         problems["date"] = {"code": "INSPECTION_DATE_PAST", "message": "核查日期不能早于今天"}
@@ -117,14 +118,18 @@ def _schedule_problems(session: Session, inspection: Inspection, on: date, windo
     if not address.strip():
         problems["address"] = {"code": "INSPECTION_ADDRESS_REQUIRED",
                                "message": "请填写核查地址"}
-    members = [session.get(StaffAccount, i) for i in team]
-    if any(m is None or m.role != "inspector" or not m.active for m in members):
-        problems["team"] = {"code": "TEAM_MEMBER_NOT_INSPECTOR",
-                            "message": "核查组成员须为在岗的现场核查人员"}
+    inspectors = set()
+    for index, staff_id in enumerate(team):
+        member = session.get(StaffAccount, staff_id)
+        if member is None or member.role != "inspector" or not member.active:
+            problems[f"team.{index}"] = {"code": "TEAM_MEMBER_NOT_INSPECTOR",
+                                         "message": f"第 {index + 1} 位成员不是在岗的现场核查人员"}
+        else:
+            inspectors.add(member.unit_code)
     units = applications.bundle_of(session, inspection.application).document.units
-    uncovered = [{"code": code, "name": units[code].name} for code in sorted(
-        units_involved(inspection) - {m.unit_code for m in members if m is not None})]
-    if uncovered and "team" not in problems:
+    uncovered = [{"code": code, "name": units[code].name}
+                 for code in sorted(units_involved(inspection) - inspectors)]
+    if uncovered:
         problems["team"] = {"code": "TEAM_UNITS_UNCOVERED",
                             "message": "核查组须包括每个相关单位的核查人员，还缺少："
                                        + "、".join(u["name"] for u in uncovered)}

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from backend import clock, workflow
-from backend.errors import Conflict, NotFound, RuleViolation
+from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation
 from backend.identifiers import clean_text
 from backend.models import (
     Applicant,
@@ -285,10 +285,15 @@ def request(session: Session, *, applicant: Applicant, license_id: int, kind: st
     if kind == "change":
         # typed like the form's shared fields: pasted invisible marks never reach the face
         changes = {field: clean_text(value) for field, value in changes.items()}
-        unknown = set(changes) - set(CHANGEABLE)
-        if not changes or unknown or not all(changes.values()):
-            raise RuleViolation("LICENSE_CHANGE_INVALID", "可变更的事项：" + "、".join(
-                CHANGEABLE.values()), {"unknown": sorted(unknown)})
+        problems = {f"changes.{f}": {"code": "FIELD_UNKNOWN", "message": "此项不可变更"}
+                    for f in changes if f not in CHANGEABLE}
+        problems |= {f"changes.{f}": {"code": "FIELD_REQUIRED", "message": f"请填写新的{label}"}
+                     for f, label in CHANGEABLE.items() if f in changes and not changes[f]}
+        if not changes:
+            problems["changes"] = {"code": "FIELD_REQUIRED", "message": "请填写要变更的事项"}
+        if problems:
+            raise FieldsInvalid("LICENSE_CHANGE_INVALID", problems, lead="可变更的事项：" +
+                                "、".join(CHANGEABLE.values()) + "。")
     elif kind == "renewal":
         if license_.valid_until is None:
             raise RuleViolation("LICENSE_LONG_TERM", "长期有效的许可证无需延续")

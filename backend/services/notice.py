@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.catalog_format import CatalogDocument, Industry, MaterialUse, PermitItem, Rule
-from backend.errors import RuleViolation
+from backend.errors import FieldsInvalid
 
 Answers = dict[str, Any]
 
@@ -27,24 +27,23 @@ def questions_of(document: CatalogDocument, industry: Industry) -> list[str]:
 
 
 def validate_answers(document: CatalogDocument, industry: Industry, answers: Answers) -> Answers:
-    """Every problem at once: unknown questions, invalid values, unanswered questions."""
+    """Every problem at once, each in ``details.fields`` as ``answers.<question>``: unknown
+    questions (QUESTION_UNKNOWN), invalid values (ANSWER_INVALID), unanswered questions
+    (ANSWER_MISSING); the error's code names the first kind present (ANSWERS_INCOMPLETE for
+    the last), 422."""
     asked = questions_of(document, industry)
-    unknown = sorted(set(answers) - set(asked))
-    invalid = {code: problem for code in asked if code in answers
-               if (problem := _answer_problem(document, code, answers[code]))}
-    missing = [code for code in asked if code not in answers]
-    if unknown or invalid or missing:
-        details = {"unknown": unknown, "invalid": invalid,
-                   "missing": [{"question": q, "text": document.questions[q].text}
-                               for q in missing]}
-        if unknown:
-            raise RuleViolation("QUESTION_UNKNOWN",
-                                "该行业没有以下情形问题：" + "、".join(unknown), details)
-        if invalid:
-            raise RuleViolation("ANSWER_INVALID",
-                                "以下回答不符合要求：" + "；".join(invalid.values()), details)
-        raise RuleViolation("ANSWERS_INCOMPLETE", "请先回答全部情形问题："
-                            + "；".join(document.questions[q].text for q in missing), details)
+    unknown = {q: {"code": "QUESTION_UNKNOWN", "message": f"该行业没有情形问题“{q}”"}
+               for q in sorted(set(answers) - set(asked))}
+    invalid = {q: {"code": "ANSWER_INVALID", "message": problem} for q in asked if q in answers
+               if (problem := _answer_problem(document, q, answers[q]))}
+    missing = {q: {"code": "ANSWER_MISSING",
+                   "message": f"“{document.questions[q].text.rstrip('？?')}”尚未回答"}
+               for q in asked if q not in answers}
+    problems = {f"answers.{q}": p for q, p in (unknown | invalid | missing).items()}
+    for code, kind in (("QUESTION_UNKNOWN", unknown), ("ANSWER_INVALID", invalid),
+                       ("ANSWERS_INCOMPLETE", missing)):
+        if kind:
+            raise FieldsInvalid(code, problems, lead="请修改情形问题的回答：")
     return {code: answers[code] for code in asked}
 
 
