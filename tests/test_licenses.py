@@ -271,6 +271,18 @@ def scan_texts(url: str, base: str) -> list[tuple[str, bool]]:
         (f"  {url}\n", True),
         (url.replace(f"/v/{number}", f"/v/%{ord(number[0]):X}{number[1:]}"), True),
         (v(f"v=%{ord(version):X}"), True),  # v=%31 is v=1
+        # Paths a browser resolves (dot segments) or our router merges (repeated slashes)
+        (url.replace("/v/", "//v/"), True),
+        (url.replace("/v/", "/v//"), True),
+        (url.replace("/v/", "//v//"), True),
+        (url.replace("/v/", "/./v/"), True),
+        (url.replace("/v/", "/x/../v/"), True),
+        (url.replace("/v/", "/../v/"), True),
+        (url.replace("/v/", "/x/%2E%2e/v/"), True),
+        (url.replace("/v/", "/v/x/../"), True),
+        (url.replace("/v/", "/w/../x/./../v/"), True),
+        (url.replace("/v/", "/x/v/"), False),
+        (url.replace("/v/", "/v/../"), False),
         (_sig_flipped(url), False),  # well-formed, forged
         (url[:-5], False),  # a torn QR
         (url.replace(f"/v/{number}", f"/v/{number[:-1]}{'1' if number[-1] != '1' else '2'}"),
@@ -294,11 +306,31 @@ def scan_texts(url: str, base: str) -> list[tuple[str, bool]]:
 
 def opened_path(text: str, base: str) -> str | None:
     """The path and query a phone's browser requests from us when it opens ``text``; None
-    when the text is not at our address (the public routes then never see it)."""
+    when the text is not at our address or not at a verification page (a 404)."""
     text = text.strip()
     if text.lower().startswith("http%3a"):
         text = unquote(text)
-    return text[len(base):].split("#")[0] if text.startswith(base + "/v/") else None
+    if not text.startswith(base + "/"):
+        return None
+    path, _, query = text[len(base):].split("#")[0].partition("?")
+    path = _without_dot_segments(path)
+    return f"{path}?{query}" if re.fullmatch(r"/+v/+[^/]+", path) else None
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4 as a browser applies it (``%2e`` is a dot too)."""
+    out: list[str] = []
+    segments = path.split("/")[1:]
+    for position, segment in enumerate(segments):
+        last = position == len(segments) - 1
+        dots = unquote(segment)
+        if dots == "..":
+            out = out[:-1]
+        if dots in (".", ".."):
+            out += [""] if last else []
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
 
 
 def three_verdicts(client, text: str, base: str, inspector: dict, row: int) -> list[tuple]:
@@ -309,9 +341,19 @@ def three_verdicts(client, text: str, base: str, inspector: dict, row: int) -> l
     if path is None:
         return out * 3
     client_addr = {"REMOTE_ADDR": f"10.0.{row // 250}.{row % 250 + 1}"}  # under the rate limit
-    twin = client.get(path.replace("/v/", "/api/public/v1/licenses/", 1),
-                      environ_base=client_addr).json
-    page = client.get(path, environ_base=client_addr).get_data(as_text=True)
+
+    def opened(path: str):
+        """Requested as sent: PATH_INFO set as a server decodes it (the test client would
+        read ``//v`` as a host), redirects (Werkzeug's merged slashes) followed."""
+        route, _, query = path.partition("?")
+        resp = client.get("/", query_string=query, environ_base=client_addr,
+                          environ_overrides={"PATH_INFO": unquote(route)},
+                          follow_redirects=True)
+        assert resp.status_code == 200, (path, resp.status_code)
+        return resp
+
+    twin = opened(path.replace("/v/", "/api/public/v1/licenses/", 1)).json
+    page = opened(path).get_data(as_text=True)
     shown = re.search(r'data-verdict="(\w+)"', page)[1]
     reason = twin["reason"] if twin["reason"] in page else None
     return out + [(twin["verdict"], twin["reason"], twin.get("scanned_version")),
