@@ -162,15 +162,23 @@ def _reencode(kind: Kind, data: bytes, *, max_pixels: int, long_side: int, thumb
 
 
 def picture_of(img: Image.Image) -> Image.Image:
-    """The RGB picture a viewer shows for a decoded image, transparency laid on white paper.
+    """The RGB picture a viewer shows for a decoded image, transparency laid on white paper,
+    carrying the image's EXIF (its orientation) for ``ImageOps.exif_transpose``.
 
-    Raises MediaRejected UPLOAD_IMAGE_MODE_UNSUPPORTED for a mode without a reading in
-    MODE_READINGS: a picture we do not know how to read is refused, never guessed.
+    A reading may build a new image (laying transparency on white does), which has no EXIF:
+    without carrying it such pictures were stored sideways while opaque ones were turned
+    upright (issue 10). Raises MediaRejected UPLOAD_IMAGE_MODE_UNSUPPORTED for a mode
+    without a reading in MODE_READINGS: a picture we do not know how to read is refused,
+    never guessed.
     """
     reading = MODE_READINGS.get(img.mode)
     if reading is None:
         raise MediaRejected("UPLOAD_IMAGE_MODE_UNSUPPORTED", mode=img.mode)
-    return reading.to_rgb(img)
+    picture = reading.to_rgb(img)
+    if picture is not img:
+        # getexif() also reads an orientation given only in XMP.
+        picture.info["exif"] = img.getexif().tobytes()
+    return picture
 
 
 def _on_white(img: Image.Image) -> Image.Image:
