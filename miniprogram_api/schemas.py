@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version
+from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version, free_text
 
 AnswerValue = bool | AnswerInt | AnswerFloat | Annotated[str, StringConstraints(max_length=64)]
 
@@ -281,26 +281,23 @@ class ApplicationDetail(ApplicationSummary):
 
 
 class RescheduleIn(In):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
-                                             strip_whitespace=True)]
+    reason: free_text(500, multiline=True)
 
 
 class RectificationIn(In):
-    note: Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)] = ""
+    note: free_text(1000, required=False, multiline=True) = ""
 
 
 class LicenseRequestIn(In):
     kind: Literal["change", "renewal", "replacement"] = Field(
         description="change 变更（经各审批单位审核）| renewal 延续 | replacement 补发")
     changes: dict[Literal["holder_name", "premises_address", "legal_rep_name"],
-                  Annotated[str, StringConstraints(min_length=1, max_length=200,
-                                                   strip_whitespace=True)]] = {}
-    reason: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] = ""
+                  free_text(200)] = {}
+    reason: free_text(500, required=False, multiline=True) = ""
 
 
 class CancelIn(In):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
-                                             strip_whitespace=True)]
+    reason: free_text(500, multiline=True)
 
 
 class ScanIn(In):

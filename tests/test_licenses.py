@@ -18,7 +18,7 @@ from backend import clock
 from backend.models import License
 from backend.models.notifications import DepartmentRecord
 from backend.services import licenses
-from tests.test_app import assert_envelope
+from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE
 from tests.test_workflow import STAFF, accepted, post, staff_get
 
@@ -181,11 +181,34 @@ def test_a_change_reviewed_by_units_makes_a_new_version(client, licensed):
     assert resolved["holder_name"] == "晋味便利店（新）"
 
 
-def test_a_change_to_nothing_visible_is_refused(client, licensed):
+def test_a_change_to_nothing_visible_is_refused(client, licensed, session):
+    """Text made only of invisible or control characters is missing, in every field."""
+    license_id = licensed["license"]["id"]
+    for blank in ("\u200b\u202c", "\x07\x1b", "\r\n\u200b"):
+        resp = client.post(f"/api/mp/v1/licenses/{license_id}/requests",
+                           headers=licensed["applicant"],
+                           json={"kind": "change", "changes": {"holder_name": blank}})
+        problem = bad_fields(resp, 422, "REQUEST_INVALID")["changes.holder_name"]
+        assert (problem["code"], problem["message"]) == ("MISSING", "此项必填")
+        resp = client.post(f"/api/mp/v1/licenses/{license_id}/cancel",
+                           headers=licensed["applicant"], json={"reason": blank})
+        assert bad_fields(resp, 422, "REQUEST_INVALID")["reason"]["code"] == "MISSING"
+    license_ = session.get(License, license_id)
+    session.refresh(license_)
+    assert license_.status == "active" and license_.changes == []
+
+
+def test_control_characters_never_reach_the_printed_license(client, licensed):
+    """An ESC colour sequence and a BEL typed into a name are dropped; a reason keeps its
+    line breaks, normalised to ``\\n``."""
+    post_json = {"kind": "change", "changes": {"holder_name": "晋\x1b[31m味\x07\r\n便利店"},
+                 "reason": "更名\r\n\x00见执照"}
     resp = client.post(f"/api/mp/v1/licenses/{licensed['license']['id']}/requests",
-                       headers=licensed["applicant"],
-                       json={"kind": "change", "changes": {"holder_name": "\u200b\u202c"}})
-    assert_envelope(resp, 422, "LICENSE_CHANGE_INVALID")
+                       headers=licensed["applicant"], json=post_json)
+    assert resp.status_code == 201, resp.json
+    pending = staff_get(client, licensed["reviewer"], "/license-requests")["requests"]
+    assert (pending[0]["changes"], pending[0]["reason"]) == \
+        ({"holder_name": "晋[31m味 便利店"}, "更名\n见执照")
 
 
 def test_renewal_of_a_long_term_license_is_refused(client, licensed):

@@ -357,6 +357,39 @@ def test_schedule_names_the_units_still_needing_an_inspector(client, login, staf
         inspection["status"]
 
 
+def test_staff_free_text_is_cleaned_where_it_enters(client, login, staff_login):
+    """Addresses are one line; reasons keep their line breaks; neither keeps a control or
+    invisible character, and text made only of those is missing."""
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    detail = accepted(client, applicant, commissioner, floor_area=450, investment=80)
+    inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    team = sorted({staff_login("inspector", i["approving_unit"]["code"])[1]
+                   for i in detail["items"] if i["code"] in inspection["item_codes"]})
+    monday = clock.today() + timedelta(days=7 - clock.today().weekday())
+    body = {"version": inspection["version"], "date": monday.isoformat(),
+            "window": "09:00-11:00", "team": team}
+    for blank in ("\u200b", "\x07\r\n", " \ufeff "):
+        resp = client.post(f"{STAFF}/inspections/{inspection['id']}/schedule",
+                           headers=coordinator, json=body | {"address": blank})
+        fields = bad_fields(resp, 422, "REQUEST_INVALID")
+        assert (fields["address"]["code"], fields["address"]["message"]) == \
+            ("MISSING", "此项必填")
+    assert staff_get(client, coordinator, f"/inspections/{inspection['id']}")["address"] is None
+    done = post(client, coordinator, f"/inspections/{inspection['id']}/schedule",
+                body | {"address": "平阳路\x1b[0m 1 号\r\n东门\u200b"})
+    assert done["address"] == "平阳路[0m 1 号 东门"
+
+    other = submitted(client, login("second"))
+    resp = client.post(f"{STAFF}/applications/{other['id']}/reject", headers=commissioner,
+                       json={"version": other["version"], "reason": "\u200b\n\x00"})
+    assert bad_fields(resp, 422, "REQUEST_INVALID")["reason"]["code"] == "MISSING"
+    done = post(client, commissioner, f"/applications/{other['id']}/reject",
+                {"version": other["version"], "reason": "不符合规划\r\n\x07见附件\r\n"})
+    assert done["decision_reason"] == "不符合规划\n见附件"
+
+
 def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
