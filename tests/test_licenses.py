@@ -217,6 +217,90 @@ def test_renewal_of_a_long_term_license_is_refused(client, licensed):
     assert_envelope(resp, 422, "LICENSE_LONG_TERM")
 
 
+def put_in_state(session, license_id: int, state: str) -> License:
+    """The license as each state arises: a required item suspended or revoked by its unit,
+    cancelled, or past its validity; "valid" is renewable (within the renewal window)."""
+    license_ = session.get(License, license_id)
+    session.refresh(license_)
+    today = clock.today()
+    license_.valid_until = today + timedelta(days=-1 if state == "expired" else 30)
+    required = next(i for i in license_.items if i.required)
+    if state in ("suspended", "revoked"):
+        required.status = state
+    if state == "cancelled":
+        license_.status = "cancelled"
+    session.commit()
+    assert licenses.verdict(license_)[0] == state
+    return license_
+
+
+def holder_asks(client, licensed, kind: str):
+    license_id = licensed["license"]["id"]
+    if kind == "cancel":
+        return client.post(f"/api/mp/v1/licenses/{license_id}/cancel",
+                           headers=licensed["applicant"], json={"reason": "停止经营"})
+    return client.post(f"/api/mp/v1/licenses/{license_id}/requests",
+                       headers=licensed["applicant"],
+                       json={"kind": kind, "reason": "原证遗失", **(
+                           {"changes": {"holder_name": "晋味便利店（新）"}}
+                           if kind == "change" else {})})
+
+
+@pytest.mark.parametrize(("state", "allowed"), [
+    ("valid", {"change", "renewal", "replacement", "cancel"}),
+    ("suspended", {"cancel"}), ("expired", {"cancel"}),
+    ("revoked", set()), ("cancelled", set())])
+def test_each_state_of_the_license_allows_only_its_requests(client, licensed, session, state,
+                                                            allowed):
+    """Issue 10: a revoked license was replaced (201) and its version 2 rendered."""
+    license_ = put_in_state(session, licensed["license"]["id"], state)
+    for kind in ("change", "renewal", "replacement", "cancel"):
+        resp = holder_asks(client, licensed, kind)
+        session.refresh(license_)
+        if kind in allowed:
+            assert resp.status_code == (200 if kind == "cancel" else 201), (kind, resp.json)
+            for change in license_.changes:  # the next kind is asked afresh
+                session.delete(change)
+            session.commit()
+            continue
+        body = assert_envelope(resp, 409, "LICENSE_NOT_ACTIVE")
+        assert body["details"] == {"status": state, "kind": kind, **body["details"]}
+        assert license_.changes == [] and license_.version == 1
+        assert license_.status == ("cancelled" if state == "cancelled" else "active")
+
+
+def test_a_request_pending_when_the_license_is_revoked_cannot_be_approved(
+        client, licensed, session):
+    """Checked again at the decision: approving would re-render a revoked license."""
+    window = licensed["commissioner"]  # decides renewals and replacements
+    assert holder_asks(client, licensed, "replacement").status_code == 201
+    pending = staff_get(client, window, "/license-requests")["requests"][0]
+    put_in_state(session, licensed["license"]["id"], "revoked")
+    resp = client.post(f"{STAFF}/license-requests/{pending['id']}/decide", headers=window,
+                       json={"version": pending["version"], "approve": True, "opinion": "同意"})
+    assert assert_envelope(resp, 409, "LICENSE_NOT_ACTIVE")["details"]["status"] == "revoked"
+    license_ = session.get(License, licensed["license"]["id"])
+    session.refresh(license_)
+    assert license_.version == 1 and license_.changes[0].status == "pending"
+    post(client, window, f"/license-requests/{pending['id']}/decide",
+         {"version": pending["version"], "approve": False, "opinion": "许可证已吊销"})
+    session.refresh(license_)
+    assert license_.version == 1 and license_.changes[0].status == "refused"
+
+
+def test_a_renewal_asked_in_time_is_decided_after_expiry(client, licensed, session):
+    """行政许可法 第五十条: a renewal asked before expiry may be decided after it."""
+    put_in_state(session, licensed["license"]["id"], "valid")
+    assert holder_asks(client, licensed, "renewal").status_code == 201
+    license_ = put_in_state(session, licensed["license"]["id"], "expired")
+    license_.changes[0].created_at -= timedelta(days=2)  # asked the day before expiry
+    session.commit()
+    pending = staff_get(client, licensed["commissioner"], "/license-requests")["requests"][0]
+    renewed = post(client, licensed["commissioner"], f"/license-requests/{pending['id']}/decide",
+                   {"version": pending["version"], "approve": True, "opinion": "同意延续"})
+    assert renewed["version"] == 2 and renewed["verdict"] == "valid"
+
+
 def test_another_applicant_cannot_see_the_license(client, licensed, login):
     other = login("stranger")
     assert client.get("/api/mp/v1/licenses", headers=other).json["total"] == 0
