@@ -95,9 +95,11 @@ def sniff(data: bytes) -> Kind:
 
 def normalise(data: bytes, *, max_bytes: int, max_pixels: int, long_side: int = 2560,
               thumb_side: int = 320, jpeg_quality: int = 85,
-              max_pages: int = DEFAULT_MAX_PAGES) -> Normalised:
+              max_pages: int = DEFAULT_MAX_PAGES, photos_only: bool = False) -> Normalised:
     """Validate an upload and return what to store: a clean JPEG and thumbnail, or the PDF as is.
 
+    ``photos_only``: the place takes photos (an inspection photo), so a PDF — judged by its
+    content, not its name or declared type — is refused with UPLOAD_PHOTO_ONLY.
     Raises MediaRejected for any input we will not keep; nothing is written anywhere.
     """
     if max_pixels > PIXEL_CEILING:
@@ -107,6 +109,8 @@ def normalise(data: bytes, *, max_bytes: int, max_pixels: int, long_side: int = 
     if len(data) > max_bytes:
         raise _too_large(max_bytes)
     kind = sniff(data)
+    if kind == "pdf" and photos_only:
+        raise MediaRejected("UPLOAD_PHOTO_ONLY")
     if kind == "pdf":
         return _check_pdf(data, max_pages)
     return _reencode(kind, data, max_pixels=max_pixels, long_side=long_side,

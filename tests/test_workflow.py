@@ -7,15 +7,16 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend import clock
-from backend.models import Application, ApplicationItem
+from backend.models import Application, ApplicationItem, MaterialFile
 from backend.services import calendar
 from notifications.outbox import OutboxMessage
 from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
+from tests.test_media_images import pdf_bytes
 
 STAFF = "/api/staff/v1"
 
@@ -390,7 +391,9 @@ def test_staff_free_text_is_cleaned_where_it_enters(client, login, staff_login):
     assert done["decision_reason"] == "不符合规划\n见附件"
 
 
-def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):
+def rectifying(client, login, staff_login, session) -> tuple[dict, dict, dict, dict]:
+    """(applicant, coordinator, application, inspection): a joint inspection concluded with a
+    rectification notice, re-checked on site."""
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
     coordinator, _ = staff_login("inspection_coordinator")
@@ -413,6 +416,11 @@ def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, 
     post(client, coordinator, f"/inspections/{inspection['id']}/conclude", {
         "version": current["version"], "recheck_mode": "onsite",
         "deadline": (clock.today() + timedelta(days=7)).isoformat()})
+    return applicant, coordinator, detail, inspection
+
+
+def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):
+    applicant, _, detail, _ = rectifying(client, login, staff_login, session)
     paused = client.get(f"{BASE}/{detail['id']}", headers=applicant).json["items"]
     assert {i["clock"] for i in paused} == {"paused"}
     due_before = {i["code"]: date_of(i["due_on"]) for i in paused}
@@ -428,6 +436,23 @@ def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, 
         assert item["clock"] != "paused"
         expected = calendar.add_working_days(session, due_before[item["code"]], taken)
         assert date_of(item["due_on"]) == expected, (item, taken)
+
+
+def test_a_pdf_is_no_inspection_photo(client, login, staff_login, session):
+    """Inspection photos and rectification photos are judged as pictures: a PDF (by its
+    content, whatever its name) is refused there and nothing is stored."""
+    applicant, coordinator, detail, inspection = rectifying(client, login, staff_login, session)
+    places = ((f"{STAFF}/inspections/{inspection['id']}/photos", coordinator),
+              (f"{BASE}/{detail['id']}/inspection/evidence", applicant))
+    for url, headers in places:
+        resp = send_file(client, url, headers, pdf_bytes(1), name="photo.jpg")
+        assert assert_envelope(resp, 415, "UPLOAD_PHOTO_ONLY")["message"] == \
+            "此处只能上传照片（JPEG、PNG、HEIC），不能上传 PDF"
+    codes = {"inspection_photo", "rectification_evidence"}
+    assert session.scalar(select(func.count()).select_from(MaterialFile).where(
+        MaterialFile.material_code.in_(codes))) == 0
+    for url, headers in places:
+        assert send_file(client, url, headers, phone_jpeg()).status_code == 201
 
 
 def date_of(text: str) -> date:

@@ -90,13 +90,15 @@ def schedule(inspection_id: int, json_data: ScheduleIn):
 @bp.output(PhotoOut, status_code=201)
 @bp.doc(responses={**files.UPLOAD_RESPONSES, **CONFLICTS})
 def upload_photo(inspection_id: int):
-    """上传核查照片（multipart/form-data，字段 file；经同一上传安全流程）"""
+    """上传核查照片（multipart/form-data，字段 file；经同一上传安全流程；仅照片，PDF 为 415
+    UPLOAD_PHOTO_ONLY）"""
     staff = current_staff()
     inspection = inspections.get_for_staff(db.session, staff=staff, inspection_id=inspection_id)
     row, _ = materials.store_file(
         db.session, inspection.application, material_code="inspection_photo", label="核查照片",
         stream=files.upload_stream(), store=current_app.extensions["media_store"],
-        limits=materials.limits_from(current_app.extensions["settings"]), actor=staff)
+        limits=materials.limits_from(current_app.extensions["settings"]), actor=staff,
+        photos_only=True)
     db.session.commit()
     out = presenters.file_out(row, f"staff:{staff.id}")
     return {"sha256": row.sha256, "url": out["url"], "thumbnail_url": out["thumbnail_url"]}
