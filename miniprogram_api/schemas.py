@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version, free_text
+from backend.workflow import State
 
 AnswerValue = bool | AnswerInt | AnswerFloat | Annotated[str, StringConstraints(max_length=64)]
 
@@ -165,7 +166,7 @@ class CreateApplicationIn(In):
 
 
 class ApplicationListQuery(In):
-    status: Annotated[str, StringConstraints(max_length=32)] | None = None
+    status: State | None = None  # an unknown status is 422, not an empty list
 
 
 # the longest text any form field takes (a catalog textarea); each field's own limit is the

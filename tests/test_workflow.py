@@ -419,6 +419,29 @@ def rectifying(client, login, staff_login, session) -> tuple[dict, dict, dict, d
     return applicant, coordinator, detail, inspection
 
 
+@pytest.mark.parametrize(("role", "unit", "path", "name", "known"), [
+    ("window_commissioner", None, "/applications", "status", "in_review"),
+    ("unit_reviewer", "fire", "/reviews", "status", "approved"),
+    ("inspection_coordinator", None, "/inspections", "status", "scheduled"),
+    ("inspector", "fire", "/inspections/mine", "status", "passed"),
+    ("inspection_coordinator", None, "/time-limits", "state", "overdue"),
+    ("system_admin", None, "/notifications/deliveries", "status", "sent"),
+    ("system_admin", None, "/notifications/deliveries", "channel", "webhook"),
+    (None, None, "/api/mp/v1/applications", "status", "draft"),
+])
+def test_an_unknown_value_of_an_enumerated_query_parameter_is_422(client, login, staff_login,
+                                                                  role, unit, path, name,
+                                                                  known):
+    """``?status=nope`` answered 200 with an empty list, as if nothing had that status."""
+    headers = staff_login(role, unit)[0] if role else login()
+    url = path if path.startswith("/api/") else f"{STAFF}{path}"
+    resp = client.get(url, headers=headers, query_string={name: known})
+    assert resp.status_code == 200, resp.json
+    for unknown in ("nope", known.upper(), f"{known} "):
+        resp = client.get(url, headers=headers, query_string={name: unknown})
+        assert name in bad_fields(resp, 422, "REQUEST_INVALID"), (unknown, resp.json)
+
+
 def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):
     applicant, _, detail, _ = rectifying(client, login, staff_login, session)
     paused = client.get(f"{BASE}/{detail['id']}", headers=applicant).json["items"]

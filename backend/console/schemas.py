@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.api_types import DbId, Page, PerPage, Unit, Version, free_text
 from backend.identifiers import AS_IDENTIFIER
+from backend.workflow import InspectionState, ItemState, State
 
 
 class In(BaseModel):
@@ -54,14 +55,23 @@ Reason = free_text(1000, multiline=True)
 Short = free_text(1000, required=False, multiline=True)
 
 
+# Every enumerated query parameter is its enum: an unknown value is 422, not an empty list.
 class PageQuery(In):
-    status: Annotated[str, StringConstraints(max_length=32)] | None = None
     page: Page = 1
     per_page: PerPage = 20
 
 
 class ApplicationQuery(PageQuery):
+    status: State | None = Field(default=None, description="默认 submitted（待受理）")
     industry: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class ReviewQuery(PageQuery):
+    status: ItemState | None = Field(default=None, description="默认 under_review（待审查）")
+
+
+class InspectionQuery(PageQuery):
+    status: InspectionState | None = None
 
 
 class ClockQuery(In):
