@@ -1,4 +1,5 @@
-"""Types both APIs share: bounded integers and numbers for requests, a unit in answers.
+"""Types both APIs share: bounded integers and numbers and free text for requests, a unit in
+answers.
 
 Every integer a client sends (path, query or body) has a range in its schema, so an
 out-of-range value is a 422 (or a 404 for a path id) before it reaches the database,
@@ -7,9 +8,12 @@ where 2⁶³ would overflow the driver, and the OpenAPI document shows minimum/m
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from backend.identifiers import clean_text
 
 INT32_MAX = 2**31 - 1  # our integer columns (ids, versions, cursors) on MySQL/MariaDB
 JSON_SAFE_INT = 2**53 - 1  # Number.MAX_SAFE_INTEGER: the mini-program's JavaScript
@@ -29,3 +33,22 @@ class Unit(BaseModel):
 
     code: str
     name: str
+
+
+def free_text(max_length: int, *, required: bool = True, multiline: bool = False) -> Any:
+    """A free-text request field (name, address, reason, opinion, note), cleaned where it
+    enters by ``identifiers.clean_text``: invisible and control characters removed, line
+    breaks kept only when ``multiline`` (a textarea). A required text left empty by that
+    is missing (422, ``MISSING`` 此项必填), whatever invisible characters it was sent as.
+    """
+    def clean(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # pydantic refuses it as 应为文本
+        value = clean_text(value, multiline=multiline)
+        if required and not value:
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
+    # The validator last, after the constraints, so they still reach the OpenAPI document.
+    return Annotated[str, StringConstraints(min_length=1 if required else 0,
+                                            max_length=max_length), BeforeValidator(clean)]

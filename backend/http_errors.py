@@ -37,7 +37,7 @@ STATUS_ERRORS: dict[int, tuple[str, str]] = {
     503: ("SERVICE_UNAVAILABLE", "服务暂时不可用，请稍后重试"),
 }
 
-MEDIA_STATUS = {"UPLOAD_TOO_LARGE": 413, "UPLOAD_TYPE_NOT_ALLOWED": 415,
+MEDIA_STATUS = {"UPLOAD_TOO_LARGE": 413, "UPLOAD_TYPE_NOT_ALLOWED": 415, "UPLOAD_PHOTO_ONLY": 415,
                 "MEDIA_NOT_FOUND": 404, "MEDIA_LINK_INVALID": 403, "MEDIA_LINK_EXPIRED": 403}
 
 # pydantic error types → what an applicant reads

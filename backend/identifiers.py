@@ -10,6 +10,7 @@ upper case, separators such as the hyphens of a phone number) stay with its vali
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -33,13 +34,23 @@ def normalize_identifier(text: str) -> str:
     return "".join(ch for ch in _visible(folded) if not ch.isspace())
 
 
-def clean_text(text: str) -> str:
-    """Free text (names, addresses): format characters (Cf) removed, ends trimmed.
+# Line breaks as typed or pasted: CR LF (Windows), CR, LF, VT, FF, NEL, U+2028, U+2029.
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\v\f\x85\u2028\u2029]")
 
+
+def clean_text(text: str, *, multiline: bool = False) -> str:
+    """Free text (names, addresses, reasons): format (Cf) and control (Cc) characters removed,
+    ends trimmed.
+
+    A pasted zero-width space, or an ESC colour sequence and BEL typed into a name, would be
+    stored and printed on the license. A line break is ``\n`` in a multi-line field (a
+    textarea: reasons, opinions, notes) and a space in a single-line one; a tab is a space.
     Inner spaces stay, and no NFKC: it would turn Chinese full-width punctuation such as
     ``（`` and ``，`` into ASCII, changing how a name or address is printed on the license.
     """
-    return _visible(text).strip()
+    text = _LINE_BREAK.sub("\n" if multiline else " ", _visible(text)).replace("\t", " ")
+    return "".join(ch for ch in text
+                   if ch == "\n" or unicodedata.category(ch) != "Cc").strip()
 
 
 def _identifier_or_as_is(value: Any) -> Any:

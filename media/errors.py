@@ -8,6 +8,7 @@ MESSAGES: dict[str, str] = {
     "UPLOAD_EMPTY": "文件为空，请重新选择文件上传",
     "UPLOAD_TOO_LARGE": "文件超过 {limit_mb} MB，请压缩或重新拍摄后上传",
     "UPLOAD_TYPE_NOT_ALLOWED": "仅支持 JPEG、PNG、HEIC 格式的照片或 PDF 文件",
+    "UPLOAD_PHOTO_ONLY": "此处只能上传照片（JPEG、PNG、HEIC），不能上传 PDF",
     "UPLOAD_CORRUPT": "文件已损坏或不完整，请重新拍摄上传",
     "UPLOAD_TOO_MANY_PIXELS": "图片分辨率过高，请调低相机分辨率或截图后重新上传",
     "UPLOAD_IMAGE_MODE_UNSUPPORTED": "图片颜色格式（{mode}）无法识别，请截图后重新上传",

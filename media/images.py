@@ -103,9 +103,11 @@ def sniff(data: bytes) -> Kind:
 
 def normalise(data: bytes, *, max_bytes: int, max_pixels: int, long_side: int = 2560,
               thumb_side: int = 320, jpeg_quality: int = 85,
-              max_pages: int = DEFAULT_MAX_PAGES) -> Normalised:
+              max_pages: int = DEFAULT_MAX_PAGES, photos_only: bool = False) -> Normalised:
     """Validate an upload and return what to store: a clean JPEG and thumbnail, or the PDF as is.
 
+    ``photos_only``: the place takes photos (an inspection photo), so a PDF — judged by its
+    content, not its name or declared type — is refused with UPLOAD_PHOTO_ONLY.
     Raises MediaRejected for any input we will not keep; nothing is written anywhere.
     """
     if max_pixels > PIXEL_CEILING:
@@ -115,6 +117,8 @@ def normalise(data: bytes, *, max_bytes: int, max_pixels: int, long_side: int = 
     if len(data) > max_bytes:
         raise _too_large(max_bytes)
     kind = sniff(data)
+    if kind == "pdf" and photos_only:
+        raise MediaRejected("UPLOAD_PHOTO_ONLY")
     with DECODE_SLOTS:
         if kind == "pdf":
             return _check_pdf(data, max_pages)
@@ -184,15 +188,23 @@ def _draft_box(width: int, height: int, long_side: int) -> tuple[int, int]:
 
 
 def picture_of(img: Image.Image) -> Image.Image:
-    """The RGB picture a viewer shows for a decoded image, transparency laid on white paper.
+    """The RGB picture a viewer shows for a decoded image, transparency laid on white paper,
+    carrying the image's EXIF (its orientation) for ``ImageOps.exif_transpose``.
 
-    Raises MediaRejected UPLOAD_IMAGE_MODE_UNSUPPORTED for a mode without a reading in
-    MODE_READINGS: a picture we do not know how to read is refused, never guessed.
+    A reading may build a new image (laying transparency on white does), which has no EXIF:
+    without carrying it such pictures were stored sideways while opaque ones were turned
+    upright (issue 10). Raises MediaRejected UPLOAD_IMAGE_MODE_UNSUPPORTED for a mode
+    without a reading in MODE_READINGS: a picture we do not know how to read is refused,
+    never guessed.
     """
     reading = MODE_READINGS.get(img.mode)
     if reading is None:
         raise MediaRejected("UPLOAD_IMAGE_MODE_UNSUPPORTED", mode=img.mode)
-    return reading.to_rgb(img)
+    picture = reading.to_rgb(img)
+    if picture is not img:
+        # getexif() also reads an orientation given only in XMP.
+        picture.info["exif"] = img.getexif().tobytes()
+    return picture
 
 
 def _on_white(img: Image.Image) -> Image.Image:

@@ -210,7 +210,7 @@ def request_reschedule(application_id: int, json_data: RescheduleIn):
 @limiter.limit(_upload_limit, key_func=_per_applicant)
 @bp.doc(responses={201: "FileOut", 409: "STATE_CONFLICT", **files.UPLOAD_RESPONSES})
 def upload_evidence(application_id: int):
-    """上传整改照片或材料（multipart/form-data，字段 file）"""
+    """上传整改照片（multipart/form-data，字段 file；仅照片，PDF 为 415 UPLOAD_PHOTO_ONLY）"""
     row, created = inspections.add_evidence(
         db.session, applicant=token_auth.current_user, application_id=application_id,
         stream=files.upload_stream(), store=current_app.extensions["media_store"],

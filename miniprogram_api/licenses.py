@@ -65,6 +65,7 @@ def request_change(license_id: int, json_data: LicenseRequestIn):
 @bp.auth_required(token_auth)
 @bp.input(CancelIn)
 @bp.output(LicenseOut)
+@bp.doc(responses={409: "LICENSE_NOT_ACTIVE：已吊销或已注销的许可证不能注销"})
 def cancel_license(license_id: int, json_data: CancelIn):
     """注销许可证（扫码即显示已注销）"""
     license_ = licenses.cancel(db.session, applicant=token_auth.current_user,

@@ -16,7 +16,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version
+from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version, free_text
+from backend.workflow import State
 
 
 def by_json_type(*members: Any) -> Any:
@@ -208,7 +209,7 @@ class CreateApplicationIn(In):
 
 
 class ApplicationListQuery(In):
-    status: Annotated[str, StringConstraints(max_length=32)] | None = None
+    status: State | None = None  # an unknown status is 422, not an empty list
 
 
 # the longest text any form field takes (a catalog textarea); each field's own limit is the
@@ -325,26 +326,23 @@ class ApplicationDetail(ApplicationSummary):
 
 
 class RescheduleIn(In):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
-                                             strip_whitespace=True)]
+    reason: free_text(500, multiline=True)
 
 
 class RectificationIn(In):
-    note: Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)] = ""
+    note: free_text(1000, required=False, multiline=True) = ""
 
 
 class LicenseRequestIn(In):
     kind: Literal["change", "renewal", "replacement"] = Field(
         description="change 变更（经各审批单位审核）| renewal 延续 | replacement 补发")
     changes: dict[Literal["holder_name", "premises_address", "legal_rep_name"],
-                  Annotated[str, StringConstraints(min_length=1, max_length=200,
-                                                   strip_whitespace=True)]] = {}
-    reason: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] = ""
+                  free_text(200)] = {}
+    reason: free_text(500, required=False, multiline=True) = ""
 
 
 class CancelIn(In):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
-                                             strip_whitespace=True)]
+    reason: free_text(500, multiline=True)
 
 
 class ScanIn(In):

@@ -132,8 +132,10 @@ def test_json_nested_as_deep_as_allowed_reaches_validation(client):
     assert bad_fields(resp, 422, "REQUEST_INVALID").keys() == {"answers"}
 
 
-def test_non_json_body_is_415_envelope(client):
-    resp = client.post("/api/mp/v1/auth/login", data="code=x", content_type="text/plain")
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=b"])
+def test_non_json_body_is_415_envelope(client, content_type):
+    """Only upload routes take multipart; a JSON route says what it takes."""
+    resp = client.post("/api/mp/v1/auth/login", data="code=x", content_type=content_type)
     assert_envelope(resp, 415, "REQUEST_UNSUPPORTED_MEDIA_TYPE")
 
 

@@ -19,6 +19,7 @@ from tests.media_files import bomb_png, phone_jpeg
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_notice import neutral_answers
 
+SHOP = {"prepackaged_only": True, "sells_devices": True}  # a textarea: device_scope
 BASE = "/api/mp/v1/applications"
 VALID_ENTITY = {
     "entity_kind": "enterprise",
@@ -274,6 +275,40 @@ def test_pasted_free_text_loses_invisible_characters_but_keeps_its_spaces(
     assert {k: v for k, v in stored.form_values.items() if k != "floor_area"} == {
         "entity_name": "晋味饭店（小店店）", "legal_rep_name": "张三",
         "premises_address": "太原市小店区平阳路 1 号，东门", "food_safety_manager_name": "李四"}
+
+
+def test_free_text_loses_control_characters_and_keeps_line_breaks_only_in_a_textarea(
+        client, login, session):
+    """An ESC colour sequence and a BEL in a name would be printed on the license."""
+    headers = login()
+    detail = draft(client, headers, "convenience_store", **SHOP)
+    assert fields_of(detail)["device_scope"]["type"] == "textarea"
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers, json={"fields": {
+        "entity_name": "晋\x1b[31m味\x07\x00饭店",
+        "premises_address": "平阳路\r\n1 号\t东门",
+        "device_scope": "热菜\r\n凉菜\r冷饮\x1b\n"}})
+    assert resp.status_code == 200, resp.json
+    stored = session.get(Application, detail["id"])
+    session.refresh(stored)
+    assert {k: stored.form_values[k] for k in ("entity_name", "premises_address",
+                                              "device_scope")} == {
+        "entity_name": "晋[31m味饭店", "premises_address": "平阳路 1 号 东门",
+        "device_scope": "热菜\n凉菜\n冷饮"}
+
+
+def test_free_text_of_only_invisible_characters_is_missing_and_nothing_is_saved(
+        client, login, session):
+    headers = login()
+    detail = draft(client, headers, "convenience_store", **SHOP)
+    resp = client.patch(f"{BASE}/{detail['id']}", headers=headers, json={"fields": {
+        "entity_name": "\u200b\u200b", "device_scope": "\x07\r\n", "legal_rep_name": "张三"}})
+    fields = bad_fields(resp, 422, "FORM_INVALID")
+    assert {f: (p["code"], p["message"].split("：")[-1]) for f, p in fields.items()} == {
+        "entity_name": ("FIELD_REQUIRED", "此项必填"),
+        "device_scope": ("FIELD_REQUIRED", "此项必填")}
+    stored = session.get(Application, detail["id"])
+    session.refresh(stored)
+    assert not {"entity_name", "device_scope", "legal_rep_name"} & set(stored.form_values)
 
 
 def test_text_fields_take_their_own_length_not_the_request_cap(client, login, session):

@@ -18,7 +18,7 @@ from backend import clock
 from backend.models import License
 from backend.models.notifications import DepartmentRecord
 from backend.services import licenses
-from tests.test_app import assert_envelope
+from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE
 from tests.test_workflow import STAFF, accepted, post, staff_get
 
@@ -181,18 +181,124 @@ def test_a_change_reviewed_by_units_makes_a_new_version(client, licensed):
     assert resolved["holder_name"] == "晋味便利店（新）"
 
 
-def test_a_change_to_nothing_visible_is_refused(client, licensed):
+def test_a_change_to_nothing_visible_is_refused(client, licensed, session):
+    """Text made only of invisible or control characters is missing, in every field."""
+    license_id = licensed["license"]["id"]
+    for blank in ("\u200b\u202c", "\x07\x1b", "\r\n\u200b"):
+        resp = client.post(f"/api/mp/v1/licenses/{license_id}/requests",
+                           headers=licensed["applicant"],
+                           json={"kind": "change", "changes": {"holder_name": blank}})
+        problem = bad_fields(resp, 422, "REQUEST_INVALID")["changes.holder_name"]
+        assert (problem["code"], problem["message"]) == ("MISSING", "此项必填")
+        resp = client.post(f"/api/mp/v1/licenses/{license_id}/cancel",
+                           headers=licensed["applicant"], json={"reason": blank})
+        assert bad_fields(resp, 422, "REQUEST_INVALID")["reason"]["code"] == "MISSING"
+    license_ = session.get(License, license_id)
+    session.refresh(license_)
+    assert license_.status == "active" and license_.changes == []
+
+
+def test_control_characters_never_reach_the_printed_license(client, licensed):
+    """An ESC colour sequence and a BEL typed into a name are dropped; a reason keeps its
+    line breaks, normalised to ``\\n``."""
+    post_json = {"kind": "change", "changes": {"holder_name": "晋\x1b[31m味\x07\r\n便利店"},
+                 "reason": "更名\r\n\x00见执照"}
     resp = client.post(f"/api/mp/v1/licenses/{licensed['license']['id']}/requests",
-                       headers=licensed["applicant"],
-                       json={"kind": "change", "changes": {"holder_name": "\u200b\u202c"}})
-    fields = assert_envelope(resp, 422, "LICENSE_CHANGE_INVALID")["details"]["fields"]
-    assert [(f["field"], f["code"]) for f in fields] == [("changes.holder_name", "FIELD_REQUIRED")]
+                       headers=licensed["applicant"], json=post_json)
+    assert resp.status_code == 201, resp.json
+    pending = staff_get(client, licensed["reviewer"], "/license-requests")["requests"]
+    assert (pending[0]["changes"], pending[0]["reason"]) == \
+        ({"holder_name": "晋[31m味 便利店"}, "更名\n见执照")
 
 
 def test_renewal_of_a_long_term_license_is_refused(client, licensed):
     resp = client.post(f"/api/mp/v1/licenses/{licensed['license']['id']}/requests",
                        headers=licensed["applicant"], json={"kind": "renewal"})
     assert_envelope(resp, 422, "LICENSE_LONG_TERM")
+
+
+def put_in_state(session, license_id: int, state: str) -> License:
+    """The license as each state arises: a required item suspended or revoked by its unit,
+    cancelled, or past its validity; "valid" is renewable (within the renewal window)."""
+    license_ = session.get(License, license_id)
+    session.refresh(license_)
+    today = clock.today()
+    license_.valid_until = today + timedelta(days=-1 if state == "expired" else 30)
+    required = next(i for i in license_.items if i.required)
+    if state in ("suspended", "revoked"):
+        required.status = state
+    if state == "cancelled":
+        license_.status = "cancelled"
+    session.commit()
+    assert licenses.verdict(license_)[0] == state
+    return license_
+
+
+def holder_asks(client, licensed, kind: str):
+    license_id = licensed["license"]["id"]
+    if kind == "cancel":
+        return client.post(f"/api/mp/v1/licenses/{license_id}/cancel",
+                           headers=licensed["applicant"], json={"reason": "停止经营"})
+    return client.post(f"/api/mp/v1/licenses/{license_id}/requests",
+                       headers=licensed["applicant"],
+                       json={"kind": kind, "reason": "原证遗失", **(
+                           {"changes": {"holder_name": "晋味便利店（新）"}}
+                           if kind == "change" else {})})
+
+
+@pytest.mark.parametrize(("state", "allowed"), [
+    ("valid", {"change", "renewal", "replacement", "cancel"}),
+    ("suspended", {"cancel"}), ("expired", {"cancel"}),
+    ("revoked", set()), ("cancelled", set())])
+def test_each_state_of_the_license_allows_only_its_requests(client, licensed, session, state,
+                                                            allowed):
+    """Issue 10: a revoked license was replaced (201) and its version 2 rendered."""
+    license_ = put_in_state(session, licensed["license"]["id"], state)
+    for kind in ("change", "renewal", "replacement", "cancel"):
+        resp = holder_asks(client, licensed, kind)
+        session.refresh(license_)
+        if kind in allowed:
+            assert resp.status_code == (200 if kind == "cancel" else 201), (kind, resp.json)
+            for change in license_.changes:  # the next kind is asked afresh
+                session.delete(change)
+            session.commit()
+            continue
+        body = assert_envelope(resp, 409, "LICENSE_NOT_ACTIVE")
+        assert body["details"] == {"status": state, "kind": kind, **body["details"]}
+        assert license_.changes == [] and license_.version == 1
+        assert license_.status == ("cancelled" if state == "cancelled" else "active")
+
+
+def test_a_request_pending_when_the_license_is_revoked_cannot_be_approved(
+        client, licensed, session):
+    """Checked again at the decision: approving would re-render a revoked license."""
+    window = licensed["commissioner"]  # decides renewals and replacements
+    assert holder_asks(client, licensed, "replacement").status_code == 201
+    pending = staff_get(client, window, "/license-requests")["requests"][0]
+    put_in_state(session, licensed["license"]["id"], "revoked")
+    resp = client.post(f"{STAFF}/license-requests/{pending['id']}/decide", headers=window,
+                       json={"version": pending["version"], "approve": True, "opinion": "同意"})
+    assert assert_envelope(resp, 409, "LICENSE_NOT_ACTIVE")["details"]["status"] == "revoked"
+    license_ = session.get(License, licensed["license"]["id"])
+    session.refresh(license_)
+    assert license_.version == 1 and license_.changes[0].status == "pending"
+    post(client, window, f"/license-requests/{pending['id']}/decide",
+         {"version": pending["version"], "approve": False, "opinion": "许可证已吊销"})
+    session.refresh(license_)
+    assert license_.version == 1 and license_.changes[0].status == "refused"
+
+
+def test_a_renewal_asked_in_time_is_decided_after_expiry(client, licensed, session):
+    """行政许可法 第五十条: a renewal asked before expiry may be decided after it."""
+    put_in_state(session, licensed["license"]["id"], "valid")
+    assert holder_asks(client, licensed, "renewal").status_code == 201
+    license_ = put_in_state(session, licensed["license"]["id"], "expired")
+    license_.changes[0].created_at -= timedelta(days=2)  # asked the day before expiry
+    session.commit()
+    pending = staff_get(client, licensed["commissioner"], "/license-requests")["requests"][0]
+    renewed = post(client, licensed["commissioner"], f"/license-requests/{pending['id']}/decide",
+                   {"version": pending["version"], "approve": True, "opinion": "同意延续"})
+    assert renewed["version"] == 2 and renewed["verdict"] == "valid"
 
 
 def test_another_applicant_cannot_see_the_license(client, licensed, login):
@@ -288,6 +394,18 @@ def scan_texts(url: str, base: str) -> list[tuple[str, bool]]:
         (f"  {url}\n", True),
         (url.replace(f"/v/{number}", f"/v/%{ord(number[0]):X}{number[1:]}"), True),
         (v(f"v=%{ord(version):X}"), True),  # v=%31 is v=1
+        # Paths a browser resolves (dot segments) or our router merges (repeated slashes)
+        (url.replace("/v/", "//v/"), True),
+        (url.replace("/v/", "/v//"), True),
+        (url.replace("/v/", "//v//"), True),
+        (url.replace("/v/", "/./v/"), True),
+        (url.replace("/v/", "/x/../v/"), True),
+        (url.replace("/v/", "/../v/"), True),
+        (url.replace("/v/", "/x/%2E%2e/v/"), True),
+        (url.replace("/v/", "/v/x/../"), True),
+        (url.replace("/v/", "/w/../x/./../v/"), True),
+        (url.replace("/v/", "/x/v/"), False),
+        (url.replace("/v/", "/v/../"), False),
         (_sig_flipped(url), False),  # well-formed, forged
         (url[:-5], False),  # a torn QR
         (url.replace(f"/v/{number}", f"/v/{number[:-1]}{'1' if number[-1] != '1' else '2'}"),
@@ -311,11 +429,31 @@ def scan_texts(url: str, base: str) -> list[tuple[str, bool]]:
 
 def opened_path(text: str, base: str) -> str | None:
     """The path and query a phone's browser requests from us when it opens ``text``; None
-    when the text is not at our address (the public routes then never see it)."""
+    when the text is not at our address or not at a verification page (a 404)."""
     text = text.strip()
     if text.lower().startswith("http%3a"):
         text = unquote(text)
-    return text[len(base):].split("#")[0] if text.startswith(base + "/v/") else None
+    if not text.startswith(base + "/"):
+        return None
+    path, _, query = text[len(base):].split("#")[0].partition("?")
+    path = _without_dot_segments(path)
+    return f"{path}?{query}" if re.fullmatch(r"/+v/+[^/]+", path) else None
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4 as a browser applies it (``%2e`` is a dot too)."""
+    out: list[str] = []
+    segments = path.split("/")[1:]
+    for position, segment in enumerate(segments):
+        last = position == len(segments) - 1
+        dots = unquote(segment)
+        if dots == "..":
+            out = out[:-1]
+        if dots in (".", ".."):
+            out += [""] if last else []
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
 
 
 def three_verdicts(client, text: str, base: str, inspector: dict, row: int) -> list[tuple]:
@@ -326,9 +464,19 @@ def three_verdicts(client, text: str, base: str, inspector: dict, row: int) -> l
     if path is None:
         return out * 3
     client_addr = {"REMOTE_ADDR": f"10.0.{row // 250}.{row % 250 + 1}"}  # under the rate limit
-    twin = client.get(path.replace("/v/", "/api/public/v1/licenses/", 1),
-                      environ_base=client_addr).json
-    page = client.get(path, environ_base=client_addr).get_data(as_text=True)
+
+    def opened(path: str):
+        """Requested as sent: PATH_INFO set as a server decodes it (the test client would
+        read ``//v`` as a host), redirects (Werkzeug's merged slashes) followed."""
+        route, _, query = path.partition("?")
+        resp = client.get("/", query_string=query, environ_base=client_addr,
+                          environ_overrides={"PATH_INFO": unquote(route)},
+                          follow_redirects=True)
+        assert resp.status_code == 200, (path, resp.status_code)
+        return resp
+
+    twin = opened(path.replace("/v/", "/api/public/v1/licenses/", 1)).json
+    page = opened(path).get_data(as_text=True)
     shown = re.search(r'data-verdict="(\w+)"', page)[1]
     reason = twin["reason"] if twin["reason"] in page else None
     return out + [(twin["verdict"], twin["reason"], twin.get("scanned_version")),

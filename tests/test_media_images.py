@@ -297,20 +297,42 @@ def assert_colour(stored: Image.Image, xy: tuple[int, int], expected: tuple[int,
     assert all(abs(a - e) <= 10 for a, e in zip(actual, expected, strict=True)), (xy, actual)
 
 
-@pytest.mark.parametrize(("make", "mode", "background", "bar"), MODE_CASES.values(),
-                         ids=MODE_CASES.keys())
-def test_every_decoded_mode_is_stored_as_the_picture_it_shows(make, mode, background, bar):
-    source = make()
-    assert Image.open(io.BytesIO(source)).mode == mode  # the case exercises the mode it names
+def turned(data: bytes) -> bytes:
+    """The same file with EXIF orientation 6 (display turned 90° clockwise), as a phone
+    writes it: a PNG eXIf chunk after IHDR, a JPEG APP1 after SOI. (HEIF carries orientation
+    as an irot transform that libheif applies while decoding, so it has no case here.)"""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    tiff = exif.tobytes()  # starts with b"Exif\0\0"
+    if data.startswith(b"\x89PNG"):
+        return data[:33] + png_chunk(b"eXIf", tiff[6:]) + data[33:]
+    assert data.startswith(b"\xff\xd8")
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(tiff) + 2) + tiff + data[2:]
+
+
+@pytest.mark.parametrize(("make", "mode", "background", "bar", "orientation"), [
+    pytest.param(*case, orientation, id=f"{name} orientation {orientation}")
+    for name, case in MODE_CASES.items()
+    for orientation in ((1,) if name.startswith("heif") else (1, 6))])
+def test_every_decoded_mode_is_stored_as_the_picture_it_shows(make, mode, background, bar,
+                                                              orientation):
+    """Orientation 6 turns the vertical bars into horizontal ones, for every mode alike."""
+    source = turned(make()) if orientation == 6 else make()
+    decoded = Image.open(io.BytesIO(source))
+    assert decoded.mode == mode  # the case exercises the mode it names
+    assert decoded.getexif().get(ExifTags.Base.Orientation, 1) == orientation
 
     result = normalise(source, **LIMITS)
 
-    assert (result.width, result.height) == BAR_SIZE
+    size = BAR_SIZE if orientation == 1 else BAR_SIZE[::-1]
+    assert (result.width, result.height) == size
     for stored, scale in ((opened(result.content), 1), (opened(result.thumbnail), 2)):
         assert stored.mode == "RGB"
-        y = stored.height // 2
-        assert_colour(stored, (60 // scale, y), background)  # between two bars
-        assert_colour(stored, (20 // scale, y), bar)  # the middle of the first bar
+        assert stored.size == (size[0] // scale, size[1] // scale)
+        middle = stored.width // 2 if orientation == 6 else stored.height // 2
+        for across, colour in ((60, background), (20, bar)):  # between two bars, in the first
+            xy = (middle, across // scale) if orientation == 6 else (across // scale, middle)
+            assert_colour(stored, xy, colour)
 
 
 def test_the_issue_png_keeps_its_bars_darker_than_the_background():

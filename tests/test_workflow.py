@@ -8,17 +8,18 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import event as sql_event
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from backend import clock
 from backend.extensions import db
-from backend.models import Application, ApplicationItem
+from backend.models import Application, ApplicationItem, MaterialFile
 from backend.services import calendar, time_limits
 from notifications.outbox import OutboxMessage
 from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
 from tests.test_catalog import catalog_data, load_cli, write_catalog
+from tests.test_media_images import pdf_bytes
 
 STAFF = "/api/staff/v1"
 
@@ -384,7 +385,42 @@ def test_schedule_names_every_team_problem_at_once(client, login, staff_login):
     assert [u["code"] for u in resp.json["details"]["uncovered_units"]] == ["fire"]
 
 
-def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):
+def test_staff_free_text_is_cleaned_where_it_enters(client, login, staff_login):
+    """Addresses are one line; reasons keep their line breaks; neither keeps a control or
+    invisible character, and text made only of those is missing."""
+    applicant = login()
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    detail = accepted(client, applicant, commissioner, floor_area=450, investment=80)
+    inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    team = sorted({staff_login("inspector", i["approving_unit"]["code"])[1]
+                   for i in detail["items"] if i["code"] in inspection["item_codes"]})
+    monday = clock.today() + timedelta(days=7 - clock.today().weekday())
+    body = {"version": inspection["version"], "date": monday.isoformat(),
+            "window": "09:00-11:00", "team": team}
+    for blank in ("\u200b", "\x07\r\n", " \ufeff "):
+        resp = client.post(f"{STAFF}/inspections/{inspection['id']}/schedule",
+                           headers=coordinator, json=body | {"address": blank})
+        fields = bad_fields(resp, 422, "REQUEST_INVALID")
+        assert (fields["address"]["code"], fields["address"]["message"]) == \
+            ("MISSING", "此项必填")
+    assert staff_get(client, coordinator, f"/inspections/{inspection['id']}")["address"] is None
+    done = post(client, coordinator, f"/inspections/{inspection['id']}/schedule",
+                body | {"address": "平阳路\x1b[0m 1 号\r\n东门\u200b"})
+    assert done["address"] == "平阳路[0m 1 号 东门"
+
+    other = submitted(client, login("second"))
+    resp = client.post(f"{STAFF}/applications/{other['id']}/reject", headers=commissioner,
+                       json={"version": other["version"], "reason": "\u200b\n\x00"})
+    assert bad_fields(resp, 422, "REQUEST_INVALID")["reason"]["code"] == "MISSING"
+    done = post(client, commissioner, f"/applications/{other['id']}/reject",
+                {"version": other["version"], "reason": "不符合规划\r\n\x07见附件\r\n"})
+    assert done["decision_reason"] == "不符合规划\n见附件"
+
+
+def rectifying(client, login, staff_login, session) -> tuple[dict, dict, dict, dict]:
+    """(applicant, coordinator, application, inspection): a joint inspection concluded with a
+    rectification notice, re-checked on site."""
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
     coordinator, _ = staff_login("inspection_coordinator")
@@ -407,6 +443,34 @@ def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, 
     post(client, coordinator, f"/inspections/{inspection['id']}/conclude", {
         "version": current["version"], "recheck_mode": "onsite",
         "deadline": (clock.today() + timedelta(days=7)).isoformat()})
+    return applicant, coordinator, detail, inspection
+
+
+@pytest.mark.parametrize(("role", "unit", "path", "name", "known"), [
+    ("window_commissioner", None, "/applications", "status", "in_review"),
+    ("unit_reviewer", "fire", "/reviews", "status", "approved"),
+    ("inspection_coordinator", None, "/inspections", "status", "scheduled"),
+    ("inspector", "fire", "/inspections/mine", "status", "passed"),
+    ("inspection_coordinator", None, "/time-limits", "state", "overdue"),
+    ("system_admin", None, "/notifications/deliveries", "status", "sent"),
+    ("system_admin", None, "/notifications/deliveries", "channel", "webhook"),
+    (None, None, "/api/mp/v1/applications", "status", "draft"),
+])
+def test_an_unknown_value_of_an_enumerated_query_parameter_is_422(client, login, staff_login,
+                                                                  role, unit, path, name,
+                                                                  known):
+    """``?status=nope`` answered 200 with an empty list, as if nothing had that status."""
+    headers = staff_login(role, unit)[0] if role else login()
+    url = path if path.startswith("/api/") else f"{STAFF}{path}"
+    resp = client.get(url, headers=headers, query_string={name: known})
+    assert resp.status_code == 200, resp.json
+    for unknown in ("nope", known.upper(), f"{known} "):
+        resp = client.get(url, headers=headers, query_string={name: unknown})
+        assert name in bad_fields(resp, 422, "REQUEST_INVALID"), (unknown, resp.json)
+
+
+def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, session):
+    applicant, _, detail, _ = rectifying(client, login, staff_login, session)
     paused = client.get(f"{BASE}/{detail['id']}", headers=applicant).json["items"]
     assert {i["clock"] for i in paused} == {"paused"}
     due_before = {i["code"]: date_of(i["due_on"]) for i in paused}
@@ -422,6 +486,23 @@ def test_clock_pauses_while_the_applicant_rectifies(client, login, staff_login, 
         assert item["clock"] != "paused"
         expected = calendar.add_working_days(session, due_before[item["code"]], taken)
         assert date_of(item["due_on"]) == expected, (item, taken)
+
+
+def test_a_pdf_is_no_inspection_photo(client, login, staff_login, session):
+    """Inspection photos and rectification photos are judged as pictures: a PDF (by its
+    content, whatever its name) is refused there and nothing is stored."""
+    applicant, coordinator, detail, inspection = rectifying(client, login, staff_login, session)
+    places = ((f"{STAFF}/inspections/{inspection['id']}/photos", coordinator),
+              (f"{BASE}/{detail['id']}/inspection/evidence", applicant))
+    for url, headers in places:
+        resp = send_file(client, url, headers, pdf_bytes(1), name="photo.jpg")
+        assert assert_envelope(resp, 415, "UPLOAD_PHOTO_ONLY")["message"] == \
+            "此处只能上传照片（JPEG、PNG、HEIC），不能上传 PDF"
+    codes = {"inspection_photo", "rectification_evidence"}
+    assert session.scalar(select(func.count()).select_from(MaterialFile).where(
+        MaterialFile.material_code.in_(codes))) == 0
+    for url, headers in places:
+        assert send_file(client, url, headers, phone_jpeg()).status_code == 201
 
 
 def date_of(text: str) -> date:

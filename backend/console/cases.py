@@ -12,9 +12,9 @@ from backend.console.schemas import (
     ClockList,
     ClockQuery,
     OpinionIn,
-    PageQuery,
     ReasonIn,
     ReviewPage,
+    ReviewQuery,
     ReviewTask,
     SupplementsIn,
     Versioned,
@@ -145,9 +145,9 @@ def _task(item: ApplicationItem, limit: time_limits.Clock | None = None) -> dict
 @bp.get("/reviews")
 @bp.auth_required(staff_auth)
 @requires("review.list_unit")
-@bp.input(PageQuery, location="query")
+@bp.input(ReviewQuery, location="query")
 @bp.output(ReviewPage)
-def list_reviews(query_data: PageQuery):
+def list_reviews(query_data: ReviewQuery):
     """本单位的审查任务（默认待审查，最近到期在前）"""
     rows, total = review.unit_queue(db.session, staff=current_staff(), status=query_data.status,
                                     page=query_data.page, per_page=query_data.per_page)

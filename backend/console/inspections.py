@@ -10,7 +10,7 @@ from backend.console.auth import current_staff, requires, staff_auth
 from backend.console.schemas import (
     ConcludeIn,
     InspectionPage,
-    PageQuery,
+    InspectionQuery,
     PhotoOut,
     PhotoReviewIn,
     ResultIn,
@@ -28,7 +28,7 @@ def _out(inspection) -> dict:
     return presenters.inspection_out(inspection, f"staff:{current_staff().id}")
 
 
-def _page(query_data: PageQuery, mine: bool) -> dict:
+def _page(query_data: InspectionQuery, mine: bool) -> dict:
     rows, total = inspections.queue(db.session, staff=current_staff(), status=query_data.status,
                                     mine=mine, page=query_data.page,
                                     per_page=query_data.per_page)
@@ -39,9 +39,9 @@ def _page(query_data: PageQuery, mine: bool) -> dict:
 @bp.get("/inspections")
 @bp.auth_required(staff_auth)
 @requires("inspection.list_all")
-@bp.input(PageQuery, location="query")
+@bp.input(InspectionQuery, location="query")
 @bp.output(InspectionPage)
-def list_inspections(query_data: PageQuery):
+def list_inspections(query_data: InspectionQuery):
     """核查协调：全部联合核查（可按状态筛选，如 to_schedule）"""
     return _page(query_data, mine=False)
 
@@ -49,9 +49,9 @@ def list_inspections(query_data: PageQuery):
 @bp.get("/inspections/mine")
 @bp.auth_required(staff_auth)
 @requires("inspection.list_mine")
-@bp.input(PageQuery, location="query")
+@bp.input(InspectionQuery, location="query")
 @bp.output(InspectionPage)
-def my_inspections(query_data: PageQuery):
+def my_inspections(query_data: InspectionQuery):
     """分配给我的联合核查"""
     return _page(query_data, mine=True)
 
@@ -90,13 +90,15 @@ def schedule(inspection_id: int, json_data: ScheduleIn):
 @bp.output(PhotoOut, status_code=201)
 @bp.doc(responses={**files.UPLOAD_RESPONSES, **CONFLICTS})
 def upload_photo(inspection_id: int):
-    """上传核查照片（multipart/form-data，字段 file；经同一上传安全流程）"""
+    """上传核查照片（multipart/form-data，字段 file；经同一上传安全流程；仅照片，PDF 为 415
+    UPLOAD_PHOTO_ONLY）"""
     staff = current_staff()
     inspection = inspections.get_for_staff(db.session, staff=staff, inspection_id=inspection_id)
     row, _ = materials.store_file(
         db.session, inspection.application, material_code="inspection_photo", label="核查照片",
         stream=files.upload_stream(), store=current_app.extensions["media_store"],
-        limits=materials.limits_from(current_app.extensions["settings"]), actor=staff)
+        limits=materials.limits_from(current_app.extensions["settings"]), actor=staff,
+        photos_only=True)
     db.session.commit()
     out = presenters.file_out(row, f"staff:{staff.id}")
     return {"sha256": row.sha256, "url": out["url"], "thumbnail_url": out["thumbnail_url"]}

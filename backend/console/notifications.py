@@ -5,7 +5,7 @@ in-app messages (e.g. the daily overdue list)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from apiflask import APIKeyHeaderAuth
 from flask import current_app
@@ -16,7 +16,7 @@ from backend.console import bp
 from backend.console.auth import current_staff, requires, staff_auth
 from backend.console.schemas import In
 from backend.extensions import db
-from notifications import admin, departments, inbox
+from notifications import admin, departments, inbox, outbox
 
 department_auth = APIKeyHeaderAuth(name="DepartmentApiKey", param_name="X-Api-Key",
                                    security_scheme_name="DepartmentApiKey",
@@ -36,8 +36,8 @@ def _settings():
 
 
 class DeliveryQuery(In):
-    status: Annotated[str, StringConstraints(max_length=16)] | None = None
-    channel: Annotated[str, StringConstraints(max_length=16)] | None = None
+    status: Literal[outbox.STATUSES] | None = None  # enumerated: an unknown value is 422
+    channel: Literal[outbox.WECHAT, outbox.WEBHOOK, outbox.NONE] | None = None
     event: Annotated[str, StringConstraints(max_length=64)] | None = None
     target: Annotated[str, StringConstraints(max_length=100)] | None = Field(
         default=None, description="applicant:7 或部门代码")

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from backend.api_types import DbId, Page, PerPage, Unit, Version
+from backend.api_types import DbId, Page, PerPage, Unit, Version, free_text
 from backend.identifiers import AS_IDENTIFIER
+from backend.workflow import InspectionState, ItemState, State
 
 
 class In(BaseModel):
@@ -50,18 +51,27 @@ class BindingCodeIn(In):
 
 # --- the case work: queues, acceptance, review, inspection -----------------------------------
 
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]
-Short = Annotated[str, StringConstraints(max_length=1000, strip_whitespace=True)]
+Reason = free_text(1000, multiline=True)
+Short = free_text(1000, required=False, multiline=True)
 
 
+# Every enumerated query parameter is its enum: an unknown value is 422, not an empty list.
 class PageQuery(In):
-    status: Annotated[str, StringConstraints(max_length=32)] | None = None
     page: Page = 1
     per_page: PerPage = 20
 
 
 class ApplicationQuery(PageQuery):
+    status: State | None = Field(default=None, description="默认 submitted（待受理）")
     industry: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class ReviewQuery(PageQuery):
+    status: ItemState | None = Field(default=None, description="默认 under_review（待审查）")
+
+
+class InspectionQuery(PageQuery):
+    status: InspectionState | None = None
 
 
 class ClockQuery(In):
@@ -77,7 +87,7 @@ class AcceptIn(Versioned):
 
 
 class SupplementDemand(In):
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+    subject: free_text(100) = Field(
         description="需补正的材料或字段名称")
     demand: Reason
 
@@ -98,7 +108,7 @@ class OpinionIn(Versioned):
 class ScheduleIn(Versioned):
     date: date_type
     window: Annotated[str, StringConstraints(max_length=11)] = Field(description="如 09:00-11:00")
-    address: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    address: free_text(300)
     # no minimum: an empty or partial team is answered by naming the units still uncovered
     team: list[DbId] = Field(max_length=20, description="核查人员账号 id，每个相关单位至少一人")
 
@@ -180,8 +190,7 @@ class CalendarQuery(In):
 
 class CalendarDayIn(In):
     is_workday: bool = Field(description="true：调休上班；false：放假")
-    name: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="如 元旦、春节调休上班")
+    name: free_text(64) = Field(description="如 元旦、春节调休上班")
 
 
 class CalendarDayOut(BaseModel):

@@ -25,8 +25,9 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
+from ada_url import URL
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -227,11 +228,14 @@ def parse_code(license_no: str, query: str) -> ParsedScan | None:
 def parse_verify_url(text: str, *, base_url: str | None = None) -> ParsedScan | None:
     """What wx.scanCode (raw text) or a mini-program's ``options.q`` (URL-encoded) gives.
 
-    Surrounding whitespace is dropped. None for anything that is not our URL: another
-    scheme or host (when base_url is given; otherwise https is required), a user part, a
-    path other than ``/v/<no>``, or a query ``parse_code`` refuses. The number is
-    percent-decoded and the fragment dropped, as a browser opening the URL does, so a scan
-    and the page that URL opens always agree.
+    Surrounding whitespace is dropped. The URL is read as a phone's browser and our router
+    read it, so a scan and the page that URL opens always agree: parsed by the WHATWG URL
+    standard (``ada_url``: dot segments — also ``%2e`` — resolved, ``\\`` read as ``/``,
+    default port and fragment dropped), then repeated slashes merged (Werkzeug's
+    ``merge_slashes`` serves ``//v/<no>`` and redirects ``/v//<no>`` to ``/v/<no>``) and the
+    number percent-decoded. None for anything that is not our URL: another scheme or host
+    (when base_url is given; otherwise https is required), a user part, a path other than
+    ``/v/<no>``, or a query ``parse_code`` refuses.
     """
     if not isinstance(text, str) or len(text) > MAX_SCAN_CHARS:
         return None
@@ -240,25 +244,32 @@ def parse_verify_url(text: str, *, base_url: str | None = None) -> ParsedScan | 
         text = unquote(text)
     if not text.isascii() or any(c.isspace() for c in text):
         return None
-    try:
-        url = urlsplit(text)
-        if url.username is not None or url.password is not None:
-            return None
-    except ValueError:
+    url = _browser_url(text)
+    if url is None or url.username or url.password:
         return None
+    # Our router's reading: repeated slashes are one (Werkzeug's merge_slashes).
+    route = re.sub(r"/{2,}", "/", url.pathname)
     if base_url is None:
-        if url.scheme != "https" or not url.hostname:
+        if url.protocol != "https:" or not url.hostname:
             return None
-        prefix = re.escape(url.path.rpartition("/v/")[0])
+        prefix = re.escape(route.rpartition("/v/")[0])
     else:
-        base = urlsplit(base_url.strip().rstrip("/"))
-        if (url.scheme, url.netloc.lower()) != (base.scheme.lower(), base.netloc.lower()):
+        base = _browser_url(base_url.strip())
+        if base is None or (url.protocol, url.host) != (base.protocol, base.host):
             return None
-        prefix = re.escape(base.path)
-    path = re.fullmatch(prefix + r"/v/([^/]+)", url.path)
+        prefix = re.escape(base.pathname.rstrip("/"))
+    path = re.fullmatch(prefix + r"/v/([^/]+)", route)
     if path is None:
         return None
-    return parse_code(unquote(path.group(1)), url.query)
+    return parse_code(unquote(path.group(1)), url.search.removeprefix("?"))
+
+
+def _browser_url(text: str) -> URL | None:
+    """``text`` parsed as a browser parses what it opens (WHATWG URL); None if no URL."""
+    try:
+        return URL(text)
+    except ValueError:
+        return None
 
 
 if __name__ == "__main__":

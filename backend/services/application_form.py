@@ -36,12 +36,15 @@ class Field:
     check: Callable[[Any], Any] | None = field(default=None, compare=False)
 
 
-def _text(max_length: int) -> Callable[[Any], str]:
-    """Free text: invisible characters pasted with it dropped, ends trimmed, inner spaces kept."""
+def _text(max_length: int, *, multiline: bool = False) -> Callable[[Any], str]:
+    """Free text: invisible and control characters dropped, ends trimmed, inner spaces kept;
+    line breaks only in a textarea. Left empty by that, it is missing, not mistyped."""
     def check(value: Any) -> str:
-        value = clean_text(value) if isinstance(value, str) else ""
-        if not value:
+        if not isinstance(value, str):
             raise entity.FieldInvalid("FIELD_TYPE", "应为文本")
+        value = clean_text(value, multiline=multiline)
+        if not value:
+            raise entity.FieldInvalid("FIELD_REQUIRED", "此项必填")
         if len(value) > max_length:
             raise entity.FieldInvalid("FIELD_TOO_LONG", f"不能超过 {max_length} 个字")
         return value
@@ -163,7 +166,9 @@ def _catalog_check(spec: FormField) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         kind = spec.type
         if kind in {"text", "textarea"}:
-            value = _text(spec.max_length or (2000 if kind == "textarea" else 200))(value)
+            multiline = kind == "textarea"
+            value = _text(spec.max_length or (2000 if multiline else 200),
+                          multiline=multiline)(value)
             if spec.min_length and len(value) < spec.min_length:
                 raise entity.FieldInvalid("FIELD_TOO_SHORT", f"至少 {spec.min_length} 个字")
             if spec.pattern and not re.fullmatch(spec.pattern, value):

@@ -306,13 +306,14 @@ def ensure_rectifying(application: Application) -> None:
 def add_evidence(session: Session, *, applicant: Applicant, application_id: int,
                  stream: BinaryIO, store: MediaStore, limits: materials.UploadLimits,
                  ) -> tuple[MaterialFile, bool]:
-    """A photo or document showing the rectification, while the notice is open."""
+    """A photo showing the rectification, while the notice is open: the re-check judges
+    photos, so a PDF is refused (UPLOAD_PHOTO_ONLY)."""
     application = applications.get_own(session, applicant=applicant,
                                        application_id=application_id)
     ensure_rectifying(application)
     return materials.store_file(session, application, material_code="rectification_evidence",
-                                label="整改材料", stream=stream, store=store, limits=limits,
-                                actor=applicant)
+                                label="整改照片", stream=stream, store=store, limits=limits,
+                                actor=applicant, photos_only=True)
 
 
 def submit_rectification(session: Session, *, applicant: Applicant, application_id: int,

@@ -47,6 +47,22 @@ ITEM_STATUS_LABELS = {ACTIVE: "有效", SUSPENDED: "已暂停", REVOKED: "已吊
 CHANGEABLE = {"holder_name": "经营主体名称", "premises_address": "经营场所",
               "legal_rep_name": "法定代表人（负责人）"}
 RENEWAL_WINDOW_DAYS = 90
+REQUEST_LABELS = {"change": "变更", "renewal": "延续", "replacement": "补发", "cancel": "注销"}
+# The one table of which holder requests each state of the license allows (the state is its
+# verdict, so an item's loss counts as the scan shows it). Checked when the holder asks and
+# again when staff approve, so a license revoked while a request waits is never re-issued.
+# - suspended (a required item): only 注销; a new face or copy must not circulate meanwhile.
+# - expired: only 注销; 延续 must be asked before expiry (行政许可法 第五十条), after it the
+#   holder applies anew.
+# - revoked / cancelled: nothing; the license is void (行政许可法 第七十条: 注销 is then the
+#   authority's own step).
+REQUESTS_BY_STATE: dict[str, frozenset[str]] = {
+    "valid": frozenset(REQUEST_LABELS),
+    "suspended": frozenset({"cancel"}),
+    "expired": frozenset({"cancel"}),
+    "revoked": frozenset(),
+    "cancelled": frozenset(),
+}
 CHANGED = "changed_licenses"  # session.info key: licenses whose cached verdicts must go
 
 
@@ -236,10 +252,20 @@ def _new_version(license_: License) -> None:
     license_.version += 1
 
 
+def ensure_allows(license_: License, kind: str, today: date) -> None:
+    """Refuse a holder request (``REQUEST_LABELS`` kind) the license's state does not allow
+    (``REQUESTS_BY_STATE``): 409 LICENSE_NOT_ACTIVE, details ``{status, kind}``."""
+    state, label, _ = verdict(license_, today)
+    if kind not in REQUESTS_BY_STATE[state]:
+        raise Conflict("LICENSE_NOT_ACTIVE",
+                       f"许可证{label}，不能办理{REQUEST_LABELS[kind]}", {"status": state,
+                                                                      "kind": kind})
+
+
 def cancel(session: Session, *, applicant: Applicant, license_id: int, reason: str) -> License:
     """注销 at the holder's request: every scan shows it at once."""
     license_ = get_own(session, applicant=applicant, license_id=license_id)
-    _ensure_live(license_)
+    ensure_allows(license_, "cancel", clock.today())
     license_.status, license_.status_reason = CANCELLED, reason
     _record(session, license_, actor=applicant, action="license.cancelled",
             message=f"申请注销行业综合许可证：{reason}", reason=reason)
@@ -278,10 +304,10 @@ def request(session: Session, *, applicant: Applicant, license_id: int, kind: st
             changes: dict[str, str], reason: str, today: date | None = None) -> LicenseChange:
     """变更 (reviewed by every unit with an item), 延续 or 补发 (decided by the window)."""
     license_ = get_own(session, applicant=applicant, license_id=license_id)
-    _ensure_live(license_)
+    today = today or clock.today()
+    ensure_allows(license_, kind, today)
     if any(c.status == "pending" for c in license_.changes):
         raise Conflict("LICENSE_REQUEST_PENDING", "已有待处理的申请，请等待办理结果")
-    today = today or clock.today()
     if kind == "change":
         # typed like the form's shared fields: pasted invisible marks never reach the face
         changes = {field: clean_text(value) for field, value in changes.items()}
@@ -304,7 +330,7 @@ def request(session: Session, *, applicant: Applicant, license_id: int, kind: st
     change = LicenseChange(kind=kind, changes=changes, reason=reason,
                            unit_decisions=dict.fromkeys(units) if kind == "change" else {})
     license_.changes.append(change)
-    label = {"change": "申请变更", "renewal": "申请延续", "replacement": "申请补发"}[kind]
+    label = f"申请{REQUEST_LABELS[kind]}"
     _record(session, license_, actor=applicant, action=f"license.{kind}_requested",
             message=f"{label}：{reason}" if reason else label, reason=reason)
     return change
@@ -322,6 +348,8 @@ def decide(session: Session, *, staff: StaffAccount, change_id: int, approve: bo
         raise NotFound("LICENSE_REQUEST_NOT_FOUND", "待处理的申请不存在", {"id": change_id})
     window.check_version(change, version)
     license_ = change.license
+    if approve:  # expiry as of the request: one asked in time is decided after (第五十条)
+        ensure_allows(license_, change.kind, change.created_at.astimezone(clock.CHINA).date())
     if change.kind == "change":
         change.unit_decisions = change.unit_decisions | {staff.unit_code: {
             "decision": "approved" if approve else "refused", "by": staff.id,

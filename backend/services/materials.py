@@ -67,12 +67,13 @@ def upload(session: Session, *, applicant: Applicant, application_id: int, mater
 
 def store_file(session: Session, application: Application, *, material_code: str, label: str,
                stream: BinaryIO, store: MediaStore, limits: UploadLimits, actor,
-               ) -> tuple[MaterialFile, bool]:
+               photos_only: bool = False) -> tuple[MaterialFile, bool]:
     """Validate, re-encode and keep one file of an application (materials, inspection photos,
-    rectification evidence); the same bytes twice are one file."""
+    rectification evidence); the same bytes twice are one file. ``photos_only`` where the
+    place takes photos: a PDF is then 415 UPLOAD_PHOTO_ONLY."""
     data = images.read_limited(stream, limits.max_bytes)
     clean = images.normalise(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels,
-                             long_side=limits.long_side)
+                             long_side=limits.long_side, photos_only=photos_only)
     existing = _find(session, application.id, material_code, clean.sha256)
     if existing is not None:
         return existing, False
