@@ -304,8 +304,8 @@ def test_free_text_of_only_invisible_characters_is_missing_and_nothing_is_saved(
         "entity_name": "\u200b\u200b", "device_scope": "\x07\r\n", "legal_rep_name": "张三"}})
     fields = bad_fields(resp, 422, "FORM_INVALID")
     assert {f: (p["code"], p["message"].split("：")[-1]) for f, p in fields.items()} == {
-        "entity_name": ("FIELD_REQUIRED", "此项必填"),
-        "device_scope": ("FIELD_REQUIRED", "此项必填")}
+        "fields.entity_name": ("FIELD_REQUIRED", "此项必填"),
+        "fields.device_scope": ("FIELD_REQUIRED", "此项必填")}
     stored = session.get(Application, detail["id"])
     session.refresh(stored)
     assert not {"entity_name", "device_scope", "legal_rep_name"} & set(stored.form_values)

@@ -421,7 +421,7 @@ def create_account(session, username: str = "window9", display_name: str = "窗�
     ({"display_name": ""}, "STAFF_DISPLAY_NAME_INVALID"),
     ({"display_name": " \u3000\u200b "}, "STAFF_DISPLAY_NAME_INVALID"),
     ({"display_name": "张" * 65}, "STAFF_DISPLAY_NAME_INVALID"),
-    ({"display_name": "张伟\n管理员"}, "STAFF_DISPLAY_NAME_INVALID"),
+    ({"display_name": "\x07\r\n\x1b"}, "STAFF_DISPLAY_NAME_INVALID"),
     ({"role": "inspector", "unit_code": "nosuchunit"}, "STAFF_UNIT_UNKNOWN"),
     ({"role": "unit_reviewer", "unit_code": "FIRE"}, "STAFF_UNIT_UNKNOWN"),
     ({"role": "inspector"}, "STAFF_UNIT_MISMATCH"),

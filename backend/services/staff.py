@@ -10,7 +10,6 @@ import functools
 import hashlib
 import re
 import secrets
-import unicodedata
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -110,11 +109,10 @@ def _create(session: Session, *, username: str, display_name: str, role: str,
         raise RuleViolation("STAFF_USERNAME_INVALID",
                             "用户名须为 3–32 个字符：小写英文字母、数字或 . _ -（大写按小写处理）",
                             {"pattern": USERNAME_PATTERN.pattern})
-    display_name = clean_text(display_name)
-    if not 1 <= len(display_name) <= DISPLAY_NAME_MAX \
-            or any(unicodedata.category(ch) == "Cc" for ch in display_name):
+    display_name = clean_text(display_name)  # one line, no control or invisible characters
+    if not 1 <= len(display_name) <= DISPLAY_NAME_MAX:
         raise RuleViolation("STAFF_DISPLAY_NAME_INVALID",
-                            f"姓名须为 1–{DISPLAY_NAME_MAX} 个字符，不含控制字符",
+                            f"姓名须为 1–{DISPLAY_NAME_MAX} 个字符",
                             {"max_length": DISPLAY_NAME_MAX})
     unit_code = normalize_identifier(unit_code) if unit_code else None
     if (role in UNIT_BOUND_ROLES) != bool(unit_code):
