@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from backend import workflow
@@ -25,7 +24,7 @@ from backend.models import (
     MaterialFile,
     StaffAccount,
 )
-from backend.services import applications, timeline, window
+from backend.services import applications, timeline, twins, window
 from media import images
 from media.store import MediaStore
 
@@ -73,7 +72,7 @@ def store_file(session: Session, application: Application, *, material_code: str
     data = images.read_limited(stream, limits.max_bytes)
     clean = images.normalise(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels,
                              long_side=limits.long_side)
-    existing = _find(session, application.id, material_code, clean.sha256)
+    existing = session.scalar(_same_file(application.id, material_code, clean.sha256))
     if existing is not None:
         return existing, False
     count = _count(session, application.id, material_code)
@@ -88,21 +87,20 @@ def store_file(session: Session, application: Application, *, material_code: str
         byte_size=len(clean.content), width=clean.width, height=clean.height,
         page_count=clean.page_count,
     )
-    try:
-        with session.begin_nested():  # the same photo twice at once: the second finds the first
-            session.add(row)
-    except IntegrityError:
-        return _find(session, application.id, material_code, clean.sha256), False
+    # the same photo twice at once (a double tap): the second answers with the first's row
+    row, created = twins.insert_or_find(session, row, _same_file(application.id, material_code,
+                                                                 clean.sha256))
+    if not created:
+        return row, False
     timeline.record(session, application, actor=actor, action="material.uploaded",
                     message=f"上传“{label}”第 {row.position} 页")
     return row, True
 
 
-def _find(session: Session, application_id: int, material_code: str, sha256: str,
-          ) -> MaterialFile | None:
-    return session.scalar(select(MaterialFile).where(
+def _same_file(application_id: int, material_code: str, sha256: str) -> Select:
+    return select(MaterialFile).where(
         MaterialFile.application_id == application_id,
-        MaterialFile.material_code == material_code, MaterialFile.sha256 == sha256))
+        MaterialFile.material_code == material_code, MaterialFile.sha256 == sha256)
 
 
 def _count(session: Session, application_id: int, material_code: str) -> int:
