@@ -12,7 +12,7 @@ from flask import Response, current_app, request, send_from_directory
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
-from backend import cli, files, health, http_errors, public
+from backend import cli, files, health, http_errors, proxies, public
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
@@ -89,6 +89,10 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     def swagger_static(filename: str):
         return send_from_directory(SWAGGER_STATIC, filename)
 
+    if settings.PROXY_FIX_X_FOR:
+        app.wsgi_app = proxies.TrustedProxyFix(
+            app.wsgi_app, hops=settings.PROXY_FIX_X_FOR,
+            trusted=proxies.networks(settings.FORWARDED_ALLOW_IPS))
     app.before_request(_allow_upload_size)
     app.before_request(_require_json_body)
     app.after_request(_refuse_framing)

@@ -27,8 +27,9 @@ else:
     workers, threads = 1, _int("WEB_THREADS", 8)
 timeout = _int("WEB_TIMEOUT", 30)
 graceful_timeout = 20
-# behind a reverse proxy that sets X-Forwarded-For / -Proto
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# behind a reverse proxy: X-Forwarded-Proto believed from these peers only; the app believes
+# X-Forwarded-For from the same peers (PROXY_FIX_X_FOR hops, backend/proxies.py)
+forwarded_allow_ips = settings.FORWARDED_ALLOW_IPS
 # the app logs JSON itself; gunicorn's access log would duplicate it
 accesslog = None
 errorlog = "-"

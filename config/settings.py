@@ -15,6 +15,7 @@ from typing import Any
 
 from zxcvbn import zxcvbn
 
+from backend import proxies
 from backend.security.signatures import Keyring
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +57,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WECHAT_TIMEOUT_SECONDS", 5.0, float, "timeout of one WeChat HTTP call"),
     Setting("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, int, "lifetime of a mini-program token"),
     Setting("MAX_JSON_BYTES", 64 * 1024, int, "largest accepted JSON request body"),
-    Setting("LOGIN_RATE_LIMIT", "30 per minute", str, "login attempts per client address"),
+    Setting("LOGIN_RATE_LIMIT", "300 per minute", str,
+            "login attempts per client address. Generous: a carrier NAT puts a town's phones "
+            "behind one address, and a login needs a fresh one-time wx.login code that only "
+            "WeChat issues, so there is nothing to guess; it stops one address flooding "
+            "code2session (5 a second), not a morning rush"),
     Setting("CATALOG_PATH", str(PROJECT_ROOT / "config" / "catalog" / "catalog.yaml"), str,
             "catalog data file loaded by `flask catalog load`"),
     Setting("CATALOG_CHECK_SECONDS", 1.0, float,
@@ -105,6 +110,13 @@ SETTINGS: tuple[Setting, ...] = (
             "where this service is reached; empty = the served address (HOST, PORT)"),
     Setting("HOST", "127.0.0.1", str, "address gunicorn binds (config/gunicorn.conf.py)"),
     Setting("PORT", 8000, int, "port gunicorn serves"),
+    Setting("PROXY_FIX_X_FOR", 0, int,
+            "reverse proxies in front that append X-Forwarded-For (the client's address for "
+            "rate limits and logs is the entry the outermost one appended); 0 = no proxy, "
+            "the socket's peer is the client"),
+    Setting("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", str,
+            "addresses or CIDR networks of the proxies whose X-Forwarded-* headers are "
+            "believed (gunicorn and the app read this one list); * = any peer"),
 )
 
 
@@ -184,6 +196,12 @@ def _check(values: Mapping[str, Any]) -> None:
                             f"not {values['APP_ENV']!r}")
     if values["WECHAT_MINIPROGRAM_STATE"] not in {"formal", "trial", "developer"}:
         raise SettingsError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
+    if values["PROXY_FIX_X_FOR"] < 0:
+        raise SettingsError("PROXY_FIX_X_FOR must be 0 (no proxy) or the number of proxies")
+    try:
+        proxies.networks(values["FORWARDED_ALLOW_IPS"])
+    except ValueError as error:
+        raise SettingsError(f"FORWARDED_ALLOW_IPS: {error}") from None
     if values["APP_ENV"] == "production":
         _check_production(values)
 

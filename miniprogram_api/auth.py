@@ -16,6 +16,12 @@ token_auth = HTTPTokenAuth(scheme="Bearer", security_scheme_name="BearerAuth",
 
 
 @token_auth.verify_token
+def per_applicant() -> str:
+    """Rate-limit key of a signed-in applicant's routes: the applicant, not the address (a
+    carrier NAT or a proxy puts many applicants behind one address)."""
+    return f"applicant:{token_auth.current_user.id}"
+
+
 def _verify(raw: str):
     return accounts.applicant_for_token(db.session, raw)
 

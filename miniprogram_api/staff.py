@@ -8,18 +8,14 @@ from backend.console.schemas import BindingCodeIn, StaffOut, StaffTokenOut
 from backend.extensions import db, limiter
 from backend.services import staff as staff_service
 from miniprogram_api import bp
-from miniprogram_api.auth import token_auth
+from miniprogram_api.auth import per_applicant, token_auth
 
 BIND_RATE_LIMIT = "10 per minute"  # per WeChat user: the codes are only 8 digits
 
 
-def _per_applicant() -> str:
-    return f"applicant:{token_auth.current_user.id}"
-
-
 @bp.post("/staff/bind")
 @bp.auth_required(token_auth)
-@limiter.limit(BIND_RATE_LIMIT, key_func=_per_applicant)
+@limiter.limit(BIND_RATE_LIMIT, key_func=per_applicant)
 @bp.input(BindingCodeIn)
 @bp.output(StaffOut)
 @bp.doc(responses={409: "STAFF_WECHAT_ALREADY_BOUND",
