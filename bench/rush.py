@@ -1,0 +1,394 @@
+"""`make bench-rush` (`python -m bench.rush`): the morning rush of issue 20, production-shaped.
+
+MariaDB, Redis, the separate worker (`flask worker`), gunicorn with config/gunicorn.conf.py
+behind a proxy: ``PROXY_FIX_X_FOR=1``, and every phone reaches it from the loopback with its
+own X-Forwarded-For. Rate limits are the defaults. APPLICANTS phones at once each log in,
+create a 饭店 application, fill the form, upload a 12 MP photo (~3.4 MB, distinct bytes) for
+each required material and submit. A phone retries as on weak 4G: on a timeout, a dropped
+connection, a 5xx or a 429 it waits (Retry-After, else 1, 2, 4 … s) and sends again, with
+the same Idempotency-Key for create and submit; one upload in DOUBLE_TAP_EVERY is
+double-tapped (sent twice at once). Meanwhile an inspector scans a license every 200 ms.
+
+Printed (and written to docs/bench-rush.txt): per step, p50/p95/max as the phone sees it (from
+the first attempt to the answer it keeps, retries included) against the goals of issue 20;
+every answer that was not the expected one, by route; peak memory of each process; the load
+average; and the checks that nothing was lost or doubled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, func, select
+
+from backend.app import create_app
+from backend.extensions import db
+from backend.models import Application, ApplicationEvent, MaterialFile
+from backend.security import signatures
+from backend.services import staff as staff_service
+from bench import seed, uploads
+from bench.__main__ import (
+    APPID,
+    MARIADB_ARGS,
+    WECHAT_SECRET,
+    Gunicorn,
+    machine,
+    prepare_database,
+    versions,
+)
+from bench.__main__ import product_env as bench_env
+from config import settings as settings_module
+from config.settings import PROJECT_ROOT
+from media.bench import phone_jpeg
+from tests import servers
+from tests.test_applications import VALID_ENTITY, fields_of, sample_value
+from wechat_emulator.server import serve_in_thread
+
+APPLICANTS = 40
+DOUBLE_TAP_EVERY = 4  # the first upload of every 4th phone is sent twice at once
+SCAN_EVERY_S = 0.2
+ATTEMPTS = 5
+TIMEOUT_S = 60  # wx.request / wx.uploadFile default
+INSPECTOR, INSPECTOR_PASSWORD = "rush-inspector", "lantern-orchard-quietly-58"  # noqa: S105
+ANSWERS = {"applicant_is_agent": False, "floor_area": 450, "investment": 80,
+           "sells_alcohol": True, "outdoor_sign": False, "sells_tobacco": False}
+BASE = "/api/mp/v1"
+# p95 goals as the phone sees them (issue 20)
+GOALS_S = {"verify": 0.2, "create": 1.0, "fill": 1.0, "submit": 1.0, "upload": 5.0}
+STEPS = ("login", "create", "fill", "upload", "submit", "verify")
+
+
+@dataclass
+class Tally:
+    """What the phones saw: step latencies, unexpected answers by route, what they got."""
+
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    unexpected: Counter = field(default_factory=Counter)  # (step, status) → count
+    attempts: Counter = field(default_factory=Counter)  # step → requests sent
+    failed: list[str] = field(default_factory=list)  # steps that never succeeded
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attempt(self, step: str, status: int | str, ok: bool) -> None:
+        with self.lock:
+            self.attempts[step] += 1
+            if not ok:
+                self.unexpected[(step, status)] += 1
+
+    def took(self, step: str, seconds: float) -> None:
+        with self.lock:
+            self.seconds[step].append(seconds)
+
+
+class Phone:
+    """One applicant's phone behind the proxy: its own X-Forwarded-For and connection pool."""
+
+    def __init__(self, base_url: str, n: int, tally: Tally) -> None:
+        self.base_url, self.n, self.tally = base_url, n, tally
+        self.http = requests.Session()
+        self.headers = {"X-Forwarded-For": f"10.{n // 250}.{n % 250}.{7 + n % 200}"}
+
+    def send(self, step: str, method: str, path: str, *, ok: tuple[int, ...] = (200,),
+             body=None, **kwargs) -> requests.Response | None:
+        """The request until an expected answer, retrying as a phone on weak 4G does;
+        ``body`` may be a callable (a fresh login code each attempt). None if it gave up."""
+        began = time.perf_counter()
+        for attempt in range(ATTEMPTS):
+            wait = 2.0 ** attempt
+            try:
+                resp = self.http.request(method, self.base_url + path, timeout=TIMEOUT_S,
+                                         headers=self.headers | kwargs.pop("headers", {}),
+                                         json=body() if callable(body) else body, **kwargs)
+            except requests.RequestException as error:
+                self.tally.attempt(step, type(error).__name__, False)
+            else:
+                good = resp.status_code in ok
+                self.tally.attempt(step, resp.status_code, good)
+                if good:
+                    self.tally.took(step, time.perf_counter() - began)
+                    return resp
+                if resp.status_code < 500 and resp.status_code != 429:
+                    break  # a refusal a retry cannot change
+                wait = min(float(resp.headers.get("Retry-After") or wait), 10.0)
+            time.sleep(wait)
+        self.tally.failed.append(f"phone {self.n}: {step} {path}")
+        return None
+
+
+def applicant(phone: Phone, photo: bytes, start: threading.Barrier) -> None:
+    """Log in, create, fill, upload every required material, submit."""
+    start.wait()
+    resp = phone.send("login", "POST", f"{BASE}/auth/login",
+                      body=lambda: {"code": f"dev-rush{phone.n}.{uuid.uuid4().hex[:8]}"})
+    if resp is None:
+        return
+    phone.headers["Authorization"] = f"Bearer {resp.json()['token']}"
+    resp = phone.send("create", "POST", f"{BASE}/applications", ok=(201,),
+                      body={"industry": "restaurant", "answers": ANSWERS},
+                      headers={"Idempotency-Key": uuid.uuid4().hex})
+    if resp is None:
+        return
+    detail = resp.json()
+    app_path = f"{BASE}/applications/{detail['id']}"
+    resp = phone.send("fill", "PATCH", app_path, body={"fields": form_values(detail)})
+    if resp is None:
+        return
+    required = [m["code"] for m in resp.json()["materials"] if m["state"] == "missing"]
+    for k, code in enumerate(required):
+        body = photo[:2] + uploads._jpeg_comment(f"rush {phone.n} {k} {secrets.token_hex(6)}") \
+            + photo[2:]
+        if k == 0 and phone.n % DOUBLE_TAP_EVERY == 0:
+            double_tap(phone, f"{app_path}/materials/{code}", body)
+        else:
+            phone.send("upload", "POST", f"{app_path}/materials/{code}", ok=(201, 200),
+                       files={"file": ("photo.jpg", body, "image/jpeg")})
+    phone.send("submit", "POST", f"{app_path}/submit",
+               headers={"Idempotency-Key": uuid.uuid4().hex})
+
+
+def double_tap(phone: Phone, path: str, body: bytes) -> None:
+    """The same photo twice at once, each tap on its own connection; both must be answered."""
+    twin = Phone(phone.base_url, phone.n, phone.tally)
+    twin.headers = dict(phone.headers)
+    taps = [threading.Thread(target=p.send, args=("upload", "POST", path),
+                             kwargs={"ok": (201, 200),
+                                     "files": {"file": ("photo.jpg", body, "image/jpeg")}})
+            for p in (phone, twin)]
+    for t in taps:
+        t.start()
+    for t in taps:
+        t.join()
+
+
+def form_values(detail: dict) -> dict:
+    """Every field the form asks, as an applicant types them (answers already fill some)."""
+    values = dict(VALID_ENTITY)
+    for code, spec in fields_of(detail).items():
+        if spec["value"] is None:
+            values.setdefault(code, sample_value(spec))
+    return values
+
+
+def inspector(base_url: str, scans: list[dict], tally: Tally, stop: threading.Event) -> None:
+    """Scan a license every SCAN_EVERY_S, through the proxy like the phones."""
+    phone = Phone(base_url, APPLICANTS + 1, tally)
+    resp = requests.post(base_url + "/api/staff/v1/auth/login", timeout=30,
+                         json={"username": INSPECTOR, "password": INSPECTOR_PASSWORD})
+    resp.raise_for_status()
+    phone.headers["Authorization"] = f"Bearer {resp.json()['token']}"
+    n = 0
+    while not stop.is_set():
+        began = time.perf_counter()
+        resp = phone.send("verify", "POST", f"{BASE}/licenses/verify", body=scans[n % len(scans)])
+        if resp is not None and resp.json()["verdict"] != "valid":
+            tally.failed.append(f"scan {n}: {resp.json()['verdict']}")
+        n += 1
+        stop.wait(max(0.0, SCAN_EVERY_S - (time.perf_counter() - began)))
+
+
+def descendants(pid: int) -> list[int]:
+    children = uploads.worker_pids(pid)
+    return [p for child in children for p in (child, *descendants(child))]
+
+
+def peak_memory(processes: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """VmHWM (MB) of every process of the service, named by its role."""
+    peaks = {}
+    for name, process in processes.items():
+        for pid in [process.pid, *descendants(process.pid)]:
+            try:
+                peaks[f"{name} {pid}"] = uploads.memory_mb(pid)
+            except (OSError, RuntimeError):  # gone
+                pass
+    return peaks
+
+
+def run(work: Path, env: dict[str, str], *, applicants: int) -> dict:
+    settings = prepare_database(env)
+    keyring = signatures.Keyring.from_settings(settings.LICENSE_SIGNING_KEYS,
+                                               settings.LICENSE_ACTIVE_KEY_ID,
+                                               settings.LICENSE_RETIRED_KEY_IDS)
+    engine = seed.bulk_engine(settings.database_url)
+    seed.seed(engine, 1000)
+    app = create_app(settings_module.load(environ=env, LOG_LEVEL="WARNING"))
+    with app.app_context():
+        staff_service.create(db.session, username=INSPECTOR, display_name="核查员",
+                             role="inspector", unit_code="approval_bureau",
+                             password=INSPECTOR_PASSWORD)
+        db.session.commit()
+        db.engine.dispose()
+
+    product = Gunicorn("backend.app:create_app()", env, work / "product.log")
+    with (work / "worker.log").open("wb") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app",
+                                   "backend.app:create_app", "worker"], cwd=PROJECT_ROOT,
+                                  env=os.environ | env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        product.wait("/readyz")
+        scans = [{"scan": signatures.build_verify_url(product.url, seed.license_number(n), 1,
+                                                      keyring)} for n in range(0, 1000, 7)]
+        photo = phone_jpeg(grain=2)
+        tally, stop = Tally(), threading.Event()
+        start = threading.Barrier(applicants)
+        phones = [threading.Thread(target=applicant, args=(Phone(product.url, n, tally), photo,
+                                                           start)) for n in range(applicants)]
+        scanning = threading.Thread(target=inspector, args=(product.url, scans, tally, stop))
+        load_before = os.getloadavg()
+        scanning.start()
+        time.sleep(1)  # the inspector is scanning before the rush begins
+        began = time.perf_counter()
+        for t in phones:
+            t.start()
+        for t in phones:
+            t.join()
+        wall = time.perf_counter() - began
+        stop.set()
+        scanning.join()
+        return {"tally": tally, "wall_s": wall, "load_before": load_before,
+                "load_after": os.getloadavg(), "photo_mb": len(photo) / 1e6,
+                "memory": peak_memory({"gunicorn": product.process, "worker": worker}),
+                "checks": checks(settings.database_url, applicants),
+                "errors": server_errors(work / "product.log"),
+                "versions": versions(settings.database_url, env["REDIS_URL"])}
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        product.stop()
+
+
+def server_errors(log: Path) -> list[str]:
+    """The first few unhandled errors the service logged, to say what a 5xx was."""
+    lines = [line for line in log.read_text(errors="replace").splitlines()
+             if '"level": "ERROR"' in line]
+    return [line[-600:] for line in lines[:3]]
+
+
+def checks(database_url: str, applicants: int) -> dict[str, tuple[int, int]]:
+    """(found, expected): nothing lost or doubled."""
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        def count(query) -> int:
+            return conn.scalar(query)
+
+        rush = select(Application.id).where(Application.industry_code == "restaurant",
+                                            Application.status == "submitted")
+        submitted = count(select(func.count()).select_from(rush.subquery()))
+        numbers = count(select(func.count(func.distinct(Application.submission_number)))
+                        .where(Application.id.in_(rush)))
+        pages = count(select(func.count()).select_from(MaterialFile)
+                      .where(MaterialFile.application_id.in_(rush)))
+        events = count(select(func.count()).select_from(ApplicationEvent).where(
+            ApplicationEvent.action == "application.submitted"))
+        drafts = count(select(func.count()).select_from(Application).where(
+            Application.status == "draft"))
+    engine.dispose()
+    required = pages // max(submitted, 1)
+    return {"applications submitted": (submitted, applicants),
+            "distinct submission numbers": (numbers, applicants),
+            "submission events": (events, applicants),
+            f"material pages ({required} each)": (pages, applicants * required),
+            "applications left as drafts": (drafts, 0)}
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def render(report: dict, started: datetime, applicants: int) -> str:
+    tally: Tally = report["tally"]
+    lines = [
+        f"make bench-rush — {started:%Y-%m-%d %H:%M} UTC, {machine()}",
+        report["versions"],
+        f"load average (1 min) before {report['load_before'][0]:.2f}, after"
+        f" {report['load_after'][0]:.2f} (other work on the machine makes figures noisy)",
+        f"{applicants} applicants at once behind the proxy (own X-Forwarded-For each), default"
+        f" rate limits; 12 MP photo {report['photo_mb']:.1f} MB; gunicorn -c"
+        " config/gunicorn.conf.py + `flask worker`; an inspector scans every"
+        f" {SCAN_EVERY_S * 1000:.0f} ms; the rush took {report['wall_s']:.1f} s",
+        "",
+        f"{'step (as the phone sees it)':<30}{'done':>6}{'sent':>6}{'p50 s':>8}{'p95 s':>8}"
+        f"{'max s':>8}  goal (p95)",
+    ]
+    for step in STEPS:
+        seconds = tally.seconds.get(step, [])
+        if not seconds:
+            lines.append(f"{step:<30}{0:>6}{tally.attempts[step]:>6}")
+            continue
+        goal = GOALS_S.get(step)
+        verdict = (f"< {goal:g} s {'PASS' if p95(seconds) < goal else 'FAIL'}" if goal else "")
+        lines.append(f"{step:<30}{len(seconds):>6}{tally.attempts[step]:>6}"
+                     f"{statistics.median(seconds):>8.3f}{p95(seconds):>8.3f}"
+                     f"{max(seconds):>8.3f}  {verdict}")
+    server_errors = sum(n for (_, status), n in tally.unexpected.items()
+                        if isinstance(status, int) and status >= 500)
+    refused = sum(n for (_, status), n in tally.unexpected.items() if status == 429)
+    lines += ["", "answers other than expected, by route: " + (", ".join(
+        f"{step} {status} ×{n}" for (step, status), n in sorted(
+            tally.unexpected.items(), key=str)) or "none"),
+              f"5xx: {server_errors} {'PASS' if not server_errors else 'FAIL'}; refused by a"
+              f" limit (429): {refused} {'PASS' if not refused else 'FAIL'}; steps given up:"
+              f" {len(tally.failed)} {'PASS' if not tally.failed else 'FAIL'}",
+              *(f"  {f}" for f in tally.failed[:10]),
+              *(f"  logged: {e}" for e in report["errors"]), "", "nothing lost or doubled:"]
+    for name, (found, expected) in report["checks"].items():
+        lines.append(f"  {name}: {found} (expected {expected})"
+                     f" {'PASS' if found == expected else 'FAIL'}")
+    memory = report["memory"]
+    worst = max(memory.values())
+    lines += ["", "peak RSS (VmHWM) per process, MB: " + ", ".join(
+        f"{name} {mb:.0f}" for name, mb in sorted(memory.items())),
+              f"largest {worst:.0f} MB (goal < 300 MB per process)"
+              f" {'PASS' if worst < 300 else 'FAIL'}; all together {sum(memory.values()):.0f} MB"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.rush", description=__doc__)
+    parser.add_argument("--applicants", type=int, default=APPLICANTS)
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "bench-rush.txt")
+    args = parser.parse_args(argv)
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="yiye-rush-") as tmp:
+        work = Path(tmp)
+        (work / "redis").mkdir()
+        (work / "mariadb").mkdir()
+        redis_server = servers.start_redis(work / "redis")
+        mariadb = servers.start_mariadb(work / "mariadb", MARIADB_ARGS)
+        try:
+            with serve_in_thread(APPID, WECHAT_SECRET) as emulator:
+                env = product_env(mariadb.url, redis_server.url, emulator.base_url, work)
+                report = run(work, env, applicants=args.applicants)
+        finally:
+            mariadb.stop()
+            redis_server.stop()
+    text = render(report, started, args.applicants)
+    print(text)
+    args.out.write_text(text)
+    print(f"written to {args.out}")
+
+
+def product_env(database_url: str, redis_url: str, wechat_url: str, work: Path
+                ) -> dict[str, str]:
+    """The bench's environment with the default rate limits, behind one proxy hop."""
+    env = bench_env(database_url, redis_url, wechat_url, work / "media")
+    defaults = {s.env: s.default for s in settings_module.SETTINGS}
+    return env | {name: defaults[name] for name in env if name.endswith("_RATE_LIMIT")} | {
+        "PROXY_FIX_X_FOR": "1"}
+
+
+if __name__ == "__main__":
+    main()
