@@ -64,8 +64,8 @@ SCAN_EVERY_S = 0.2
 ATTEMPTS = 5
 TIMEOUT_S = 60  # wx.request / wx.uploadFile default
 INSPECTOR, INSPECTOR_PASSWORD = "rush-inspector", "lantern-orchard-quietly-58"  # noqa: S105
-ANSWERS = {"applicant_is_agent": False, "floor_area": 450, "investment": 80,
-           "sells_alcohol": True, "outdoor_sign": False, "sells_tobacco": False}
+ANSWERS = {"applicant_is_agent": False, "floor_area": 120, "investment": 20,
+           "sells_alcohol": False, "outdoor_sign": False, "sells_tobacco": False}
 BASE = "/api/mp/v1"
 # p95 goals as the phone sees them (issue 20)
 GOALS_S = {"verify": 0.2, "create": 1.0, "fill": 1.0, "submit": 1.0, "upload": 5.0}
