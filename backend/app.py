@@ -21,6 +21,7 @@ from backend.security import signatures
 from backend.services import catalog
 from config import settings as settings_module
 from config.settings import Settings
+from media import pool
 from media.store import MediaStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     link_key = hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest()
     app.extensions["media_store"] = MediaStore(Path(settings.MEDIA_ROOT), link_key)
+    pool.configure(settings.IMAGE_PROCESSES)
 
     app.extensions["catalog_answers"] = catalog.AnswerCache(settings.CATALOG_CHECK_SECONDS)
     app.extensions["license_keyring"] = (

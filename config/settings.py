@@ -71,6 +71,10 @@ SETTINGS: tuple[Setting, ...] = (
             "uploaded files, by SHA-256; never under a static web path"),
     Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, int, "largest accepted upload"),
     Setting("UPLOAD_MAX_PIXELS", 50_000_000, int, "largest image (pixels) decoded"),
+    Setting("IMAGE_PROCESSES", 2, int,
+            "processes per web process that validate and re-encode uploads (media/pool.py), "
+            "at a lower CPU priority than the web threads; web processes × this ≈ cores; 0 = "
+            "in the request's own thread (debugging)"),
     Setting("MEDIA_URL_TTL_SECONDS", 300, int, "lifetime of a signed file link"),
     Setting("UPLOAD_RATE_LIMIT", "60 per minute", str, "uploads per applicant"),
     Setting("SUBMIT_RATE_LIMIT", "10 per minute", str,
@@ -196,6 +200,8 @@ def _check(values: Mapping[str, Any]) -> None:
                             f"not {values['APP_ENV']!r}")
     if values["WECHAT_MINIPROGRAM_STATE"] not in {"formal", "trial", "developer"}:
         raise SettingsError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
+    if values["IMAGE_PROCESSES"] < 0:
+        raise SettingsError("IMAGE_PROCESSES must be 0 (in the request's thread) or more")
     if values["PROXY_FIX_X_FOR"] < 0:
         raise SettingsError("PROXY_FIX_X_FOR must be 0 (no proxy) or the number of proxies")
     try:

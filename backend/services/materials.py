@@ -8,6 +8,7 @@ no second page.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -25,7 +26,7 @@ from backend.models import (
     StaffAccount,
 )
 from backend.services import applications, timeline, twins, window
-from media import images
+from media import images, pool
 from media.store import MediaStore
 
 MAX_FILES_PER_MATERIAL = 20
@@ -55,23 +56,34 @@ def upload(session: Session, *, applicant: Applicant, application_id: int, mater
            stream: BinaryIO, store: MediaStore, limits: UploadLimits,
            ) -> tuple[MaterialFile, bool]:
     """Add one page/photo to a material. Returns (file, created); a re-upload is not created."""
+    clean = clean_upload(session, stream, limits)
     application = applications.get_own(session, applicant=applicant,
                                        application_id=application_id)
     workflow.ensure_editable(application.status)
     material = _material_of(session, application, material_code)
     return store_file(session, application, material_code=material_code,
-                      label=material["name"], stream=stream, store=store, limits=limits,
-                      actor=applicant)
+                      label=material["name"], clean=clean, store=store, actor=applicant)
+
+
+def clean_upload(session: Session, stream: BinaryIO, limits: UploadLimits) -> images.Normalised:
+    """Validate and re-encode an upload (media.images) in an image process (media.pool),
+    first thing. It is spooled to a temporary file on the way, so a waiting request holds no
+    copy in memory, and the request's read transaction (its token check) is ended before,
+    so the image work holds no database connection and no stale snapshot. Call it before
+    writing anything; raises MediaRejected."""
+    with tempfile.NamedTemporaryFile(prefix="upload-") as spool:
+        images.copy_limited(stream, spool, limits.max_bytes)
+        spool.flush()
+        session.rollback()  # nothing is written yet: the connection goes back to the pool
+        return pool.normalise(spool.name, max_bytes=limits.max_bytes,
+                              max_pixels=limits.max_pixels, long_side=limits.long_side)
 
 
 def store_file(session: Session, application: Application, *, material_code: str, label: str,
-               stream: BinaryIO, store: MediaStore, limits: UploadLimits, actor,
+               clean: images.Normalised, store: MediaStore, actor,
                ) -> tuple[MaterialFile, bool]:
-    """Validate, re-encode and keep one file of an application (materials, inspection photos,
-    rectification evidence); the same bytes twice are one file."""
-    data = images.read_limited(stream, limits.max_bytes)
-    clean = images.normalise(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels,
-                             long_side=limits.long_side)
+    """Keep one cleaned file (:func:`clean_upload`) of an application (materials, inspection
+    photos, rectification evidence); the same bytes twice are one file."""
     existing = session.scalar(_same_file(application.id, material_code, clean.sha256))
     if existing is not None:
         return existing, False
