@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -41,16 +42,22 @@ def configure(processes: int) -> None:
 
 def normalise(path: str, **options) -> images.Normalised:
     """:func:`media.images.normalise` of the file at ``path`` in an image process: same
-    options, result and MediaRejected refusals; UPLOAD_CORRUPT if the process died on it.
-    The upload travels as a file, so a web process holds no copy while it waits."""
+    options, result and MediaRejected refusals. The upload travels as a file, so a web
+    process holds no copy while it waits. If an image process dies (on this file or before
+    it), the pool starts afresh and the file is tried once more; UPLOAD_CORRUPT if it dies
+    again."""
     if not _processes:
         return _normalise_file(path, options)
-    executor = _pool()
-    try:
-        return executor.submit(_normalise_file, path, options).result()
-    except BrokenProcessPool as error:
-        _discard(executor)
-        raise MediaRejected("UPLOAD_CORRUPT") from error
+    for _ in range(2):
+        executor = _pool()
+        try:
+            return executor.submit(_normalise_file, path, options).result()
+        except BrokenProcessPool:
+            _discard(executor)
+        except RuntimeError:
+            if executor is _executor:
+                raise  # the work's own error, not a pool another thread has just shut down
+    raise MediaRejected("UPLOAD_CORRUPT")
 
 
 def start() -> None:
@@ -58,8 +65,12 @@ def start() -> None:
     the first photos of the morning should not wait for interpreters to start)."""
     if _processes:
         executor = _pool()
-        for future in [executor.submit(os.getpid) for _ in range(_processes)]:
+        for future in [executor.submit(_ready) for _ in range(_processes)]:
             future.result()
+
+
+def _ready() -> None:
+    time.sleep(0.2)  # busy long enough that each start task finds a process of its own
 
 
 def _normalise_file(path: str, options: dict) -> images.Normalised:
