@@ -60,17 +60,20 @@ def normalise(path: str, **options) -> images.Normalised:
     raise MediaRejected("UPLOAD_CORRUPT")
 
 
-def start() -> None:
+def start() -> set[int]:
     """Start the image processes now rather than at the first upload (a web process at boot:
-    the first photos of the morning should not wait for interpreters to start)."""
-    if _processes:
-        executor = _pool()
-        for future in [executor.submit(_ready) for _ in range(_processes)]:
-            future.result()
+    the first photos of the morning should not wait for interpreters to start); returns
+    their process ids."""
+    if not _processes:
+        return set()
+    executor = _pool()
+    return {future.result() for future in [executor.submit(_ready)
+                                           for _ in range(_processes)]}
 
 
-def _ready() -> None:
+def _ready() -> int:
     time.sleep(0.2)  # busy long enough that each start task finds a process of its own
+    return os.getpid()
 
 
 def _normalise_file(path: str, options: dict) -> images.Normalised:

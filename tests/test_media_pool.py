@@ -20,22 +20,6 @@ def niceness(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
-def image_processes() -> list[int]:
-    """This process's descendants (the forkserver's children) running at the pool's nice."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-    mine, found = {os.getpid()}, True
-    while found:
-        found = {pid for pid, parent in parents.items() if parent in mine} - mine
-        mine |= found
-    own = niceness(os.getpid())
-    return [pid for pid in mine if niceness(pid) == min(own + pool.IMAGE_NICE, 19)]
-
-
 @pytest.fixture
 def photo(tmp_path: Path) -> str:
     path = tmp_path / "photo.jpg"
@@ -45,9 +29,10 @@ def photo(tmp_path: Path) -> str:
 
 def test_image_work_runs_in_lower_priority_processes_of_its_own(photo):
     pool.configure(2)
-    pool.start()
-    workers = image_processes()
+    workers = pool.start()
     assert len(workers) == 2 and os.getpid() not in workers
+    own = niceness(os.getpid())
+    assert {niceness(pid) for pid in workers} == {min(own + pool.IMAGE_NICE, 19)}
     clean = pool.normalise(photo, **LIMITS)
     assert clean.media_type == "image/jpeg" and max(clean.width, clean.height) <= 2560
     assert clean.content.startswith(b"\xff\xd8") and clean.thumbnail
@@ -65,9 +50,8 @@ def test_a_refusal_crosses_from_the_image_process_whole(tmp_path: Path):
 
 def test_a_dead_image_process_costs_no_upload(photo):
     pool.configure(2)
-    pool.start()
-    killed = image_processes()
+    killed = pool.start()
     for pid in killed:
         os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
     assert pool.normalise(photo, **LIMITS).media_type == "image/jpeg"
-    assert image_processes() and not set(image_processes()) & set(killed)  # a fresh pool
+    assert not pool.start() & killed  # a fresh pool

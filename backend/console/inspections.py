@@ -92,8 +92,9 @@ def schedule(inspection_id: int, json_data: ScheduleIn):
 def upload_photo(inspection_id: int):
     """上传核查照片（multipart/form-data，字段 file；经同一上传安全流程）"""
     staff = current_staff()
+    inspection = inspections.get_for_staff(db.session, staff=staff, inspection_id=inspection_id)
     row = inspections.add_photo(
-        db.session, staff=staff, inspection_id=inspection_id, stream=files.upload_stream(),
+        db.session, staff=staff, inspection=inspection, stream=files.upload_stream(),
         store=current_app.extensions["media_store"],
         limits=materials.limits_from(current_app.extensions["settings"]))
     db.session.commit()

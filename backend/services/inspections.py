@@ -302,19 +302,20 @@ def add_evidence(session: Session, *, applicant: Applicant, application_id: int,
                  stream: BinaryIO, store: MediaStore, limits: materials.UploadLimits,
                  ) -> tuple[MaterialFile, bool]:
     """A photo or document showing the rectification, while the notice is open."""
-    clean = materials.clean_upload(session, stream, limits)
     application = applications.get_own(session, applicant=applicant,
                                        application_id=application_id)
     ensure_rectifying(application)
+    clean = materials.clean_upload(session, stream, limits)
     return materials.store_file(session, application, material_code="rectification_evidence",
                                 label="整改材料", clean=clean, store=store, actor=applicant)
 
 
-def add_photo(session: Session, *, staff: StaffAccount, inspection_id: int, stream: BinaryIO,
-              store: MediaStore, limits: materials.UploadLimits) -> MaterialFile:
-    """A photo taken on the visit, kept with the application's files."""
+def add_photo(session: Session, *, staff: StaffAccount, inspection: Inspection,
+              stream: BinaryIO, store: MediaStore, limits: materials.UploadLimits,
+              ) -> MaterialFile:
+    """A photo taken on the visit (``inspection`` from :func:`get_for_staff`), kept with
+    the application's files."""
     clean = materials.clean_upload(session, stream, limits)
-    inspection = get_for_staff(session, staff=staff, inspection_id=inspection_id)
     return materials.store_file(session, inspection.application,
                                 material_code="inspection_photo", label="核查照片",
                                 clean=clean, store=store, actor=staff)[0]

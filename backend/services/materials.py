@@ -56,21 +56,21 @@ def upload(session: Session, *, applicant: Applicant, application_id: int, mater
            stream: BinaryIO, store: MediaStore, limits: UploadLimits,
            ) -> tuple[MaterialFile, bool]:
     """Add one page/photo to a material. Returns (file, created); a re-upload is not created."""
-    clean = clean_upload(session, stream, limits)
     application = applications.get_own(session, applicant=applicant,
                                        application_id=application_id)
     workflow.ensure_editable(application.status)
     material = _material_of(session, application, material_code)
+    clean = clean_upload(session, stream, limits)
     return store_file(session, application, material_code=material_code,
                       label=material["name"], clean=clean, store=store, actor=applicant)
 
 
 def clean_upload(session: Session, stream: BinaryIO, limits: UploadLimits) -> images.Normalised:
     """Validate and re-encode an upload (media.images) in an image process (media.pool),
-    first thing. It is spooled to a temporary file on the way, so a waiting request holds no
-    copy in memory, and the request's read transaction (its token check) is ended before,
-    so the image work holds no database connection and no stale snapshot. Call it before
-    writing anything; raises MediaRejected."""
+    after the request's checks and before it writes anything. The upload is spooled to a
+    temporary file on the way, so a waiting request holds no copy in memory, and the read
+    transaction of the checks is ended first, so the image work holds no database connection
+    (loaded rows reload when next used). Raises MediaRejected."""
     with tempfile.NamedTemporaryFile(prefix="upload-") as spool:
         images.copy_limited(stream, spool, limits.max_bytes)
         spool.flush()
