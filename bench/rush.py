@@ -24,7 +24,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,22 +42,11 @@ from backend.models import Application, ApplicationEvent, MaterialFile
 from backend.security import signatures
 from backend.services import staff as staff_service
 from bench import seed, uploads
-from bench.__main__ import (
-    APPID,
-    MARIADB_ARGS,
-    WECHAT_SECRET,
-    Gunicorn,
-    machine,
-    prepare_database,
-    versions,
-)
-from bench.__main__ import product_env as bench_env
+from bench.__main__ import Gunicorn, machine, prepare_database, services, versions
 from config import settings as settings_module
 from config.settings import PROJECT_ROOT
 from media.bench import phone_jpeg
-from tests import servers
 from tests.test_applications import VALID_ENTITY, fields_of, sample_value
-from wechat_emulator.server import serve_in_thread
 
 APPLICANTS = 40
 CLIENT_PROCESSES = 4
@@ -391,29 +379,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "bench-rush.txt")
     args = parser.parse_args(argv)
     started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="yiye-rush-") as tmp:
-        work = Path(tmp)
-        (work / "redis").mkdir()
-        (work / "mariadb").mkdir()
-        redis_server = servers.start_redis(work / "redis")
-        mariadb = servers.start_mariadb(work / "mariadb", MARIADB_ARGS)
-        try:
-            with serve_in_thread(APPID, WECHAT_SECRET) as emulator:
-                env = product_env(mariadb.url, redis_server.url, emulator.base_url, work)
-                report = run(work, env, applicants=args.applicants)
-        finally:
-            mariadb.stop()
-            redis_server.stop()
+    with services("yiye-rush-") as (work, env):
+        report = run(work, rush_env(env), applicants=args.applicants)
     text = render(report, started, args.applicants)
     print(text)
     args.out.write_text(text)
     print(f"written to {args.out}")
 
 
-def product_env(database_url: str, redis_url: str, wechat_url: str, work: Path
-                ) -> dict[str, str]:
+def rush_env(env: dict[str, str]) -> dict[str, str]:
     """The bench's environment with the default rate limits, behind one proxy hop."""
-    env = bench_env(database_url, redis_url, wechat_url, work / "media")
     defaults = {s.env: s.default for s in settings_module.SETTINGS}
     return env | {name: defaults[name] for name in env if name.endswith("_RATE_LIMIT")} | {
         "PROXY_FIX_X_FOR": "1"}
