@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.config.update(
         SECRET_KEY=settings.SECRET_KEY,
         MAX_CONTENT_LENGTH=settings.MAX_JSON_BYTES,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url, settings.WEB_THREADS),
         SPEC_FORMAT="json",
         INFO={"description": "山西省“一业一证”改革：小程序接口与工作人员接口。"
                              "错误统一为 {code, message, details}。"},
@@ -198,13 +198,15 @@ def _refuse_framing(response: Response) -> Response:
     return response
 
 
-def _engine_options(url: str) -> dict:
+def _engine_options(url: str, threads: int) -> dict:
     if url.startswith("sqlite"):
         return {}
     # recycle below MySQL's wait_timeout; a connection idle for a while is pinged at checkout
     # (backend.extensions.ping_when_idle), a busy one is not: a ping on every checkout cost a
-    # round trip per request
-    return {"pool_recycle": 1800}
+    # round trip per request. One kept connection per web thread: past the pool's size each
+    # busy request opened and closed a connection of its own (issue 20's rush); they are
+    # opened only when needed.
+    return {"pool_recycle": 1800, "pool_size": threads, "max_overflow": 4}
 
 
 def _register_blueprints(app: APIFlask) -> None:

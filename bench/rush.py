@@ -223,6 +223,26 @@ def descendants(pid: int) -> list[int]:
     return [p for child in children for p in (child, *descendants(child))]
 
 
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the given processes have used, their reaped children's
+    included."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def peak_memory(processes: dict[str, subprocess.Popen]) -> dict[str, float]:
     """VmHWM (MB) of every process of the service, named by its role."""
     peaks = {}
@@ -261,6 +281,11 @@ def run(work: Path, env: dict[str, str], *, applicants: int) -> dict:
                                                       keyring)} for n in range(0, 1000, 7)]
         photo = phone_jpeg(grain=2)
         load_before = os.getloadavg()
+        service = [product.process.pid, *descendants(product.process.pid), worker.pid,
+                   *servers_pids(work)]
+        # the client processes are this one's children, counted once reaped
+        before = {"machine": busy_cpu_s(), "service": cpu_s(service),
+                  "clients": cpu_s([os.getpid()])}
         groups = [list(range(applicants))[k::CLIENT_PROCESSES] for k in range(CLIENT_PROCESSES)]
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(CLIENT_PROCESSES + 1, mp_context=spawn) as clients:
@@ -274,7 +299,10 @@ def run(work: Path, env: dict[str, str], *, applicants: int) -> dict:
             wall = time.time() - start_at
             (work / "stop").touch()
             tally.merge(scanning.result())
-        return {"tally": tally, "wall_s": wall, "load_before": load_before,
+        cpu = {"service": cpu_s(service) - before["service"],
+               "machine": busy_cpu_s() - before["machine"],
+               "clients": cpu_s([os.getpid()]) - before["clients"]}
+        return {"tally": tally, "wall_s": wall, "load_before": load_before, "cpu": cpu,
                 "load_after": os.getloadavg(), "photo_mb": len(photo) / 1e6,
                 "memory": peak_memory({"gunicorn": product.process, "worker": worker}),
                 "checks": checks(settings.database_url, applicants),
@@ -291,6 +319,18 @@ def server_errors(log: Path) -> list[str]:
     lines = [line for line in log.read_text(errors="replace").splitlines()
              if '"level": "ERROR"' in line or "[ERROR]" in line or "[CRITICAL]" in line]
     return [line[-600:] for line in lines[:3]]
+
+
+def servers_pids(work: Path) -> list[int]:
+    """MariaDB's and Redis's processes of this run (their command lines name ``work``)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(work).encode() in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return pids
 
 
 def checks(database_url: str, applicants: int) -> dict[str, tuple[int, int]]:
@@ -332,6 +372,11 @@ def render(report: dict, started: datetime, applicants: int) -> str:
         report["versions"],
         f"load average (1 min) before {report['load_before'][0]:.2f}, after"
         f" {report['load_after'][0]:.2f} (other work on the machine makes figures noisy)",
+        f"CPU during the rush: the service (web, image processes, worker, MariaDB, Redis)"
+        f" {report['cpu']['service']:.0f} s, the clients {report['cpu']['clients']:.0f} s,"
+        f" everything else on the machine"
+        f" {report['cpu']['machine'] - report['cpu']['service'] - report['cpu']['clients']:.0f}"
+        f" s, of {report['wall_s'] * os.cpu_count():.0f} core-seconds",
         f"{applicants} applicants at once behind the proxy (own X-Forwarded-For each), default"
         f" rate limits; 12 MP photo {report['photo_mb']:.1f} MB; gunicorn -c"
         " config/gunicorn.conf.py + `flask worker`; an inspector scans every"

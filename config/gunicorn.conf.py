@@ -18,17 +18,18 @@ def _int(name: str, default: int) -> int:
 
 settings = load()  # a setting that would make the service unsafe stops it here
 bind = f"{settings.HOST}:{settings.PORT}"
-# Threads are many because most of a busy thread's time is waiting: on a slow phone's upload,
-# on the image processes (media/pool.py), on the database. With few, forty photos arriving at
-# once held them all and a verification queued behind (issue 20); a waiting thread costs no
-# CPU, and image work is bounded by IMAGE_PROCESSES, not by threads.
 if settings.REDIS_URL:
-    workers, threads = _int("WEB_CONCURRENCY", 2), _int("WEB_THREADS", 32)
+    workers = _int("WEB_CONCURRENCY", 2)
 elif _int("WEB_CONCURRENCY", 1) != 1:
     raise SystemExit("WEB_CONCURRENCY > 1 needs REDIS_URL: without it rate limits and the "
                      "background worker live in one process (config/gunicorn.conf.py)")
 else:
-    workers, threads = 1, _int("WEB_THREADS", 32)
+    workers = 1
+# Threads are many because most of a busy thread's time is waiting: on a slow phone's upload,
+# on the image processes (media/pool.py), on the database. With few, forty photos arriving at
+# once held them all and a verification queued behind (issue 20); a waiting thread costs no
+# CPU, and image work is bounded by IMAGE_PROCESSES, not by threads.
+threads = settings.WEB_THREADS
 timeout = _int("WEB_TIMEOUT", 30)
 graceful_timeout = 20
 # behind a reverse proxy: X-Forwarded-Proto believed from these peers only; the app believes

@@ -114,6 +114,9 @@ SETTINGS: tuple[Setting, ...] = (
             "where this service is reached; empty = the served address (HOST, PORT)"),
     Setting("HOST", "127.0.0.1", str, "address gunicorn binds (config/gunicorn.conf.py)"),
     Setting("PORT", 8000, int, "port gunicorn serves"),
+    Setting("WEB_THREADS", 32, int,
+            "threads per web process (config/gunicorn.conf.py), and database connections "
+            "each keeps; most wait (slow uploads, image processes, the database)"),
     Setting("PROXY_FIX_X_FOR", 0, int,
             "reverse proxies in front that append X-Forwarded-For (the client's address for "
             "rate limits and logs is the entry the outermost one appended); 0 = no proxy, "
@@ -200,6 +203,8 @@ def _check(values: Mapping[str, Any]) -> None:
                             f"not {values['APP_ENV']!r}")
     if values["WECHAT_MINIPROGRAM_STATE"] not in {"formal", "trial", "developer"}:
         raise SettingsError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
+    if values["WEB_THREADS"] < 1:
+        raise SettingsError("WEB_THREADS must be at least 1")
     if values["IMAGE_PROCESSES"] < 0:
         raise SettingsError("IMAGE_PROCESSES must be 0 (in the request's thread) or more")
     if values["PROXY_FIX_X_FOR"] < 0:
