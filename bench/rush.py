@@ -280,12 +280,6 @@ def run(work: Path, env: dict[str, str], *, applicants: int) -> dict:
         scans = [{"scan": signatures.build_verify_url(product.url, seed.license_number(n), 1,
                                                       keyring)} for n in range(0, 1000, 7)]
         photo = phone_jpeg(grain=2)
-        load_before = os.getloadavg()
-        service = [product.process.pid, *descendants(product.process.pid), worker.pid,
-                   *servers_pids(work)]
-        # the client processes are this one's children, counted once reaped
-        before = {"machine": busy_cpu_s(), "service": cpu_s(service),
-                  "clients": cpu_s([os.getpid()])}
         groups = [list(range(applicants))[k::CLIENT_PROCESSES] for k in range(CLIENT_PROCESSES)]
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(CLIENT_PROCESSES + 1, mp_context=spawn) as clients:
@@ -293,15 +287,20 @@ def run(work: Path, env: dict[str, str], *, applicants: int) -> dict:
             rush = [clients.submit(phones, product.url, group, photo, start_at)
                     for group in groups]
             scanning = clients.submit(inspector, product.url, scans, start_at, work / "stop")
+            time.sleep(max(0.0, start_at - 1.5 - time.time()))
+            load_before = os.getloadavg()
+            roles = cpu_roles(product.process.pid, worker.pid, work)
+            before = {role: cpu_s(pids) for role, pids in roles.items()} | {
+                "machine": busy_cpu_s(), "window": time.time()}
             tally = Tally()
             for part in rush:
                 tally.merge(part.result())
             wall = time.time() - start_at
             (work / "stop").touch()
             tally.merge(scanning.result())
-        cpu = {"service": cpu_s(service) - before["service"],
-               "machine": busy_cpu_s() - before["machine"],
-               "clients": cpu_s([os.getpid()]) - before["clients"]}
+            cpu = {role: cpu_s(pids) - before[role] for role, pids in roles.items()} | {
+                "machine": busy_cpu_s() - before["machine"],
+                "window": (time.time() - before["window"]) * os.cpu_count()}
         return {"tally": tally, "wall_s": wall, "load_before": load_before, "cpu": cpu,
                 "load_after": os.getloadavg(), "photo_mb": len(photo) / 1e6,
                 "memory": peak_memory({"gunicorn": product.process, "worker": worker}),
@@ -321,16 +320,20 @@ def server_errors(log: Path) -> list[str]:
     return [line[-600:] for line in lines[:3]]
 
 
-def servers_pids(work: Path) -> list[int]:
-    """MariaDB's and Redis's processes of this run (their command lines name ``work``)."""
-    pids = []
+def cpu_roles(master: int, worker: int, work: Path) -> dict[str, list[int]]:
+    """The processes of the run by role, to say where the CPU went."""
+    web = uploads.worker_pids(master)
+    servers = {"MariaDB": [], "Redis": []}
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if str(work).encode() in cmdline.read_bytes():
-                pids.append(int(cmdline.parent.name))
+            line = cmdline.read_bytes()
         except OSError:
             continue
-    return pids
+        if str(work).encode() in line:  # their data directories are in ``work``
+            servers["MariaDB" if b"mariadbd" in line else "Redis"].append(
+                int(cmdline.parent.name))
+    return {"web": [master, *web], "image": [p for w in web for p in descendants(w)],
+            "worker": [worker], **servers, "clients": descendants(os.getpid())}
 
 
 def checks(database_url: str, applicants: int) -> dict[str, tuple[int, int]]:
@@ -367,16 +370,18 @@ def p95(values: list[float]) -> float:
 
 def render(report: dict, started: datetime, applicants: int) -> str:
     tally: Tally = report["tally"]
+    cpu = report["cpu"]
+    others = cpu["machine"] - sum(s for role, s in cpu.items() if role not in {"machine", "window"})
     lines = [
         f"make bench-rush — {started:%Y-%m-%d %H:%M} UTC, {machine()}",
         report["versions"],
         f"load average (1 min) before {report['load_before'][0]:.2f}, after"
         f" {report['load_after'][0]:.2f} (other work on the machine makes figures noisy)",
-        f"CPU during the rush: the service (web, image processes, worker, MariaDB, Redis)"
-        f" {report['cpu']['service']:.0f} s, the clients {report['cpu']['clients']:.0f} s,"
-        f" everything else on the machine"
-        f" {report['cpu']['machine'] - report['cpu']['service'] - report['cpu']['clients']:.0f}"
-        f" s, of {report['wall_s'] * os.cpu_count():.0f} core-seconds",
+        "CPU seconds during the rush: " + ", ".join(
+            f"{role} {seconds:.1f}" for role, seconds in report["cpu"].items()
+            if role not in {"machine", "window"})
+        + f"; everything else on the machine {others:.1f}; machine busy"
+        f" {report['cpu']['machine']:.1f} of {report['cpu']['window']:.1f}",
         f"{applicants} applicants at once behind the proxy (own X-Forwarded-For each), default"
         f" rate limits; 12 MP photo {report['photo_mb']:.1f} MB; gunicorn -c"
         " config/gunicorn.conf.py + `flask worker`; an inspector scans every"
