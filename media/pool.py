@@ -3,12 +3,12 @@
 Re-encoding a 12 MP photo costs ~200 ms of CPU (docs/bench-media.txt). Done on a web thread,
 forty phones uploading at once kept every thread and both cores busy, and a verification
 that needs 11 ms waited 3.6 s (issue 20). Here :func:`normalise` runs in a bounded pool of
-processes per web process (``IMAGE_PROCESSES``), started on first use from a forkserver
+processes per web process (``IMAGE_PROCESSES``), started at boot (or first use) from a forkserver
 (never forked from the threaded web process) and at a lower CPU priority (nice +IMAGE_NICE):
 when web threads and image work both want a core the kernel runs the web threads first, and
 uploads use what is left. The waiting web thread holds neither the GIL nor, in
 backend.services.materials, a database connection. A decoder that crashes takes down an image
-process, not the web process: that upload is refused as corrupt and the pool starts afresh.
+process, not the web process: the pool starts afresh and tries the file once more.
 """
 
 from __future__ import annotations
