@@ -8,7 +8,7 @@ WECHAT_EMULATOR_PORT ?= 8081
 WECHAT_API_BASE ?= http://127.0.0.1:$(WECHAT_EMULATOR_PORT)/
 export PORT WECHAT_EMULATOR_PORT WECHAT_API_BASE
 
-.PHONY: run test install migrate lint bench
+.PHONY: run test install migrate lint bench bench-rush
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,10 @@ bench: $(VENV)/.bench-installed
 	./scripts/install-test-servers.sh
 	./scripts/install-bench-tools.sh
 	$(BIN)/python -m bench $(if $(PROFILE),--profile,) $(BENCH_ARGS)
+
+# issue 20's morning rush: 40 applicants at once behind a proxy, production-shaped
+# (docs/bench-rush.txt); RUSH_ARGS="--applicants 20" for a smaller one
+bench-rush: $(VENV)/.bench-installed
+	./scripts/install-system-packages.sh
+	./scripts/install-test-servers.sh
+	$(BIN)/python -m bench.rush $(RUSH_ARGS)

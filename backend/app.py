@@ -13,7 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
-from backend import cli, files, health, http_errors, public
+from backend import cli, files, health, http_errors, proxies, public
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
@@ -22,6 +22,7 @@ from backend.security import signatures
 from backend.services import catalog
 from config import settings as settings_module
 from config.settings import Settings
+from media import pool
 from media.store import MediaStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.config.update(
         SECRET_KEY=settings.SECRET_KEY,
         MAX_CONTENT_LENGTH=settings.MAX_JSON_BYTES,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url, settings.WEB_THREADS),
         SPEC_FORMAT="json",
         INFO={"description": "山西省“一业一证”改革：小程序接口与工作人员接口。"
                              "错误统一为 {code, message, details}。"},
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
 
     link_key = hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest()
     app.extensions["media_store"] = MediaStore(Path(settings.MEDIA_ROOT), link_key)
+    pool.configure(settings.IMAGE_PROCESSES)
 
     app.extensions["catalog_answers"] = catalog.AnswerCache(settings.CATALOG_CHECK_SECONDS)
     app.extensions["license_keyring"] = (
@@ -91,6 +93,10 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     def swagger_static(filename: str):
         return send_from_directory(SWAGGER_STATIC, filename)
 
+    if settings.PROXY_FIX_X_FOR:
+        app.wsgi_app = proxies.TrustedProxyFix(
+            app.wsgi_app, hops=settings.PROXY_FIX_X_FOR,
+            trusted=proxies.networks(settings.FORWARDED_ALLOW_IPS))
     app.before_request(_allow_upload_size)
     app.before_request(_require_json_body)
     app.after_request(_refuse_framing)
@@ -224,13 +230,15 @@ def _refuse_framing(response: Response) -> Response:
     return response
 
 
-def _engine_options(url: str) -> dict:
+def _engine_options(url: str, threads: int) -> dict:
     if url.startswith("sqlite"):
         return {}
     # recycle below MySQL's wait_timeout; a connection idle for a while is pinged at checkout
     # (backend.extensions.ping_when_idle), a busy one is not: a ping on every checkout cost a
-    # round trip per request
-    return {"pool_recycle": 1800}
+    # round trip per request. One kept connection per web thread: past the pool's size each
+    # busy request opened and closed a connection of its own (issue 20's rush); they are
+    # opened only when needed.
+    return {"pool_recycle": 1800, "pool_size": threads, "max_overflow": 4}
 
 
 def _register_blueprints(app: APIFlask) -> None:

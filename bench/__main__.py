@@ -22,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,27 +159,36 @@ def main(argv: list[str] | None = None) -> None:
     started = datetime.now(UTC)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's access lines
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="yiye-bench-") as tmp:
+    with services("yiye-bench-") as (work, env):
+        started_here: list[Gunicorn] = []
+        try:
+            report = run(args, env, work, started_here)
+        finally:
+            for server in started_here:
+                server.stop()
+    text = render(report, args, started, load_before)
+    print(text)
+    args.out.write_text(text)
+    print(f"written to {args.out}")
+
+
+@contextmanager
+def services(prefix: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A work directory with a private MariaDB, Redis and WeChat emulator for one run:
+    (directory, the product's environment on them)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(tmp)
         (work / "redis").mkdir()
         (work / "mariadb").mkdir()
         redis_server = servers.start_redis(work / "redis")
         mariadb = servers.start_mariadb(work / "mariadb", MARIADB_ARGS)
-        started_here: list[Gunicorn] = []
         try:
             with serve_in_thread(APPID, WECHAT_SECRET) as emulator:
-                env = product_env(mariadb.url, redis_server.url, emulator.base_url,
-                                  work / "media")
-                report = run(args, env, work, started_here)
+                yield work, product_env(mariadb.url, redis_server.url, emulator.base_url,
+                                        work / "media")
         finally:
-            for server in started_here:
-                server.stop()
             mariadb.stop()
             redis_server.stop()
-    text = render(report, args, started, load_before)
-    print(text)
-    args.out.write_text(text)
-    print(f"written to {args.out}")
 
 
 def run(args, env: dict[str, str], work: Path, started_here: list[Gunicorn]) -> dict:

@@ -25,23 +25,33 @@ bind = f"{settings.HOST}:{settings.PORT}"
 # (~/.gunicorn/gunicorn.ctl), so a second instance would take over the first one's socket
 control_socket = str(PROJECT_ROOT / "var" / f"gunicorn-{settings.PORT}.ctl")
 if settings.REDIS_URL:
-    workers, threads = _int("WEB_CONCURRENCY", 2), _int("WEB_THREADS", 4)
+    workers = _int("WEB_CONCURRENCY", 2)
 elif _int("WEB_CONCURRENCY", 1) != 1:
     raise SystemExit("WEB_CONCURRENCY > 1 needs REDIS_URL: without it rate limits and the "
                      "background worker live in one process (config/gunicorn.conf.py)")
 else:
-    workers, threads = 1, _int("WEB_THREADS", 8)
+    workers = 1
+# Threads are many because most of a busy thread's time is waiting: on a slow phone's upload,
+# on the image processes (media/pool.py), on the database. With few, forty photos arriving at
+# once held them all and a verification queued behind (issue 20); a waiting thread costs no
+# CPU, and image work is bounded by IMAGE_PROCESSES, not by threads.
+threads = settings.WEB_THREADS
 timeout = _int("WEB_TIMEOUT", 30)
 graceful_timeout = 20
-# behind a reverse proxy that sets X-Forwarded-For / -Proto
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# behind a reverse proxy: X-Forwarded-Proto believed from these peers only; the app believes
+# X-Forwarded-For from the same peers (PROXY_FIX_X_FOR hops, backend/proxies.py)
+forwarded_allow_ips = settings.FORWARDED_ALLOW_IPS
 # the app logs JSON itself; gunicorn's access log would duplicate it
 accesslog = None
 errorlog = "-"
 
 
 def post_worker_init(worker):
-    """Without Redis (the embedded default) background work runs inside the web process."""
+    """Each web process starts its image processes (media/pool.py) before it serves. Without
+    Redis (the embedded default) background work also runs inside the web process."""
+    from media import pool
+
+    pool.start()
     if not settings.REDIS_URL:
         from backend.worker import start_in_process
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from zxcvbn import zxcvbn
 
+from backend import proxies
 from backend.security.signatures import Keyring
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WECHAT_TIMEOUT_SECONDS", 5.0, float, "timeout of one WeChat HTTP call"),
     Setting("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, int, "lifetime of a mini-program token"),
     Setting("MAX_JSON_BYTES", 64 * 1024, int, "largest accepted JSON request body"),
-    Setting("LOGIN_RATE_LIMIT", "30 per minute", str,
-            "login attempts per client address, on each login (staff, mini-program)"),
+    Setting("LOGIN_RATE_LIMIT", "300 per minute", str,
+            "login attempts per client address. Generous: a carrier NAT puts a town's phones "
+            "behind one address, and a login needs a fresh one-time wx.login code that only "
+            "WeChat issues, so there is nothing to guess; it stops one address flooding "
+            "code2session (5 a second), not a morning rush"),
     Setting("BIND_RATE_LIMIT", "10 per minute", str,
             "staff binding-code attempts per WeChat user (the codes are 8 digits)"),
     Setting("CATALOG_PATH", str(PROJECT_ROOT / "config" / "catalog" / "catalog.yaml"), str,
@@ -75,6 +79,10 @@ SETTINGS: tuple[Setting, ...] = (
             "uploaded files, by SHA-256; never under a static web path"),
     Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, int, "largest accepted upload"),
     Setting("UPLOAD_MAX_PIXELS", 50_000_000, int, "largest image (pixels) decoded"),
+    Setting("IMAGE_PROCESSES", 2, int,
+            "processes per web process that validate and re-encode uploads (media/pool.py), "
+            "at a lower CPU priority than the web threads; web processes × this ≈ cores; 0 = "
+            "in the request's own thread (debugging)"),
     Setting("MEDIA_URL_TTL_SECONDS", 300, int, "lifetime of a signed file link"),
     Setting("UPLOAD_RATE_LIMIT", "60 per minute", str, "uploads per applicant"),
     Setting("SUBMIT_RATE_LIMIT", "10 per minute", str,
@@ -116,6 +124,16 @@ SETTINGS: tuple[Setting, ...] = (
             "production: required, https"),
     Setting("HOST", "127.0.0.1", str, "address gunicorn binds (config/gunicorn.conf.py)"),
     Setting("PORT", 8000, int, "port gunicorn serves"),
+    Setting("WEB_THREADS", 32, int,
+            "threads per web process (config/gunicorn.conf.py), and database connections "
+            "each keeps; most wait (slow uploads, image processes, the database)"),
+    Setting("PROXY_FIX_X_FOR", 0, int,
+            "reverse proxies in front that append X-Forwarded-For (the client's address for "
+            "rate limits and logs is the entry the outermost one appended); 0 = no proxy, "
+            "the socket's peer is the client"),
+    Setting("FORWARDED_ALLOW_IPS", "127.0.0.1,::1", str,
+            "addresses or CIDR networks of the proxies whose X-Forwarded-* headers are "
+            "believed (gunicorn and the app read this one list); * = any peer"),
 )
 
 
@@ -201,6 +219,16 @@ def _check(values: Mapping[str, Any]) -> None:
                             f"not {values['APP_ENV']!r}")
     if values["WECHAT_MINIPROGRAM_STATE"] not in {"formal", "trial", "developer"}:
         raise SettingsError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
+    if values["WEB_THREADS"] < 1:
+        raise SettingsError("WEB_THREADS must be at least 1")
+    if values["IMAGE_PROCESSES"] < 0:
+        raise SettingsError("IMAGE_PROCESSES must be 0 (in the request's thread) or more")
+    if values["PROXY_FIX_X_FOR"] < 0:
+        raise SettingsError("PROXY_FIX_X_FOR must be 0 (no proxy) or the number of proxies")
+    try:
+        proxies.networks(values["FORWARDED_ALLOW_IPS"])
+    except ValueError as error:
+        raise SettingsError(f"FORWARDED_ALLOW_IPS: {error}") from None
     production = values["APP_ENV"] == "production"
     for name in SERVED_ADDRESS_DEFAULTS:
         if problem := base_url_problem(values[name], https=production):

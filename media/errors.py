@@ -31,6 +31,16 @@ class MediaRejected(Exception):
         self.details = details
         super().__init__(f"{code}: {self.message}")
 
+    def __reduce__(self):
+        """Whole across processes (media.pool): pickling an exception keeps only its args."""
+        return _restore, (type(self), self.code, self.details)
+
+
+def _restore(cls: type[MediaRejected], code: str, details: dict) -> MediaRejected:
+    error = Exception.__new__(cls)
+    MediaRejected.__init__(error, code, **details)
+    return error
+
 
 class MediaNotFound(MediaRejected):
     """No stored file under that digest; a storage backend raises this, not its own error."""

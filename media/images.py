@@ -8,7 +8,6 @@ decoder would not draw. PDFs are never rendered here, only parsed and kept as up
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
@@ -67,23 +66,16 @@ class Normalised:
     sha256: str
 
 
-# Decodes at once in one process. A decode holds tens of MB and keeps a core busy (Pillow
-# releases the GIL), so more at once than there are cores only adds memory: 20 photos arriving
-# together on 2 web processes of 4 threads each would otherwise hold 8 decodes. Two per
-# process keeps a core busy while the other decode waits on the disk or the database.
-DECODE_SLOTS = threading.BoundedSemaphore(2)
-
-
-def read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
-    """Read an upload, refusing it as soon as it passes max_bytes so it is never buffered whole."""
-    chunks: list[bytes] = []
+def copy_limited(stream: BinaryIO, out: BinaryIO, max_bytes: int) -> int:
+    """Copy an upload to ``out`` in 1 MB pieces, refusing it as soon as it passes max_bytes
+    (so it is never taken whole); returns its size."""
     total = 0
     while chunk := stream.read(min(1 << 20, max_bytes + 1 - total)):
-        chunks.append(chunk)
         total += len(chunk)
         if total > max_bytes:
             raise _too_large(max_bytes)
-    return b"".join(chunks)
+        out.write(chunk)
+    return total
 
 
 def sniff(data: bytes) -> Kind:
@@ -108,7 +100,8 @@ def normalise(data: bytes, *, max_bytes: int, max_pixels: int, long_side: int = 
 
     ``photos_only``: the place takes photos (an inspection photo), so a PDF — judged by its
     content, not its name or declared type — is refused with UPLOAD_PHOTO_ONLY.
-    Raises MediaRejected for any input we will not keep; nothing is written anywhere.
+    Raises MediaRejected for any input we will not keep; nothing is written anywhere. The
+    service calls it through media.pool, in an image process of its own.
     """
     if max_pixels > PIXEL_CEILING:
         raise ValueError(f"max_pixels {max_pixels} is above PIXEL_CEILING {PIXEL_CEILING}")
@@ -119,11 +112,10 @@ def normalise(data: bytes, *, max_bytes: int, max_pixels: int, long_side: int = 
     kind = sniff(data)
     if kind == "pdf" and photos_only:
         raise MediaRejected("UPLOAD_PHOTO_ONLY")
-    with DECODE_SLOTS:
-        if kind == "pdf":
-            return _check_pdf(data, max_pages)
-        return _reencode(kind, data, max_pixels=max_pixels, long_side=long_side,
-                         thumb_side=thumb_side, jpeg_quality=jpeg_quality)
+    if kind == "pdf":
+        return _check_pdf(data, max_pages)
+    return _reencode(kind, data, max_pixels=max_pixels, long_side=long_side,
+                     thumb_side=thumb_side, jpeg_quality=jpeg_quality)
 
 
 def _too_large(max_bytes: int) -> MediaRejected:

@@ -8,7 +8,7 @@ from backend import files, presenters
 from backend.extensions import db, limiter
 from backend.services import applications, idempotency, inspections, materials, window
 from miniprogram_api import bp
-from miniprogram_api.auth import token_auth
+from miniprogram_api.auth import per_applicant, token_auth
 from miniprogram_api.schemas import (
     ApplicationDetail,
     ApplicationList,
@@ -26,10 +26,6 @@ IDEMPOTENCY_DOC = {"Idempotency-Key": "可选；弱网重试时保证只执行�
 
 def _settings():
     return current_app.extensions["settings"]
-
-
-def _per_applicant() -> str:
-    return f"applicant:{token_auth.current_user.id}"
 
 
 def _submit_limit() -> str:
@@ -55,7 +51,7 @@ def _idempotent(scope: str, payload, action):
 
 @bp.post("/applications")
 @bp.auth_required(token_auth)
-@limiter.limit(_submit_limit, key_func=_per_applicant)
+@limiter.limit(_submit_limit, key_func=per_applicant)
 @bp.input(CreateApplicationIn)
 @bp.doc(responses={201: "ApplicationDetail", 422: "QUESTION_UNKNOWN / ANSWER_INVALID / "
                    "APPLICATION_NOT_ELIGIBLE"}, security="BearerAuth")
@@ -107,7 +103,7 @@ def update_application(application_id: int, json_data: FormPatchIn):
 
 @bp.post("/applications/<int:application_id>/submit")
 @bp.auth_required(token_auth)
-@limiter.limit(_submit_limit, key_func=_per_applicant)
+@limiter.limit(_submit_limit, key_func=per_applicant)
 @bp.output(ApplicationDetail)
 @bp.doc(responses={409: "STATE_CONFLICT / IDEMPOTENCY_IN_PROGRESS",
                    422: "APPLICATION_INCOMPLETE（一次列出全部缺项）"})
@@ -136,7 +132,7 @@ def withdraw_application(application_id: int):
 
 @bp.post("/applications/<int:application_id>/materials/<material_code>")
 @bp.auth_required(token_auth)
-@limiter.limit(_upload_limit, key_func=_per_applicant)
+@limiter.limit(_upload_limit, key_func=per_applicant)
 @bp.doc(responses={201: "FileOut", 200: "同一文件已上传过（不重复保存）",
                    **files.UPLOAD_RESPONSES})
 def upload_material(application_id: int, material_code: str):
@@ -207,7 +203,7 @@ def request_reschedule(application_id: int, json_data: RescheduleIn):
 
 @bp.post("/applications/<int:application_id>/inspection/evidence")
 @bp.auth_required(token_auth)
-@limiter.limit(_upload_limit, key_func=_per_applicant)
+@limiter.limit(_upload_limit, key_func=per_applicant)
 @bp.doc(responses={201: "FileOut", 409: "STATE_CONFLICT", **files.UPLOAD_RESPONSES})
 def upload_evidence(application_id: int):
     """上传整改照片（multipart/form-data，字段 file；仅照片，PDF 为 415 UPLOAD_PHOTO_ONLY）"""

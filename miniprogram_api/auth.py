@@ -15,6 +15,12 @@ token_auth = HTTPTokenAuth(scheme="Bearer", security_scheme_name="BearerAuth",
                            description="POST /api/mp/v1/auth/login 得到的令牌")
 
 
+def per_applicant() -> str:
+    """Rate-limit key of a signed-in applicant's routes: the applicant, not the address (a
+    carrier NAT or a proxy puts many applicants behind one address)."""
+    return f"applicant:{token_auth.current_user.id}"
+
+
 @token_auth.verify_token
 def _verify(raw: str):
     return accounts.applicant_for_token(db.session, raw)

@@ -8,16 +8,12 @@ from backend.console.schemas import BindingCodeIn, StaffOut, StaffTokenOut
 from backend.extensions import db, limit_of, limiter
 from backend.services import staff as staff_service
 from miniprogram_api import bp
-from miniprogram_api.auth import token_auth
-
-
-def _per_applicant() -> str:
-    return f"applicant:{token_auth.current_user.id}"
+from miniprogram_api.auth import per_applicant, token_auth
 
 
 @bp.post("/staff/bind")
 @bp.auth_required(token_auth)
-@limiter.limit(limit_of("BIND_RATE_LIMIT"), key_func=_per_applicant)
+@limiter.limit(limit_of("BIND_RATE_LIMIT"), key_func=per_applicant)
 @bp.input(BindingCodeIn)
 @bp.output(StaffOut)
 @bp.doc(responses={409: "STAFF_WECHAT_ALREADY_BOUND",

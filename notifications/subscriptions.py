@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from backend.errors import FieldsInvalid
 from backend.models import Applicant
 from backend.models.notifications import WechatSubscription
+from backend.services import twins
 from notifications import templates
 
 RESULTS = ("accept", "reject", "ban", "filter")
@@ -62,14 +63,15 @@ def report(session: Session, *, applicant: Applicant, results: dict[str, str],
         raise FieldsInvalid("SUBSCRIPTION_INVALID", problems)
     for template_id, result in results.items():
         accepted = int(result == "accept")
-        row = session.scalar(select(WechatSubscription).where(
-            WechatSubscription.applicant_id == applicant.id,
-            WechatSubscription.template_id == template_id))
-        if row is None:
-            session.add(WechatSubscription(applicant_id=applicant.id, template_id=template_id,
-                                           remaining=accepted, accepted_total=accepted,
-                                           last_result=result))
-            continue
+        same = select(WechatSubscription).where(WechatSubscription.applicant_id == applicant.id,
+                                                WechatSubscription.template_id == template_id)
+        row = session.scalar(same)
+        if row is None:  # a first report; two at once: the second counts on the first's row
+            row, created = twins.insert_or_find(session, WechatSubscription(
+                applicant_id=applicant.id, template_id=template_id, remaining=accepted,
+                accepted_total=accepted, last_result=result), same)
+            if created:
+                continue
         row.last_result = result
         if accepted:  # in SQL: two reports at once both count
             row.remaining = WechatSubscription.remaining + 1

@@ -96,14 +96,15 @@ class WeChatClient(wechatpy.WeChatClient):
                 lock.release()
 
     def fetch_access_token(self) -> dict[str, Any]:
-        """A new token, unless another process replaced the one we used meanwhile."""
+        """A new token, unless another process replaced the one we used meanwhile (looked up
+        before the lock too: forty first logins at once would otherwise queue on it, each
+        waiting for the lock's 0.1 s polls, only to find the first one's token)."""
         stale = getattr(self._used, "token", None)
+        if fresh := self._replaced(stale):
+            return fresh
         with self._refresh_lock():
-            current = self.session.get(self.access_token_key)
-            if current and current != stale:
-                self.expires_at = None  # another process's token: trust the store's expiry
-                self._used.token = current
-                return {"access_token": current}
+            if fresh := self._replaced(stale):
+                return fresh
             result = self._fetch_access_token(
                 url=self.base_url + "cgi-bin/token",
                 params={"grant_type": "client_credential", "appid": self.appid,
@@ -111,6 +112,14 @@ class WeChatClient(wechatpy.WeChatClient):
             )
             self._used.token = result["access_token"]
             return result
+
+    def _replaced(self, stale: str | None) -> dict[str, Any] | None:
+        current = self.session.get(self.access_token_key)
+        if current and current != stale:
+            self.expires_at = None  # another process's token: trust the store's expiry
+            self._used.token = current
+            return {"access_token": current}
+        return None
 
     def refresh_access_token(self) -> str:
         """After 40001/40014/42001: the token to retry with (refreshed at most once)."""

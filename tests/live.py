@@ -263,6 +263,9 @@ def environment(workdir: Path, *, database_url: str, redis_url: str = "") -> dic
         # a control socket of its own: gunicorn's default is one path for the whole machine
         "GUNICORN_CMD_ARGS": f"--control-socket {workdir / 'gunicorn.ctl'}",
         "PUBLIC_VERIFY_RATE_LIMIT": f"{PUBLIC_VERIFY_LIMIT} per minute",
+        # as in production, behind one reverse proxy on the loopback (FORWARDED_ALLOW_IPS's
+        # default): X-Forwarded-For from 127.0.0.1 names the client, from elsewhere it is ignored
+        "PROXY_FIX_X_FOR": "1",
     }
 
 

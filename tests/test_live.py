@@ -22,7 +22,7 @@ import zxingcpp
 from PIL import Image
 
 from backend import clock
-from config.settings import load
+from config.settings import SettingsError, load
 from tests.live import PUBLIC_VERIFY_LIMIT, ROOT, LiveServer, sha256
 from tests.media_files import phone_jpeg
 from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
@@ -31,6 +31,7 @@ from tests.test_workflow import STAFF, post, staff_get
 
 RESTAURANT = {"floor_area": 450, "investment": 80, "sells_tobacco": True}
 CLIENT_ADDRESSES = (f"127.0.0.{n}" for n in itertools.count(2))  # a fresh limit each
+FORWARDED = (f"198.51.{n // 250}.{n % 250 + 1}" for n in itertools.count())  # phones' addresses
 UNITS = {"approval_bureau": ("bureau1", "inspector1"), "fire": ("fire1", "inspector2"),
          "tobacco": ("tobacco1", "inspector3")}
 
@@ -185,6 +186,37 @@ def test_public_verify_limit_holds_across_worker_processes(live_server: LiveServ
             assert "请稍后再试" in refused.data.decode()
 
 
+def test_clients_behind_the_proxy_are_counted_apart(live_server: LiveServer):
+    """Through the proxy (a trusted loopback peer, one hop) each client named by the entry the
+    proxy appended to X-Forwarded-For has a limit of its own; entries the client wrote itself,
+    and the header from a peer that is not a trusted proxy, are not believed."""
+    path = "/api/public/v1/licenses/1401052026010000001X?v=1"
+    proxy, phone, neighbour = live_server.client(), next(FORWARDED), next(FORWARDED)
+    spoofing = [proxy.get(path, headers={"X-Forwarded-For": f"{next(FORWARDED)}, {phone}"})
+                for _ in range(PUBLIC_VERIFY_LIMIT + 5)]  # the phone varies its own entry
+    assert [r.status_code for r in spoofing] == [200] * PUBLIC_VERIFY_LIMIT + [429] * 5
+    assert proxy.get(path, headers={"X-Forwarded-For": neighbour}).status_code == 200
+
+    stranger = live_server.client(source_address=next(CLIENT_ADDRESSES))
+    ignored = [stranger.get(path, headers={"X-Forwarded-For": next(FORWARDED)}).status_code
+               for _ in range(PUBLIC_VERIFY_LIMIT + 5)]
+    assert ignored == [200] * PUBLIC_VERIFY_LIMIT + [429] * 5
+
+
+def test_a_rush_of_first_logins_through_the_proxy_is_not_refused(live_server: LiveServer):
+    """40 applicants at once behind the proxy, each their own X-Forwarded-For: all sign in."""
+    proxy, phones = live_server.client(), [next(FORWARDED) for _ in range(40)]
+    start = threading.Barrier(40)
+
+    def log_in(n: int) -> int:
+        start.wait()
+        return proxy.post("/api/mp/v1/auth/login", json={"code": f"test-rush{n}.{n}"},
+                          headers={"X-Forwarded-For": phones[n]}).status_code
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        assert list(pool.map(log_in, range(40))) == [200] * 40
+
+
 def test_verify_base_follows_the_served_address_unless_set():
     assert load(environ={"PORT": "9000"}).LICENSE_VERIFY_BASE_URL == "http://127.0.0.1:9000"
     assert load(environ={"PORT": "9000"}).PUBLIC_BASE_URL == "http://127.0.0.1:9000"
@@ -210,6 +242,15 @@ def test_embedded_default_is_one_web_process(monkeypatch):
     assert gunicorn_conf(monkeypatch, REDIS_URL="redis://127.0.0.1:1/0")["workers"] == 2
     with pytest.raises(SystemExit, match="REDIS_URL"):
         gunicorn_conf(monkeypatch, WEB_CONCURRENCY="2")
+
+
+def test_gunicorn_and_the_app_trust_one_list_of_proxies(monkeypatch):
+    conf = gunicorn_conf(monkeypatch, FORWARDED_ALLOW_IPS="10.0.0.0/8,192.168.1.7")
+    assert conf["forwarded_allow_ips"] == "10.0.0.0/8,192.168.1.7"
+    for bad in ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, {"FORWARDED_ALLOW_IPS": "proxy"},
+                {"PROXY_FIX_X_FOR": "-1"}):
+        with pytest.raises(SettingsError):
+            load(environ=bad)
 
 
 def test_catalog_answers_carry_an_etag_that_a_new_version_changes(live_server: LiveServer,

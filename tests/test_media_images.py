@@ -17,9 +17,9 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 
 from backend.models import MaterialFile
-from media import images
+from media import images, pool
 from media.errors import MediaRejected
-from media.images import normalise, read_limited, sniff
+from media.images import copy_limited, normalise, sniff
 from tests.media_files import (
     BAR_SIZE,
     bar_rows,
@@ -432,6 +432,7 @@ def test_refused_picture_answers_422_and_stores_nothing(client, login, app, sess
     if refusal == "blank":
         data, code = BLANKED["RGBA fully transparent"](), "UPLOAD_IMAGE_BLANK"
     else:  # as if a newer decoder handed back a mode nobody has checked yet
+        monkeypatch.setattr(pool, "_processes", 0)  # the change is in this process only
         monkeypatch.delitem(images.MODE_READINGS, "I;16")
         data, code = grey16_bars_png(), "UPLOAD_IMAGE_MODE_UNSUPPORTED"
     assert_envelope(upload(client, headers, detail["id"], "premises_proof", data, "scan.png"),
@@ -523,15 +524,17 @@ def test_oversized_file_is_refused_before_parsing():
     assert rejected(photo, max_bytes=len(photo) - 1).code == "UPLOAD_TOO_LARGE"
 
 
-def test_read_limited_stops_reading_an_endless_stream():
+def test_copy_limited_stops_reading_an_endless_stream():
     class Endless(io.RawIOBase):
         def read(self, size: int = -1) -> bytes:
             return b"x" * size
 
     with pytest.raises(MediaRejected) as caught:
-        read_limited(Endless(), 1000)
+        copy_limited(Endless(), io.BytesIO(), 1000)
     assert caught.value.code == "UPLOAD_TOO_LARGE"
-    assert read_limited(io.BytesIO(b"x" * 1000), 1000) == b"x" * 1000
+    out = io.BytesIO()
+    assert copy_limited(io.BytesIO(b"x" * 1000), out, 1000) == 1000
+    assert out.getvalue() == b"x" * 1000
 
 
 def _zip() -> bytes:

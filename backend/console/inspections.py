@@ -94,11 +94,10 @@ def upload_photo(inspection_id: int):
     UPLOAD_PHOTO_ONLY）"""
     staff = current_staff()
     inspection = inspections.get_for_staff(db.session, staff=staff, inspection_id=inspection_id)
-    row, _ = materials.store_file(
-        db.session, inspection.application, material_code="inspection_photo", label="核查照片",
-        stream=files.upload_stream(), store=current_app.extensions["media_store"],
-        limits=materials.limits_from(current_app.extensions["settings"]), actor=staff,
-        photos_only=True)
+    row = inspections.add_photo(
+        db.session, staff=staff, inspection=inspection, stream=files.upload_stream(),
+        store=current_app.extensions["media_store"],
+        limits=materials.limits_from(current_app.extensions["settings"]))
     db.session.commit()
     out = presenters.file_out(row, f"staff:{staff.id}")
     return {"sha256": row.sha256, "url": out["url"], "thumbnail_url": out["thumbnail_url"]}

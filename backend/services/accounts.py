@@ -11,7 +11,6 @@ from datetime import datetime
 
 import requests
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
@@ -19,6 +18,7 @@ from backend.errors import PermissionDenied, Unauthorized, Unavailable
 from backend.models import Applicant
 from backend.models.base import utcnow
 from backend.security import secrets, tokens
+from backend.services import twins
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +62,12 @@ def _login_error(errcode: int | None, errmsg: str) -> Exception:
 
 
 def _upsert_applicant(session: Session, *, openid: str, unionid: str | None) -> Applicant:
-    applicant = session.scalar(select(Applicant).where(Applicant.openid == openid))
+    same = select(Applicant).where(Applicant.openid == openid)
+    applicant = session.scalar(same)
     if applicant is not None:
         return applicant
-    try:
-        with session.begin_nested():  # two first logins at once: the second finds the first
-            applicant = Applicant(openid=openid, unionid=unionid)
-            session.add(applicant)
-    except IntegrityError:
-        applicant = session.scalars(select(Applicant).where(Applicant.openid == openid)).one()
-    return applicant
+    # two first logins at once: the second finds the first
+    return twins.insert_or_find(session, Applicant(openid=openid, unionid=unionid), same)[0]
 
 
 def applicant_for_token(session: Session, raw: str) -> Applicant | None:

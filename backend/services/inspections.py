@@ -311,9 +311,20 @@ def add_evidence(session: Session, *, applicant: Applicant, application_id: int,
     application = applications.get_own(session, applicant=applicant,
                                        application_id=application_id)
     ensure_rectifying(application)
+    clean = materials.clean_upload(session, stream, limits, photos_only=True)
     return materials.store_file(session, application, material_code="rectification_evidence",
-                                label="整改照片", stream=stream, store=store, limits=limits,
-                                actor=applicant, photos_only=True)
+                                label="整改照片", clean=clean, store=store, actor=applicant)
+
+
+def add_photo(session: Session, *, staff: StaffAccount, inspection: Inspection,
+              stream: BinaryIO, store: MediaStore, limits: materials.UploadLimits,
+              ) -> MaterialFile:
+    """A photo taken on the visit (``inspection`` from :func:`get_for_staff`), kept with
+    the application's files."""
+    clean = materials.clean_upload(session, stream, limits, photos_only=True)
+    return materials.store_file(session, inspection.application,
+                                material_code="inspection_photo", label="核查照片",
+                                clean=clean, store=store, actor=staff)[0]
 
 
 def submit_rectification(session: Session, *, applicant: Applicant, application_id: int,

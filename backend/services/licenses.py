@@ -21,7 +21,7 @@ import secrets
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
@@ -39,7 +39,7 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.security import permissions, signatures
-from backend.services import applications, entity, notice, timeline, window
+from backend.services import applications, entity, notice, timeline, twins, window
 from media import render
 
 ACTIVE, SUSPENDED, REVOKED, CANCELLED = "active", "suspended", "revoked", "cancelled"
@@ -416,7 +416,7 @@ def pending_requests(session: Session, *, staff: StaffAccount) -> list[LicenseCh
 def rendition(session: Session, license_: License, *, keyring, base_url: str, store,
               font_path: str | None) -> LicenseRendition:
     """The face of the current version, rendered once and kept in the media store."""
-    existing = _rendition_of(session, license_)
+    existing = session.scalar(_rendition_of(license_))
     if existing is not None:
         return existing
     url = signatures.build_verify_url(base_url, license_.license_no, license_.version, keyring)
@@ -435,15 +435,10 @@ def rendition(session: Session, license_: License, *, keyring, base_url: str, st
                            png_sha256=store.put(render.render_png(face, font_path=font)),
                            pdf_sha256=store.put(render.render_pdf(face, font_path=font)),
                            verify_url=url)
-    try:
-        with session.begin_nested():  # two first views at once: the second finds the first
-            session.add(row)
-    except IntegrityError:
-        return _rendition_of(session, license_)
-    return row
+    # two first views at once: the second finds the first
+    return twins.insert_or_find(session, row, _rendition_of(license_))[0]
 
 
-def _rendition_of(session: Session, license_: License) -> LicenseRendition | None:
-    return session.scalar(select(LicenseRendition).where(
-        LicenseRendition.license_id == license_.id,
-        LicenseRendition.version == license_.version))
+def _rendition_of(license_: License) -> Select:
+    return select(LicenseRendition).where(LicenseRendition.license_id == license_.id,
+                                          LicenseRendition.version == license_.version)

@@ -8,11 +8,11 @@ no second page.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from backend import workflow
@@ -25,8 +25,8 @@ from backend.models import (
     MaterialFile,
     StaffAccount,
 )
-from backend.services import applications, timeline, window
-from media import images
+from backend.services import applications, timeline, twins, window
+from media import images, pool
 from media.store import MediaStore
 
 MAX_FILES_PER_MATERIAL = 20
@@ -60,21 +60,34 @@ def upload(session: Session, *, applicant: Applicant, application_id: int, mater
                                        application_id=application_id)
     workflow.ensure_editable(application.status)
     material = _material_of(session, application, material_code)
+    clean = clean_upload(session, stream, limits)
     return store_file(session, application, material_code=material_code,
-                      label=material["name"], stream=stream, store=store, limits=limits,
-                      actor=applicant)
+                      label=material["name"], clean=clean, store=store, actor=applicant)
+
+
+def clean_upload(session: Session, stream: BinaryIO, limits: UploadLimits, *,
+                 photos_only: bool = False) -> images.Normalised:
+    """Validate and re-encode an upload (media.images) in an image process (media.pool),
+    after the request's checks and before it writes anything. The upload is spooled to a
+    temporary file on the way, so a waiting request holds no copy in memory, and the read
+    transaction of the checks is ended first, so the image work holds no database connection
+    (loaded rows reload when next used). ``photos_only`` where the place takes photos: a PDF
+    is then 415 UPLOAD_PHOTO_ONLY. Raises MediaRejected."""
+    with tempfile.NamedTemporaryFile(prefix="upload-") as spool:
+        images.copy_limited(stream, spool, limits.max_bytes)
+        spool.flush()
+        session.rollback()  # nothing is written yet: the connection goes back to the pool
+        return pool.normalise(spool.name, max_bytes=limits.max_bytes,
+                              max_pixels=limits.max_pixels, long_side=limits.long_side,
+                              photos_only=photos_only)
 
 
 def store_file(session: Session, application: Application, *, material_code: str, label: str,
-               stream: BinaryIO, store: MediaStore, limits: UploadLimits, actor,
-               photos_only: bool = False) -> tuple[MaterialFile, bool]:
-    """Validate, re-encode and keep one file of an application (materials, inspection photos,
-    rectification evidence); the same bytes twice are one file. ``photos_only`` where the
-    place takes photos: a PDF is then 415 UPLOAD_PHOTO_ONLY."""
-    data = images.read_limited(stream, limits.max_bytes)
-    clean = images.normalise(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels,
-                             long_side=limits.long_side, photos_only=photos_only)
-    existing = _find(session, application.id, material_code, clean.sha256)
+               clean: images.Normalised, store: MediaStore, actor,
+               ) -> tuple[MaterialFile, bool]:
+    """Keep one cleaned file (:func:`clean_upload`) of an application (materials, inspection
+    photos, rectification evidence); the same bytes twice are one file."""
+    existing = session.scalar(_same_file(application.id, material_code, clean.sha256))
     if existing is not None:
         return existing, False
     count = _count(session, application.id, material_code)
@@ -89,21 +102,20 @@ def store_file(session: Session, application: Application, *, material_code: str
         byte_size=len(clean.content), width=clean.width, height=clean.height,
         page_count=clean.page_count,
     )
-    try:
-        with session.begin_nested():  # the same photo twice at once: the second finds the first
-            session.add(row)
-    except IntegrityError:
-        return _find(session, application.id, material_code, clean.sha256), False
+    # the same photo twice at once (a double tap): the second answers with the first's row
+    row, created = twins.insert_or_find(session, row, _same_file(application.id, material_code,
+                                                                 clean.sha256))
+    if not created:
+        return row, False
     timeline.record(session, application, actor=actor, action="material.uploaded",
                     message=f"上传“{label}”第 {row.position} 页")
     return row, True
 
 
-def _find(session: Session, application_id: int, material_code: str, sha256: str,
-          ) -> MaterialFile | None:
-    return session.scalar(select(MaterialFile).where(
+def _same_file(application_id: int, material_code: str, sha256: str) -> Select:
+    return select(MaterialFile).where(
         MaterialFile.application_id == application_id,
-        MaterialFile.material_code == material_code, MaterialFile.sha256 == sha256))
+        MaterialFile.material_code == material_code, MaterialFile.sha256 == sha256)
 
 
 def _count(session: Session, application_id: int, material_code: str) -> int:
