@@ -141,6 +141,31 @@ def test_revoking_a_required_item_shows_at_the_next_scan(client, licensed, app):
     assert verdict["verdict"] == "revoked" and "仅销售预包装食品备案" in verdict["reason"]
 
 
+HANDSHAKE = {"HELLO", "CLIENT", "SELECT"}  # a new pooled connection's, not the request's
+
+
+def test_a_cached_public_verdict_is_one_redis_round_trip(client, licensed, app):
+    """Under load every round trip is waited for: the request's count against
+    PUBLIC_VERIFY_RATE_LIMIT and the cached verdict's read go to Redis together, on the page
+    and its JSON twin alike (commands a script runs inside Redis are not round trips)."""
+    url = urlsplit(licensed["license"]["verify_url"])
+    number = url.path.rsplit("/", 1)[1]
+    assert public(client, licensed["license"]["verify_url"])["verdict"] == "valid"  # cached
+    cache = app.extensions["redis"]
+    db_id = cache.connection_pool.connection_kwargs.get("db", 0)
+    for path in (f"/api/public/v1/licenses/{number}?{url.query}", f"/v/{number}?{url.query}"):
+        with cache.monitor() as monitor:
+            assert client.get(path).status_code == 200
+            cache.echo(path)  # the end of this request's commands
+            sent = []
+            while (command := monitor.next_command())["command"] != f"ECHO {path}":
+                name = command["command"].split()[0]
+                if (command["client_type"] != "lua" and int(command["db"]) == db_id
+                        and name not in HANDSHAKE):
+                    sent.append(name)
+        assert sent == ["EVALSHA"], (path, sent)
+
+
 def test_suspending_an_optional_item_keeps_the_license_valid(client, licensed):
     current = staff_get(client, licensed["reviewer"], f"/licenses/{licensed['license']['id']}")
     post(client, licensed["reviewer"],

@@ -112,35 +112,33 @@ def full_view(session: Session, result: Result) -> dict[str, Any]:
     }
 
 
-def public(session: Session, cache: redis_lib.Redis | None, *,
-           code: signatures.ParsedScan | None, keyring: signatures.Keyring,
-           ttl: int) -> dict[str, Any]:
-    """The public verdict, from the cache when a valid one is there.
+def cache_key(code: signatures.ParsedScan | None) -> str | None:
+    """Where the public verdict on exactly this signed code is cached (None: malformed).
 
-    The cache key holds the whole signed code, so a hit means exactly this code was verified
+    The key holds the whole signed code, so a hit means exactly this code was verified
     before: the signature check is skipped only for a byte-identical code (a retired key's
     codes then live out the cache TTL at most)."""
     if code is None:
+        return None
+    return f"{CACHE_PREFIX}:{code.license_no}:{code.version}:{code.kid}:{code.sig}"
+
+
+def public(session: Session, cache: redis_lib.Redis | None, *,
+           code: signatures.ParsedScan | None, cached: bytes | None,
+           keyring: signatures.Keyring, ttl: int) -> dict[str, Any]:
+    """The public verdict: ``cached`` (what Redis holds at ``cache_key(code)``, read by the
+    caller in the round trip that counts the request) while still in force, else from the
+    database, written to ``cache`` when valid."""
+    if code is None:
         return public_view(MALFORMED)
-    key = f"{CACHE_PREFIX}:{code.license_no}:{code.version}:{code.kid}:{code.sig}"
-    cached = _cache_get(cache, key)
-    if cached is not None and (cached["valid_until"] is None
-                               or date.fromisoformat(cached["valid_until"]) >= clock.today()):
-        return cached
+    body = json.loads(cached) if cached else None
+    if body is not None and (body["valid_until"] is None
+                             or date.fromisoformat(body["valid_until"]) >= clock.today()):
+        return body
     body = public_view(check(session, code=code, keyring=keyring))
     if body["verdict"] == "valid" and cache is not None:
-        _cache_set(cache, key, body, ttl)
+        _cache_set(cache, cache_key(code), body, ttl)
     return body
-
-
-def _cache_get(cache: redis_lib.Redis | None, key: str) -> dict[str, Any] | None:
-    if cache is None:
-        return None
-    try:
-        raw = cache.get(key)
-    except redis_lib.RedisError:
-        return None  # the database answers instead; a cache outage is not an error
-    return json.loads(raw) if raw else None
 
 
 def _cache_set(cache: redis_lib.Redis, key: str, body: dict[str, Any], ttl: int) -> None:
