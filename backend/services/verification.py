@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -33,7 +34,7 @@ class Result:
     code: str  # valid | suspended | revoked | cancelled | expired | invalid
     label: str  # 有效 / 已暂停 / 已吊销 / 已注销 / 已过期 / 无效
     reason: str
-    license: License | None = None
+    license: License | licenses.PublicLicense | None = None
     scanned_version: int | None = None
 
 
@@ -45,15 +46,18 @@ MALFORMED = _invalid("不是行业综合许可证的二维码，或二维码内�
 
 
 def check(session: Session, *, code: signatures.ParsedScan | None,
-          keyring: signatures.Keyring, today: date | None = None) -> Result:
-    """The verdict on a code read by ``signatures.parse_code`` (None: it was malformed)."""
+          keyring: signatures.Keyring, today: date | None = None,
+          load: Callable[[Session, str], License | licenses.PublicLicense | None]
+          = licenses.by_number) -> Result:
+    """The verdict on a code read by ``signatures.parse_code`` (None: it was malformed), on
+    the license as ``load`` reads it (the public path reads only what it shows)."""
     if code is None:
         return MALFORMED
     if not code.verified_by(keyring):
         log.warning("license signature refused", extra={"license_no": code.license_no[:32],
                                                         "kid": code.kid[:16]})
         return _invalid("二维码签名无效：可能是伪造或被篡改的许可证")
-    license_ = licenses.by_number(session, code.license_no)
+    license_ = load(session, code.license_no)
     if license_ is None or code.version > license_.version:
         return _invalid("查无此证")
     verdict_code, label, reason = licenses.verdict(license_, today)
@@ -135,7 +139,7 @@ def public(session: Session, cache: redis_lib.Redis | None, *,
     if body is not None and (body["valid_until"] is None
                              or date.fromisoformat(body["valid_until"]) >= clock.today()):
         return body
-    body = public_view(check(session, code=code, keyring=keyring))
+    body = public_view(check(session, code=code, keyring=keyring, load=licenses.public_by_number))
     if body["verdict"] == "valid" and cache is not None:
         _cache_set(cache, cache_key(code), body, ttl)
     return body
