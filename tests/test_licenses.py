@@ -17,7 +17,7 @@ from sqlalchemy import select
 from backend import clock
 from backend.models import License
 from backend.models.notifications import DepartmentRecord
-from backend.services import licenses
+from backend.services import licenses, verification
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE
 from tests.test_workflow import STAFF, accepted, post, staff_get
@@ -164,6 +164,31 @@ def test_a_cached_public_verdict_is_one_redis_round_trip(client, licensed, app):
                         and name not in HANDSHAKE):
                     sent.append(name)
         assert sent == ["EVALSHA"], (path, sent)
+
+
+def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, session):
+    """The public path reads 15 columns as plain values; the verdict and every public field
+    are those of the whole ORM license, in every state (valid, an item suspended, revoked),
+    and a number that is not there is not found."""
+    number = licensed["license"]["license_no"]
+    path = f"/licenses/{licensed['license']['id']}"
+
+    def both() -> tuple[dict, dict]:
+        session.expire_all()
+        return tuple(verification.public_view(verification.Result(
+            *licenses.verdict(read), license=read, scanned_version=1))
+            for read in (licenses.by_number(session, number),
+                         licenses.public_by_number(session, number)))
+    whole, public_ = both()
+    assert whole == public_ and whole["verdict"] == "valid" and len(whole["items"]) == 2
+    for action in ("suspend", "revoke"):
+        current = staff_get(client, licensed["reviewer"], path)
+        post(client, licensed["reviewer"], f"{path}/items/food_prepackaged_filing/{action}",
+             {"version": current["lock_version"], "reason": "检查发现问题"})
+        whole, public_ = both()
+        assert whole == public_ and whole["verdict"] != "valid", action
+    assert licenses.public_by_number(session, number[:-1] + "0") is None
+    assert licenses.public_by_number(session, "1'--") is None
 
 
 def test_suspending_an_optional_item_keeps_the_license_valid(client, licensed):
