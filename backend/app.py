@@ -17,7 +17,7 @@ from backend import cli, files, health, http_errors, public
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
-from backend.extensions import db, limiter, migrate, ping_when_idle, reset_only_open_transactions
+from backend.extensions import db, limiter, migrate, ping_when_idle
 from backend.security import signatures
 from backend.services import catalog
 from config import settings as settings_module
@@ -62,7 +62,6 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     if not settings.database_url.startswith("sqlite"):
         with app.app_context():
             ping_when_idle(db.engine)
-            reset_only_open_transactions(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     limiter.init_app(app)
     _limit_only_limited_routes(app)
@@ -231,9 +230,7 @@ def _engine_options(url: str) -> dict:
     # recycle below MySQL's wait_timeout; a connection idle for a while is pinged at checkout
     # (backend.extensions.ping_when_idle), a busy one is not: a ping on every checkout cost a
     # round trip per request
-    # the pool's rollback on return only when a transaction may be open
-    # (backend.extensions.reset_only_open_transactions)
-    return {"pool_recycle": 1800, "pool_reset_on_return": None}
+    return {"pool_recycle": 1800}
 
 
 def _register_blueprints(app: APIFlask) -> None:

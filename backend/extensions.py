@@ -48,36 +48,6 @@ def ping_when_idle(engine: Engine) -> None:
             raise exc.DisconnectionError(str(error)) from error
 
 
-def reset_only_open_transactions(engine: Engine) -> None:
-    """The pool's reset on return (``pool_reset_on_return=None`` in the engine options) as a
-    "reset" event that rolls back only a connection that ran a statement since its last
-    commit or rollback, or that was used raw.
-
-    A request's Session rolls its transaction back when it closes, and the pool then rolled
-    back again on return: two ROLLBACK round trips a request, the second with nothing to
-    undo. A connection whose last act was a commit or rollback holds no transaction (nor a
-    REPEATABLE READ snapshot) and goes back as it is (SQLAlchemy's custom reset recipe)."""
-
-    @event.listens_for(engine, "checkout")
-    def _unknown(dbapi_connection, record, proxy) -> None:  # noqa: ARG001
-        record.info["ended"] = False  # raw use (engine.raw_connection) sends no events
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _begun(conn, *_args) -> None:
-        conn.info["ended"] = False
-
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _ended(conn) -> None:
-        conn.info["ended"] = True
-
-    @event.listens_for(engine, "reset")
-    def _reset(dbapi_connection, record, reset_state) -> None:
-        if not (reset_state.transaction_was_reset or record is not None
-                and record.info.get("ended")):
-            dbapi_connection.rollback()
-
-
 def limit_of(setting: str) -> Callable[[], str]:
     """A rate limit read from its setting (config/settings.py) at each request: every limit
     is a setting an operator can change, never a literal in a route."""

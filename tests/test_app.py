@@ -458,36 +458,3 @@ def test_a_pooled_connection_killed_while_idle_is_replaced_not_an_error(app, cli
     with app.app_context():
         assert db.session.scalar(text("SELECT CONNECTION_ID()")) != ids[0]
         db.session.remove()
-
-
-def test_a_pooled_connection_is_rolled_back_once_and_only_when_needed(app, monkeypatch):
-    """A request's Session rolls back as it closes, and the pool's reset on return sends no
-    second ROLLBACK (a round trip a request); a connection handed back with a transaction
-    that may be open (used raw, or a statement after the last commit) is still rolled back."""
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip("SQLite's rollback is no round trip")
-    from sqlalchemy import text  # noqa: PLC0415
-
-    from backend.extensions import db  # noqa: PLC0415
-
-    with app.app_context():
-        db.engine.dispose()  # one pooled connection from here on
-        driver = db.session.connection().connection.driver_connection
-        sent = []
-        rollback = driver.rollback
-        monkeypatch.setattr(driver, "rollback", lambda: (sent.append("ROLLBACK"), rollback()))
-        db.session.scalar(text("SELECT 1"))
-        db.session.remove()
-        assert sent == ["ROLLBACK"]  # the Session's; none from the pool
-        db.session.scalar(text("SELECT 1"))
-        db.session.commit()
-        db.session.remove()
-        assert sent == ["ROLLBACK"]  # committed: nothing open to roll back
-        with db.engine.connect() as conn:  # closed with its transaction open: rolled back once
-            conn.execute(text("SELECT 1"))
-        assert sent == ["ROLLBACK"] * 2
-        raw = db.engine.raw_connection()  # raw use: the pool cannot know, so it rolls back
-        assert raw.driver_connection is driver
-        raw.cursor().execute("SELECT 1")
-        raw.close()
-        assert sent == ["ROLLBACK"] * 3
