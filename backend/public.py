@@ -10,7 +10,7 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, render_template, request
 from flask_limiter import RequestLimit
 
-from backend.extensions import db, limit_of, limiter
+from backend.extensions import SharedLimit, db
 from backend.security import signatures
 from backend.services import verification
 
@@ -31,39 +31,38 @@ def _busy_page(limit: RequestLimit) -> Response:
 
 # The page and its JSON twin are one thing to count (PUBLIC_VERIFY_RATE_LIMIT is "public
 # verification requests per client address"): one shared counter, or enumeration gets twice
-# the budget by alternating the two paths.
+# the budget by alternating the two paths. The count travels with the cached verdict's read.
 _SCOPE = "public-verify"
-_page_limit = limiter.shared_limit(limit_of("PUBLIC_VERIFY_RATE_LIMIT"), scope=_SCOPE,
-                                   on_breach=_busy_page)
-_json_limit = limiter.shared_limit(limit_of("PUBLIC_VERIFY_RATE_LIMIT"), scope=_SCOPE)
+_page_limit = SharedLimit("PUBLIC_VERIFY_RATE_LIMIT", _SCOPE, on_breach=_busy_page)
+_json_limit = SharedLimit("PUBLIC_VERIFY_RATE_LIMIT", _SCOPE)
 
 
-def _verdict(license_no: str) -> dict:
-    """Any query string at all gets a verdict; a malformed one is simply 无效.
+def _verdict(license_no: str, limit: SharedLimit) -> dict:
+    """Any query string at all gets a verdict; a malformed one is simply 无效 (and counts).
 
     Read by the same parser as an inspector's scan (``signatures.parse_code``): the same
     text gets the same verdict on all three paths."""
     code = signatures.parse_code(license_no, request.query_string.decode("latin-1"))
+    key = verification.cache_key(code)
     settings = current_app.extensions["settings"]
     return verification.public(
-        db.session, current_app.extensions["redis"], code=code,
+        db.session, current_app.extensions["redis"], code=code, cached=limit.hit(read=key),
         keyring=current_app.extensions["license_keyring"], ttl=settings.LICENSE_CACHE_SECONDS)
 
 
 @bp.get("/v/<license_no>")
-@_page_limit
 @bp.doc(summary="许可证公开核验页（手机浏览器）",
         responses={200: {"description": "HTML 页面", "content": {"text/html": {}}},
                    429: {"description": "请求过于频繁（与 JSON 核验合计计数）：HTML 页面，"
                                         "Retry-After", "content": {"text/html": {}}}})
 def verify_page(license_no: str):
     """许可证公开核验页：扫码即见结论"""
-    return render_template("verify.html", result=_verdict(license_no)), 200, PAGE_HEADERS
+    return (render_template("verify.html", result=_verdict(license_no, _page_limit)), 200,
+            PAGE_HEADERS)
 
 
 @bp.get("/api/public/v1/licenses/<license_no>")
-@_json_limit
 def verify_json(license_no: str):
     """许可证公开核验（JSON），参数同二维码：v 版本、k 密钥编号、s 签名，各一次；其他参数
     （如微信分享附加的 from、isappinstalled）忽略，不影响结论"""
-    return _verdict(license_no)
+    return _verdict(license_no, _json_limit)

@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "bench-http.txt")
     parser.add_argument("--profile", action="store_true",
                         help="then sample the workers with py-spy and time the overheads")
+    parser.add_argument("--verify", action="store_true",
+                        help="only /healthz and the verification rows (no uploads, catalog or"
+                             " large seeding): a quick look at that path; --out not written")
     args = parser.parse_args(argv)
     started = datetime.now(UTC)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's access lines
@@ -168,8 +171,9 @@ def main(argv: list[str] | None = None) -> None:
                 server.stop()
     text = render(report, args, started, load_before)
     print(text)
-    args.out.write_text(text)
-    print(f"written to {args.out}")
+    if not args.verify:
+        args.out.write_text(text)
+        print(f"written to {args.out}")
 
 
 @contextmanager
@@ -211,8 +215,9 @@ def run(args, env: dict[str, str], work: Path, started_here: list[Gunicorn]) -> 
     bare.wait("/")
     report: dict = {"versions": versions(settings.database_url, env["REDIS_URL"])}
 
-    say("uploads: 20 concurrent 12 MP photos")
-    report["uploads"] = uploads.run(product.url, product.process.pid)
+    if not args.verify:
+        say("uploads: 20 concurrent 12 MP photos")
+        report["uploads"] = uploads.run(product.url, product.process.pid)
 
     timing = {"seconds": args.seconds, "warmup": args.warmup}
     say("bare Flask")
@@ -226,13 +231,8 @@ def run(args, env: dict[str, str], work: Path, started_here: list[Gunicorn]) -> 
 
     expect(product.url + "/healthz")
     row("/healthz", 0.9, "/healthz")
-    expect(product.url + f"{BASE}/industries")
-    row("industry list /api/mp/v1/industries", 0.7, f"{BASE}/industries")
-    expect(product.url + f"{BASE}/industries/restaurant")
-    row("industry detail …/industries/restaurant", 0.7, f"{BASE}/industries/restaurant")
-    notice = f"{BASE}/industries/restaurant/notice"
-    expect(product.url + notice, method="POST", body=NOTICE_BODY)
-    row("tailored notice (POST, same answers)", 0.6, notice, method="POST", body=NOTICE_BODY)
+    if not args.verify:
+        catalog_rows(product.url, row)
 
     one_json = seed.verify_paths(keyring, 10_000, 1)[0]
     one_html = seed.verify_paths(keyring, 10_000, 1, html=True)[0]
@@ -251,10 +251,11 @@ def run(args, env: dict[str, str], work: Path, started_here: list[Gunicorn]) -> 
         return rows[-1].result
 
     small = cold("public verify JSON, random codes of 10 000 (cold)", 10_000, 0.3)
-    say(f"seeding up to {args.large:,} licenses")
-    report["seed_large_s"] = seed.seed(engine, args.large)
-    large = cold(f"same, random codes of {args.large:,} licenses", args.large, None)
-    report["large_p50_ratio"] = large.p50_ms / small.p50_ms
+    if not args.verify:
+        say(f"seeding up to {args.large:,} licenses")
+        report["seed_large_s"] = seed.seed(engine, args.large)
+        large = cold(f"same, random codes of {args.large:,} licenses", args.large, None)
+        report["large_p50_ratio"] = large.p50_ms / small.p50_ms
     say("bare Flask again")
     bare_runs.append(measure(bare.url, **timing))
     report |= {"bare": bare_runs, "rows": rows, "licenses": seed.count(engine)}
@@ -265,6 +266,16 @@ def run(args, env: dict[str, str], work: Path, started_here: list[Gunicorn]) -> 
             "healthz": "/healthz", "industries": f"{BASE}/industries",
             "verify-cached": one_json}, work)
     return report
+
+
+def catalog_rows(url: str, row) -> None:
+    expect(url + f"{BASE}/industries")
+    row("industry list /api/mp/v1/industries", 0.7, f"{BASE}/industries")
+    expect(url + f"{BASE}/industries/restaurant")
+    row("industry detail …/industries/restaurant", 0.7, f"{BASE}/industries/restaurant")
+    notice = f"{BASE}/industries/restaurant/notice"
+    expect(url + notice, method="POST", body=NOTICE_BODY)
+    row("tailored notice (POST, same answers)", 0.6, notice, method="POST", body=NOTICE_BODY)
 
 
 def versions(database_url: str, redis_url: str) -> str:
@@ -322,11 +333,12 @@ def render(report: dict, args, started: datetime, load_before: tuple) -> str:
         "cold rows: each code asked once (wrk walks a shuffled list of signed codes, each thread"
         " its own half), cached verdicts dropped first; codes signed with the server's keyring.",
         f"licenses in the database at the end: {report['licenses']:,}"
-        f" (bulk seeding to that size took {report['seed_large_s']:.0f} s)",
-        "",
-        "uploads under load (one product server, fresh workers):",
-        *("  " + line for line in report["uploads"].lines()),
+        + (f" (bulk seeding to that size took {report['seed_large_s']:.0f} s)"
+           if "seed_large_s" in report else ""),
     ]
+    if "uploads" in report:
+        lines += ["", "uploads under load (one product server, fresh workers):",
+                  *("  " + line for line in report["uploads"].lines())]
     if "diagnosis" in report:
         lines += ["", "diagnosis (--profile): see docs/bench-http.md", *report["diagnosis"]]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from backend import clock
 from backend.models import License
 from backend.models.notifications import DepartmentRecord
-from backend.services import licenses
+from backend.services import licenses, verification
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE
 from tests.test_workflow import STAFF, accepted, post, staff_get
@@ -139,6 +139,56 @@ def test_revoking_a_required_item_shows_at_the_next_scan(client, licensed, app):
          {"version": current["lock_version"], "reason": "销售过期食品，情节严重"})
     verdict = public(client, url)
     assert verdict["verdict"] == "revoked" and "仅销售预包装食品备案" in verdict["reason"]
+
+
+HANDSHAKE = {"HELLO", "CLIENT", "SELECT"}  # a new pooled connection's, not the request's
+
+
+def test_a_cached_public_verdict_is_one_redis_round_trip(client, licensed, app):
+    """Under load every round trip is waited for: the request's count against
+    PUBLIC_VERIFY_RATE_LIMIT and the cached verdict's read go to Redis together, on the page
+    and its JSON twin alike (commands a script runs inside Redis are not round trips)."""
+    url = urlsplit(licensed["license"]["verify_url"])
+    number = url.path.rsplit("/", 1)[1]
+    assert public(client, licensed["license"]["verify_url"])["verdict"] == "valid"  # cached
+    cache = app.extensions["redis"]
+    db_id = cache.connection_pool.connection_kwargs.get("db", 0)
+    for path in (f"/api/public/v1/licenses/{number}?{url.query}", f"/v/{number}?{url.query}"):
+        with cache.monitor() as monitor:
+            assert client.get(path).status_code == 200
+            cache.echo(path)  # the end of this request's commands
+            sent = []
+            while (command := monitor.next_command())["command"] != f"ECHO {path}":
+                name = command["command"].split()[0]
+                if (command["client_type"] != "lua" and int(command["db"]) == db_id
+                        and name not in HANDSHAKE):
+                    sent.append(name)
+        assert sent == ["EVALSHA"], (path, sent)
+
+
+def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, session):
+    """The public path reads 15 columns as plain values; the verdict and every public field
+    are those of the whole ORM license, in every state (valid, an item suspended, revoked),
+    and a number that is not there is not found."""
+    number = licensed["license"]["license_no"]
+    path = f"/licenses/{licensed['license']['id']}"
+
+    def both() -> tuple[dict, dict]:
+        session.expire_all()
+        return tuple(verification.public_view(verification.Result(
+            *licenses.verdict(read), license=read, scanned_version=1))
+            for read in (licenses.by_number(session, number),
+                         licenses.public_by_number(session, number)))
+    whole, public_ = both()
+    assert whole == public_ and whole["verdict"] == "valid" and len(whole["items"]) == 2
+    for action in ("suspend", "revoke"):
+        current = staff_get(client, licensed["reviewer"], path)
+        post(client, licensed["reviewer"], f"{path}/items/food_prepackaged_filing/{action}",
+             {"version": current["lock_version"], "reason": "检查发现问题"})
+        whole, public_ = both()
+        assert whole == public_ and whole["verdict"] != "valid", action
+    assert licenses.public_by_number(session, number[:-1] + "0") is None
+    assert licenses.public_by_number(session, "1'--") is None
 
 
 def test_suspending_an_optional_item_keeps_the_license_valid(client, licensed):

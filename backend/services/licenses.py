@@ -18,6 +18,7 @@ long-term when none has. A sub-license keeps its own permit's validity.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
@@ -161,7 +162,8 @@ def _event_data(license_: License, **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-def verdict(license_: License, today: date | None = None) -> tuple[str, str, str]:
+def verdict(license_: License | PublicLicense, today: date | None = None
+            ) -> tuple[str, str, str]:
     """(code, 中文 verdict, reason) as a scan shows it, from the license's current state."""
     today = today or clock.today()
     if license_.status == CANCELLED:
@@ -221,11 +223,62 @@ def get_for_staff(session: Session, *, staff: StaffAccount, license_id: int) -> 
 
 
 def by_number(session: Session, license_no: str) -> License | None:
-    if not license_no.isalnum() or len(license_no) > 32:
+    if not _plausible_number(license_no):
         return None
     # with its items in the same query: a verification is one round trip to the database
     return session.execute(select(License).options(joinedload(License.items))
                            .where(License.license_no == license_no)).unique().scalar_one_or_none()
+
+
+def _plausible_number(license_no: str) -> bool:
+    return license_no.isalnum() and len(license_no) <= 32
+
+
+@dataclass(frozen=True)
+class PublicItem:
+    item_name: str
+    status: str
+    required: bool
+    valid_until: date | None
+
+
+@dataclass(frozen=True)
+class PublicLicense:
+    """What a public scan reads of a license: its verdict (``verdict``) and the fields the
+    public page shows (``verification.public_view``), as plain values."""
+
+    license_no: str
+    version: int
+    status: str
+    status_reason: str | None
+    industry_category: str
+    industry_name: str
+    holder_name: str
+    premises_address: str
+    issuing_authority: str
+    issued_on: date
+    valid_until: date | None
+    items: tuple[PublicItem, ...]
+
+
+_PUBLIC_COLUMNS = [getattr(License, f.name) for f in fields(PublicLicense) if f.name != "items"]
+_PUBLIC_ITEM_COLUMNS = [getattr(LicenseItem, f.name) for f in fields(PublicItem)]
+
+
+def public_by_number(session: Session, license_no: str) -> PublicLicense | None:
+    """``by_number`` for a public scan: the license and its permits in one query of only the
+    15 columns it shows. pymysql parses every column's descriptor and value in Python, so the
+    30 columns of whole ORM rows cost a cold scan ~0.3 ms more of CPU."""
+    if not _plausible_number(license_no):
+        return None
+    rows = session.execute(select(*_PUBLIC_COLUMNS, *_PUBLIC_ITEM_COLUMNS)
+                           .outerjoin(License.items).where(License.license_no == license_no)
+                           .order_by(LicenseItem.id)).all()
+    if not rows:
+        return None
+    split = len(_PUBLIC_COLUMNS)
+    items = tuple(PublicItem(*row[split:]) for row in rows if row[split] is not None)
+    return PublicLicense(*rows[0][:split], items=items)
 
 
 def _ensure_live(license_: License) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -33,7 +34,7 @@ class Result:
     code: str  # valid | suspended | revoked | cancelled | expired | invalid
     label: str  # 有效 / 已暂停 / 已吊销 / 已注销 / 已过期 / 无效
     reason: str
-    license: License | None = None
+    license: License | licenses.PublicLicense | None = None
     scanned_version: int | None = None
 
 
@@ -45,15 +46,18 @@ MALFORMED = _invalid("不是行业综合许可证的二维码，或二维码内�
 
 
 def check(session: Session, *, code: signatures.ParsedScan | None,
-          keyring: signatures.Keyring, today: date | None = None) -> Result:
-    """The verdict on a code read by ``signatures.parse_code`` (None: it was malformed)."""
+          keyring: signatures.Keyring, today: date | None = None,
+          load: Callable[[Session, str], License | licenses.PublicLicense | None]
+          = licenses.by_number) -> Result:
+    """The verdict on a code read by ``signatures.parse_code`` (None: it was malformed), on
+    the license as ``load`` reads it (the public path reads only what it shows)."""
     if code is None:
         return MALFORMED
     if not code.verified_by(keyring):
         log.warning("license signature refused", extra={"license_no": code.license_no[:32],
                                                         "kid": code.kid[:16]})
         return _invalid("二维码签名无效：可能是伪造或被篡改的许可证")
-    license_ = licenses.by_number(session, code.license_no)
+    license_ = load(session, code.license_no)
     if license_ is None or code.version > license_.version:
         return _invalid("查无此证")
     verdict_code, label, reason = licenses.verdict(license_, today)
@@ -112,35 +116,33 @@ def full_view(session: Session, result: Result) -> dict[str, Any]:
     }
 
 
-def public(session: Session, cache: redis_lib.Redis | None, *,
-           code: signatures.ParsedScan | None, keyring: signatures.Keyring,
-           ttl: int) -> dict[str, Any]:
-    """The public verdict, from the cache when a valid one is there.
+def cache_key(code: signatures.ParsedScan | None) -> str | None:
+    """Where the public verdict on exactly this signed code is cached (None: malformed).
 
-    The cache key holds the whole signed code, so a hit means exactly this code was verified
+    The key holds the whole signed code, so a hit means exactly this code was verified
     before: the signature check is skipped only for a byte-identical code (a retired key's
     codes then live out the cache TTL at most)."""
     if code is None:
-        return public_view(MALFORMED)
-    key = f"{CACHE_PREFIX}:{code.license_no}:{code.version}:{code.kid}:{code.sig}"
-    cached = _cache_get(cache, key)
-    if cached is not None and (cached["valid_until"] is None
-                               or date.fromisoformat(cached["valid_until"]) >= clock.today()):
-        return cached
-    body = public_view(check(session, code=code, keyring=keyring))
-    if body["verdict"] == "valid" and cache is not None:
-        _cache_set(cache, key, body, ttl)
-    return body
-
-
-def _cache_get(cache: redis_lib.Redis | None, key: str) -> dict[str, Any] | None:
-    if cache is None:
         return None
-    try:
-        raw = cache.get(key)
-    except redis_lib.RedisError:
-        return None  # the database answers instead; a cache outage is not an error
-    return json.loads(raw) if raw else None
+    return f"{CACHE_PREFIX}:{code.license_no}:{code.version}:{code.kid}:{code.sig}"
+
+
+def public(session: Session, cache: redis_lib.Redis | None, *,
+           code: signatures.ParsedScan | None, cached: bytes | None,
+           keyring: signatures.Keyring, ttl: int) -> dict[str, Any]:
+    """The public verdict: ``cached`` (what Redis holds at ``cache_key(code)``, read by the
+    caller in the round trip that counts the request) while still in force, else from the
+    database, written to ``cache`` when valid."""
+    if code is None:
+        return public_view(MALFORMED)
+    body = json.loads(cached) if cached else None
+    if body is not None and (body["valid_until"] is None
+                             or date.fromisoformat(body["valid_until"]) >= clock.today()):
+        return body
+    body = public_view(check(session, code=code, keyring=keyring, load=licenses.public_by_number))
+    if body["verdict"] == "valid" and cache is not None:
+        _cache_set(cache, cache_key(code), body, ttl)
+    return body
 
 
 def _cache_set(cache: redis_lib.Redis, key: str, body: dict[str, Any], ttl: int) -> None:
