@@ -7,19 +7,18 @@ the ETag back in If-None-Match gets 304 and no body until a new version is in fo
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 from pydantic import BaseModel
 
 from backend.extensions import db
 from backend.models import CatalogVersion
 from backend.services import catalog, notice
 from miniprogram_api import bp
+from miniprogram_api.conditional import Body, respond
 from miniprogram_api.schemas import (
     IndustryDetail,
     IndustryList,
@@ -36,12 +35,6 @@ REVALIDATE = "public, no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-@dataclass(frozen=True)
-class Body:
-    data: bytes
-    etag: str
-
-
 def _answers() -> catalog.AnswerCache:
     return current_app.extensions["catalog_answers"]
 
@@ -50,15 +43,9 @@ def _serve(key: tuple, schema: type[BaseModel], make: Callable[[], Any],
            cache_control: str = REVALIDATE) -> Response:
     """The answer for ``key`` as the schema shapes it, from the cache; 304 when unchanged."""
     def render() -> Body:
-        shaped = schema.model_validate(make()).model_dump(mode="json", by_alias=True)
-        data = json.dumps(shaped, ensure_ascii=False, separators=(",", ":")).encode()
-        return Body(data, hashlib.sha256(data).hexdigest()[:32])
+        return Body.of(schema.model_validate(make()).model_dump(mode="json", by_alias=True))
 
-    body = _answers().answer(key, render)
-    response = Response(body.data, mimetype="application/json")
-    response.set_etag(body.etag)
-    response.headers["Cache-Control"] = cache_control
-    return response.make_conditional(request)
+    return respond(_answers().answer(key, render), cache_control)
 
 
 def _version(session, ref: catalog.VersionRef) -> CatalogVersion:

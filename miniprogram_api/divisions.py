@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from functools import cache
+
 from pydantic import BaseModel
 
 from backend.services import divisions
 from miniprogram_api import bp
+from miniprogram_api.conditional import Body, respond
 
-MAX_AGE_SECONDS = 86_400  # the table changes with a code release, if ever
+CACHE_CONTROL = "public, max-age=86400"  # the table changes with a code release, if ever
 
 
 class DivisionOut(BaseModel):
@@ -33,9 +35,9 @@ def list_divisions():
 
     带 ETag 与 Cache-Control；再次请求时带 If-None-Match 可得 304。
     """
-    body, etag = divisions.listing()
-    response = jsonify(body)
-    response.set_etag(etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = MAX_AGE_SECONDS
-    return response.make_conditional(request)
+    return respond(_listing(), CACHE_CONTROL)
+
+
+@cache
+def _listing() -> Body:
+    return Body.of(divisions.listing())

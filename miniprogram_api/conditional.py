@@ -1,0 +1,31 @@
+"""Answers that change only with a new catalog version or release, sent as stored bytes with a
+strong ETag: a phone that sends it back in If-None-Match gets 304 and no body."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, request
+
+
+@dataclass(frozen=True)
+class Body:
+    data: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, value: Any) -> Body:
+        """``value`` as compact UTF-8 JSON, its ETag a digest of those bytes."""
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(data, hashlib.sha256(data).hexdigest()[:32])
+
+
+def respond(body: Body, cache_control: str) -> Response:
+    """``body`` with its ETag and ``cache_control``; 304 when the client already has it."""
+    response = Response(body.data, mimetype="application/json")
+    response.set_etag(body.etag)
+    response.headers["Cache-Control"] = cache_control
+    return response.make_conditional(request)
