@@ -53,6 +53,9 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         # X-RateLimit-* headers cost two more Redis round trips on every request; a refused
         # request still says when to come back (Retry-After, backend.http_errors)
         RATELIMIT_HEADERS_ENABLED=False,
+        # Redis counts and caches; it is not the record. While it is out of reach limits let
+        # requests through (and log) rather than fail them: the database still answers
+        RATELIMIT_SWALLOW_ERRORS=True,
     )
     app.extensions["settings"] = settings
     app.json.sort_keys = False  # keep {code, message, details} and schema order

@@ -1,5 +1,6 @@
 """Extension objects, created unbound and bound to an app in ``create_app``."""
 
+import logging
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -13,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage
 from redis.commands.core import Script
+from redis.exceptions import RedisError
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
@@ -21,6 +23,7 @@ from backend.models.base import Base
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address)
+log = logging.getLogger(__name__)
 
 IDLE_PING_SECONDS = 10.0
 
@@ -84,22 +87,32 @@ class SharedLimit:
         the Redis key ``read`` (None: absent, not asked or no Redis)."""
         item = _parsed(current_app.extensions["settings"].values[self.setting])
         args = (get_remote_address(), self.scope)
-        cache, storage = current_app.extensions["redis"], limiter.storage
-        value = None
-        if not limiter.enabled:  # RATELIMIT_ENABLED=False switches every limit off
-            allowed, value = True, cache.get(read) if read is not None and cache else None
-        elif read is not None and cache is not None and isinstance(storage, RedisStorage):
-            count, value = _HIT_AND_GET(keys=[storage.prefixed_key(item.key_for(*args)), read],
-                                        args=[item.get_expiry(), 1], client=cache)
-            allowed = count <= item.amount
-        else:
-            allowed = limiter.limiter.hit(item, *args)
+        try:
+            allowed, value = self._count(item, args, read)
+        except RedisError:
+            if not current_app.config["RATELIMIT_SWALLOW_ERRORS"]:
+                raise
+            log.warning("rate limit storage out of reach: request let through",
+                        exc_info=True, extra={"scope": self.scope})
+            allowed, value = True, None
         if not allowed:
             response = self.on_breach and self.on_breach(
                 RequestLimit(limiter, item, list(args), breached=True, shared=True))
             raise RateLimitExceeded(RuntimeLimit(item, get_remote_address, self.scope,
                                                  shared=True), response=response)
         return value
+
+    @staticmethod
+    def _count(item: RateLimitItem, args: tuple[str, str], read: str | None,
+               ) -> tuple[bool, bytes | None]:
+        cache, storage = current_app.extensions["redis"], limiter.storage
+        if not limiter.enabled:  # RATELIMIT_ENABLED=False switches every limit off
+            return True, cache.get(read) if read is not None and cache else None
+        if read is not None and cache is not None and isinstance(storage, RedisStorage):
+            count, value = _HIT_AND_GET(keys=[storage.prefixed_key(item.key_for(*args)), read],
+                                        args=[item.get_expiry(), 1], client=cache)
+            return count <= item.amount, value
+        return limiter.limiter.hit(item, *args), None
 
 
 @lru_cache(maxsize=16)

@@ -9,15 +9,20 @@ import subprocess
 from datetime import timedelta
 from urllib.parse import quote, unquote, urlsplit
 
+import flask_migrate
 import pytest
 import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
 from backend import clock
+from backend.app import create_app
+from backend.extensions import db
 from backend.models import License
 from backend.models.notifications import DepartmentRecord
 from backend.services import licenses, verification
+from tests import servers
+from tests.conftest import make_settings
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_applications import BASE
 from tests.test_workflow import STAFF, accepted, post, staff_get
@@ -591,3 +596,22 @@ def test_a_unit_without_an_item_cannot_read_or_touch_the_license(client, license
     assert_envelope(resp, 404, "LICENSE_NOT_FOUND")
     assert {i.status for i in session.get(License, license_id).items} == {"active"}
     assert staff_get(client, licensed["reviewer"], f"/licenses/{license_id}")["id"] == license_id
+
+
+def test_redis_out_of_reach_still_gives_a_verdict(workdir, emulator):
+    """Redis is the cache and the counter, not the record: while it is out of reach the
+    public page and its JSON twin answer from the database (limits are let through, as
+    Flask-Limiter does with RATELIMIT_SWALLOW_ERRORS), never a 500."""
+    dead_redis = f"redis://127.0.0.1:{servers.free_port()}/0"
+    app = create_app(make_settings(DATABASE_URL=f"sqlite:///{workdir / 'no-redis.db'}",
+                                   REDIS_URL=dead_redis, WECHAT_API_BASE=emulator.base_url))
+    with app.app_context():
+        flask_migrate.upgrade()
+    client = app.test_client()
+    code = "/1401052026073828250?v=1&k=dev1&s=" + "A" * 86
+    for path in ("/v" + code, "/api/public/v1/licenses" + code, "/v/x?v=1"):
+        resp = client.get(path)
+        assert resp.status_code == 200, (path, resp.get_data(as_text=True)[:300])
+        assert "无效" in resp.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
