@@ -245,11 +245,11 @@ def _engine_options(url: str, threads: int) -> dict:
 
 
 def _register_blueprints(app: APIFlask) -> None:
-    from backend.console import bp as console_bp  # noqa: PLC0415
     from miniprogram_api import bp as miniprogram_bp  # noqa: PLC0415
+    from staff_api import bp as staff_bp  # noqa: PLC0415
 
     app.register_blueprint(health.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(miniprogram_bp)
-    app.register_blueprint(console_bp)
+    app.register_blueprint(staff_bp)

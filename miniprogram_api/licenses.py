@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import current_app
 
 from backend import presenters
-from backend.console.auth import requires, staff_auth
 from backend.extensions import db
 from backend.services import licenses, verification
 from miniprogram_api import bp
@@ -18,6 +17,7 @@ from miniprogram_api.schemas import (
     ScanIn,
     VerifyOut,
 )
+from staff_api.auth import requires, staff_auth
 
 
 def _out(license_) -> dict:

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from backend.api_types import Page, PerPage
 from backend.extensions import db
-from backend.services import idempotency
+from backend.services import idempotency, inbox, subscriptions
 from miniprogram_api import bp
 from miniprogram_api.auth import token_auth
 from miniprogram_api.schemas import In
-from notifications import inbox, routing, subscriptions
+from notifications import routing
 
 
 class MessageQuery(In):

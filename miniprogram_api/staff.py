@@ -3,12 +3,12 @@ from it, so the staff API works on site without typing a password on a phone."""
 
 from __future__ import annotations
 
-from backend.console.auth import staff_out, token_out
-from backend.console.schemas import BindingCodeIn, StaffOut, StaffTokenOut
 from backend.extensions import db, limit_of, limiter
 from backend.services import staff as staff_service
 from miniprogram_api import bp
 from miniprogram_api.auth import per_applicant, token_auth
+from staff_api.auth import staff_out, token_out
+from staff_api.schemas import BindingCodeIn, StaffOut, StaffTokenOut
 
 
 @bp.post("/staff/bind")

@@ -23,7 +23,7 @@ from zxcvbn import zxcvbn
 from backend.errors import RuleViolation
 
 MIN_CHARS = 10
-MAX_CHARS = 128  # what the login form accepts (backend.console.schemas.StaffLoginIn)
+MAX_CHARS = 128  # what the login form accepts (staff_api.schemas.StaffLoginIn)
 MIN_SCORE = 3
 _ESTIMATOR_MAX_CHARS = 72  # zxcvbn's own limit; a longer password is judged by its start
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import current_app
 
 from backend import files, presenters
-from backend.console import bp
-from backend.console.auth import current_staff, requires, staff_auth
-from backend.console.schemas import (
+from backend.extensions import db
+from backend.services import inspections, materials
+from miniprogram_api.schemas import InspectionOut
+from staff_api import bp
+from staff_api.auth import current_staff, requires, staff_auth
+from staff_api.schemas import (
     ConcludeIn,
     InspectionPage,
     InspectionQuery,
@@ -16,9 +19,6 @@ from backend.console.schemas import (
     ResultIn,
     ScheduleIn,
 )
-from backend.extensions import db
-from backend.services import inspections, materials
-from miniprogram_api.schemas import InspectionOut
 
 CONFLICTS = {403: "FORBIDDEN_ROLE", 404: "不存在或未分配给您（不区分）",
              409: "STATE_CONFLICT / VERSION_CONFLICT", 422: "校验失败（逐项列出）"}

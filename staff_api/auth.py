@@ -7,13 +7,13 @@ from datetime import datetime
 
 from apiflask import HTTPTokenAuth
 
-from backend.console import bp
-from backend.console.schemas import BindingCodeOut, StaffLoginIn, StaffOut, StaffTokenOut
 from backend.errors import DomainError
 from backend.extensions import db, limit_of, limiter
 from backend.models import StaffAccount
 from backend.security import permissions
 from backend.services import staff as staff_service
+from staff_api import bp
+from staff_api.schemas import BindingCodeOut, StaffLoginIn, StaffOut, StaffTokenOut
 
 staff_auth = HTTPTokenAuth(scheme="Bearer", security_scheme_name="StaffBearerAuth",
                            description="POST /api/staff/v1/auth/login 得到的令牌")

@@ -7,7 +7,7 @@ from apiflask import APIBlueprint
 
 bp = APIBlueprint("staff", __name__, url_prefix="/api/staff/v1", tag="工作人员")
 
-from backend.console import (  # noqa: E402,F401 - attach routes to bp
+from staff_api import (  # noqa: E402,F401 - attach routes to bp
     auth,
     calendar,
     cases,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from backend import presenters
-from backend.console import bp
-from backend.console.auth import current_staff, requires, staff_auth
-from backend.console.schemas import ItemStatusIn, RequestDecisionIn, RequestList
 from backend.extensions import db
 from backend.services import licenses
 from miniprogram_api.schemas import LicenseOut
+from staff_api import bp
+from staff_api.auth import current_staff, requires, staff_auth
+from staff_api.schemas import ItemStatusIn, RequestDecisionIn, RequestList
 
 CONFLICTS = {403: "FORBIDDEN_ROLE", 404: "不存在或无权查看",
              409: "STATE_CONFLICT / VERSION_CONFLICT / LICENSE_NOT_ACTIVE"}

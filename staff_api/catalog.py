@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from backend.console import bp
-from backend.console.auth import requires, staff_auth
-from backend.console.schemas import CatalogEstimates, CatalogVersions, VersionQuery
 from backend.extensions import db
 from backend.services import catalog
+from staff_api import bp
+from staff_api.auth import requires, staff_auth
+from staff_api.schemas import CatalogEstimates, CatalogVersions, VersionQuery
 
 
 @bp.get("/catalog/versions")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from backend import presenters
-from backend.console import bp
-from backend.console.auth import current_staff, requires, staff_auth
-from backend.console.schemas import (
+from backend.extensions import db
+from backend.models import ApplicationItem
+from backend.services import applications, review, time_limits, window
+from miniprogram_api.schemas import ApplicationDetail
+from staff_api import bp
+from staff_api.auth import current_staff, requires, staff_auth
+from staff_api.schemas import (
     AcceptIn,
     ApplicationPage,
     ApplicationQuery,
@@ -19,10 +23,6 @@ from backend.console.schemas import (
     SupplementsIn,
     Versioned,
 )
-from backend.extensions import db
-from backend.models import ApplicationItem
-from backend.services import applications, review, time_limits, window
-from miniprogram_api.schemas import ApplicationDetail
 
 CONFLICTS = {403: "FORBIDDEN_ROLE", 404: "不存在或无权查看（不区分）",
              409: "STATE_CONFLICT / VERSION_CONFLICT（附当前状态）"}

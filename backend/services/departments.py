@@ -7,7 +7,7 @@ A signing secret and an API key are generated on creation (and on request), show
 that answer and never again: the secret is stored sealed (we must sign with it), the key only
 as its SHA-256 (we only compare).
 
-The pull feed (``GET /api/dept/…`` see ``backend.console.notifications``) lists the
+The pull feed (``GET /api/dept/…`` see ``staff_api.notifications``) lists the
 department's records after a cursor (the record's id), oldest first. A record becomes
 visible to the feed NOTIFY_FEED_SETTLE_SECONDS after it was written: ids are allocated at
 insert but transactions commit in any order, and a reader that moved its cursor past a

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from backend.console import bp
-from backend.console.auth import current_staff, requires, staff_auth
-from backend.console.schemas import CalendarDayIn, CalendarDayOut, CalendarQuery, CalendarYear
 from backend.extensions import db
 from backend.services import calendar
+from staff_api import bp
+from staff_api.auth import current_staff, requires, staff_auth
+from staff_api.schemas import CalendarDayIn, CalendarDayOut, CalendarQuery, CalendarYear
 
 
 def _day(row) -> dict:

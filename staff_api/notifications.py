@@ -12,11 +12,12 @@ from flask import current_app
 from pydantic import BaseModel, Field, StringConstraints
 
 from backend.api_types import Cursor, Page, PerPage
-from backend.console import bp
-from backend.console.auth import current_staff, requires, staff_auth
-from backend.console.schemas import In
 from backend.extensions import db
-from notifications import admin, departments, inbox, outbox
+from backend.services import deliveries, departments, inbox
+from notifications import outbox
+from staff_api import bp
+from staff_api.auth import current_staff, requires, staff_auth
+from staff_api.schemas import In
 
 department_auth = APIKeyHeaderAuth(name="DepartmentApiKey", param_name="X-Api-Key",
                                    security_scheme_name="DepartmentApiKey",
@@ -161,7 +162,7 @@ def _delivery(row) -> dict:
 @bp.output(DeliveryPage)
 def list_deliveries(query_data: DeliveryQuery):
     """通知与部门推送的投递记录（可按状态、渠道、事件、对象筛选）"""
-    rows, total = admin.list_deliveries(
+    rows, total = deliveries.list_deliveries(
         db.session, staff=current_staff(), status=query_data.status,
         channel=query_data.channel, event=query_data.event, target=query_data.target,
         page=query_data.page, per_page=query_data.per_page)
@@ -175,7 +176,7 @@ def list_deliveries(query_data: DeliveryQuery):
 @bp.output(DeliverySummary)
 def delivery_summary():
     """投递概况：各渠道各状态条数、积压时长"""
-    return admin.summary(db.session, staff=current_staff())
+    return deliveries.summary(db.session, staff=current_staff())
 
 
 @bp.get("/notifications/deliveries/<int:delivery_id>")
@@ -185,7 +186,7 @@ def delivery_summary():
 @bp.doc(responses={404: "DELIVERY_NOT_FOUND"})
 def get_delivery(delivery_id: int):
     """一条投递记录"""
-    return _delivery(admin.get(db.session, staff=current_staff(), delivery_id=delivery_id))
+    return _delivery(deliveries.get(db.session, staff=current_staff(), delivery_id=delivery_id))
 
 
 @bp.post("/notifications/deliveries/<int:delivery_id>/replay")
@@ -198,7 +199,7 @@ def get_delivery(delivery_id: int):
                    422: "DELIVERY_NOTHING_TO_SEND"})
 def replay_delivery(delivery_id: int, json_data: ReplayIn):
     """重发一条未送达（拒绝、跳过、失败、不确定）的投递"""
-    row = admin.replay(db.session, staff=current_staff(), delivery_id=delivery_id,
+    row = deliveries.replay(db.session, staff=current_staff(), delivery_id=delivery_id,
                        accept_duplicate_risk=json_data.accept_duplicate_risk)
     db.session.commit()
     return _delivery(row)
