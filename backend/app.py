@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     limiter.init_app(app)
     _limit_only_limited_routes(app)
-    app.session_interface = _NoCookieSession()
+    app.session_interface = _ConsoleOnlySession()
     from backend import redis_client  # noqa: PLC0415 - needs the settings above
     redis_client.init_app(app)
 
@@ -146,11 +146,14 @@ def _decimal_range(maximum: int) -> str:
     return "(?:" + "|".join(options) + ")"
 
 
-class _NoCookieSession(SecureCookieSessionInterface):
-    """The API and the console keep no state in Flask's cookie session (tokens travel in
-    headers), so no request builds its signer; writing to ``flask.session`` raises."""
+class _ConsoleOnlySession(SecureCookieSessionInterface):
+    """Only the browser console (``/console``, console/session.py) keeps a cookie session;
+    the APIs carry tokens in headers, so no API request builds the signer, and writing to
+    ``flask.session`` there raises."""
 
-    def open_session(self, app, request):  # noqa: ARG002
+    def open_session(self, app, request):
+        if request.path.startswith(CONSOLE_PREFIX):
+            return super().open_session(app, request)
         return None
 
 
@@ -171,6 +174,8 @@ def _limit_only_limited_routes(app: APIFlask) -> None:
     if before - sum(map(len, hooks)) != 3:
         raise RuntimeError("Flask-Limiter's app-wide hooks were not found")
 
+
+CONSOLE_PREFIX = "/console"
 
 UPLOAD_ENDPOINTS = {"mp.upload_material", "mp.upload_evidence", "staff.upload_photo"}
 
@@ -211,8 +216,9 @@ def _document_path_ids(spec: dict) -> dict:
 
 def _require_json_body() -> None:
     """A body on a JSON endpoint must say it is JSON. An upload route reads its own body
-    (``files.upload_stream``), so any other body there is its UPLOAD_NOT_MULTIPART."""
-    if request.endpoint in UPLOAD_ENDPOINTS:
+    (``files.upload_stream``), so any other body there is its UPLOAD_NOT_MULTIPART; the
+    console's pages take browser forms."""
+    if request.endpoint in UPLOAD_ENDPOINTS or request.blueprint == "console":
         return
     if request.method in {"POST", "PUT", "PATCH"} and request.content_length:
         if not request.is_json:
@@ -245,6 +251,8 @@ def _engine_options(url: str, threads: int) -> dict:
 
 
 def _register_blueprints(app: APIFlask) -> None:
+    from console import bp as console_bp  # noqa: PLC0415
+    from console.session import cookie_config, csrf  # noqa: PLC0415
     from miniprogram_api import bp as miniprogram_bp  # noqa: PLC0415
     from staff_api import bp as staff_bp  # noqa: PLC0415
 
@@ -253,3 +261,6 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(miniprogram_bp)
     app.register_blueprint(staff_bp)
+    app.config.update(cookie_config(app.extensions["settings"].APP_ENV == "production"))
+    csrf.init_app(app)
+    app.register_blueprint(console_bp)

@@ -63,6 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WECHAT_TIMEOUT_SECONDS", 5.0, float, "timeout of one WeChat HTTP call"),
     Setting("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, int, "lifetime of a mini-program token"),
     Setting("MAX_JSON_BYTES", 64 * 1024, int, "largest accepted JSON request body"),
+    Setting("CONSOLE_IDLE_MINUTES", 30, int,
+            "the staff console signs out a session unused this long (its token is revoked)"),
     Setting("LOGIN_RATE_LIMIT", "300 per minute", str,
             "login attempts per client address. Generous: a carrier NAT puts a town's phones "
             "behind one address, and a login needs a fresh one-time wx.login code that only "

@@ -16,6 +16,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 from argon2 import PasswordHasher
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import delete, func
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from backend.services import catalog
 from backend.services import staff as staff_service
 from config import settings as settings_module
+from tests import browser as browser_tools
 from tests import live, servers
 from tests.envelopes import EnvelopeCheckingClient
 from wechat_emulator.server import serve_in_thread
@@ -217,6 +219,24 @@ def live_server(request, workdir: Path) -> Iterator[live.LiveServer]:
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium under Playwright (tests/browser.py), one for the whole session."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_tools.executable(),
+                                             args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def console(chromium, live_server) -> Iterator[browser_tools.Console]:
+    """A signed-out console tab at 1366×768 on the live server; closed after the test."""
+    tab = browser_tools.new_console(chromium, live_server)
+    yield tab
+    tab.page.context.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,0 +1,64 @@
+"""What every console page shares: the navigation by role, the filters, the headers, and
+error pages in Chinese instead of the API's JSON envelope."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import render_template
+from flask_limiter.errors import RateLimitExceeded
+
+from backend.clock import CHINA
+from backend.errors import DomainError
+from backend.services.staff import ROLES
+from console import bp
+
+# (endpoint, label, permission): a role sees the entries its permissions allow
+# (backend.security.permissions); each page's module defines its endpoint
+NAVIGATION = [
+    ("console.window_queue", "受理队列", "application.accept"),
+]
+
+# our own scripts and styles only; images and PDFs are our own signed file links
+POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+          "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+@bp.app_context_processor
+def _globals():
+    return {"NAVIGATION": NAVIGATION, "ROLES": ROLES}
+
+
+@bp.app_template_filter("cst")
+def china_time(value: datetime | date | None, minutes: bool = True) -> str:
+    """A stored UTC time as the clerk reads it: Beijing time, ``2026-11-29 09:05``."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M" if minutes else "%Y-%m-%d")
+    return value.isoformat()
+
+
+@bp.after_request
+def _headers(response):
+    """Pages hold personal data: never cached, never framed, no foreign script."""
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = POLICY
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(DomainError)
+def _refused(error: DomainError):
+    """A service's refusal reached outside a form (a case that is not yours: 404)."""
+    return render_template("error.html", title=_TITLES.get(error.status, "无法完成"),
+                           message=f"{error.message}（{error.code}）"), error.status
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many(error: RateLimitExceeded):
+    return render_template("error.html", title="操作过于频繁",
+                           message="操作过于频繁，请稍后再试（RATE_LIMITED）"), 429
+
+
+_TITLES = {403: "无权操作", 404: "找不到页面", 409: "状态已变化", 422: "无法完成"}

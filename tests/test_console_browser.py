@@ -1,0 +1,42 @@
+"""The console as staff meet it: in Chromium, over the real server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import TABLET, new_console
+
+# one mode is enough for pages; the API tiers cover both
+pytestmark = pytest.mark.parametrize("live_server", ["mariadb-redis"], indirect=True)
+
+
+def test_the_window_signs_in_sees_its_queue_and_signs_out(console):
+    page = console.open("/console/window")
+    expect(page).to_have_url(re.compile(r"/console/login"))
+    console.sign_in("window1")
+    expect(page.get_by_role("heading", name="受理队列")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/console/window$"))
+    console.assert_no_sideways_scroll()
+    console.screenshot("window-queue")
+    console.sign_out()
+    console.open("/console/window")
+    expect(page.get_by_role("button", name="登录")).to_be_visible()
+
+
+def test_a_wrong_password_is_said_in_place(console):
+    page = console.open("/console/login")
+    page.get_by_label("用户名").fill("window1")
+    page.get_by_label("密码").fill("not-the-password")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("alert")).to_contain_text("STAFF_LOGIN_FAILED")
+    expect(page.get_by_label("用户名")).to_have_value("window1")
+
+
+def test_the_login_fits_a_tablet(chromium, live_server):
+    tab = new_console(chromium, live_server, TABLET)
+    tab.open("/console/login")
+    tab.assert_no_sideways_scroll()
+    tab.page.context.close()
