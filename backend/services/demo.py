@@ -4,9 +4,10 @@ Four applicants, each known by an openid starting with ``demo-`` (the WeChat emu
 openids start with ``o``, so no phone login can become one), and one application each, taken
 by the REAL services, the same calls the APIs make, to a different state:
 
-- ``demo-licensed``: a restaurant (饭店) accepted, every item approved by its unit, the joint
-  inspection passed and the 行业综合许可证 issued (its QR verifies at the public page);
-- ``demo-in-review``: an internet café (网吧) accepted with 容缺 materials, the approval
+- ``demo-licensed``: a restaurant (饭店) accepted with 容缺 materials, every item approved by
+  its unit, the joint inspection passed (the deferred materials confirmed on site) and the
+  行业综合许可证 issued (its QR verifies at the public page);
+- ``demo-in-review``: an internet café (网吧) accepted, the approval
   bureau's item approved, the fire item still under review, the joint inspection scheduled
   for a working day next week with an inspector of each unit;
 - ``demo-submitted``: a bakery (面包烘焙店) submitted, waiting at the window;
@@ -88,7 +89,8 @@ LICENSED = Case(
        "food_safety_manager_name": "李娜", "drainage_category": "catering",
        "daily_discharge": 12, "pretreatment_facility": "隔油池一座",
        "fire_application_mode": "inspection", "fire_safety_manager_name": "张三",
-       "floors_used": "一至二层", "max_occupancy": 260, "tobacco_outlet_type": "catering"})
+       "floors_used": "一至二层", "max_occupancy": 260, "tobacco_outlet_type": "catering"},
+    defer=True)
 IN_REVIEW = Case(
     openid="demo-in-review", industry="internet_cafe", goal=workflow.State.IN_REVIEW,
     answers={"applicant_is_agent": False, "near_school_200m": False, "sells_food": False,
@@ -98,7 +100,7 @@ IN_REVIEW = Case(
     | {"floor_area": 600, "computer_count": 120, "network_provider": "中国联通太原分公司",
        "fire_application_mode": "inspection", "fire_safety_manager_name": "王强",
        "floors_used": "二层", "max_occupancy": 150},
-    defer=True, approving_units=("approval_bureau",))
+    approving_units=("approval_bureau",))
 SUBMITTED = Case(
     openid="demo-submitted", industry="bakery", goal=workflow.State.SUBMITTED,
     answers={"applicant_is_agent": False, "floor_area": 60, "investment": 15,
@@ -357,10 +359,12 @@ def _staff(session: Session, username: str) -> StaffAccount | None:
     return session.scalar(select(StaffAccount).where(StaffAccount.username == username))
 
 
-def demo_applications(session: Session) -> list[Application]:
-    """Every application of a demo applicant."""
-    return list(session.scalars(select(Application).join(Applicant).where(
-        Applicant.openid.startswith(OPENID_PREFIX)).order_by(Application.id)))
+def demo_applications(session: Session) -> dict[str, Application]:
+    """The application of each demo applicant, by openid (the ended ones aside)."""
+    rows = session.execute(select(Applicant.openid, Application).join(
+        Application, Application.applicant_id == Applicant.id).where(
+        Applicant.openid.startswith(OPENID_PREFIX), Application.status.not_in(ENDED)))
+    return dict(rows)
 
 
 # --- real files ----------------------------------------------------------------------------
