@@ -364,7 +364,7 @@ def demo_applications(session: Session) -> dict[str, Application]:
     rows = session.execute(select(Applicant.openid, Application).join(
         Application, Application.applicant_id == Applicant.id).where(
         Applicant.openid.startswith(OPENID_PREFIX), Application.status.not_in(ENDED)))
-    return dict(rows)
+    return {row.openid: row.Application for row in rows}
 
 
 # --- real files ----------------------------------------------------------------------------
