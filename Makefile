@@ -24,6 +24,7 @@ migrate: install
 	$(BIN)/flask catalog load
 	$(BIN)/flask calendar seed
 	$(BIN)/flask staff demo
+	$(BIN)/flask demo story
 
 # the web app and the WeChat emulator (and the worker when REDIS_URL is set), together
 run: migrate

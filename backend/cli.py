@@ -14,11 +14,12 @@ from flask.cli import AppGroup
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.services import calendar, catalog, staff
+from backend.services import calendar, catalog, demo, materials, staff
 
 catalog_cli = AppGroup("catalog", help="行业目录：加载与查看版本")
 staff_cli = AppGroup("staff", help="工作人员账号")
 calendar_cli = AppGroup("calendar", help="工作日历：法定节假日与调休")
+demo_cli = AppGroup("demo", help="演示数据（仅开发与测试环境）")
 
 CHINA_TZ = timezone(timedelta(hours=8))  # 北京时间, no daylight saving
 
@@ -84,6 +85,26 @@ def staff_demo(password: str) -> None:
         created = staff.ensure_demo_accounts(db.session, password=password)
     db.session.commit()
     click.echo(f"demo staff: {len(created)} created, password {password!r}")
+
+
+@demo_cli.command("story")
+def demo_story() -> None:
+    """Seed the demo story: one case in each state of the window's work (never in production)."""
+    settings = current_app.extensions["settings"]
+    if settings.APP_ENV == "production":
+        raise click.ClickException("the demo story is refused in production")
+    context = demo.Context(
+        store=current_app.extensions["media_store"], limits=materials.limits_from(settings),
+        keyring=current_app.extensions["license_keyring"],
+        verify_base_url=settings.LICENSE_VERIFY_BASE_URL,
+        font_path=settings.LICENSE_FONT_PATH or None, secret_key=settings.SECRET_KEY)
+    with _refused_as_click_error():
+        told = demo.story(db.session, context)
+    for case in told:
+        click.echo(case.line())
+    created = sum(bool(case.steps) for case in told)
+    click.echo(f"demo story: {created} of {len(told)} cases changed"
+               + ("" if created else " (already seeded)"))
 
 
 @contextlib.contextmanager
@@ -162,6 +183,6 @@ def worker_command() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (catalog_cli, staff_cli, calendar_cli, settings_command,
+    for command in (catalog_cli, staff_cli, calendar_cli, demo_cli, settings_command,
                     worker_command):
         app.cli.add_command(command)

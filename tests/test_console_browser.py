@@ -7,7 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from backend.services import demo
 from tests.browser import TABLET, new_console
+from tests.test_workflow import staff_get
 
 # one mode is enough for pages; the API tiers cover both
 pytestmark = pytest.mark.parametrize("live_server", ["mariadb-redis"], indirect=True)
@@ -70,3 +72,28 @@ def test_every_page_of_the_navigation_fits_the_screen(console, username):
         assert response.status == 200, (label, href, response.status)
         console.assert_no_sideways_scroll()
         console.screenshot(f"{username}-{href.strip('/').replace('/', '-')}")
+def demo_number(live_server, case: demo.Case) -> str:
+    """The submission number of a demo case seeded by `make migrate` (`flask demo story`),
+    found through the staff API by its entity's name among its industry's applications."""
+    http, headers = live_server.client(), live_server.login_staff("window1")[0]
+    page = staff_get(http, headers, f"/applications?status={case.goal}&industry={case.industry}")
+    for summary in page["applications"]:
+        detail = staff_get(http, headers, f"/applications/{summary['id']}")
+        values = {f["code"]: f["value"] for s in detail["form"] for f in s["fields"]}
+        if values["entity_name"] == case.fields["entity_name"]:
+            return summary["submission_number"]
+    raise AssertionError(f"{case.openid} is not in the {case.goal} queue: {page}")
+
+
+def test_a_newcomer_finds_the_demo_story_in_the_window_queue(console, live_server):
+    waiting, licensed = (demo_number(live_server, c) for c in (demo.SUBMITTED, demo.LICENSED))
+    page = console.sign_in("window1")
+    queue = page.locator("#queue")
+    expect(page.get_by_role("link", name="已提交，待受理")).to_have_attribute("aria-current",
+                                                                         "page")
+    expect(queue.get_by_role("row").filter(has_text=waiting)).to_contain_text("面包烘焙店")
+    console.screenshot("demo-window-queue")
+    page.get_by_role("link", name="已发证").click()
+    expect(page).to_have_url(re.compile(r"/console/window\?status=licensed$"))
+    expect(queue.get_by_role("row").filter(has_text=licensed)).to_contain_text("饭店")
+    expect(queue).not_to_contain_text(waiting)

@@ -36,7 +36,7 @@ def login_with_wechat(session: Session, *, code: str, wechat, secret_key: str,
         raise _login_error(error.errcode, error.errmsg) from error
     except requests.RequestException as error:  # timeouts and refused connections
         raise _login_error(None, str(error)) from error
-    applicant = _upsert_applicant(session, openid=result["openid"], unionid=result.get("unionid"))
+    applicant = upsert_applicant(session, openid=result["openid"], unionid=result.get("unionid"))
     applicant.session_key_encrypted = secrets.seal(secret_key, result["session_key"])
     applicant.last_login_at = utcnow()
     session.flush()
@@ -61,7 +61,8 @@ def _login_error(errcode: int | None, errmsg: str) -> Exception:
                        headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
-def _upsert_applicant(session: Session, *, openid: str, unionid: str | None) -> Applicant:
+def upsert_applicant(session: Session, *, openid: str, unionid: str | None = None) -> Applicant:
+    """The applicant of an openid, made at its first login (also the demo story's applicants)."""
     same = select(Applicant).where(Applicant.openid == openid)
     applicant = session.scalar(same)
     if applicant is not None:
