@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -508,6 +509,18 @@ def test_complete_submit_defers_deferrable_materials_and_numbers_the_application
     assert all(i["status"] == "submitted" for i in body["items"])
     assert "容缺受理" in body["timeline"][-1]["message"]
     assert body["timeline"][-1]["actor"] == "申请人"
+
+
+def test_the_submission_number_carries_the_date_in_china(client, login, monkeypatch):
+    """03:42 in Taiyuan on 30 November is 19:42 UTC on the 29th: the number says the 30th,
+    the day the applicant and the window know."""
+    monkeypatch.setattr(applications, "utcnow",
+                        lambda: datetime(2026, 11, 29, 19, 42, tzinfo=UTC))
+    headers = login()
+    detail = fill(client, headers, draft(client, headers))
+    upload_required(client, headers, detail, skip_deferrable=True)
+    body = client.post(f"{BASE}/{detail['id']}/submit", headers=headers).json
+    assert body["submission_number"] == f"SX20261130{detail['id']:07d}"
 
 
 def test_safety_critical_materials_can_never_be_deferred(client, login):

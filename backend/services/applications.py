@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import workflow
+from backend import clock, workflow
 from backend.catalog_format import CatalogDocument
 from backend.errors import FieldsInvalid, NotFound, RuleViolation
 from backend.models import Applicant, Application, ApplicationItem, CatalogVersion
@@ -211,7 +211,8 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
     move_items(application, workflow.Action.SUBMIT, role=workflow.APPLICANT)
     session.flush()
     if application.submission_number is None:
-        application.submission_number = f"SX{application.submitted_at:%Y%m%d}{application.id:07d}"
+        day = application.submitted_at.astimezone(clock.CHINA)  # the day applicants know
+        application.submission_number = f"SX{day:%Y%m%d}{application.id:07d}"
     message = f"{step.label}，申请编号 {application.submission_number}"
     if deferred:
         message += "；容缺受理，以下材料将在现场核查时确认：" + "、".join(
