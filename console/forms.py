@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from flask import flash, redirect, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import MultiDict
 
 from backend.errors import DomainError, RuleViolation
 from backend.extensions import db
@@ -30,8 +31,9 @@ def _is_list(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (list, set, tuple)
 
 
-def parse(schema: type[Schema], **extra: Any) -> Schema:
-    """``request.form`` (plus ``extra``, e.g. values from the URL) as ``schema``.
+def parse(schema: type[Schema], *, source: MultiDict | None = None, **extra: Any) -> Schema:
+    """``request.form`` (or ``source``, e.g. ``request.args`` of a search; plus ``extra``,
+    e.g. values from the URL) as ``schema``.
 
     A list field takes every value of its name (checkboxes, multi-selects); an empty text box
     is an absent field, so the schema's default or "此项必填" applies. Raises RuleViolation
@@ -39,7 +41,8 @@ def parse(schema: type[Schema], **extra: Any) -> Schema:
     """
     data: dict[str, Any] = {}
     for name, field in schema.model_fields.items():
-        values = [v for v in request.form.getlist(name) if v.strip()]
+        values = [v for v in (request.form if source is None else source).getlist(name)
+                  if v.strip()]
         if _is_list(field.annotation):
             data[name] = values
         elif values:
@@ -75,3 +78,16 @@ def perform(action: str, call: Callable[[], Any], *, done: str | Callable[[Any],
     db.session.commit()
     flash(done(result) if callable(done) else done)
     return redirect(then(result) if callable(then) else then)
+
+
+def shown_once(action: str, call: Callable[[], Any], *, page: Callable[..., Any]):
+    """``perform`` for an answer that must not travel in a flash or a redirect: a secret
+    shown this once (a new password, an API key). Success: commit and answer
+    ``page(issued=result)``; refusal: roll back and ``page(problem)`` with its status."""
+    try:
+        result = call()
+    except DomainError as error:
+        db.session.rollback()
+        return page(problem_of(error, action)), error.status
+    db.session.commit()
+    return page(issued=result)
