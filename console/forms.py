@@ -63,6 +63,19 @@ def problem_of(error: DomainError, action: str | None = None) -> dict[str, Any]:
             "details": error.details}
 
 
+def _attempt(action: str, call: Callable[[], Any], page: Callable[..., Any]
+             ) -> tuple[bool, Any]:
+    """(True, what ``call`` returned) committed, or (False, the page with the refusal in
+    place and its status) rolled back."""
+    try:
+        result = call()
+    except DomainError as error:
+        db.session.rollback()
+        return False, (page(problem_of(error, action)), error.status)
+    db.session.commit()
+    return True, result
+
+
 def perform(action: str, call: Callable[[], Any], *, done: str | Callable[[Any], str],
             then: str | Callable[[Any], str], page: Callable[[dict[str, Any]], Any]):
     """Run ``call`` (parse + one service call) for the form named ``action``.
@@ -70,12 +83,9 @@ def perform(action: str, call: Callable[[], Any], *, done: str | Callable[[Any],
     Success: commit, flash ``done``, redirect to ``then`` (each may be a function of what
     ``call`` returned). Refusal: roll back, and answer ``page(problem)`` with the error's status.
     """
-    try:
-        result = call()
-    except DomainError as error:
-        db.session.rollback()
-        return page(problem_of(error, action)), error.status
-    db.session.commit()
+    ok, result = _attempt(action, call, page)
+    if not ok:
+        return result
     flash(done(result) if callable(done) else done)
     return redirect(then(result) if callable(then) else then)
 
@@ -84,10 +94,5 @@ def shown_once(action: str, call: Callable[[], Any], *, page: Callable[..., Any]
     """``perform`` for an answer that must not travel in a flash or a redirect: a secret
     shown this once (a new password, an API key). Success: commit and answer
     ``page(issued=result)``; refusal: roll back and ``page(problem)`` with its status."""
-    try:
-        result = call()
-    except DomainError as error:
-        db.session.rollback()
-        return page(problem_of(error, action)), error.status
-    db.session.commit()
-    return page(issued=result)
+    ok, result = _attempt(action, call, page)
+    return page(issued=result) if ok else result
