@@ -15,6 +15,14 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 
 
+class ReferenceProblems(ValueError):
+    """Every cross-reference of the file that does not resolve, one sentence each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,7 +55,7 @@ class Question(Strict):
     @model_validator(mode="after")
     def _options_match_type(self) -> Question:
         if (self.type == "choice") != bool(self.options):
-            raise ValueError("choice questions, and only they, list options")
+            raise ValueError("选择题（且只有选择题）须列出选项 options")
         return self
 
 
@@ -76,7 +84,7 @@ class FormField(Strict):
     @model_validator(mode="after")
     def _options_match_type(self) -> FormField:
         if (self.type in {"choice", "multi_choice"}) != bool(self.options):
-            raise ValueError("choice fields, and only they, list options")
+            raise ValueError("选择类字段（且只有选择类字段）须列出选项 options")
         return self
 
 
@@ -110,7 +118,7 @@ class PermitItem(Strict):
     @model_validator(mode="after")
     def _promise_within_law(self) -> PermitItem:
         if self.promised_days > self.legal_days:
-            raise ValueError("promised days may not exceed legal days")
+            raise ValueError("承诺时限 promised_days 不能超过法定时限 legal_days")
         return self
 
 
@@ -174,35 +182,35 @@ class CatalogDocument(Strict):
 
         def need(kind: str, table: dict, code: str, where: str) -> None:
             if code not in table:
-                problems.append(f"{where}: unknown {kind} '{code}'")
+                problems.append(f"{where}：引用了不存在的{kind}“{code}”")
 
         for code, item in self.permit_items.items():
-            need("unit", self.units, item.approving_unit, f"item {code}")
-            need("unit", self.units, item.supervising_unit, f"item {code}")
+            need("单位", self.units, item.approving_unit, f"许可事项 {code}")
+            need("单位", self.units, item.supervising_unit, f"许可事项 {code}")
             for use in item.materials:
-                need("material", self.materials, use.material, f"item {code}")
+                need("材料", self.materials, use.material, f"许可事项 {code}")
             for f in item.fields:
-                need("field", self.fields, f, f"item {code}")
+                need("表单字段", self.fields, f, f"许可事项 {code}")
         for use in self.common.materials:
-            need("material", self.materials, use.material, "common")
+            need("材料", self.materials, use.material, "通用部分")
         for q in self.common.questions:
-            need("question", self.questions, q, "common")
+            need("情形问题", self.questions, q, "通用部分")
         for code, industry in self.industries.items():
             for item in industry.items:
-                need("permit item", self.permit_items, item, f"industry {code}")
+                need("许可事项", self.permit_items, item, f"行业 {code}")
             for q in industry.questions:
-                need("question", self.questions, q, f"industry {code}")
+                need("情形问题", self.questions, q, f"行业 {code}")
             asked = set(self.common.questions) | set(industry.questions)
             for rule in [*self.common.rules, *industry.rules]:
                 for q in rule.when:
                     if q not in asked:
-                        problems.append(f"industry {code}: rule asks unasked question '{q}'")
+                        problems.append(f"行业 {code}：规则用到未提问的情形问题“{q}”")
                 for item in [*rule.add_items, *rule.remove_items,
                              *rule.add_materials, *rule.remove_materials]:
-                    need("permit item", self.permit_items, item, f"industry {code} rule")
+                    need("许可事项", self.permit_items, item, f"行业 {code} 的规则")
                 for uses in [*rule.add_materials.values(), rule.add_bundle_materials]:
                     for use in uses:
-                        need("material", self.materials, use.material, f"industry {code} rule")
+                        need("材料", self.materials, use.material, f"行业 {code} 的规则")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ReferenceProblems(problems)
         return self

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from flask import flash, redirect, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import MultiDict
 
 from backend.errors import DomainError, RuleViolation
 from backend.extensions import db
@@ -30,8 +31,9 @@ def _is_list(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (list, set, tuple)
 
 
-def parse(schema: type[Schema], **extra: Any) -> Schema:
-    """``request.form`` (plus ``extra``, e.g. values from the URL) as ``schema``.
+def parse(schema: type[Schema], *, source: MultiDict | None = None, **extra: Any) -> Schema:
+    """``request.form`` (or ``source``, e.g. ``request.args`` of a search; plus ``extra``,
+    e.g. values from the URL) as ``schema``.
 
     A list field takes every value of its name (checkboxes, multi-selects); an empty text box
     is an absent field, so the schema's default or "此项必填" applies. Raises RuleViolation
@@ -39,7 +41,8 @@ def parse(schema: type[Schema], **extra: Any) -> Schema:
     """
     data: dict[str, Any] = {}
     for name, field in schema.model_fields.items():
-        values = [v for v in request.form.getlist(name) if v.strip()]
+        values = [v for v in (request.form if source is None else source).getlist(name)
+                  if v.strip()]
         if _is_list(field.annotation):
             data[name] = values
         elif values:
@@ -60,6 +63,19 @@ def problem_of(error: DomainError, action: str | None = None) -> dict[str, Any]:
             "details": error.details}
 
 
+def _attempt(action: str, call: Callable[[], Any], page: Callable[..., Any]
+             ) -> tuple[bool, Any]:
+    """(True, what ``call`` returned) committed, or (False, the page with the refusal in
+    place and its status) rolled back."""
+    try:
+        result = call()
+    except DomainError as error:
+        db.session.rollback()
+        return False, (page(problem_of(error, action)), error.status)
+    db.session.commit()
+    return True, result
+
+
 def perform(action: str, call: Callable[[], Any], *, done: str | Callable[[Any], str],
             then: str | Callable[[Any], str], page: Callable[[dict[str, Any]], Any]):
     """Run ``call`` (parse + one service call) for the form named ``action``.
@@ -67,11 +83,16 @@ def perform(action: str, call: Callable[[], Any], *, done: str | Callable[[Any],
     Success: commit, flash ``done``, redirect to ``then`` (each may be a function of what
     ``call`` returned). Refusal: roll back, and answer ``page(problem)`` with the error's status.
     """
-    try:
-        result = call()
-    except DomainError as error:
-        db.session.rollback()
-        return page(problem_of(error, action)), error.status
-    db.session.commit()
+    ok, result = _attempt(action, call, page)
+    if not ok:
+        return result
     flash(done(result) if callable(done) else done)
     return redirect(then(result) if callable(then) else then)
+
+
+def shown_once(action: str, call: Callable[[], Any], *, page: Callable[..., Any]):
+    """``perform`` for an answer that must not travel in a flash or a redirect: a secret
+    shown this once (a new password, an API key). Success: commit and answer
+    ``page(issued=result)``; refusal: roll back and ``page(problem)`` with its status."""
+    ok, result = _attempt(action, call, page)
+    return page(issued=result) if ok else result

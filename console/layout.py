@@ -17,6 +17,12 @@ from console import bp
 # (backend.security.permissions); each page's module defines its endpoint
 NAVIGATION = [
     ("console.window_queue", "受理队列", "application.accept"),
+    ("console.license_search", "许可证", "license.view"),
+    ("console.license_requests", "变更延续补办", "license.handle_requests"),
+    ("console.catalog_versions", "行业目录", "catalog.view"),
+    ("console.calendar", "节假日", "calendar.edit"),
+    ("console.staff_accounts", "工作人员", "staff.manage"),
+    ("console.deliveries", "消息投递", "notifications.admin"),
 ]
 
 # our own scripts and styles only; images and PDFs are our own signed file links

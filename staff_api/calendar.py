@@ -37,9 +37,7 @@ def list_calendar(query_data: CalendarQuery):
 @bp.doc(responses={403: "FORBIDDEN_ROLE", 422: "日期格式应为 YYYY-MM-DD"})
 def set_calendar_day(day: str, json_data: CalendarDayIn):
     """设置某日为节假日或调休上班日（如国务院公布次年安排后录入）"""
-    staff = current_staff()
-    row = calendar.set_day(db.session, day=calendar.parse_day(day),
-                           is_workday=json_data.is_workday, name=json_data.name,
-                           by=staff.username)
+    row = calendar.edit_day(db.session, staff=current_staff(), day=calendar.parse_day(day),
+                            is_workday=json_data.is_workday, name=json_data.name)
     db.session.commit()
     return _day(row)

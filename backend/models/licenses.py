@@ -28,8 +28,9 @@ class License(Base):
     industry_code: Mapped[str] = mapped_column(String(64))
     industry_name: Mapped[str] = mapped_column(String(100))
     industry_category: Mapped[str] = mapped_column(String(50))
-    holder_name: Mapped[str] = mapped_column(String(200))
-    credit_code: Mapped[str] = mapped_column(String(18))
+    # the console's search: by number (unique), holder name or credit code, each a prefix
+    holder_name: Mapped[str] = mapped_column(String(200), index=True)
+    credit_code: Mapped[str] = mapped_column(String(18), index=True)
     premises_address: Mapped[str] = mapped_column(String(300))
     county_code: Mapped[str] = mapped_column(String(6))
     issuing_authority: Mapped[str] = mapped_column(String(100))

@@ -29,6 +29,7 @@ ACTIONS: dict[str, frozenset[str]] = {
                                    "system_admin"}),
     "calendar.edit": frozenset({"system_admin", "catalog_admin"}),
     "catalog.view": frozenset({"catalog_admin", "system_admin"}),
+    "catalog.load": frozenset({"catalog_admin"}),
     "staff.manage": frozenset({"system_admin"}),
     "notifications.admin": frozenset({"system_admin"}),
     "staff.binding_code": frozenset({"inspector", "inspection_coordinator"}),

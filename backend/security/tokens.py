@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from backend.models import AccessToken
@@ -43,6 +43,13 @@ def resolve(session: Session, raw: str, *, subject_kind: str) -> AccessToken | N
 
 def revoke(session: Session, token: AccessToken) -> None:
     token.revoked_at = utcnow()
+
+
+def revoke_all(session: Session, *, subject_kind: str, subject_id: int) -> None:
+    """End every live session of one subject (an account disabled, its password reset)."""
+    session.execute(update(AccessToken).where(
+        AccessToken.subject_kind == subject_kind, AccessToken.subject_id == subject_id,
+        AccessToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
 def purge_expired(session: Session, *, now: datetime | None = None) -> int:

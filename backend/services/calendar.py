@@ -26,7 +26,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backend.errors import RuleViolation
-from backend.models import CalendarDay
+from backend.models import CalendarDay, StaffAccount
+from backend.security import permissions
 
 SOURCE_LIBRARY = "chinese_calendar"
 SOURCE_ADMIN = "admin"
@@ -275,3 +276,18 @@ def parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise RuleViolation("DATE_INVALID", "日期格式应为 YYYY-MM-DD", {"value": text}) from None
+
+
+def year_for(session: Session, *, staff: StaffAccount, year: int
+             ) -> tuple[list[CalendarDay], bool]:
+    """An administrator's view of ``year``: its stored days, and whether the year is still
+    provisional (no schedule entered: the weekday rule, which may change)."""
+    permissions.require(staff, "calendar.edit")
+    return list_days(session, year=year), day_info(session, date(year, 1, 1)).provisional
+
+
+def edit_day(session: Session, *, staff: StaffAccount, day: date, is_workday: bool, name: str
+             ) -> CalendarDay:
+    """:func:`set_day` by an administrator (``calendar.edit``), recorded under their name."""
+    permissions.require(staff, "calendar.edit")
+    return set_day(session, day=day, is_workday=is_workday, name=name, by=staff.username)

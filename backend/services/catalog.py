@@ -23,25 +23,102 @@ from pypinyin import Style, lazy_pinyin
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.catalog_format import CatalogDocument, Industry
-from backend.errors import NotFound
-from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion
+from backend.catalog_format import CatalogDocument, Industry, ReferenceProblems
+from backend.errors import NotFound, RuleViolation
+from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion, StaffAccount
+from backend.security import permissions
 
 
 class CatalogFileInvalid(ValueError):
-    """The data file does not satisfy the catalog format; nothing was loaded."""
+    """The data file does not satisfy the catalog format; nothing was loaded. ``problems``
+    lists every error found, each as :class:`Problem`."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.where}: {p.message} ({p.code})" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error of a catalog file: where (a path of keys, or a line), its code, in Chinese."""
+
+    where: str
+    code: str
+    message: str
+
+
+# pydantic's error types in Chinese; ``{…}`` from the error's context
+_MESSAGES = {
+    "missing": "缺少必填项",
+    "extra_forbidden": "格式中没有此项（拼写错误或多余的字段）",
+    "string_pattern_mismatch": "代码须以小写字母开头，只含 a–z、0–9、_，共 2–64 位",
+    "string_too_short": "不能为空",
+    "string_too_long": "过长（最多 {max_length} 个字符）",
+    "string_type": "应为文字",
+    "int_parsing": "应为整数", "int_type": "应为整数", "int_from_float": "应为整数",
+    "float_parsing": "应为数字", "float_type": "应为数字",
+    "bool_parsing": "应为 true 或 false", "bool_type": "应为 true 或 false",
+    "literal_error": "只能是 {expected}",
+    "greater_than_equal": "不能小于 {ge}", "less_than_equal": "不能大于 {le}",
+    "dict_type": "应为“键: 值”的映射", "model_type": "应为“键: 值”的映射",
+    "model_attributes_type": "应为“键: 值”的映射", "list_type": "应为列表",
+}
+
+
+def _problems_of(error: ValidationError) -> list[Problem]:
+    problems = []
+    for e in error.errors():
+        where = " › ".join(str(part) for part in e["loc"]) or "整个文件"
+        cause = e.get("ctx", {}).get("error")
+        if isinstance(cause, ReferenceProblems):
+            problems += [Problem(where, "reference", p) for p in cause.problems]
+            continue
+        if e["type"] == "value_error":
+            message = str(cause) if cause is not None else e["msg"]
+        else:
+            template = _MESSAGES.get(e["type"])
+            try:
+                message = template.format(**e.get("ctx", {})) if template else e["msg"]
+            except (KeyError, IndexError):
+                message = e["msg"]
+        problems.append(Problem(where, e["type"], message))
+    return problems
+
+
+def check(text: str) -> tuple[CatalogDocument | None, list[Problem]]:
+    """The document, or None and EVERY error of the file: YAML syntax (one, with its line),
+    else each field pydantic finds, else each cross-reference that does not resolve."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "整个文件"
+        return None, [Problem(where, "yaml_syntax",
+                              f"YAML 语法错误：{getattr(error, 'problem', None) or error}")]
+    try:
+        return CatalogDocument.model_validate(data), []
+    except ValidationError as error:
+        return None, _problems_of(error)
 
 
 def parse(text: str) -> CatalogDocument:
-    try:
-        return CatalogDocument.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as error:
-        raise CatalogFileInvalid(str(error)) from error
+    document, problems = check(text)
+    if problems:
+        raise CatalogFileInvalid(problems)
+    return document
 
 
 def load(session: Session, path: Path, *, loaded_by: str) -> tuple[CatalogVersion, bool]:
     """Load the file as a new version unless an identical one exists. Returns (version, created)."""
-    document = parse(path.read_text(encoding="utf-8"))
+    return load_text(session, path.read_text(encoding="utf-8"), source=path.name,
+                     loaded_by=loaded_by)
+
+
+def load_text(session: Session, text: str, *, source: str, loaded_by: str
+              ) -> tuple[CatalogVersion, bool]:
+    """``load`` of a file's text (`flask catalog load`, or an upload in the console).
+    Raises CatalogFileInvalid, with every problem, before anything is stored."""
+    document = parse(text)
     canonical = document.model_dump(mode="json")
     checksum = hashlib.sha256(
         json.dumps(canonical, ensure_ascii=False, sort_keys=True).encode()
@@ -51,7 +128,7 @@ def load(session: Session, path: Path, *, loaded_by: str) -> tuple[CatalogVersio
         return existing, False
     number = (session.scalar(select(func.max(CatalogVersion.number))) or 0) + 1
     version = CatalogVersion(
-        number=number, checksum=checksum, title=document.title, source=path.name,
+        number=number, checksum=checksum, title=document.title, source=source[:500],
         document=canonical, loaded_by=loaded_by,
     )
     version.industries = [_industry_row(document, code, ind) for code, ind in
@@ -235,3 +312,154 @@ def get_industry(version: CatalogVersion, code: str, *, allow_retired: bool = Fa
                        f"“{industry.name}”已调整出“一业一证”目录，不再受理新申请",
                        {"industry": code, "catalog_version": version.number})
     return document, industry
+
+
+# --- administrators: versions, estimates, upload, and the difference between two versions ---
+
+SECTIONS = {"industries": "行业", "permit_items": "许可事项", "materials": "材料",
+            "fields": "表单字段", "questions": "情形问题", "units": "单位"}
+
+
+def versions_for(session: Session, *, staff: StaffAccount) -> list[CatalogVersion]:
+    permissions.require(staff, "catalog.view")
+    return list_versions(session)
+
+
+def estimates_for(session: Session, *, staff: StaffAccount, number: int | None = None
+                  ) -> tuple[CatalogVersion, dict[str, list[dict[str, object]]]]:
+    """The version (default: in force) and its facts still marked estimated."""
+    permissions.require(staff, "catalog.view")
+    version = get_version(session, number)
+    return version, estimates(version)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked file: what it holds, and the version it became (None: only checked)."""
+
+    title: str
+    industries: int
+    permit_items: int
+    version: CatalogVersion | None = None
+    created: bool = False
+
+
+def upload(session: Session, *, staff: StaffAccount, data: bytes, filename: str,
+           store: bool) -> Upload:
+    """Check an uploaded catalog file and, when ``store``, load it (as `flask catalog load`
+    does). Any error → RuleViolation CATALOG_FILE_INVALID listing EVERY problem in
+    ``details.problems`` (``{where, code, message}``); nothing is stored."""
+    permissions.require(staff, "catalog.load")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problems = [Problem(f"第 {error.start + 1} 个字节", "encoding",
+                            "文件须为 UTF-8 编码的 YAML")]
+    else:
+        document, problems = check(text)
+    if problems:
+        raise RuleViolation("CATALOG_FILE_INVALID",
+                            f"目录文件有 {len(problems)} 处错误，未保存任何内容",
+                            {"problems": [vars(p) for p in problems]})
+    summary = {"title": document.title, "industries": len(document.industries),
+               "permit_items": len(document.permit_items)}
+    if not store:
+        return Upload(**summary)
+    version, created = load_text(session, text, source=filename or "upload.yaml",
+                                 loaded_by=staff.username)
+    return Upload(**summary, version=version, created=created)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One attribute of an entry that differs: a list shows what joined and what left."""
+
+    field: str
+    old: str = ""
+    new: str = ""
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    code: str
+    name: str
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True)
+class SectionDiff:
+    key: str
+    label: str
+    added: tuple[tuple[str, str], ...]  # (code, name)
+    removed: tuple[tuple[str, str], ...]
+    changed: tuple[EntryChange, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+@dataclass(frozen=True)
+class CatalogDiff:
+    old: CatalogVersion
+    new: CatalogVersion
+    sections: tuple[SectionDiff, ...]
+    other: tuple[FieldChange, ...]  # the title and the common part
+
+
+def diff(session: Session, *, staff: StaffAccount, old: int, new: int) -> CatalogDiff:
+    """What changed from version ``old`` to ``new``, read from the stored documents:
+    per section, the entries added, removed, and for each changed one every attribute
+    that differs (a list as the elements that joined and left)."""
+    permissions.require(staff, "catalog.view")
+    before, after = get_version(session, old), get_version(session, new)
+    a = document_of(before).model_dump(mode="json")
+    b = document_of(after).model_dump(mode="json")
+    sections = tuple(_section_diff(key, label, a[key], b[key])
+                     for key, label in SECTIONS.items())
+    other = tuple(_attribute_changes({"title": a["title"], "common": a["common"]},
+                                     {"title": b["title"], "common": b["common"]}))
+    return CatalogDiff(old=before, new=after, sections=sections, other=other)
+
+
+def _section_diff(key: str, label: str, a: dict[str, Any], b: dict[str, Any]) -> SectionDiff:
+    def name(entry: dict[str, Any]) -> str:
+        return str(entry.get("name") or entry.get("label") or entry.get("text") or "")
+
+    return SectionDiff(
+        key=key, label=label,
+        added=tuple((code, name(b[code])) for code in b if code not in a),
+        removed=tuple((code, name(a[code])) for code in a if code not in b),
+        changed=tuple(EntryChange(code, name(b[code]), tuple(_attribute_changes(a[code],
+                                                                                b[code])))
+                      for code in b if code in a and a[code] != b[code]))
+
+
+def _attribute_changes(a: dict[str, Any], b: dict[str, Any]) -> list[FieldChange]:
+    changes = []
+    for field in [*a, *(f for f in b if f not in a)]:
+        old, new = a.get(field), b.get(field)
+        if old == new:
+            continue
+        if _scalar_list(old) and _scalar_list(new):
+            changes.append(FieldChange(field, added=tuple(_show(v) for v in new if v not in old),
+                                       removed=tuple(_show(v) for v in old if v not in new)))
+        else:
+            changes.append(FieldChange(field, old=_show(old), new=_show(new)))
+    return changes
+
+
+def _scalar_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str | int | float | bool)
+                                           for v in value)
+
+
+def _show(value: Any) -> str:
+    """A value as the page shows it: text as it is, anything else as compact JSON."""
+    if value is None:
+        return "（无）"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
@@ -32,6 +32,7 @@ from backend.identifiers import clean_text
 from backend.models import (
     Applicant,
     Application,
+    ApplicationEvent,
     License,
     LicenseChange,
     LicenseItem,
@@ -40,7 +41,7 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.security import permissions, signatures
-from backend.services import applications, entity, notice, timeline, twins, window
+from backend.services import applications, entity, notice, pages, timeline, twins, window
 from media import render
 
 ACTIVE, SUSPENDED, REVOKED, CANCELLED = "active", "suspended", "revoked", "cancelled"
@@ -220,6 +221,33 @@ def get_for_staff(session: Session, *, staff: StaffAccount, license_id: int) -> 
             session, staff, session.get(Application, license_.application_id)):
         raise NotFound("LICENSE_NOT_FOUND", "许可证不存在", {"license_id": license_id})
     return license_
+
+
+def search(session: Session, *, staff: StaffAccount, q: str, page: int, per_page: int
+           ) -> tuple[list[License], int]:
+    """Licenses whose number, unified social credit code or holder name starts with ``q``
+    (each an indexed column), among those ``staff`` may open (:func:`get_for_staff`'s rule,
+    ``window.visible_to``); newest first."""
+    permissions.require(staff, "license.view")
+    needle = clean_text(q)
+    query = (select(License).join(Application, Application.id == License.application_id)
+             .where(window.visible_to(staff)))
+    if needle:
+        query = query.where(or_(License.license_no.startswith(needle.upper(), autoescape=True),
+                                License.credit_code.startswith(needle.upper(), autoescape=True),
+                                License.holder_name.startswith(needle, autoescape=True)))
+    return pages.page(session, query, License.id.desc(), page=page, per_page=per_page)
+
+
+def history(session: Session, *, staff: StaffAccount, license_id: int
+            ) -> tuple[License, list[ApplicationEvent]]:
+    """The license (as :func:`get_for_staff`) and its status history: the ``license.*``
+    events of its application's timeline, oldest first."""
+    license_ = get_for_staff(session, staff=staff, license_id=license_id)
+    events = session.scalars(select(ApplicationEvent).where(
+        ApplicationEvent.application_id == license_.application_id,
+        ApplicationEvent.action.startswith("license.")).order_by(ApplicationEvent.id))
+    return license_, list(events)
 
 
 def by_number(session: Session, license_no: str) -> License | None:

@@ -23,7 +23,7 @@ from backend.identifiers import clean_text, normalize_identifier
 from backend.models import StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
 from backend.security import passwords, permissions, tokens
-from backend.services import catalog
+from backend.services import catalog, pages
 
 ROLES = {
     "window_commissioner": "窗口服务专员",
@@ -102,8 +102,7 @@ def ensure_demo_accounts(session: Session, *, password: str = DEMO_PASSWORD
 
 def _create(session: Session, *, username: str, display_name: str, role: str,
             unit_code: str | None, password: str, demo: bool) -> StaffAccount:
-    if role not in ROLES:
-        raise RuleViolation("STAFF_ROLE_UNKNOWN", f"未知角色：{role}", {"roles": sorted(ROLES)})
+    _known_role(role)
     username = canonical_username(username)
     if not USERNAME_PATTERN.fullmatch(username):
         raise RuleViolation("STAFF_USERNAME_INVALID",
@@ -114,16 +113,9 @@ def _create(session: Session, *, username: str, display_name: str, role: str,
         raise RuleViolation("STAFF_DISPLAY_NAME_INVALID",
                             f"姓名须为 1–{DISPLAY_NAME_MAX} 个字符",
                             {"max_length": DISPLAY_NAME_MAX})
-    unit_code = normalize_identifier(unit_code) if unit_code else None
-    if (role in UNIT_BOUND_ROLES) != bool(unit_code):
-        raise RuleViolation("STAFF_UNIT_MISMATCH", "审核人员和核查人员须且仅须绑定一个单位")
-    units = _catalog_units(session, required=unit_code is not None)
-    if unit_code is not None and unit_code not in units:
-        raise RuleViolation("STAFF_UNIT_UNKNOWN", f"现行行业目录中没有单位：{unit_code}",
-                            {"units": sorted(units)})
-    passwords.check(password, names=(username, display_name),
-                    public=() if demo else (DEMO_PASSWORD,),
-                    vocabulary=() if demo else (*passwords.SERVICE_WORDS, *ROLES, *units))
+    unit_code, units = _role_unit(session, role, unit_code)
+    _check_password(password, username=username, display_name=display_name, units=units,
+                    demo=demo)
     if _by_username(session, username):
         raise Conflict("STAFF_USERNAME_TAKEN", f"用户名 {username} 已存在")
     account = StaffAccount(username=username, display_name=display_name, role=role,
@@ -131,6 +123,32 @@ def _create(session: Session, *, username: str, display_name: str, role: str,
     session.add(account)
     session.flush()
     return account
+
+
+def _known_role(role: str) -> None:
+    if role not in ROLES:
+        raise RuleViolation("STAFF_ROLE_UNKNOWN", f"未知角色：{role}", {"roles": sorted(ROLES)})
+
+
+def _role_unit(session: Session, role: str, unit_code: str | None
+               ) -> tuple[str | None, list[str]]:
+    """The unit as stored for ``role`` (reviewers and inspectors: exactly one unit of the
+    catalog in force; other roles: none), and the catalog's units."""
+    unit_code = normalize_identifier(unit_code) if unit_code else None
+    if (role in UNIT_BOUND_ROLES) != bool(unit_code):
+        raise RuleViolation("STAFF_UNIT_MISMATCH", "审核人员和核查人员须且仅须绑定一个单位")
+    units = _catalog_units(session, required=unit_code is not None)
+    if unit_code is not None and unit_code not in units:
+        raise RuleViolation("STAFF_UNIT_UNKNOWN", f"现行行业目录中没有单位：{unit_code}",
+                            {"units": sorted(units)})
+    return unit_code, units
+
+
+def _check_password(password: str, *, username: str, display_name: str, units: list[str],
+                    demo: bool = False) -> None:
+    passwords.check(password, names=(username, display_name),
+                    public=() if demo else (DEMO_PASSWORD,),
+                    vocabulary=() if demo else (*passwords.SERVICE_WORDS, *ROLES, *units))
 
 
 def _by_username(session: Session, username: str) -> StaffAccount | None:
@@ -305,3 +323,76 @@ def _binding_code_invalid() -> RuleViolation:
 
 def _already_bound() -> Conflict:
     return Conflict("STAFF_WECHAT_ALREADY_BOUND", "该微信已绑定其他工作人员账号")
+
+
+# --- system administrators: the accounts of everyone else ---------------------------------------
+
+RESET_PASSWORD_BYTES = 12  # 16 URL-safe characters, ~96 bits: shown once, changed by hand
+
+
+def list_accounts(session: Session, *, staff: StaffAccount, page: int, per_page: int
+                  ) -> tuple[list[StaffAccount], int]:
+    """Every account, by username."""
+    permissions.require(staff, "staff.manage")
+    return pages.page(session, select(StaffAccount), StaffAccount.username, page=page,
+                      per_page=per_page)
+
+
+def create_account(session: Session, *, staff: StaffAccount, username: str, display_name: str,
+                   role: str, unit_code: str | None, password: str) -> StaffAccount:
+    """:func:`create` by a system administrator (same checks, same errors)."""
+    permissions.require(staff, "staff.manage")
+    return create(session, username=username, display_name=display_name, role=role,
+                  unit_code=unit_code, password=password)
+
+
+def _other_account(session: Session, staff: StaffAccount, account_id: int) -> StaffAccount:
+    """An account an administrator may change: any but their own (no one locks themselves
+    out, or grants themselves a role)."""
+    permissions.require(staff, "staff.manage")
+    account = session.get(StaffAccount, account_id)
+    if account is None:
+        raise NotFound("STAFF_NOT_FOUND", "工作人员账号不存在", {"id": account_id})
+    if account.id == staff.id:
+        raise Conflict("STAFF_SELF_CHANGE",
+                       "不能停用、重置或更改自己的账号，请由另一位系统管理员办理")
+    return account
+
+
+def set_active(session: Session, *, staff: StaffAccount, account_id: int, active: bool
+               ) -> StaffAccount:
+    """Disable (every session of the account ends: :func:`staff_for_token` honours only
+    active accounts, and its tokens are revoked) or enable again (the lockout cleared)."""
+    account = _other_account(session, staff, account_id)
+    account.active = active
+    if active:
+        account.failed_logins, account.locked_until = 0, None
+    else:
+        tokens.revoke_all(session, subject_kind="staff", subject_id=account.id)
+    return account
+
+
+def reset_password(session: Session, *, staff: StaffAccount, account_id: int
+                   ) -> tuple[StaffAccount, str]:
+    """A new random password for the account, returned to be shown ONCE (only its hash is
+    kept); its sessions end and its lockout is cleared."""
+    account = _other_account(session, staff, account_id)
+    password = secrets.token_urlsafe(RESET_PASSWORD_BYTES)
+    _check_password(password, username=account.username, display_name=account.display_name,
+                    units=_catalog_units(session, required=False))
+    account.password_hash = _hasher.hash(password)
+    account.failed_logins, account.locked_until = 0, None
+    tokens.revoke_all(session, subject_kind="staff", subject_id=account.id)
+    return account, password
+
+
+def change_role(session: Session, *, staff: StaffAccount, account_id: int, role: str,
+                unit_code: str | None) -> StaffAccount:
+    """Another role and unit (the unit rule of :func:`create`); the account's sessions end,
+    so its next sign-in sees only what the new role may do."""
+    account = _other_account(session, staff, account_id)
+    _known_role(role)
+    account.unit_code, _ = _role_unit(session, role, unit_code)
+    account.role = role
+    tokens.revoke_all(session, subject_kind="staff", subject_id=account.id)
+    return account

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, false, select
 from sqlalchemy.orm import Session
 
 from backend import clock, workflow
@@ -51,6 +51,21 @@ def staff_may_see(session: Session, staff: StaffAccount, application: Applicatio
             .where(Inspection.application_id == application.id,
                    InspectionMember.staff_id == staff.id).limit(1)) is not None
     return False
+
+
+def visible_to(staff: StaffAccount) -> ColumnElement[bool]:
+    """:func:`staff_may_see` as a condition on ``Application``, for lists and searches."""
+    shown = Application.status != workflow.State.DRAFT
+    if staff.role in SEE_ALL:
+        return shown
+    if staff.role == workflow.REVIEWER:
+        return and_(shown, exists().where(ApplicationItem.application_id == Application.id,
+                                          ApplicationItem.approving_unit == staff.unit_code))
+    if staff.role == "inspector":
+        return and_(shown, exists().where(Inspection.application_id == Application.id,
+                                          InspectionMember.inspection_id == Inspection.id,
+                                          InspectionMember.staff_id == staff.id))
+    return false()
 
 
 def get_for_staff(session: Session, staff: StaffAccount, application_id: int) -> Application:

@@ -1,0 +1,88 @@
+"""许可证: find a license, read it (items, status history, its face), a unit's suspension,
+revocation or restoration of its own item, and the change / renewal / replacement requests
+waiting for the signed-in staff member."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from flask import render_template, request, url_for
+from pydantic import StringConstraints
+
+from backend import presenters
+from backend.extensions import db
+from backend.services import licenses
+from console import bp
+from console.forms import parse, perform
+from console.session import current_staff
+from staff_api.schemas import ItemStatusIn, PageQuery, RequestDecisionIn
+
+
+class LicenseQuery(PageQuery):
+    q: Annotated[str, StringConstraints(max_length=64)] = ""
+
+
+@bp.get("/licenses")
+def license_search():
+    """By license number, unified social credit code or holder name (each from its start)."""
+    query = parse(LicenseQuery, source=request.args)
+    rows, total = licenses.search(db.session, staff=current_staff(), q=query.q,
+                                  page=query.page, per_page=query.per_page)
+    return render_template("licenses/search.html", title="许可证", query=query, total=total,
+                           rows=[(license_, licenses.verdict(license_)) for license_ in rows])
+
+
+def _license_page(license_id: int, problem: dict | None = None):
+    license_, events = licenses.history(db.session, staff=current_staff(),
+                                        license_id=license_id)
+    shown = presenters.license_out(license_, f"staff:{current_staff().id}")
+    db.session.commit()  # the first view of a version keeps its rendered face
+    return render_template("licenses/page.html", title=f"许可证 {license_.license_no}",
+                           license=shown, events=events, problem=problem,
+                           actions=licenses.ITEM_ACTIONS)
+
+
+@bp.get("/licenses/<int:license_id>")
+def license_page(license_id: int):
+    return _license_page(license_id)
+
+
+@bp.post("/licenses/<int:license_id>/items/<item_code>/<any(suspend, revoke, restore):action>")
+def license_item_status(license_id: int, item_code: str, action: str):
+    """本单位暂停、吊销或恢复一个事项（staff API: set_item_status）."""
+    def call():
+        form = parse(ItemStatusIn)
+        return licenses.set_item_status(db.session, staff=current_staff(),
+                                        license_id=license_id, item_code=item_code,
+                                        action=action, reason=form.reason, version=form.version)
+
+    verb = licenses.ITEM_ACTIONS[action][2]
+    return perform(f"item-{item_code}", call, done=f"已{verb}该事项",
+                   then=url_for("console.license_page", license_id=license_id),
+                   page=lambda problem: _license_page(license_id, problem))
+
+
+def _requests_page(problem: dict | None = None):
+    rows = licenses.pending_requests(db.session, staff=current_staff())
+    return render_template("licenses/requests.html", title="变更延续补办", requests=rows,
+                           problem=problem, kinds=licenses.REQUEST_LABELS,
+                           fields=licenses.CHANGEABLE)
+
+
+@bp.get("/license-requests")
+def license_requests():
+    return _requests_page()
+
+
+@bp.post("/license-requests/<int:request_id>/decide")
+def license_request_decide(request_id: int):
+    def call():
+        form = parse(RequestDecisionIn)
+        return licenses.decide(db.session, staff=current_staff(), change_id=request_id,
+                               approve=form.approve, opinion=form.opinion, version=form.version)
+
+    return perform(f"request-{request_id}", call,
+                   done=lambda change: "已同意该申请" if change.status != "refused"
+                   else "已不予同意该申请",
+                   then=url_for("console.license_requests"),
+                   page=lambda problem: _requests_page(problem))
