@@ -17,6 +17,7 @@ from console import bp
 # (backend.security.permissions); each page's module defines its endpoint
 NAVIGATION = [
     ("console.window_queue", "受理队列", "application.accept"),
+    ("console.assisted_list", "帮办代办", "application.assist"),
 ]
 
 # our own scripts and styles only; images and PDFs are our own signed file links

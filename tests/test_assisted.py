@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from tests.conftest import STAFF_PASSWORD
 from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope
 from tests.test_applications import BASE, VALID_ENTITY, sample_value
+from tests.test_console_session import csrf_of, sign_in
 
 RESTAURANT = {"applicant_is_agent": ["false"], "floor_area": ["450"], "investment": ["80"],
               "sells_alcohol": ["false"], "sells_tobacco": ["true"], "outdoor_sign": ["false"]}
@@ -215,3 +217,51 @@ def test_guessing_codes_is_rate_limited_per_applicant(client, login, set_setting
 ])
 def test_form_text_gets_the_type_the_applicant_rules_check(kind, text, value):
     assert assisted.typed(kind, text) == value
+
+
+# --- the console's pages (in-process; the browser test walks them over the live server) -----
+
+def test_the_console_pages_drive_a_walk_in_from_intake_to_the_code(app, client, session,
+                                                                  commissioner):
+    sign_in(client, "window-a")
+    listing = client.get("/console/assisted")
+    assert listing.status_code == 200 and "暂无代办申请" in listing.text
+    new = client.get("/console/assisted/new?industry=restaurant")
+    assert "是否委托他人代为办理" in new.text and "当面核验身份" in new.text
+    answers = {f"answers.{q}": v[0] for q, v in RESTAURANT.items()}
+    person = {"person_name": "李四", "id_document": "resident_id_card",
+              "id_number": "360426199101010071"}
+    unchecked = client.post("/console/assisted/new", data={
+        "csrf_token": csrf_of(new.text), "industry": "restaurant", **answers, **person})
+    assert unchecked.status_code == 422 and "ASSIST_IDENTITY_INVALID" in unchecked.text
+    made = client.post("/console/assisted/new", data={
+        "csrf_token": csrf_of(new.text), "industry": "restaurant", **answers, **person,
+        "identity_checked": "true"})
+    assert made.status_code == 302
+    page = client.get(made.location)
+    assert page.status_code == 200 and "3604**********0071" in page.text
+    token = csrf_of(page.text)
+    application_id = int(made.location.rsplit("/", 1)[1])
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    fields = {f"fields.{k}": v for k, v in form_text(app, application_id).items()}
+    saved = client.post(f"{made.location}/form",
+                        data={"csrf_token": token, "version": version, **fields})
+    assert saved.status_code == 302, saved.text
+    stale = client.post(f"{made.location}/form",
+                        data={"csrf_token": token, "version": version, **fields})
+    assert stale.status_code == 409 and "VERSION_CONFLICT" in stale.text
+    scan = phone_jpeg(1600, 1200, seed=5)  # past MAX_JSON_BYTES: an upload endpoint
+    uploaded = client.post(f"{made.location}/materials/premises_proof", data={
+        "csrf_token": token, "file": (io.BytesIO(scan), "scan.jpg")},
+        content_type="multipart/form-data")
+    assert uploaded.status_code == 302, uploaded.text
+    page = client.get(made.location)
+    assert 'class="thumb"' in page.text and "窗口代办" in page.text
+    not_a_scan = client.post(f"{made.location}/materials/premises_proof", data={
+        "csrf_token": token, "file": (io.BytesIO(b"MZ\x90\x00"), "x.exe")},
+        content_type="multipart/form-data")
+    assert not_a_scan.status_code == 415 and "UPLOAD_TYPE_NOT_ALLOWED" in not_a_scan.text
+    code_page = client.post(f"{made.location}/code", data={"csrf_token": token})
+    assert code_page.status_code == 200
+    assert re.search(r'data-testid="claim-code">(\d{8})<', code_page.text)
+    assert session.scalar(select(WalkIn.claim_code_hash)) is not None

@@ -82,6 +82,24 @@ def typed(kind: str, values: list[str]) -> Any:
     return text
 
 
+def intake(session: Session, *, staff: StaffAccount, industry_code: str | None,
+           ) -> dict[str, Any]:
+    """What the window asks a walk-in first: the industries open for application and, once
+    one is chosen, its guidance questions (情形引导), as the mini-program asks them."""
+    permissions.require(staff, "application.assist")
+    version = catalog.current_version(session)
+    industries = [{"code": i.code, "name": i.name, "category": i.category}
+                  for i in catalog.search_industries(session, q=None, version=version)]
+    chosen = next((i for i in industries if i["code"] == industry_code), None)
+    questions = []
+    if chosen is not None:
+        document, industry = catalog.get_industry(version, chosen["code"])
+        questions = [notice.question_view(document, q)
+                     for q in notice.questions_of(document, industry)]
+    return {"industries": industries, "industry": chosen, "questions": questions,
+            "id_documents": ID_DOCUMENTS}
+
+
 def start(session: Session, *, staff: StaffAccount, industry_code: str,
           answers: Mapping[str, list[str]], person_name: str, id_document: str,
           id_number: str, identity_checked: bool) -> Application:
