@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from backend.errors import DomainError, NotFound, PermissionDenied
 from backend.extensions import db
-from backend.models import Applicant, Application, WalkIn
+from backend.models import Applicant, Application, InboxMessage, WalkIn
 from backend.models.base import utcnow
 from backend.services import applications, assisted, materials, window
 from backend.services import staff as staff_service
@@ -162,6 +162,10 @@ def test_the_applicant_claims_the_case_once_and_then_sees_it(app, client, login,
                                                             commissioner):
     application_id = start(app, commissioner)
     fill_upload_submit(app, commissioner, application_id)
+    with app.app_context():  # accepted before the applicant claims it: a message for them
+        window.accept(db.session, staff=acting(commissioner), application_id=application_id,
+                      version=None)
+        db.session.commit()
     first = issue_code(app, commissioner, application_id)
     code = issue_code(app, commissioner, application_id)  # issued again: the first is void
     owner = login("walk-in-owner")
@@ -174,7 +178,7 @@ def test_the_applicant_claims_the_case_once_and_then_sees_it(app, client, login,
     mine = client.get(BASE, headers=owner).json
     assert [a["id"] for a in mine["applications"]] == [application_id]
     detail = client.get(f"{BASE}/{application_id}", headers=owner).json
-    assert detail["status"] == "submitted"
+    assert detail["status"] == "in_review"
     assert detail["timeline"][-1]["message"] == "申请人在小程序中认领了窗口代办的申请"
 
     again = client.post(CLAIM, json={"code": code}, headers=login("someone-else"))
@@ -184,6 +188,9 @@ def test_the_applicant_claims_the_case_once_and_then_sees_it(app, client, login,
         assisted.case_of(db.session, staff=acting(commissioner), application_id=application_id)
     walk_in = session.scalar(select(WalkIn))
     assert walk_in.claimed_at is not None and walk_in.claimed_by is not None
+    inbox = session.scalars(select(InboxMessage.recipient_id).where(
+        InboxMessage.application_id == application_id)).all()
+    assert inbox and set(inbox) == {walk_in.claimed_by}  # 已受理 reaches the new owner
 
 
 def test_an_expired_code_claims_nothing(app, client, login, session, commissioner):

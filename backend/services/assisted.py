@@ -31,7 +31,14 @@ from sqlalchemy.orm import Session
 
 from backend.errors import FieldsInvalid, NotFound, RuleViolation
 from backend.identifiers import normalize_identifier
-from backend.models import Applicant, Application, MaterialFile, StaffAccount, WalkIn
+from backend.models import (
+    Applicant,
+    Application,
+    InboxMessage,
+    MaterialFile,
+    StaffAccount,
+    WalkIn,
+)
 from backend.models.base import utcnow
 from backend.security import permissions, tokens
 from backend.security.masking import mask_id_number, mask_name
@@ -256,6 +263,11 @@ def claim(session: Session, *, applicant: Applicant, code: str) -> list[Applicat
         application.applicant_id = applicant.id
         timeline.record(session, application, actor=applicant, action="application.claimed",
                         message="申请人在小程序中认领了窗口代办的申请")
+    # what the case told the walk-in so far (submitted, …) is in the new owner's inbox
+    session.execute(update(InboxMessage).where(InboxMessage.recipient_kind == "applicant",
+                                               InboxMessage.recipient_id == walk_in.applicant_id)
+                    .values(recipient_id=applicant.id)
+                    .execution_options(synchronize_session=False))
     session.flush()
     return taken
 
