@@ -13,4 +13,11 @@ from apiflask import APIBlueprint
 bp = APIBlueprint("console", __name__, url_prefix="/console", template_folder="templates",
                   static_folder="static", enable_openapi=False)
 
-from console import admin, layout, licenses, session, window  # noqa: E402,F401 - attach routes to bp
+from console import (  # noqa: E402,F401 - attach routes to bp
+    admin,
+    assisted,
+    layout,
+    licenses,
+    session,
+    window,
+)

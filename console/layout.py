@@ -17,6 +17,7 @@ from console import bp
 # (backend.security.permissions); each page's module defines its endpoint
 NAVIGATION = [
     ("console.window_queue", "受理队列", "application.accept"),
+    ("console.assisted_list", "帮办代办", "application.assist"),
     ("console.license_search", "许可证", "license.view"),
     ("console.license_requests", "变更延续补办", "license.handle_requests"),
     ("console.catalog_versions", "行业目录", "catalog.view"),

@@ -5,14 +5,15 @@ from __future__ import annotations
 from flask import current_app, request
 
 from backend import files, presenters
-from backend.extensions import db, limiter
-from backend.services import applications, idempotency, inspections, materials, window
+from backend.extensions import db, limit_of, limiter
+from backend.services import applications, assisted, idempotency, inspections, materials, window
 from miniprogram_api import bp
 from miniprogram_api.auth import per_applicant, token_auth
 from miniprogram_api.schemas import (
     ApplicationDetail,
     ApplicationList,
     ApplicationListQuery,
+    ClaimIn,
     CreateApplicationIn,
     FileOut,
     FormPatchIn,
@@ -75,6 +76,19 @@ def list_applications(query_data: ApplicationListQuery):
     """我的申请"""
     rows = applications.list_own(db.session, applicant=token_auth.current_user,
                                  status=query_data.status)
+    return {"total": len(rows), "applications": [presenters.summary(a) for a in rows]}
+
+
+@bp.post("/applications/claim")
+@bp.auth_required(token_auth)
+@limiter.limit(limit_of("BIND_RATE_LIMIT"), key_func=per_applicant)  # guesses, like a binding
+@bp.input(ClaimIn)
+@bp.output(ApplicationList)
+@bp.doc(responses={422: "ASSIST_CLAIM_CODE_INVALID（无效、已使用或已过期）"})
+def claim_applications(json_data: ClaimIn):
+    """认领窗口帮办代办的申请：输入窗口工作人员出具的认领码，申请归入本人名下（一次有效）"""
+    rows = assisted.claim(db.session, applicant=token_auth.current_user, code=json_data.code)
+    db.session.commit()
     return {"total": len(rows), "applications": [presenters.summary(a) for a in rows]}
 
 

@@ -244,6 +244,11 @@ class ApplicationList(BaseModel):
     applications: list[ApplicationSummary]
 
 
+class ClaimIn(In):
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")] = Field(
+        description="窗口帮办代办时工作人员出具的 8 位认领码；7 天内有效，仅可使用一次")
+
+
 class FileOut(BaseModel):
     id: int
     position: int

@@ -49,6 +49,18 @@ class BindingCodeIn(In):
         description="工作人员接口 POST /auth/binding-code 得到的 8 位绑定码")
 
 
+class WalkInIn(In):
+    """帮办代办: who came to the window and how their identity was checked in person."""
+
+    industry: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    person_name: free_text(50) = Field(description="到场办理人姓名")
+    id_document: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+        description="当面核验的证件类型（backend.services.assisted.ID_DOCUMENTS）")
+    id_number: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+        description="证件号码；只保存脱敏后的号码")
+    identity_checked: bool = Field(False, description="已当面核验证件原件")
+
+
 # --- the case work: queues, acceptance, review, inspection -----------------------------------
 
 Reason = free_text(1000, multiline=True)

@@ -1,6 +1,12 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
-from backend.models.accounts import AccessToken, Applicant, StaffAccount, StaffBindingCode
+from backend.models.accounts import (
+    AccessToken,
+    Applicant,
+    StaffAccount,
+    StaffBindingCode,
+    WalkIn,
+)
 from backend.models.applications import (
     Application,
     ApplicationEvent,
@@ -47,5 +53,6 @@ __all__ = [
     "OutboxMessage",
     "StaffAccount",
     "StaffBindingCode",
+    "WalkIn",
     "WechatSubscription",
 ]

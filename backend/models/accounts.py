@@ -11,12 +11,16 @@ from backend.models.base import Base, utcnow
 
 
 class Applicant(Base):
-    """An entrepreneur, known by the mini-program's openid (one per WeChat user and app)."""
+    """An entrepreneur, known by the mini-program's openid (one per WeChat user and app).
+
+    A walk-in served at the window (帮办代办, :class:`WalkIn`) is an applicant without an
+    openid until they claim their applications in the mini-program: nobody can sign in as it.
+    """
 
     __tablename__ = "applicants"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     unionid: Mapped[str | None] = mapped_column(String(64))
     # WeChat's session_key, encrypted at rest; it never leaves the server
     session_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary(256))
@@ -54,6 +58,32 @@ class StaffBindingCode(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class WalkIn(Base):
+    """帮办代办: a window commissioner applying for a walk-in applicant, whose identity they
+    checked in person. The walk-in's applications belong to a placeholder applicant (no
+    openid) until the applicant claims them once with the hand-over code.
+
+    Of the identity document only its type and a masked number are kept (PIPL art. 6: no
+    more than the purpose needs); the full number the form needs is sealed in the form.
+    """
+
+    __tablename__ = "walk_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id"), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    person_name: Mapped[str] = mapped_column(String(50))
+    id_document: Mapped[str] = mapped_column(String(32))
+    id_number_masked: Mapped[str] = mapped_column(String(32))
+    identity_checked_at: Mapped[datetime]
+    # the hand-over code: only its SHA-256, replaced when issued again, used once
+    claim_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    claim_code_expires_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("applicants.id"))
 
 
 class AccessToken(Base):

@@ -16,6 +16,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "application.reject": frozenset({"window_commissioner"}),
     "application.drop_item": frozenset({"window_commissioner"}),
     "application.refuse": frozenset({"window_commissioner"}),
+    "application.assist": frozenset({"window_commissioner"}),  # 帮办代办 for a walk-in
     "application.view_any": frozenset({"window_commissioner", "inspection_coordinator",
                                        "system_admin"}),
     "review.decide": frozenset({"unit_reviewer"}),

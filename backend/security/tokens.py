@@ -1,7 +1,8 @@
 """Opaque bearer tokens: 256 random bits for the holder, only a SHA-256 kept by us.
 
 Server-side tokens (not JWTs) so that logout, password change or a blocked account
-revokes them at once.
+revokes them at once. Also the short one-time codes a person types (a staff binding code,
+a walk-in's hand-over code): digits for the holder, only their SHA-256 kept by us.
 """
 
 from __future__ import annotations
@@ -11,21 +12,32 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from backend.models import AccessToken
 from backend.models.base import utcnow
 
 
-def _digest(raw: str) -> str:
+def digest(raw: str) -> str:
+    """What we keep of a token or code: its SHA-256, hex."""
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def draw_code(session: Session, column: InstrumentedAttribute, digits: int) -> tuple[str, str]:
+    """A random code of ``digits`` decimal digits and its digest, the digest not yet stored
+    in ``column`` (a unique column of digests: a clash with an old code draws again)."""
+    while True:
+        code = f"{secrets.randbelow(10 ** digits):0{digits}d}"
+        hashed = digest(code)
+        if session.scalar(select(column).where(column == hashed)) is None:
+            return code, hashed
 
 
 def issue(session: Session, *, subject_kind: str, subject_id: int, ttl_seconds: int,
           ) -> tuple[str, datetime]:
     raw = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(seconds=ttl_seconds)
-    session.add(AccessToken(token_hash=_digest(raw), subject_kind=subject_kind,
+    session.add(AccessToken(token_hash=digest(raw), subject_kind=subject_kind,
                             subject_id=subject_id, expires_at=expires_at))
     return raw, expires_at
 
@@ -34,7 +46,7 @@ def resolve(session: Session, raw: str, *, subject_kind: str) -> AccessToken | N
     """The live token for ``raw``, or None when unknown, expired, revoked or of another kind."""
     if not raw or len(raw) > 128:
         return None
-    token = session.scalar(select(AccessToken).where(AccessToken.token_hash == _digest(raw)))
+    token = session.scalar(select(AccessToken).where(AccessToken.token_hash == digest(raw)))
     if (token is None or token.subject_kind != subject_kind or token.revoked_at is not None
             or token.expires_at <= utcnow()):
         return None

@@ -58,8 +58,9 @@ def industry_of(session: Session, application: Application) -> dict[str, str]:
 
 
 def create(session: Session, *, applicant: Applicant, industry_code: str,
-           answers: dict[str, Any]) -> Application:
-    """A draft pinned to the catalog version in force, with one lane per applicable item."""
+           answers: dict[str, Any], actor: timeline.Actor = None) -> Application:
+    """A draft pinned to the catalog version in force, with one lane per applicable item.
+    ``actor``: who does it when not the applicant (帮办代办, backend.services.assisted)."""
     version = catalog.current_version(session)
     document, industry = catalog.get_industry(version, industry_code)
     answers = notice.validate_answers(document, industry, answers)
@@ -82,7 +83,7 @@ def create(session: Session, *, applicant: Applicant, industry_code: str,
         for i in tailored["items"]
     ]
     session.add(application)
-    timeline.record(session, application, actor=applicant, action="application.created",
+    timeline.record(session, application, actor=actor or applicant, action="application.created",
                     message=f"创建“{industry.name}”申请草稿（目录第 {version.number} 版）",
                     to_state=workflow.State.DRAFT)
     session.flush()
@@ -185,7 +186,7 @@ def material_status(bundle: Bundle, application: Application) -> list[dict[str, 
 
 
 def submit(session: Session, *, applicant: Applicant, application_id: int, secret_key: str,
-           ) -> Application:
+           actor: timeline.Actor = None) -> Application:
     """Submit if complete; otherwise one APPLICATION_INCOMPLETE (422) listing everything:
     form fields missing (FIELD_REQUIRED) or at odds (cross_check) in ``details.fields`` as
     ``fields.<code>``, and materials to upload in ``details.missing_materials``
@@ -217,7 +218,8 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
     if deferred:
         message += "；容缺受理，以下材料将在现场核查时确认：" + "、".join(
             m["name"] for m in deferred)
-    timeline.fire(session, application, application, step, actor=applicant, message=message,
+    timeline.fire(session, application, application, step, actor=actor or applicant,
+                  message=message,
                   data={"deferred_materials": application.deferred_materials})
     return application
 

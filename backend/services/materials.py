@@ -54,15 +54,17 @@ def _material_of(session: Session, application: Application, material_code: str)
 
 def upload(session: Session, *, applicant: Applicant, application_id: int, material_code: str,
            stream: BinaryIO, store: MediaStore, limits: UploadLimits,
-           ) -> tuple[MaterialFile, bool]:
-    """Add one page/photo to a material. Returns (file, created); a re-upload is not created."""
+           actor: timeline.Actor = None) -> tuple[MaterialFile, bool]:
+    """Add one page/photo to a material. Returns (file, created); a re-upload is not created.
+    ``actor``: who does it when not the applicant (帮办代办)."""
     application = applications.get_own(session, applicant=applicant,
                                        application_id=application_id)
     workflow.ensure_editable(application.status)
     material = _material_of(session, application, material_code)
     clean = clean_upload(session, stream, limits)
     return store_file(session, application, material_code=material_code,
-                      label=material["name"], clean=clean, store=store, actor=applicant)
+                      label=material["name"], clean=clean, store=store,
+                      actor=actor or applicant)
 
 
 def clean_upload(session: Session, stream: BinaryIO, limits: UploadLimits, *,

@@ -7,7 +7,6 @@ The lockout and lifetimes are constants, not settings: they are policy, not depl
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -225,13 +224,9 @@ def create_binding_code(session: Session, *, staff: StaffAccount) -> tuple[str, 
     permissions.require(staff, "staff.binding_code")
     session.execute(delete(StaffBindingCode).where(StaffBindingCode.staff_id == staff.id,
                                                    StaffBindingCode.used_at.is_(None)))
-    code = _new_code()
-    while session.scalar(select(StaffBindingCode.id)
-                         .where(StaffBindingCode.code_hash == _digest(code))):
-        code = _new_code()  # the hash is unique: a clash with an old code draws again
+    code, hashed = tokens.draw_code(session, StaffBindingCode.code_hash, BINDING_CODE_DIGITS)
     expires_at = utcnow() + BINDING_CODE_TTL
-    session.add(StaffBindingCode(staff_id=staff.id, code_hash=_digest(code),
-                                 expires_at=expires_at))
+    session.add(StaffBindingCode(staff_id=staff.id, code_hash=hashed, expires_at=expires_at))
     return code, expires_at
 
 
@@ -242,7 +237,7 @@ def bind_wechat(session: Session, *, code: str, openid: str) -> StaffAccount:
     """
     now = utcnow()
     binding = session.scalar(select(StaffBindingCode)
-                             .where(StaffBindingCode.code_hash == _digest(code)))
+                             .where(StaffBindingCode.code_hash == tokens.digest(code)))
     staff = _active(session.get(StaffAccount, binding.staff_id) if binding else None)
     if binding is None or staff is None or binding.used_at is not None \
             or binding.expires_at <= now:
@@ -301,14 +296,6 @@ def _count_failure(session: Session, staff: StaffAccount, now: datetime) -> None
     if staff.failed_logins >= MAX_FAILED_LOGINS:
         staff.locked_until = now + LOCKOUT
         staff.failed_logins = 0
-
-
-def _new_code() -> str:
-    return f"{secrets.randbelow(10 ** BINDING_CODE_DIGITS):0{BINDING_CODE_DIGITS}d}"
-
-
-def _digest(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def _login_failed() -> Unauthorized:

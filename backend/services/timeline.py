@@ -5,6 +5,7 @@ notify also write their domain event to the outbox, in the same transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,10 +15,21 @@ from backend.models import Applicant, Application, ApplicationEvent, StaffAccoun
 from backend.services.staff import ROLES
 from notifications import outbox
 
-Actor = Applicant | StaffAccount | None
+
+@dataclass(frozen=True)
+class OnBehalf:
+    """A window commissioner doing what the applicant would, for a walk-in (帮办代办): the
+    timeline names the commissioner and says 窗口代办."""
+
+    staff: StaffAccount
+
+
+Actor = Applicant | StaffAccount | OnBehalf | None
 
 
 def _who(actor: Actor) -> tuple[str, int | None, str, str]:
+    if isinstance(actor, OnBehalf):
+        return "staff", actor.staff.id, f"{actor.staff.display_name}（窗口代办）", actor.staff.role
     if isinstance(actor, Applicant):
         return "applicant", actor.id, "申请人", workflow.APPLICANT
     if isinstance(actor, StaffAccount):
