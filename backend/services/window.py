@@ -92,7 +92,7 @@ def counts(session: Session, *, staff: StaffAccount, today: date | None = None,
     permissions.require(staff, "application.view_any")
     by_status = dict(session.execute(
         select(Application.status, func.count()).where(Application.status.in_(QUEUE_STATUSES))
-        .group_by(Application.status)).tuples())
+        .group_by(Application.status)).all())
     out = {str(s): by_status.get(s, 0) for s in QUEUE_STATUSES}
     today = today or clock.today()
     for state in CLOCK_FILTERS:
