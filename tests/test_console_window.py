@@ -78,6 +78,13 @@ def test_queue_counts_each_tab_and_filters_by_clock(window_client, login, staff_
     polled = window_client.get("/console/window/counts?status=in_review")
     assert 'hx-trigger="every 60s"' in polled.text and 'data-count="in_review">1<' in polled.text
     assert window_client.get("/console/window?clock=later").status_code == 404
+    paged = window_client.get("/console/window?status=in_review&per_page=1&page=1")
+    assert "下一页" not in paged.text and "上一页" not in paged.text
+    waiting_two = submitted(window_client, applicant, **RESTAURANT)
+    first = window_client.get("/console/window?per_page=1")
+    assert "下一页" in first.text and f'href="{CASE}/{waiting["id"]}"' in first.text
+    second = window_client.get("/console/window?per_page=1&page=2")
+    assert "上一页" in second.text and f'href="{CASE}/{waiting_two["id"]}"' in second.text
     assert window_client.get(f"{STAFF}/applications?clock=overdue",
                              headers=api).json["total"] == 1
 
