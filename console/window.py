@@ -107,16 +107,13 @@ def _request_supplements(staff: StaffAccount, application_id: int):
         fields=form.fields, materials=form.materials, note=form.note)
 
 
-def _reject(staff: StaffAccount, application_id: int):
-    form = parse(ReasonIn)
-    return window.reject(db.session, staff=staff, application_id=application_id,
-                         version=form.version, reason=form.reason)
-
-
-def _refuse(staff: StaffAccount, application_id: int):
-    form = parse(ReasonIn)
-    return window.refuse(db.session, staff=staff, application_id=application_id,
-                         version=form.version, reason=form.reason)
+def _with_reason(decide: Callable[..., Any]) -> Call:
+    """A decision that states its reason (不予受理, 不予许可)."""
+    def call(staff: StaffAccount, application_id: int):
+        form = parse(ReasonIn)
+        return decide(db.session, staff=staff, application_id=application_id,
+                      version=form.version, reason=form.reason)
+    return call
 
 
 def _issue(staff: StaffAccount, application_id: int):
@@ -128,8 +125,8 @@ def _issue(staff: StaffAccount, application_id: int):
 ACTIONS: dict[str, tuple[Call, str]] = {
     workflow.Action.ACCEPT: (_accept, "已受理，各事项已分送审批单位"),
     workflow.Action.REQUEST_SUPPLEMENTS: (_request_supplements, "已一次性告知补正内容"),
-    workflow.Action.REJECT: (_reject, "已作出不予受理决定"),
-    workflow.Action.REFUSE: (_refuse, "已作出不予许可决定"),
+    workflow.Action.REJECT: (_with_reason(window.reject), "已作出不予受理决定"),
+    workflow.Action.REFUSE: (_with_reason(window.refuse), "已作出不予许可决定"),
     workflow.Action.ISSUE: (_issue, "已核发行业综合许可证"),
 }
 

@@ -15,7 +15,7 @@ from backend.models import Application, ApplicationItem
 from backend.services import staff as staff_service
 from tests.conftest import STAFF_PASSWORD
 from tests.test_console_session import csrf_of, sign_in
-from tests.test_workflow import RESTAURANT, STAFF, post, submitted
+from tests.test_workflow import RESTAURANT, STAFF, post, statements, submitted
 
 CASE = "/console/applications"
 
@@ -204,3 +204,20 @@ def test_a_case_that_is_not_yours_is_a_404_page(window_client, client, login, se
     page = client.get(f"{CASE}/{app['id']}")
     assert page.status_code == 404 and "APPLICATION_NOT_FOUND" in page.text
     assert client.get(f"{CASE}/{app['id']}/documents/acceptance.pdf").status_code == 404
+
+
+def test_the_queue_costs_the_same_queries_for_one_case_or_three(app, window_client, login,
+                                                                 staff_login):
+    """No query per row: counts are grouped, the clocks of a page come from one calendar read."""
+    applicant, (api, _) = login("cost-owner"), staff_login("window_commissioner")
+    cost = {}
+    for n in (1, 3):
+        while len(window_client.get(f"{STAFF}/applications?status=in_review",
+                                    headers=api).json["applications"]) < n:
+            case = submitted(window_client, applicant, **RESTAURANT)
+            post(window_client, api, f"/applications/{case['id']}/accept",
+                 {"version": case["version"]})
+        window_client.get("/console/window?status=in_review")  # warm: catalog, session
+        cost[n] = (statements(app, lambda: window_client.get(
+            "/console/window?status=in_review")))
+    assert len(cost[1]) == len(cost[3]), "\n".join(cost[3])

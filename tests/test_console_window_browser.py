@@ -42,7 +42,7 @@ def test_the_window_accepts_from_the_queue_and_prints_the_notice(console, live_s
     console.screenshot("window-case")
 
     page.once("dialog", lambda dialog: dialog.accept())  # data-confirm asks first
-    page.get_by_role("button", name=re.compile(r"受理$")).click()
+    page.get_by_role("button", name="容缺受理").click()  # its materials wait for the visit
     expect(page.get_by_role("status")).to_contain_text("已受理")
     link = page.get_by_role("link", name=re.compile("受理通知书"))
     expect(link).to_have_attribute("target", "_blank")

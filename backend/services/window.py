@@ -19,6 +19,7 @@ from backend.errors import Conflict, NotFound, RuleViolation
 from backend.models import (
     Application,
     ApplicationItem,
+    CatalogVersion,
     Inspection,
     InspectionMember,
     StaffAccount,
@@ -110,6 +111,9 @@ class Desk:
     rows: list[tuple[Application, time_limits.Clock | None]]
     total: int
     counts: dict[str, int]
+    # the catalog versions of the page, read at once and held while the page is drawn (the
+    # session's identity map holds objects weakly: each row would read its version again)
+    versions: list[CatalogVersion]
 
 
 def desk(session: Session, *, staff: StaffAccount, status: str | None, clock_state: str | None,
@@ -125,8 +129,10 @@ def desk(session: Session, *, staff: StaffAccount, status: str | None, clock_sta
         best = earliest.get(item.application_id)
         if best is None or limit.remaining_working_days < best.remaining_working_days:
             earliest[item.application_id] = limit
+    versions = list(session.scalars(select(CatalogVersion).where(
+        CatalogVersion.id.in_({a.catalog_version_id for a in rows})))) if rows else []
     return Desk([(a, earliest.get(a.id)) for a in rows], total,
-                counts(session, staff=staff, today=today))
+                counts(session, staff=staff, today=today), versions)
 
 
 def actions_for(staff: StaffAccount, application: Application) -> list[workflow.Action]:
