@@ -112,6 +112,9 @@ def test_accept_prints_a_numbered_acceptance_notice(window_client, login, sessio
     assert resp.status_code == 302 and resp.location.endswith(f"{CASE}/{app['id']}")
     page = window_client.get(resp.location)
     assert "已受理" in page.text and "/documents/acceptance.pdf" in page.text
+    assert "联合现场核查" in page.text and "待安排核查" in page.text  # the inspection opened
+    assert re.search(r'<span class="(on-time|due-soon)">\d+</span>', page.text)  # lane clocks
+    assert "消防救援机构" in page.text and "审查中" in page.text
     accepted = session.get(Application, app["id"])
     assert accepted.status == "in_review"
     text = pdf_text(window_client.get(f"{CASE}/{app['id']}/documents/acceptance.pdf"))
