@@ -14,6 +14,7 @@ from backend.models import (
     Inspection,
     License,
     MaterialFile,
+    StaffAccount,
 )
 from backend.services import application_form, applications, licenses, time_limits
 
@@ -91,6 +92,13 @@ def detail(application: Application, *, subject: str | None = None,
         "timeline": [{"at": e.at, "actor": e.actor_label, "action": e.action,
                       "message": e.message} for e in application.events],
     }
+
+
+def staff_detail(application: Application, staff: StaffAccount) -> dict:
+    """The staff view: links signed for the staff member; a unit reviewer sees only its own
+    items' lanes."""
+    unit = staff.unit_code if staff.role == workflow.REVIEWER else None
+    return detail(application, subject=f"staff:{staff.id}", unit=unit)
 
 
 def _lane(lane: ApplicationItem, item: dict, limit: time_limits.Clock) -> dict:

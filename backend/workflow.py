@@ -190,6 +190,14 @@ def transition(current: str, action: Action, *, role: str, kind: type[StrEnum] =
     return found
 
 
+def allowed_actions(current: str, *, role: str, kind: type[StrEnum] = State) -> list[Action]:
+    """What ``role`` may do to a subject in state ``current``, in the table's order: the
+    console offers these and no others (the services still check each call)."""
+    state = kind(current)
+    return [t.action for t in TRANSITIONS
+            if type(t.source) is kind and t.source == state and role in t.roles]
+
+
 def ensure_editable(current: str) -> None:
     if State(current) not in EDITABLE:
         raise Conflict("APPLICATION_NOT_EDITABLE",

@@ -29,10 +29,7 @@ CONFLICTS = {403: "FORBIDDEN_ROLE", 404: "不存在或无权查看（不区分�
 
 
 def _detail(application) -> dict:
-    """The staff view: a unit reviewer sees only its own items' lanes."""
-    staff = current_staff()
-    unit = staff.unit_code if staff.role == "unit_reviewer" else None
-    return presenters.detail(application, subject=f"staff:{staff.id}", unit=unit)
+    return presenters.staff_detail(application, current_staff())
 
 
 @bp.get("/applications")
@@ -44,7 +41,7 @@ def list_applications(query_data: ApplicationQuery):
     """窗口工作队列：按状态（默认待受理）列出申请"""
     rows, total = window.queue(db.session, staff=current_staff(), status=query_data.status,
                                industry=query_data.industry, page=query_data.page,
-                               per_page=query_data.per_page)
+                               per_page=query_data.per_page, clock_state=query_data.clock)
     return {"total": total, "page": query_data.page, "per_page": query_data.per_page,
             "applications": [presenters.summary(a) for a in rows]}
 

@@ -75,6 +75,8 @@ class PageQuery(In):
 
 class ApplicationQuery(PageQuery):
     status: State | None = Field(default=None, description="默认 submitted（待受理）")
+    clock: Literal["due_soon", "overdue"] | None = Field(
+        default=None, description="按办理时限筛选：有事项临期或超期的在办申请（忽略 status）")
     industry: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
@@ -106,6 +108,16 @@ class SupplementDemand(In):
 
 class SupplementsIn(Versioned):
     demands: list[SupplementDemand] = Field(min_length=1, max_length=50)
+    note: Short = ""
+
+
+class SupplementCodesIn(Versioned):
+    """补正 by picking the application's own fields and materials (the console's checkboxes)."""
+
+    fields: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default=[],
+                                                                           max_length=100)
+    materials: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default=[],
+                                                                              max_length=100)
     note: Short = ""
 
 

@@ -102,20 +102,22 @@ def _new_number(session: Session, county: str, year: int, industry_no: int) -> s
 
 
 def issue(session: Session, *, staff: StaffAccount, application_id: int,
-          today: date | None = None) -> tuple[License, bool]:
-    """Issue the license of an approved application; again → the same license (idempotent)."""
+          today: date | None = None, version: int | None = None) -> tuple[License, bool]:
+    """Issue the license of an approved application; again → the same license (idempotent).
+    ``version``: the application's version the clerk saw (a stale page is 409)."""
     permissions.require(staff, "license.issue")
     application = window.get_for_staff(session, staff, application_id)
     existing = session.scalar(select(License).where(License.application_id == application.id))
     if existing is not None:
         return existing, False
+    window.check_version(application, version)
     step = workflow.transition(application.status, workflow.Action.ISSUE, role=staff.role)
     today = today or clock.today()
     bundle = applications.bundle_of(session, application)
     document = bundle.document
     industry = document.industries[application.industry_code]
     values = application.form_values
-    division = entity.division(values["premises_city_code"], values["premises_county_code"])
+    division = premises_division(application)
     approved = [i for i in application.items if i.status == workflow.ItemState.APPROVED]
     essential = notice.essential_items(document, application.industry_code, application.answers)
     years = [document.permit_items[i.item_code].validity_years for i in approved]
@@ -129,7 +131,7 @@ def issue(session: Session, *, staff: StaffAccount, application_id: int,
         credit_code=values["credit_code"],
         premises_address=full_address(division, values["premises_address"]),
         county_code=division.county_code,
-        issuing_authority=f"{division.city_name}{division.county_name}行政审批服务管理局",
+        issuing_authority=issuing_authority(division),
         issued_on=today, valid_until=add_years(today, shortest) if shortest else None,
     )
     for n, item in enumerate(approved, start=1):
@@ -151,6 +153,16 @@ def issue(session: Session, *, staff: StaffAccount, application_id: int,
                   message=f"核发行业综合许可证，证号 {license_.license_no}",
                   data=_event_data(license_))
     return license_, True
+
+
+def premises_division(application: Application) -> entity.Division:
+    values = application.form_values
+    return entity.division(values["premises_city_code"], values["premises_county_code"])
+
+
+def issuing_authority(division: entity.Division) -> str:
+    """The county's approval service bureau: it issues the license and the window's notices."""
+    return f"{division.city_name}{division.county_name}行政审批服务管理局"
 
 
 def _event_data(license_: License, **extra: Any) -> dict[str, Any]:

@@ -8,25 +8,32 @@ every item goes to its approving unit at once (并联). Acceptance starts each i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, exists, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, distinct, exists, false, func, select
+from sqlalchemy.orm import Session, selectinload
 
 from backend import clock, workflow
 from backend.errors import Conflict, NotFound, RuleViolation
 from backend.models import (
     Application,
     ApplicationItem,
+    CatalogVersion,
     Inspection,
     InspectionMember,
     StaffAccount,
 )
 from backend.models.base import utcnow
 from backend.security import permissions
-from backend.services import applications, calendar, notice, pages, timeline
+from backend.services import applications, calendar, notice, pages, time_limits, timeline
 
 SEE_ALL = {workflow.COMMISSIONER, workflow.COORDINATOR, "system_admin"}
+# the window's tabs: what waits for it, in the order of the work
+QUEUE_STATUSES = (workflow.State.SUBMITTED, workflow.State.SUPPLEMENT_REQUESTED,
+                  workflow.State.IN_REVIEW, workflow.State.APPROVED)
+# the working-day clocks the window watches: in-review cases with an item due soon or overdue
+CLOCK_FILTERS = ("due_soon", "overdue")
 
 
 def check_version(subject, version: int | None) -> None:
@@ -76,15 +83,80 @@ def get_for_staff(session: Session, staff: StaffAccount, application_id: int) ->
 
 
 def queue(session: Session, *, staff: StaffAccount, status: str | None, industry: str | None,
-          page: int, per_page: int) -> tuple[list[Application], int]:
-    """The window's work: applications by status (default: awaiting acceptance), oldest first."""
+          page: int, per_page: int, clock_state: str | None = None,
+          today: date | None = None) -> tuple[list[Application], int]:
+    """The window's work: applications by status (default: awaiting acceptance), oldest first;
+    or, by ``clock_state`` (due_soon / overdue), the cases with an open item in that state."""
     permissions.require(staff, "application.view_any")
     query = select(Application).where(Application.status != workflow.State.DRAFT)
-    query = query.where(Application.status == (status or workflow.State.SUBMITTED))
+    if clock_state:
+        query = query.where(select(ApplicationItem.id).where(
+            ApplicationItem.application_id == Application.id,
+            *time_limits.in_state(session, clock_state, today or clock.today())).exists())
+    else:
+        query = query.where(Application.status == (status or workflow.State.SUBMITTED))
     if industry:
         query = query.where(Application.industry_code == industry)
+    query = query.options(selectinload(Application.items))
     return pages.page(session, query, Application.submitted_at, Application.id, page=page,
                       per_page=per_page)
+
+
+def counts(session: Session, *, staff: StaffAccount, today: date | None = None,
+           ) -> dict[str, int]:
+    """How many cases wait on each tab: one grouped query for the statuses, one per clock."""
+    permissions.require(staff, "application.view_any")
+    by_status = dict(session.execute(
+        select(Application.status, func.count()).where(Application.status.in_(QUEUE_STATUSES))
+        .group_by(Application.status)).all())
+    out = {str(s): by_status.get(s, 0) for s in QUEUE_STATUSES}
+    today = today or clock.today()
+    for state in CLOCK_FILTERS:
+        out[state] = session.scalar(
+            select(func.count(distinct(ApplicationItem.application_id))).join(Application)
+            .where(*time_limits.in_state(session, state, today))) or 0
+    return out
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The window's queue page: one page of cases, each with the clock of its open item due
+    first (None when none runs), the total, and the count on every tab."""
+
+    rows: list[tuple[Application, time_limits.Clock | None]]
+    total: int
+    counts: dict[str, int]
+    # the catalog versions of the page, read at once and held while the page is drawn (the
+    # session's identity map holds objects weakly: each row would read its version again)
+    versions: list[CatalogVersion]
+
+
+def desk(session: Session, *, staff: StaffAccount, status: str | None, clock_state: str | None,
+         industry: str | None, page: int, per_page: int, today: date | None = None) -> Desk:
+    today = today or clock.today()
+    rows, total = queue(session, staff=staff, status=status, industry=industry, page=page,
+                        per_page=per_page, clock_state=clock_state, today=today)
+    items = [item for application in rows for item in application.items]
+    earliest: dict[int, time_limits.Clock] = {}
+    for item, limit in zip(items, time_limits.of_items(session, items, today), strict=True):
+        if limit.remaining_working_days is None:
+            continue
+        best = earliest.get(item.application_id)
+        if best is None or limit.remaining_working_days < best.remaining_working_days:
+            earliest[item.application_id] = limit
+    versions = list(session.scalars(select(CatalogVersion).where(
+        CatalogVersion.id.in_({a.catalog_version_id for a in rows})))) if rows else []
+    return Desk([(a, earliest.get(a.id)) for a in rows], total,
+                counts(session, staff=staff, today=today), versions)
+
+
+def actions_for(staff: StaffAccount, application: Application) -> list[workflow.Action]:
+    """What ``staff`` may do to the case now, as the workflow allows it; 不予许可 only once
+    an item was refused (the service would refuse it otherwise)."""
+    actions = workflow.allowed_actions(application.status, role=staff.role)
+    if not any(i.status == workflow.ItemState.REFUSED for i in application.items):
+        actions = [a for a in actions if a != workflow.Action.REFUSE]
+    return actions
 
 
 def accept(session: Session, *, staff: StaffAccount, application_id: int, version: int | None,
@@ -158,6 +230,30 @@ def request_supplements(session: Session, *, staff: StaffAccount, application_id
     timeline.fire(session, application, application, step, actor=staff, message=message,
                   reason=note or None, data={"demands": demands})
     return application
+
+
+def request_supplements_of(session: Session, *, staff: StaffAccount, application_id: int,
+                           version: int | None, fields: list[str], materials: list[str],
+                           note: str) -> Application:
+    """补正 by picking the application's own form fields and materials (the console's
+    checkboxes): each becomes one demand of the one notice, named as the applicant saw it."""
+    application = get_for_staff(session, staff, application_id)
+    bundle = applications.bundle_of(session, application)
+    labels = {f.code: f.label for f in bundle.fields}
+    names = {m["code"]: m["name"] for m in bundle.notice["materials"]}
+    unknown = [c for c in fields if c not in labels] + [c for c in materials if c not in names]
+    if unknown:
+        raise RuleViolation("SUPPLEMENT_SUBJECT_UNKNOWN", "所选补正内容不属于本申请",
+                            {"codes": unknown})
+    demands = ([{"subject": labels[c], "demand": FIELD_DEMAND} for c in dict.fromkeys(fields)]
+               + [{"subject": names[c], "demand": MATERIAL_DEMAND}
+                  for c in dict.fromkeys(materials)])
+    return request_supplements(session, staff=staff, application_id=application_id,
+                               version=version, demands=demands, note=note)
+
+
+FIELD_DEMAND = "请核实并按要求更正该项内容"
+MATERIAL_DEMAND = "请补充或重新上传该材料"
 
 
 def reject(session: Session, *, staff: StaffAccount, application_id: int, version: int | None,

@@ -4,3 +4,18 @@ document.addEventListener("submit", (event) => {
   const message = event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+// A page photographed sideways: each press turns it a quarter (rotate-90/180/270 in
+// console.css); the frame makes room for a turned page so it does not cover its neighbours.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-rotate]");
+  if (!button) return;
+  const image = document.getElementById(button.dataset.rotate);
+  const turns = ((Number(image.dataset.turns) || 0) + 1) % 4;
+  image.dataset.turns = String(turns);
+  image.classList.remove("rotate-90", "rotate-180", "rotate-270");
+  if (turns) image.classList.add(`rotate-${turns * 90}`);
+  const frame = image.closest(".page-frame");
+  const spare = turns % 2 ? Math.max(0, (image.offsetWidth - image.offsetHeight) / 2) : 0;
+  frame.style.paddingBlock = `${spare}px`;
+});
