@@ -15,7 +15,7 @@ from backend.models import (
     License,
     MaterialFile,
 )
-from backend.services import application_form, applications, licenses, time_limits
+from backend.services import application_form, applications, licenses, review, time_limits
 
 
 def summary(application: Application) -> dict:
@@ -104,6 +104,52 @@ def _lane(lane: ApplicationItem, item: dict, limit: time_limits.Clock) -> dict:
         "due_on": limit.due_on, "remaining_working_days": limit.remaining_working_days,
         "clock": limit.state, "opinion": lane.opinion,
         "applicant_consents_to_drop": lane.applicant_consents_to_drop,
+    }
+
+
+def review_task(item: ApplicationItem, limit: time_limits.Clock | None = None) -> dict:
+    """One review task as a unit's queue lists it, with its clock."""
+    limit = limit or time_limits.of_item(db.session, item)
+    bundle = applications.bundle_of(db.session, item.application)
+    return {"id": item.id, "version": item.lock_version, "application_id": item.application_id,
+            "submission_number": item.application.submission_number,
+            "acceptance_number": item.application.acceptance_number,
+            "item_code": item.item_code,
+            "item_name": bundle.document.permit_items[item.item_code].name,
+            "status": item.status, "due_on": limit.due_on,
+            "remaining_working_days": limit.remaining_working_days, "clock": limit.state,
+            "unit": bundle.document.unit_ref(item.approving_unit)}
+
+
+def review_tasks(items: list[ApplicationItem]) -> list[dict]:
+    """A page of review tasks, their clocks read with one calendar query."""
+    return [review_task(item, limit) for item, limit in zip(
+        items, time_limits.of_items(db.session, items), strict=True)]
+
+
+def review_dossier(item: ApplicationItem, subject: str) -> dict:
+    """One item as its reviewer reads it: the task, the item's catalog entry (legal basis,
+    conditions), the application's numbers, and only the fields and materials the item
+    needs (``review.dossier``); personal numbers masked, files as signed links."""
+    application = item.application
+    bundle, fields, materials = review.dossier(db.session, item)
+    secret_key = current_app.extensions["settings"].SECRET_KEY
+    permit = bundle.document.permit_items[item.item_code]
+    files: dict[str, list[dict]] = {}
+    for f in sorted(application.files, key=lambda f: (f.material_code, f.position)):
+        files.setdefault(f.material_code, []).append(file_out(f, subject))
+    return {
+        **review_task(item),
+        "status_label": workflow.label(item.status, workflow.ItemState),
+        "opinion": item.opinion, "decided_at": item.decided_at,
+        "legal_basis": permit.legal_basis, "conditions": list(permit.conditions),
+        "promised_days": item.promised_days, "why": item.reason,
+        "industry": bundle.notice["industry"], "accepted_on": application.accepted_on,
+        "deferred_materials": application.deferred_materials,
+        "form": application_form.sections(
+            bundle.document, fields, application.form_values,
+            applications.sensitive_values(application, secret_key)),
+        "materials": [m | {"files": files.get(m["code"], [])} for m in materials],
     }
 
 

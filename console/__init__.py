@@ -13,4 +13,4 @@ from apiflask import APIBlueprint
 bp = APIBlueprint("console", __name__, url_prefix="/console", template_folder="templates",
                   static_folder="static", enable_openapi=False)
 
-from console import layout, session, window  # noqa: E402,F401 - attach routes to bp
+from console import inspections, layout, review, session, window  # noqa: E402,F401 - attach routes to bp

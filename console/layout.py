@@ -17,6 +17,9 @@ from console import bp
 # (backend.security.permissions); each page's module defines its endpoint
 NAVIGATION = [
     ("console.window_queue", "受理队列", "application.accept"),
+    ("console.review_queue", "本单位审查", "review.list_unit"),
+    ("console.inspection_board", "联合核查", "inspection.list_all"),
+    ("console.my_visits", "我的核查任务", "inspection.list_mine"),
 ]
 
 # our own scripts and styles only; images and PDFs are our own signed file links
