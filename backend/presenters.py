@@ -4,6 +4,7 @@ staff only what their role may see. Plain dicts; each API's schema validates and
 from __future__ import annotations
 
 from flask import current_app, url_for
+from sqlalchemy import select
 
 from backend import workflow
 from backend.extensions import db
@@ -14,6 +15,7 @@ from backend.models import (
     Inspection,
     License,
     MaterialFile,
+    StaffAccount,
 )
 from backend.services import application_form, applications, licenses, review, time_limits
 
@@ -171,6 +173,37 @@ def inspection_out(inspection: Inspection, subject: str) -> dict:
         "rectification": inspection.rectification,
         "rectification_deadline": inspection.rectification_deadline,
         "recheck_mode": inspection.recheck_mode, "outcome": inspection.outcome,
+    }
+
+
+def inspection_card(inspection: Inspection, subject: str) -> dict:
+    """An inspection as the console shows it: ``inspection_out`` with the business, its
+    premises, each item's name and unit, the team's names, and the photos (taken on the visit,
+    sent as rectification evidence) as signed links."""
+    application = inspection.application
+    document = applications.document_of(db.session, application)
+    names = {m.staff_id: m for m in inspection.members}
+    staff = {s.id: s.display_name for s in db.session.scalars(
+        select(StaffAccount).where(StaffAccount.id.in_(names)))} if names else {}
+    photos: dict[str, list[dict]] = {"inspection_photo": [], "rectification_evidence": []}
+    for f in application.files:
+        if f.material_code in photos:
+            photos[f.material_code].append(file_out(f, subject) | {"sha256": f.sha256})
+    out = inspection_out(inspection, subject)
+    for member in out["team"]:
+        member["name"] = staff.get(member["staff_id"], "")
+    items = {i.item_code: i for i in application.items}
+    return out | {
+        "acceptance_number": application.acceptance_number,
+        "industry": document.industries[application.industry_code].name,
+        "entity_name": application.form_values.get("entity_name", ""),
+        "premises_address": application.form_values.get("premises_address", ""),
+        "items": [{"code": code, "name": document.permit_items[code].name,
+                   "unit": document.unit_ref(items[code].approving_unit)}
+                  for code in inspection.item_codes if code in items],
+        "deferred_materials": [{"code": code, "name": document.materials[code].name}
+                               for code in application.deferred_materials],
+        "photos": photos["inspection_photo"], "evidence": photos["rectification_evidence"],
     }
 
 
