@@ -102,7 +102,7 @@ def test_review_schedule_record_and_conclude_one_application(console, live_serve
         forms = page.locator("form.result")
         for index in range(forms.count()):
             item = page.locator("form.result").nth(index)
-            item.get_by_label("符合要求").check()
+            item.get_by_label("符合要求", exact=True).check()
             item.get_by_label("核查记录").fill("现场情况与申请一致")
             item.locator('input[name="photos"]').first.check()
             for box in item.locator('input[name="confirmed_materials"]').all():
