@@ -413,7 +413,7 @@ def team_options(session: Session, inspection: Inspection, chosen: list[int],
                  ) -> list[dict]:
     """Every unit's active inspectors, the units of this inspection first, each saying
     whether ``chosen`` already covers it (the rule ``_schedule_problems`` enforces)."""
-    units = applications.bundle_of(session, inspection.application).document.units
+    document = applications.bundle_of(session, inspection.application).document
     involved = units_involved(inspection)
     inspectors = session.scalars(
         select(StaffAccount).where(StaffAccount.role == "inspector",
@@ -424,12 +424,12 @@ def team_options(session: Session, inspection: Inspection, chosen: list[int],
         by_unit.setdefault(person.unit_code, []).append(person)
     picked = set(chosen)
     codes = sorted(involved) + sorted(set(by_unit) - involved)
-    return [{"code": code, "name": units[code].name if code in units else code,
-             "involved": code in involved,
-             "covered": any(p.id in picked for p in by_unit.get(code, [])),
-             "inspectors": [{"id": p.id, "name": p.display_name, "chosen": p.id in picked}
-                            for p in by_unit.get(code, [])]}
-            for code in codes]
+    return [document.unit_ref(code) | {
+        "involved": code in involved,
+        "covered": any(p.id in picked for p in by_unit.get(code, [])),
+        "inspectors": [{"id": p.id, "name": p.display_name, "chosen": p.id in picked}
+                       for p in by_unit.get(code, [])]}
+        for code in codes]
 
 
 def visit_items(session: Session, *, staff: StaffAccount, inspection: Inspection,
