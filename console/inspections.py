@@ -59,7 +59,14 @@ def inspection_detail(inspection_id: int):
     return _inspection_page(inspection_id)
 
 
-def _act(inspection_id: int, action: str, call, done: str):
+def _act(inspection_id: int, action: str, schema, service, done: str, **arguments: str):
+    """Parse ``schema``, call ``service`` on the inspection with the form's version and
+    ``arguments`` (service argument → form field), show the outcome in place."""
+    def call():
+        form = parse(schema)
+        return service(db.session, staff=current_staff(), inspection_id=inspection_id,
+                       version=form.version,
+                       **{name: getattr(form, field) for name, field in arguments.items()})
     return perform(action, call, done=done,
                    then=url_for("console.inspection_detail", inspection_id=inspection_id),
                    page=lambda problem: _inspection_page(inspection_id, problem))
@@ -67,33 +74,21 @@ def _act(inspection_id: int, action: str, call, done: str):
 
 @bp.post("/inspections/<int:inspection_id>/schedule")
 def inspection_schedule(inspection_id: int):
-    def call():
-        form = parse(ScheduleIn)
-        return inspections.schedule(db.session, staff=current_staff(),
-                                    inspection_id=inspection_id, version=form.version,
-                                    on=form.date, window_text=form.window,
-                                    address=form.address, team=form.team)
-    return _act(inspection_id, "schedule", call, "已安排联合核查，已通知申请人")
+    return _act(inspection_id, "schedule", ScheduleIn, inspections.schedule,
+                "已安排联合核查，已通知申请人", on="date", window_text="window",
+                address="address", team="team")
 
 
 @bp.post("/inspections/<int:inspection_id>/conclude")
 def inspection_conclude(inspection_id: int):
-    def call():
-        form = parse(ConcludeIn)
-        return inspections.conclude(db.session, staff=current_staff(),
-                                    inspection_id=inspection_id, version=form.version,
-                                    deadline=form.deadline, recheck_mode=form.recheck_mode)
-    return _act(inspection_id, "conclude", call, "已结束核查")
+    return _act(inspection_id, "conclude", ConcludeIn, inspections.conclude, "已结束核查",
+                deadline="deadline", recheck_mode="recheck_mode")
 
 
 @bp.post("/inspections/<int:inspection_id>/photo-review")
 def inspection_photo_review(inspection_id: int):
-    def call():
-        form = parse(PhotoReviewIn)
-        return inspections.photo_review(db.session, staff=current_staff(),
-                                        inspection_id=inspection_id, version=form.version,
-                                        passed=form.passed, notes=form.notes)
-    return _act(inspection_id, "photo_review", call, "已作出照片复核结论")
+    return _act(inspection_id, "photo_review", PhotoReviewIn, inspections.photo_review,
+                "已作出照片复核结论", passed="passed", notes="notes")
 
 
 @bp.get("/inspections/<int:inspection_id>/rectification-notice.pdf")

@@ -15,6 +15,8 @@ from backend import clock
 from backend.services import calendar
 from backend.services import staff as staff_service
 from tests.conftest import STAFF_PASSWORD
+from tests.media_files import phone_jpeg
+from tests.test_applications import BASE, send_file
 from tests.test_console_session import csrf_of, sign_in
 from tests.test_workflow import RESTAURANT, accepted, rectifying, staff_get
 
@@ -170,3 +172,26 @@ def test_no_notice_before_a_rectification(console_as, in_review):
     inspection_id = int(re.search(r'/console/inspections/(\d+)"', board).group(1))
     resp = coordinator.get(f"/console/inspections/{inspection_id}/rectification-notice.pdf")
     assert resp.status_code == 409 and "NO_RECTIFICATION_NOTICE" in resp.text
+
+
+def test_the_photo_recheck_shows_the_evidence_and_decides_once(console_as, client, login,
+                                                               staff_login, session):
+    applicant, _, detail, inspection = rectifying(client, login, staff_login, session,
+                                                  recheck_mode="photos")
+    sent = send_file(client, f"{BASE}/{detail['id']}/inspection/evidence", applicant,
+                     phone_jpeg(seed=61))
+    assert sent.status_code == 201, sent.json
+    done = client.post(f"{BASE}/{detail['id']}/inspection/rectification", headers=applicant,
+                       json={"note": "已整改"})
+    version = done.json["inspection"]["version"]
+    coordinator, _ = console_as("inspection_coordinator")
+    page = coordinator.get(f"/console/inspections/{inspection['id']}").text
+    assert "照片复核" in page and 'alt="整改照片 1"' in page
+    form = {"csrf_token": csrf_of(page), "notes": "照片显示已整改", "passed": "true"}
+    stale = coordinator.post(f"/console/inspections/{inspection['id']}/photo-review",
+                             data=form | {"version": str(version + 1)})
+    assert stale.status_code == 409 and "VERSION_CONFLICT" in stale.text
+    passed = coordinator.post(f"/console/inspections/{inspection['id']}/photo-review",
+                              data=form | {"version": str(version)})
+    assert passed.status_code == 302
+    assert "核查通过" in coordinator.get(passed.location).text
