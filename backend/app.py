@@ -178,7 +178,7 @@ def _limit_only_limited_routes(app: APIFlask) -> None:
 CONSOLE_PREFIX = "/console"
 
 UPLOAD_ENDPOINTS = {"mp.upload_material", "mp.upload_evidence", "staff.upload_photo",
-                    "console.catalog_upload", "console.assisted_upload"}
+                    "console.catalog_upload", "console.assisted_upload", "console.visit_photo"}
 
 
 def _allow_upload_size() -> None:

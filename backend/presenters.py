@@ -4,6 +4,7 @@ staff only what their role may see. Plain dicts; each API's schema validates and
 from __future__ import annotations
 
 from flask import current_app, url_for
+from sqlalchemy import select
 
 from backend import workflow
 from backend.extensions import db
@@ -16,7 +17,7 @@ from backend.models import (
     MaterialFile,
     StaffAccount,
 )
-from backend.services import application_form, applications, licenses, time_limits
+from backend.services import application_form, applications, licenses, review, time_limits
 
 
 def summary(application: Application) -> dict:
@@ -115,6 +116,52 @@ def _lane(lane: ApplicationItem, item: dict, limit: time_limits.Clock) -> dict:
     }
 
 
+def review_task(item: ApplicationItem, limit: time_limits.Clock | None = None) -> dict:
+    """One review task as a unit's queue lists it, with its clock."""
+    limit = limit or time_limits.of_item(db.session, item)
+    bundle = applications.bundle_of(db.session, item.application)
+    return {"id": item.id, "version": item.lock_version, "application_id": item.application_id,
+            "submission_number": item.application.submission_number,
+            "acceptance_number": item.application.acceptance_number,
+            "item_code": item.item_code,
+            "item_name": bundle.document.permit_items[item.item_code].name,
+            "status": item.status, "due_on": limit.due_on,
+            "remaining_working_days": limit.remaining_working_days, "clock": limit.state,
+            "unit": bundle.document.unit_ref(item.approving_unit)}
+
+
+def review_tasks(items: list[ApplicationItem]) -> list[dict]:
+    """A page of review tasks, their clocks read with one calendar query."""
+    return [review_task(item, limit) for item, limit in zip(
+        items, time_limits.of_items(db.session, items), strict=True)]
+
+
+def review_dossier(item: ApplicationItem, subject: str) -> dict:
+    """One item as its reviewer reads it: the task, the item's catalog entry (legal basis,
+    conditions), the application's numbers, and only the fields and materials the item
+    needs (``review.dossier``); personal numbers masked, files as signed links."""
+    application = item.application
+    bundle, fields, materials = review.dossier(db.session, item)
+    secret_key = current_app.extensions["settings"].SECRET_KEY
+    permit = bundle.document.permit_items[item.item_code]
+    files: dict[str, list[dict]] = {}
+    for f in sorted(application.files, key=lambda f: (f.material_code, f.position)):
+        files.setdefault(f.material_code, []).append(file_out(f, subject))
+    return {
+        **review_task(item),
+        "status_label": workflow.label(item.status, workflow.ItemState),
+        "opinion": item.opinion, "decided_at": item.decided_at,
+        "legal_basis": permit.legal_basis, "conditions": list(permit.conditions),
+        "promised_days": item.promised_days, "why": item.reason,
+        "industry": bundle.notice["industry"], "accepted_on": application.accepted_on,
+        "deferred_materials": application.deferred_materials,
+        "form": application_form.sections(
+            bundle.document, fields, application.form_values,
+            applications.sensitive_values(application, secret_key)),
+        "materials": [m | {"files": files.get(m["code"], [])} for m in materials],
+    }
+
+
 def inspection_out(inspection: Inspection, subject: str) -> dict:
     document = applications.document_of(db.session, inspection.application)
     return {
@@ -133,6 +180,37 @@ def inspection_out(inspection: Inspection, subject: str) -> dict:
         "rectification": inspection.rectification,
         "rectification_deadline": inspection.rectification_deadline,
         "recheck_mode": inspection.recheck_mode, "outcome": inspection.outcome,
+    }
+
+
+def inspection_card(inspection: Inspection, subject: str) -> dict:
+    """An inspection as the console shows it: ``inspection_out`` with the business, its
+    premises, each item's name and unit, the team's names, and the photos (taken on the visit,
+    sent as rectification evidence) as signed links."""
+    application = inspection.application
+    document = applications.document_of(db.session, application)
+    names = {m.staff_id: m for m in inspection.members}
+    staff = {s.id: s.display_name for s in db.session.scalars(
+        select(StaffAccount).where(StaffAccount.id.in_(names)))} if names else {}
+    photos: dict[str, list[dict]] = {"inspection_photo": [], "rectification_evidence": []}
+    for f in application.files:
+        if f.material_code in photos:
+            photos[f.material_code].append(file_out(f, subject) | {"sha256": f.sha256})
+    out = inspection_out(inspection, subject)
+    for member in out["team"]:
+        member["name"] = staff.get(member["staff_id"], "")
+    items = {i.item_code: i for i in application.items}
+    return out | {
+        "acceptance_number": application.acceptance_number,
+        "industry": document.industries[application.industry_code].name,
+        "entity_name": application.form_values.get("entity_name", ""),
+        "premises_address": application.form_values.get("premises_address", ""),
+        "items": [{"code": code, "name": document.permit_items[code].name,
+                   "unit": document.unit_ref(items[code].approving_unit)}
+                  for code in inspection.item_codes if code in items],
+        "deferred_materials": [{"code": code, "name": document.materials[code].name}
+                               for code in application.deferred_materials],
+        "photos": photos["inspection_photo"], "evidence": photos["rectification_evidence"],
     }
 
 

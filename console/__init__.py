@@ -16,8 +16,10 @@ bp = APIBlueprint("console", __name__, url_prefix="/console", template_folder="t
 from console import (  # noqa: E402,F401 - attach routes to bp
     admin,
     assisted,
+    inspections,
     layout,
     licenses,
+    review,
     session,
     window,
 )

@@ -18,6 +18,9 @@ from console import bp
 NAVIGATION = [
     ("console.window_queue", "受理队列", "application.accept"),
     ("console.assisted_list", "帮办代办", "application.assist"),
+    ("console.review_queue", "本单位审查", "review.list_unit"),
+    ("console.inspection_board", "联合核查", "inspection.list_all"),
+    ("console.my_visits", "我的核查任务", "inspection.list_mine"),
     ("console.license_search", "许可证", "license.view"),
     ("console.license_requests", "变更延续补办", "license.handle_requests"),
     ("console.catalog_versions", "行业目录", "catalog.view"),

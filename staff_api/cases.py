@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend import presenters
 from backend.extensions import db
 from backend.models import ApplicationItem
-from backend.services import applications, review, time_limits, window
+from backend.services import review, time_limits, window
 from miniprogram_api.schemas import ApplicationDetail
 from staff_api import bp
 from staff_api.auth import current_staff, requires, staff_auth
@@ -127,16 +127,7 @@ def refuse(application_id: int, json_data: ReasonIn):
 
 
 def _task(item: ApplicationItem, limit: time_limits.Clock | None = None) -> dict:
-    limit = limit or time_limits.of_item(db.session, item)
-    bundle = applications.bundle_of(db.session, item.application)
-    return {"id": item.id, "version": item.lock_version, "application_id": item.application_id,
-            "submission_number": item.application.submission_number,
-            "acceptance_number": item.application.acceptance_number,
-            "item_code": item.item_code,
-            "item_name": bundle.document.permit_items[item.item_code].name,
-            "status": item.status, "due_on": limit.due_on,
-            "remaining_working_days": limit.remaining_working_days, "clock": limit.state,
-            "unit": bundle.document.unit_ref(item.approving_unit)}
+    return presenters.review_task(item, limit)
 
 
 @bp.get("/reviews")

@@ -418,9 +418,10 @@ def test_staff_free_text_is_cleaned_where_it_enters(client, login, staff_login):
     assert done["decision_reason"] == "不符合规划\n见附件"
 
 
-def rectifying(client, login, staff_login, session) -> tuple[dict, dict, dict, dict]:
+def rectifying(client, login, staff_login, session, recheck_mode: str = "onsite",
+               ) -> tuple[dict, dict, dict, dict]:
     """(applicant, coordinator, application, inspection): a joint inspection concluded with a
-    rectification notice, re-checked on site."""
+    rectification notice, re-checked on site (or by photos)."""
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
     coordinator, _ = staff_login("inspection_coordinator")
@@ -441,7 +442,7 @@ def rectifying(client, login, staff_login, session) -> tuple[dict, dict, dict, d
                     "confirmed_materials": detail["deferred_materials"]})
     current = staff_get(client, coordinator, f"/inspections/{inspection['id']}")
     post(client, coordinator, f"/inspections/{inspection['id']}/conclude", {
-        "version": current["version"], "recheck_mode": "onsite",
+        "version": current["version"], "recheck_mode": recheck_mode,
         "deadline": (clock.today() + timedelta(days=7)).isoformat()})
     return applicant, coordinator, detail, inspection
 

@@ -158,14 +158,31 @@ def _inspection_of(application: Application) -> Inspection:
     return application.inspection
 
 
+def recording_round(inspection: Inspection) -> int | None:
+    """The round whose results inspectors record now: 1 on the visit, 2 on an on-site
+    re-check; None when nothing is recorded on site (to schedule, rectifying, by photos, done)."""
+    if inspection.status == N.SCHEDULED:
+        return 1
+    if inspection.status == N.RECHECK and inspection.recheck_mode == "onsite":
+        return 2
+    return None
+
+
+def items_of_round(inspection: Inspection, round_: int) -> list[str]:
+    """The visit checks every item; the re-check only the items given rectification."""
+    if round_ == 1:
+        return list(inspection.item_codes)
+    return [r["item_code"] for r in inspection.rectification or []]
+
+
 def record_result(session: Session, *, staff: StaffAccount, inspection_id: int, item_code: str,
                   result: str, notes: str, demands: list[str], photos: list[str],
                   confirmed_materials: list[str]) -> InspectionResult:
     """An inspector's finding for one item of their unit, in the visit or the on-site re-check."""
     permissions.require(staff, "inspection.record_result")
     inspection = get_for_staff(session, staff=staff, inspection_id=inspection_id)
-    round_ = {N.SCHEDULED: 1, N.RECHECK: 2}.get(N(inspection.status))
-    if round_ is None or (round_ == 2 and inspection.recheck_mode != "onsite"):
+    round_ = recording_round(inspection)
+    if round_ is None:
         raise RuleViolation("INSPECTION_NOT_RECORDING", "当前核查状态不能记录结果",
                             {"status": inspection.status})
     application = inspection.application
@@ -214,8 +231,7 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
     permissions.require(staff, "inspection.conclude")
     inspection = get_for_staff(session, staff=staff, inspection_id=inspection_id)
     window.check_version(inspection, version)
-    onsite_round = {N.SCHEDULED: 1, N.RECHECK: 2 if inspection.recheck_mode == "onsite" else None}
-    round_ = onsite_round.get(N(inspection.status))
+    round_ = recording_round(inspection)
     if round_ is None:
         raise Conflict("STATE_CONFLICT", f"当前状态为“{workflow.label(inspection.status, N)}”，"
                        "不能结束核查", {"status": inspection.status})
@@ -269,8 +285,7 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
 
 def _results_or_missing(inspection: Inspection, round_: int) -> dict[str, InspectionResult]:
     """This round's results; an on-site re-check covers only the rectified items."""
-    wanted = (inspection.item_codes if round_ == 1
-              else [r["item_code"] for r in inspection.rectification or []])
+    wanted = items_of_round(inspection, round_)
     results = {r.item_code: r for r in inspection.results if r.round == round_}
     missing = [c for c in wanted if c not in results]
     if missing:
@@ -376,3 +391,58 @@ def photo_review(session: Session, *, staff: StaffAccount, inspection_id: int,
                   message=f"{step.label}（照片复核）{('：' + notes) if notes else ''}")
     window.conclude_if_decided(session, inspection.application)
     return inspection
+
+
+# --- what the console's pages show ---------------------------------------------------------
+
+BOARD = (N.TO_SCHEDULE, N.RESCHEDULE_REQUESTED, N.SCHEDULED, N.RECTIFYING, N.RECHECK)
+
+
+def board(session: Session, *, staff: StaffAccount) -> dict[str, list[Inspection]]:
+    """The coordinator's open inspections by status, each list by visit date."""
+    permissions.require(staff, "inspection.list_all")
+    out: dict[str, list[Inspection]] = {state: [] for state in BOARD}
+    for inspection in session.scalars(
+            select(Inspection).where(Inspection.status.in_(BOARD))
+            .order_by(Inspection.scheduled_on, Inspection.id)):
+        out[inspection.status].append(inspection)
+    return out
+
+
+def team_options(session: Session, inspection: Inspection, chosen: list[int],
+                 ) -> list[dict]:
+    """Every unit's active inspectors, the units of this inspection first, each saying
+    whether ``chosen`` already covers it (the rule ``_schedule_problems`` enforces)."""
+    document = applications.bundle_of(session, inspection.application).document
+    involved = units_involved(inspection)
+    inspectors = session.scalars(
+        select(StaffAccount).where(StaffAccount.role == "inspector",
+                                   StaffAccount.active.is_(True))
+        .order_by(StaffAccount.unit_code, StaffAccount.display_name))
+    by_unit: dict[str, list[StaffAccount]] = {}
+    for person in inspectors:
+        by_unit.setdefault(person.unit_code, []).append(person)
+    picked = set(chosen)
+    codes = sorted(involved) + sorted(set(by_unit) - involved)
+    return [document.unit_ref(code) | {
+        "involved": code in involved,
+        "covered": any(p.id in picked for p in by_unit.get(code, [])),
+        "inspectors": [{"id": p.id, "name": p.display_name, "chosen": p.id in picked}
+                       for p in by_unit.get(code, [])]}
+        for code in codes]
+
+
+def visit_items(session: Session, *, staff: StaffAccount, inspection: Inspection,
+                ) -> list[dict]:
+    """The items an inspector records in this round: those of their own unit, with the
+    result already recorded (if any)."""
+    round_ = recording_round(inspection)
+    if round_ is None:
+        return []
+    names = applications.bundle_of(session, inspection.application).document.permit_items
+    mine = {i.item_code for i in inspection.application.items
+            if i.approving_unit == staff.unit_code}
+    results = {r.item_code: r for r in inspection.results if r.round == round_}
+    return [{"code": code, "name": names[code].name, "round": round_,
+             "result": results.get(code)}
+            for code in items_of_round(inspection, round_) if code in mine]

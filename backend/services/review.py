@@ -14,7 +14,7 @@ from backend.errors import NotFound, RuleViolation
 from backend.models import Application, ApplicationItem, StaffAccount
 from backend.models.base import utcnow
 from backend.security import permissions
-from backend.services import applications, pages, timeline, window
+from backend.services import application_form, applications, pages, timeline, window
 
 
 def unit_queue(session: Session, *, staff: StaffAccount, status: str | None, page: int,
@@ -60,3 +60,15 @@ def decide(session: Session, *, staff: StaffAccount, item_id: int, version: int 
                   reason=None if approve else opinion.strip())
     window.conclude_if_decided(session, application)
     return item
+
+
+def dossier(session: Session, item: ApplicationItem,
+            ) -> tuple[applications.Bundle, list[application_form.Field], list[dict]]:
+    """What the reviewer of one item reads, and nothing more: the shared fields (entity,
+    contact, premises), the catalog fields this item needs (its own and those it shares with
+    other items), and the materials this item needs, with their upload state."""
+    bundle = applications.bundle_of(session, item.application)
+    fields = [f for f in bundle.fields if not f.items or item.item_code in f.items]
+    materials = [m for m in applications.material_status(bundle, item.application)
+                 if item.item_code in {i["code"] for i in m["items"]}]
+    return bundle, fields, materials

@@ -19,3 +19,14 @@ document.addEventListener("click", (event) => {
   const spare = turns % 2 ? Math.max(0, (image.offsetWidth - image.offsetHeight) / 2) : 0;
   frame.style.paddingBlock = `${spare}px`;
 });
+
+// The inspection team picker says, as boxes are ticked, which units still need an inspector
+// (the server says the same on load and the service decides on sending).
+document.addEventListener("change", (event) => {
+  const unit = event.target.closest("fieldset.unit[data-unit]");
+  const state = unit && unit.querySelector(".unit-state");
+  if (!state || event.target.name !== "team") return;
+  const covered = unit.querySelector("input[name=team]:checked") !== null;
+  unit.classList.toggle("needs", !covered);
+  state.textContent = covered ? state.dataset.covered : state.dataset.needed;
+});
