@@ -31,6 +31,7 @@ TABS = [("status", str(workflow.State.SUBMITTED), "待受理"),
         ("status", str(workflow.State.SUPPLEMENT_REQUESTED), "待补正"),
         ("status", str(workflow.State.IN_REVIEW), "办理中"),
         ("status", str(workflow.State.APPROVED), "待发证"),
+        ("status", str(workflow.State.LICENSED), "已发证"),
         ("clock", "due_soon", "即将到期"),
         ("clock", "overdue", "已超期")]
 

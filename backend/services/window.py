@@ -31,7 +31,7 @@ from backend.services import applications, calendar, notice, pages, time_limits,
 SEE_ALL = {workflow.COMMISSIONER, workflow.COORDINATOR, "system_admin"}
 # the window's tabs: what waits for it, in the order of the work
 QUEUE_STATUSES = (workflow.State.SUBMITTED, workflow.State.SUPPLEMENT_REQUESTED,
-                  workflow.State.IN_REVIEW, workflow.State.APPROVED)
+                  workflow.State.IN_REVIEW, workflow.State.APPROVED, workflow.State.LICENSED)
 # the working-day clocks the window watches: in-review cases with an item due soon or overdue
 CLOCK_FILTERS = ("due_soon", "overdue")
 
