@@ -17,6 +17,7 @@ from tests.conftest import STAFF_PASSWORD
 from tests.test_catalog import catalog_data, load_cli, version_count, write_catalog
 from tests.test_console_session import csrf_of, sign_in
 from tests.test_licenses import licensed  # noqa: F401 - the fixture
+from tests.test_notifications_api import applicant_id, enqueue_event, outbox_row
 
 STRONG = "copper-meadow-listens-73"
 
@@ -337,3 +338,39 @@ def test_a_change_request_is_decided_by_the_unit(client, session, licensed):  # 
         "csrf_token": token, "version": version, "opinion": "同意变更", "approve": "true"})
     assert resp.status_code == 302
     assert session.get(License, shown["id"]).holder_name == "新店名有限公司"
+
+
+# --- deliveries ----------------------------------------------------------------------------------
+
+
+def test_an_uncertain_wechat_delivery_is_replayed_from_the_console_only_knowingly(
+        app, client, login, session):
+    login("alice")
+    row = outbox_row(session, enqueue_event(app, applicant=applicant_id(session, "alice")))
+    row.status = "uncertain"
+    session.commit()
+    token = signed_in(client, session, "sysadmin-d", "system_admin", page="/console/deliveries")
+    page = client.get("/console/deliveries")
+    assert f'/console/deliveries/{row.id}/replay' in page.text and "接受重复发送的风险" in page.text
+
+    url = f"/console/deliveries/{row.id}/replay"
+    refused = client.post(url, data={"csrf_token": token})
+    assert refused.status_code == 409 and "DELIVERY_MAY_HAVE_ARRIVED" in refused.text
+    session.refresh(row)
+    assert row.status == "uncertain"  # nothing changed
+    done = client.post(url, data={"csrf_token": token, "accept_duplicate_risk": "true"})
+    assert done.status_code == 302
+    session.refresh(row)
+    assert row.status == "pending" and "sysadmin-d" in row.last_error
+
+
+def test_a_department_endpoint_shows_its_new_credentials_once(client, session):
+    token = signed_in(client, session, "sysadmin-e", "system_admin", page="/console/deliveries")
+    resp = client.post("/console/departments/market", data={
+        "csrf_token": token, "url": "https://market.example/hook", "active": "true",
+        "rotate_secret": "true", "rotate_api_key": "true"})
+    assert resp.status_code == 200
+    shown = re.findall(r"<code[^>]*>([A-Za-z0-9_\-]{20,})</code>", resp.text)
+    assert len(shown) == 2, resp.text  # the signing secret and the API key, this once
+    again = client.get("/console/deliveries").text
+    assert not any(secret in again for secret in shown)
