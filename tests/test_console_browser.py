@@ -97,3 +97,20 @@ def test_a_newcomer_finds_the_demo_story_in_the_window_queue(console, live_serve
     expect(page).to_have_url(re.compile(r"/console/window\?status=licensed$"))
     expect(queue.get_by_role("row").filter(has_text=licensed)).to_contain_text("饭店")
     expect(queue).not_to_contain_text(waiting)
+
+
+def test_a_reviewer_typing_another_units_item_url_gets_not_found(console, live_server):
+    """The café of the demo story waits on 消防's review: its item page is fire1's, and
+    bureau1 typing its address learns nothing, not even that it exists."""
+    http, fire = live_server.client(), live_server.login_staff("fire1")[0]
+    task = staff_get(http, fire, "/reviews")["reviews"][0]
+    console.sign_in("fire1")
+    page = console.open(f"/console/reviews/{task['id']}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(task["item_name"])
+    console.sign_out()
+    console.sign_in("bureau1")
+    response = page.goto(f"{live_server.base_url}/console/reviews/{task['id']}")
+    assert response.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("不存在")
+    expect(page.locator("body")).not_to_contain_text(task["item_name"])
+    console.screenshot("review-item-of-another-unit")
