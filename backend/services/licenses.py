@@ -50,6 +50,7 @@ CHANGEABLE = {"holder_name": "经营主体名称", "premises_address": "经营�
               "legal_rep_name": "法定代表人（负责人）"}
 RENEWAL_WINDOW_DAYS = 90
 REQUEST_LABELS = {"change": "变更", "renewal": "延续", "replacement": "补发", "cancel": "注销"}
+REQUEST_STATUS_LABELS = {"pending": "待审核", "approved": "已同意", "refused": "不予同意"}
 # The one table of which holder requests each state of the license allows (the state is its
 # verdict, so an item's loss counts as the scan shows it). Checked when the holder asks and
 # again when staff approve, so a license revoked while a request waits is never re-issued.
