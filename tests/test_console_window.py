@@ -64,7 +64,7 @@ def test_queue_counts_each_tab_and_filters_by_clock(window_client, login, staff_
     assert page.status_code == 200
     counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', page.text))
     assert counts == {"submitted": "1", "supplement_requested": "0", "in_review": "1",
-                      "approved": "0", "due_soon": "0", "overdue": "1"}
+                      "approved": "0", "licensed": "0", "due_soon": "0", "overdue": "1"}
     assert f'href="{CASE}/{waiting["id"]}"' in page.text
     assert "太原市小店区晋味饭店有限公司" in page.text and "饭店" in page.text
     assert f'href="{CASE}/{running["id"]}"' not in page.text
