@@ -2,6 +2,25 @@
 
 The link names who it was issued to; at fetch time that subject must still own the file
 (an <image> in the mini-program cannot send our bearer header, hence the signed link).
+
+Every file opens in the browser (``Content-Disposition: inline``), PDFs too, so a reviewer
+reads an applicant's PDF in the browser's own viewer instead of a download to open by hand.
+What makes that safe:
+
+- we only ever store our own re-encoded JPEGs, our rendered license PNGs and PDFs that
+  media/images.py re-validated with pikepdf: encrypted ones and any with active content
+  (/JavaScript, /JS, /Launch, /AA, /EmbeddedFile(s), /RichMedia, /XFA anywhere in the file,
+  escaped names decoded) are refused at upload, so what is served is a plain document;
+- the type is ours (from the stored bytes' signature, not the upload's name or header) and
+  ``X-Content-Type-Options: nosniff`` stops the browser from guessing another (a "PDF" read
+  as HTML);
+- ``Content-Security-Policy: default-src 'none'; sandbox`` puts the response in an opaque
+  origin without scripts, forms, plugins' scripting or top navigation: should a file still
+  carry something active, it runs nowhere near the console's origin and its session cookie.
+  Chromium's PDF viewer (its built-in extension) renders under that sandbox: tried with
+  Playwright in Debian's Chromium 156 (tests/test_files_browser.py opens a console link and
+  sees the viewer, no download). A browser whose viewer refused the sandbox would show an
+  empty page, not run the file, so the sandbox stays on.
 """
 
 from __future__ import annotations
@@ -37,9 +56,9 @@ def fetch(token: str):
     # position, which a buffered read + seek(0) leaves past the first 4 KB.
     response = send_file(store.open(sha256), mimetype=mimetype, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    # images are our own re-encoded JPEGs; PDFs are kept as uploaded, so never rendered inline
+    # in the browser's viewer, sandboxed (the module's docstring); a PDF saved from it is named
     response.headers["Content-Disposition"] = (
-        f"attachment; filename={sha256[:16]}.pdf" if is_pdf else "inline")
+        f"inline; filename={sha256[:16]}.pdf" if is_pdf else "inline")
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

@@ -17,7 +17,14 @@ from backend.models import (
     MaterialFile,
     StaffAccount,
 )
-from backend.services import application_form, applications, licenses, review, time_limits
+from backend.services import (
+    application_form,
+    applications,
+    inspections,
+    licenses,
+    review,
+    time_limits,
+)
 
 
 def summary(application: Application) -> dict:
@@ -99,7 +106,20 @@ def staff_detail(application: Application, staff: StaffAccount) -> dict:
     """The staff view: links signed for the staff member; a unit reviewer sees only its own
     items' lanes."""
     unit = staff.unit_code if staff.role == workflow.REVIEWER else None
-    return detail(application, subject=f"staff:{staff.id}", unit=unit)
+    out = detail(application, subject=f"staff:{staff.id}", unit=unit)
+    if out["inspection"] is not None:
+        _name_team(out["inspection"]["team"])
+    return out
+
+
+def _name_team(team: list[dict]) -> None:
+    """Each member of an inspection team (``inspection_out``) with its display name; staff
+    see who inspects, the applicant's view keeps to units."""
+    ids = {m["staff_id"] for m in team}
+    names = {s.id: s.display_name for s in db.session.scalars(
+        select(StaffAccount).where(StaffAccount.id.in_(ids)))} if ids else {}
+    for member in team:
+        member["name"] = names.get(member["staff_id"], "")
 
 
 def _lane(lane: ApplicationItem, item: dict, limit: time_limits.Clock) -> dict:
@@ -173,13 +193,17 @@ def inspection_out(inspection: Inspection, subject: str) -> dict:
         "reschedule_used": inspection.reschedule_used,
         "team": [{"staff_id": m.staff_id, "unit": document.unit_ref(m.unit_code)}
                  for m in inspection.members],
-        "results": [{"round": r.round, "item_code": r.item_code, "result": r.result,
+        "results": [{"round": r.round, "item_code": r.item_code,
+                     "item_name": document.permit_items[r.item_code].name,
+                     "result": r.result, "result_label": inspections.RESULT_LABELS[r.result],
                      "notes": r.notes, "demands": r.demands,
                      "confirmed_materials": r.confirmed_materials}
                     for r in inspection.results],
         "rectification": inspection.rectification,
         "rectification_deadline": inspection.rectification_deadline,
-        "recheck_mode": inspection.recheck_mode, "outcome": inspection.outcome,
+        "recheck_mode": inspection.recheck_mode,
+        "recheck_mode_label": inspections.RECHECK_MODES.get(inspection.recheck_mode or ""),
+        "outcome": inspection.outcome,
     }
 
 
@@ -189,16 +213,12 @@ def inspection_card(inspection: Inspection, subject: str) -> dict:
     sent as rectification evidence) as signed links."""
     application = inspection.application
     document = applications.document_of(db.session, application)
-    names = {m.staff_id: m for m in inspection.members}
-    staff = {s.id: s.display_name for s in db.session.scalars(
-        select(StaffAccount).where(StaffAccount.id.in_(names)))} if names else {}
     photos: dict[str, list[dict]] = {"inspection_photo": [], "rectification_evidence": []}
     for f in application.files:
         if f.material_code in photos:
             photos[f.material_code].append(file_out(f, subject) | {"sha256": f.sha256})
     out = inspection_out(inspection, subject)
-    for member in out["team"]:
-        member["name"] = staff.get(member["staff_id"], "")
+    _name_team(out["team"])
     items = {i.item_code: i for i in application.items}
     return out | {
         "acceptance_number": application.acceptance_number,
@@ -242,6 +262,8 @@ def license_out(license_: License, subject: str) -> dict:
         "pdf_url": link(face.pdf_sha256) if face.pdf_sha256 else None,
         "verify_url": face.verify_url,
         "requests": [{"id": c.id, "version": c.lock_version, "kind": c.kind,
-                      "status": c.status, "changes": c.changes, "reason": c.reason,
+                      "kind_label": licenses.REQUEST_LABELS[c.kind], "status": c.status,
+                      "status_label": licenses.REQUEST_STATUS_LABELS[c.status],
+                      "changes": c.changes, "reason": c.reason,
                       "unit_decisions": c.unit_decisions} for c in license_.changes],
     }

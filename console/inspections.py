@@ -51,7 +51,7 @@ def _inspection_page(inspection_id: int, problem: dict | None = None):
         "inspections/inspection.html", title="联合核查", problem=problem, form=request.form,
         card=presenters.inspection_card(inspection, _subject()),
         units=inspections.team_options(db.session, inspection, chosen),
-        recheck_modes=(("onsite", "现场复核"), ("photos", "照片复核")))
+        recheck_modes=tuple(inspections.RECHECK_MODES.items()))
 
 
 @bp.get("/inspections/<int:inspection_id>")
@@ -119,7 +119,7 @@ def _visit_page(inspection_id: int, problem: dict | None = None):
         "inspections/visit.html", title="现场核查", problem=problem, form=request.form,
         card=presenters.inspection_card(inspection, _subject()),
         items=inspections.visit_items(db.session, staff=staff, inspection=inspection),
-        results=(("pass", "符合要求"), ("rectify", "需整改"), ("fail", "不符合要求")))
+        results=tuple(inspections.RESULT_LABELS.items()))
 
 
 @bp.get("/visits/<int:inspection_id>")

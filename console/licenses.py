@@ -39,7 +39,8 @@ def _license_page(license_id: int, problem: dict | None = None):
     db.session.commit()  # the first view of a version keeps its rendered face
     return render_template("licenses/page.html", title=f"许可证 {license_.license_no}",
                            license=shown, events=events, problem=problem,
-                           actions=licenses.ITEM_ACTIONS)
+                           actions=licenses.ITEM_ACTIONS,
+                           changeable=licenses.changeable_items(current_staff(), license_))
 
 
 @bp.get("/licenses/<int:license_id>")

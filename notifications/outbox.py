@@ -37,6 +37,10 @@ REFUSED, SKIPPED, FAILED, UNCERTAIN = "refused", "skipped", "failed", "uncertain
 STATUSES = (PENDING, SENDING, SENT, REFUSED, SKIPPED, FAILED, UNCERTAIN)
 REPLAYABLE = frozenset({REFUSED, SKIPPED, FAILED, UNCERTAIN})
 WECHAT, WEBHOOK, NONE = "wechat", "webhook", "none"
+# as the administrator's console shows them
+STATUS_LABELS = {PENDING: "待发送", SENDING: "发送中", SENT: "已发送", REFUSED: "被拒收",
+                 SKIPPED: "未发送", FAILED: "发送失败", UNCERTAIN: "结果不明"}
+CHANNEL_LABELS = {WECHAT: "微信订阅消息", WEBHOOK: "部门推送", NONE: "无渠道"}
 _RING = "outbox.ring_after_commit"
 
 

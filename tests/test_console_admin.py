@@ -296,6 +296,8 @@ def test_a_unit_suspends_and_restores_its_item_but_not_another_units(
     version = session.get(License, shown["id"]).lock_version
 
     url = f"/console/licenses/{shown['id']}/items"
+    page = client.get(f"/console/licenses/{shown['id']}").text  # forms for its own item only
+    assert re.findall(r'action="[^"]*/items/([^/"]+)/\w+"', page) == [mine.item_code] * 3
     resp = client.post(f"{url}/{theirs.item_code}/suspend", data={
         "csrf_token": token, "version": version, "reason": "检查发现问题"})
     assert resp.status_code == 404 and "LICENSE_ITEM_NOT_FOUND" in resp.text
@@ -338,6 +340,8 @@ def test_a_change_request_is_decided_by_the_unit(client, session, licensed):  # 
         "csrf_token": token, "version": version, "opinion": "同意变更", "approve": "true"})
     assert resp.status_code == 302
     assert session.get(License, shown["id"]).holder_name == "新店名有限公司"
+    page = client.get(f"/console/licenses/{shown['id']}").text
+    assert f"#{change_id} 变更 · 已同意" in page  # labels, not the codes change / approved
 
 
 # --- deliveries ----------------------------------------------------------------------------------

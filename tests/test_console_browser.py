@@ -72,17 +72,21 @@ def test_every_page_of_the_navigation_fits_the_screen(console, username):
         assert response.status == 200, (label, href, response.status)
         console.assert_no_sideways_scroll()
         console.screenshot(f"{username}-{href.strip('/').replace('/', '-')}")
-def demo_number(live_server, case: demo.Case) -> str:
-    """The submission number of a demo case seeded by `make migrate` (`flask demo story`),
-    found through the staff API by its entity's name among its industry's applications."""
+def demo_detail(live_server, case: demo.Case) -> dict:
+    """A demo case seeded by `make migrate` (`flask demo story`) as window1 reads it in the
+    staff API, found by its entity's name among its industry's applications."""
     http, headers = live_server.client(), live_server.login_staff("window1")[0]
     page = staff_get(http, headers, f"/applications?status={case.goal}&industry={case.industry}")
     for summary in page["applications"]:
         detail = staff_get(http, headers, f"/applications/{summary['id']}")
         values = {f["code"]: f["value"] for s in detail["form"] for f in s["fields"]}
         if values["entity_name"] == case.fields["entity_name"]:
-            return summary["submission_number"]
+            return detail
     raise AssertionError(f"{case.openid} is not in the {case.goal} queue: {page}")
+
+
+def demo_number(live_server, case: demo.Case) -> str:
+    return demo_detail(live_server, case)["submission_number"]
 
 
 def test_a_newcomer_finds_the_demo_story_in_the_window_queue(console, live_server):

@@ -195,3 +195,11 @@ def test_the_photo_recheck_shows_the_evidence_and_decides_once(console_as, clien
                               data=form | {"version": str(version)})
     assert passed.status_code == 302
     assert "核查通过" in coordinator.get(passed.location).text
+
+
+def test_the_item_page_shows_the_premises_by_name(console_as, in_review):
+    fire, _ = console_as("unit_reviewer", "fire")
+    page = fire.get(f"/console/reviews/{lane(in_review, 'fire')['id']}").text
+    main = page.split("<main", 1)[1]
+    assert "<dd>太原市</dd>" in main and "<dd>小店区</dd>" in main
+    assert "140100" not in main and "140105" not in main

@@ -11,11 +11,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from backend.models import Application, ApplicationItem
+from backend.models import Application, ApplicationItem, StaffAccount
 from backend.services import staff as staff_service
 from tests.conftest import STAFF_PASSWORD
 from tests.test_console_session import csrf_of, sign_in
-from tests.test_workflow import RESTAURANT, STAFF, post, statements, submitted
+from tests.test_workflow import RESTAURANT, STAFF, post, rectifying, statements, submitted
 
 CASE = "/console/applications"
 
@@ -224,3 +224,21 @@ def test_the_queue_costs_the_same_queries_for_one_case_or_three(app, window_clie
         cost[n] = (statements(app, lambda: window_client.get(
             "/console/window?status=in_review")))
     assert len(cost[1]) == len(cost[3]), "\n".join(cost[3])
+
+
+def test_the_case_shows_names_not_codes(window_client, login, staff_login, session):
+    """Premises as division names, the inspection team as people and units, the results
+    with item names and labels; no code a person would have to look up."""
+    _, _, app, inspection = rectifying(window_client, login, staff_login, session)
+    main = window_client.get(f"{CASE}/{app['id']}").text.split("<main", 1)[1]
+    assert "<dd>太原市</dd>" in main and "<dd>小店区</dd>" in main
+    assert "140100" not in main and "140105" not in main
+    team = session.scalars(select(StaffAccount).where(
+        StaffAccount.id.in_([m["staff_id"] for m in inspection["team"]]))).all()
+    assert len(team) == 2
+    for member in team:
+        assert f"{member.display_name}（" in main
+    assert "（行政审批服务管理局）" in main and "人员 #" not in main
+    assert "需整改" in main and "rectify" not in main
+    for code in inspection["item_codes"]:
+        assert f"<td>{code}</td>" not in main

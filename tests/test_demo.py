@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 
 from backend import clock
 from backend.extensions import db
-from backend.models import Applicant, License, LicenseRendition, MaterialFile
-from backend.services import calendar, demo, verification
+from backend.models import Applicant, License, LicenseRendition, MaterialFile, StaffAccount
+from backend.services import assisted, calendar, demo, verification
 from backend.services import staff as staff_service
+from tests.test_console_session import sign_in
 
 
 def run_story(app) -> str:
@@ -42,7 +43,7 @@ def test_the_story_seeds_every_state_once(app):
             "demo-licensed": "licensed", "demo-in-review": "in_review",
             "demo-submitted": "submitted", "demo-walk-in": "draft"}
         assert db.session.scalar(select(func.count()).select_from(Applicant).where(
-            Applicant.openid.startswith("demo-"))) == 4
+            Applicant.openid.startswith("demo-"))) == 3  # the walk-in's is a placeholder
 
         # licensed: every item approved, the inspection passed, the QR verifies
         licensed = by_openid["demo-licensed"]
@@ -74,11 +75,17 @@ def test_the_story_seeds_every_state_once(app):
         assert calendar.is_workday(db.session, inspection.scheduled_on)
         assert {m.unit_code for m in inspection.members} == {"approval_bureau", "fire"}
 
-        # waiting at the window, and the draft with its entity filled in
+        # waiting at the window, and window1's 帮办代办 draft with its entity filled in
         assert {i.status for i in by_openid["demo-submitted"].items} == {"submitted"}
         walk_in = by_openid["demo-walk-in"]
         assert walk_in.form_values["entity_name"] == "太原市小店区三晋书苑文化有限公司"
         assert not walk_in.files
+        window1 = db.session.scalar(select(StaffAccount).where(
+            StaffAccount.username == "window1"))
+        [case] = assisted.list_mine(db.session, staff=window1)
+        assert case.application.id == walk_in.id and case.placeholder.openid is None
+        assert case.walk_in.id_number_masked.startswith("1401") and case.walk_in.person_name
+        assert {e.action for e in walk_in.events} >= {"application.assisted"}
 
         # real files in the media store: photos re-encoded as JPEG, documents as PDF
         files = db.session.scalars(select(MaterialFile)).all()
@@ -94,3 +101,15 @@ def test_the_story_wants_the_demo_staff_first(app):
     result = app.test_cli_runner().invoke(args=["demo", "story"])
     assert result.exit_code == 1
     assert "DEMO_STAFF_MISSING" in result.output and "flask staff demo" in result.output
+
+
+def test_window1_finds_the_walk_in_on_its_assisted_page(app):
+    with app.app_context():
+        staff_service.ensure_demo_accounts(db.session)
+        db.session.commit()
+    run_story(app)
+    client = app.test_client()
+    sign_in(client, "window1", staff_service.DEMO_PASSWORD)
+    page = client.get("/console/assisted").text
+    assert "太原市小店区三晋书苑文化有限公司" in page and "孙*" in page
+    assert "共 1 件" in page

@@ -18,6 +18,7 @@ from backend.models import (
     ApplicationEvent,
     ApplicationItem,
     CatalogVersion,
+    DepartmentEndpoint,
     DepartmentRecord,
     InboxMessage,
     Inspection,
@@ -27,6 +28,7 @@ from backend.models import (
     WechatSubscription,
 )
 from backend.models.base import utcnow
+from backend.security import tokens
 from notifications import outbox, routing
 from notifications import tick as jobs
 from tests import test_notifications as shared
@@ -313,6 +315,10 @@ def test_department_endpoints_are_for_administrators_and_show_credentials_once(
     market = next(d for d in listed if d["code"] == "market")
     assert market["configured"] and market["url"] == "https://market.example/v2"
     assert "secret" not in market and len(listed) >= 5
+    # only the key's digest is kept, the same digest as every other token and code
+    kept = session.scalar(select(DepartmentEndpoint.api_key_hash).where(
+        DepartmentEndpoint.department_code == "market"))
+    assert kept == tokens.digest(rotated["api_key"])
 
 
 def test_department_feed_pages_by_cursor_and_shows_only_its_own_records(

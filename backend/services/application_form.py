@@ -17,7 +17,7 @@ from typing import Any
 from backend.catalog_format import CatalogDocument, FormField
 from backend.identifiers import clean_text
 from backend.security.masking import mask_id_number, mask_phone
-from backend.services import entity
+from backend.services import divisions, entity
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,29 @@ def sections(document: CatalogDocument, fields: list[Field], values: dict[str, A
         title = SECTION_TITLES.get(f.section) or document.permit_items[f.section[5:]].name
         section = out.setdefault(f.section, {"code": f.section, "title": title, "fields": []})
         present = (f.code in sensitive) if f.sensitive else (f.code in values)
+        value = _masked(f.code, sensitive.get(f.code)) if f.sensitive else values.get(f.code)
         section["fields"].append({
             "code": f.code, "label": f.label, "type": f.type, "required": f.required,
             "rule": f.rule, "options": list(f.options), "unit": f.unit, "help": f.help,
             "items": list(f.items), "sensitive": f.sensitive, "filled": present,
-            "value": _masked(f.code, sensitive.get(f.code)) if f.sensitive else values.get(f.code),
+            "value": value, "shown": shown(f, value),
         })
     return list(out.values())
+
+
+def shown(f: Field, value: Any) -> str | None:
+    """A filled value as a person reads it: 是/否, an option's label (several joined with
+    、), a division's name, a number with its unit; None when not filled."""
+    if value is None or value == "" or value == []:
+        return None
+    if f.type == "bool":
+        return "是" if value else "否"
+    if f.type == "division":
+        return divisions.name_of(value)
+    labels = {o["value"]: o["label"] for o in f.options}
+    text = "、".join(str(labels.get(v, v)) for v in (value if isinstance(value, list)
+                                                    else [value]))
+    return f"{text} {f.unit}" if f.unit else text
 
 
 def _masked(code: str, value: str | None) -> str | None:

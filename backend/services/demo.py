@@ -11,7 +11,9 @@ by the REAL services, the same calls the APIs make, to a different state:
   bureau's item approved, the fire item still under review, the joint inspection scheduled
   for a working day next week with an inspector of each unit;
 - ``demo-submitted``: a bakery (面包烘焙店) submitted, waiting at the window;
-- ``demo-walk-in``: a bookshop (书店) draft, see :func:`seed_walk_in_draft`.
+- ``demo-walk-in``: a bookshop (书店) draft that window1 made at the window for a walk-in
+  (帮办代办), see :func:`seed_walk_in_draft`; it has no demo applicant of its own (the
+  service's placeholder, no openid), so the name only tells it apart in the story.
 
 Materials are real files (JPEG photos drawn with Pillow, PDFs from media.documents) that go
 through the upload's own validation and re-encoding into the media store.
@@ -40,6 +42,7 @@ from backend.models import Applicant, Application, License, StaffAccount
 from backend.services import (
     accounts,
     applications,
+    assisted,
     calendar,
     inspections,
     licenses,
@@ -62,7 +65,7 @@ OPINION = "材料齐全，符合法定条件，准予许可（演示）"
 
 @dataclass(frozen=True)
 class Case:
-    openid: str
+    openid: str  # the demo applicant's; the walk-in's only names it (its applicant has none)
     industry: str
     answers: dict[str, Any]
     fields: dict[str, Any]  # the merged form; catalog fields not named get a plain value
@@ -159,13 +162,48 @@ def story(session: Session, context: Context) -> list[Told]:
 
 
 def seed_walk_in_draft(session: Session, context: Context) -> Told:
-    """The walk-in case (帮办代办): for now a plain draft of the demo applicant with the
-    entity filled in. It becomes the commissioner's walk-in draft (made by window1 for the
-    applicant at the window) once backend/services/assisted.py exists: switch the creation
-    here to that service."""
-    told = _drafted(session, context, WALK_IN, complete=False)
-    session.commit()
+    """The walk-in case (帮办代办): window1 checked 孙丽's identity card at the window and
+    started a draft for her (:func:`assisted.start`, a placeholder applicant), then typed
+    in the entity as the console's form sends it (:func:`assisted.fill`). It is on window1's
+    帮办代办 page until someone claims it with a hand-over code; then the next run makes a
+    new one."""
+    commissioner = _staff(session, "window1")
+    told = Told(WALK_IN, _walk_in_draft(session, commissioner))
+    if told.application is None:
+        told.application = assisted.start(
+            session, staff=commissioner, industry_code=WALK_IN.industry,
+            answers={q: _as_sent(v) for q, v in WALK_IN.answers.items()},
+            person_name=WALK_IN.fields["legal_rep_name"], id_document="resident_id_card",
+            id_number=WALK_IN.fields["legal_rep_id_number"], identity_checked=True)
+        told.steps.append("窗口代办：核验身份并创建申请")
+        session.commit()
+    application = told.application
+    present = set(application.form_values) | set(
+        applications.sensitive_values(application, context.secret_key))
+    missing = {code: _as_sent(value) for code, value in WALK_IN.fields.items()
+               if code not in present}
+    if missing and application.status == workflow.State.DRAFT:
+        assisted.fill(session, staff=commissioner, application_id=application.id,
+                      form=missing, version=application.lock_version,
+                      secret_key=context.secret_key)
+        told.steps.append("窗口代办：填写申请表")
+        session.commit()
     return told
+
+
+def _walk_in_draft(session: Session, commissioner: StaffAccount) -> Application | None:
+    """The story's walk-in case of window1, not yet claimed nor ended, if there is one."""
+    return next((c.application for c in assisted.list_mine(session, staff=commissioner)
+                 if c.walk_in.person_name == WALK_IN.fields["legal_rep_name"]
+                 and c.application.industry_code == WALK_IN.industry
+                 and c.application.status not in ENDED), None)
+
+
+def _as_sent(value: Any) -> list[str]:
+    """A value as an HTML form sends it: text, one per chosen option."""
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _licensed(session: Session, context: Context) -> Told:
@@ -360,11 +398,14 @@ def _staff(session: Session, username: str) -> StaffAccount | None:
 
 
 def demo_applications(session: Session) -> dict[str, Application]:
-    """The application of each demo applicant, by openid (the ended ones aside)."""
+    """The application of each demo case by its name (the demo applicant's openid; the
+    walk-in's placeholder has none), the ended ones aside."""
     rows = session.execute(select(Applicant.openid, Application).join(
         Application, Application.applicant_id == Applicant.id).where(
         Applicant.openid.startswith(OPENID_PREFIX), Application.status.not_in(ENDED)))
-    return {row.openid: row.Application for row in rows}
+    found = {row.openid: row.Application for row in rows}
+    walk_in = _walk_in_draft(session, _staff(session, "window1"))
+    return found | ({WALK_IN.openid: walk_in} if walk_in is not None else {})
 
 
 # --- real files ----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ Nothing here commits.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -29,15 +28,11 @@ from backend.errors import NotFound, RuleViolation
 from backend.models import StaffAccount
 from backend.models.base import utcnow
 from backend.models.notifications import DepartmentEndpoint, DepartmentRecord
-from backend.security import permissions
+from backend.security import permissions, tokens
 from backend.security import secrets as sealed
 from backend.services import catalog
 
 FEED_MAX = 200
-
-
-def _digest(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def units(session: Session) -> dict[str, str]:
@@ -85,7 +80,7 @@ def configure(session: Session, *, staff: StaffAccount, code: str, url: str | No
         endpoint.secret_sealed = sealed.seal(secret_key, issued["secret"])
     if rotate_api_key:
         issued["api_key"] = "dk_" + secrets.token_urlsafe(32)
-        endpoint.api_key_hash = _digest(issued["api_key"])
+        endpoint.api_key_hash = tokens.digest(issued["api_key"])
     endpoint.url, endpoint.active, endpoint.updated_by = url, active, staff.username
     endpoint.updated_at = utcnow()
     return endpoint, issued
@@ -96,7 +91,7 @@ def department_for_key(session: Session, raw: str) -> DepartmentEndpoint | None:
     if not raw or len(raw) > 128:
         return None
     endpoint = session.scalar(select(DepartmentEndpoint).where(
-        DepartmentEndpoint.api_key_hash == _digest(raw)))
+        DepartmentEndpoint.api_key_hash == tokens.digest(raw)))
     return endpoint if endpoint is not None and endpoint.active else None
 
 

@@ -37,6 +37,11 @@ WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$", re
 RESULTS = {"pass", "rectify", "fail"}
 
 
+# an inspector's finding on an item, and how a rectification is checked again
+RESULT_LABELS = {"pass": "符合要求", "rectify": "需整改", "fail": "不符合要求"}
+RECHECK_MODES = {"onsite": "现场复核", "photos": "照片复核"}
+
+
 def queue(session: Session, *, staff: StaffAccount, status: str | None, mine: bool, page: int,
           per_page: int) -> tuple[list[Inspection], int]:
     """Inspections to schedule (coordinator) or assigned to me (inspector)."""
@@ -217,7 +222,7 @@ def record_result(session: Session, *, staff: StaffAccount, inspection_id: int, 
         inspection.results.append(row)
     row.result, row.notes, row.demands, row.photos = result, notes, demands, photos
     row.confirmed_materials, row.inspector_id = confirmed_materials, staff.id
-    verdict = {"pass": "符合要求", "rectify": "需整改", "fail": "不符合要求"}[result]
+    verdict = RESULT_LABELS[result]
     timeline.record(session, application, actor=staff, action="inspection.result_recorded",
                     item_code=item_code, message=f"现场核查记录（第 {round_} 轮）：{verdict}",
                     data={"round": round_, "result": result})
@@ -249,7 +254,7 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
         if deadline is None or deadline <= today:
             problems["deadline"] = {"code": "DEADLINE_INVALID",
                                     "message": "请设定晚于今天的整改期限"}
-        if recheck_mode not in {"onsite", "photos"}:
+        if recheck_mode not in RECHECK_MODES:
             problems["recheck_mode"] = {
                 "code": "RECHECK_MODE_INVALID",
                 "message": "请选择复核方式：onsite（现场）或 photos（照片）"}

@@ -50,6 +50,7 @@ CHANGEABLE = {"holder_name": "经营主体名称", "premises_address": "经营�
               "legal_rep_name": "法定代表人（负责人）"}
 RENEWAL_WINDOW_DAYS = 90
 REQUEST_LABELS = {"change": "变更", "renewal": "延续", "replacement": "补发", "cancel": "注销"}
+REQUEST_STATUS_LABELS = {"pending": "待审核", "approved": "已同意", "refused": "不予同意"}
 # The one table of which holder requests each state of the license allows (the state is its
 # verdict, so an item's loss counts as the scan shows it). Checked when the holder asks and
 # again when staff approve, so a license revoked while a request waits is never re-issued.
@@ -370,6 +371,19 @@ ITEM_ACTIONS = {"suspend": (SUSPENDED, "license.item_suspended", "暂停"),
                 "restore": (ACTIVE, "license.item_restored", "恢复")}
 
 
+def may_change_item(staff: StaffAccount, item: LicenseItem) -> bool:
+    """Whether ``staff`` may suspend, revoke or restore ``item``: a unit reviewer, for the
+    items its own unit approved (谁审批谁负责). The one rule :func:`set_item_status` applies
+    and the license page asks to show the forms."""
+    return (permissions.allowed(staff.role, "license.item_status")
+            and item.approving_unit == staff.unit_code)
+
+
+def changeable_items(staff: StaffAccount, license_: License) -> set[str]:
+    """The codes of the license's items ``staff`` may change (:func:`may_change_item`)."""
+    return {i.item_code for i in license_.items if may_change_item(staff, i)}
+
+
 def set_item_status(session: Session, *, staff: StaffAccount, license_id: int, item_code: str,
                     action: str, reason: str, version: int | None) -> License:
     """A unit suspends, revokes or restores ITS item; losing a required item voids the license."""
@@ -378,7 +392,7 @@ def set_item_status(session: Session, *, staff: StaffAccount, license_id: int, i
     window.check_version(license_, version)
     _ensure_live(license_)
     item = next((i for i in license_.items if i.item_code == item_code
-                 and i.approving_unit == staff.unit_code), None)
+                 and may_change_item(staff, i)), None)
     if item is None:
         raise NotFound("LICENSE_ITEM_NOT_FOUND", "该许可证没有本单位的此事项",
                        {"item_code": item_code})
