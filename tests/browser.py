@@ -18,6 +18,9 @@ from playwright.sync_api import Browser, Page, expect
 from tests.live import DEMO_PASSWORD, ROOT, LiveServer
 
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "console"
+AXE = (Path(__file__).with_name("axe-4.14.1.min.js")).read_text(encoding="utf-8")
+# WCAG 2.0/2.1 A and AA: what a public service's pages owe (GB/T 37668 follows WCAG 2.0 AA)
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 DESKTOP = {"width": 1366, "height": 768}
 TABLET = {"width": 800, "height": 1280}  # a 10-inch tablet held upright, CSS pixels
 
@@ -62,6 +65,28 @@ class Console:
         widths = self.page.evaluate(
             "() => [document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], f"{self.page.url} scrolls sideways: {widths}"
+
+    def assert_fits_a_tablet(self) -> None:
+        """The page as it is, at TABLET size too: no sideways scroll (then back)."""
+        before = self.page.viewport_size
+        self.page.set_viewport_size(TABLET)
+        try:
+            self.assert_no_sideways_scroll()
+        finally:
+            self.page.set_viewport_size(before)
+
+    def assert_accessible(self) -> None:
+        """axe-core finds no WCAG A/AA violation on the page as it is now."""
+        if not self.page.evaluate("() => typeof axe !== 'undefined'"):
+            # evaluated by DevTools, not added as an inline <script> (add_script_tag): the
+            # console's CSP (script-src 'self') refuses inline scripts, and it stays on
+            self.page.evaluate(AXE)
+        violations = self.page.evaluate(
+            "async (tags) => (await axe.run(document, {runOnly: tags})).violations"
+            ".map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))"
+            ".slice(0, 5)}))", AXE_RULES)
+        assert not violations, f"{self.page.url}: " + "; ".join(
+            f"{v['id']} ({v['help']}): {', '.join(v['nodes'])}" for v in violations)
 
 
 def new_console(chromium: Browser, server: LiveServer, viewport=DESKTOP) -> Console:
