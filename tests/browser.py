@@ -12,8 +12,9 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import APIResponse, Browser, Locator, Page, expect
 
 from tests.live import DEMO_PASSWORD, ROOT, LiveServer
 
@@ -52,6 +53,81 @@ class Console:
     def sign_out(self) -> None:
         self.page.get_by_role("button", name="退出登录").click()
         expect(self.page.get_by_role("button", name="登录")).to_be_visible()
+
+    def confirm_every_action(self) -> None:
+        """Say yes to each data-confirm question (accept, approve, issue…)."""
+        self.page.on("dialog", lambda dialog: dialog.accept())
+
+    def go_to(self, label: str) -> Page:
+        """A page of the main navigation, by its label."""
+        self.page.get_by_role("navigation", name="主导航").get_by_role(
+            "link", name=label, exact=True).click()
+        return self.page
+
+    def fact(self, term: str) -> Locator:
+        """The value beside ``term`` in a page's facts (a <dl>)."""
+        return self.page.locator(
+            f"xpath=//dt[normalize-space()='{term}']/following-sibling::dd[1]").first
+
+    def fetch(self, link: Locator) -> APIResponse:
+        """What a link answers (a PDF opened in a new tab), with this tab's cookies."""
+        response = self.page.context.request.get(
+            urljoin(self.page.url, link.get_attribute("href")))
+        assert response.status == 200, (link, response.status)
+        return response
+
+    # --- the steps of a case, as each person does them in the console --------------------
+
+    def open_case(self, number: str, tab: str = "待受理") -> Page:
+        """The window: its queue, the tab of the case's state, the case by its number."""
+        page = self.go_to("受理队列")
+        page.get_by_role("navigation", name="按状态筛选").get_by_role("link", name=tab).click()
+        page.locator("#queue").get_by_role("link", name=number, exact=True).click()
+        expect(page.get_by_role("heading", name=f"申请 {number}")).to_be_visible()
+        return page
+
+    def approve_item(self, opinion: str) -> None:
+        """A unit reviewer on an item's page: 准予许可 with its opinion."""
+        self.page.get_by_label("审查意见").fill(opinion)
+        self.page.get_by_role("button", name="准予许可").click()
+        expect(self.page.get_by_role("status")).to_contain_text("已准予许可")
+
+    def open_inspection(self, acceptance_number: str, board: str = "联合核查") -> Page:
+        """The coordinator's board or an inspector's visits: the case's card, by its
+        acceptance number."""
+        page = self.go_to(board)
+        page.get_by_role("article").filter(has_text=f"受理编号 {acceptance_number}") \
+            .get_by_role("link").first.click()
+        return page
+
+    def record_visit(self, photo: bytes, notes: str = "现场情况与申请一致") -> list[str]:
+        """An inspector on the visit page: one photo, then 符合要求 for each item of their
+        unit with the photo attached and the deferred materials confirmed where asked.
+        Returns the items' names."""
+        page = self.page
+        page.get_by_label("拍摄或选择照片").set_input_files(
+            files=[{"name": "site.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+        page.get_by_role("button", name="上传照片").click()
+        expect(page.get_by_role("status")).to_contain_text("照片已上传")
+        forms = page.locator("form").filter(has=page.get_by_role("button", name="记录结果"))
+        names = [re.split(r"\s+第 \d+ 轮", heading)[0]
+                 for heading in forms.get_by_role("heading").all_inner_texts()]
+        for index in range(len(names)):
+            item = forms.nth(index)
+            item.get_by_label("符合要求", exact=True).check()
+            item.get_by_label("核查记录").fill(notes)
+            item.get_by_role("group", name="附核查照片").get_by_role("checkbox").first.check()
+            for box in item.get_by_role("group", name="现场确认的容缺材料").get_by_role(
+                    "checkbox").all():
+                box.check()
+            item.get_by_role("button", name="记录结果").click()
+            expect(page.get_by_role("status")).to_contain_text("已记录核查结果")
+        return names
+
+    def conclude_inspection(self) -> None:
+        """The coordinator on the inspection page: every result recorded, the visit ends."""
+        self.page.get_by_role("button", name="结束核查").click()
+        expect(self.page.get_by_role("status")).to_contain_text("已结束核查")
 
     def screenshot(self, name: str) -> Path:
         """A full-page picture kept as a test artifact (``name``.png)."""
