@@ -183,20 +183,25 @@ def inspection_out(inspection: Inspection, subject: str) -> dict:
     }
 
 
+def team_names(inspection: Inspection | None) -> dict[int, str]:
+    """The inspection team's display names by staff id (none before it is scheduled)."""
+    ids = [m.staff_id for m in inspection.members] if inspection else []
+    return {s.id: s.display_name for s in db.session.scalars(
+        select(StaffAccount).where(StaffAccount.id.in_(ids)))} if ids else {}
+
+
 def inspection_card(inspection: Inspection, subject: str) -> dict:
     """An inspection as the console shows it: ``inspection_out`` with the business, its
     premises, each item's name and unit, the team's names, and the photos (taken on the visit,
     sent as rectification evidence) as signed links."""
     application = inspection.application
     document = applications.document_of(db.session, application)
-    names = {m.staff_id: m for m in inspection.members}
-    staff = {s.id: s.display_name for s in db.session.scalars(
-        select(StaffAccount).where(StaffAccount.id.in_(names)))} if names else {}
     photos: dict[str, list[dict]] = {"inspection_photo": [], "rectification_evidence": []}
     for f in application.files:
         if f.material_code in photos:
             photos[f.material_code].append(file_out(f, subject) | {"sha256": f.sha256})
     out = inspection_out(inspection, subject)
+    staff = team_names(inspection)
     for member in out["team"]:
         member["name"] = staff.get(member["staff_id"], "")
     items = {i.item_code: i for i in application.items}

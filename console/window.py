@@ -82,6 +82,7 @@ def _case_page(application_id: int, problem: dict[str, Any] | None = None):
                            case=case, entity_name=application.form_values.get("entity_name"),
                            actions=window.actions_for(staff, application),
                            license=licenses.of_application(db.session, application),
+                           team=presenters.team_names(application.inspection),
                            documents=documents.available(application), problem=problem,
                            form=request.form if problem else {})
 
