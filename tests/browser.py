@@ -86,6 +86,19 @@ class Console:
         expect(page.get_by_role("heading", name=f"申请 {number}")).to_be_visible()
         return page
 
+    def accept_case(self) -> str:
+        """The window on a case page: 容缺受理 (its missing materials wait for the visit); the
+        受理通知书 link answers a PDF. Returns the acceptance number the page shows."""
+        page = self.page
+        page.get_by_role("region", name="办理操作").get_by_role("button", name="容缺受理").click()
+        expect(page.get_by_role("status")).to_contain_text("已受理")
+        link = page.get_by_role("link", name=re.compile("受理通知书"))
+        expect(link).to_have_attribute("target", "_blank")
+        notice = self.fetch(link)
+        assert notice.headers["content-type"] == "application/pdf"
+        assert notice.body().startswith(b"%PDF-")
+        return self.fact("受理编号").inner_text().split("（")[0]
+
     def approve_item(self, opinion: str) -> None:
         """A unit reviewer on an item's page: 准予许可 with its opinion."""
         self.page.get_by_label("审查意见").fill(opinion)
@@ -133,6 +146,7 @@ class Console:
         """A full-page picture kept as a test artifact (``name``.png)."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
+        self.page.wait_for_load_state("load")  # its pictures too
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
