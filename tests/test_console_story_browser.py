@@ -107,6 +107,7 @@ def test_a_case_from_acceptance_to_license_in_the_browser(desk, live_server):
     page.get_by_role("link", name=license_no, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(license_no)
     expect(page.get_by_text("有效", exact=True).first).to_be_visible()  # the verdict, then items
+    window.assert_accessible()
     window.screenshot("story-08-license")
     http = live_server.client()
     face = fetch_stored(live_server, http, page.get_by_role("link", name="证面图片")
