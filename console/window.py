@@ -81,6 +81,7 @@ def _case_page(application_id: int, problem: dict[str, Any] | None = None):
     return render_template("window/case.html", title=f"申请 {case['submission_number']}",
                            case=case, entity_name=application.form_values.get("entity_name"),
                            actions=window.actions_for(staff, application),
+                           license=licenses.of_application(db.session, application),
                            documents=documents.available(application), problem=problem,
                            form=request.form if problem else {})
 
@@ -123,12 +124,13 @@ def _issue(staff: StaffAccount, application_id: int):
 
 
 # each action of the window (workflow.Action) → its service call and what the clerk is told
-ACTIONS: dict[str, tuple[Call, str]] = {
+ACTIONS: dict[str, tuple[Call, str | Callable[[Any], str]]] = {
     workflow.Action.ACCEPT: (_accept, "已受理，各事项已分送审批单位"),
     workflow.Action.REQUEST_SUPPLEMENTS: (_request_supplements, "已一次性告知补正内容"),
     workflow.Action.REJECT: (_with_reason(window.reject), "已作出不予受理决定"),
     workflow.Action.REFUSE: (_with_reason(window.refuse), "已作出不予许可决定"),
-    workflow.Action.ISSUE: (_issue, "已核发行业综合许可证"),
+    workflow.Action.ISSUE: (_issue,
+                            lambda issued: f"已核发行业综合许可证（证号 {issued[0].license_no}）"),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import flask_migrate
@@ -237,6 +237,24 @@ def console(chromium, live_server) -> Iterator[browser_tools.Console]:
     tab = browser_tools.new_console(chromium, live_server)
     yield tab
     tab.page.context.close()
+
+
+@pytest.fixture
+def desk(chromium, live_server) -> Iterator[Callable[[str], browser_tools.Console]]:
+    """``desk(username)``: that staff member's own signed-in tab (a browser context of its
+    own, as each works at their own desk), saying yes to confirmations; closed after."""
+    tabs: dict[str, browser_tools.Console] = {}
+
+    def at(username: str) -> browser_tools.Console:
+        if username not in tabs:
+            tabs[username] = browser_tools.new_console(chromium, live_server)
+            tabs[username].sign_in(username)
+            tabs[username].confirm_every_action()
+        return tabs[username]
+
+    yield at
+    for tab in tabs.values():
+        tab.page.context.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -61,7 +61,8 @@ ROLES = ["window1", "bureau1", "coordinator1", "inspector1", "catalog1", "admin1
 @pytest.mark.parametrize("username", ROLES)
 def test_every_page_of_the_navigation_fits_the_screen(console, username):
     """Each role's pages, found from its own navigation (a new page is covered the day it
-    appears): each opens, nothing scrolls sideways at 1366×768, a screenshot is kept."""
+    appears): each opens, nothing scrolls sideways at 1366×768 nor on a tablet, axe-core finds
+    no WCAG A/AA violation, a screenshot is kept."""
     page = console.sign_in(username)
     links = page.get_by_role("navigation", name="主导航").get_by_role("link")
     targets = [(links.nth(i).inner_text(), links.nth(i).get_attribute("href"))
@@ -71,6 +72,8 @@ def test_every_page_of_the_navigation_fits_the_screen(console, username):
         response = page.goto(console.server.base_url + href)
         assert response.status == 200, (label, href, response.status)
         console.assert_no_sideways_scroll()
+        console.assert_fits_a_tablet()
+        console.assert_accessible()
         console.screenshot(f"{username}-{href.strip('/').replace('/', '-')}")
 def demo_detail(live_server, case: demo.Case) -> dict:
     """A demo case seeded by `make migrate` (`flask demo story`) as window1 reads it in the

@@ -144,6 +144,9 @@ def test_schedule_refusals_are_shown_in_place(console_as, in_review, session):
     assert done.status_code == 302
     board = coordinator.get("/console/inspections").text
     assert "09:00-11:00" in board and bureau.display_name in board
+    window, _ = console_as("window_commissioner")  # the case page names the team too
+    case = window.get(f"/console/applications/{in_review['id']}").text
+    assert f"{bureau.display_name}（行政审批服务管理局）" in case and "人员 #" not in case
 
 
 def test_the_rectification_notice_prints_every_demand_once(console_as, client, login,

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from backend import clock
 from tests.media_files import phone_jpeg
-from tests.test_applications import draft, fill, upload_required
-from tests.test_workflow import RESTAURANT, post
+from tests.test_live import submitted_over_http
+from tests.test_workflow import post
 
 pytestmark = pytest.mark.parametrize("live_server", ["mariadb-redis"], indirect=True)
 
@@ -23,15 +23,10 @@ INSPECTORS = {"inspector1": "行政审批局核查员（演示）", "inspector2"
 
 
 def accepted_over_http(server) -> dict:
-    http = server.client()
-    applicant = server.login_applicant(f"units-browser-{uuid.uuid4().hex[:8]}")
-    detail = fill(http, applicant, draft(http, applicant, "restaurant", **RESTAURANT))
-    upload_required(http, applicant, detail, skip_deferrable=True)
-    submitted = http.post(f"/api/mp/v1/applications/{detail['id']}/submit", headers=applicant)
-    assert submitted.status_code == 200, submitted.json
+    submitted = submitted_over_http(server, f"units-browser-{uuid.uuid4().hex[:8]}")
     window, _ = server.login_staff("window1")
-    return post(http, window, f"/applications/{detail['id']}/accept",
-                {"version": submitted.json["version"]})
+    return post(server.client(), window, f"/applications/{submitted['id']}/accept",
+                {"version": submitted["version"]})
 
 
 def next_workday():
@@ -46,7 +41,7 @@ def test_review_schedule_record_and_conclude_one_application(console, live_serve
     inspection_id = application["inspection"]["id"]
     fire_item = next(i for i in application["items"] if i["approving_unit"]["code"] == "fire")
     page = console.page
-    page.on("dialog", lambda dialog: dialog.accept())  # data-confirm
+    console.confirm_every_action()
 
     # 并联审批: fire1 sees its queue and decides its own item
     console.sign_in("fire1")
@@ -59,9 +54,7 @@ def test_review_schedule_record_and_conclude_one_application(console, live_serve
     expect(page.locator("img.page").first).to_be_visible()
     console.assert_no_sideways_scroll()
     console.screenshot("review-item")
-    page.get_by_label("审查意见").fill("消防设施符合要求，准予许可")
-    page.get_by_role("button", name="准予许可").click()
-    expect(page.get_by_role("status")).to_contain_text("已准予许可")
+    console.approve_item("消防设施符合要求，准予许可")
     expect(page.get_by_text("意见：消防设施符合要求，准予许可")).to_be_visible()
     console.sign_out()
 
@@ -94,21 +87,7 @@ def test_review_schedule_record_and_conclude_one_application(console, live_serve
         console.sign_in(username)
         expect(page.get_by_role("heading", name="我的核查任务")).to_be_visible()
         page.locator(f'a[href="/console/visits/{inspection_id}"]').first.click()
-        page.locator("#photo-file").set_input_files(
-            files=[{"name": "site.jpg", "mimeType": "image/jpeg",
-                    "buffer": phone_jpeg(seed=40 + n)}])
-        page.get_by_role("button", name="上传照片").click()
-        expect(page.get_by_role("status")).to_contain_text("照片已上传")
-        forms = page.locator("form.result")
-        for index in range(forms.count()):
-            item = page.locator("form.result").nth(index)
-            item.get_by_label("符合要求", exact=True).check()
-            item.get_by_label("核查记录").fill("现场情况与申请一致")
-            item.locator('input[name="photos"]').first.check()
-            for box in item.locator('input[name="confirmed_materials"]').all():
-                box.check()
-            item.get_by_role("button", name="记录结果").click()
-            expect(page.get_by_role("status")).to_contain_text("已记录核查结果")
+        assert console.record_visit(phone_jpeg(seed=40 + n))
         if username == "inspector1":
             console.assert_no_sideways_scroll()
             console.screenshot("inspector-visit")
@@ -117,6 +96,5 @@ def test_review_schedule_record_and_conclude_one_application(console, live_serve
     # the coordinator concludes: every item passed
     console.sign_in("coordinator1")
     console.open(f"/console/inspections/{inspection_id}")
-    page.get_by_role("button", name="结束核查").click()
-    expect(page.get_by_role("status")).to_contain_text("已结束核查")
+    console.conclude_inspection()
     expect(page.locator(".facts")).to_contain_text("核查通过")

@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from backend.models import Application, ApplicationItem, StaffAccount
+from backend.models import Application, ApplicationItem, License, StaffAccount
 from backend.services import staff as staff_service
 from tests.conftest import STAFF_PASSWORD
 from tests.test_console_session import csrf_of, sign_in
@@ -193,6 +193,11 @@ def test_refuse_and_issue_are_offered_only_when_the_workflow_allows(window_clien
     assert resp.status_code == 302
     session.expire_all()
     assert session.get(Application, app["id"]).status == "licensed"
+    license_ = session.scalar(select(License).where(License.application_id == app["id"]))
+    page = window_client.get(resp.headers["Location"]).text  # the clerk is told its number
+    assert f"已核发行业综合许可证（证号 {license_.license_no}）" in page
+    assert (f'<a href="/console/licenses/{license_.id}">{license_.license_no}</a>'
+            in page)  # and the case leads to it
 
 
 def test_a_case_that_is_not_yours_is_a_404_page(window_client, client, login, session):

@@ -108,7 +108,7 @@ def issue(session: Session, *, staff: StaffAccount, application_id: int,
     ``version``: the application's version the clerk saw (a stale page is 409)."""
     permissions.require(staff, "license.issue")
     application = window.get_for_staff(session, staff, application_id)
-    existing = session.scalar(select(License).where(License.application_id == application.id))
+    existing = of_application(session, application)
     if existing is not None:
         return existing, False
     window.check_version(application, version)
@@ -154,6 +154,11 @@ def issue(session: Session, *, staff: StaffAccount, application_id: int,
                   message=f"核发行业综合许可证，证号 {license_.license_no}",
                   data=_event_data(license_))
     return license_, True
+
+
+def of_application(session: Session, application: Application) -> License | None:
+    """The license issued on ``application`` (None before it is issued)."""
+    return session.scalar(select(License).where(License.application_id == application.id))
 
 
 def premises_division(application: Application) -> entity.Division:
