@@ -253,6 +253,7 @@ def _engine_options(url: str, threads: int) -> dict:
 
 def _register_blueprints(app: APIFlask) -> None:
     from console import bp as console_bp  # noqa: PLC0415
+    from console.layout import error_page  # noqa: PLC0415
     from console.session import cookie_config, csrf  # noqa: PLC0415
     from miniprogram_api import bp as miniprogram_bp  # noqa: PLC0415
     from staff_api import bp as staff_bp  # noqa: PLC0415
@@ -265,3 +266,4 @@ def _register_blueprints(app: APIFlask) -> None:
     app.config.update(cookie_config(app.extensions["settings"].APP_ENV == "production"))
     csrf.init_app(app)
     app.register_blueprint(console_bp)
+    app.extensions["error_pages"] = {CONSOLE_PREFIX: error_page}

@@ -12,7 +12,7 @@ from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import g
+from flask import current_app, g, request
 from flask_limiter.errors import RateLimitExceeded
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.orm.exc import StaleDataError
@@ -133,6 +133,17 @@ def document_any_error(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def reply(code: str, message: str, details: dict[str, Any] | None, status: int,
+          headers: Any = None):
+    """The error as the client reads it: the JSON envelope, or, under a path prefix that
+    people open in a browser (``app.extensions["error_pages"]``: prefix → page renderer,
+    e.g. the console's), a page in Chinese with the same code, status and headers."""
+    for prefix, page in current_app.extensions.get("error_pages", {}).items():
+        if request.path.startswith(prefix):
+            return page(status, code, message), status, headers or {}
+    return envelope(code, message, details), status, headers or {}
+
+
 def register_error_handlers(app: APIFlask) -> None:
     app.config.update(HTTP_ERROR_SCHEMA=ERROR_SCHEMA, VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA)
 
@@ -144,16 +155,16 @@ def register_error_handlers(app: APIFlask) -> None:
         if isinstance(cause, PydanticValidationError):
             location = next(iter(error.detail), "json") if error.detail else "json"
             details = validation_details(cause, location)
-        return envelope(code, message, details), error.status_code, error.headers
+        return reply(code, message, details, error.status_code, error.headers)
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):
-        return envelope(error.code, error.message, dict(error.details)), error.status, error.headers
+        return reply(error.code, error.message, dict(error.details), error.status, error.headers)
 
     @app.errorhandler(MediaRejected)
     def _media_rejected(error: MediaRejected):
         status = MEDIA_STATUS.get(error.code, 422)
-        return envelope(error.code, error.message, dict(error.details)), status
+        return reply(error.code, error.message, dict(error.details), status)
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded):
@@ -163,16 +174,16 @@ def register_error_handlers(app: APIFlask) -> None:
         if error.response is not None:  # the route's own answer (on_breach: a page)
             error.response.headers["Retry-After"] = retry_after
             return error.response
-        return (envelope(code, message, {"retry_after_seconds": int(retry_after)}), 429,
-                {"Retry-After": retry_after})
+        return reply(code, message, {"retry_after_seconds": int(retry_after)}, 429,
+                     {"Retry-After": retry_after})
 
     @app.errorhandler(StaleDataError)
     def _stale(error: StaleDataError):
         # optimistic locking: someone else changed the row between our read and our write
-        return envelope("VERSION_CONFLICT", "数据已被他人更新，请刷新后重试"), 409
+        return reply("VERSION_CONFLICT", "数据已被他人更新，请刷新后重试", None, 409)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         log.exception("unhandled error")
         code, message = STATUS_ERRORS[500]
-        return envelope(code, message), 500
+        return reply(code, message, None, 500)

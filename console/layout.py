@@ -6,10 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import render_template
-from flask_limiter.errors import RateLimitExceeded
 
 from backend.clock import CHINA
-from backend.errors import DomainError
 from backend.services.staff import ROLES
 from console import bp
 
@@ -58,17 +56,15 @@ def _headers(response):
     return response
 
 
-@bp.errorhandler(DomainError)
-def _refused(error: DomainError):
-    """A service's refusal reached outside a form (a case that is not yours: 404)."""
-    return render_template("error.html", title=_TITLES.get(error.status, "无法完成"),
-                           message=f"{error.message}（{error.code}）"), error.status
+def error_page(status: int, code: str, message: str) -> str:
+    """Every error under /console that no form shows in place — a case that is not yours
+    (404), an address opened the wrong way (405), a body too large (413), a rate limit (429),
+    a fault (500) — as a page in Chinese with its code (backend.http_errors.reply); the
+    status and headers (Retry-After) stay the API's."""
+    return render_template("error.html", title=_TITLES.get(status, "无法完成"),
+                           message=f"{message}（{code}）")
 
 
-@bp.errorhandler(RateLimitExceeded)
-def _too_many(error: RateLimitExceeded):
-    return render_template("error.html", title="操作过于频繁",
-                           message="操作过于频繁，请稍后再试（RATE_LIMITED）"), 429
-
-
-_TITLES = {403: "无权操作", 404: "找不到页面", 409: "状态已变化", 422: "无法完成"}
+_TITLES = {400: "请求有误", 403: "无权操作", 404: "找不到页面", 405: "无法这样打开",
+           409: "状态已变化", 413: "内容过大", 415: "无法处理", 422: "无法完成",
+           429: "操作过于频繁", 500: "出错了", 503: "暂时不可用"}

@@ -28,6 +28,9 @@ from staff_api.schemas import StaffLoginIn
 csrf = CSRFProtect()
 
 OPEN_ENDPOINTS = {"console.login", "console.login_submit", "console.static"}
+# requests a page makes by itself (the queue's counts every minute): they need a session
+# but are not activity, or a queue left open would never be signed out
+PASSIVE_ENDPOINTS = {"console.window_counts"}
 
 
 def cookie_config(production: bool) -> dict:
@@ -52,23 +55,34 @@ def may(action: str) -> bool:
 
 @bp.before_request
 def _sign_in_and_csrf():
+    """Signed in first (a signed-out form goes to the login, not to a CSRF refusal: nothing
+    it asks is done either way), then the CSRF token of every POST."""
+    if request.endpoint not in OPEN_ENDPOINTS:
+        token, seen = session.get("token"), session.get("seen", 0)
+        idle = time.time() - seen > _settings().CONSOLE_IDLE_MINUTES * 60
+        staff = staff_service.staff_for_token(db.session, token) if token else None
+        if staff is None or idle:
+            session.clear()
+            if token:
+                staff_service.revoke_token(db.session, token)
+                db.session.commit()
+                flash("长时间未操作，已自动退出，请重新登录" if staff else "登录已失效，请重新登录")
+            return _to(url_for("console.login", next=_return_to()))
+        if request.endpoint not in PASSIVE_ENDPOINTS:
+            session["seen"] = int(time.time())
+        g.staff = staff
     if request.method == "POST":
         csrf.protect()
-    if request.endpoint in OPEN_ENDPOINTS:
-        return None
-    token, seen = session.get("token"), session.get("seen", 0)
-    idle = time.time() - seen > _settings().CONSOLE_IDLE_MINUTES * 60
-    staff = staff_service.staff_for_token(db.session, token) if token else None
-    if staff is None or idle:
-        session.clear()
-        if token:
-            staff_service.revoke_token(db.session, token)
-            db.session.commit()
-            flash("长时间未操作，已自动退出，请重新登录" if staff else "登录已失效，请重新登录")
-        return _to(url_for("console.login", next=request.full_path.rstrip("?")))
-    session["seen"] = int(time.time())
-    g.staff = staff
     return None
+
+
+def _return_to() -> str:
+    """Where to come back after signing in again: the page asked for, or for a form that was
+    sent, the page it was sent from (its address takes POST only: opened again, a 405)."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    came_from = urlsplit(request.referrer or "")
+    return _safe_next(came_from.path + (f"?{came_from.query}" if came_from.query else ""))
 
 
 def _to(url: str):
@@ -80,6 +94,10 @@ def _to(url: str):
 
 @bp.errorhandler(CSRFError)
 def _csrf_refused(error: CSRFError):
+    if request.endpoint == "console.login_submit" and session.get("token"):
+        # a second login tab, sent after the first signed in (which renewed the session)
+        flash("您已登录")
+        return redirect(_safe_next(request.form.get("next")))
     return render_template("error.html", title="页面已过期",
                            message="页面已过期或来源不明，请返回刷新后重试（CSRF_INVALID）"), 400
 

@@ -4,8 +4,10 @@ session cookie, CSRF on every form, idle timeout, logout, and no open redirect."
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from flask.sessions import SecureCookieSessionInterface
 
 from backend.services import staff as staff_service
 from tests.conftest import STAFF_PASSWORD
@@ -93,3 +95,63 @@ def test_next_never_leaves_the_console(client, commissioner, target):
 def test_next_returns_to_the_page_asked_for(client, commissioner):
     assert sign_in(client, next_="/console/window?status=in_review").location == \
         "/console/window?status=in_review"
+
+
+def seen_of(client) -> int:
+    """The last-used time the session cookie holds (signed, not encrypted: readable)."""
+    serializer = SecureCookieSessionInterface().get_signing_serializer(client.application)
+    return serializer.loads(client.get_cookie("console_session", path="/console").value)["seen"]
+
+
+def test_the_queue_counting_by_itself_is_not_activity(client, commissioner, set_settings):
+    """The queue's tabs refresh their counts every minute: a queue left open on a desk must
+    still be signed out after CONSOLE_IDLE_MINUTES."""
+    sign_in(client)
+    before = seen_of(client)
+    time.sleep(1.1)
+    assert client.get("/console/window/counts", headers={"HX-Request": "true"}).status_code == 200
+    assert seen_of(client) == before
+    client.get("/console/window")
+    assert seen_of(client) > before  # a person's request is
+
+
+def test_a_form_sent_after_the_session_ended_returns_to_its_page(client, commissioner,
+                                                                set_settings):
+    sign_in(client)
+    token = csrf_of(client.get("/console/window").text)
+    set_settings(CONSOLE_IDLE_MINUTES=0)
+    resp = client.post("/console/applications/7/actions/reject",
+                       data={"csrf_token": token, "reason": "材料不全"},
+                       headers={"Referer": "http://localhost/console/applications/7"})
+    assert resp.status_code == 302
+    assert resp.location == "/console/login?next=/console/applications/7"
+
+
+def test_errors_under_the_console_are_pages_in_chinese(client, commissioner, set_settings):
+    sign_in(client)
+    for resp, status, code in [
+            (client.get("/console/no-such-page"), 404, "NOT_FOUND"),
+            (client.get("/console/applications/7/actions/reject"), 405, "METHOD_NOT_ALLOWED"),
+            (client.post("/console/applications/7/actions/reject",
+                         data={"csrf_token": csrf_of(client.get("/console/window").text),
+                               "reason": "长" * 70_000}), 413, "REQUEST_TOO_LARGE")]:
+        assert resp.status_code == status and resp.mimetype == "text/html", resp.data[:200]
+        assert code in resp.text and "返回工作台首页" in resp.text  # the console's own page
+    api = client.get("/api/staff/v1/no-such-page")
+    assert api.status_code == 404 and api.json["code"] == "NOT_FOUND"  # the API stays JSON
+
+
+def test_a_rate_limited_console_page_says_when_to_come_back(client, commissioner, set_settings):
+    set_settings(LOGIN_RATE_LIMIT="2 per minute")
+    for _ in range(2):
+        sign_in(client, password="wrong-password-x")
+    resp = sign_in(client, password="wrong-password-x")
+    assert resp.status_code == 429 and resp.mimetype == "text/html"
+    assert "RATE_LIMITED" in resp.text and int(resp.headers["Retry-After"]) > 0
+
+
+def test_a_second_login_tab_after_the_first_signed_in_is_not_an_error(client, commissioner):
+    stale = csrf_of(client.get("/console/login").text)  # tab 2 opened
+    sign_in(client)  # tab 1 signs in: a fresh session
+    resp = sign_in(client, token=stale)
+    assert resp.status_code == 302 and resp.location == "/console/"
