@@ -82,7 +82,7 @@ def issue(session: Session, application: Application, kind: str, *,
     the caller's transaction). The supplement notice is issued once per round."""
     notice = _BUILDERS[kind](session, application)
     return issued.issue(session, application, kind=kind, round_=_round(application, kind),
-                        notice=notice, issued_by=staff.id if staff is not None else None)
+                        notice=notice, staff=staff)
 
 
 def _round(application: Application, kind: str) -> int:

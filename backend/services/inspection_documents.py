@@ -48,8 +48,7 @@ def issue(session: Session, inspection: Inspection, *,
     application = inspection.application
     round_ = max(1, sum(1 for e in application.events if e.action == ISSUED))
     return issued.issue(session, application, kind=KIND, round_=round_,
-                        notice=rectification_notice(session, inspection),
-                        issued_by=staff.id if staff is not None else None)
+                        notice=rectification_notice(session, inspection), staff=staff)
 
 
 def rectification_notice(session: Session, inspection: Inspection) -> Notice:

@@ -21,21 +21,21 @@ from flask import current_app
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from backend.models import Application, IssuedDocument
+from backend.models import Application, IssuedDocument, StaffAccount
 from backend.models.base import utcnow
 from backend.services import twins
 from media import documents as printed
 
 
 def issue(session: Session, application: Application, *, kind: str, round_: int,
-          notice: printed.Notice, issued_by: int | None) -> IssuedDocument:
+          notice: printed.Notice, staff: StaffAccount | None) -> IssuedDocument:
     """Render ``notice`` once, store its bytes and record it; the twin of a concurrent
     issuance of the same (application, kind, round) is returned instead."""
     settings = current_app.extensions["settings"]
     pdf = printed.render(notice, font_path=settings.LICENSE_FONT_PATH or None)
     row = IssuedDocument(application_id=application.id, kind=kind, round=round_,
                          number=notice.number, sha256=_store().put(pdf), byte_size=len(pdf),
-                         issued_at=utcnow(), issued_by=issued_by)
+                         issued_at=utcnow(), issued_by=staff.id if staff is not None else None)
     return twins.insert_or_find(session, row, _of(application.id, kind, round_))[0]
 
 
