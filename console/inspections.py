@@ -17,7 +17,6 @@ from backend.services import inspection_documents, inspections, materials
 from console import bp
 from console.forms import parse, perform
 from console.session import current_staff
-from media import documents
 from media.errors import MediaRejected
 from staff_api.schemas import ConcludeIn, PhotoReviewIn, ResultIn, ScheduleIn
 
@@ -93,10 +92,10 @@ def inspection_photo_review(inspection_id: int):
 
 @bp.get("/inspections/<int:inspection_id>/rectification-notice.pdf")
 def rectification_notice(inspection_id: int):
-    """整改通知书 as a PDF to print (opened in a new tab)."""
-    notice = inspection_documents.rectification_notice(db.session, staff=current_staff(),
-                                                       inspection_id=inspection_id)
-    pdf = documents.render(notice, font_path=current_app.extensions["settings"].LICENSE_FONT_PATH)
+    """整改通知书 as issued (the stored PDF) to print (opened in a new tab)."""
+    pdf = inspection_documents.rectification_pdf(db.session, staff=current_staff(),
+                                                 inspection_id=inspection_id)
+    db.session.commit()  # a notice issued before documents were kept is kept from now on
     return pdf, 200, {"Content-Type": "application/pdf",
                       "Content-Disposition": f"inline; filename=rectification-{inspection_id}.pdf"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, render_template, request, url_for
+from flask import render_template, request, url_for
 from pydantic import ValidationError
 
 from backend import presenters, workflow
@@ -17,7 +17,6 @@ from backend.services import documents, licenses, window
 from console import bp
 from console.forms import parse, perform
 from console.session import current_staff
-from media import documents as printed
 from staff_api.schemas import (
     AcceptIn,
     ApplicationQuery,
@@ -147,10 +146,10 @@ def case_action(application_id: int, action: str):
 
 @bp.get("/applications/<int:application_id>/documents/<kind>.pdf")
 def document(application_id: int, kind: str):
-    """A printed document of the case as a PDF, shown in the browser (404 if not applicable)."""
-    notice = documents.notice_for(db.session, staff=current_staff(),
-                                  application_id=application_id, kind=kind)
-    pdf = printed.render(notice, font_path=current_app.extensions["settings"].LICENSE_FONT_PATH
-                         or None)
+    """A printed document of the case as issued (the stored PDF), shown in the browser (404
+    if not applicable)."""
+    pdf = documents.pdf_for(db.session, staff=current_staff(), application_id=application_id,
+                            kind=kind)
+    db.session.commit()  # a document issued before documents were kept is kept from now on
     return pdf, 200, {"Content-Type": "application/pdf",
                       "Content-Disposition": f"inline; filename={kind}-{application_id}.pdf"}

@@ -15,6 +15,7 @@ from backend.models.applications import (
     Inspection,
     InspectionMember,
     InspectionResult,
+    IssuedDocument,
     MaterialFile,
 )
 from backend.models.calendar import CalendarDay
@@ -45,6 +46,7 @@ __all__ = [
     "Inspection",
     "InspectionMember",
     "InspectionResult",
+    "IssuedDocument",
     "License",
     "LicenseChange",
     "LicenseItem",

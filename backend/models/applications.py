@@ -113,6 +113,25 @@ class MaterialFile(Base):
     application: Mapped[Application] = relationship(back_populates="files")
 
 
+class IssuedDocument(Base):
+    """A printed notice as it was issued (受理通知书, 一次性补正告知书 of each round,
+    不予受理决定书, 整改通知书): rendered once, in the transaction of the action that issued
+    it, and kept as immutable bytes in the media store; every download serves these bytes."""
+
+    __tablename__ = "issued_documents"
+    __table_args__ = (UniqueConstraint("application_id", "kind", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # acceptance | supplements | ...
+    round: Mapped[int]  # 1, or the supplement request's round
+    number: Mapped[str] = mapped_column(String(100))  # 晋一业一证补字〔2026〕第…-1号
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    byte_size: Mapped[int]
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+
+
 class ApplicationEvent(Base):
     """The timeline, append-only: who did what, when, in words the applicant reads."""
 

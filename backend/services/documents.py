@@ -1,11 +1,13 @@
 """The window's printed documents (文书): 受理通知书, 一次性补正告知书, 不予受理决定书.
 
-Each is built from the application as it stands: its wording, number, date, issuing unit and
+Each is built from the application as it stands when the window acts, by that action
+(:func:`issue`, called by ``window.accept`` / ``request_supplements`` / ``reject`` in their
+transaction) and kept as issued (``backend.services.issued``): a download serves the stored
+PDF, never a fresh rendering from today's data. Its wording, number, date, issuing unit and
 legal basis are decided here; ``media.documents`` only lays them out. A number is derived
 from the application's own numbers (acceptance or submission number, and the round of a
-supplement request), so printing again gives the same document. A document that does not
-apply to the case (no acceptance yet, no supplement request, not refused acceptance) does not
-exist (404).
+supplement request). A document that does not apply to the case (no acceptance yet, no
+supplement request, not refused acceptance) does not exist (404).
 
 行政许可法 第三十二条: the authority accepts a complete application, tells the applicant once
 (一次告知) everything to supply, or decides not to accept it with a written decision; a
@@ -22,8 +24,8 @@ from sqlalchemy.orm import Session
 from backend import workflow
 from backend.clock import CHINA
 from backend.errors import NotFound
-from backend.models import Application, StaffAccount
-from backend.services import applications, licenses, window
+from backend.models import Application, IssuedDocument, StaffAccount
+from backend.services import applications, issued, licenses, window
 from media.documents import Notice
 
 PLAN = "《山西省“一业一证”改革实施方案》（晋政办发〔2022〕90号）"
@@ -62,14 +64,31 @@ def available(application: Application) -> list[tuple[str, str]]:
     return [(kind, title) for kind, title in TITLES.items() if applies(application, kind)]
 
 
-def notice_for(session: Session, *, staff: StaffAccount, application_id: int,
-               kind: str) -> Notice:
-    """One document of a case the staff member may see; 404 when it does not apply."""
+def pdf_for(session: Session, *, staff: StaffAccount, application_id: int, kind: str) -> bytes:
+    """One document of a case the staff member may see, as issued (the stored PDF); 404 when
+    it does not apply. A case issued before documents were kept gets its document rendered
+    and stored now, once (the caller commits)."""
     application = window.get_for_staff(session, staff, application_id)
     if not applies(application, kind):
         raise NotFound("DOCUMENT_NOT_FOUND", "该申请没有此文书",
                        {"application_id": application_id, "kind": kind})
-    return _BUILDERS[kind](session, application)
+    return issued.kept(session, application, kind,
+                       lambda: issue(session, application, kind, staff=None))
+
+
+def issue(session: Session, application: Application, kind: str, *,
+          staff: StaffAccount | None) -> IssuedDocument:
+    """Issue the document ``kind`` of the case as it stands now: rendered once and kept (in
+    the caller's transaction). The supplement notice is issued once per round."""
+    notice = _BUILDERS[kind](session, application)
+    return issued.issue(session, application, kind=kind, round_=_round(application, kind),
+                        notice=notice, staff=staff)
+
+
+def _round(application: Application, kind: str) -> int:
+    if kind == "supplements":
+        return max(1, sum(1 for e in application.events if e.action == SUPPLEMENT_EVENT))
+    return 1
 
 
 def _context(session: Session, application: Application) -> tuple[str, str, str]:
@@ -115,7 +134,6 @@ def supplements(session: Session, application: Application) -> Notice:
     addressee, industry, issuer = _context(session, application)
     notice = application.supplement_notice
     day = _day(datetime.fromisoformat(notice["requested_at"]))
-    rounds = sum(1 for e in application.events if e.action == SUPPLEMENT_EVENT)
     paragraphs = [
         f"{_applied(application, industry)}，经审查，申请材料不齐全或者不符合法定形式。"
         "现一次性告知需要补正的全部内容如下：",
@@ -129,7 +147,7 @@ def supplements(session: Session, application: Application) -> Notice:
     closing.append("请按上述要求一次补正全部内容后，通过“一业一证”微信小程序重新提交申请。")
     return Notice(title=TITLES["supplements"],
                   number=(f"晋一业一证补字〔{day.year}〕第{application.submission_number}"
-                          f"-{max(rounds, 1)}号"),
+                          f"-{_round(application, 'supplements')}号"),
                   addressee=addressee, paragraphs=(*paragraphs, *closing),
                   legal_basis=f"{LICENSING_LAW}第一款第（四）项；{PLAN}", issuer=issuer,
                   issued_on=_written(day), rows=tuple(rows))

@@ -2,7 +2,9 @@
 
 晋政办发〔2022〕90号 二（五）: 整改意见一口告知、整改情况一趟复审. Every item's demands in one
 notice, one deadline, one re-check; the number, wording, legal basis and issuing authority are
-decided here, ``media.documents`` only lays them out.
+decided here, ``media.documents`` only lays them out. The notice is issued by the conclusion
+that requires rectification, in its transaction (:func:`issue`), and kept as issued
+(``backend.services.issued``): a download serves the stored PDF, never a fresh rendering.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.errors import Conflict
-from backend.models import StaffAccount
-from backend.services import applications, entity, inspections, licenses
+from backend.models import Inspection, IssuedDocument, StaffAccount
+from backend.services import applications, entity, inspections, issued, licenses
 from media.documents import Notice
 
 REFORM_BASIS = ("《山西省人民政府办公厅关于印发山西省深化“一业一证”改革实施方案的通知》"
@@ -24,14 +26,33 @@ RECHECK = {
 ISSUED = "inspection.rectification_requested"  # the timeline event of the notice
 
 
-def rectification_notice(session: Session, *, staff: StaffAccount,
-                         inspection_id: int) -> Notice:
-    """The notice of an inspection concluded with rectification, for whoever may see the
-    inspection (coordinators, its team); 409 NO_RECTIFICATION_NOTICE before one was given."""
+KIND = "rectification"  # IssuedDocument.kind
+
+
+def rectification_pdf(session: Session, *, staff: StaffAccount, inspection_id: int) -> bytes:
+    """The notice of an inspection concluded with rectification, as issued (the stored PDF),
+    for whoever may see the inspection (coordinators, its team); 409 NO_RECTIFICATION_NOTICE
+    before one was given. One issued before documents were kept is rendered and stored now,
+    once (the caller commits)."""
     inspection = inspections.get_for_staff(session, staff=staff, inspection_id=inspection_id)
     if not inspection.rectification:
         raise Conflict("NO_RECTIFICATION_NOTICE", "本次核查没有整改意见，无整改通知书",
                        {"status": inspection.status})
+    return issued.kept(session, inspection.application, KIND,
+                       lambda: issue(session, inspection, staff=None))
+
+
+def issue(session: Session, inspection: Inspection, *,
+          staff: StaffAccount | None) -> IssuedDocument:
+    """Issue the notice of the rectification just required (in the caller's transaction)."""
+    application = inspection.application
+    round_ = max(1, sum(1 for e in application.events if e.action == ISSUED))
+    return issued.issue(session, application, kind=KIND, round_=round_,
+                        notice=rectification_notice(session, inspection), staff=staff)
+
+
+def rectification_notice(session: Session, inspection: Inspection) -> Notice:
+    """The notice as it reads from the inspection as it stands."""
     application = inspection.application
     document = applications.document_of(session, application)
     values = application.form_values

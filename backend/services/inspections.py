@@ -29,7 +29,15 @@ from backend.models import (
     StaffAccount,
 )
 from backend.security import permissions
-from backend.services import applications, calendar, materials, pages, timeline, window
+from backend.services import (
+    applications,
+    calendar,
+    inspection_documents,
+    materials,
+    pages,
+    timeline,
+    window,
+)
 from media.store import MediaStore
 
 N = workflow.InspectionState
@@ -272,6 +280,7 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
                       message=f"整改意见（请于{deadline:%Y年%m月%d日}前完成）：{notice}",
                       data={"rectification": inspection.rectification,
                             "deadline": deadline.isoformat(), "recheck_mode": recheck_mode})
+        inspection_documents.issue(session, inspection, staff=staff)
         return inspection
     if "rectify" in verdicts:  # a re-check still finding faults: only one re-check is allowed
         return _fail(session, inspection, staff, [c for c, r in results.items()

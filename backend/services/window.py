@@ -26,7 +26,15 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.security import permissions
-from backend.services import applications, calendar, notice, pages, time_limits, timeline
+from backend.services import (
+    applications,
+    calendar,
+    documents,
+    notice,
+    pages,
+    time_limits,
+    timeline,
+)
 
 SEE_ALL = {workflow.COMMISSIONER, workflow.COORDINATOR, "system_admin"}
 # the window's tabs: what waits for it, in the order of the work
@@ -192,6 +200,7 @@ def accept(session: Session, *, staff: StaffAccount, application_id: int, versio
                   reason=note or None, data={"acceptance_number": application.acceptance_number,
                                              "deferred_materials": application.deferred_materials,
                                              "inspection_items": checked})
+    documents.issue(session, application, "acceptance", staff=staff)
     return application
 
 
@@ -229,6 +238,7 @@ def request_supplements(session: Session, *, staff: StaffAccount, application_id
         f"{d['subject']}：{d['demand']}" for d in demands)
     timeline.fire(session, application, application, step, actor=staff, message=message,
                   reason=note or None, data={"demands": demands})
+    documents.issue(session, application, "supplements", staff=staff)
     return application
 
 
@@ -267,6 +277,7 @@ def reject(session: Session, *, staff: StaffAccount, application_id: int, versio
     application.decided_at, application.decision_reason = utcnow(), reason
     timeline.fire(session, application, application, step, actor=staff,
                   message=f"不予受理：{reason}", reason=reason)
+    documents.issue(session, application, "not_accepted", staff=staff)
     return application
 
 
