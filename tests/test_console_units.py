@@ -18,7 +18,7 @@ from tests.conftest import STAFF_PASSWORD
 from tests.media_files import phone_jpeg
 from tests.test_applications import BASE, send_file
 from tests.test_console_session import csrf_of, sign_in
-from tests.test_workflow import RESTAURANT, accepted, rectifying, staff_get
+from tests.test_workflow import RESTAURANT, accepted, rectifying, staff_get, submitted
 
 
 @pytest.fixture
@@ -64,6 +64,18 @@ def test_a_reviewer_typing_another_units_item_gets_the_404_page(console_as, in_r
                      data={"csrf_token": csrf_of(page.text), "version": other["version"],
                            "opinion": "越权"})
     assert sent.status_code == 404
+
+
+def test_a_reviewer_never_sees_an_item_the_window_has_not_sent(console_as, client, login,
+                                                               staff_login):
+    fire, _ = console_as("unit_reviewer", "fire")
+    waiting = submitted(client, login("units-waiting"), **RESTAURANT)
+    item = lane(waiting, "fire")
+    for status in ("submitted", "closed", "draft"):
+        listed = fire.get(f"/console/reviews?status={status}")
+        assert listed.status_code == 200 and f"/console/reviews/{item['id']}" not in listed.text
+    page = fire.get(f"/console/reviews/{item['id']}")
+    assert page.status_code == 404 and "REVIEW_NOT_FOUND" in page.text
 
 
 def test_the_item_page_shows_only_the_items_own_fields_and_materials(console_as, in_review,

@@ -244,6 +244,33 @@ def test_reject_at_the_window(client, login, staff_login):
     assert all(i["status"] == "closed" for i in done["items"])
 
 
+def test_a_unit_sees_an_item_only_once_the_window_has_sent_it(client, login, staff_login):
+    """``/reviews?status=submitted`` (or ``closed``) listed items the window had not accepted
+    or had refused, and ``/reviews/{id}`` showed their form and materials."""
+    applicant = login("units-not-yet")
+    commissioner, _ = staff_login("window_commissioner")
+    fire, _ = staff_login("unit_reviewer", "fire")
+    waiting = submitted(client, applicant, **RESTAURANT)
+    refused = submitted(client, applicant, **RESTAURANT)
+    post(client, commissioner, f"/applications/{refused['id']}/reject",
+         {"version": refused["version"], "reason": "经营场所位于居民楼内，不符合规划"})
+    sent = accepted(client, applicant, commissioner, **RESTAURANT)
+
+    def listed(status: str) -> set[int]:
+        return {t["application_id"] for t in staff_get(
+            client, fire, f"/reviews?status={status}&per_page=100")["reviews"]}
+
+    for status in ("draft", "submitted", "closed", "under_review"):
+        assert not {waiting["id"], refused["id"]} & listed(status), status
+    assert sent["id"] in listed("under_review")
+    for unseen in (waiting, refused):
+        item = next(i for i in unseen["items"] if i["approving_unit"]["code"] == "fire")
+        assert_envelope(client.get(f"{STAFF}/reviews/{item['id']}", headers=fire), 404,
+                        "REVIEW_NOT_FOUND")
+    own = next(i for i in sent["items"] if i["approving_unit"]["code"] == "fire")
+    assert staff_get(client, fire, f"/reviews/{own['id']}")["id"] == own["id"]
+
+
 def test_stale_version_is_409_with_current_state(client, login, staff_login):
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
