@@ -88,7 +88,8 @@ def catalog_upload():
 
 
 class YearQuery(In):
-    year: int = Field(default_factory=lambda: clock.today().year, ge=2000, le=2100)
+    year: int = Field(default_factory=lambda: clock.today().year, ge=calendar.FIRST_YEAR,
+                      le=calendar.LAST_YEAR)
 
 
 class CalendarDayForm(CalendarDayIn):
