@@ -474,6 +474,34 @@ def rectifying(client, login, staff_login, session, recheck_mode: str = "onsite"
     return applicant, coordinator, detail, inspection
 
 
+def visit_of(client, login, staff_login, session, days_ahead: int = 1):
+    """(coordinator, {unit: inspector headers}, application, inspection): a joint inspection
+    scheduled ``days_ahead`` working days from today."""
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    team = {u: staff_login("inspector", u) for u in ("approval_bureau", "fire")}
+    detail = accepted(client, login(), commissioner, floor_area=450, investment=80)
+    inspection = next(i for i in staff_get(client, coordinator, "/inspections?per_page=100")[
+        "inspections"] if i["application_id"] == detail["id"])
+    inspection = post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
+        "version": inspection["version"],
+        "date": calendar.add_working_days(session, clock.today(), days_ahead).isoformat(),
+        "window": "09:00-10:00", "address": "现场", "team": [i for _, i in team.values()]})
+    return coordinator, {u: h for u, (h, _) in team.items()}, detail, inspection
+
+
+def test_a_pass_carries_no_rectification_demands(client, login, staff_login, session):
+    _, team, detail, inspection = visit_of(client, login, staff_login, session)
+    code = next(i["code"] for i in detail["items"] if i["approving_unit"]["code"] == "fire"
+                and i["code"] in inspection["item_codes"])
+    resp = client.post(f"{STAFF}/inspections/{inspection['id']}/results", headers=team["fire"],
+                       json={"item_code": code, "result": "pass", "demands": ["补装灭火器"]})
+    assert bad_fields(resp, 422, "INSPECTION_RESULT_INVALID")["demands"]["code"] == \
+        "DEMANDS_ON_PASS"
+    post(client, team["fire"], f"/inspections/{inspection['id']}/results",
+         {"item_code": code, "result": "pass", "demands": []})
+
+
 @pytest.mark.parametrize(("role", "unit", "path", "name", "known"), [
     ("window_commissioner", None, "/applications", "status", "in_review"),
     ("unit_reviewer", "fire", "/reviews", "status", "approved"),

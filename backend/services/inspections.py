@@ -202,6 +202,9 @@ def record_result(session: Session, *, staff: StaffAccount, inspection_id: int, 
     if result == "rectify" and not demands:
         problems["demands"] = {"code": "DEMANDS_REQUIRED",
                                "message": "需要整改的，请逐条写明整改要求"}
+    if result == "pass" and demands:  # a pass demands nothing: the notice would carry them
+        problems["demands"] = {"code": "DEMANDS_ON_PASS",
+                               "message": "结果为“符合要求”的，不能提出整改要求"}
     unknown = set(confirmed_materials) - set(application.deferred_materials)
     if unknown:
         problems["confirmed_materials"] = {
