@@ -18,7 +18,15 @@ from tests.conftest import STAFF_PASSWORD
 from tests.media_files import phone_jpeg
 from tests.test_applications import BASE, send_file
 from tests.test_console_session import csrf_of, sign_in
-from tests.test_workflow import RESTAURANT, accepted, rectifying, staff_get, submitted
+from tests.test_workflow import (
+    RESTAURANT,
+    accepted,
+    post,
+    rectifying,
+    staff_get,
+    submitted,
+    visit_of,
+)
 
 
 @pytest.fixture
@@ -218,3 +226,17 @@ def test_the_item_page_shows_the_premises_by_name(console_as, in_review):
     main = page.split("<main", 1)[1]
     assert "<dd>太原市</dd>" in main and "<dd>小店区</dd>" in main
     assert "140100" not in main and "140105" not in main
+
+
+def test_the_coordinator_is_offered_the_schedule_form_until_a_result_is_recorded(
+        console_as, client, login, staff_login, session):
+    coordinator_page, _ = console_as("inspection_coordinator")
+    _, team, detail, inspection = visit_of(client, login, staff_login, session)
+    url = f"/console/inspections/{inspection['id']}"
+    page = coordinator_page.get(url).text
+    assert "调整核查时间" in page and f"{url}/schedule" in page
+    code = next(c for c in inspection["item_codes"] if any(
+        i["code"] == c and i["approving_unit"]["code"] == "fire" for i in detail["items"]))
+    post(client, team["fire"], f"/inspections/{inspection['id']}/results",
+         {"item_code": code, "result": "pass"})
+    assert f"{url}/schedule" not in coordinator_page.get(url).text

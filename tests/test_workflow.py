@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from backend import clock
 from backend.extensions import db
 from backend.models import Application, ApplicationItem, MaterialFile
-from backend.services import calendar, time_limits
+from backend.services import calendar, inspections, time_limits
 from notifications.outbox import OutboxMessage
 from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope, bad_fields
@@ -500,6 +500,37 @@ def test_a_pass_carries_no_rectification_demands(client, login, staff_login, ses
         "DEMANDS_ON_PASS"
     post(client, team["fire"], f"/inspections/{inspection['id']}/results",
          {"item_code": code, "result": "pass", "demands": []})
+
+
+def test_the_coordinator_reschedules_a_visit_until_a_result_is_recorded(
+        client, login, staff_login, session):
+    """Once scheduled a visit could not be moved by the coordinator; and any date, even
+    2099-12-31, was accepted."""
+    coordinator, team, detail, inspection = visit_of(client, login, staff_login, session)
+    url = f"/inspections/{inspection['id']}/schedule"
+    body = {"window": "14:00-15:00", "address": "东门",
+            "team": [m["staff_id"] for m in inspection["team"]]}
+    limit = clock.today() + timedelta(days=inspections.SCHEDULE_MAX_DAYS_AHEAD)
+    for far in (date(2099, 12, 31), limit + timedelta(days=1)):
+        resp = client.post(STAFF + url, headers=coordinator, json=body | {
+            "version": inspection["version"], "date": far.isoformat()})
+        assert bad_fields(resp, 422, "INSPECTION_SCHEDULE_INVALID")["date"]["code"] == \
+            "INSPECTION_DATE_TOO_FAR"
+    later = calendar.last_working_day(session, limit)
+    moved = post(client, coordinator, url, body | {"version": inspection["version"],
+                                                    "date": later.isoformat()})
+    assert (moved["status"], moved["scheduled_on"], moved["window"]) == (
+        "scheduled", later.isoformat(), "14:00-15:00")
+    assert events(session, detail["id"]).count("inspection.scheduled") == 2  # told again
+
+    code = next(c for c in inspection["item_codes"] if any(
+        i["code"] == c and i["approving_unit"]["code"] == "fire" for i in detail["items"]))
+    post(client, team["fire"], f"/inspections/{inspection['id']}/results",
+         {"item_code": code, "result": "pass"})
+    current = staff_get(client, coordinator, f"/inspections/{inspection['id']}")
+    resp = client.post(STAFF + url, headers=coordinator, json=body | {
+        "version": current["version"], "date": later.isoformat()})
+    assert_envelope(resp, 422, "INSPECTION_RESULTS_RECORDED")
 
 
 @pytest.mark.parametrize(("role", "unit", "path", "name", "known"), [
