@@ -231,6 +231,7 @@ def inspection_card(inspection: Inspection, subject: str) -> dict:
         "deferred_materials": [{"code": code, "name": document.materials[code].name}
                                for code in application.deferred_materials],
         "photos": photos["inspection_photo"], "evidence": photos["rectification_evidence"],
+        "schedulable": inspections.schedulable(inspection),
     }
 
 

@@ -155,6 +155,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     # the joint inspection
     _t(N.TO_SCHEDULE, Action.SCHEDULE, N.SCHEDULED, {COORDINATOR}, "inspection.scheduled",
        "安排联合现场核查", notify=True),
+    # the coordinator moves a visit nobody has recorded anything on yet; the applicant is told
+    # exactly as when it was first scheduled
+    _t(N.SCHEDULED, Action.SCHEDULE, N.SCHEDULED, {COORDINATOR}, "inspection.scheduled",
+       "调整联合现场核查时间", notify=True),
     _t(N.SCHEDULED, Action.REQUEST_RESCHEDULE, N.RESCHEDULE_REQUESTED, {APPLICANT},
        "inspection.reschedule_requested", "申请人申请调整核查时间"),
     _t(N.RESCHEDULE_REQUESTED, Action.SCHEDULE, N.SCHEDULED, {COORDINATOR},

@@ -116,6 +116,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NOTIFY_RETRY_MAX_SECONDS", 3600.0, float, "longest delay between two attempts"),
     Setting("NOTIFY_MAX_ATTEMPTS", 15, int, "attempts before a delivery is marked failed"),
     Setting("NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 10.0, float, "timeout of one department webhook"),
+    Setting("WEBHOOK_ALLOW_PRIVATE", False, _bool,
+            "let department webhooks go to loopback, private, link-local and other non-public "
+            "addresses (a receiver on 127.0.0.1 in tests and development); off, such URLs are "
+            "refused when configured and at every send; production refuses true"),
     Setting("NOTIFY_FEED_SETTLE_SECONDS", 30.0, float,
             "age before a department record shows in the pull feed (commit-order safety)"),
     Setting("MEDIA_ORPHAN_GRACE_HOURS", 24.0, float,
@@ -259,6 +263,9 @@ def _check_production(values: Mapping[str, Any]) -> None:
     # the emulator is for development and tests only: production talks to WeChat itself
     if values["WECHAT_API_BASE"] != WECHAT_PRODUCTION_BASE:
         raise SettingsError(f"production requires WECHAT_API_BASE={WECHAT_PRODUCTION_BASE}")
+    if values["WEBHOOK_ALLOW_PRIVATE"]:
+        raise SettingsError("production refuses WEBHOOK_ALLOW_PRIVATE=true: an administrator "
+                            "could point a webhook at our own network (SSRF)")
     defaults = {s.env: s.default for s in SETTINGS}
     for name in ("WECHAT_APPID", "WECHAT_SECRET", "LICENSE_SIGNING_KEYS",
                  "LICENSE_ACTIVE_KEY_ID"):

@@ -88,7 +88,8 @@ def catalog_upload():
 
 
 class YearQuery(In):
-    year: int = Field(default_factory=lambda: clock.today().year, ge=2000, le=2100)
+    year: int = Field(default_factory=lambda: clock.today().year, ge=calendar.FIRST_YEAR,
+                      le=calendar.LAST_YEAR)
 
 
 class CalendarDayForm(CalendarDayIn):
@@ -254,7 +255,8 @@ def department_configure(code: str):
         _, issued = departments.configure(
             db.session, staff=current_staff(), code=code, url=form.url, active=form.active,
             rotate_secret=form.rotate_secret, rotate_api_key=form.rotate_api_key,
-            secret_key=settings.SECRET_KEY, production=settings.APP_ENV == "production")
+            secret_key=settings.SECRET_KEY, production=settings.APP_ENV == "production",
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
         return {"code": code, **issued}
 
     return shown_once(f"department-{code}", call, page=_deliveries_page)

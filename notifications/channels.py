@@ -41,12 +41,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from wechatpy.exceptions import WeChatClientException
 
+from backend.security import addresses
 from notifications import signing
 from notifications.wechat import WeChatClient
 
@@ -196,7 +198,20 @@ def webhook_body(record: dict[str, Any]) -> bytes:
 
 
 def send_webhook(http: requests.Session, *, url: str, secret: str, record_id: str, event: str,
-                 body: bytes, timeout: float, now: float | None = None) -> Result:
+                 body: bytes, timeout: float, now: float | None = None,
+                 allow_private: bool = False) -> Result:
+    """One signed POST. Unless ``allow_private``, a URL whose host is (or now resolves to) a
+    non-public address is refused for good without sending (backend/security/addresses.py;
+    ``http`` should be ``addresses.guard``ed, which checks the address actually connected).
+    The error recorded is the status and its standard reason only: the receiver's body never
+    reaches last_error (an administrator reads it)."""
+    if not allow_private:
+        try:
+            addresses.check_url(url)
+        except addresses.Unresolvable:
+            return Result(RETRY, "transient", "network: the host name does not resolve")
+        except addresses.ForbiddenAddress as error:
+            return _forbidden(error)
     timestamp = str(int(now if now is not None else time.time()))
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -210,13 +225,27 @@ def send_webhook(http: requests.Session, *, url: str, secret: str, record_id: st
     try:
         resp = http.post(url, data=body, headers=headers, timeout=timeout,
                          allow_redirects=False)
+    except addresses.ForbiddenAddress as error:
+        return _forbidden(error)
     except requests.Timeout:
         return Result(RETRY, "transient", f"timeout after {timeout:g}s")
     except requests.RequestException as error:
         return Result(RETRY, "transient", f"network: {type(error).__name__}")
     if 200 <= resp.status_code < 300:
         return Result(SENT)
-    text = f"HTTP {resp.status_code}: {resp.text[:200]}"
+    text = f"HTTP {resp.status_code} {_phrase(resp.status_code)}".rstrip()
     if resp.status_code == 410:
         return Result(REFUSED, "gone", text)
     return Result(RETRY, "transient" if resp.status_code >= 500 else "rejected", text)
+
+
+def _forbidden(error: addresses.ForbiddenAddress) -> Result:
+    return Result(REFUSED, "forbidden_address",
+                  f"推送地址指向{error.kind}（{error.address}），已拒绝发送；请改为公网地址后重发")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

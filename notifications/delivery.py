@@ -67,6 +67,7 @@ from backend.models.notifications import (
     DepartmentRecord,
     WechatSubscription,
 )
+from backend.security import addresses
 from backend.security import secrets as sealed
 from notifications import channels, routing, templates
 from notifications.outbox import (
@@ -95,6 +96,7 @@ class Policy:
     retry_max_seconds: float = 3600.0
     max_attempts: int = 15
     webhook_timeout: float = 10.0
+    webhook_allow_private: bool = False
     miniprogram_state: str = "formal"
     templates_path: str = ""
     secret_key: str = ""
@@ -106,6 +108,7 @@ class Policy:
                    retry_max_seconds=settings.NOTIFY_RETRY_MAX_SECONDS,
                    max_attempts=settings.NOTIFY_MAX_ATTEMPTS,
                    webhook_timeout=settings.NOTIFY_WEBHOOK_TIMEOUT_SECONDS,
+                   webhook_allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
                    miniprogram_state=settings.WECHAT_MINIPROGRAM_STATE,
                    templates_path=settings.NOTIFY_TEMPLATES_PATH,
                    secret_key=settings.SECRET_KEY)
@@ -164,6 +167,8 @@ class Deliverer:
         self.policy = policy
         self.wechat = wechat
         self.http = http or requests.Session()
+        if not policy.webhook_allow_private:
+            addresses.guard(self.http)  # the address connected to is checked too (rebinding)
         self.name = uuid.uuid4().hex[:8]
 
     # --- the loop body ---------------------------------------------------------------------
@@ -306,7 +311,8 @@ class Deliverer:
         if claim.channel == WEBHOOK:
             return channels.send_webhook(self.http, url=r["url"], secret=r["secret"],
                                          record_id=r["record_id"], event=claim.event,
-                                         body=r["body"], timeout=self.policy.webhook_timeout)
+                                         body=r["body"], timeout=self.policy.webhook_timeout,
+                                         allow_private=self.policy.webhook_allow_private)
         return channels.send_wechat(self.wechat, openid=r["openid"],
                                     template_id=r["template_id"], data=r["data"],
                                     page=r["page"], state=self.policy.miniprogram_state)

@@ -222,7 +222,9 @@ def list_departments():
 @requires("notifications.admin")
 @bp.input(DepartmentIn)
 @bp.output(DepartmentConfigured)
-@bp.doc(responses={404: "DEPARTMENT_NOT_FOUND", 422: "DEPARTMENT_URL_INVALID"})
+@bp.doc(responses={404: "DEPARTMENT_NOT_FOUND",
+                   422: "DEPARTMENT_URL_INVALID, DEPARTMENT_URL_FORBIDDEN, "
+                        "DEPARTMENT_URL_UNRESOLVABLE"})
 def configure_department(code: str, json_data: DepartmentIn):
     """配置监管部门的推送地址；首次配置或要求时生成签名密钥与 API Key（只显示这一次）"""
     settings = _settings()
@@ -230,7 +232,8 @@ def configure_department(code: str, json_data: DepartmentIn):
         db.session, staff=current_staff(), code=code, url=json_data.url,
         active=json_data.active, rotate_secret=json_data.rotate_secret,
         rotate_api_key=json_data.rotate_api_key, secret_key=settings.SECRET_KEY,
-        production=settings.APP_ENV == "production")
+        production=settings.APP_ENV == "production",
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
     db.session.commit()
     names = departments.units(db.session)
     return {"code": code, "name": names[code], "configured": True, "url": endpoint.url,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.api_types import DbId, Page, PerPage, Unit, Version, free_text
 from backend.identifiers import AS_IDENTIFIER
+from backend.services import calendar
 from backend.workflow import InspectionState, ItemState, State
 
 
@@ -209,7 +210,7 @@ class ClockList(BaseModel):
 
 
 class CalendarQuery(In):
-    year: int = Field(ge=2000, le=2100)
+    year: int = Field(ge=calendar.FIRST_YEAR, le=calendar.LAST_YEAR)
 
 
 class CalendarDayIn(In):

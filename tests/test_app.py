@@ -200,6 +200,7 @@ DEV_SEED = base64.urlsafe_b64encode(DEV_SEED_BYTES).rstrip(b"=").decode()
 
 @pytest.mark.parametrize("overrides, problem", [
     ({"WECHAT_API_BASE": "http://127.0.0.1:8081/"}, "WECHAT_API_BASE"),
+    ({"WEBHOOK_ALLOW_PRIVATE": "true"}, "WEBHOOK_ALLOW_PRIVATE"),
     ({"WECHAT_APPID": ""}, "WECHAT_APPID"),
     ({"WECHAT_SECRET": ""}, "WECHAT_SECRET"),
     ({"WECHAT_SECRET": "dev-secret"}, "WECHAT_SECRET"),

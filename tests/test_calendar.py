@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import delete, event, select
 
+from backend.errors import RuleViolation
 from backend.extensions import db
 from backend.models import CalendarDay
 from backend.services import calendar
@@ -245,3 +246,20 @@ def test_cli_seed_set_and_show(app, no_2027):
     assert result.exit_code != 0  # --holiday or --workday is required
     result = runner.invoke(args=["calendar", "set", "2027-13-01", "--holiday", "--by", "x"])
     assert result.exit_code != 0
+
+
+def test_only_days_of_the_years_kept_can_be_set(cal, client, staff_login):
+    """The year views serve FIRST_YEAR..LAST_YEAR; a day outside was stored and never shown."""
+    for day in (D("1999-01-01"), D("2150-01-01")):
+        with pytest.raises(RuleViolation) as refused:
+            calendar.set_day(cal, day=day, is_workday=False, name="越界", by="t")
+        assert refused.value.code == "CALENDAR_DAY_OUT_OF_RANGE"
+    admin, _ = staff_login("catalog_admin")
+    resp = client.put("/api/staff/v1/calendar/2150-01-01", headers=admin,
+                      json={"is_workday": False, "name": "越界"})
+    assert resp.status_code == 422 and resp.json["code"] == "CALENDAR_DAY_OUT_OF_RANGE"
+    coordinator, _ = staff_login("inspection_coordinator")
+    assert client.get(f"/api/staff/v1/calendar?year={calendar.LAST_YEAR + 1}",
+                      headers=coordinator).status_code == 422
+    for day in (date(calendar.FIRST_YEAR, 1, 1), date(calendar.LAST_YEAR, 12, 31)):
+        calendar.set_day(cal, day=day, is_workday=False, name="边界", by="t")

@@ -245,6 +245,16 @@ def test_a_day_set_off_with_a_note(client, session):
     assert resp.status_code == 422 and "FORM_INVALID" in resp.text
 
 
+def test_a_day_outside_the_years_the_calendar_shows_is_refused(client, session):
+    """1999-01-01 and 2150-01-01 were stored, though no year view can ever show them."""
+    token = signed_in(client, session, "catalog-b", "catalog_admin")
+    for day in ("1999-01-01", "2150-01-01"):
+        resp = client.post("/console/calendar?year=2031", data={
+            "csrf_token": token, "day": day, "is_workday": "false", "name": "越界"})
+        assert resp.status_code == 422 and "CALENDAR_DAY_OUT_OF_RANGE" in resp.text, day
+    assert client.get("/console/calendar?year=2101").status_code == 422
+
+
 # --- licenses ------------------------------------------------------------------------------------
 
 

@@ -18,7 +18,15 @@ from tests.conftest import STAFF_PASSWORD
 from tests.media_files import phone_jpeg
 from tests.test_applications import BASE, send_file
 from tests.test_console_session import csrf_of, sign_in
-from tests.test_workflow import RESTAURANT, accepted, rectifying, staff_get
+from tests.test_workflow import (
+    RESTAURANT,
+    accepted,
+    post,
+    rectifying,
+    staff_get,
+    submitted,
+    visit_of,
+)
 
 
 @pytest.fixture
@@ -64,6 +72,18 @@ def test_a_reviewer_typing_another_units_item_gets_the_404_page(console_as, in_r
                      data={"csrf_token": csrf_of(page.text), "version": other["version"],
                            "opinion": "越权"})
     assert sent.status_code == 404
+
+
+def test_a_reviewer_never_sees_an_item_the_window_has_not_sent(console_as, client, login,
+                                                               staff_login):
+    fire, _ = console_as("unit_reviewer", "fire")
+    waiting = submitted(client, login("units-waiting"), **RESTAURANT)
+    item = lane(waiting, "fire")
+    for status in ("submitted", "closed", "draft"):
+        listed = fire.get(f"/console/reviews?status={status}")
+        assert listed.status_code == 200 and f"/console/reviews/{item['id']}" not in listed.text
+    page = fire.get(f"/console/reviews/{item['id']}")
+    assert page.status_code == 404 and "REVIEW_NOT_FOUND" in page.text
 
 
 def test_the_item_page_shows_only_the_items_own_fields_and_materials(console_as, in_review,
@@ -206,3 +226,17 @@ def test_the_item_page_shows_the_premises_by_name(console_as, in_review):
     main = page.split("<main", 1)[1]
     assert "<dd>太原市</dd>" in main and "<dd>小店区</dd>" in main
     assert "140100" not in main and "140105" not in main
+
+
+def test_the_coordinator_is_offered_the_schedule_form_until_a_result_is_recorded(
+        console_as, client, login, staff_login, session):
+    coordinator_page, _ = console_as("inspection_coordinator")
+    _, team, detail, inspection = visit_of(client, login, staff_login, session)
+    url = f"/console/inspections/{inspection['id']}"
+    page = coordinator_page.get(url).text
+    assert "调整核查时间" in page and f"{url}/schedule" in page
+    code = next(c for c in inspection["item_codes"] if any(
+        i["code"] == c and i["approving_unit"]["code"] == "fire" for i in detail["items"]))
+    post(client, team["fire"], f"/inspections/{inspection['id']}/results",
+         {"item_code": code, "result": "pass"})
+    assert f"{url}/schedule" not in coordinator_page.get(url).text

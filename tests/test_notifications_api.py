@@ -7,9 +7,12 @@ from __future__ import annotations
 import os
 from datetime import date, datetime, timedelta
 
+import pytest
+import requests
 from sqlalchemy import func, select
 
 from backend import worker
+from backend.app import create_app
 from backend.clock import CHINA
 from backend.extensions import db
 from backend.models import (
@@ -28,8 +31,8 @@ from backend.models import (
     WechatSubscription,
 )
 from backend.models.base import utcnow
-from backend.security import tokens
-from notifications import outbox, routing
+from backend.security import addresses, tokens
+from notifications import channels, outbox, routing
 from notifications import tick as jobs
 from tests import test_notifications as shared
 from tests.test_app import assert_envelope
@@ -45,6 +48,7 @@ from tests.test_notifications import (
 from tests.test_workflow import RESTAURANT, STAFF, accepted, post, staff_get, submitted
 
 worker_app = shared.worker_app  # the fixture
+receiver = shared.receiver  # the fixture
 
 
 def inbox_rows(session, applicant: int) -> list[InboxMessage]:
@@ -319,6 +323,78 @@ def test_department_endpoints_are_for_administrators_and_show_credentials_once(
     kept = session.scalar(select(DepartmentEndpoint.api_key_hash).where(
         DepartmentEndpoint.department_code == "market"))
     assert kept == tokens.digest(rotated["api_key"])
+
+
+NOT_PUBLIC = ["http://127.0.0.1:8600/api/staff/v1/x", "http://169.254.169.254/latest/meta-data",
+              "http://[::1]:22/", "http://localhost:8000/", "http://10.1.2.3/hook",
+              "http://[::ffff:127.0.0.1]/", "http://0.0.0.0:8000/", "http://100.64.0.1/",
+              "http://[fe80::1]/", "http://224.0.0.1/", "http://2130706433/"]
+
+
+def test_a_webhook_into_our_own_network_is_refused_when_configured(app, staff_login, session):
+    """An administrator could point a department at 127.0.0.1:8600 or the cloud metadata
+    address, and the worker POSTed there."""
+    strict = create_app(shared.worker_settings(app, WEBHOOK_ALLOW_PRIVATE=False))
+    admin, _ = staff_login("system_admin")
+    url = f"{STAFF}/notifications/departments/tobacco"
+    try:
+        with strict.test_client() as client:
+            for target in NOT_PUBLIC:
+                body = assert_envelope(client.put(url, headers=admin, json={"url": target}),
+                                       422, "DEPARTMENT_URL_FORBIDDEN")
+                assert "公网" in body["message"], target
+            assert_envelope(client.put(url, headers=admin,
+                                       json={"url": "https://nowhere.invalid/hook"}),
+                            422, "DEPARTMENT_URL_UNRESOLVABLE")
+            assert client.put(url, headers=admin, json={"url": "https://1.1.1.1/hook"}
+                              ).status_code == 200
+    finally:
+        with strict.app_context():
+            db.engine.dispose()
+    session.expire_all()
+    kept = session.scalar(select(DepartmentEndpoint.url).where(
+        DepartmentEndpoint.department_code == "tobacco"))
+    assert kept == "https://1.1.1.1/hook"
+
+
+def test_a_webhook_whose_address_became_private_is_refused_at_send_time_for_good(
+        app, client, staff_login, session, receiver):
+    """DNS can change after configuration: the worker checks again and never sends."""
+    admin, _ = staff_login("system_admin")
+    receiver.secret = client.put(f"{STAFF}/notifications/departments/market", headers=admin,
+                                 json={"url": receiver.url}).json["secret"]
+    record_id = "item.approved:ssrf:market:x"
+    with app.app_context():
+        routing.push_to_department(db.session, DepartmentRecord(
+            department_code="market", record_id=record_id, event="item.approved",
+            payload={"id": record_id}), aggregate="application:0")
+        db.session.commit()
+    strict = create_app(shared.worker_settings(app, WEBHOOK_ALLOW_PRIVATE=False))
+    try:
+        deliver_now(strict)
+    finally:
+        with strict.app_context():
+            db.engine.dispose()
+    row = outbox_row(session, f"webhook:{record_id}")
+    assert (row.status, row.error_class) == ("refused", "forbidden_address")
+    assert "127.0.0.1" in row.last_error and receiver.requests == []
+
+
+def test_the_connection_itself_is_checked_and_a_reply_body_is_never_recorded(receiver):
+    """A name re-resolved to 127.0.0.1 between the check and the connect (rebinding) is
+    caught on the socket; a failed answer records its status, not what the receiver said."""
+    guarded = addresses.guard(requests.Session())
+    with pytest.raises(addresses.ForbiddenAddress):
+        guarded.post(receiver.url, data=b"{}", timeout=2)
+    assert receiver.requests == []
+    receiver.script = ["500"]
+    result = channels.send_webhook(requests.Session(), url=receiver.url, secret="s",
+                                   record_id="r", event="e", body=b"{}", timeout=2,
+                                   allow_private=True)
+    assert (result.outcome, result.error) == ("retry", "HTTP 500 Internal Server Error")
+    refused = channels.send_webhook(guarded, url=receiver.url, secret="s", record_id="r",
+                                    event="e", body=b"{}", timeout=2)
+    assert (refused.outcome, refused.error_class) == ("refused", "forbidden_address")
 
 
 def test_department_feed_pages_by_cursor_and_shows_only_its_own_records(

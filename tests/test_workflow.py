@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from backend import clock
 from backend.extensions import db
 from backend.models import Application, ApplicationItem, MaterialFile
-from backend.services import calendar, time_limits
+from backend.services import calendar, inspections, time_limits
 from notifications.outbox import OutboxMessage
 from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope, bad_fields
@@ -244,6 +244,33 @@ def test_reject_at_the_window(client, login, staff_login):
     assert all(i["status"] == "closed" for i in done["items"])
 
 
+def test_a_unit_sees_an_item_only_once_the_window_has_sent_it(client, login, staff_login):
+    """``/reviews?status=submitted`` (or ``closed``) listed items the window had not accepted
+    or had refused, and ``/reviews/{id}`` showed their form and materials."""
+    applicant = login("units-not-yet")
+    commissioner, _ = staff_login("window_commissioner")
+    fire, _ = staff_login("unit_reviewer", "fire")
+    waiting = submitted(client, applicant, **RESTAURANT)
+    refused = submitted(client, applicant, **RESTAURANT)
+    post(client, commissioner, f"/applications/{refused['id']}/reject",
+         {"version": refused["version"], "reason": "经营场所位于居民楼内，不符合规划"})
+    sent = accepted(client, applicant, commissioner, **RESTAURANT)
+
+    def listed(status: str) -> set[int]:
+        return {t["application_id"] for t in staff_get(
+            client, fire, f"/reviews?status={status}&per_page=100")["reviews"]}
+
+    for status in ("draft", "submitted", "closed", "under_review"):
+        assert not {waiting["id"], refused["id"]} & listed(status), status
+    assert sent["id"] in listed("under_review")
+    for unseen in (waiting, refused):
+        item = next(i for i in unseen["items"] if i["approving_unit"]["code"] == "fire")
+        assert_envelope(client.get(f"{STAFF}/reviews/{item['id']}", headers=fire), 404,
+                        "REVIEW_NOT_FOUND")
+    own = next(i for i in sent["items"] if i["approving_unit"]["code"] == "fire")
+    assert staff_get(client, fire, f"/reviews/{own['id']}")["id"] == own["id"]
+
+
 def test_stale_version_is_409_with_current_state(client, login, staff_login):
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
@@ -445,6 +472,65 @@ def rectifying(client, login, staff_login, session, recheck_mode: str = "onsite"
         "version": current["version"], "recheck_mode": recheck_mode,
         "deadline": (clock.today() + timedelta(days=7)).isoformat()})
     return applicant, coordinator, detail, inspection
+
+
+def visit_of(client, login, staff_login, session, days_ahead: int = 1):
+    """(coordinator, {unit: inspector headers}, application, inspection): a joint inspection
+    scheduled ``days_ahead`` working days from today."""
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    team = {u: staff_login("inspector", u) for u in ("approval_bureau", "fire")}
+    detail = accepted(client, login(), commissioner, floor_area=450, investment=80)
+    inspection = next(i for i in staff_get(client, coordinator, "/inspections?per_page=100")[
+        "inspections"] if i["application_id"] == detail["id"])
+    inspection = post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
+        "version": inspection["version"],
+        "date": calendar.add_working_days(session, clock.today(), days_ahead).isoformat(),
+        "window": "09:00-10:00", "address": "现场", "team": [i for _, i in team.values()]})
+    return coordinator, {u: h for u, (h, _) in team.items()}, detail, inspection
+
+
+def test_a_pass_carries_no_rectification_demands(client, login, staff_login, session):
+    _, team, detail, inspection = visit_of(client, login, staff_login, session)
+    code = next(i["code"] for i in detail["items"] if i["approving_unit"]["code"] == "fire"
+                and i["code"] in inspection["item_codes"])
+    resp = client.post(f"{STAFF}/inspections/{inspection['id']}/results", headers=team["fire"],
+                       json={"item_code": code, "result": "pass", "demands": ["补装灭火器"]})
+    assert bad_fields(resp, 422, "INSPECTION_RESULT_INVALID")["demands"]["code"] == \
+        "DEMANDS_ON_PASS"
+    post(client, team["fire"], f"/inspections/{inspection['id']}/results",
+         {"item_code": code, "result": "pass", "demands": []})
+
+
+def test_the_coordinator_reschedules_a_visit_until_a_result_is_recorded(
+        client, login, staff_login, session):
+    """Once scheduled a visit could not be moved by the coordinator; and any date, even
+    2099-12-31, was accepted."""
+    coordinator, team, detail, inspection = visit_of(client, login, staff_login, session)
+    url = f"/inspections/{inspection['id']}/schedule"
+    body = {"window": "14:00-15:00", "address": "东门",
+            "team": [m["staff_id"] for m in inspection["team"]]}
+    limit = clock.today() + timedelta(days=inspections.SCHEDULE_MAX_DAYS_AHEAD)
+    for far in (date(2099, 12, 31), limit + timedelta(days=1)):
+        resp = client.post(STAFF + url, headers=coordinator, json=body | {
+            "version": inspection["version"], "date": far.isoformat()})
+        assert bad_fields(resp, 422, "INSPECTION_SCHEDULE_INVALID")["date"]["code"] == \
+            "INSPECTION_DATE_TOO_FAR"
+    later = calendar.last_working_day(session, limit)
+    moved = post(client, coordinator, url, body | {"version": inspection["version"],
+                                                    "date": later.isoformat()})
+    assert (moved["status"], moved["scheduled_on"], moved["window"]) == (
+        "scheduled", later.isoformat(), "14:00-15:00")
+    assert events(session, detail["id"]).count("inspection.scheduled") == 2  # told again
+
+    code = next(c for c in inspection["item_codes"] if any(
+        i["code"] == c and i["approving_unit"]["code"] == "fire" for i in detail["items"]))
+    post(client, team["fire"], f"/inspections/{inspection['id']}/results",
+         {"item_code": code, "result": "pass"})
+    current = staff_get(client, coordinator, f"/inspections/{inspection['id']}")
+    resp = client.post(STAFF + url, headers=coordinator, json=body | {
+        "version": current["version"], "date": later.isoformat()})
+    assert_envelope(resp, 422, "INSPECTION_RESULTS_RECORDED")
 
 
 @pytest.mark.parametrize(("role", "unit", "path", "name", "known"), [

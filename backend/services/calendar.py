@@ -34,6 +34,9 @@ SOURCE_ADMIN = "admin"
 
 MAX_WORKING_DAYS = 3650  # about 14 years of working days; no time limit comes near it
 MAX_SPAN_DAYS = 366 * 30  # no walk through the calendar goes further than this
+# The years the calendar is kept for: the year views (staff API, console) page through exactly
+# these, and a day outside them is a typing error (1999, 2150), never a schedule to enter.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 _FESTIVALS = {  # chinese_calendar.Holiday values (English) → the names in the State Council notice
     chinese_calendar.Holiday.new_years_day.value: "元旦",
@@ -134,6 +137,11 @@ def set_day(session: Session, *, day: date, is_workday: bool, name: str, by: str
     Stored even when it agrees with the weekday rule: it records the decision, and its year then
     counts as scheduled (no longer provisional).
     """
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise RuleViolation("CALENDAR_DAY_OUT_OF_RANGE",
+                            f"只能设置 {FIRST_YEAR} 年至 {LAST_YEAR} 年之间的日期",
+                            {"day": day.isoformat(), "first_year": FIRST_YEAR,
+                             "last_year": LAST_YEAR})
     row = session.get(CalendarDay, day)
     if row is None:
         row = CalendarDay(day=day)

@@ -28,7 +28,7 @@ from backend.errors import NotFound, RuleViolation
 from backend.models import StaffAccount
 from backend.models.base import utcnow
 from backend.models.notifications import DepartmentEndpoint, DepartmentRecord
-from backend.security import permissions, tokens
+from backend.security import addresses, permissions, tokens
 from backend.security import secrets as sealed
 from backend.services import catalog
 
@@ -54,7 +54,8 @@ def list_endpoints(session: Session, *, staff: StaffAccount) -> list[dict]:
 
 def configure(session: Session, *, staff: StaffAccount, code: str, url: str | None,
               active: bool, rotate_secret: bool, rotate_api_key: bool, secret_key: str,
-              production: bool) -> tuple[DepartmentEndpoint, dict[str, str]]:
+              production: bool, allow_private: bool = False,
+              ) -> tuple[DepartmentEndpoint, dict[str, str]]:
     """Create or change a department's endpoint; returns it and any newly generated
     credentials ({"secret": …, "api_key": …}), which are shown only this once."""
     permissions.require(staff, "notifications.admin")
@@ -68,6 +69,8 @@ def configure(session: Session, *, staff: StaffAccount, code: str, url: str | No
             raise RuleViolation("DEPARTMENT_URL_INVALID",
                                 "推送地址须为 https:// 开头的完整网址" if production
                                 else "推送地址须为 http(s):// 开头的完整网址", {"url": url})
+        if not allow_private:
+            _refuse_non_public(url)
     endpoint = session.scalar(select(DepartmentEndpoint).where(
         DepartmentEndpoint.department_code == code))
     issued: dict[str, str] = {}
@@ -84,6 +87,20 @@ def configure(session: Session, *, staff: StaffAccount, code: str, url: str | No
     endpoint.url, endpoint.active, endpoint.updated_by = url, active, staff.username
     endpoint.updated_at = utcnow()
     return endpoint, issued
+
+
+def _refuse_non_public(url: str) -> None:
+    """No webhook into our own network (backend/security/addresses.py; checked again at
+    every send, since DNS changes)."""
+    try:
+        addresses.check_url(url)
+    except addresses.Unresolvable:
+        raise RuleViolation("DEPARTMENT_URL_UNRESOLVABLE", "推送地址的域名无法解析，请核对",
+                            {"url": url}) from None
+    except addresses.ForbiddenAddress as error:
+        raise RuleViolation("DEPARTMENT_URL_FORBIDDEN",
+                            f"推送地址不能指向{error.kind}（{error.address}），须为公网地址",
+                            {"url": url, "address": error.address}) from None
 
 
 def department_for_key(session: Session, raw: str) -> DepartmentEndpoint | None:

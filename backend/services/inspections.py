@@ -11,7 +11,7 @@ applicant rectifies.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import BinaryIO
 
 from sqlalchemy import select
@@ -43,6 +43,10 @@ from media.store import MediaStore
 N = workflow.InspectionState
 WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$", re.ASCII)
 RESULTS = {"pass", "rectify", "fail"}
+# How far ahead a visit may be set: the whole review runs on a promised limit of a few dozen
+# working days, and a visit months away (or a typo such as 2099) would hold the case far past
+# it; 90 calendar days covers any holiday season with room to spare.
+SCHEDULE_MAX_DAYS_AHEAD = 90
 
 
 # an inspector's finding on an item, and how a rectification is checked again
@@ -86,10 +90,15 @@ def units_involved(inspection: Inspection) -> set[str]:
 def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, version: int | None,
              on: date, window_text: str, address: str, team: list[int],
              today: date | None = None) -> Inspection:
-    """Set date, time window, address and a team covering every unit involved."""
+    """Set date, time window, address and a team covering every unit involved; again (the
+    coordinator rescheduling) while nothing has been recorded on the visit."""
     permissions.require(staff, "inspection.schedule")
     inspection = get_for_staff(session, staff=staff, inspection_id=inspection_id)
     window.check_version(inspection, version)
+    if inspection.status == N.SCHEDULED and not schedulable(inspection):
+        raise RuleViolation("INSPECTION_RESULTS_RECORDED",
+                            "已记录现场核查结果，不能再调整核查时间",
+                            {"status": inspection.status})
     step = workflow.transition(inspection.status, workflow.Action.SCHEDULE, role=staff.role,
                                kind=N)
     problems, uncovered = _schedule_problems(session, inspection, on, window_text, address,
@@ -113,6 +122,14 @@ def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, versi
     return inspection
 
 
+def schedulable(inspection: Inspection) -> bool:
+    """Whether the coordinator may (re)schedule it: to schedule, asked to reschedule, or
+    scheduled with no result recorded yet."""
+    if inspection.status == N.SCHEDULED:
+        return not inspection.results
+    return inspection.status in (N.TO_SCHEDULE, N.RESCHEDULE_REQUESTED)
+
+
 def _schedule_problems(session: Session, inspection: Inspection, on: date, window_text: str,
                        address: str, team: list[int], today: date,
                        ) -> tuple[dict[str, dict[str, str]], list[dict[str, str]]]:
@@ -121,6 +138,9 @@ def _schedule_problems(session: Session, inspection: Inspection, on: date, windo
     problems = {}
     if on < today:
         problems["date"] = {"code": "INSPECTION_DATE_PAST", "message": "核查日期不能早于今天"}
+    elif on > today + timedelta(days=SCHEDULE_MAX_DAYS_AHEAD):
+        problems["date"] = {"code": "INSPECTION_DATE_TOO_FAR",
+                            "message": f"核查日期须在今后 {SCHEDULE_MAX_DAYS_AHEAD} 天以内"}
     elif not calendar.is_workday(session, on):
         problems["date"] = {"code": "INSPECTION_DATE_NOT_WORKDAY",
                             "message": "核查日期须为工作日"}
@@ -210,6 +230,9 @@ def record_result(session: Session, *, staff: StaffAccount, inspection_id: int, 
     if result == "rectify" and not demands:
         problems["demands"] = {"code": "DEMANDS_REQUIRED",
                                "message": "需要整改的，请逐条写明整改要求"}
+    if result == "pass" and demands:  # a pass demands nothing: the notice would carry them
+        problems["demands"] = {"code": "DEMANDS_ON_PASS",
+                               "message": "结果为“符合要求”的，不能提出整改要求"}
     unknown = set(confirmed_materials) - set(application.deferred_materials)
     if unknown:
         problems["confirmed_materials"] = {

@@ -16,6 +16,18 @@ from backend.models.base import utcnow
 from backend.security import permissions
 from backend.services import application_form, applications, pages, timeline, window
 
+# An item reaches its unit at acceptance (受理后分送): before that the window has not checked
+# the application, and one it refused was never the unit's business. These are the states an
+# item can be in once sent (closed: the application was withdrawn during review).
+SENT_TO_UNIT = (workflow.ItemState.UNDER_REVIEW, workflow.ItemState.APPROVED,
+                workflow.ItemState.REFUSED, workflow.ItemState.DROPPED,
+                workflow.ItemState.CLOSED)
+
+
+def _sent_to_unit():
+    """The condition (on ApplicationItem joined to Application) for an item its unit sees."""
+    return Application.accepted_at.is_not(None) & ApplicationItem.status.in_(SENT_TO_UNIT)
+
 
 def unit_queue(session: Session, *, staff: StaffAccount, status: str | None, page: int,
                per_page: int) -> tuple[list[ApplicationItem], int]:
@@ -24,7 +36,7 @@ def unit_queue(session: Session, *, staff: StaffAccount, status: str | None, pag
     query = (select(ApplicationItem).join(Application)
              .where(ApplicationItem.approving_unit == staff.unit_code)
              .where(ApplicationItem.status == (status or workflow.ItemState.UNDER_REVIEW))
-             .where(Application.status != workflow.State.DRAFT))
+             .where(_sent_to_unit()))
     return pages.page(session, query, ApplicationItem.due_on, ApplicationItem.id, page=page,
                       per_page=per_page)
 
@@ -32,9 +44,9 @@ def unit_queue(session: Session, *, staff: StaffAccount, status: str | None, pag
 def get_task(session: Session, *, staff: StaffAccount, item_id: int) -> ApplicationItem:
     """A task of my unit; another unit's task is "not found", exactly like a missing one."""
     permissions.require(staff, "review.list_unit")
-    item = session.get(ApplicationItem, item_id)
-    if (item is None or item.approving_unit != staff.unit_code
-            or item.application.status == workflow.State.DRAFT):
+    item = session.scalar(select(ApplicationItem).join(Application).where(
+        ApplicationItem.id == item_id, _sent_to_unit()))
+    if item is None or item.approving_unit != staff.unit_code:
         raise NotFound("REVIEW_NOT_FOUND", "审查任务不存在", {"review_id": item_id})
     return item
 
