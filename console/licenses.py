@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from flask import render_template, request, url_for
+from flask import render_template, url_for
 from pydantic import StringConstraints
 
 from backend import presenters
@@ -14,6 +14,7 @@ from backend.extensions import db
 from backend.services import licenses
 from console import bp
 from console.forms import parse, perform
+from console.forms import query as query_of
 from console.session import current_staff
 from staff_api.schemas import ItemStatusIn, PageQuery, RequestDecisionIn
 
@@ -25,7 +26,7 @@ class LicenseQuery(PageQuery):
 @bp.get("/licenses")
 def license_search():
     """By license number, unified social credit code or holder name (each from its start)."""
-    query = parse(LicenseQuery, source=request.args)
+    query = query_of(LicenseQuery)
     rows, total = licenses.search(db.session, staff=current_staff(), q=query.q,
                                   page=query.page, per_page=query.per_page)
     return render_template("licenses/search.html", title="许可证", query=query, total=total,
