@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from flask import render_template, url_for
+from flask import render_template, request, url_for
 from pydantic import StringConstraints
 
 from backend import presenters
@@ -39,7 +39,7 @@ def _license_page(license_id: int, problem: dict | None = None):
     shown = presenters.license_out(license_, f"staff:{current_staff().id}")
     db.session.commit()  # the first view of a version keeps its rendered face
     return render_template("licenses/page.html", title=f"许可证 {license_.license_no}",
-                           license=shown, events=events, problem=problem,
+                           license=shown, events=events, problem=problem, form=request.form,
                            actions=licenses.ITEM_ACTIONS,
                            changeable=licenses.changeable_items(current_staff(), license_))
 
@@ -59,7 +59,7 @@ def license_item_status(license_id: int, item_code: str, action: str):
                                         action=action, reason=form.reason, version=form.version)
 
     verb = licenses.ITEM_ACTIONS[action][2]
-    return perform(f"item-{item_code}", call, done=f"已{verb}该事项",
+    return perform(f"item-{item_code}-{action}", call, done=f"已{verb}该事项",
                    then=url_for("console.license_page", license_id=license_id),
                    page=lambda problem: _license_page(license_id, problem))
 

@@ -5,13 +5,21 @@ staff changing their own password."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
+from sqlalchemy import select
 
-from tests.test_assisted import make_staff, start
-from tests.test_console_admin import signed_in
+from backend import clock
+from backend.models import License, LicenseItem, WalkIn
+from backend.security import tokens
+from backend.services import calendar
+from tests.test_assisted import form_text, make_staff, start
+from tests.test_console_admin import bureau_signed_in, signed_in
 from tests.test_console_session import csrf_of, sign_in
 from tests.test_console_units import console_as, in_review, lane  # noqa: F401 - fixtures
+from tests.test_licenses import licensed  # noqa: F401 - the fixture
+from tests.test_workflow import accepted, post, staff_get
 
 BAD_QUERIES = [
     ("window_commissioner", None, "/console/window?status=bogus"),
@@ -87,3 +95,82 @@ def test_a_refused_walk_in_scan_is_told_on_the_page_not_as_json(app, client, ses
         content_type="multipart/form-data")
     assert refused.status_code == status and refused.mimetype == "text/html"
     assert 'id="problem"' in refused.text and code in refused.text
+
+
+def test_a_too_long_result_note_or_demand_is_told_beside_it_with_the_limit(
+        client, login, staff_login, session, console_as):  # noqa: F811
+    commissioner, _ = staff_login("window_commissioner")
+    coordinator, _ = staff_login("inspection_coordinator")
+    detail = accepted(client, login("visit-long"), commissioner, floor_area=450, investment=80)
+    fire, fire_account = console_as("inspector", "fire")
+    _, bureau_id = staff_login("inspector", "approval_bureau")
+    inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
+        "version": inspection["version"],
+        "date": calendar.add_working_days(session, clock.today(), 1).isoformat(),
+        "window": "09:00-10:00", "address": "现场", "team": [fire_account.id, bureau_id]})
+    page = f"/console/visits/{inspection['id']}"
+    shown = fire.get(page).text
+    assert 'maxlength="1000"' in shown
+    code = next(i["code"] for i in detail["items"] if i["approving_unit"]["code"] == "fire")
+    sent = {"csrf_token": csrf_of(shown), "item_code": code, "result": "rectify"}
+    too_long = fire.post(f"{page}/results", data={**sent, "notes": "记" * 1001,
+                                                   "demands": "整改\n" + "改" * 1001})
+    assert too_long.status_code == 422
+    assert f'id="{code}-notes-error"' in too_long.text
+    assert "内容过长（最多 1000 字）" in too_long.text and "第 2 条：" in too_long.text
+    assert too_long.text.count("FORM_INVALID") == 1
+
+
+def test_a_license_reason_too_long_is_told_beside_its_own_box(client, session,
+                                                             licensed):  # noqa: F811
+    token = bureau_signed_in(client, session)
+    license_ = session.get(License, licensed["license"]["id"])
+    item = session.scalars(select(LicenseItem).where(LicenseItem.license_id == license_.id)
+                           .order_by(LicenseItem.id)).all()[-1]
+    page = f"/console/licenses/{license_.id}"
+    refused = client.post(f"{page}/items/{item.item_code}/suspend", data={
+        "csrf_token": token, "version": license_.lock_version, "reason": "因" * 1001})
+    assert refused.status_code == 422
+    assert f'id="reason-{item.item_code}-suspend-error"' in refused.text
+    assert "内容过长（最多 1000 字）" in refused.text
+    assert f'id="reason-{item.item_code}-revoke-error"' not in refused.text
+
+
+def test_every_kind_of_control_keeps_what_was_sent_after_an_error(app, client, session):
+    staff = make_staff(session, "window-keep")
+    application_id = start(app, staff)
+    sign_in(client, "window-keep")
+    page = f"/console/assisted/{application_id}"
+    shown = client.get(page).text
+    version = re.search(r'name="version" value="(\d+)"', shown).group(1)
+    fields = {f"fields.{k}": v for k, v in form_text(app, application_id).items()}
+    fields["fields.business_items"] = ["hot_food", "cold_food"]
+    fields["fields.entity_name"] = "名" * 500  # too long: the form comes back
+    refused = client.post(f"{page}/form", data={"csrf_token": csrf_of(shown),
+                                                "version": version, **fields})
+    assert refused.status_code == 422
+    ticked = re.findall(r'name="fields.business_items" value="(\w+)" checked', refused.text)
+    assert ticked == ["hot_food", "cold_food"]
+
+
+def test_reloading_the_code_page_does_not_replace_the_code_given(app, client, session):
+    staff = make_staff(session, "window-code")
+    application_id = start(app, staff)
+    sign_in(client, "window-code")
+    page = f"/console/assisted/{application_id}"
+    shown = client.get(page).text
+    assert "data-testid=\"code-active\"" not in shown
+    sent = {"csrf_token": csrf_of(shown), "replacing": ""}
+    first = client.post(f"{page}/code", data=sent)
+    code = re.search(r'data-testid="claim-code">(\d{8})<', first.text).group(1)
+    reloaded = client.post(f"{page}/code", data=sent)  # the browser sends the form again
+    assert reloaded.status_code == 409 and "ASSIST_CLAIM_CODE_ACTIVE" in reloaded.text
+    assert code not in reloaded.text and 'data-testid="code-active"' in reloaded.text
+    assert session.scalar(select(WalkIn.claim_code_hash)) == tokens.digest(code)
+    again = client.get(page).text
+    assert "data-confirm=\"重新出具后，已交给申请人的认领码" in again
+    stamp = re.search(r'name="replacing" value="([^"]*)"', again).group(1)
+    assert stamp
+    replaced = client.post(f"{page}/code", data={**sent, "replacing": stamp})
+    assert replaced.status_code == 200 and "claim-code" in replaced.text
