@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from backend import clock
-from backend.models import License, LicenseItem, WalkIn
+from backend.models import License, LicenseItem, StaffAccount, WalkIn
 from backend.security import tokens
 from backend.services import calendar
+from tests.conftest import STAFF_PASSWORD
 from tests.test_assisted import form_text, make_staff, start
 from tests.test_console_admin import bureau_signed_in, signed_in
 from tests.test_console_session import csrf_of, sign_in
@@ -174,3 +175,52 @@ def test_reloading_the_code_page_does_not_replace_the_code_given(app, client, se
     assert stamp
     replaced = client.post(f"{page}/code", data={**sent, "replacing": stamp})
     assert replaced.status_code == 200 and "claim-code" in replaced.text
+
+
+def test_staff_change_their_own_password_and_other_sessions_end(app, client, session):
+    token = signed_in(client, session, "q-pw-change", "inspector", "fire")
+    other = app.test_client()
+    assert sign_in(other, "q-pw-change").status_code == 302
+    api = client.post("/api/staff/v1/auth/login",
+                      json={"username": "q-pw-change", "password": STAFF_PASSWORD}).json
+    form = client.get("/console/account/password")
+    assert form.status_code == 200 and 'autocomplete="current-password"' in form.text
+    new = "violet-harbour-sings-41"
+    wrong = client.post("/console/account/password", data={
+        "csrf_token": token, "current_password": "not-it", "new_password": new,
+        "repeat_password": new})
+    assert wrong.status_code == 422 and 'id="current_password-error"' in wrong.text
+    assert session.scalar(select(StaffAccount.failed_logins).where(
+        StaffAccount.username == "q-pw-change")) == 1  # counted towards the lockout
+    weak = client.post("/console/account/password", data={
+        "csrf_token": token, "current_password": STAFF_PASSWORD,
+        "new_password": "1234567890", "repeat_password": "1234567890"})
+    assert weak.status_code == 422 and "STAFF_PASSWORD_WEAK" in weak.text
+    assert 'id="new_password-error"' in weak.text
+    done = client.post("/console/account/password", data={
+        "csrf_token": token, "current_password": STAFF_PASSWORD, "new_password": new,
+        "repeat_password": new})
+    assert done.status_code == 302
+    assert "密码已修改" in client.get(done.location, follow_redirects=True).text  # still in
+    assert other.get("/console/visits").status_code == 302  # the other session ended
+    assert client.get("/api/staff/v1/me",
+                      headers={"Authorization": f"Bearer {api['token']}"}).status_code == 401
+    assert sign_in(app.test_client(), "q-pw-change", password=new).status_code == 302
+
+
+def test_the_staff_api_changes_the_password_and_answers_a_fresh_token(client, session):
+    signed_in(client, session, "q-pw-api", "window_commissioner")
+    old = client.post("/api/staff/v1/auth/login",
+                      json={"username": "q-pw-api", "password": STAFF_PASSWORD}).json["token"]
+    headers = {"Authorization": f"Bearer {old}"}
+    new = "violet-harbour-sings-42"
+    mismatch = client.post("/api/staff/v1/auth/password", headers=headers, json={
+        "current_password": STAFF_PASSWORD, "new_password": new, "repeat_password": new + "x"})
+    assert mismatch.status_code == 422 and mismatch.json["code"] == "STAFF_PASSWORD_MISMATCH"
+    changed = client.post("/api/staff/v1/auth/password", headers=headers, json={
+        "current_password": STAFF_PASSWORD, "new_password": new, "repeat_password": new})
+    assert changed.status_code == 200, changed.json
+    fresh = {"Authorization": f"Bearer {changed.json['token']}"}
+    assert client.get("/api/staff/v1/me", headers=fresh).status_code == 200
+    assert client.get("/api/staff/v1/me", headers=headers).status_code == 401
+    assert "/auth/password" in str(client.get("/openapi.json").json["paths"].keys())
