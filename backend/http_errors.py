@@ -105,6 +105,20 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> 
     return body
 
 
+# a limit the message names: (pydantic error type, its ctx key) → the message with it
+LIMIT_MESSAGES = {"string_too_long": ("max_length", "内容过长（最多 {} 字）"),
+                  "too_long": ("max_length", "条目过多（最多 {} 条）")}
+
+
+def _field_message(error: Any) -> str:
+    """A field's Chinese message; a length limit says the limit."""
+    key, template = LIMIT_MESSAGES.get(error["type"], (None, None))
+    limit = (error.get("ctx") or {}).get(key) if key else None
+    if limit is not None:
+        return template.format(limit)
+    return FIELD_MESSAGES.get(error["type"], "格式不正确")
+
+
 def validation_details(error: PydanticValidationError, location: str) -> dict[str, Any]:
     """Every bad field at once, each with a Chinese message and pydantic's error type
     (upper-cased) as its code: the same ``fields`` shape as ``backend.errors.FieldsInvalid``."""
@@ -114,7 +128,7 @@ def validation_details(error: PydanticValidationError, location: str) -> dict[st
             {
                 "field": ".".join(str(p) for p in e["loc"]) or "_body",
                 "code": e["type"].upper(),
-                "message": FIELD_MESSAGES.get(e["type"], "格式不正确"),
+                "message": _field_message(e),
             }
             for e in error.errors()
         ],

@@ -14,6 +14,7 @@ bp = APIBlueprint("console", __name__, url_prefix="/console", template_folder="t
                   static_folder="static", enable_openapi=False)
 
 from console import (  # noqa: E402,F401 - attach routes to bp
+    account,
     admin,
     assisted,
     inspections,

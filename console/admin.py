@@ -16,17 +16,18 @@ from backend.services import calendar, catalog, deliveries, departments
 from backend.services import staff as staff_service
 from console import bp
 from console.forms import parse, perform, shown_once
+from console.forms import query as query_of
 from console.session import current_staff
 from notifications import outbox
 from staff_api.notifications import DeliveryQuery, DepartmentIn, ReplayIn
-from staff_api.schemas import CalendarDayIn, In, PageQuery
+from staff_api.schemas import CalendarDayIn, In, PageQuery, VersionQuery
 
 # --- the catalog ---------------------------------------------------------------------------------
 
 
 class DiffQuery(In):
-    old: Version
-    new: Version
+    old: Version | None = None
+    new: Version | None = None
 
 
 class UploadForm(In):
@@ -47,8 +48,9 @@ def catalog_versions():
 @bp.get("/catalog/diff")
 def catalog_diff():
     """What changed between two versions (industries, items, materials, fields …)."""
-    query = parse(DiffQuery, source=request.args)
-    difference = catalog.diff(db.session, staff=current_staff(), old=query.old, new=query.new)
+    query = query_of(DiffQuery)
+    difference = None if query.old is None or query.new is None else \
+        catalog.diff(db.session, staff=current_staff(), old=query.old, new=query.new)
     return render_template("admin/catalog_diff.html", title="目录版本对比", diff=difference,
                            versions=catalog.versions_for(db.session, staff=current_staff()))
 
@@ -56,7 +58,7 @@ def catalog_diff():
 @bp.get("/catalog/estimates")
 def catalog_estimates():
     version, report = catalog.estimates_for(db.session, staff=current_staff(),
-                                            number=request.args.get("version", type=int))
+                                            number=query_of(VersionQuery).version)
     return render_template("admin/catalog_estimates.html", title="待核实的目录数据",
                            version=version, report=report)
 
@@ -104,12 +106,12 @@ def _calendar_page(year: int, problem: dict | None = None):
 
 @bp.get("/calendar", endpoint="calendar")
 def calendar_year():
-    return _calendar_page(parse(YearQuery, source=request.args).year)
+    return _calendar_page(query_of(YearQuery).year)
 
 
 @bp.post("/calendar")
 def calendar_set_day():
-    year = parse(YearQuery, source=request.args).year
+    year = query_of(YearQuery).year
 
     def call():
         form = parse(CalendarDayForm)
@@ -145,7 +147,7 @@ class ActiveForm(In):
 
 
 def _staff_page(problem: dict | None = None, issued: dict | None = None):
-    query = parse(PageQuery, source=request.args)
+    query = query_of(PageQuery)
     rows, total = staff_service.list_accounts(db.session, staff=current_staff(),
                                               page=query.page, per_page=query.per_page)
     return render_template("admin/staff.html", title="工作人员", accounts=rows, total=total,
@@ -215,7 +217,7 @@ def staff_reset_password(account_id: int):
 
 
 def _deliveries_page(problem: dict | None = None, issued: dict | None = None):
-    query = parse(DeliveryQuery, source=request.args)
+    query = query_of(DeliveryQuery)
     staff = current_staff()
     rows, total = deliveries.list_deliveries(
         db.session, staff=staff, status=query.status, channel=query.channel,

@@ -6,11 +6,12 @@ from __future__ import annotations
 from flask import current_app, render_template, request, url_for
 
 from backend import files, presenters, workflow
+from backend.errors import DomainError
 from backend.extensions import db
 from backend.security.masking import mask_name
 from backend.services import assisted, divisions, materials
 from console import bp
-from console.forms import parse, perform
+from console.forms import parse, perform, problem_of
 from console.session import current_staff
 from staff_api.schemas import Versioned, WalkInIn
 
@@ -68,7 +69,9 @@ def _case_page(application_id: int, problem=None):
                            person=mask_name(case.walk_in.person_name),
                            id_document=assisted.ID_DOCUMENTS[case.walk_in.id_document],
                            editable=workflow.State(case.application.status) in workflow.EDITABLE,
-                           divisions=divisions.listing(), problem=problem, form=request.form)
+                           divisions=divisions.listing(), problem=problem, form=request.form,
+                           code_until=assisted.code_active_until(case.walk_in),
+                           code_stamp=assisted.code_stamp(case.walk_in))
 
 
 @bp.get("/assisted/<int:application_id>")
@@ -122,9 +125,15 @@ def assisted_submit(application_id: int):
 @bp.post("/assisted/<int:application_id>/code")
 def assisted_code(application_id: int):
     """The hand-over code is shown once, on this answer (only its hash is kept): no
-    redirect, so it never sits in a cookie or a URL."""
-    code, expires_at = assisted.issue_claim_code(db.session, staff=current_staff(),
-                                                 application_id=application_id)
+    redirect, so it never sits in a cookie or a URL. Reloading this answer sends the form
+    again: the service then refuses to replace the code just given."""
+    try:
+        code, expires_at = assisted.issue_claim_code(
+            db.session, staff=current_staff(), application_id=application_id,
+            replacing=request.form.get("replacing", ""))
+    except DomainError as error:  # a reload of this answer: the code given stays
+        db.session.rollback()
+        return _case_page(application_id, problem_of(error, "code")), error.status
     db.session.commit()
     return render_template("assisted/code.html", title="认领码", code=code,
                            expires_at=expires_at, application_id=application_id)

@@ -18,9 +18,10 @@ from flask import flash, redirect, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MultiDict
 
-from backend.errors import DomainError, RuleViolation
+from backend.errors import DomainError, NotFound, RuleViolation
 from backend.extensions import db
-from backend.http_errors import validation_details
+from backend.http_errors import MEDIA_STATUS, validation_details
+from media.errors import MediaRejected
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
@@ -55,6 +56,16 @@ def parse(schema: type[Schema], *, source: MultiDict | None = None, **extra: Any
                             validation_details(error, "form")) from None
 
 
+def query(schema: type[Schema], **extra: Any) -> Schema:
+    """``request.args`` as ``schema``: the one way a console page reads its query string. A
+    query the schema refuses (an unknown status, ``page=abc``, ``per_page=9999``) is no such
+    page: the Chinese 404, never a 500 or a form error."""
+    try:
+        return parse(schema, source=request.args, **extra)
+    except RuleViolation:
+        raise NotFound("PAGE_NOT_FOUND", "没有这样的页面或筛选条件") from None
+
+
 def problem_of(error: DomainError, action: str | None = None) -> dict[str, Any]:
     """What a page shows of a refused action: the message, its code, each field's message
     by field name, and which form (``action``) it belongs beside."""
@@ -66,9 +77,15 @@ def problem_of(error: DomainError, action: str | None = None) -> dict[str, Any]:
 def _attempt(action: str, call: Callable[[], Any], page: Callable[..., Any]
              ) -> tuple[bool, Any]:
     """(True, what ``call`` returned) committed, or (False, the page with the refusal in
-    place and its status) rolled back."""
+    place and its status) rolled back. A refused upload (media.errors.MediaRejected: too
+    large, not the type it claims, broken, empty) is a refusal like a service's."""
     try:
         result = call()
+    except MediaRejected as error:  # an uploaded file the media checks refuse, as the API says
+        db.session.rollback()
+        refused = DomainError(error.code, error.message, dict(error.details))
+        refused.status = MEDIA_STATUS.get(error.code, 422)
+        return False, (page(problem_of(refused, action)), refused.status)
     except DomainError as error:
         db.session.rollback()
         return False, (page(problem_of(error, action)), error.status)

@@ -10,14 +10,11 @@ from __future__ import annotations
 from flask import current_app, render_template, request, url_for
 
 from backend import files, presenters, workflow
-from backend.errors import DomainError
 from backend.extensions import db
-from backend.http_errors import MEDIA_STATUS
 from backend.services import inspection_documents, inspections, materials
 from console import bp
 from console.forms import parse, perform
 from console.session import current_staff
-from media.errors import MediaRejected
 from staff_api.schemas import ConcludeIn, PhotoReviewIn, ResultIn, ScheduleIn
 
 N = workflow.InspectionState
@@ -149,15 +146,10 @@ def visit_photo(inspection_id: int):
         staff = current_staff()
         inspection = inspections.get_for_staff(db.session, staff=staff,
                                                inspection_id=inspection_id)
-        try:
-            return inspections.add_photo(
-                db.session, staff=staff, inspection=inspection, stream=files.upload_stream(),
-                store=current_app.extensions["media_store"],
-                limits=materials.limits_from(current_app.extensions["settings"]))
-        except MediaRejected as error:
-            refused = DomainError(error.code, error.message, dict(error.details))
-            refused.status = MEDIA_STATUS.get(error.code, 422)
-            raise refused from None
+        return inspections.add_photo(
+            db.session, staff=staff, inspection=inspection, stream=files.upload_stream(),
+            store=current_app.extensions["media_store"],
+            limits=materials.limits_from(current_app.extensions["settings"]))
     return perform("photo", call, done="照片已上传",
                    then=url_for("console.visit", inspection_id=inspection_id),
                    page=lambda problem: _visit_page(inspection_id, problem))

@@ -14,6 +14,7 @@ from backend.extensions import db
 from backend.services import licenses
 from console import bp
 from console.forms import parse, perform
+from console.forms import query as query_of
 from console.session import current_staff
 from staff_api.schemas import ItemStatusIn, PageQuery, RequestDecisionIn
 
@@ -25,7 +26,7 @@ class LicenseQuery(PageQuery):
 @bp.get("/licenses")
 def license_search():
     """By license number, unified social credit code or holder name (each from its start)."""
-    query = parse(LicenseQuery, source=request.args)
+    query = query_of(LicenseQuery)
     rows, total = licenses.search(db.session, staff=current_staff(), q=query.q,
                                   page=query.page, per_page=query.per_page)
     return render_template("licenses/search.html", title="许可证", query=query, total=total,
@@ -38,7 +39,7 @@ def _license_page(license_id: int, problem: dict | None = None):
     shown = presenters.license_out(license_, f"staff:{current_staff().id}")
     db.session.commit()  # the first view of a version keeps its rendered face
     return render_template("licenses/page.html", title=f"许可证 {license_.license_no}",
-                           license=shown, events=events, problem=problem,
+                           license=shown, events=events, problem=problem, form=request.form,
                            actions=licenses.ITEM_ACTIONS,
                            changeable=licenses.changeable_items(current_staff(), license_))
 
@@ -58,7 +59,7 @@ def license_item_status(license_id: int, item_code: str, action: str):
                                         action=action, reason=form.reason, version=form.version)
 
     verb = licenses.ITEM_ACTIONS[action][2]
-    return perform(f"item-{item_code}", call, done=f"已{verb}该事项",
+    return perform(f"item-{item_code}-{action}", call, done=f"已{verb}该事项",
                    then=url_for("console.license_page", license_id=license_id),
                    page=lambda problem: _license_page(license_id, problem))
 

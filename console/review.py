@@ -13,6 +13,7 @@ from backend.extensions import db
 from backend.services import review
 from console import bp
 from console.forms import parse, perform
+from console.forms import query as query_of
 from console.session import current_staff
 from staff_api.schemas import OpinionIn, ReviewQuery
 
@@ -23,8 +24,7 @@ STATUSES = (workflow.ItemState.UNDER_REVIEW, workflow.ItemState.APPROVED,
 @bp.get("/reviews")
 def review_queue():
     """My unit's items (default 审查中), the earliest deadline first."""
-    query = ReviewQuery.model_validate(
-        {k: v for k, v in request.args.items() if k in ReviewQuery.model_fields and v})
+    query = query_of(ReviewQuery)
     rows, total = review.unit_queue(db.session, staff=current_staff(), status=query.status,
                                     page=query.page, per_page=query.per_page)
     return render_template("review/queue.html", title="本单位审查", total=total,

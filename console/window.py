@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import render_template, request, url_for
-from pydantic import ValidationError
 
 from backend import presenters, workflow
 from backend.errors import NotFound
@@ -16,6 +15,7 @@ from backend.models import StaffAccount
 from backend.services import documents, licenses, window
 from console import bp
 from console.forms import parse, perform
+from console.forms import query as query_of
 from console.session import current_staff
 from staff_api.schemas import (
     AcceptIn,
@@ -35,14 +35,6 @@ TABS = [("status", str(workflow.State.SUBMITTED), "待受理"),
         ("clock", "overdue", "已超期")]
 
 
-def _query() -> ApplicationQuery:
-    try:
-        return ApplicationQuery.model_validate(
-            {k: v for k, v in request.args.items() if k in ApplicationQuery.model_fields and v})
-    except ValidationError:
-        raise NotFound("PAGE_NOT_FOUND", "没有这样的筛选条件") from None
-
-
 def _selected(query: ApplicationQuery) -> tuple[str, str]:
     if query.clock:
         return "clock", query.clock
@@ -53,7 +45,7 @@ def _selected(query: ApplicationQuery) -> tuple[str, str]:
 def window_queue():
     """The window's queue by status (default 待受理) or by clock, oldest first; the table
     alone (with the tabs' counts out of band) for htmx."""
-    query = _query()
+    query = query_of(ApplicationQuery)
     desk = window.desk(db.session, staff=current_staff(), status=query.status,
                        clock_state=query.clock, industry=query.industry, page=query.page,
                        per_page=query.per_page)
@@ -69,7 +61,8 @@ def window_queue():
 @bp.get("/window/counts")
 def window_counts():
     """The tabs with fresh counts (polled by the queue page every minute)."""
-    return render_template("window/_tabs.html", tabs=TABS, selected=_selected(_query()),
+    selected = _selected(query_of(ApplicationQuery))
+    return render_template("window/_tabs.html", tabs=TABS, selected=selected,
                            counts=window.counts(db.session, staff=current_staff()))
 
 

@@ -13,7 +13,13 @@ from backend.models import StaffAccount
 from backend.security import permissions
 from backend.services import staff as staff_service
 from staff_api import bp
-from staff_api.schemas import BindingCodeOut, StaffLoginIn, StaffOut, StaffTokenOut
+from staff_api.schemas import (
+    BindingCodeOut,
+    PasswordChangeIn,
+    StaffLoginIn,
+    StaffOut,
+    StaffTokenOut,
+)
 
 staff_auth = HTTPTokenAuth(scheme="Bearer", security_scheme_name="StaffBearerAuth",
                            description="POST /api/staff/v1/auth/login 得到的令牌")
@@ -80,6 +86,27 @@ def logout():
     staff_service.revoke_token(db.session, staff_auth.get_auth().token)
     db.session.commit()
     return "", 204
+
+
+@bp.post("/auth/password")
+@bp.auth_required(staff_auth)
+@limiter.limit(limit_of("LOGIN_RATE_LIMIT"))
+@bp.input(PasswordChangeIn)
+@bp.output(StaffTokenOut)
+@bp.doc(responses={422: "STAFF_CURRENT_PASSWORD_WRONG（计入连续失败次数）/ STAFF_PASSWORD_WEAK / "
+                        "STAFF_PASSWORD_MISMATCH / STAFF_PASSWORD_UNCHANGED"})
+def change_password(json_data: PasswordChangeIn):
+    """修改本人密码：须输入当前密码（输错计入锁定次数）；成功后本账号其他令牌全部作废，
+    返回新的令牌（原令牌亦作废）"""
+    try:
+        token, expires_at = staff_service.change_password(
+            db.session, staff=current_staff(), current=json_data.current_password,
+            new=json_data.new_password, repeated=json_data.repeat_password)
+    except DomainError:
+        db.session.commit()  # the failure count outlives the refused request
+        raise
+    db.session.commit()
+    return token_out(current_staff(), token, expires_at)
 
 
 @bp.get("/me")

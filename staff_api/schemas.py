@@ -45,6 +45,14 @@ class BindingCodeOut(BaseModel):
     expires_at: datetime
 
 
+class PasswordChangeIn(In):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    new_password: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="至少 10 位，不易猜测（不含用户名、姓名、本系统常用词）")
+    repeat_password: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="再次输入新密码")
+
+
 class BindingCodeIn(In):
     code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$"), AS_IDENTIFIER] = Field(
         description="工作人员接口 POST /auth/binding-code 得到的 8 位绑定码")

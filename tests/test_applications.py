@@ -64,8 +64,8 @@ def sample_value(field: dict):
             "phone": "13812345678"}.get(kind, "测试内容")
 
 
-def fill(client, headers, detail: dict) -> dict:
-    values = dict(VALID_ENTITY)
+def fill(client, headers, detail: dict, **fields) -> dict:
+    values = dict(VALID_ENTITY) | fields
     for code, field in fields_of(detail).items():
         if code not in values and code != "floor_area":
             values[code] = sample_value(field)

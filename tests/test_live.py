@@ -52,13 +52,13 @@ def file_links(detail: dict) -> list[str]:
             for link in (f["url"], f["thumbnail_url"]) if link]
 
 
-def submitted_over_http(server: LiveServer, applicant_name: str) -> dict:
+def submitted_over_http(server: LiveServer, applicant_name: str, **fields) -> dict:
     """An application sent from the mini-program over the real HTTP API, as in the story
     below: a restaurant selling tobacco (items of three units), its deferrable materials
-    left for the visit (容缺)."""
+    left for the visit (容缺); ``fields`` change the form's sample values."""
     http = server.client()
     applicant = server.login_applicant(applicant_name)
-    detail = fill(http, applicant, draft(http, applicant, "restaurant", **RESTAURANT))
+    detail = fill(http, applicant, draft(http, applicant, "restaurant", **RESTAURANT), **fields)
     upload_required(http, applicant, detail, skip_deferrable=True)
     submitted = http.post(f"{BASE}/{detail['id']}/submit", headers=applicant)
     assert submitted.status_code == 200, submitted.json

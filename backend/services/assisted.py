@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from backend.errors import FieldsInvalid, NotFound, RuleViolation
+from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation
 from backend.identifiers import normalize_identifier
 from backend.models import (
     Applicant,
@@ -227,11 +227,31 @@ def submit(session: Session, *, staff: StaffAccount, application_id: int, versio
                                actor=timeline.OnBehalf(staff))
 
 
+def code_active_until(walk_in: WalkIn) -> datetime | None:
+    """Until when the code already given for ``walk_in`` works (None: none works now)."""
+    expires = walk_in.claim_code_expires_at
+    if walk_in.claimed_at is not None or walk_in.claim_code_hash is None or expires is None:
+        return None
+    return expires if expires > utcnow() else None
+
+
+def _stamp(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else ""
+
+
 def issue_claim_code(session: Session, *, staff: StaffAccount, application_id: int,
-                     ) -> tuple[str, datetime]:
+                     replacing: str | None = None) -> tuple[str, datetime]:
     """A hand-over code for the walk-in (shown once, to print or read out); it replaces the
-    one issued before."""
+    one issued before. ``replacing``: the active code's expiry the page showed ("" none);
+    when given and no longer the active code's (the page that issued a code reloaded,
+    another tab), 409 ASSIST_CLAIM_CODE_ACTIVE: a code already given is not replaced
+    unknowingly."""
     case = case_of(session, staff=staff, application_id=application_id)
+    active = code_active_until(case.walk_in)
+    if replacing is not None and replacing != _stamp(active):
+        raise Conflict("ASSIST_CLAIM_CODE_ACTIVE",
+                       "已有有效的认领码，未重新出具；如需作废原认领码，请在申请页确认后重新出具",
+                       {"active_until": _stamp(active)})
     code, hashed = tokens.draw_code(session, WalkIn.claim_code_hash, CLAIM_CODE_DIGITS)
     case.walk_in.claim_code_hash = hashed
     case.walk_in.claim_code_expires_at = utcnow() + CLAIM_CODE_TTL
@@ -239,6 +259,11 @@ def issue_claim_code(session: Session, *, staff: StaffAccount, application_id: i
                     action="application.claim_code_issued",
                     message="窗口代办：向申请人出具认领码，可在小程序中认领本申请")
     return code, case.walk_in.claim_code_expires_at
+
+
+def code_stamp(walk_in: WalkIn) -> str:
+    """What a page sends back as ``replacing`` of ``issue_claim_code``."""
+    return _stamp(code_active_until(walk_in))
 
 
 def claim(session: Session, *, applicant: Applicant, code: str) -> list[Application]:

@@ -78,11 +78,38 @@ def _problems_of(error: ValidationError) -> list[Problem]:
         else:
             template = _MESSAGES.get(e["type"])
             try:
-                message = template.format(**e.get("ctx", {})) if template else e["msg"]
+                message = template.format(**e.get("ctx", {})) if template else "格式不正确"
             except (KeyError, IndexError):
-                message = e["msg"]
+                message = "格式不正确"
         problems.append(Problem(where, e["type"], message))
     return problems
+
+
+# the YAML parser's English problems in Chinese (by how they begin); anything else is named
+# by its place only
+_YAML_PROBLEMS = (
+    ("mapping values are not allowed", "此处不能出现“键: 值”（检查缩进，或给含冒号的文字加引号）"),
+    ("could not find expected ':'", "缺少冒号“:”"),
+    ("found character '\\t'", "不能用制表符（Tab）缩进，请改用空格"),
+    ("found character", "含有不能作为开头的字符（可给这段文字加引号）"),
+    ("expected <block end>", "缩进不一致"),
+    ("did not find expected key", "缩进不一致或缺少键名"),
+    ("did not find expected '-'", "列表项缩进不一致"),
+    ("found unexpected end of stream", "文件意外结束（引号或括号未闭合）"),
+    ("found unexpected ':'", "多余的冒号“:”"),
+    ("found undefined alias", "引用了未定义的锚点（*别名）"),
+    ("found duplicate anchor", "锚点（&名称）重复"),
+    ("found unacceptable character", "含有不可接受的字符（文件须为 UTF-8 文本）"),
+    ("could not determine a constructor", "不支持的 YAML 标签（!! 开头的类型）"),
+    ("expected ',' or ']'", "方括号列表缺少逗号或“]”"),
+    ("expected ',' or '}'", "花括号映射缺少逗号或“}”"),
+)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    problem = str(getattr(error, "problem", None) or "")
+    return next((chinese for english, chinese in _YAML_PROBLEMS
+                 if problem.startswith(english)), "无法解析此处的内容")
 
 
 def check(text: str) -> tuple[CatalogDocument | None, list[Problem]]:
@@ -93,8 +120,7 @@ def check(text: str) -> tuple[CatalogDocument | None, list[Problem]]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "整个文件"
-        return None, [Problem(where, "yaml_syntax",
-                              f"YAML 语法错误：{getattr(error, 'problem', None) or error}")]
+        return None, [Problem(where, "yaml_syntax", f"YAML 语法错误：{_yaml_problem(error)}")]
     try:
         return CatalogDocument.model_validate(data), []
     except ValidationError as error:

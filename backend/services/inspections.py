@@ -288,7 +288,7 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
         if recheck_mode not in RECHECK_MODES:
             problems["recheck_mode"] = {
                 "code": "RECHECK_MODE_INVALID",
-                "message": "请选择复核方式：onsite（现场）或 photos（照片）"}
+                "message": "请选择复核方式：现场复核或照片复核"}
         if problems:
             raise FieldsInvalid("RECTIFICATION_INVALID", problems)
         names = applications.bundle_of(session, application).document.permit_items

@@ -17,7 +17,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, NotFound, PermissionDenied, RuleViolation, Unauthorized
+from backend.errors import (
+    Conflict,
+    FieldsInvalid,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    Unauthorized,
+)
 from backend.identifiers import clean_text, normalize_identifier
 from backend.models import StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
@@ -197,6 +204,46 @@ def authenticate(session: Session, *, username: str, password: str,
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
     return staff
+
+
+def change_password(session: Session, *, staff: StaffAccount, current: str, new: str,
+                    repeated: str, now: datetime | None = None) -> tuple[str, datetime]:
+    """The staff member's own new password; returns a fresh token for the session that
+    changed it, every other session of the account ends (as a reset does).
+
+    The current password is checked like a login's: a wrong one counts towards the lockout
+    (the caller commits even when this raises) and a locked account is refused
+    (STAFF_CURRENT_PASSWORD_WRONG 422 on ``current_password``). The new one follows the
+    strength rule of :func:`create` (STAFF_PASSWORD_WEAK) and must be typed twice alike.
+    """
+    now = now or utcnow()
+    matches = _password_matches(staff.password_hash, current)
+    locked = staff.locked_until is not None and staff.locked_until > now
+    if locked or not matches:
+        if not locked:
+            _count_failure(session, staff, now)
+        raise FieldsInvalid("STAFF_CURRENT_PASSWORD_WRONG", {"current_password": {
+            "code": "STAFF_CURRENT_PASSWORD_WRONG",
+            "message": f"当前密码不正确；连续失败 {MAX_FAILED_LOGINS} 次后账号锁定 "
+                       f"{LOCKOUT.seconds // 60} 分钟"}})
+    if new != repeated:
+        raise FieldsInvalid("STAFF_PASSWORD_MISMATCH", {"repeat_password": {
+            "code": "STAFF_PASSWORD_MISMATCH", "message": "两次输入的新密码不一致"}})
+    if new == current:
+        raise FieldsInvalid("STAFF_PASSWORD_UNCHANGED", {"new_password": {
+            "code": "STAFF_PASSWORD_UNCHANGED", "message": "新密码不能与当前密码相同"}})
+    try:
+        _check_password(new, username=staff.username, display_name=staff.display_name,
+                        units=_catalog_units(session, required=False))
+    except RuleViolation as weak:
+        raise FieldsInvalid(weak.code, {"new_password": {"code": weak.code,
+                                                         "message": weak.message}},
+                            details={k: v for k, v in weak.details.items()
+                                     if k != "fields"}) from None
+    staff.password_hash = _hasher.hash(new)
+    staff.failed_logins, staff.locked_until = 0, None
+    tokens.revoke_all(session, subject_kind="staff", subject_id=staff.id)
+    return issue_token(session, staff)
 
 
 def issue_token(session: Session, staff: StaffAccount) -> tuple[str, datetime]:

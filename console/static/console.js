@@ -30,3 +30,10 @@ document.addEventListener("change", (event) => {
   unit.classList.toggle("needs", !covered);
   state.textContent = covered ? state.dataset.covered : state.dataset.needed;
 });
+
+// A refused action: its summary at the top of the page (base.html) takes the focus, so a
+// screen reader reads it and the keyboard starts from it.
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.getElementById("problem");
+  if (summary) summary.focus();
+});
