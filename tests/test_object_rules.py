@@ -10,8 +10,10 @@ import re
 import pytest
 from sqlalchemy import select
 
+from backend import clock
 from backend.extensions import db
 from backend.models.notifications import InboxMessage
+from backend.services import calendar
 from tests.media_files import phone_jpeg
 from tests.test_applications import send_file
 from tests.test_permissions import RULES, _allowed
@@ -74,7 +76,8 @@ def world(client, login, staff_login, session):
     approve_all(client, reviewers, detail["id"])
     inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
     inspection = post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
-        "version": inspection["version"], "date": "2030-01-07", "window": "09:00-11:00",
+        "version": inspection["version"], "window": "09:00-11:00",
+        "date": calendar.add_working_days(session, clock.today(), 1).isoformat(),
         "address": "太原市小店区平阳路 1 号", "team": [i for _, i in team.values()]})
     units = {i["code"]: i["approving_unit"]["code"] for i in detail["items"]}
     for code in inspection["item_codes"]:

@@ -15,6 +15,7 @@ from tests.test_workflow import STAFF, accepted, staff_get
 # signed-in staff member
 RULES = {
     "staff.me": "any",
+    "staff.change_password": "any",
     "staff.binding_code": "staff.binding_code",
     "staff.list_applications": "application.view_any",
     "staff.get_application": "visible",
