@@ -183,6 +183,9 @@ def test_the_rectification_notice_prints_every_demand_once(console_as, client, l
     assert f"晋一业一证整字〔{clock.today().year}〕第{inspection['id']:06d}号" in flat
     deadline = clock.today() + timedelta(days=7)
     assert f"请于{deadline:%Y年%m月%d日}前完成全部整改" in flat
+    # the team recorded its results today, before the day it was scheduled for: the notice
+    # dates the visit as held, not as planned
+    assert f"{clock.today():%Y年%m月%d日}，联合核查组" in flat
     assert "现场复核一次" in flat and "晋政办发〔2022〕90号" in flat
     names = [i["name"] for i in detail["items"] if i["code"] in inspection["item_codes"]]
     assert names and all(re.sub(r"\s+", "", n) in flat for n in names)

@@ -70,7 +70,7 @@ def rectification_notice(session: Session, inspection: Inspection) -> Notice:
     industry = document.industries[application.industry_code].name
     deadline = inspection.rectification_deadline
     address = licenses.full_address(division, values["premises_address"])
-    visited = f"{inspection.scheduled_on:%Y年%m月%d日}" if inspection.scheduled_on else ""
+    visited = _visited(inspection)
     return Notice(
         title="整改通知书",
         number=f"晋一业一证整字〔{issued_on.year}〕第{inspection.id:06d}号",
@@ -89,3 +89,15 @@ def rectification_notice(session: Session, inspection: Inspection) -> Notice:
         issued_on=f"{issued_on:%Y年%m月%d日}",
     )
 
+
+def _visited(inspection: Inspection) -> str:
+    """The day(s) the team recorded this round's results: when the visit was held, whatever
+    the schedule said (a notice is a record; a visit held early is dated as held)."""
+    last = max((r.round for r in inspection.results), default=None)
+    days = sorted({r.recorded_at.astimezone(clock.CHINA).date()
+                   for r in inspection.results if r.round == last})
+    if not days:
+        return f"{inspection.scheduled_on:%Y年%m月%d日}" if inspection.scheduled_on else ""
+    if days[0] == days[-1]:
+        return f"{days[0]:%Y年%m月%d日}"
+    return f"{days[0]:%Y年%m月%d日}至{days[-1]:%Y年%m月%d日}"
