@@ -7,6 +7,7 @@ materials. Every cross-reference is checked here, so a loaded version is always 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -15,11 +16,22 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 
 
-class ReferenceProblems(ValueError):
-    """Every cross-reference of the file that does not resolve, one sentence each."""
+@dataclass(frozen=True)
+class ReferenceProblem:
+    """A cross-reference that does not resolve: where (a path of keys and list positions from
+    the top of the file), a stable code, and a sentence in Chinese."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+    path: tuple[str | int, ...]
+    code: str  # "reference": names nothing of the file; "unasked_question"
+    message: str
+
+
+class ReferenceProblems(ValueError):
+    """Every cross-reference of the file that does not resolve."""
+
+    def __init__(self, problems: list[ReferenceProblem]) -> None:
+        super().__init__("; ".join(f"{' › '.join(map(str, p.path))}：{p.message}"
+                                   for p in problems))
         self.problems = problems
 
 
@@ -178,39 +190,102 @@ class CatalogDocument(Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> CatalogDocument:
-        problems: list[str] = []
-
-        def need(kind: str, table: dict, code: str, where: str) -> None:
-            if code not in table:
-                problems.append(f"{where}：引用了不存在的{kind}“{code}”")
-
-        for code, item in self.permit_items.items():
-            need("单位", self.units, item.approving_unit, f"许可事项 {code}")
-            need("单位", self.units, item.supervising_unit, f"许可事项 {code}")
-            for use in item.materials:
-                need("材料", self.materials, use.material, f"许可事项 {code}")
-            for f in item.fields:
-                need("表单字段", self.fields, f, f"许可事项 {code}")
-        for use in self.common.materials:
-            need("材料", self.materials, use.material, "通用部分")
-        for q in self.common.questions:
-            need("情形问题", self.questions, q, "通用部分")
-        for code, industry in self.industries.items():
-            for item in industry.items:
-                need("许可事项", self.permit_items, item, f"行业 {code}")
-            for q in industry.questions:
-                need("情形问题", self.questions, q, f"行业 {code}")
-            asked = set(self.common.questions) | set(industry.questions)
-            for rule in [*self.common.rules, *industry.rules]:
-                for q in rule.when:
-                    if q not in asked:
-                        problems.append(f"行业 {code}：规则用到未提问的情形问题“{q}”")
-                for item in [*rule.add_items, *rule.remove_items,
-                             *rule.add_materials, *rule.remove_materials]:
-                    need("许可事项", self.permit_items, item, f"行业 {code} 的规则")
-                for uses in [*rule.add_materials.values(), rule.add_bundle_materials]:
-                    for use in uses:
-                        need("材料", self.materials, use.material, f"行业 {code} 的规则")
+        problems = reference_problems(self.model_dump())
         if problems:
             raise ReferenceProblems(problems)
         return self
+
+
+# --- the cross-references: ONE set of rules over plain data, so that they run on a valid
+# document (the model validator above) and on the file as parsed, whose fields may be wrong or
+# missing (services.catalog.check lists both kinds of error in one pass). What cannot be read
+# (a section that is not a mapping, a code that is not text …) is skipped: pydantic names it.
+
+_KINDS = {"units": "单位", "materials": "材料", "fields": "表单字段", "questions": "情形问题",
+          "permit_items": "许可事项"}
+
+
+def _pairs(value: Any) -> list[tuple[Any, Any]]:
+    return list(value.items()) if isinstance(value, dict) else []
+
+
+def _entries(value: Any) -> list[tuple[Any, dict]]:
+    """The (code, entry) pairs of a section whose entry is a mapping."""
+    return [(k, v) for k, v in _pairs(value) if isinstance(v, dict)]
+
+
+def _elements(value: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(value)) if isinstance(value, list) else []
+
+
+def reference_problems(data: Any) -> list[ReferenceProblem]:
+    """Every cross-reference of ``data`` (the file as parsed, or a document's dump) that does
+    not resolve, in the order of the file's sections. Never raises on malformed data."""
+    if not isinstance(data, dict):
+        return []
+    tables = {key: data[key] for key in _KINDS if isinstance(data.get(key), dict)}
+    problems: list[ReferenceProblem] = []
+
+    def need(kind: str, code: Any, *path: str | int) -> None:
+        table = tables.get(kind)  # a missing or unreadable section: pydantic says so
+        if table is not None and isinstance(code, str) and code not in table:
+            problems.append(ReferenceProblem(
+                path, "reference", f"引用了不存在的{_KINDS[kind]}“{code}”"))
+
+    def uses(value: Any, *path: str | int) -> None:
+        """A list of materials as an item asks for them (``{material: code, …}``)."""
+        for i, use in _elements(value):
+            if isinstance(use, dict):
+                need("materials", use.get("material"), *path, i, "material")
+
+    def rule_references(rule: dict, *path: str | int) -> None:
+        for key in ("add_items", "remove_items"):
+            for i, item in _elements(rule.get(key)):
+                need("permit_items", item, *path, key, i)
+        for item, listed in _pairs(rule.get("add_materials")):
+            need("permit_items", item, *path, "add_materials", item)
+            uses(listed, *path, "add_materials", item)
+        for item, listed in _pairs(rule.get("remove_materials")):
+            need("permit_items", item, *path, "remove_materials", item)
+            for i, material in _elements(listed):
+                need("materials", material, *path, "remove_materials", item, i)
+        uses(rule.get("add_bundle_materials"), *path, "add_bundle_materials")
+
+    def asked_in_rules(rules: Any, asked: set, where: str, *path: str | int) -> None:
+        for r, rule in _elements(rules):
+            when = rule.get("when") if isinstance(rule, dict) else None
+            for q in when if isinstance(when, dict) else ():
+                if isinstance(q, str) and q not in asked:
+                    problems.append(ReferenceProblem(
+                        (*path, r, "when", q), "unasked_question",
+                        f"{where}：规则用到未提问的情形问题“{q}”"))
+
+    for code, item in _entries(data.get("permit_items")):
+        need("units", item.get("approving_unit"), "permit_items", code, "approving_unit")
+        need("units", item.get("supervising_unit"), "permit_items", code, "supervising_unit")
+        uses(item.get("materials"), "permit_items", code, "materials")
+        for i, field in _elements(item.get("fields")):
+            need("fields", field, "permit_items", code, "fields", i)
+    common = data.get("common") if isinstance(data.get("common"), dict) else {}
+    for i, q in _elements(common.get("questions")):
+        need("questions", q, "common", "questions", i)
+    uses(common.get("materials"), "common", "materials")
+    for r, rule in _elements(common.get("rules")):
+        if isinstance(rule, dict):
+            rule_references(rule, "common", "rules", r)
+    common_asked = {q for _, q in _elements(common.get("questions")) if isinstance(q, str)}
+    for code, industry in _entries(data.get("industries")):
+        for i, item in _elements(industry.get("items")):
+            need("permit_items", item, "industries", code, "items", i)
+        for i, q in _elements(industry.get("questions")):
+            need("questions", q, "industries", code, "questions", i)
+        asked = common_asked | {q for _, q in _elements(industry.get("questions"))
+                                if isinstance(q, str)}
+        # a common rule is asked of every industry: each must ask its questions
+        asked_in_rules(common.get("rules"), asked, f"行业 {code}", "common", "rules")
+        asked_in_rules(industry.get("rules"), asked, f"行业 {code}",
+                       "industries", code, "rules")
+        for r, rule in _elements(industry.get("rules")):
+            if isinstance(rule, dict):
+                rule_references(rule, "industries", code, "rules", r)
+    return problems

@@ -34,7 +34,9 @@ def catalog_load(path: Path | None, loaded_by: str) -> None:
     try:
         version, created = catalog.load(db.session, path, loaded_by=loaded_by)
     except catalog.CatalogFileInvalid as error:
-        raise click.ClickException(f"catalog file invalid, nothing loaded: {error}") from error
+        raise click.ClickException(
+            f"catalog file invalid, nothing loaded: {len(error.problems)} problem(s)\n"
+            + "\n".join(f"  {problem}" for problem in error.problems)) from error
     db.session.commit()
     state = "loaded as new version" if created else "unchanged, still version"
     click.echo(f"catalog {path.name}: {state} {version.number} "

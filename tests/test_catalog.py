@@ -160,3 +160,97 @@ def test_administrators_see_what_is_still_estimated(client, staff_login):
     assert [v["number"] for v in versions] == [1]
     reviewer, _ = staff_login("unit_reviewer", "fire")
     assert client.get("/api/staff/v1/catalog/estimates", headers=reviewer).status_code == 403
+
+
+# --- every error of a file in one pass: fields, references, keys given twice -----------------
+
+
+def field_and_reference_errors() -> str:
+    """One field error and two cross-references that do not resolve (#11)."""
+    data = catalog_data()
+    data["permit_items"]["food_business"]["legal_days"] = "twenty"
+    data["permit_items"]["food_business"]["approving_unit"] = "nowhere"
+    data["industries"]["restaurant"]["items"].append("no_such_item")
+    return yaml.safe_dump(data, allow_unicode=True)
+
+
+def test_field_and_reference_errors_are_listed_in_one_pass_each_on_its_line():
+    from backend.services.catalog import check
+
+    text = field_and_reference_errors()
+    document, problems = check(text)
+    assert document is None
+    extra = len(catalog_data()["industries"]["restaurant"]["items"])
+    assert {(p.where, p.code) for p in problems} == {
+        ("permit_items › food_business › legal_days", "int_parsing"),
+        ("permit_items › food_business › approving_unit", "reference"),
+        (f"industries › restaurant › items › {extra}", "reference")}
+    assert [p.line for p in problems] == sorted(p.line for p in problems)  # file order
+    lines = text.splitlines()
+    shown = {p.code if p.code != "reference" else p.message: lines[p.line - 1] for p in problems}
+    assert "legal_days: twenty" in shown["int_parsing"]
+    assert "approving_unit: nowhere" in shown["引用了不存在的单位“nowhere”"]
+    assert "no_such_item" in shown["引用了不存在的许可事项“no_such_item”"]
+
+
+def test_the_cli_lists_field_and_reference_errors_together_and_loads_nothing(app, session,
+                                                                             tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(field_and_reference_errors(), encoding="utf-8")
+    result = load_cli(app, path)
+    assert result.exit_code != 0 and "nothing loaded: 3 problem(s)" in result.output
+    assert "permit_items › food_business › legal_days" in result.output
+    assert "引用了不存在的单位“nowhere”" in result.output
+    assert "引用了不存在的许可事项“no_such_item”" in result.output
+    assert version_count(session) == 1
+
+
+def test_a_code_given_twice_is_an_error_not_a_silent_replacement(app, session, tmp_path):
+    from backend.services.catalog import check
+
+    text = CATALOG_FILE.read_text(encoding="utf-8").replace(
+        "units:\n", "units:\n  fire: {name: 消防}\n", 1)
+    _, problems = check(text)
+    second = text.splitlines().index("  fire: {name: 消防救援机构}") + 1
+    assert [(p.where, p.code, p.line) for p in problems] == [
+        ("units › fire", "duplicate_key", second)]
+    assert "第 18 行已有" in problems[0].message
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_cli(app, path).exit_code != 0 and version_count(session) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "", "7", "- a\n- b\n", "format: 1\ncommon: 3\nunits: [a]\n",
+    "permit_items: {x: {approving_unit: [1], materials: [3, {material: {}}], fields: 5}}\n"
+    "industries: {r: {items: 5, questions: [[1]], rules: [{when: 3}, 7, {add_materials: 2}]}}\n",
+    "units: {a: {name: A}}\npermit_items: {food: {approving_unit: b}}\n"
+    "industries: {r: {items: [food, nope], rules: [{when: {q: true}, add_items: [gone]}]}}\n",
+    "a: &x [*x]\n",
+])
+def test_a_malformed_file_is_reported_never_crashes(text):
+    from backend.services.catalog import check
+
+    document, problems = check(text)
+    assert document is None and problems
+    assert all(p.where and p.code and p.message for p in problems)
+
+
+def test_references_are_checked_where_the_fields_around_them_are_wrong():
+    from backend.services.catalog import check
+
+    _, problems = check(
+        "units: {a: {name: A}}\npermit_items: {food: {approving_unit: nobody}}\n"
+        "industries: {r: {items: [food, nope],\n"
+        "                 rules: [{when: {open_late: true}, add_items: [gone]}]}}\n")
+    found = {(p.where, p.code) for p in problems}
+    assert ("units", "missing") not in found and ("questions", "missing") in found
+    assert {("permit_items › food › approving_unit", "reference"),
+            ("industries › r › items › 1", "reference"),
+            ("industries › r › rules › 0 › add_items › 0", "reference"),
+            ("permit_items › food › legal_basis", "missing")} <= found
+    assert ("industries › r › rules › 0 › when › open_late", "unasked_question") in found
+    # a field error at the very place says it already: no reference error on top
+    _, problems = check("units: {a: {name: A}}\npermit_items: {food: {approving_unit: B}}\n")
+    assert [p.code for p in problems if "approving_unit" in p.where] == [
+        "string_pattern_mismatch"]

@@ -14,7 +14,13 @@ from backend.models import License, LicenseItem, StaffAccount
 from backend.services import catalog
 from backend.services import staff as staff_service
 from tests.conftest import STAFF_PASSWORD
-from tests.test_catalog import catalog_data, load_cli, version_count, write_catalog
+from tests.test_catalog import (
+    catalog_data,
+    field_and_reference_errors,
+    load_cli,
+    version_count,
+    write_catalog,
+)
 from tests.test_console_session import csrf_of, sign_in
 from tests.test_licenses import licensed  # noqa: F401 - the fixture
 from tests.test_notifications_api import applicant_id, enqueue_event, outbox_row
@@ -152,6 +158,23 @@ def test_broken_references_are_listed_one_by_one(client, session):
     assert resp.status_code == 422 and "2 处错误" in resp.text
     assert "引用了不存在的单位“nowhere”" in resp.text
     assert "引用了不存在的许可事项“no_such_item”" in resp.text
+    assert version_count(session) == 1
+
+
+def test_field_and_reference_errors_are_listed_in_one_validation(client, session):
+    token = signed_in(client, session, "catalog-a", "catalog_admin")
+    text = field_and_reference_errors()
+    for step in ("validate", "load"):
+        resp = upload(client, token, text, step)
+        assert resp.status_code == 422 and "3 处错误" in resp.text
+        listed = re.findall(r"<li>(.*?)</li>", resp.text.split('aria-label="目录文件的错误"')[1]
+                            .split("</ol>")[0], re.S)
+        assert len(listed) == 3
+        assert "permit_items › food_business › legal_days" in resp.text
+        assert "引用了不存在的单位“nowhere”" in resp.text
+        assert "引用了不存在的许可事项“no_such_item”" in resp.text
+        lines = [int(n) for n in re.findall(r"第 (\d+) 行", "".join(listed))]
+        assert len(lines) == 3 and lines == sorted(lines)  # each on its line, in file order
     assert version_count(session) == 1
 
 

@@ -61,9 +61,10 @@ def test_admin_and_catalog_pages(console, tmp_path):
     page.get_by_label("目录文件（YAML，UTF-8）").set_input_files(tmp_path / "broken.yaml")
     page.get_by_role("button", name="校验", exact=True).click()
     errors = page.get_by_role("list", name="目录文件的错误")
-    expect(errors.locator("li")).to_have_count(2)  # field errors first: references wait
+    expect(errors.locator("li")).to_have_count(3)  # fields and references in one pass
     expect(errors).to_contain_text("permit_items › food_business › legal_days")
     expect(errors).to_contain_text("industries › restaurant › colour")
+    expect(errors).to_contain_text("引用了不存在的单位“nowhere”")
     expect(page.get_by_role("alert").first).to_contain_text("CATALOG_FILE_INVALID")
     assert page.locator("table tbody tr").count() == versions_before  # nothing stored
     console.assert_no_sideways_scroll()

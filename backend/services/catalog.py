@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from pypinyin import Style, lazy_pinyin
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.catalog_format import CatalogDocument, Industry, ReferenceProblems
+from backend.catalog_format import CatalogDocument, Industry, ReferenceProblems, reference_problems
 from backend.errors import NotFound, RuleViolation
 from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion, StaffAccount
 from backend.security import permissions
@@ -34,17 +34,23 @@ class CatalogFileInvalid(ValueError):
     lists every error found, each as :class:`Problem`."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{p.where}: {p.message} ({p.code})" for p in problems))
+        super().__init__("; ".join(map(str, problems)))
         self.problems = problems
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One error of a catalog file: where (a path of keys, or a line), its code, in Chinese."""
+    """One error of a catalog file: where (a path of keys, or a line), its code, in Chinese,
+    and the line of the file it is on (None: unknown)."""
 
     where: str
     code: str
     message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        line = f"（第 {self.line} 行）" if self.line else ""
+        return f"{self.where}{line}: {self.message} ({self.code})"
 
 
 # pydantic's error types in Chinese; ``{…}`` from the error's context
@@ -65,13 +71,18 @@ _MESSAGES = {
 }
 
 
-def _problems_of(error: ValidationError) -> list[Problem]:
+def _where(path: tuple) -> str:
+    return " › ".join(str(part) for part in path) or "整个文件"
+
+
+def _problems_of(error: ValidationError) -> list[tuple[tuple, Problem]]:
+    """pydantic's errors, each with its path of keys."""
     problems = []
     for e in error.errors():
-        where = " › ".join(str(part) for part in e["loc"]) or "整个文件"
         cause = e.get("ctx", {}).get("error")
         if isinstance(cause, ReferenceProblems):
-            problems += [Problem(where, "reference", p) for p in cause.problems]
+            problems += [(p.path, Problem(_where(p.path), p.code, p.message))
+                         for p in cause.problems]
             continue
         if e["type"] == "value_error":
             message = str(cause) if cause is not None else e["msg"]
@@ -81,8 +92,59 @@ def _problems_of(error: ValidationError) -> list[Problem]:
                 message = template.format(**e.get("ctx", {})) if template else "格式不正确"
             except (KeyError, IndexError):
                 message = "格式不正确"
-        problems.append(Problem(where, e["type"], message))
+        problems.append((e["loc"], Problem(_where(e["loc"]), e["type"], message)))
     return problems
+
+
+def _read(text: str) -> tuple[Any, dict[tuple[str, ...], int], list[tuple[tuple, Problem]]]:
+    """The file's data (as yaml.safe_load reads it), the line of every key and list element
+    (by path, each part as text), and every key given twice in one mapping (YAML keeps the
+    last silently: a second entry with the code of the first would replace it unseen)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[tuple[str, ...], int] = {}
+        duplicates: list[tuple[tuple, Problem]] = []
+        if node is None:
+            return None, lines, duplicates
+        _walk(node, (), lines, duplicates, set())
+        return loader.construct_document(node), lines, duplicates
+    finally:
+        loader.dispose()
+
+
+def _walk(node: yaml.Node, path: tuple[str, ...], lines: dict, duplicates: list,
+          open_: set[int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in open_:  # an alias of an enclosing node
+        return
+    open_.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge" or not isinstance(key, yaml.ScalarNode):
+                continue
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                duplicates.append(((*path, key.value), Problem(
+                    _where((*path, key.value)), "duplicate_key",
+                    f"“{key.value}”重复（第 {seen[key.value]} 行已有；只会保留后一个）", line)))
+            seen.setdefault(key.value, line)
+            lines[(*path, key.value)] = line
+            _walk(value, (*path, key.value), lines, duplicates, open_)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, element in enumerate(node.value):
+            _walk(element, (*path, str(i)), lines, duplicates, open_)
+    open_.discard(id(node))
+
+
+def _line_of(path: tuple, lines: dict[tuple[str, ...], int]) -> int | None:
+    """The line of ``path``, or of the nearest enclosing entry present (a missing key)."""
+    parts = tuple(str(part) for part in path)
+    for end in range(len(parts), -1, -1):
+        if parts[:end] in lines:
+            return lines[parts[:end]]
+    return None
 
 
 # the YAML parser's English problems in Chinese (by how they begin); anything else is named
@@ -113,18 +175,31 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
 
 
 def check(text: str) -> tuple[CatalogDocument | None, list[Problem]]:
-    """The document, or None and EVERY error of the file: YAML syntax (one, with its line),
-    else each field pydantic finds, else each cross-reference that does not resolve."""
+    """The document, or None and EVERY error of the file at once, in file order, each with
+    its line: YAML syntax (one), else each key given twice, each field pydantic finds and
+    each cross-reference that does not resolve — the references also while fields are
+    wrong, so that one "validate" lists them all."""
     try:
-        data = yaml.safe_load(text)
+        data, lines, found = _read(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "整个文件"
-        return None, [Problem(where, "yaml_syntax", f"YAML 语法错误：{_yaml_problem(error)}")]
+        return None, [Problem(where, "yaml_syntax", f"YAML 语法错误：{_yaml_problem(error)}",
+                              mark.line + 1 if mark else None)]
     try:
-        return CatalogDocument.model_validate(data), []
+        document = CatalogDocument.model_validate(data)
     except ValidationError as error:
-        return None, _problems_of(error)
+        document = None
+        found += _problems_of(error)
+        # with a field wrong the model's own reference check did not run: run its rules on
+        # the data as read (where a field error already stands, it says enough)
+        wrong = {tuple(map(str, path)) for path, _ in found}
+        found += [(p.path, Problem(_where(p.path), p.code, p.message))
+                  for p in reference_problems(data) if tuple(map(str, p.path)) not in wrong]
+    problems = list(dict.fromkeys(  # each once, in file order
+        replace(problem, line=problem.line or _line_of(path, lines)) for path, problem in found))
+    problems.sort(key=lambda p: p.line or 0)
+    return (None if problems else document), problems
 
 
 def parse(text: str) -> CatalogDocument:
