@@ -178,6 +178,13 @@ TRANSITIONS: tuple[Transition, ...] = (
 )
 
 EDITABLE = frozenset({State.DRAFT, State.SUPPLEMENT_REQUESTED})
+# An item reaches its unit at acceptance (受理后分送): before that the window has not checked
+# the application, and one it refused was never the unit's business. These are the states an
+# item can be in once sent (closed: the application was withdrawn during review); the unit
+# sees an item, and the application it belongs to, only when it was accepted and the item is
+# in one of them (services/review.py lists, services/window.py opens).
+SENT_TO_UNIT = frozenset({ItemState.UNDER_REVIEW, ItemState.APPROVED, ItemState.REFUSED,
+                          ItemState.DROPPED, ItemState.CLOSED})
 # keyed by kind too: StrEnum members of different kinds with one value compare equal
 _BY_KEY = {(type(t.source), t.source, t.action): t for t in TRANSITIONS}
 ITEM_MOVES = frozenset((s, a) for kind, s, a in _BY_KEY if kind is ItemState)

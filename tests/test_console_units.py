@@ -84,6 +84,11 @@ def test_a_reviewer_never_sees_an_item_the_window_has_not_sent(console_as, clien
         assert listed.status_code == 200 and f"/console/reviews/{item['id']}" not in listed.text
     page = fire.get(f"/console/reviews/{item['id']}")
     assert page.status_code == 404 and "REVIEW_NOT_FOUND" in page.text
+    # nor the application itself, in the console or the staff API
+    assert fire.get(f"/console/applications/{waiting['id']}").status_code == 404
+    reviewer, _ = staff_login("unit_reviewer", "fire")
+    assert client.get(f"/api/staff/v1/applications/{waiting['id']}",
+                      headers=reviewer).status_code == 404
 
 
 def test_the_item_page_shows_only_the_items_own_fields_and_materials(console_as, in_review,

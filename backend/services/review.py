@@ -16,17 +16,12 @@ from backend.models.base import utcnow
 from backend.security import permissions
 from backend.services import application_form, applications, pages, timeline, window
 
-# An item reaches its unit at acceptance (受理后分送): before that the window has not checked
-# the application, and one it refused was never the unit's business. These are the states an
-# item can be in once sent (closed: the application was withdrawn during review).
-SENT_TO_UNIT = (workflow.ItemState.UNDER_REVIEW, workflow.ItemState.APPROVED,
-                workflow.ItemState.REFUSED, workflow.ItemState.DROPPED,
-                workflow.ItemState.CLOSED)
-
 
 def _sent_to_unit():
-    """The condition (on ApplicationItem joined to Application) for an item its unit sees."""
-    return Application.accepted_at.is_not(None) & ApplicationItem.status.in_(SENT_TO_UNIT)
+    """The condition (on ApplicationItem joined to Application) for an item its unit sees
+    (workflow.SENT_TO_UNIT)."""
+    return (Application.accepted_at.is_not(None)
+            & ApplicationItem.status.in_(workflow.SENT_TO_UNIT))
 
 
 def unit_queue(session: Session, *, staff: StaffAccount, status: str | None, page: int,

@@ -58,8 +58,10 @@ def staff_may_see(session: Session, staff: StaffAccount, application: Applicatio
         return False
     if staff.role in SEE_ALL:
         return True
-    if staff.role == workflow.REVIEWER:
-        return any(i.approving_unit == staff.unit_code for i in application.items)
+    if staff.role == workflow.REVIEWER:  # once sent to the unit (workflow.SENT_TO_UNIT)
+        return application.accepted_at is not None and any(
+            i.approving_unit == staff.unit_code and i.status in workflow.SENT_TO_UNIT
+            for i in application.items)
     if staff.role == "inspector":
         return session.scalar(
             select(InspectionMember.id).join(Inspection)
@@ -74,8 +76,10 @@ def visible_to(staff: StaffAccount) -> ColumnElement[bool]:
     if staff.role in SEE_ALL:
         return shown
     if staff.role == workflow.REVIEWER:
-        return and_(shown, exists().where(ApplicationItem.application_id == Application.id,
-                                          ApplicationItem.approving_unit == staff.unit_code))
+        return and_(shown, Application.accepted_at.is_not(None),
+                    exists().where(ApplicationItem.application_id == Application.id,
+                                   ApplicationItem.approving_unit == staff.unit_code,
+                                   ApplicationItem.status.in_(workflow.SENT_TO_UNIT)))
     if staff.role == "inspector":
         return and_(shown, exists().where(Inspection.application_id == Application.id,
                                           InspectionMember.inspection_id == Inspection.id,
