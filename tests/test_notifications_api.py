@@ -328,7 +328,9 @@ def test_department_endpoints_are_for_administrators_and_show_credentials_once(
 NOT_PUBLIC = ["http://127.0.0.1:8600/api/staff/v1/x", "http://169.254.169.254/latest/meta-data",
               "http://[::1]:22/", "http://localhost:8000/", "http://10.1.2.3/hook",
               "http://[::ffff:127.0.0.1]/", "http://0.0.0.0:8000/", "http://100.64.0.1/",
-              "http://[fe80::1]/", "http://224.0.0.1/", "http://2130706433/"]
+              "http://[fe80::1]/", "http://224.0.0.1/", "http://2130706433/",
+              "http://[2002:7f00:1::]/",  # 6to4 carrying 127.0.0.1
+              "http://[2001:0:c0a8:1::f7f7:f7f7]/"]  # Teredo, its server 192.168.0.1
 
 
 def test_a_webhook_into_our_own_network_is_refused_when_configured(app, staff_login, session):

@@ -45,8 +45,15 @@ class Unresolvable(Exception):
 def kind_of(address: str) -> str | None:
     """Why ``address`` is not a public one (its Chinese name), or None if it is."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone id names no address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address):
+        # an IPv4 address carried inside IPv6 is judged as itself: ::ffff:127.0.0.1 (mapped),
+        # 2002:7f00:1:: (6to4), 2001:0:…(Teredo: its server and client both)
+        carried = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        for inner in filter(None, carried):
+            if kind := kind_of(str(inner)):
+                return kind
+        if ip.ipv4_mapped is not None:
+            return None
     for name, label in _KINDS:
         if getattr(ip, f"is_{name}"):
             return label
