@@ -77,11 +77,13 @@ def _sign_in_and_csrf():
 
 
 def _return_to() -> str:
-    """Where to come back after signing in again: the page asked for, or for a form that was
-    sent, the page it was sent from (its address takes POST only: opened again, a 405)."""
-    if request.method == "GET":
+    """Where to come back after signing in again: the page asked for; for a form that was
+    sent, the page it was sent from (its address takes POST only: opened again, a 405); for a
+    part of a page htmx fetched (the queue's counts), the page it is part of."""
+    page = request.headers.get("HX-Current-URL") if request.headers.get("HX-Request") else None
+    if request.method == "GET" and page is None:
         return request.full_path.rstrip("?")
-    came_from = urlsplit(request.referrer or "")
+    came_from = urlsplit(page or request.referrer or "")
     return _safe_next(came_from.path + (f"?{came_from.query}" if came_from.query else ""))
 
 

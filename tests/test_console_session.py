@@ -127,6 +127,20 @@ def test_a_form_sent_after_the_session_ended_returns_to_its_page(client, commiss
     assert resp.location == "/console/login?next=/console/applications/7"
 
 
+def test_a_part_of_a_page_fetched_after_the_session_ended_returns_to_the_page(
+        client, commissioner, set_settings):
+    """The queue's counts refresh by themselves: when that finds the session ended, the
+    clerk signs in again to the queue as it was, not to the bare counts."""
+    sign_in(client)
+    set_settings(CONSOLE_IDLE_MINUTES=0)
+    resp = client.get("/console/window/counts?status=in_review", headers={
+        "HX-Request": "true",
+        "HX-Current-URL": "http://localhost/console/window?status=in_review"})
+    assert resp.status_code == 204
+    assert resp.headers["HX-Redirect"] == \
+        "/console/login?next=/console/window?status%3Din_review"
+
+
 def test_errors_under_the_console_are_pages_in_chinese(client, commissioner, set_settings):
     sign_in(client)
     for resp, status, code in [
