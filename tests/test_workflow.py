@@ -446,9 +446,10 @@ def test_staff_free_text_is_cleaned_where_it_enters(client, login, staff_login):
 
 
 def rectifying(client, login, staff_login, session, recheck_mode: str = "onsite",
-               ) -> tuple[dict, dict, dict, dict]:
+               deadline_days: int = 7, status: int = 200) -> tuple[dict, dict, dict, dict]:
     """(applicant, coordinator, application, inspection): a joint inspection concluded with a
-    rectification notice, re-checked on site (or by photos)."""
+    rectification notice due in ``deadline_days``, re-checked on site (or by photos); the
+    conclusion answers ``status``."""
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
     coordinator, _ = staff_login("inspection_coordinator")
@@ -470,8 +471,21 @@ def rectifying(client, login, staff_login, session, recheck_mode: str = "onsite"
     current = staff_get(client, coordinator, f"/inspections/{inspection['id']}")
     post(client, coordinator, f"/inspections/{inspection['id']}/conclude", {
         "version": current["version"], "recheck_mode": recheck_mode,
-        "deadline": (clock.today() + timedelta(days=7)).isoformat()})
+        "deadline": (clock.today() + timedelta(days=deadline_days)).isoformat()},
+         status=status)
     return applicant, coordinator, detail, inspection
+
+
+def test_a_rectification_deadline_years_away_is_refused(client, login, staff_login, session):
+    """The clock stops while the applicant rectifies: a typo such as 2029 would freeze the
+    case for years."""
+    _, coordinator, _, inspection = rectifying(
+        client, login, staff_login, session,
+        deadline_days=inspections.RECTIFICATION_MAX_DAYS + 1, status=422)
+    after = staff_get(client, coordinator, f"/inspections/{inspection['id']}")
+    assert after["status"] == "scheduled" and after["rectification_deadline"] is None
+    rectifying(client, login, staff_login, session,
+               deadline_days=inspections.RECTIFICATION_MAX_DAYS)
 
 
 def visit_of(client, login, staff_login, session, days_ahead: int = 1):

@@ -47,6 +47,10 @@ RESULTS = {"pass", "rectify", "fail"}
 # working days, and a visit months away (or a typo such as 2099) would hold the case far past
 # it; 90 calendar days covers any holiday season with room to spare.
 SCHEDULE_MAX_DAYS_AHEAD = 90
+# How long a rectification may be given: the items' clocks stop while the applicant rectifies
+# (resume_clock), so a deadline years away (a typo such as 2029) would freeze the case; 60
+# calendar days is room for building work such as fire-safety repairs.
+RECTIFICATION_MAX_DAYS = 60
 
 
 # an inspector's finding on an item, and how a rectification is checked again
@@ -285,6 +289,10 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
         if deadline is None or deadline <= today:
             problems["deadline"] = {"code": "DEADLINE_INVALID",
                                     "message": "请设定晚于今天的整改期限"}
+        elif deadline > today + timedelta(days=RECTIFICATION_MAX_DAYS):
+            problems["deadline"] = {
+                "code": "DEADLINE_TOO_FAR",
+                "message": f"整改期限须在 {RECTIFICATION_MAX_DAYS} 天以内"}
         if recheck_mode not in RECHECK_MODES:
             problems["recheck_mode"] = {
                 "code": "RECHECK_MODE_INVALID",
