@@ -107,8 +107,13 @@ def acceptance(session: Session, application: Application) -> Notice:
     addressee, industry, issuer = _context(session, application)
     bundle = applications.bundle_of(session, application)
     day = application.accepted_on
+    deferred = [m["name"] for m in bundle.notice["materials"]
+                if m["code"] in application.deferred_materials]
+    # 容缺受理 accepts with materials still to come: the notice must not call them complete
+    found = ("申请材料基本齐全、符合法定形式，下列材料容缺受理" if deferred
+             else "申请材料齐全、符合法定形式")
     paragraphs = [
-        f"{_applied(application, industry)}，经审查，申请材料齐全、符合法定形式，"
+        f"{_applied(application, industry)}，经审查，{found}，"
         f"本机关决定予以受理，受理编号 {application.acceptance_number}。",
         "本申请涉及的下列许可事项已同时分送各审批单位并联审查，各事项在承诺时限内办结：",
     ]
@@ -117,8 +122,6 @@ def acceptance(session: Session, application: Application) -> Notice:
         rows.append((bundle.document.permit_items[item.item_code].name,
                      bundle.document.units[item.approving_unit].name, str(item.promised_days),
                      _written(item.due_on) if item.due_on else "—"))
-    deferred = [m["name"] for m in bundle.notice["materials"]
-                if m["code"] in application.deferred_materials]
     closing = ["你（单位）可通过“一业一证”微信小程序查询办理进度。"]
     if deferred:
         closing.insert(0, "以下材料容缺受理，须在联合现场核查时提交，由核查人员现场确认："
