@@ -14,6 +14,7 @@ from backend import clock
 from backend.models import License, LicenseItem, StaffAccount, WalkIn
 from backend.security import tokens
 from backend.services import calendar
+from backend.services import staff as staff_service
 from tests.conftest import STAFF_PASSWORD
 from tests.test_assisted import form_text, make_staff, start
 from tests.test_console_admin import bureau_signed_in, signed_in
@@ -206,6 +207,19 @@ def test_staff_change_their_own_password_and_other_sessions_end(app, client, ses
     assert client.get("/api/staff/v1/me",
                       headers={"Authorization": f"Bearer {api['token']}"}).status_code == 401
     assert sign_in(app.test_client(), "q-pw-change", password=new).status_code == 302
+
+
+def test_a_locked_account_is_told_it_is_locked_when_changing_its_password(client, session):
+    token = signed_in(client, session, "q-pw-lock", "inspector", "fire")
+    form = {"csrf_token": token, "current_password": "not-it",
+            "new_password": "violet-harbour-sings-43", "repeat_password": "violet-harbour-sings-43"}
+    for _ in range(staff_service.MAX_FAILED_LOGINS):
+        assert "STAFF_CURRENT_PASSWORD_WRONG" in client.post("/console/account/password",
+                                                             data=form).text
+    locked = client.post("/console/account/password", data=form | {
+        "current_password": STAFF_PASSWORD})  # even the right one, while locked
+    assert locked.status_code == 422 and "STAFF_ACCOUNT_LOCKED" in locked.text
+    assert "已锁定至" in locked.text
 
 
 def test_the_staff_api_changes_the_password_and_answers_a_fresh_token(client, session):

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.clock import CHINA
 from backend.errors import (
     Conflict,
     FieldsInvalid,
@@ -212,16 +213,20 @@ def change_password(session: Session, *, staff: StaffAccount, current: str, new:
     changed it, every other session of the account ends (as a reset does).
 
     The current password is checked like a login's: a wrong one counts towards the lockout
-    (the caller commits even when this raises) and a locked account is refused
-    (STAFF_CURRENT_PASSWORD_WRONG 422 on ``current_password``). The new one follows the
-    strength rule of :func:`create` (STAFF_PASSWORD_WEAK) and must be typed twice alike.
+    (the caller commits even when this raises; STAFF_CURRENT_PASSWORD_WRONG 422 on
+    ``current_password``) and a locked account is refused as locked (STAFF_ACCOUNT_LOCKED:
+    the person is signed in already, so saying so tells nothing a login would hide). The new
+    one follows the strength rule of :func:`create` (STAFF_PASSWORD_WEAK) and must be typed
+    twice alike.
     """
     now = now or utcnow()
-    matches = _password_matches(staff.password_hash, current)
-    locked = staff.locked_until is not None and staff.locked_until > now
-    if locked or not matches:
-        if not locked:
-            _count_failure(session, staff, now)
+    if staff.locked_until is not None and staff.locked_until > now:
+        until = staff.locked_until.astimezone(CHINA)
+        raise FieldsInvalid("STAFF_ACCOUNT_LOCKED", {"current_password": {
+            "code": "STAFF_ACCOUNT_LOCKED",
+            "message": f"当前密码连续输错，账号已锁定至 {until:%H:%M}，届时再试"}})
+    if not _password_matches(staff.password_hash, current):
+        _count_failure(session, staff, now)
         raise FieldsInvalid("STAFF_CURRENT_PASSWORD_WRONG", {"current_password": {
             "code": "STAFF_CURRENT_PASSWORD_WRONG",
             "message": f"当前密码不正确；连续失败 {MAX_FAILED_LOGINS} 次后账号锁定 "
