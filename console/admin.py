@@ -226,7 +226,7 @@ def _deliveries_page(problem: dict | None = None, issued: dict | None = None):
         "admin/deliveries.html", title="消息投递", query=query, rows=rows, total=total,
         summary=deliveries.summary(db.session, staff=staff),
         endpoints=departments.list_endpoints(db.session, staff=staff),
-        statuses=outbox.STATUSES, replayable=outbox.REPLAYABLE, outbox=outbox,
+        statuses=outbox.STATUSES, deliveries=deliveries, outbox=outbox,
         problem=problem, issued=issued)
 
 

@@ -264,6 +264,7 @@ class FileOut(BaseModel):
 
 class MaterialStatus(MaterialOut):
     state: str = Field(description="uploaded | missing | deferrable（可容缺）| optional")
+    state_label: str = Field(description="该状态的中文说明，如“尚未上传”")
     files: list[FileOut]
 
 

@@ -165,8 +165,14 @@ def missing_fields(bundle: Bundle, application: Application, secret_key: str) ->
             if f.required and f.code not in present]
 
 
+# what each state of a material reads as, wherever it is shown
+MATERIAL_STATE_LABELS = {"uploaded": "已上传", "optional": "选交（可不上传）",
+                         "deferrable": "可容缺，现场核查时提交", "missing": "尚未上传"}
+
+
 def material_status(bundle: Bundle, application: Application) -> list[dict[str, Any]]:
-    """Each material of the merged list with its uploaded files and what is still missing."""
+    """Each material of the merged list with its uploaded files and what is still missing
+    (``state`` and its ``state_label``)."""
     uploaded: dict[str, int] = {}
     for f in application.files:
         uploaded[f.material_code] = uploaded.get(f.material_code, 0) + 1
@@ -181,7 +187,8 @@ def material_status(bundle: Bundle, application: Application) -> list[dict[str, 
             state = "deferrable"  # may be confirmed at the on-site check (容缺)
         else:
             state = "missing"
-        out.append(m | {"file_count": count, "state": state})
+        out.append(m | {"file_count": count, "state": state,
+                        "state_label": MATERIAL_STATE_LABELS[state]})
     return out
 
 

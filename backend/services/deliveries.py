@@ -64,6 +64,17 @@ def get(session: Session, *, staff: StaffAccount, delivery_id: int) -> OutboxMes
     return row
 
 
+def replayable(row: OutboxMessage) -> bool:
+    """Whether a replay may be asked for: a push that did not go through (an in-app-only
+    event has nothing to send, a sent or pending one nothing to redo)."""
+    return row.channel != outbox.NONE and row.status in outbox.REPLAYABLE
+
+
+def risks_duplicate(row: OutboxMessage) -> bool:
+    """Whether a replay may reach the user twice: a WeChat send whose outcome is unknown."""
+    return row.status == outbox.UNCERTAIN and row.channel == outbox.WECHAT
+
+
 def replay(session: Session, *, staff: StaffAccount, delivery_id: int,
            accept_duplicate_risk: bool = False) -> OutboxMessage:
     row = get(session, staff=staff, delivery_id=delivery_id)
@@ -73,8 +84,7 @@ def replay(session: Session, *, staff: StaffAccount, delivery_id: int,
         raise Conflict("DELIVERY_NOT_REPLAYABLE",
                        "已送达或正在投递的记录不能重发" if row.status != outbox.PENDING
                        else "该记录已在等待投递", {"status": row.status})
-    if (row.status == outbox.UNCERTAIN and row.channel == outbox.WECHAT
-            and not accept_duplicate_risk):
+    if risks_duplicate(row) and not accept_duplicate_risk:
         raise Conflict("DELIVERY_MAY_HAVE_ARRIVED",
                        "该微信消息可能已送达（投递结果未知），重发可能造成重复；"
                        "确认后请带 accept_duplicate_risk=true 重试", {"status": row.status})
