@@ -19,7 +19,7 @@ from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate, ping_when_idle
 from backend.security import signatures
-from backend.services import catalog
+from backend.services import catalog, verification
 from config import settings as settings_module
 from config.settings import Settings
 from media import pool
@@ -78,6 +78,9 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     pool.configure(settings.IMAGE_PROCESSES)
 
     app.extensions["catalog_answers"] = catalog.AnswerCache(settings.CATALOG_CHECK_SECONDS)
+    app.extensions["verdicts"] = verification.Verdicts(
+        app.extensions["redis"], seconds=settings.LICENSE_CACHE_SECONDS,
+        entries=settings.LICENSE_CACHE_ENTRIES)
     app.extensions["license_keyring"] = (
         signatures.Keyring.from_settings(settings.LICENSE_SIGNING_KEYS,
                                          settings.LICENSE_ACTIVE_KEY_ID,

@@ -1,20 +1,13 @@
 """Extension objects, created unbound and bound to an app in ``create_app``."""
 
-import logging
 import time
 from collections.abc import Callable
-from functools import lru_cache
 
-from flask import Response, current_app
-from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
-from flask_limiter._limits import RuntimeLimit
+from flask import current_app
+from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from limits import RateLimitItem, parse
-from limits.storage import RedisStorage
-from redis.commands.core import Script
-from redis.exceptions import RedisError
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
@@ -23,7 +16,6 @@ from backend.models.base import Base
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address)
-log = logging.getLogger(__name__)
 
 IDLE_PING_SECONDS = 10.0
 
@@ -56,65 +48,3 @@ def limit_of(setting: str) -> Callable[[], str]:
     is a setting an operator can change, never a literal in a route."""
     return lambda: current_app.extensions["settings"].values[setting]
 
-
-# limits' fixed-window increment (its incr_expire.lua, as FixedWindowRateLimiter.hit runs it)
-# with a GET of another key beside it: one round trip instead of two
-_HIT_AND_GET = Script(None, b"""
-local current = redis.call("incrby", KEYS[1], ARGV[2])
-if tonumber(current) == tonumber(ARGV[2]) then
-    redis.call("expire", KEYS[1], ARGV[1])
-end
-return {current, redis.call("get", KEYS[2])}
-""")
-
-
-class SharedLimit:
-    """A limit shared by several routes (one counter per client address under ``scope``),
-    counted in the same Redis round trip as a read the route needs anyway.
-
-    It is Flask-Limiter's ``shared_limit`` with its fixed-window strategy, its storage and its
-    key, so the counter is the one Flask-Limiter would keep; a breach raises the same
-    ``RateLimitExceeded`` (``backend.http_errors``: 429, Retry-After = the window), with the
-    response of ``on_breach`` when given. Without Redis the limiter's own storage counts and
-    nothing is read."""
-
-    def __init__(self, setting: str, scope: str,
-                 on_breach: Callable[[RequestLimit], Response] | None = None) -> None:
-        self.setting, self.scope, self.on_breach = setting, scope, on_breach
-
-    def hit(self, read: str | None = None) -> bytes | None:
-        """Count this request (``RateLimitExceeded`` past the limit), and return the value of
-        the Redis key ``read`` (None: absent, not asked or no Redis)."""
-        item = _parsed(current_app.extensions["settings"].values[self.setting])
-        args = (get_remote_address(), self.scope)
-        try:
-            allowed, value = self._count(item, args, read)
-        except RedisError:
-            if not current_app.config["RATELIMIT_SWALLOW_ERRORS"]:
-                raise
-            log.warning("rate limit storage out of reach: request let through",
-                        exc_info=True, extra={"scope": self.scope})
-            allowed, value = True, None
-        if not allowed:
-            response = self.on_breach and self.on_breach(
-                RequestLimit(limiter, item, list(args), breached=True, shared=True))
-            raise RateLimitExceeded(RuntimeLimit(item, get_remote_address, self.scope,
-                                                 shared=True), response=response)
-        return value
-
-    @staticmethod
-    def _count(item: RateLimitItem, args: tuple[str, str], read: str | None,
-               ) -> tuple[bool, bytes | None]:
-        cache, storage = current_app.extensions["redis"], limiter.storage
-        if not limiter.enabled:  # RATELIMIT_ENABLED=False switches every limit off
-            return True, cache.get(read) if read is not None and cache else None
-        if read is not None and cache is not None and isinstance(storage, RedisStorage):
-            count, value = _HIT_AND_GET(keys=[storage.prefixed_key(item.key_for(*args)), read],
-                                        args=[item.get_expiry(), 1], client=cache)
-            return count <= item.amount, value
-        return limiter.limiter.hit(item, *args), None
-
-
-@lru_cache(maxsize=16)
-def _parsed(limit: str) -> RateLimitItem:
-    return parse(limit)

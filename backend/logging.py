@@ -1,8 +1,9 @@
 """JSON structured logs, each line stamped with the request id (X-Request-ID).
 
 The access line is written on every request, so its path is kept short: request ids come from
-a per-process random prefix and a counter (no system call), and a line goes to stdout in one
-``write`` without the handler lock that the request threads would otherwise queue on.
+a per-process random prefix and a counter (no system call), and lines go to stdout gathered
+into one ``write`` every 0.2 s (``_LineHandler``), without the handler lock that the request
+threads would otherwise queue on.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
+from collections import deque
 from contextvars import ContextVar
 
 from flask import Flask, g, request
@@ -32,16 +35,30 @@ class _RequestIdFilter(logging.Filter):
 
 
 class _LineHandler(logging.StreamHandler):
-    """A stream handler that writes each formatted line with one ``os.write`` when the stream
-    is a real file or pipe: the kernel keeps whole lines apart (up to PIPE_BUF on a pipe), so
-    the threads need not take turns on the handler lock. Other streams (a test's capture) go
-    through the ordinary locked path."""
+    """A stream handler that gathers formatted lines and writes them together with one
+    ``os.write`` when the stream is a real file or pipe.
+
+    A write is a system call during which the thread gives up the interpreter lock; under load
+    taking it back meant queueing behind the other request threads, once per access line
+    (docs/bench-http.md). Lines are written within ``FLUSH_SECONDS`` by a thread of the
+    process, at once from ``FLUSH_LINES`` lines on, and at once with any line of WARNING or
+    above (which goes out after the lines before it), like nginx's buffered access log. A
+    process killed outright loses at most the last ``FLUSH_SECONDS`` of access lines; an
+    ordinary exit writes them (logging's shutdown flushes). Other streams (a test's capture)
+    go through the ordinary locked path."""
+
+    FLUSH_SECONDS, FLUSH_LINES = 0.2, 256
 
     def __init__(self, stream) -> None:
         super().__init__(stream)
         self._fd = self._fd_of(stream)
+        self._lines: deque[str] = deque()
+        self._writing = threading.Lock()
+        self._flusher: int | None = None  # pid whose thread flushes (gunicorn forks)
+        os.register_at_fork(before=self.flush, after_in_child=self._forked)
 
     def setStream(self, stream):  # noqa: N802 - logging's name
+        self.flush()
         self._fd = self._fd_of(stream)
         return super().setStream(stream)
 
@@ -58,12 +75,48 @@ class _LineHandler(logging.StreamHandler):
         if not self.filter(record):
             return False
         try:
-            data = memoryview((self.format(record) + "\n").encode())
-            while data:
-                data = data[os.write(self._fd, data):]
+            self._lines.append(self.format(record) + "\n")
         except Exception:  # noqa: BLE001 - logging must never break the request
             self.handleError(record)
+            return True
+        if record.levelno >= logging.WARNING or len(self._lines) >= self.FLUSH_LINES:
+            self.flush()
+        elif self._flusher != os.getpid():
+            self._start_flusher()
         return True
+
+    def flush(self) -> None:
+        if self._fd is None:
+            super().flush()
+            return
+        with self._writing:  # lines leave in the order they came
+            lines = []
+            while self._lines:
+                lines.append(self._lines.popleft())
+            data = memoryview("".join(lines).encode())
+            try:
+                while data:
+                    data = data[os.write(self._fd, data):]
+            except OSError:  # the stream is gone (a closed pipe): nothing to write to
+                pass
+
+    def _forked(self) -> None:
+        """The parent wrote its lines before the fork; its writer may have held the lock."""
+        self._lines.clear()
+        self._writing = threading.Lock()
+
+    def _start_flusher(self) -> None:
+        with self._writing:
+            if self._flusher == os.getpid():
+                return
+            self._flusher = os.getpid()
+        threading.Thread(target=self._flush_every, name="log-flush", daemon=True).start()
+
+    def _flush_every(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            if self._lines:
+                self.flush()
 
 
 def configure(level: str) -> None:

@@ -10,7 +10,8 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, render_template, request
 from flask_limiter import RequestLimit
 
-from backend.extensions import SharedLimit, db
+from backend.extensions import db
+from backend.rate_limits import SharedLimit
 from backend.security import signatures
 from backend.services import verification
 
@@ -31,7 +32,7 @@ def _busy_page(limit: RequestLimit) -> Response:
 
 # The page and its JSON twin are one thing to count (PUBLIC_VERIFY_RATE_LIMIT is "public
 # verification requests per client address"): one shared counter, or enumeration gets twice
-# the budget by alternating the two paths. The count travels with the cached verdict's read.
+# the budget by alternating the two paths.
 _SCOPE = "public-verify"
 _page_limit = SharedLimit("PUBLIC_VERIFY_RATE_LIMIT", _SCOPE, on_breach=_busy_page)
 _json_limit = SharedLimit("PUBLIC_VERIFY_RATE_LIMIT", _SCOPE)
@@ -42,12 +43,10 @@ def _verdict(license_no: str, limit: SharedLimit) -> dict:
 
     Read by the same parser as an inspector's scan (``signatures.parse_code``): the same
     text gets the same verdict on all three paths."""
+    limit.hit()
     code = signatures.parse_code(license_no, request.query_string.decode("latin-1"))
-    key = verification.cache_key(code)
-    settings = current_app.extensions["settings"]
-    return verification.public(
-        db.session, current_app.extensions["redis"], code=code, cached=limit.hit(read=key),
-        keyring=current_app.extensions["license_keyring"], ttl=settings.LICENSE_CACHE_SECONDS)
+    return verification.public(db.session, current_app.extensions["verdicts"], code=code,
+                               keyring=current_app.extensions["license_keyring"])
 
 
 @bp.get("/v/<license_no>")

@@ -97,7 +97,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LICENSE_ACTIVE_KEY_ID", "", str, "the kid that signs new QR codes"),
     Setting("LICENSE_RETIRED_KEY_IDS", "", str, "kids that no longer verify"),
     Setting("LICENSE_FONT_PATH", "", str, "CJK font for license images; empty = search"),
-    Setting("LICENSE_CACHE_SECONDS", 600, int, "how long a valid verification is cached"),
+    Setting("LICENSE_CACHE_SECONDS", 600, int,
+            "how long a web process keeps a valid public verdict (a change drops it at once)"),
+    Setting("LICENSE_CACHE_ENTRIES", 10_000, int,
+            "valid public verdicts a web process keeps at most (~1 KB each)"),
     Setting("PUBLIC_VERIFY_RATE_LIMIT", "60 per minute", str,
             "public verification requests per client address, the page and its JSON "
             "twin counted together"),

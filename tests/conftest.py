@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import delete, func
 from sqlalchemy.orm import Session
 
+from backend import rate_limits
 from backend.app import create_app
 from backend.extensions import db
 from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion
@@ -123,9 +124,11 @@ def _clean_state(request) -> Iterator[None]:
         db.session.commit()
         catalog.versions_changed()
         shutil.rmtree(app.extensions["settings"].MEDIA_ROOT, ignore_errors=True)
+        app.extensions["verdicts"].clear()
         redis = app.extensions["redis"]
         if redis is not None:
             redis.flushdb()
+            rate_limits.forget_held()
     request.getfixturevalue("emulator").reset()
 
 

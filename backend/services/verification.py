@@ -1,6 +1,7 @@
 """Verifying a license QR: the signature first (a forged or altered code never reaches the
 database), then the license's CURRENT state, so a revoked license shows revoked at the next
-scan. Valid answers are cached in Redis; every change invalidates them after commit.
+scan. Valid answers are kept in each web process (``Verdicts``); every change drops them
+after commit.
 
 The public sees only what a shop shows anyway (name, address, permits); inspectors, signed
 in, see everything the QR covers, including the inspection history.
@@ -8,14 +9,17 @@ in, see everything the QR covers, including the inspection history.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import redis as redis_lib
+from cachetools import TTLCache
 from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -26,7 +30,6 @@ from backend.security import signatures
 from backend.services import licenses
 
 log = logging.getLogger(__name__)
-CACHE_PREFIX = "license:public"
 
 
 @dataclass(frozen=True)
@@ -116,57 +119,117 @@ def full_view(session: Session, result: Result) -> dict[str, Any]:
     }
 
 
-def cache_key(code: signatures.ParsedScan | None) -> str | None:
-    """Where the public verdict on exactly this signed code is cached (None: malformed).
+class Verdicts:
+    """Valid public verdicts, kept in the web process: a repeated scan costs no round trip.
 
-    The key holds the whole signed code, so a hit means exactly this code was verified
-    before: the signature check is skipped only for a byte-identical code (a retired key's
-    codes then live out the cache TTL at most)."""
-    if code is None:
-        return None
-    return f"{CACHE_PREFIX}:{code.license_no}:{code.version}:{code.kid}:{code.sig}"
+    Keyed by the whole signed code (a hit means exactly this code was verified before, so the
+    signature check is skipped only for a byte-identical code), for LICENSE_CACHE_SECONDS, at
+    most LICENSE_CACHE_ENTRIES of them (least recently used go first). A committed change of
+    a license drops its verdicts here at once and, through Redis pub/sub (``CHANNEL``), in
+    every other web process within milliseconds. A process that loses its subscription drops
+    all it holds and keeps nothing until it is subscribed again; a verdict read from the
+    database while a change was being announced is not kept (``generation``).
+    """
+
+    CHANNEL = "license:changed"
+
+    def __init__(self, redis: redis_lib.Redis | None, *, seconds: int, entries: int) -> None:
+        self._redis, self._lock = redis, threading.Lock()
+        self._held: TTLCache = TTLCache(maxsize=entries, ttl=seconds)
+        self._listening: int | None = None  # the pid whose thread listens (gunicorn forks)
+        self._subscribed = redis is None  # without Redis there is one process: nothing to hear
+        self.generation = 0
+
+    def get(self, code: signatures.ParsedScan) -> dict[str, Any] | None:
+        if self._listening != os.getpid() and self._redis is not None:
+            self._listen_in_background()
+        with self._lock:
+            return self._held.get(code)
+
+    def put(self, code: signatures.ParsedScan, body: dict[str, Any], generation: int) -> None:
+        """Keep ``body`` unless a change was heard since ``generation`` was read."""
+        with self._lock:
+            if self._subscribed and generation == self.generation:
+                self._held[code] = body
+
+    def changed(self, numbers: Iterable[str]) -> None:
+        """After a commit that changed these licenses: here now, elsewhere by pub/sub."""
+        numbers = list(numbers)
+        self._drop(numbers)
+        if self._redis is None:
+            return
+        try:
+            for number in numbers:
+                self._redis.publish(self.CHANNEL, number)
+        except redis_lib.RedisError:
+            # the others keep the verdict for LICENSE_CACHE_SECONDS at most
+            log.error("license change not announced", extra={"licenses": numbers[:10]})
+
+    def clear(self) -> None:
+        with self._lock:
+            self._held.clear()
+            self.generation += 1
+
+    def _drop(self, numbers: Iterable[str]) -> None:
+        numbers = set(numbers)
+        with self._lock:
+            for code in [c for c in self._held if c.license_no in numbers]:
+                self._held.pop(code, None)
+            self.generation += 1
+
+    def _listen_in_background(self) -> None:
+        with self._lock:
+            if self._listening == os.getpid():
+                return
+            self._listening, self._subscribed = os.getpid(), False
+        threading.Thread(target=self._listen, name="license-verdicts", daemon=True).start()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self._redis.pubsub()
+                pubsub.subscribe(self.CHANNEL)
+                while True:
+                    message = pubsub.get_message(timeout=5.0)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":  # also after redis-py reconnects
+                        self.clear()  # what was announced before it was not heard
+                        self._subscribed = True
+                    elif message["type"] == "message":
+                        self._drop([message["data"].decode()])
+            except Exception:  # a thread that stops would keep stale verdicts forever
+                if self._subscribed:  # once per outage
+                    log.warning("license change channel lost: verdicts dropped, none kept "
+                                "until it is back", exc_info=True)
+                self._subscribed = False
+                self.clear()
+                time.sleep(1)
 
 
-def public(session: Session, cache: redis_lib.Redis | None, *,
-           code: signatures.ParsedScan | None, cached: bytes | None,
-           keyring: signatures.Keyring, ttl: int) -> dict[str, Any]:
-    """The public verdict: ``cached`` (what Redis holds at ``cache_key(code)``, read by the
-    caller in the round trip that counts the request) while still in force, else from the
-    database, written to ``cache`` when valid."""
+def public(session: Session, verdicts: Verdicts, *, code: signatures.ParsedScan | None,
+           keyring: signatures.Keyring) -> dict[str, Any]:
+    """The public verdict: the one ``verdicts`` holds while still in force, else from the
+    database, kept when valid."""
     if code is None:
         return public_view(MALFORMED)
-    body = json.loads(cached) if cached else None
+    body = verdicts.get(code)
     if body is not None and (body["valid_until"] is None
                              or date.fromisoformat(body["valid_until"]) >= clock.today()):
         return body
+    generation = verdicts.generation
     body = public_view(check(session, code=code, keyring=keyring, load=licenses.public_by_number))
-    if body["verdict"] == "valid" and cache is not None:
-        _cache_set(cache, cache_key(code), body, ttl)
+    if body["verdict"] == "valid":
+        verdicts.put(code, body, generation)
     return body
-
-
-def _cache_set(cache: redis_lib.Redis, key: str, body: dict[str, Any], ttl: int) -> None:
-    try:
-        cache.set(key, json.dumps(body, ensure_ascii=False), ex=ttl)
-    except redis_lib.RedisError:
-        log.warning("license cache write failed", extra={"key": key})
 
 
 @event.listens_for(Session, "after_commit")
 def _drop_changed(session: Session) -> None:
-    """After every commit that changed a license, drop its cached verdicts (all versions)."""
+    """After every commit that changed a license, drop its verdicts in every process."""
     changed = session.info.pop(licenses.CHANGED, None)
-    cache = current_app.extensions.get("redis") if changed and has_app_context() else None
-    if cache is None:
-        return
-    try:
-        for number in changed:
-            keys = list(cache.scan_iter(match=f"{CACHE_PREFIX}:{number}:*", count=100))
-            if keys:
-                cache.delete(*keys)
-    except redis_lib.RedisError:
-        # the cached verdict then lives out its short TTL (LICENSE_CACHE_SECONDS)
-        log.error("license cache invalidation failed", extra={"licenses": list(changed)[:10]})
+    if changed and has_app_context():
+        current_app.extensions["verdicts"].changed(changed)
 
 
 @event.listens_for(Session, "after_rollback")

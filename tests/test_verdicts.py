@@ -1,0 +1,72 @@
+"""Public verdicts kept in each web process (verification.Verdicts), against a real Redis:
+two instances stand for two gunicorn workers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from backend.security.signatures import ParsedScan
+from backend.services.verification import Verdicts
+
+CODE = ParsedScan("1401052026010000001X", 1, "k1", "sig")
+OTHER = ParsedScan("1401052026010000002X", 1, "k1", "sig")
+VALID = {"verdict": "valid", "valid_until": None}
+
+
+def eventually(check, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def workers(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    pair = [Verdicts(client, seconds=600, entries=100) for _ in range(2)]
+    for verdicts in pair:
+        verdicts.get(CODE)  # starts listening
+        assert eventually(lambda v=verdicts: v._subscribed)
+    yield pair
+    client.close()
+
+
+def test_a_change_in_one_worker_drops_the_verdict_in_the_other(workers):
+    first, second = workers
+    for verdicts in workers:
+        verdicts.put(CODE, VALID, verdicts.generation)
+        verdicts.put(OTHER, VALID, verdicts.generation)
+    second.changed([CODE.license_no])
+    assert second.get(CODE) is None  # at once where it changed
+    assert eventually(lambda: first.get(CODE) is None)  # and in the other worker
+    assert first.get(OTHER) == VALID and second.get(OTHER) == VALID  # others untouched
+
+
+def test_a_verdict_read_while_a_change_was_announced_is_not_kept(workers):
+    first, second = workers
+    generation = first.generation  # before the database read
+    second.changed([CODE.license_no])  # a change commits meanwhile
+    assert eventually(lambda: first.generation != generation)
+    first.put(CODE, VALID, generation)
+    assert first.get(CODE) is None
+
+
+def test_without_its_subscription_a_worker_keeps_nothing(redis_url):
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    verdicts = Verdicts(dead, seconds=600, entries=100)
+    verdicts.get(CODE)
+    verdicts.put(CODE, VALID, verdicts.generation)
+    assert verdicts.get(CODE) is None
+
+
+def test_without_redis_one_process_keeps_and_drops_its_own(redis_url):
+    verdicts = Verdicts(None, seconds=600, entries=100)
+    verdicts.put(CODE, VALID, verdicts.generation)
+    assert verdicts.get(CODE) == VALID
+    verdicts.changed([CODE.license_no])
+    assert verdicts.get(CODE) is None
