@@ -17,7 +17,7 @@ from backend import cli, files, health, http_errors, proxies, public
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
-from backend.extensions import db, limiter, migrate, ping_when_idle
+from backend.extensions import db, limiter, migrate, ping_when_idle, rollback_only_when_open
 from backend.security import signatures
 from backend.services import catalog, verification
 from config import settings as settings_module
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     if not settings.database_url.startswith("sqlite"):
         with app.app_context():
             ping_when_idle(db.engine)
+            rollback_only_when_open(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     limiter.init_app(app)
     _limit_only_limited_routes(app)
@@ -251,7 +252,9 @@ def _engine_options(url: str, threads: int) -> dict:
     # round trip per request. One kept connection per web thread: past the pool's size each
     # busy request opened and closed a connection of its own (issue 20's rush); they are
     # opened only when needed.
-    return {"pool_recycle": 1800, "pool_size": threads, "max_overflow": 4}
+    # the pool's rollback on return only when a transaction is open (rollback_only_when_open)
+    return {"pool_recycle": 1800, "pool_size": threads, "max_overflow": 4,
+            "pool_reset_on_return": None}
 
 
 def _register_blueprints(app: APIFlask) -> None:

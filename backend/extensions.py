@@ -43,6 +43,34 @@ def ping_when_idle(engine: Engine) -> None:
             raise exc.DisconnectionError(str(error)) from error
 
 
+def rollback_only_when_open(engine: Engine) -> None:
+    """Roll back a connection returned to the pool unless SQLAlchemy has just ended its
+    transaction (committed or rolled back, nothing begun since).
+
+    A Session that closes rolls its transaction back, then returns the connection, and the
+    pool's default reset rolled back again: a second round trip on every request that read
+    anything. This is SQLAlchemy's custom reset scheme (``pool_reset_on_return=None`` and a
+    ``reset`` listener); a connection used through the raw DBAPI is still rolled back."""
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:  # noqa: ARG001
+        record.info["ended"] = False
+
+    @event.listens_for(engine, "begin")
+    def _begun(conn) -> None:
+        conn.connection.info["ended"] = False
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _ended(conn) -> None:
+        conn.connection.info["ended"] = True
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_connection, record, state) -> None:
+        if not state.terminate_only and not record.info.get("ended"):
+            dbapi_connection.rollback()
+
+
 def limit_of(setting: str) -> Callable[[], str]:
     """A rate limit read from its setting (config/settings.py) at each request: every limit
     is a setting an operator can change, never a literal in a route."""

@@ -459,3 +459,36 @@ def test_a_pooled_connection_killed_while_idle_is_replaced_not_an_error(app, cli
     with app.app_context():
         assert db.session.scalar(text("SELECT CONNECTION_ID()")) != ids[0]
         db.session.remove()
+
+
+def test_a_connection_goes_back_to_the_pool_with_one_rollback_at_most(app):
+    """A request that read something costs one ROLLBACK, not two (the Session's and then the
+    pool's); a connection handed back with a transaction still open is rolled back."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's transactions are not a server round trip")
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from backend.extensions import db  # noqa: PLC0415
+
+    def rollbacks() -> int:
+        with db.engine.connect() as conn:  # its own ROLLBACK happens after this read
+            return int(conn.execute(text("SHOW GLOBAL STATUS LIKE 'Com_rollback'")).one()[1])
+
+    with app.app_context():
+        before = rollbacks()
+        db.session.scalar(text("SELECT 1"))
+        db.session.remove()
+        assert rollbacks() - before == 2  # the session's, and the counting connection's own
+
+        raw = db.engine.raw_connection()  # DBAPI use, as a library might do
+        cursor = raw.cursor()
+        cursor.execute("SELECT COUNT(*) FROM staff_accounts FOR UPDATE")  # opens a transaction
+        cursor.execute("SELECT CONNECTION_ID(), @@in_transaction")
+        connection_id, in_transaction = cursor.fetchone()
+        assert in_transaction == 1
+        raw.close()  # back to the pool, transaction open
+        again = db.engine.raw_connection()
+        cursor = again.cursor()
+        cursor.execute("SELECT CONNECTION_ID(), @@in_transaction")
+        assert cursor.fetchone() == (connection_id, 0)  # the same connection, rolled back
+        again.close()
