@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from backend.security import sm2
+from backend.security import bench, sm2
 from backend.security.signatures import (
     Keyring,
     build_verify_url,
@@ -355,3 +355,10 @@ def test_parse_code_takes_an_sm2_code_like_any_other():
     code = parse_code(NO, f"v=3&k=k2027g&s={sig}")
     assert code is not None and code.verified_by(ring)
     assert parse_code(NO, f"v=3&k=k2027g&s={sig}={sig}") is None
+
+
+def test_the_signature_benchmark_times_both_schemes():
+    for scheme in ("ed25519", "sm2"):
+        figures = bench.measure(scheme, runs=5)
+        assert set(figures) == {"verify", "sign"}
+        assert all(wall > 0 and cpu > 0 for wall, cpu in figures.values()), figures
