@@ -31,6 +31,8 @@ from backend.security.signatures import (
     parse_code,
     parse_verify_url,
 )
+from config.settings import SettingsError, load
+from tests.test_app import PRODUCTION
 from tests.test_licenses import fetch, licensed, phone_photo, public  # noqa: F401 - fixture
 
 BASE = "https://yyyz.sx.gov.cn"
@@ -297,6 +299,16 @@ def test_bad_sm2_settings_fail_at_start_up_without_echoing_keys(keys, complaint)
         Keyring.from_settings(keys, "k1")
     assert b64url(bytes([3]) * 31)[:20] not in str(caught.value)
     assert b64url(bytes([255]) * 32)[:20] not in str(caught.value)
+
+
+def test_production_starts_with_an_sm2_active_key_and_refuses_a_bad_one():
+    settings = load(environ=PRODUCTION | {
+        "LICENSE_SIGNING_KEYS": f"{PRODUCTION['LICENSE_SIGNING_KEYS']},{SM2_OLD}",
+        "LICENSE_ACTIVE_KEY_ID": "k2027g"})
+    assert settings.LICENSE_ACTIVE_KEY_ID == "k2027g"
+    with pytest.raises(SettingsError, match="LICENSE_SIGNING_KEYS.*'k2027g'.*SM2"):
+        load(environ=PRODUCTION | {"LICENSE_SIGNING_KEYS": f"k2027g:sm2:{b64url(bytes(32))}",
+                                   "LICENSE_ACTIVE_KEY_ID": "k2027g"})
 
 
 def test_generated_sm2_key_text_loads_and_is_fresh():

@@ -30,7 +30,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
@@ -59,13 +59,10 @@ DEV_SEED = hashlib.sha256(b"yiye-yizheng dev license key, public, never producti
 _DEV_KEY = Ed25519PrivateKey.from_private_bytes(DEV_SEED)
 
 SigningKey = Ed25519PrivateKey | SM2PrivateKey
-# scheme name in LICENSE_SIGNING_KEYS → the key from its 32 secret bytes (ValueError if bad)
-SCHEMES: dict[str, Callable[[bytes], SigningKey]] = {
-    "ed25519": Ed25519PrivateKey.from_private_bytes,
-    "sm2": SM2PrivateKey.from_private_bytes,
-}
-_GENERATE: dict[str, Callable[[], SigningKey]] = {
-    "ed25519": Ed25519PrivateKey.generate, "sm2": SM2PrivateKey.generate}
+# scheme name in LICENSE_SIGNING_KEYS → its key class: from_private_bytes (32 bytes, ValueError
+# if bad) and generate(); and what its secret must be
+SCHEMES: dict[str, type[Ed25519PrivateKey] | type[SM2PrivateKey]] = {
+    "ed25519": Ed25519PrivateKey, "sm2": SM2PrivateKey}
 _SECRET_RULE = {"ed25519": "a 32-byte seed",
                 "sm2": "a 32-byte SM2 private key (1 <= d <= n-2)"}
 
@@ -144,7 +141,7 @@ class Keyring:
                 raise ValueError(f"LICENSE_SIGNING_KEYS: key {kid!r} names an unknown scheme"
                                  f" {scheme[:16]!r} (one of {', '.join(SCHEMES)})")
             try:
-                parsed[kid] = SCHEMES[scheme](_b64url_decode(secret.strip()))
+                parsed[kid] = SCHEMES[scheme].from_private_bytes(_b64url_decode(secret.strip()))
             except ValueError:
                 raise ValueError(f"LICENSE_SIGNING_KEYS: key {kid!r} is not base64url of"
                                  f" {_SECRET_RULE[scheme]}") from None
@@ -200,7 +197,7 @@ def generate_key_text(kid: str, scheme: str = "ed25519") -> str:
         raise ValueError(f"key id {kid!r}: 1-16 characters of A-Z a-z 0-9 _ -")
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r} (one of {', '.join(SCHEMES)})")
-    secret = _b64url(_GENERATE[scheme]().private_bytes_raw())
+    secret = _b64url(SCHEMES[scheme].generate().private_bytes_raw())
     return f"{kid}:{secret}" if scheme == "ed25519" else f"{kid}:{scheme}:{secret}"
 
 
