@@ -34,9 +34,8 @@ from backend.security.signatures import (
 from config.settings import SettingsError, load
 from tests.test_app import PRODUCTION
 from tests.test_licenses import fetch, licensed, phone_photo, public  # noqa: F401 - fixture
+from tests.test_signatures import BASE, NO
 
-BASE = "https://yyyz.sx.gov.cn"
-NO = "JZ1401052026000123"
 DEFAULT_ID = b"1234567812345678"
 
 
