@@ -93,8 +93,14 @@ SETTINGS: tuple[Setting, ...] = (
             "https origin (optionally with a path prefix) of the public verification page "
             "printed in license QR codes; empty = the served address (HOST, PORT)"),
     Setting("LICENSE_SIGNING_KEYS", "", str,
-            "kid:base64url-seed,… Ed25519 keys; empty = the fixed development key"),
-    Setting("LICENSE_ACTIVE_KEY_ID", "", str, "the kid that signs new QR codes"),
+            "license QR keys, comma-separated: kid:base64url-seed (Ed25519) or "
+            "kid:sm2:base64url-d (SM2 with SM3, GB/T 32918 / GB/T 32905, default user ID "
+            "1234567812345678, for a GB/T 39786 密评 deployment) — the scheme is per kid, the "
+            "QR format the same (backend/security/signatures.py); empty = the fixed "
+            "development key"),
+    Setting("LICENSE_ACTIVE_KEY_ID", "", str,
+            "the kid that signs new QR codes; switching it to an SM2 kid switches new codes "
+            "to SM2 while codes printed under the other kids keep verifying"),
     Setting("LICENSE_RETIRED_KEY_IDS", "", str, "kids that no longer verify"),
     Setting("LICENSE_FONT_PATH", "", str, "CJK font for license images; empty = search"),
     Setting("LICENSE_CACHE_SECONDS", 600, int,

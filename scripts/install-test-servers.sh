@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs the real servers and the browser the test suite runs against, when missing
+# Installs the real servers, the browser and the openssl command the test suite runs against, when missing
 # (Debian, root).
 set -e
 missing=""
@@ -7,6 +7,8 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="$mi
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 # the public verification page is checked as a phone shows it, in headless Chromium
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+# OpenSSL's own SM2 cross-checks our SM2 license signatures (tests/test_signatures_sm2.py)
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 [ -z "$missing" ] && exit 0
 echo "installing:$missing"
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -1,28 +1,35 @@
-"""Ed25519 signatures for the QR on a license: a forged or altered code is detected.
+"""Signatures for the QR on a license: a forged or altered code is detected.
 
 The QR holds ``{base_url}/v/{license_no}?v={version}&k={kid}&s={signature}``. Online, the
 verify page looks the license up and shows its current status; offline, anyone holding the
-published public keys (``Keyring.public_keys``) can check the signature.
+published public keys (``Keyring.public_keys`` / ``public_key_pems``) can check the signature.
+
+The scheme is chosen per key id: Ed25519 (RFC 8032) or SM2 with SM3 (GB/T 32918.2, GB/T 32905,
+default user ID 1234567812345678; ``backend.security.sm2``), the national algorithms a
+deployment assessed under GB/T 39786-2021 (密评) uses. Both sign 64 bytes (SM2 as r ‖ s), so
+the URL, its parser and the QR's size are the same whichever key signed.
 
 Settings (text, so they fit in environment variables):
 
-- ``LICENSE_SIGNING_KEYS`` — comma-separated ``kid:seed`` where seed is base64url of a
-  32-byte Ed25519 private seed, e.g. ``k2026a:AbC…,k2025b:XyZ…`` (make one with
-  ``python -m backend.security.signatures k2026a``). A kid is 1–16 of ``[A-Za-z0-9_-]``.
+- ``LICENSE_SIGNING_KEYS`` — comma-separated ``kid:secret`` (Ed25519) or ``kid:scheme:secret``
+  with scheme ``ed25519`` or ``sm2``; secret is base64url of 32 bytes: the Ed25519 private
+  seed or the SM2 private key d (big-endian, 1 ≤ d ≤ n−2). E.g.
+  ``k2025b:XyZ…,k2027g:sm2:AbC…`` (make one with ``python -m backend.security.signatures
+  k2027g --scheme sm2``). A kid is 1–16 of ``[A-Za-z0-9_-]``.
 - ``LICENSE_ACTIVE_KEY_ID`` — the kid that signs new codes.
 - ``LICENSE_RETIRED_KEY_IDS`` — comma-separated kids whose codes no longer verify.
 
-Rotation: add the new key, make it active, keep the old one listed so printed codes still
-verify; retire it when every license carrying it has been re-issued.
+Rotation (also from Ed25519 to SM2): add the new key, make it active, keep the old one listed
+so printed codes still verify; retire it when every license carrying it has been re-issued.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import hashlib
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
@@ -35,6 +42,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from backend.security.sm2 import SM2PrivateKey, SM2PublicKey
+
 KID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 # RFC 3986 unreserved characters: the number goes into the URL path without escaping.
 LICENSE_NO = re.compile(r"[A-Za-z0-9._~-]{1,64}")
@@ -42,12 +51,20 @@ _VERSION = re.compile(r"0|[1-9][0-9]{0,8}")
 # Loose on purpose: a truncated signature still parses, so it is judged "invalid signature"
 # by verify() rather than "not our code".
 _SIG_TEXT = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_SIG_CHARS = 86  # 64 bytes in base64url without padding
+_SIG_CHARS = 86  # 64 bytes in base64url without padding: Ed25519, and SM2 as r ‖ s
 MAX_QUERY_CHARS = 400  # a genuine query is about 110 characters; room for share parameters
 MAX_SCAN_CHARS = 2048  # a cheap guard before parsing; the limits above decide
 DEV_KID = "dev1"
 DEV_SEED = hashlib.sha256(b"yiye-yizheng dev license key, public, never production").digest()
 _DEV_KEY = Ed25519PrivateKey.from_private_bytes(DEV_SEED)
+
+SigningKey = Ed25519PrivateKey | SM2PrivateKey
+# scheme name in LICENSE_SIGNING_KEYS → its key class: from_private_bytes (32 bytes, ValueError
+# if bad) and generate(); and what its secret must be
+SCHEMES: dict[str, type[Ed25519PrivateKey] | type[SM2PrivateKey]] = {
+    "ed25519": Ed25519PrivateKey, "sm2": SM2PrivateKey}
+_SECRET_RULE = {"ed25519": "a 32-byte seed",
+                "sm2": "a 32-byte SM2 private key (1 <= d <= n-2)"}
 
 
 def _b64url(raw: bytes) -> str:
@@ -77,9 +94,10 @@ def license_message(license_no: str, version: int) -> bytes:
 
 
 class Keyring:
-    """Signing keys by kid: one active signer, every listed non-retired key verifies."""
+    """Signing keys by kid, each Ed25519 or SM2: one active signer, every listed non-retired
+    key verifies with its own scheme."""
 
-    def __init__(self, keys: Mapping[str, Ed25519PrivateKey], active_kid: str,
+    def __init__(self, keys: Mapping[str, SigningKey], active_kid: str,
                  retired: Iterable[str] = ()) -> None:
         retired_kids = tuple(retired)
         for kid in (*keys, *retired_kids):
@@ -95,7 +113,7 @@ class Keyring:
         self._kids = frozenset(keys)
         self._public_bytes = frozenset(_raw_public(key) for key in keys.values())
         # Retired kids may already be gone from `keys`; listing them is then a no-op.
-        self._verifiers: dict[str, Ed25519PublicKey] = {
+        self._verifiers: dict[str, Ed25519PublicKey | SM2PublicKey] = {
             kid: key.public_key() for kid, key in keys.items() if kid not in retired_set}
 
     @classmethod
@@ -105,31 +123,35 @@ class Keyring:
         Raises ValueError naming the bad entry (never echoing a seed) so a misconfigured
         deployment fails at start-up, not at the first license.
         """
-        parsed: dict[str, Ed25519PrivateKey] = {}
+        parsed: dict[str, SigningKey] = {}
         for position, entry in enumerate((e.strip() for e in keys.split(",")), start=1):
             if not entry:
                 continue
-            kid, sep, seed_text = entry.partition(":")
+            kid, sep, secret_text = entry.partition(":")
             kid = kid.strip()
             if not sep or not KID.fullmatch(kid):
-                raise ValueError(f"LICENSE_SIGNING_KEYS entry {position}: expected kid:seed")
+                raise ValueError(f"LICENSE_SIGNING_KEYS entry {position}: expected kid:seed"
+                                 " or kid:scheme:secret")
             if kid in parsed:
                 raise ValueError(f"LICENSE_SIGNING_KEYS: key id {kid!r} listed twice")
+            # base64url has no ':', so a second one can only end a scheme name
+            scheme, sep, secret = secret_text.rpartition(":")
+            scheme = scheme.strip() if sep else "ed25519"
+            if scheme not in SCHEMES:
+                raise ValueError(f"LICENSE_SIGNING_KEYS: key {kid!r} names an unknown scheme"
+                                 f" {scheme[:16]!r} (one of {', '.join(SCHEMES)})")
             try:
-                seed = _b64url_decode(seed_text.strip())
+                parsed[kid] = SCHEMES[scheme].from_private_bytes(_b64url_decode(secret.strip()))
             except ValueError:
-                seed = b""
-            if len(seed) != 32:
                 raise ValueError(f"LICENSE_SIGNING_KEYS: key {kid!r} is not base64url of"
-                                 " a 32-byte seed")
-            parsed[kid] = Ed25519PrivateKey.from_private_bytes(seed)
+                                 f" {_SECRET_RULE[scheme]}") from None
         if not parsed:
             raise ValueError("LICENSE_SIGNING_KEYS is empty")
         retired_kids = [r.strip() for r in retired.split(",") if r.strip()]
         return cls(parsed, active_kid.strip(), retired_kids)
 
     def sign(self, message: bytes) -> tuple[str, str]:
-        """(kid, base64url signature without padding — 86 characters)."""
+        """(kid, base64url signature without padding — 86 characters in either scheme)."""
         return self.active_kid, _b64url(self._signer.sign(message))
 
     def verify(self, kid: str, sig_b64: str, message: bytes) -> bool:
@@ -144,8 +166,21 @@ class Keyring:
         return True
 
     def public_keys(self) -> dict[str, str]:
-        """kid → base64url raw public key of every verifying key: the published trust list."""
-        return {kid: _b64url(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+        """kid → base64url raw public key of every verifying key: the published trust list.
+
+        Raw means 32 bytes for Ed25519 (RFC 8032), the 65-byte uncompressed point 04‖x‖y
+        for SM2 (GB/T 32918.1); ``schemes`` names which."""
+        return {kid: _b64url(key.public_bytes_raw()) for kid, key in self._verifiers.items()}
+
+    def public_key_pems(self) -> dict[str, str]:
+        """kid → SubjectPublicKeyInfo PEM of every verifying key, as openssl reads it."""
+        return {kid: key.public_pem() if isinstance(key, SM2PublicKey)
+                else key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+                for kid, key in self._verifiers.items()}
+
+    def schemes(self) -> dict[str, str]:
+        """kid → ``ed25519`` | ``sm2`` of every verifying key."""
+        return {kid: "sm2" if isinstance(key, SM2PublicKey) else "ed25519"
                 for kid, key in self._verifiers.items()}
 
     def holds_development_key(self) -> bool:
@@ -155,12 +190,15 @@ class Keyring:
         return DEV_KID in self._kids or _raw_public(_DEV_KEY) in self._public_bytes
 
 
-def generate_key_text(kid: str) -> str:
-    """A fresh ``kid:seed`` entry for LICENSE_SIGNING_KEYS (operators; keep it secret)."""
+def generate_key_text(kid: str, scheme: str = "ed25519") -> str:
+    """A fresh LICENSE_SIGNING_KEYS entry (operators; keep it secret): ``kid:seed`` for
+    Ed25519 (the form every deployment already has), ``kid:sm2:d`` for SM2."""
     if not KID.fullmatch(kid):
         raise ValueError(f"key id {kid!r}: 1-16 characters of A-Z a-z 0-9 _ -")
-    seed = Ed25519PrivateKey.generate().private_bytes_raw()
-    return f"{kid}:{_b64url(seed)}"
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r} (one of {', '.join(SCHEMES)})")
+    secret = _b64url(SCHEMES[scheme].generate().private_bytes_raw())
+    return f"{kid}:{secret}" if scheme == "ed25519" else f"{kid}:{scheme}:{secret}"
 
 
 def dev_keyring() -> Keyring:
@@ -172,8 +210,8 @@ def dev_keyring() -> Keyring:
     return Keyring({DEV_KID: _DEV_KEY}, DEV_KID)
 
 
-def _raw_public(key: Ed25519PrivateKey) -> bytes:
-    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+def _raw_public(key: SigningKey) -> bytes:
+    return key.public_key().public_bytes_raw()
 
 
 @dataclass(frozen=True)
@@ -272,9 +310,24 @@ def _browser_url(text: str) -> URL | None:
         return None
 
 
-if __name__ == "__main__":
-    # `python -m backend.security.signatures KID`: a new key entry and its public key.
-    new = generate_key_text(sys.argv[1] if len(sys.argv) > 1 else "k1")
-    ring = Keyring.from_settings(new, new.partition(":")[0])
+def main(argv: list[str] | None = None) -> None:
+    """`python -m backend.security.signatures KID [--scheme sm2]`: a new key entry and its
+    public key, raw and PEM."""
+    parser = argparse.ArgumentParser(prog="python -m backend.security.signatures",
+                                     description="Make a license QR signing key.")
+    parser.add_argument("kid", nargs="?", default="k1", help="key id, 1-16 of A-Za-z0-9_-")
+    parser.add_argument("--scheme", choices=tuple(SCHEMES), default="ed25519",
+                        help="sm2: SM2 with SM3 (GB/T 32918, for 密评); default ed25519")
+    args = parser.parse_args(argv)
+    try:
+        new = generate_key_text(args.kid, args.scheme)
+    except ValueError as error:
+        parser.error(str(error))
+    ring = Keyring.from_settings(new, args.kid)
     print(f"LICENSE_SIGNING_KEYS entry (secret): {new}")
     print(f"public key (publish): {ring.public_keys()}")
+    print(ring.public_key_pems()[args.kid], end="")
+
+
+if __name__ == "__main__":
+    main()
