@@ -31,15 +31,17 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import select
 
+from backend.models import License, LicenseRendition
 from backend.security import seals, signatures
 from backend.services.licenses import SEAL_REASON
 from config.settings import SettingsError, load
 from media import render
 from media.seal import FIELD_NAME, SEAL_RED, PadesSealer, load_signer, seal_image
-from tests import seal_files
+from tests import seal_files, servers
 from tests.conftest import make_settings
-from tests.test_app import PRODUCTION
+from tests.test_app import PRODUCTION, assert_envelope
 from tests.test_licenses import fetch, licensed  # noqa: F401 - the fixture
 
 URL = signatures.build_verify_url("https://zwfw.shanxi.gov.cn/yyyz", "JZ1401052026000123", 3,
@@ -296,11 +298,17 @@ def timestamp_service():
     server.server_close()
 
 
+def development_sealer(timestamp_url: str) -> PadesSealer:
+    authority = seals.development_authority()
+    return PadesSealer(load_signer(key_path=str(authority.key), cert_path=str(authority.cert),
+                                   chain_path=str(authority.ca_cert)),
+                       timestamp_url=timestamp_url, timestamp_timeout=2)
+
+
 def test_a_timestamp_service_makes_the_seal_pades_b_t(timestamp_service):
     url, tsa_root = timestamp_service
     authority = seals.development_authority()
-    sealer = PadesSealer(load_signer(key_path=str(authority.key), cert_path=str(authority.cert),
-                                     chain_path=str(authority.ca_cert)), timestamp_url=url)
+    sealer = development_sealer(url)
     face = render.sample_face(URL)
     pdf = render.render_sealable_pdf(face)
     signed = sealer.seal(pdf.pdf, signer_name=face.issuing_authority, location="太原",
@@ -314,3 +322,23 @@ def test_a_timestamp_service_makes_the_seal_pades_b_t(timestamp_service):
     assert status.timestamp_validity.trusted and status.timestamp_validity.intact
     assert abs(status.timestamp_validity.timestamp - datetime.now(UTC)) < timedelta(minutes=5)
 
+
+
+def test_while_the_timestamp_service_is_down_the_license_waits_and_keeps_nothing(
+        app, client, licensed, session, monkeypatch):  # noqa: F811
+    license_ = session.get(License, licensed["license"]["id"])
+    license_.version += 1  # a new version to render, as a change or replacement makes
+    session.commit()
+    down = f"http://127.0.0.1:{servers.free_port()}/tsa"  # nothing listens there
+    monkeypatch.setitem(app.extensions, "license_sealer", development_sealer(down))
+    commissioner = licensed["commissioner"]
+    resp = client.get(f"/api/staff/v1/licenses/{license_.id}", headers=commissioner)
+    body = assert_envelope(resp, 503, "SEAL_UNAVAILABLE")
+    assert body["message"] == "电子印章服务暂不可用，请稍后重试"
+    assert resp.headers["Retry-After"] == "60"
+    assert session.scalars(select(LicenseRendition).where(
+        LicenseRendition.license_id == license_.id, LicenseRendition.version == 2)).all() == []
+    monkeypatch.undo()  # the service is back: the next view seals it
+    shown = client.get(f"/api/staff/v1/licenses/{license_.id}", headers=commissioner).json
+    assert shown["version"] == 2
+    assert_sealed(fetch(client, shown["pdf_url"]), authority=shown["issuing_authority"])

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from backend import clock, workflow
-from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation
+from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation, Unavailable
 from backend.identifiers import clean_text
 from backend.models import (
     Applicant,
@@ -43,6 +43,7 @@ from backend.models.base import utcnow
 from backend.security import permissions, signatures
 from backend.services import applications, entity, notice, pages, timeline, twins, window
 from media import render
+from media.seal import SealError
 
 if TYPE_CHECKING:
     from media.seal import Sealer
@@ -534,7 +535,9 @@ SEAL_REASON = "行业综合许可证电子印章"  # the stated reason of the PD
 def rendition(session: Session, license_: License, *, keyring, base_url: str, store,
               font_path: str | None, sealer: Sealer) -> LicenseRendition:
     """The face of the current version, rendered once and kept in the media store; its PDF
-    sealed by ``sealer`` (media.seal.Sealer) as the issuing authority (SEAL_REASON)."""
+    sealed by ``sealer`` (media.seal.Sealer) as the issuing authority (SEAL_REASON).
+    Unavailable (503 SEAL_UNAVAILABLE) while the seal cannot be applied (a timestamp or seal
+    service down)."""
     existing = session.scalar(_rendition_of(license_))
     if existing is not None:
         return existing
@@ -551,9 +554,13 @@ def rendition(session: Session, license_: License, *, keyring, base_url: str, st
         valid_until=license_.valid_until, verify_url=url)
     font = font_path or None
     pdf = render.render_sealable_pdf(face, font_path=font)
-    sealed = sealer.seal(pdf.pdf, signer_name=license_.issuing_authority,
-                         location=license_.issuing_authority, reason=SEAL_REASON,
-                         box=pdf.seal_box)
+    try:
+        sealed = sealer.seal(pdf.pdf, signer_name=license_.issuing_authority,
+                             location=license_.issuing_authority, reason=SEAL_REASON,
+                             box=pdf.seal_box)
+    except SealError as error:  # nothing kept: the next view seals afresh
+        raise Unavailable("SEAL_UNAVAILABLE", "电子印章服务暂不可用，请稍后重试",
+                          headers={"Retry-After": "60"}) from error
     row = LicenseRendition(license_id=license_.id, version=license_.version,
                            png_sha256=store.put(render.render_png(face, font_path=font)),
                            pdf_sha256=store.put(sealed), verify_url=url)
