@@ -99,7 +99,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LICENSE_RETIRED_KEY_IDS", "", str, "kids that no longer verify"),
     Setting("LICENSE_FONT_PATH", "", str, "CJK font for license images; empty = search"),
     # the digital seal of the license PDF (media/seal.py, backend/security/seals.py)
-    Setting("LICENSE_SEALER", "pades", str,
+    Setting("LICENSE_SEALER", seals.PADES, str,
             "what seals the license PDF: pades (a PAdES signature with the key below) or "
             "package.module:factory, a callable(settings) returning a media.seal.Sealer "
             "(e.g. the province's seal server)"),

@@ -83,10 +83,6 @@ class PadesSealer:
                             if timestamp_url else None)
         self.font_path = font_path
 
-    @property
-    def certificate(self) -> x509.Certificate:
-        return x509.load_der_x509_certificate(self.signer.signing_cert.dump())
-
     def seal(self, pdf: bytes, *, signer_name: str, location: str, reason: str,
              box: Box) -> bytes:
         meta = signers.PdfSignatureMetadata(
@@ -101,7 +97,7 @@ class PadesSealer:
         signer = signers.PdfSigner(
             meta, self.signer, timestamper=self.timestamper, stamp_style=style,
             new_field_spec=fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box))
-        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        writer = IncrementalPdfFileWriter(BytesIO(pdf))
         try:
             return signer.sign_pdf(writer).getvalue()
         except timestamps.TimestampRequestError as error:

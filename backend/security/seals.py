@@ -182,11 +182,11 @@ def settings_problem(values: Mapping[str, Any], *, production: bool) -> str | No
         return ("production requires the issuing authority's seal: LICENSE_SEAL_PKCS12, or "
                 "LICENSE_SEAL_KEY and LICENSE_SEAL_CERT (development makes its own under "
                 "var/seal/, which production refuses)") if production else None
-    from media import seal  # noqa: PLC0415 - pyHanko, only when the seal is checked
+    from media.seal import SealCredentialsError  # noqa: PLC0415 - pyHanko, when checked
 
     try:
-        signer = load(values, seal)
-    except seal.SealCredentialsError as error:
+        signer = load(values)
+    except SealCredentialsError as error:
         return str(error)
     if production and is_development(
             x509.load_der_x509_certificate(signer.signing_cert.dump())):
@@ -195,8 +195,10 @@ def settings_problem(values: Mapping[str, Any], *, production: bool) -> str | No
     return None
 
 
-def load(values: Mapping[str, Any], seal) -> Any:
-    """The pyHanko signer of the configured credentials (``seal`` is media.seal)."""
+def load(values: Mapping[str, Any]) -> Any:
+    """The pyHanko signer of the configured LICENSE_SEAL_* credentials."""
+    from media import seal  # noqa: PLC0415 - pyHanko, only where a seal is made or checked
+
     return seal.load_signer(pkcs12_path=values["LICENSE_SEAL_PKCS12"],
                             key_path=values["LICENSE_SEAL_KEY"],
                             cert_path=values["LICENSE_SEAL_CERT"],
@@ -213,7 +215,7 @@ def sealer_from_settings(settings) -> Any:
 
     values = settings.values
     if any(values[name] for name in CREDENTIALS):
-        signer = load(values, seal)
+        signer = load(values)
     else:
         authority = development_authority()
         signer = seal.load_signer(key_path=str(authority.key), cert_path=str(authority.cert),
