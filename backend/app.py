@@ -18,7 +18,7 @@ from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate, ping_when_idle, rollback_only_when_open
-from backend.security import signatures
+from backend.security import seals, signatures
 from backend.services import catalog, verification
 from config import settings as settings_module
 from config.settings import Settings
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
                                          settings.LICENSE_ACTIVE_KEY_ID,
                                          settings.LICENSE_RETIRED_KEY_IDS)
         if settings.LICENSE_SIGNING_KEYS else signatures.dev_keyring())
+    app.extensions["license_sealer"] = seals.sealer_from_settings(settings)
 
     # an id past what the database column holds is simply not found (not an overflow)
     app.url_map.converters["int"] = DatabaseId

@@ -99,7 +99,8 @@ def demo_story() -> None:
         store=current_app.extensions["media_store"], limits=materials.limits_from(settings),
         keyring=current_app.extensions["license_keyring"],
         verify_base_url=settings.LICENSE_VERIFY_BASE_URL,
-        font_path=settings.LICENSE_FONT_PATH or None, secret_key=settings.SECRET_KEY)
+        font_path=settings.LICENSE_FONT_PATH or None, secret_key=settings.SECRET_KEY,
+        sealer=current_app.extensions["license_sealer"])
     with _refused_as_click_error():
         told = demo.story(db.session, context)
     for case in told:
@@ -172,7 +173,7 @@ def settings_command() -> None:
 
     values = current_app.extensions["settings"].values
     for s in SETTINGS:
-        value = "***" if "SECRET" in s.env else values[s.env]
+        value = "***" if "SECRET" in s.env or "PASSPHRASE" in s.env else values[s.env]
         click.echo(f"{s.env}={value}    # {s.doc}")
 
 

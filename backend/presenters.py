@@ -242,7 +242,8 @@ def license_out(license_: License, subject: str) -> dict:
     face = licenses.rendition(db.session, license_,
                               keyring=current_app.extensions["license_keyring"],
                               base_url=settings.LICENSE_VERIFY_BASE_URL, store=store,
-                              font_path=settings.LICENSE_FONT_PATH)
+                              font_path=settings.LICENSE_FONT_PATH,
+                              sealer=current_app.extensions["license_sealer"])
 
     def link(sha256: str) -> str:
         token = store.sign(sha256, subject=subject, expires_in=settings.MEDIA_URL_TTL_SECONDS)

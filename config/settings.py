@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from zxcvbn import zxcvbn
 
 from backend import proxies
+from backend.security import seals
 from backend.security.signatures import Keyring
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +104,23 @@ SETTINGS: tuple[Setting, ...] = (
             "to SM2 while codes printed under the other kids keep verifying"),
     Setting("LICENSE_RETIRED_KEY_IDS", "", str, "kids that no longer verify"),
     Setting("LICENSE_FONT_PATH", "", str, "CJK font for license images; empty = search"),
+    # the digital seal of the license PDF (media/seal.py, backend/security/seals.py)
+    Setting("LICENSE_SEALER", seals.PADES, str,
+            "what seals the license PDF: pades (a PAdES signature with the key below) or "
+            "package.module:factory, a callable(settings) returning a media.seal.Sealer "
+            "(e.g. the province's seal server)"),
+    Setting("LICENSE_SEAL_PKCS12", "", str,
+            "the issuing authority's seal key, certificate and chain as one PKCS#12 file "
+            "(.p12/.pfx); or LICENSE_SEAL_KEY + LICENSE_SEAL_CERT. None set = development "
+            "certificates made once under var/seal/ (production refuses)"),
+    Setting("LICENSE_SEAL_KEY", "", str, "the seal's private key file, PEM or DER"),
+    Setting("LICENSE_SEAL_CERT", "", str, "the seal's certificate file, PEM or DER"),
+    Setting("LICENSE_SEAL_CHAIN", "", str,
+            "the CA certificates above the seal's, one PEM file (embedded in each signature)"),
+    Setting("LICENSE_SEAL_PASSPHRASE", "", str, "unlocks the PKCS#12 file or the key"),
+    Setting("LICENSE_SEAL_TIMESTAMP_URL", "", str,
+            "an RFC 3161 timestamp service: seals become PAdES B-T; empty = B-B (the signing "
+            "time is this server's clock)"),
     Setting("LICENSE_CACHE_SECONDS", 600, int,
             "how long a web process keeps a valid public verdict (a change drops it at once)"),
     Setting("LICENSE_CACHE_ENTRIES", 10_000, int,
@@ -250,6 +268,8 @@ def _check(values: Mapping[str, Any]) -> None:
             raise SettingsError(f"{name} {problem}")
     if production:
         _check_production(values)
+    if problem := seals.settings_problem(values, production=production):
+        raise SettingsError(problem)
 
 
 PRODUCTION_DATABASES = ("mysql", "mariadb")  # PRODUCT.md: SQLite is for trying out only

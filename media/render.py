@@ -16,6 +16,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import NamedTuple
 
+import pikepdf
 from PIL import Image, ImageDraw, ImageFont
 
 from media.qr import QUIET_ZONE, qr_image
@@ -34,6 +35,11 @@ INK, LABEL_INK, RULE_INK, FAINT_INK = 0, 50, 70, 90
 QR_MAX_PX = 500
 QR_MIN_MODULE_PX = 4
 QR_MAX_MODULE_PX = 8
+
+# A county-level authority's round seal is 42 mm across (国发〔1999〕25号, 国家行政机关印章
+# 直径 4.2 厘米 for bodies below the province); the electronic seal shows at that size.
+SEAL_MM = 42
+SEAL_PX = round(SEAL_MM / 25.4 * DPI)
 
 ITEM_FONT_SIZES = range(40, 23, -2)  # shrink items to fit, never below ~8.6 pt printed
 FIELD_SIZE, TITLE_SIZE, NUMBER_SIZE, CAPTION_SIZE = 40, 110, 36, 32
@@ -221,8 +227,22 @@ def _qr(url: str) -> tuple[Image.Image, int]:
     return unit.resize((side, side), Image.Resampling.NEAREST), module_px
 
 
+class Page(NamedTuple):
+    """The drawn page and where the issuing authority's seal goes on it: ``seal_box`` is
+    (left, top, right, bottom) in pixels, a square of SEAL_MM over the 发证机关 and 发证日期
+    values (the seal straddles the date, 骑年盖月), clear of the QR and the 许可项目."""
+
+    image: Image.Image
+    seal_box: tuple[int, int, int, int]
+
+
 def render_image(face: LicenseFace, *, font_path: str | None = None) -> Image.Image:
     """The license page as a grayscale PIL image (render_png / render_pdf encode it)."""
+    return render_page(face, font_path=font_path).image
+
+
+def render_page(face: LicenseFace, *, font_path: str | None = None) -> Page:
+    """The license page and the place of its seal (:class:`Page`)."""
     path = find_font(font_path)
     width, height = PAGE
     page = Image.new("L", PAGE, 255)
@@ -269,21 +289,29 @@ def render_image(face: LicenseFace, *, font_path: str | None = None) -> Image.Im
                        qr_y + qr.height, caption_text, caption, LABEL_INK))
     validity = "长期" if face.valid_until is None else chinese_date(face.valid_until)
     footer: list[_Text] = []
-    footer_y = 0
+    footer_y = sealed = 0  # sealed: the widest line of the authority and the date
     footer_value_x = left + round(field.getlength("发证机关：")) + 12
     for label, value in (("发证机关", face.issuing_authority),
                          ("发证日期", chinese_date(face.issued_on)), ("有效期至", validity)):
         footer.append(_Text(left, footer_y, f"{label}：", field, LABEL_INK))
+        if label == "发证日期":
+            date_middle = footer_y + _line_height(field) // 2
         for line in wrap(value, field, qr_x - 40 - footer_value_x):
             footer.append(_Text(footer_value_x, footer_y, line, field, INK))
+            if label != "有效期至":
+                sealed = max(sealed, round(field.getlength(line)))
             footer_y += _line_height(field)
     # Bottom-align the footer text with the QR's dark modules (inside its quiet zone).
     shift = qr_y + qr.height - QUIET_ZONE * module_px - footer_y
     texts.extend(t._replace(y=t.y + shift) for t in footer)
+    # the seal straddles the date, across the authority's name and the date, left of the QR
+    centre = min(footer_value_x + sealed // 2, qr_x - 40 - SEAL_PX // 2)
+    top = shift + date_middle - SEAL_PX // 2
+    seal = (centre - SEAL_PX // 2, top, centre - SEAL_PX // 2 + SEAL_PX, top + SEAL_PX)
     for size in ITEM_FONT_SIZES:
         item_texts, end = _layout_items(face.items, path, size, (left + 40, right, y),
                                         (qr_y - 20, qr_x - 40))
-        if end <= shift - 20:
+        if end <= min(shift, seal[1]) - 20:
             break
     else:
         raise ValueError(f"{len(face.items)} 许可项目 do not fit one page even at the smallest"
@@ -292,7 +320,7 @@ def render_image(face: LicenseFace, *, font_path: str | None = None) -> Image.Im
 
     for text in texts:
         draw.text((text.x, text.y), text.text, font=text.font, fill=text.ink)
-    return page
+    return Page(page, seal)
 
 
 def render_png(face: LicenseFace, *, font_path: str | None = None) -> bytes:
@@ -303,12 +331,36 @@ def render_png(face: LicenseFace, *, font_path: str | None = None) -> bytes:
     return out.getvalue()
 
 
+class SealablePdf(NamedTuple):
+    """The PDF and where its seal goes: ``seal_box`` is (left, bottom, right, top) in PDF
+    points from the page's lower-left corner, as a signature widget's /Rect."""
+
+    pdf: bytes
+    seal_box: tuple[int, int, int, int]
+
+
 def render_pdf(face: LicenseFace, *, font_path: str | None = None) -> bytes:
     """A one-page A4 PDF of the same image, for print shops that want PDF."""
+    return render_sealable_pdf(face, font_path=font_path).pdf
+
+
+def render_sealable_pdf(face: LicenseFace, *, font_path: str | None = None) -> SealablePdf:
+    """The one-page A4 PDF and the place of the issuing authority's seal on it, still
+    unsealed (media/seal.py seals it)."""
+    page = render_page(face, font_path=font_path)
+    drawn = BytesIO()
+    page.image.save(drawn, format="PDF", resolution=DPI, quality=92)
+    # Pillow's cross-reference table starts "0000000000 65536 f", a generation past the
+    # 65535 ISO 32000-1 (7.5.4) allows, which strict readers (pyHanko's validator) refuse;
+    # qpdf writes the same objects with a valid table and a document /ID (~2 ms).
     out = BytesIO()
-    render_image(face, font_path=font_path).save(out, format="PDF", resolution=DPI,
-                                                quality=92)
-    return out.getvalue()
+    with pikepdf.open(drawn) as document:
+        document.save(out)
+    pt = 72 / DPI  # the image fills the page: one pixel is this many points
+    left, top, right, bottom = page.seal_box
+    x, y = round(left * pt), round((page.image.height - bottom) * pt)
+    side = round((right - left) * pt)  # whole points, as pyHanko sizes the appearance
+    return SealablePdf(out.getvalue(), (x, y, x + side, y + side))
 
 
 def sample_face(verify_url: str) -> LicenseFace:

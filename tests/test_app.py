@@ -23,7 +23,7 @@ from backend.app import create_app
 from backend.security.signatures import DEV_SEED as DEV_SEED_BYTES
 from backend.security.signatures import dev_keyring, license_message
 from config.settings import DEV_SECRET_KEY, PROJECT_ROOT, SETTINGS, SettingsError, load
-from tests import servers
+from tests import seal_files, servers
 from tests.conftest import make_settings
 from tests.envelopes import check_envelope
 from tests.live import BIN
@@ -194,7 +194,7 @@ PRODUCTION = {
     "PUBLIC_BASE_URL": "https://api.yyyz.sx.gov.cn",
     "DATABASE_URL": "mysql+pymysql://yiye:pw@db.internal:3306/yiye?charset=utf8mb4",
     "REDIS_URL": "redis://redis.internal:6379/0",
-}
+} | seal_files.production_env()
 DEV_SEED = base64.urlsafe_b64encode(DEV_SEED_BYTES).rstrip(b"=").decode()
 
 

@@ -27,6 +27,7 @@ from tests.live import PUBLIC_VERIFY_LIMIT, ROOT, LiveServer, sha256
 from tests.media_files import phone_jpeg
 from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
 from tests.test_notice import notice
+from tests.test_seal import assert_sealed
 from tests.test_workflow import STAFF, post, staff_get
 
 RESTAURANT = {"floor_area": 450, "investment": 80, "sells_tobacco": True}
@@ -136,7 +137,9 @@ def test_the_whole_story_over_http(live_server: LiveServer):
     mine = http.get("/api/mp/v1/licenses", headers=applicant).json["licenses"]
     assert [lic["license_no"] for lic in mine] == [issued["license_no"]]
     png = fetch_stored(server, http, mine[0]["image_url"])
-    assert fetch_stored(server, http, mine[0]["pdf_url"]).startswith(b"%PDF-")
+    # the PDF as served, whole: sealed by the issuing authority, every byte covered
+    assert_sealed(fetch_stored(server, http, mine[0]["pdf_url"]),
+                  authority=issued["issuing_authority"])
     decoded = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
     assert decoded == [mine[0]["verify_url"]]
     scanned = urlsplit(decoded[0])

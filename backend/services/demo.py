@@ -123,7 +123,8 @@ WALK_IN = Case(
 @dataclass
 class Context:
     """What the story needs from the app: the media store, upload limits, the license
-    keyring and base URL, the font, the secret that seals sensitive form fields."""
+    keyring and base URL, the font, the secret that seals sensitive form fields, the license
+    PDF's sealer."""
 
     store: MediaStore
     limits: materials.UploadLimits
@@ -131,6 +132,7 @@ class Context:
     verify_base_url: str
     font_path: str | None
     secret_key: str
+    sealer: Any
     today: date = field(default_factory=clock.today)
 
 
@@ -223,7 +225,7 @@ def _licensed(session: Session, context: Context) -> Told:
     if license_ is not None:  # the face, rendered at its first view as the API does
         face = licenses.rendition(session, license_, keyring=context.keyring,
                                   base_url=context.verify_base_url, store=context.store,
-                                  font_path=context.font_path)
+                                  font_path=context.font_path, sealer=context.sealer)
         told.verify_url = face.verify_url
         session.commit()
     return told

@@ -20,14 +20,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
 from backend import clock, workflow
-from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation
+from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation, Unavailable
 from backend.identifiers import clean_text
 from backend.models import (
     Applicant,
@@ -43,6 +43,10 @@ from backend.models.base import utcnow
 from backend.security import permissions, signatures
 from backend.services import applications, entity, notice, pages, timeline, twins, window
 from media import render
+from media.seal import SealError
+
+if TYPE_CHECKING:
+    from media.seal import Sealer
 
 ACTIVE, SUSPENDED, REVOKED, CANCELLED = "active", "suspended", "revoked", "cancelled"
 ITEM_STATUS_LABELS = {ACTIVE: "有效", SUSPENDED: "已暂停", REVOKED: "已吊销"}
@@ -527,9 +531,15 @@ def pending_requests(session: Session, *, staff: StaffAccount) -> list[LicenseCh
     return [c for c in changes if waits_for(staff, c)]
 
 
+SEAL_REASON = "行业综合许可证电子印章"  # the stated reason of the PDF's signature
+
+
 def rendition(session: Session, license_: License, *, keyring, base_url: str, store,
-              font_path: str | None) -> LicenseRendition:
-    """The face of the current version, rendered once and kept in the media store."""
+              font_path: str | None, sealer: Sealer) -> LicenseRendition:
+    """The face of the current version, rendered once and kept in the media store; its PDF
+    sealed by ``sealer`` (media.seal.Sealer) as the issuing authority (SEAL_REASON).
+    Unavailable (503 SEAL_UNAVAILABLE) while the seal cannot be applied (a timestamp or seal
+    service down)."""
     existing = session.scalar(_rendition_of(license_))
     if existing is not None:
         return existing
@@ -545,10 +555,17 @@ def rendition(session: Session, license_: License, *, keyring, base_url: str, st
         issuing_authority=license_.issuing_authority, issued_on=license_.issued_on,
         valid_until=license_.valid_until, verify_url=url)
     font = font_path or None
+    pdf = render.render_sealable_pdf(face, font_path=font)
+    try:
+        sealed = sealer.seal(pdf.pdf, signer_name=license_.issuing_authority,
+                             location=license_.issuing_authority, reason=SEAL_REASON,
+                             box=pdf.seal_box)
+    except SealError as error:  # nothing kept: the next view seals afresh
+        raise Unavailable("SEAL_UNAVAILABLE", "电子印章服务暂不可用，请稍后重试",
+                          headers={"Retry-After": "60"}) from error
     row = LicenseRendition(license_id=license_.id, version=license_.version,
                            png_sha256=store.put(render.render_png(face, font_path=font)),
-                           pdf_sha256=store.put(render.render_pdf(face, font_path=font)),
-                           verify_url=url)
+                           pdf_sha256=store.put(sealed), verify_url=url)
     # two first views at once: the second finds the first
     return twins.insert_or_find(session, row, _rendition_of(license_))[0]
 
