@@ -36,6 +36,8 @@ def test_the_list_is_cacheable_and_revalidates_to_304(client):
     assert again.headers["ETag"] == etag
     stale = client.get(URL, headers={"If-None-Match": '"something-else"'})
     assert stale.status_code == 200 and stale.json == first.json
+    for also in (f'"other", W/{etag}', "*"):  # a proxy's weak form, a list, any version
+        assert client.get(URL, headers={"If-None-Match": also}).status_code == 304, also
 
 
 def test_the_divisions_are_in_the_openapi_document(client):
