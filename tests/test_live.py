@@ -151,11 +151,22 @@ def test_the_whole_story_over_http(live_server: LiveServer):
     scan = http.post("/api/mp/v1/licenses/verify", headers=inspector, json={"scan": decoded[0]})
     assert scan.json["verdict"] == "valid" and set(lanes) == {i["code"] for i in scan.json["items"]}
 
-    # the approving unit revokes an essential item: the next scan says so
+    # the approving unit revokes an essential item: the next scan says so, whichever web
+    # process answers (each kept the valid verdict; the change reaches them by pub/sub)
+    def fresh() -> list:  # new connections (each its own address) spread over the workers
+        return [server.client(source_address=next(CLIENT_ADDRESSES)) for _ in range(12)]
+
+
+    assert {public_verdict(client, decoded[0]) for client in fresh()} == {("valid", "有效")}
     bureau = staff["bureau1"][0]
     current = staff_get(http, bureau, f"/licenses/{issued['id']}")
     post(http, bureau, f"/licenses/{issued['id']}/items/food_business/revoke",
          {"version": current["lock_version"], "reason": "销售过期食品，情节严重"})
+    deadline = time.monotonic() + 1  # "within milliseconds": a second is generous
+    while public_verdict(fresh()[0], decoded[0])[0] != "revoked" and \
+            time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert {public_verdict(client, decoded[0]) for client in fresh()} == {("revoked", "已吊销")}
     assert public_verdict(http, decoded[0]) == ("revoked", "已吊销")
     assert "已吊销" in http.get(decoded[0]).data.decode()
     rescan = http.post("/api/mp/v1/licenses/verify", headers=inspector,
