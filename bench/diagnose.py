@@ -133,7 +133,7 @@ def _no_limiter(app) -> Iterator[None]:
 VARIANTS: dict[str, Callable] = {
     "access log line (JSON formatter + write)": _no_access_log,
     "request-id + access-log hooks together": _no_request_id_hooks,
-    "rate limiter (verify: counted with its read)": _no_limiter,
+    "rate limiter (verify: tokens taken in blocks)": _no_limiter,
 }
 
 
