@@ -47,7 +47,8 @@ def _verdict(license_no: str, limit: SharedLimit) -> dict:
     settings = current_app.extensions["settings"]
     return verification.public(
         db.session, current_app.extensions["redis"], code=code, cached=limit.hit(read=key),
-        keyring=current_app.extensions["license_keyring"], ttl=settings.LICENSE_CACHE_SECONDS)
+        keyring=current_app.extensions["license_keyring"], ttl=settings.LICENSE_CACHE_SECONDS,
+        number=license_no)
 
 
 @bp.get("/v/<license_no>")

@@ -178,3 +178,26 @@ def placeholder_credit_code(division: str, unit: str) -> str:
 def is_credit_code(code: str) -> bool:
     """Whether ``code`` is a 统一社会信用代码 with a correct check character (GB 32100)."""
     return len(code) == 18 and uscc.is_valid(code)
+
+
+_ISSUER_KEY = re.compile(r"([0-9]{6})/([a-z][a-z0-9_]{1,63})", re.ASCII)
+
+
+def parse_issuer_codes(text: str) -> dict[tuple[str, str], str]:
+    """The setting ``ELICENSE_ISSUER_CODES``: ``COUNTY/UNIT=CODE`` pairs separated by commas
+    (``140105/approval_bureau=11140105MB0123456U,140105/fire=…``), the county a 6-digit
+    division code, the unit a catalog unit code, the code the 统一社会信用代码 of that unit in
+    that county (GB 32100 check character correct). → ``{(county, unit): code}``;
+    ``ValueError`` naming the first bad entry."""
+    codes: dict[tuple[str, str], str] = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        key, _, code = (part.strip() for part in entry.partition("="))
+        match = _ISSUER_KEY.fullmatch(key)
+        if match is None:
+            raise ValueError(f"{entry!r}: expected COUNTY/UNIT=CODE, e.g. "
+                             "140105/approval_bureau=11140105MB0123456U")
+        if not is_credit_code(code.upper()):
+            raise ValueError(f"{entry!r}: {code!r} is not a 统一社会信用代码 (18 characters, "
+                             "GB 32100 check character)")
+        codes[(match[1], match[2])] = code.upper()
+    return codes
