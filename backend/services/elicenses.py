@@ -313,14 +313,18 @@ def find(session: Session, text: str) -> tuple[Elicense, bool] | None:
     return (session.get(Elicense, earlier), True) if earlier is not None else None
 
 
-def history(elicense: Elicense) -> list[dict[str, Any]]:
-    """Every recorded change, oldest first: ``{at, operation_code, operation_label,
-    status_code, status_label, identifier, previous_identifier, reason}``."""
-    return [{"at": e.occurred_at, "operation_code": e.operation_code,
-             "operation_label": OPERATION_LABELS[e.operation_code],
-             "status_code": e.status_code, "status_label": STATUS_LABELS[e.status_code],
-             "identifier": e.identifier, "previous_identifier": e.previous_identifier,
-             "reason": e.reason} for e in elicense.events]
+def history(license_: License) -> list[dict[str, Any]]:
+    """Every recorded change of the license's e-licenses, in the order recorded:
+    ``{at, name (证照名称), item_code, operation_code, operation_label, status_code,
+    status_label, identifier, previous_identifier, reason}``."""
+    rows = sorted(((e, event) for e in license_.elicenses for event in e.events),
+                  key=lambda pair: pair[1].id)
+    return [{"at": event.occurred_at, "name": e.name, "item_code": e.item_code,
+             "operation_code": event.operation_code,
+             "operation_label": OPERATION_LABELS[event.operation_code],
+             "status_code": event.status_code, "status_label": STATUS_LABELS[event.status_code],
+             "identifier": event.identifier, "previous_identifier": event.previous_identifier,
+             "reason": event.reason} for e, event in rows]
 
 
 def view(elicense: Elicense) -> dict[str, Any]:

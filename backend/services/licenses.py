@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, joinedload, object_session
+from sqlalchemy.orm import Session, aliased, joinedload, object_session, selectinload
 
 from backend import clock, workflow
 from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation
@@ -261,6 +261,14 @@ def states(license_: License, today: date | None = None) -> dict[str, tuple[str,
         i.item_code: item_verdict(i, whole[0], today) for i in license_.items}
 
 
+def elicense_view(license_: License, item_code: str = elicenses.COMBINED
+                  ) -> dict[str, Any] | None:
+    """The e-license of the combined license (or of the permit ``item_code``) as holders and
+    staff see it beside the license (``elicenses.view``); None if it has none."""
+    elicense = elicenses.of_license(license_).get(item_code)
+    return elicenses.view(elicense) if elicense is not None else None
+
+
 def item_view(item: LicenseItem) -> dict[str, Any]:
     """A bundled permit as holders and staff see it (the public page shows less); units as
     ``{code, name}`` named by the catalog version the application was made under.
@@ -270,7 +278,6 @@ def item_view(item: LicenseItem) -> dict[str, Any]:
     document = applications.document_of(
         session, session.get(Application, item.license.application_id))
     code, label, reason = item_verdict(item, verdict(item.license)[0])
-    elicense = elicenses.of_license(item.license).get(item.item_code)
     return {"code": item.item_code, "name": item.item_name,
             "sub_license_no": item.sub_license_no,
             "approving_unit": document.unit_ref(item.approving_unit),
@@ -279,7 +286,7 @@ def item_view(item: LicenseItem) -> dict[str, Any]:
             "status": item.status, "status_label": ITEM_STATUS_LABELS[item.status],
             "status_reason": item.status_reason, "valid_until": item.valid_until,
             "verdict": code, "verdict_label": label, "verdict_reason": reason,
-            "elicense": elicenses.view(elicense) if elicense is not None else None}
+            "elicense": elicense_view(item.license, item.item_code)}
 
 
 def get_own(session: Session, *, applicant: Applicant, license_id: int) -> License:
@@ -322,6 +329,7 @@ def search(session: Session, *, staff: StaffAccount, q: str, page: int, per_page
     needle = clean_text(q)
     query = (select(License).join(Application, Application.id == License.application_id)
              .where(window.visible_to(staff)))
+    query = query.options(selectinload(License.elicenses))  # each row shows its 证照标识
     if elicense_ids.looks_like(needle):
         try:
             found = elicenses.find(session, needle)
@@ -335,15 +343,24 @@ def search(session: Session, *, staff: StaffAccount, q: str, page: int, per_page
     return pages.page(session, query, License.id.desc(), page=page, per_page=per_page)
 
 
-def history(session: Session, *, staff: StaffAccount, license_id: int
-            ) -> tuple[License, list[ApplicationEvent]]:
-    """The license (as :func:`get_for_staff`) and its status history: the ``license.*``
-    events of its application's timeline, oldest first."""
+@dataclass(frozen=True)
+class History:
+    """A license's history as staff read it: ``events``, the ``license.*`` steps of its
+    application's timeline; ``elicense_events``, what each of its e-licenses went through
+    (``elicenses.history``: national operation and status codes, identifiers); oldest first."""
+
+    license: License
+    events: list[ApplicationEvent]
+    elicense_events: list[dict[str, Any]]
+
+
+def history(session: Session, *, staff: StaffAccount, license_id: int) -> History:
+    """The license (as :func:`get_for_staff`) and its history (:class:`History`)."""
     license_ = get_for_staff(session, staff=staff, license_id=license_id)
     events = session.scalars(select(ApplicationEvent).where(
         ApplicationEvent.application_id == license_.application_id,
         ApplicationEvent.action.startswith("license.")).order_by(ApplicationEvent.id))
-    return license_, list(events)
+    return History(license_, list(events), elicenses.history(license_))
 
 
 def by_number(session: Session, license_no: str) -> License | None:
