@@ -33,6 +33,13 @@ SHOP = {"prepackaged_only": True, "sells_devices": True}  # two filings, no site
 @pytest.fixture
 def licensed(client, login, staff_login):
     """A convenience store through window and review to an issued license."""
+    return issue_shop_license(client, login, staff_login)
+
+
+def issue_shop_license(client, login, staff_login) -> dict:
+    """A convenience store (two filings, no site visit: the prepackaged-food filing required,
+    the device filing not) through window and review to an issued license, under the
+    catalog version in force."""
     applicant = login("shop")
     commissioner, _ = staff_login("window_commissioner")
     reviewer, _ = staff_login("unit_reviewer", "approval_bureau")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import Base, utcnow
@@ -24,7 +24,9 @@ COMBINED = ""  # the item_code of the combined license's own e-license
 
 class Elicense(Base):
     __tablename__ = "elicenses"
-    __table_args__ = (UniqueConstraint("license_id", "item_code"),)
+    __table_args__ = (UniqueConstraint("license_id", "item_code"),
+                      # the expiry sweep: still 有效, validity ended
+                      Index("ix_elicenses_status_code", "status_code", "valid_until"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id"))
@@ -61,6 +63,10 @@ class Elicense(Base):
     extension: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # face fields
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # two writers of one status (two workers' expiry sweeps): the second fails, rolls back
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}
 
     events: Mapped[list[ElicenseEvent]] = relationship(
         back_populates="elicense", cascade="all, delete-orphan", order_by="ElicenseEvent.id")

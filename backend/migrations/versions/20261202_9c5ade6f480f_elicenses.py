@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("extension", sa.JSON(), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
+        sa.Column("lock_version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["license_id"], ["licenses.id"],
                                 name=op.f("fk_elicenses_license_id_licenses")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_elicenses")),
@@ -97,6 +98,8 @@ def upgrade() -> None:
                                 name=op.f("fk_elicense_events_elicense_id_elicenses")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_elicense_events")),
     )
+    with op.batch_alter_table("elicenses") as batch:
+        batch.create_index("ix_elicenses_status_code", ["status_code", "valid_until"])
     with op.batch_alter_table("elicense_events") as batch:
         batch.create_index(batch.f("ix_elicense_events_elicense_id"), ["elicense_id"])
         batch.create_index(batch.f("ix_elicense_events_identifier"), ["identifier"])
@@ -209,7 +212,7 @@ def _backfill_elicenses() -> None:
                                                    license_rules.states(license_, day),
                                                    today=day):
                 rows.append(values | {"license_id": row["id"], "created_at": now,
-                                      "updated_at": now})
+                                      "updated_at": now, "lock_version": 1})
         op.bulk_insert(sa.table("elicenses", *(
             sa.column(name, sa.JSON()) if name == "extension" else sa.column(name)
             for name in rows[0])), rows)
