@@ -235,7 +235,8 @@ def test_a_code_given_twice_is_an_error_not_a_silent_replacement(app, session, t
     second = text.splitlines().index("  fire: {name: 消防救援机构}") + 1
     assert [(p.where, p.code, p.line) for p in problems] == [
         ("units › fire", "duplicate_key", second)]
-    assert "第 18 行已有" in problems[0].message
+    first = text.splitlines().index("units:") + 2
+    assert f"第 {first} 行已有" in problems[0].message
     path = tmp_path / "catalog.yaml"
     path.write_text(text, encoding="utf-8")
     assert load_cli(app, path).exit_code != 0 and version_count(session) == 1
