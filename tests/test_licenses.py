@@ -469,6 +469,8 @@ def test_issuing_and_revoking_reach_the_supervising_department(client, licensed,
     assert {r.payload["item"]["code"] for r in issued} == {"food_prepackaged_filing",
                                                            "device_class2_filing"}
     assert all(r.payload["license_no"] == licensed["license"]["license_no"] for r in issued)
+    assert {r.payload["identifier"] for r in issued} == {
+        i["elicense"]["identifier"] for i in licensed["license"]["items"]}
     current = staff_get(client, licensed["reviewer"], f"/licenses/{licensed['license']['id']}")
     post(client, licensed["reviewer"],
          f"/licenses/{current['id']}/items/device_class2_filing/suspend",
