@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from stdnum.cn import uscc
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
@@ -22,7 +30,7 @@ class ReferenceProblem:
     the top of the file), a stable code, and a sentence in Chinese."""
 
     path: tuple[str | int, ...]
-    code: str  # "reference": names nothing of the file; "unasked_question"
+    code: str  # "reference": names nothing of the file; "unasked_question"; "duplicate_type_code"
     message: str
 
 
@@ -108,9 +116,42 @@ class MaterialUse(Strict):
     deferrable: bool = False  # 容缺: may follow later, confirmed at the on-site check
 
 
+# 证照类型代码 (GB/T 36904): the defining body's 统一社会信用代码 (18) + a 3-digit sequence
+TypeCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{18}[0-9]{3}$")]
+
+
+class ElicenseType(Strict):
+    """A license type of the provincial e-license catalog (电子证照目录), as 证照标识 carry it
+    (``backend.services.elicense_ids``): the 21-character type code, the type's name and the
+    body that defines it (定义机构). ``estimated``: a placeholder until the province assigns
+    the code; the licenses issued meanwhile are flagged as carrying a placeholder."""
+
+    code: TypeCode
+    name: Text  # 证照类型名称, e.g. 食品经营许可证
+    defined_by: Text  # 定义机构名称; its code is the first 18 characters of ``code``
+    estimated: bool = False
+    verification: Verification = Verification()
+
+    @field_validator("code")
+    @classmethod
+    def _definer_is_a_credit_code(cls, code: str) -> str:
+        if not uscc.is_valid(code[:18]):
+            raise ValueError("证照类型代码的前18位应为定义机构的统一社会信用代码（校验位正确）")
+        return code
+
+
+class CombinedLicense(ElicenseType):
+    """The 行业综合许可证 as an e-license type, with the government-service item that issues
+    it (关联事项, GB/T 36903)."""
+
+    service_item_name: Text
+    service_item_code: str | None = None  # the province's service-item code, when it has one
+
+
 class PermitItem(Strict):
     name: Text
     basic_code: str | None = None  # 国家政务服务事项基本目录编码
+    elicense: ElicenseType | None = None  # the permit's e-license type (None: not catalogued)
     approving_unit: Code
     supervising_unit: Code
     legal_basis: Text
@@ -175,6 +216,7 @@ class Common(Strict):
 class CatalogDocument(Strict):
     format: Literal[1]
     title: Text
+    combined_license: CombinedLicense | None = None  # None: not catalogued (older versions)
     units: dict[Code, Unit]
     questions: dict[Code, Question]
     materials: dict[Code, Material]
@@ -260,6 +302,19 @@ def reference_problems(data: Any) -> list[ReferenceProblem]:
                         (*path, r, "when", q), "unasked_question",
                         f"{where}：规则用到未提问的情形问题“{q}”"))
 
+    type_codes: dict[str, tuple] = {}  # an e-license type code names one license type
+    typed = [(("combined_license",), data.get("combined_license"))] + [
+        (("permit_items", code, "elicense"), item.get("elicense"))
+        for code, item in _entries(data.get("permit_items"))]
+    for path, entry in typed:
+        type_code = entry.get("code") if isinstance(entry, dict) else None
+        if not isinstance(type_code, str):
+            continue
+        if type_code in type_codes:
+            problems.append(ReferenceProblem(
+                (*path, "code"), "duplicate_type_code",
+                f"证照类型代码“{type_code}”已用于 {' › '.join(map(str, type_codes[type_code]))}"))
+        type_codes.setdefault(type_code, path)
     for code, item in _entries(data.get("permit_items")):
         need("units", item.get("approving_unit"), "permit_items", code, "approving_unit")
         need("units", item.get("supervising_unit"), "permit_items", code, "supervising_unit")

@@ -259,6 +259,7 @@ def license_out(license_: License, subject: str) -> dict:
         "credit_code": license_.credit_code, "premises_address": license_.premises_address,
         "issuing_authority": license_.issuing_authority, "issued_on": license_.issued_on,
         "valid_until": license_.valid_until,
+        "elicense": licenses.elicense_view(license_),
         "items": [licenses.item_view(i) for i in license_.items],
         "image_url": link(face.png_sha256),
         "pdf_url": link(face.pdf_sha256) if face.pdf_sha256 else None,

@@ -1,7 +1,10 @@
 """The public verification page a citizen's phone camera opens, and its JSON twin.
 
 A clear verdict (有效 / 已暂停 / 已吊销 / 已注销 / 已过期 / 无效) for whatever is asked — never a
-500 — with only non-sensitive fields, rate-limited per client against enumeration.
+500 — with only non-sensitive fields (``verification.public_view``: each bundled permit with
+its 证照标识, state and validity, the joint inspection's date and result), rate-limited per
+client against enumeration. Only signed QR codes verify here: a 证照标识 given in place of the
+number is told why not (``verification.identifier_verdict``).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ def _verdict(license_no: str, limit: SharedLimit) -> dict:
     limit.hit()
     code = signatures.parse_code(license_no, request.query_string.decode("latin-1"))
     return verification.public(db.session, current_app.extensions["verdicts"], code=code,
-                               keyring=current_app.extensions["license_keyring"])
+                               keyring=current_app.extensions["license_keyring"],
+                               number=license_no)
 
 
 @bp.get("/v/<license_no>")
@@ -63,5 +67,8 @@ def verify_page(license_no: str):
 @bp.get("/api/public/v1/licenses/<license_no>")
 def verify_json(license_no: str):
     """许可证公开核验（JSON），参数同二维码：v 版本、k 密钥编号、s 签名，各一次；其他参数
-    （如微信分享附加的 from、isappinstalled）忽略，不影响结论"""
+    （如微信分享附加的 from、isappinstalled）忽略，不影响结论。返回结论、证照信息与证照标识
+    （identifier）、每个许可事项的证照标识、状态与有效期（items），以及联合现场核查的日期与
+    结论（last_inspection）；不含身份证号、电话等个人信息。只核验二维码：单独给出证照标识
+    时结论为无效，并说明原因"""
     return _verdict(license_no, _json_limit)

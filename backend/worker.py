@@ -3,7 +3,8 @@
 Runs as the Procfile's ``worker:`` (``flask worker``, or ``python -m backend.worker``); any
 number may run at once on any number of hosts: rows are claimed with SKIP LOCKED and a
 compare-and-set (``notifications.delivery``), and every tick job is idempotent
-(``notifications.tick``). Without Redis the same loop runs as a thread of the web process.
+(``notifications.tick``; the e-license expiry sweep ``licenses.record_expiries``). Without
+Redis the same loop runs as a thread of the web process.
 
 Each round: the tick when it is due (NOTIFY_TICK_SECONDS), then every due outbox row, then
 wait for the doorbell (Redis BRPOP, rung after each commit that adds outbox rows) at most
@@ -25,6 +26,7 @@ from flask import Flask, current_app
 from backend.extensions import db
 from backend.models.base import utcnow
 from backend.security import tokens
+from backend.services import licenses
 from notifications import delivery, doorbell
 from notifications import tick as jobs
 from notifications.wechat import make_client
@@ -52,6 +54,8 @@ def tick() -> dict[str, int]:
         "license_expiry_reminders": lambda: jobs.license_expiry_reminders(db.session, now=now,
                                                                           hour=hour),
         "overdue_digests": lambda: jobs.overdue_digest(db.session, now=now, hour=hour),
+        # e-licenses whose validity ended: 05 失效 with operation 04 过期失效
+        "elicense_expiries": lambda: licenses.record_expiries(db.session),
     }
     if time.monotonic() >= _next_cleanup:
         _next_cleanup = time.monotonic() + CLEANUP_EVERY

@@ -3,7 +3,8 @@
 Rows go to MariaDB with ``LOAD DATA LOCAL INFILE`` from tab-separated files (the ORM would
 spend ~1 ms a row). Each license is what issuing makes: an application behind it, a number
 of the real form (county, year, industry, serial, ISO 7064 check character, so a stricter
-parser still accepts it), two bundled permits valid for five years. Signed verify paths for
+parser still accepts it), two bundled permits valid for five years, and the e-licenses of the
+license and of each permit (a 证照标识 each). Signed verify paths for
 wrk are then made with the app's own keyring, so every request pays the real checks.
 """
 
@@ -19,8 +20,16 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, Table, create_engine, func, insert, select, text
 
-from backend.models import Applicant, Application, CatalogVersion, License, LicenseItem
+from backend.models import (
+    Applicant,
+    Application,
+    CatalogVersion,
+    Elicense,
+    License,
+    LicenseItem,
+)
 from backend.security import signatures
+from backend.services import elicense_ids
 from backend.services.licenses import check_character
 
 COUNTY, YEAR, INDUSTRY_NO = "140105", 2026, 1
@@ -34,6 +43,18 @@ ITEMS = (  # the restaurant's two standing permits (config/catalog/catalog.yaml)
     {"item_code": "sewage_discharge", "item_name": "城镇污水排入排水管网许可",
      "approving_unit": "approval_bureau", "supervising_unit": "water"},
 )
+
+
+ELICENSE_TYPES = ("111400000000000003101", "111400000000000003117")  # the catalog's
+ELICENSE_NAMES = ("食品经营许可证", "城镇污水排入排水管网许可证")
+ISSUER = elicense_ids.placeholder_credit_code(COUNTY, "approval_bureau")
+ELICENSE = {  # what every bench e-license shares (backend.services.elicenses.first_versions)
+    "type_estimated": True, "definer_name": "山西省审批服务管理局", "issuer_code": ISSUER,
+    "issuer_name": "太原市小店区行政审批服务管理局", "issuer_level": "county",
+    "issuer_estimated": True, "version": 1, "issued_on": date(2026, 11, 25),
+    "valid_from": date(2026, 11, 25), "valid_until": VALID_UNTIL, "division_code": COUNTY,
+    "holder_name": "晋味饭店", "holder_code": "91110000600037341L", "holder_code_type": "001",
+    "service_item_name": "行业综合许可证核发（一业一证）", "status_code": "01", "extension": {}}
 
 
 def license_number(n: int) -> str:
@@ -68,6 +89,7 @@ def seed(engine: Engine, total: int) -> float:
         app_base = conn.scalar(select(func.coalesce(func.max(Application.id), 0)))
         lic_base = conn.scalar(select(func.coalesce(func.max(License.id), 0)))
         item_base = conn.scalar(select(func.coalesce(func.max(LicenseItem.id), 0)))
+        elicense_base = conn.scalar(select(func.coalesce(func.max(Elicense.id), 0)))
         numbers = range(have, total)
         conn.execute(text("SET unique_checks = 0, foreign_key_checks = 0"))
         with tempfile.TemporaryDirectory(prefix="bench-seed-") as tmp:
@@ -91,6 +113,23 @@ def seed(engine: Engine, total: int) -> float:
                       ([item_base + 1 + i * len(ITEMS) + k, lic_base + 1 + i,
                         f"{license_number(n)}-{k + 1:02d}"] for i, n in enumerate(numbers)),
                       item | {"required": True, "valid_until": VALID_UNTIL})
+            # their e-licenses: the combined license's and each permit's (the public page
+            # reads each 证照标识 in its one query)
+            kinds = [("", "111400000000000003001", "行业综合许可证", "")] + [
+                (item["item_code"], type_code, name, f"{k + 1:02d}")
+                for k, (item, type_code, name) in enumerate(zip(ITEMS, ELICENSE_TYPES,
+                                                                 ELICENSE_NAMES, strict=True))]
+            for k, (item_code, type_code, name, suffix) in enumerate(kinds):
+                _load(conn, Path(tmp), Elicense.__table__,
+                      ["id", "license_id", "identifier", "serial", "license_no"],
+                      ([elicense_base + 1 + i * len(kinds) + k, lic_base + 1 + i,
+                        str(elicense_ids.compute(type_code, ISSUER, license_number(n) + suffix,
+                                                 1)),
+                        license_number(n) + suffix,
+                        license_number(n) + (f"-{suffix}" if suffix else "")]
+                       for i, n in enumerate(numbers)),
+                      ELICENSE | {"item_code": item_code, "type_code": type_code,
+                                  "type_name": name, "name": name})
         conn.execute(text("SET unique_checks = 1, foreign_key_checks = 1"))
     return (datetime.now() - started).total_seconds()
 

@@ -21,6 +21,7 @@ from zxcvbn import zxcvbn
 from backend import proxies
 from backend.security import seals
 from backend.security.signatures import Keyring
+from backend.services import elicense_ids
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WECHAT_PRODUCTION_BASE = "https://api.weixin.qq.com/"
@@ -125,6 +126,11 @@ SETTINGS: tuple[Setting, ...] = (
             "how long a web process keeps a valid public verdict (a change drops it at once)"),
     Setting("LICENSE_CACHE_ENTRIES", 10_000, int,
             "valid public verdicts a web process keeps at most (~1 KB each)"),
+    Setting("ELICENSE_ISSUER_CODES", "", str,
+            "统一社会信用代码 of each issuing unit per county, for 证照标识 (GB/T 36904): "
+            "COUNTY/UNIT=CODE,… (140105/approval_bureau=11140105MB0123456U: the county's "
+            "approval bureau issues the combined license and its own permits; other catalog "
+            "units their own). A unit not listed gets a stand-in code flagged estimated"),
     Setting("PUBLIC_VERIFY_RATE_LIMIT", "60 per minute", str,
             "public verification requests per client address, the page and its JSON "
             "twin counted together"),
@@ -262,6 +268,10 @@ def _check(values: Mapping[str, Any]) -> None:
         proxies.networks(values["FORWARDED_ALLOW_IPS"])
     except ValueError as error:
         raise SettingsError(f"FORWARDED_ALLOW_IPS: {error}") from None
+    try:
+        elicense_ids.parse_issuer_codes(values["ELICENSE_ISSUER_CODES"])
+    except ValueError as error:
+        raise SettingsError(f"ELICENSE_ISSUER_CODES: {error}") from None
     production = values["APP_ENV"] == "production"
     for name in SERVED_ADDRESS_DEFAULTS:
         if problem := base_url_problem(values[name], https=production):

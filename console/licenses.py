@@ -10,36 +10,46 @@ from flask import render_template, request, url_for
 from pydantic import StringConstraints
 
 from backend import presenters
+from backend.errors import RuleViolation
 from backend.extensions import db
 from backend.services import licenses
 from console import bp
-from console.forms import parse, perform
+from console.forms import parse, perform, problem_of
 from console.forms import query as query_of
 from console.session import current_staff
 from staff_api.schemas import ItemStatusIn, PageQuery, RequestDecisionIn
 
 
 class LicenseQuery(PageQuery):
-    q: Annotated[str, StringConstraints(max_length=64)] = ""
+    q: Annotated[str, StringConstraints(max_length=128)] = ""  # a 证照标识 is up to ~100
 
 
 @bp.get("/licenses")
 def license_search():
-    """By license number, unified social credit code or holder name (each from its start)."""
+    """By license number, unified social credit code or holder name (each from its start),
+    or by 证照标识; a malformed identifier is told beside the box (422), nothing listed."""
     query = query_of(LicenseQuery)
-    rows, total = licenses.search(db.session, staff=current_staff(), q=query.q,
-                                  page=query.page, per_page=query.per_page)
+    try:
+        rows, total = licenses.search(db.session, staff=current_staff(), q=query.q,
+                                      page=query.page, per_page=query.per_page)
+        problem, status = None, 200
+    except RuleViolation as error:
+        rows, total, problem, status = [], 0, problem_of(error), error.status
     return render_template("licenses/search.html", title="许可证", query=query, total=total,
-                           rows=[(license_, licenses.verdict(license_)) for license_ in rows])
+                           problem=problem,
+                           rows=[(license_, licenses.verdict(license_),
+                                  license_.identifier) for license_ in rows]), status
 
 
 def _license_page(license_id: int, problem: dict | None = None):
-    license_, events = licenses.history(db.session, staff=current_staff(),
-                                        license_id=license_id)
+    history = licenses.history(db.session, staff=current_staff(), license_id=license_id)
+    license_ = history.license
     shown = presenters.license_out(license_, f"staff:{current_staff().id}")
     db.session.commit()  # the first view of a version keeps its rendered face
     return render_template("licenses/page.html", title=f"许可证 {license_.license_no}",
-                           license=shown, events=events, problem=problem, form=request.form,
+                           license=shown, events=history.events,
+                           elicense_events=history.elicense_events, problem=problem,
+                           form=request.form,
                            actions=licenses.ITEM_ACTIONS,
                            changeable=licenses.changeable_items(current_staff(), license_))
 

@@ -80,9 +80,12 @@ def cancel_license(license_id: int, json_data: CancelIn):
 @bp.input(ScanIn)
 @bp.output(VerifyOut)
 @bp.doc(security="StaffBearerAuth",
-        responses={200: "总有结论：无效的码也是 200，verdict=invalid"})
+        responses={200: "总有结论：无效的码也是 200，verdict=invalid",
+                   422: "ELICENSE_ID_INVALID：给出的是证照标识，但格式、根或校验位不对"
+                        "（details.fields[0].code 为具体原因）"})
 def verify_scan(json_data: ScanIn):
-    """执法人员扫码核验（工作人员令牌）：验签后返回全部许可事项与核查记录"""
+    """执法人员扫码核验（工作人员令牌）：验签后返回全部许可事项（各自的证照标识、状态、有效期）
+    与核查记录；也可直接核验一个证照标识"""
     settings = current_app.extensions["settings"]
     result = verification.check_scan(
         db.session, scan=json_data.scan, keyring=current_app.extensions["license_keyring"],

@@ -353,7 +353,24 @@ class CancelIn(In):
 
 class ScanIn(In):
     scan: Annotated[str, StringConstraints(max_length=2048)] = Field(
-        description="wx.scanCode 返回的 result 原文")
+        description="wx.scanCode 返回的 result 原文；也可为一个证照标识（1.2.156.3005.2.…，"
+                    "如持证人在其他应用中出示的电子证照），格式或校验位不对时 422 "
+                    "ELICENSE_ID_INVALID")
+
+
+class ElicenseOut(BaseModel):
+    """电子证照：证照标识（GB/T 36904）与全国统一的证照状态"""
+
+    identifier: str = Field(description="证照标识：1.2.156.3005.2.类型代码.颁发机构代码.流水号."
+                                        "版本号.校验位（ISO 7064 MOD 37,36）")
+    version: str = Field(description="版本号，001 起；变更、延续后递增")
+    previous_identifier: str | None = Field(description="上一版本的证照标识（首版为空）")
+    status_code: str = Field(description="证照状态代码：01 有效 · 02 暂扣 · 03 撤销 · 04 注销 · "
+                                         "05 失效 · 07 吊销 · 99 其他")
+    status_label: str
+    type_name: str = Field(description="证照类型名称")
+    estimated: list[str] = Field(description="仍为占位、待赋码的代码：type_code（证照类型代码）、"
+                                             "issuer_code（颁发机构代码）")
 
 
 class LicenseItemOut(BaseModel):
@@ -363,10 +380,15 @@ class LicenseItemOut(BaseModel):
     approving_unit: Unit
     supervising_unit: Unit
     required: bool
-    status: str
+    status: str = Field(description="本单位的决定：active | suspended | revoked")
     status_label: str
     status_reason: str | None
     valid_until: date | None
+    verdict: str = Field(description="扫码所见的事项状态（含随综合许可证的变化）：valid | "
+                                     "suspended | revoked | cancelled | expired | void（随证失效）")
+    verdict_label: str = Field(description="有效 / 已暂停 / 已吊销 / 已注销 / 已过期 / 已失效")
+    verdict_reason: str
+    elicense: ElicenseOut | None = Field(description="本事项的电子证照")
 
 
 class LicenseOut(BaseModel):
@@ -386,6 +408,7 @@ class LicenseOut(BaseModel):
     issuing_authority: str
     issued_on: date
     valid_until: date | None
+    elicense: ElicenseOut | None = Field(description="行业综合许可证本身的电子证照")
     items: list[LicenseItemOut]
     image_url: str = Field(description="证照图片（PNG）短期签名链接")
     pdf_url: str | None = Field(description="打印用 PDF 短期签名链接")
@@ -403,6 +426,7 @@ class VerifyOut(BaseModel):
     verdict_label: str = Field(description="有效 / 已暂停 / 已吊销 / 已注销 / 已过期 / 无效")
     reason: str
     license_no: str | None = None
+    identifier: str | None = Field(default=None, description="行业综合许可证的证照标识")
     scanned_version: int | None = None
     current_version: int | None = None
     superseded: bool | None = None
@@ -414,5 +438,9 @@ class VerifyOut(BaseModel):
     valid_until: date | None = None
     credit_code: str | None = None
     acceptance_number: str | None = None
-    items: list[dict[str, Any]] = []
+    last_inspection: dict[str, Any] | None = Field(
+        default=None, description="联合现场核查的结论：{on 日期, outcome passed|failed, "
+                                  "outcome_label}；无需现场核查为空")
+    items: list[dict[str, Any]] = Field(
+        default=[], description="每个许可事项：证照标识（elicense.identifier）、状态与有效期")
     inspections: list[dict[str, Any]] = []

@@ -193,6 +193,7 @@ def _record_body(session: Session, record_id: str, message: OutboxMessage,
         "department": _unit(document, department),
         "license_no": license_.license_no if license_ else None,
         "sub_license_no": licensed.sub_license_no if licensed else None,
+        "identifier": licensed.identifier if licensed else None,  # the permit's 证照标识
         "holder": {"name": license_.holder_name if license_ else values.get("entity_name"),
                    "credit_code": license_.credit_code if license_ else values.get(
                        "credit_code")},

@@ -266,3 +266,6 @@ class CatalogEstimates(BaseModel):
     catalog_version: int
     permit_items: list[dict[str, Any]]
     industries: list[dict[str, Any]]
+    elicense_types: list[dict[str, Any]] = Field(
+        description="仍为占位的电子证照类型代码（GB/T 36904）：code 为 combined_license"
+                    "（行业综合许可证）或许可事项代码，type_code 为21位证照类型代码")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.services import elicense_ids
 from bench import seed
 
 
@@ -25,6 +26,8 @@ def test_bulk_seeded_licenses_verify_as_valid(app, client):
         assert body["verdict"] == "valid", body
         assert body["license_no"] == path.split("/")[-1].split("?")[0]
         assert [i["name"] for i in body["items"]] == ["食品经营许可", "城镇污水排入排水管网许可"]
+        assert all(elicense_ids.is_valid(x) for x in (body["identifier"],
+                                                      *(i["identifier"] for i in body["items"])))
     html = client.get(seed.verify_paths(app.extensions["license_keyring"], 30, 1,
                                         html=True)[0])
     assert "有效" in html.get_data(as_text=True)

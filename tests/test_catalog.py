@@ -156,6 +156,10 @@ def test_administrators_see_what_is_still_estimated(client, staff_login):
     body = client.get("/api/staff/v1/catalog/estimates", headers=admin).json
     assert body["catalog_version"] == 1
     assert body["permit_items"] and all(r["notes"] for r in body["permit_items"])
+    # every e-license type code is still a placeholder: the combined license's and each item's
+    types = {r["code"]: r["type_code"] for r in body["elicense_types"]}
+    assert types["combined_license"] == "111400000000000003001"
+    assert set(types) == {"combined_license", *catalog_data()["permit_items"]}
     versions = client.get("/api/staff/v1/catalog/versions", headers=admin).json["versions"]
     assert [v["number"] for v in versions] == [1]
     reviewer, _ = staff_login("unit_reviewer", "fire")
@@ -172,6 +176,23 @@ def field_and_reference_errors() -> str:
     data["permit_items"]["food_business"]["approving_unit"] = "nowhere"
     data["industries"]["restaurant"]["items"].append("no_such_item")
     return yaml.safe_dump(data, allow_unicode=True)
+
+
+def test_an_elicense_type_code_names_one_license_type():
+    """证照类型代码: 21 characters, the defining body's credit code first, used once."""
+    from backend.services.catalog import check
+
+    data = catalog_data()
+    data["permit_items"]["sewage_discharge"]["elicense"]["code"] = \
+        data["permit_items"]["food_business"]["elicense"]["code"]
+    data["permit_items"]["outdoor_sign"]["elicense"]["code"] = "11140000000000000X116"
+    data["combined_license"]["code"] = "1114000000000000030001"
+    _, problems = check(yaml.safe_dump(data, allow_unicode=True))
+    found = {(p.where, p.code) for p in problems}
+    assert found == {
+        ("permit_items › sewage_discharge › elicense › code", "duplicate_type_code"),
+        ("permit_items › outdoor_sign › elicense › code", "value_error"),
+        ("combined_license › code", "string_pattern_mismatch")}, found
 
 
 def test_field_and_reference_errors_are_listed_in_one_pass_each_on_its_line():
@@ -214,7 +235,8 @@ def test_a_code_given_twice_is_an_error_not_a_silent_replacement(app, session, t
     second = text.splitlines().index("  fire: {name: 消防救援机构}") + 1
     assert [(p.where, p.code, p.line) for p in problems] == [
         ("units › fire", "duplicate_key", second)]
-    assert "第 18 行已有" in problems[0].message
+    first = text.splitlines().index("units:") + 2
+    assert f"第 {first} 行已有" in problems[0].message
     path = tmp_path / "catalog.yaml"
     path.write_text(text, encoding="utf-8")
     assert load_cli(app, path).exit_code != 0 and version_count(session) == 1

@@ -251,6 +251,7 @@ def test_estimates_are_listed(client, session):
     signed_in(client, session, "catalog-a", "catalog_admin")
     page = client.get("/console/catalog/estimates")
     assert page.status_code == 200 and "仍为估计" in page.text
+    assert "电子证照类型代码" in page.text and "111400000000000003001" in page.text
 
 
 # --- the holiday calendar ----------------------------------------------------------------------

@@ -118,5 +118,14 @@ def test_a_reviewer_finds_a_license_by_its_number(console, live_server):
     expect(page.locator("img.page")).to_be_visible()
     assert page.locator("img.page").evaluate("img => img.naturalWidth") > 0  # the face loads
     expect(page.get_by_role("link", name="PDF")).to_be_visible()
+    # each 证照标识 shown (long: it wraps, never pushes the page sideways)
+    for item in issued["items"]:
+        expect(page.get_by_text(item["elicense"]["identifier"]).first).to_be_visible()
     console.assert_no_sideways_scroll()
     console.screenshot("license-page")
+    # found again by a permit's 证照标识
+    console.open("/console/licenses")
+    page.get_by_label("或证照标识").fill(issued["items"][0]["elicense"]["identifier"])
+    page.get_by_role("button", name="查找").click()
+    expect(page.get_by_role("link", name=issued["license_no"])).to_be_visible()
+    console.assert_no_sideways_scroll()

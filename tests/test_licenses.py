@@ -6,11 +6,12 @@ import io
 import re
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import quote, unquote, urlsplit
 
 import flask_migrate
 import pytest
+import sqlalchemy
 import zxingcpp
 from PIL import Image
 from sqlalchemy import event, select
@@ -18,13 +19,13 @@ from sqlalchemy import event, select
 from backend import clock
 from backend.app import create_app
 from backend.extensions import db
-from backend.models import License
+from backend.models import Inspection, License
 from backend.models.notifications import DepartmentRecord
 from backend.services import licenses, verification
 from tests import servers
 from tests.conftest import make_settings
 from tests.test_app import assert_envelope, bad_fields
-from tests.test_applications import BASE
+from tests.test_applications import BASE, VALID_ENTITY
 from tests.test_workflow import STAFF, accepted, post, staff_get
 
 SHOP = {"prepackaged_only": True, "sells_devices": True}  # two filings, no site visit
@@ -33,6 +34,13 @@ SHOP = {"prepackaged_only": True, "sells_devices": True}  # two filings, no site
 @pytest.fixture
 def licensed(client, login, staff_login):
     """A convenience store through window and review to an issued license."""
+    return issue_shop_license(client, login, staff_login)
+
+
+def issue_shop_license(client, login, staff_login) -> dict:
+    """A convenience store (two filings, no site visit: the prepackaged-food filing required,
+    the device filing not) through window and review to an issued license, under the
+    catalog version in force."""
     applicant = login("shop")
     commissioner, _ = staff_login("window_commissioner")
     reviewer, _ = staff_login("unit_reviewer", "approval_bureau")
@@ -127,6 +135,12 @@ def test_inspector_scan_shows_every_permit(client, licensed, staff_login):
     assert body["credit_code"] == "91110000600037341L"
     assert {i["code"] for i in body["items"]} == {"food_prepackaged_filing",
                                                   "device_class2_filing"}
+    # each permit with its 证照标识, state and validity; the license's own identifier
+    assert body["identifier"] == licensed["license"]["elicense"]["identifier"]
+    assert [(i["elicense"]["identifier"], i["verdict_label"], i["valid_until"])
+            for i in body["items"]] == [(i["elicense"]["identifier"], "有效", None)
+                                        for i in licensed["license"]["items"]]
+    assert body["last_inspection"] is None  # two filings: no site visit
     for junk in ("hello", "", "https://evil.example/v/1?v=1&k=dev1&s=x", scan[:-3]):
         resp = client.post("/api/mp/v1/licenses/verify", headers=inspector, json={"scan": junk})
         assert resp.status_code == 200 and resp.json["verdict"] == "invalid", junk
@@ -187,12 +201,18 @@ def test_a_repeated_scan_costs_no_query_and_no_round_trip_while_the_limit_is_far
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
 
 
-def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, session):
-    """The public path reads 15 columns as plain values; the verdict and every public field
-    are those of the whole ORM license, in every state (valid, an item suspended, revoked),
-    and a number that is not there is not found."""
+def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, session, app):
+    """The public path reads 22 columns as plain values in ONE query; the verdict and every
+    public field — each permit's 证照标识, state and validity, the joint inspection — are
+    those of the whole ORM license, in every state (valid, an item suspended, revoked), and
+    a number that is not there is not found."""
     number = licensed["license"]["license_no"]
     path = f"/licenses/{licensed['license']['id']}"
+    license_ = session.get(License, licensed["license"]["id"])
+    session.add(Inspection(application_id=license_.application_id, status="passed",
+                           item_codes=["food_prepackaged_filing"], outcome="passed",
+                           concluded_on=clock.today() - timedelta(days=3)))
+    session.commit()
 
     def both() -> tuple[dict, dict]:
         session.expire_all()
@@ -202,12 +222,34 @@ def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, sess
                          licenses.public_by_number(session, number)))
     whole, public_ = both()
     assert whole == public_ and whole["verdict"] == "valid" and len(whole["items"]) == 2
+    assert whole["identifier"] == licensed["license"]["elicense"]["identifier"]
+    assert [(i["identifier"], i["status_label"], i["valid_until"]) for i in whole["items"]] == [
+        (i["elicense"]["identifier"], "有效", None) for i in licensed["license"]["items"]]
+    assert whole["last_inspection"] == {
+        "on": (clock.today() - timedelta(days=3)).isoformat(), "outcome": "passed",
+        "outcome_label": "通过"}
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(*_):
+        statements.append(1)
+
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    try:
+        with app.app_context():
+            assert licenses.public_by_number(db.session, number) is not None
+            db.session.remove()
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1  # the license, its permits and identifiers in one query
     for action in ("suspend", "revoke"):
         current = staff_get(client, licensed["reviewer"], path)
         post(client, licensed["reviewer"], f"{path}/items/food_prepackaged_filing/{action}",
              {"version": current["lock_version"], "reason": "检查发现问题"})
         whole, public_ = both()
         assert whole == public_ and whole["verdict"] != "valid", action
+        assert {i["status"] for i in whole["items"]} != {"valid"}, action
     other = number[:-1] + ("1" if number[-1] == "0" else "0")  # never the number itself
     assert licenses.public_by_number(session, other) is None
     assert licenses.public_by_number(session, "1'--") is None
@@ -232,7 +274,10 @@ def test_cancellation_and_expiry_show_at_the_next_scan(client, licensed, session
     assert public(client, url)["verdict"] == "expired"
     client.post(f"/api/mp/v1/licenses/{license_.id}/cancel", headers=licensed["applicant"],
                 json={"reason": "停止经营"})
-    assert public(client, url)["verdict_label"] == "已注销"
+    cancelled = public(client, url)
+    assert cancelled["verdict_label"] == "已注销"
+    # the combined license's end reaches every bundled permit
+    assert {i["status_label"] for i in cancelled["items"]} == {"已注销"}
 
 
 def test_a_change_reviewed_by_units_makes_a_new_version(client, licensed):
@@ -402,8 +447,15 @@ def test_the_page_and_its_json_twin_share_one_limit(client, set_settings):
     assert refused_page.headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
-def test_public_page_in_headless_chromium(client, licensed, app, tmp_path):
-    """The page a citizen's phone opens: verdict visible, no ID or phone number."""
+def test_public_page_in_headless_chromium(client, licensed, app, tmp_path, session):
+    """The page a citizen's phone opens: verdict visible, each permit with its 证照标识,
+    state and validity, the joint inspection's date and result; no ID or phone number, no
+    legal representative's or inspector's name."""
+    license_ = session.get(License, licensed["license"]["id"])
+    session.add(Inspection(application_id=license_.application_id, status="passed",
+                           item_codes=["food_prepackaged_filing"], outcome="passed",
+                           concluded_on=date(2026, 11, 20)))
+    session.commit()
     url = urlsplit(licensed["license"]["verify_url"])
     html = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
     page = tmp_path / "verify.html"
@@ -415,8 +467,14 @@ def test_public_page_in_headless_chromium(client, licensed, app, tmp_path):
          f"--user-data-dir={tmp_path / 'profile'}", "--window-size=390,844", "--dump-dom",
          page.as_uri()], capture_output=True, text=True, timeout=60, check=True).stdout
     assert 'data-verdict="valid"' in dom and "<h1>有效</h1>" in dom
+    assert licensed["license"]["elicense"]["identifier"] in dom
+    for item in licensed["license"]["items"]:
+        assert f"证照标识 {item['elicense']['identifier']}" in dom
+    assert dom.count('data-status="valid"') == 2 and dom.count("有效 · 长期有效") == 2
+    assert re.search(r'id="inspection">\s*2026-11-20 通过', dom)
     assert "360426199101010071" not in dom and "13812345678" not in dom
     assert "身份证" not in dom and "电话" not in dom
+    assert VALID_ENTITY["legal_rep_name"] not in dom and "法定代表人" not in dom
 
 
 def test_issuing_and_revoking_reach_the_supervising_department(client, licensed, session):
@@ -427,6 +485,8 @@ def test_issuing_and_revoking_reach_the_supervising_department(client, licensed,
     assert {r.payload["item"]["code"] for r in issued} == {"food_prepackaged_filing",
                                                            "device_class2_filing"}
     assert all(r.payload["license_no"] == licensed["license"]["license_no"] for r in issued)
+    assert {r.payload["identifier"] for r in issued} == {
+        i["elicense"]["identifier"] for i in licensed["license"]["items"]}
     current = staff_get(client, licensed["reviewer"], f"/licenses/{licensed['license']['id']}")
     post(client, licensed["reviewer"],
          f"/licenses/{current['id']}/items/device_class2_filing/suspend",

@@ -20,6 +20,7 @@ from backend.models.applications import (
 )
 from backend.models.calendar import CalendarDay
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
+from backend.models.elicenses import Elicense, ElicenseEvent
 from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
 from backend.models.notifications import (
     DepartmentEndpoint,
@@ -41,6 +42,8 @@ __all__ = [
     "CatalogVersion",
     "DepartmentEndpoint",
     "DepartmentRecord",
+    "Elicense",
+    "ElicenseEvent",
     "IdempotencyRecord",
     "InboxMessage",
     "Inspection",

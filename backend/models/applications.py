@@ -189,6 +189,7 @@ class Inspection(Base):
     rectification_deadline: Mapped[date | None]
     recheck_mode: Mapped[str | None] = mapped_column(String(16))  # onsite | photos
     outcome: Mapped[str | None] = mapped_column(String(16))  # passed | failed
+    concluded_on: Mapped[date | None]  # the day the outcome was reached (Beijing time)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     lock_version: Mapped[int] = mapped_column(default=1)
 

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.models.applications import Inspection
 from backend.models.base import Base, utcnow
+from backend.models.elicenses import COMBINED, Elicense
 
 
 class License(Base):
@@ -49,6 +51,26 @@ class License(Base):
         back_populates="license", cascade="all, delete-orphan")
     changes: Mapped[list[LicenseChange]] = relationship(
         back_populates="license", cascade="all, delete-orphan", order_by="LicenseChange.id")
+    # 电子证照 (backend.models.elicenses): the combined license's own and each permit's
+    elicenses: Mapped[list[Elicense]] = relationship(
+        cascade="all, delete-orphan", order_by="Elicense.id")
+    # the application's joint inspection, if it had one (the public page shows its outcome)
+    inspection: Mapped[Inspection | None] = relationship(
+        primaryjoin="License.application_id == foreign(Inspection.application_id)",
+        viewonly=True, uselist=False)
+
+    @property
+    def identifier(self) -> str | None:
+        """证照标识 of the combined license (``elicenses``)."""
+        return next((e.identifier for e in self.elicenses if e.item_code == COMBINED), None)
+
+    @property
+    def inspected_on(self) -> date | None:
+        return self.inspection.concluded_on if self.inspection is not None else None
+
+    @property
+    def inspection_outcome(self) -> str | None:
+        return self.inspection.outcome if self.inspection is not None else None
 
 
 class LicenseItem(Base):
@@ -70,6 +92,12 @@ class LicenseItem(Base):
     status_reason: Mapped[str | None] = mapped_column(String(500))
 
     license: Mapped[License] = relationship(back_populates="items")
+
+    @property
+    def identifier(self) -> str | None:
+        """证照标识 of this permit's e-license (``License.elicenses``)."""
+        return next((e.identifier for e in self.license.elicenses
+                     if e.item_code == self.item_code), None)
 
 
 class LicenseRendition(Base):

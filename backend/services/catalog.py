@@ -370,16 +370,24 @@ def document_of(version: CatalogVersion) -> CatalogDocument:
 
 
 def estimates(version: CatalogVersion) -> dict[str, list[dict[str, object]]]:
-    """Facts still marked estimated, with what was checked, for administrators to verify."""
+    """Facts still marked estimated, with what was checked, for administrators to verify:
+    ``{permit_items, industries, elicense_types}``, each a list of ``{code, name, notes,
+    sources}`` (an e-license type also its 21-character ``type_code``)."""
     document = document_of(version)
 
     def rows(table) -> list[dict[str, object]]:
         return [{"code": code, "name": entry.name, "notes": entry.verification.notes,
                  "sources": list(entry.verification.sources)}
-                for code, entry in table.items() if entry.estimated]
+                for code, entry in table.items() if entry is not None and entry.estimated]
 
+    # e-license types (证照类型代码): the combined license's and each permit item's, keyed by
+    # what carries them ("combined_license" or the item's code), each with its type code
+    types = {"combined_license": document.combined_license} | {
+        code: item.elicense for code, item in document.permit_items.items()}
     return {"permit_items": rows(document.permit_items),
-            "industries": rows(document.industries)}
+            "industries": rows(document.industries),
+            "elicense_types": [row | {"type_code": types[row["code"]].code}
+                               for row in rows(types)]}
 
 
 def search_industries(session: Session, *, q: str | None, version: CatalogVersion,

@@ -322,7 +322,7 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
         raise RuleViolation("DEFERRED_MATERIALS_UNCONFIRMED", "容缺受理的材料尚未在现场确认",
                             {"materials": sorted(unconfirmed)})
     step = workflow.transition(inspection.status, workflow.Action.PASS, role=staff.role, kind=N)
-    inspection.outcome = "passed"
+    inspection.outcome, inspection.concluded_on = "passed", clock.today()
     timeline.fire(session, application, inspection, step, actor=staff)
     window.conclude_if_decided(session, application)
     return inspection
@@ -342,7 +342,7 @@ def _results_or_missing(inspection: Inspection, round_: int) -> dict[str, Inspec
 def _fail(session: Session, inspection: Inspection, staff: StaffAccount,
           failed: list[str]) -> Inspection:
     step = workflow.transition(inspection.status, workflow.Action.FAIL, role=staff.role, kind=N)
-    inspection.outcome = "failed"
+    inspection.outcome, inspection.concluded_on = "failed", clock.today()
     application = inspection.application
     timeline.fire(session, application, inspection, step, actor=staff,
                   message=f"{step.label}：" + "、".join(failed), data={"items": failed})
@@ -431,7 +431,7 @@ def photo_review(session: Session, *, staff: StaffAccount, inspection_id: int,
         return _fail(session, inspection, staff,
                      [r["item_code"] for r in inspection.rectification or []])
     step = workflow.transition(inspection.status, workflow.Action.PASS, role=staff.role, kind=N)
-    inspection.outcome = "passed"
+    inspection.outcome, inspection.concluded_on = "passed", clock.today()
     timeline.fire(session, inspection.application, inspection, step, actor=staff,
                   message=f"{step.label}（照片复核）{('：' + notes) if notes else ''}")
     window.conclude_if_decided(session, inspection.application)

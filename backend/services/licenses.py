@@ -12,7 +12,14 @@ number in the catalog, six random digits (unique, so numbers cannot be enumerate
 and an ISO 7064 MOD 11-2 check character that catches a mistyped digit.
 
 Validity rule: the shortest validity (in years) among the bundled permits that have one;
-long-term when none has. A sub-license keeps its own permit's validity.
+long-term when none has. A sub-license keeps its own permit's validity; a renewal (延续) of
+the license renews every permit not revoked whose validity would end before the license's
+new end, by its own validity from the day after its end (or today, if later), so no permit
+is left expired under a valid license.
+
+Each license and each bundled permit is also an electronic license (电子证照) with a 证照标识
+and a national status: ``backend.services.elicenses``, kept in step here by every step that
+changes the license (:func:`states` gives what each one's status is).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, object_session
+from sqlalchemy.orm import Session, aliased, joinedload, object_session, selectinload
 
 from backend import clock, workflow
 from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation, Unavailable
@@ -33,6 +40,8 @@ from backend.models import (
     Applicant,
     Application,
     ApplicationEvent,
+    Elicense,
+    Inspection,
     License,
     LicenseChange,
     LicenseItem,
@@ -41,7 +50,17 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.security import permissions, signatures
-from backend.services import applications, entity, notice, pages, timeline, twins, window
+from backend.services import (
+    applications,
+    elicense_ids,
+    elicenses,
+    entity,
+    notice,
+    pages,
+    timeline,
+    twins,
+    window,
+)
 from media import render
 from media.seal import SealError
 
@@ -50,6 +69,11 @@ if TYPE_CHECKING:
 
 ACTIVE, SUSPENDED, REVOKED, CANCELLED = "active", "suspended", "revoked", "cancelled"
 ITEM_STATUS_LABELS = {ACTIVE: "有效", SUSPENDED: "已暂停", REVOKED: "已吊销"}
+# a bundled permit's state as a scan shows it (item_verdict): its unit's decision, then the
+# combined license's; "void": it lost effect with the combined license
+ITEM_VERDICT_LABELS = {"valid": "有效", "suspended": "已暂停", "revoked": "已吊销",
+                       "cancelled": "已注销", "expired": "已过期", "void": "已失效"}
+INSPECTION_OUTCOME_LABELS = {"passed": "通过", "failed": "未通过"}
 CHANGEABLE = {"holder_name": "经营主体名称", "premises_address": "经营场所",
               "legal_rep_name": "法定代表人（负责人）"}
 RENEWAL_WINDOW_DAYS = 90
@@ -154,9 +178,10 @@ def issue(session: Session, *, staff: StaffAccount, application_id: int,
         session.rollback()
         return session.scalars(select(License).where(
             License.application_id == application_id)).one(), False
-    timeline.fire(session, application, application, step, actor=staff,
-                  message=f"核发行业综合许可证，证号 {license_.license_no}",
-                  data=_event_data(license_))
+    issued = elicenses.issue(session, license_, states(license_, today), today=today)
+    elicenses.link(issued, timeline.fire(
+        session, application, application, step, actor=staff,
+        message=f"核发行业综合许可证，证号 {license_.license_no}", data=_event_data(license_)))
     return license_, True
 
 
@@ -179,9 +204,11 @@ def _event_data(license_: License, **extra: Any) -> dict[str, Any]:
     return {"license_no": license_.license_no, "license_version": license_.version,
             "holder_name": license_.holder_name, "premises_address": license_.premises_address,
             "valid_until": license_.valid_until.isoformat() if license_.valid_until else None,
+            "identifier": license_.identifier,
             "items": [{"item_code": i.item_code, "item_name": i.item_name,
-                       "sub_license_no": i.sub_license_no, "status": i.status,
-                       "supervising_unit": i.supervising_unit} for i in license_.items],
+                       "sub_license_no": i.sub_license_no, "identifier": i.identifier,
+                       "status": i.status, "supervising_unit": i.supervising_unit}
+                      for i in license_.items],
             **extra}
 
 
@@ -204,19 +231,66 @@ def verdict(license_: License | PublicLicense, today: date | None = None
     return "valid", "有效", ""
 
 
+def item_verdict(item: LicenseItem | PublicItem, license_verdict: str,
+                 today: date | None = None) -> tuple[str, str, str]:
+    """(code, 中文 verdict, reason) of a bundled permit as a scan shows it, given the combined
+    license's verdict code: the propagation rules, downward.
+
+    Its own revocation first; then the combined license cancelled (every permit 注销) or
+    revoked (every other permit void, 失效); its own suspension or the license's (every
+    permit suspended with it); its own validity. An expired combined license does not
+    expire a permit with a longer validity of its own. Upward, :func:`verdict` reads the
+    permits (an essential permit suspended or revoked suspends or revokes the license)."""
+    today = today or clock.today()
+    if item.status == REVOKED:
+        return "revoked", "已吊销", item.status_reason or "该事项已被吊销"
+    if license_verdict == "cancelled":
+        return "cancelled", "已注销", "行业综合许可证已注销，本事项随之注销"
+    if license_verdict == "revoked":
+        return "void", "已失效", "行业综合许可证已吊销，本事项随之失效"
+    if item.status == SUSPENDED:
+        return "suspended", "已暂停", item.status_reason or "该事项已被暂停"
+    if license_verdict == "suspended":
+        return "suspended", "已暂停", "行业综合许可证已暂停，本事项随之暂停"
+    if item.valid_until is not None and item.valid_until < today:
+        return "expired", "已过期", f"有效期至 {item.valid_until:%Y年%m月%d日}"
+    return "valid", "有效", ""
+
+
+def states(license_: License, today: date | None = None) -> dict[str, tuple[str, str, str]]:
+    """The verdict of the combined license (key ``elicenses.COMBINED``) and of each bundled
+    permit (its item code): what their national statuses follow."""
+    whole = verdict(license_, today)
+    return {elicenses.COMBINED: whole} | {
+        i.item_code: item_verdict(i, whole[0], today) for i in license_.items}
+
+
+def elicense_view(license_: License, item_code: str = elicenses.COMBINED
+                  ) -> dict[str, Any] | None:
+    """The e-license of the combined license (or of the permit ``item_code``) as holders and
+    staff see it beside the license (``elicenses.view``); None if it has none."""
+    elicense = elicenses.of_license(license_).get(item_code)
+    return elicenses.view(elicense) if elicense is not None else None
+
+
 def item_view(item: LicenseItem) -> dict[str, Any]:
     """A bundled permit as holders and staff see it (the public page shows less); units as
-    ``{code, name}`` named by the catalog version the application was made under."""
+    ``{code, name}`` named by the catalog version the application was made under.
+    ``status`` is its unit's decision, ``verdict`` its state as a scan shows it
+    (:func:`item_verdict`), ``elicense`` its e-license (``elicenses.view``)."""
     session = object_session(item)
     document = applications.document_of(
         session, session.get(Application, item.license.application_id))
+    code, label, reason = item_verdict(item, verdict(item.license)[0])
     return {"code": item.item_code, "name": item.item_name,
             "sub_license_no": item.sub_license_no,
             "approving_unit": document.unit_ref(item.approving_unit),
             "supervising_unit": document.unit_ref(item.supervising_unit),
             "required": item.required,
             "status": item.status, "status_label": ITEM_STATUS_LABELS[item.status],
-            "status_reason": item.status_reason, "valid_until": item.valid_until}
+            "status_reason": item.status_reason, "valid_until": item.valid_until,
+            "verdict": code, "verdict_label": label, "verdict_reason": reason,
+            "elicense": elicense_view(item.license, item.item_code)}
 
 
 def get_own(session: Session, *, applicant: Applicant, license_id: int) -> License:
@@ -249,35 +323,58 @@ def search(session: Session, *, staff: StaffAccount, q: str, page: int, per_page
            ) -> tuple[list[License], int]:
     """Licenses whose number, unified social credit code or holder name starts with ``q``
     (each an indexed column), among those ``staff`` may open (:func:`get_for_staff`'s rule,
-    ``window.visible_to``); newest first."""
+    ``window.visible_to``); newest first.
+
+    A ``q`` written as a 证照标识 (``1.2.156…``) finds the license holding that e-license, by
+    its current or an earlier version's identifier; a malformed one is 422
+    ``ELICENSE_ID_INVALID`` naming ``q`` with the identifier's own code
+    (``elicense_ids.PROBLEMS``: a wrong check character, root or length)."""
     permissions.require(staff, "license.view")
     needle = clean_text(q)
     query = (select(License).join(Application, Application.id == License.application_id)
              .where(window.visible_to(staff)))
-    if needle:
+    query = query.options(selectinload(License.elicenses))  # each row shows its 证照标识
+    if elicense_ids.looks_like(needle):
+        try:
+            found = elicenses.find(session, needle)
+        except elicense_ids.IdentifierInvalid as error:
+            raise error.as_field("q") from None
+        query = query.where(License.id == (found[0].license_id if found else None))
+    elif needle:
         query = query.where(or_(License.license_no.startswith(needle.upper(), autoescape=True),
                                 License.credit_code.startswith(needle.upper(), autoescape=True),
                                 License.holder_name.startswith(needle, autoescape=True)))
     return pages.page(session, query, License.id.desc(), page=page, per_page=per_page)
 
 
-def history(session: Session, *, staff: StaffAccount, license_id: int
-            ) -> tuple[License, list[ApplicationEvent]]:
-    """The license (as :func:`get_for_staff`) and its status history: the ``license.*``
-    events of its application's timeline, oldest first."""
+@dataclass(frozen=True)
+class History:
+    """A license's history as staff read it: ``events``, the ``license.*`` steps of its
+    application's timeline; ``elicense_events``, what each of its e-licenses went through
+    (``elicenses.history``: national operation and status codes, identifiers); oldest first."""
+
+    license: License
+    events: list[ApplicationEvent]
+    elicense_events: list[dict[str, Any]]
+
+
+def history(session: Session, *, staff: StaffAccount, license_id: int) -> History:
+    """The license (as :func:`get_for_staff`) and its history (:class:`History`)."""
     license_ = get_for_staff(session, staff=staff, license_id=license_id)
     events = session.scalars(select(ApplicationEvent).where(
         ApplicationEvent.application_id == license_.application_id,
         ApplicationEvent.action.startswith("license.")).order_by(ApplicationEvent.id))
-    return license_, list(events)
+    return History(license_, list(events), elicenses.history(license_))
 
 
 def by_number(session: Session, license_no: str) -> License | None:
     if not _plausible_number(license_no):
         return None
-    # with its items in the same query: a verification is one round trip to the database
-    return session.execute(select(License).options(joinedload(License.items))
-                           .where(License.license_no == license_no)).unique().scalar_one_or_none()
+    # with its items, e-licenses and inspection in the same query: one round trip
+    return session.execute(select(License).options(
+        joinedload(License.items), joinedload(License.elicenses),
+        joinedload(License.inspection)).where(License.license_no == license_no)
+    ).unique().scalar_one_or_none()
 
 
 def _plausible_number(license_no: str) -> bool:
@@ -286,10 +383,13 @@ def _plausible_number(license_no: str) -> bool:
 
 @dataclass(frozen=True)
 class PublicItem:
+    item_code: str
     item_name: str
     status: str
+    status_reason: str | None
     required: bool
     valid_until: date | None
+    identifier: str | None  # 证照标识 of its e-license
 
 
 @dataclass(frozen=True)
@@ -308,21 +408,37 @@ class PublicLicense:
     issuing_authority: str
     issued_on: date
     valid_until: date | None
+    identifier: str | None  # 证照标识 of the combined license
+    inspected_on: date | None  # the joint inspection's conclusion, if there was one
+    inspection_outcome: str | None
     items: tuple[PublicItem, ...]
 
 
-_PUBLIC_COLUMNS = [getattr(License, f.name) for f in fields(PublicLicense) if f.name != "items"]
-_PUBLIC_ITEM_COLUMNS = [getattr(LicenseItem, f.name) for f in fields(PublicItem)]
+_COMBINED = aliased(Elicense)
+_PERMIT = aliased(Elicense)
+_PUBLIC_SOURCES = {"identifier": _COMBINED.identifier, "inspected_on": Inspection.concluded_on,
+                   "inspection_outcome": Inspection.outcome}
+_PUBLIC_COLUMNS = [_PUBLIC_SOURCES.get(f.name) or getattr(License, f.name)
+                   for f in fields(PublicLicense) if f.name != "items"]
+_PUBLIC_ITEM_COLUMNS = [_PERMIT.identifier if f.name == "identifier" else getattr(
+    LicenseItem, f.name) for f in fields(PublicItem)]
 # built once: SQLAlchemy then finds its compiled form without rebuilding it for each scan
-_PUBLIC_QUERY = (select(*_PUBLIC_COLUMNS, *_PUBLIC_ITEM_COLUMNS).outerjoin(License.items)
-                 .where(License.license_no == bindparam("license_no"))
-                 .order_by(LicenseItem.id))
+_PUBLIC_QUERY = (
+    select(*_PUBLIC_COLUMNS, *_PUBLIC_ITEM_COLUMNS)
+    .outerjoin(_COMBINED, (_COMBINED.license_id == License.id)
+               & (_COMBINED.item_code == elicenses.COMBINED))
+    .outerjoin(Inspection, Inspection.application_id == License.application_id)
+    .outerjoin(License.items)
+    .outerjoin(_PERMIT, (_PERMIT.license_id == LicenseItem.license_id)
+               & (_PERMIT.item_code == LicenseItem.item_code))
+    .where(License.license_no == bindparam("license_no")).order_by(LicenseItem.id))
 
 
 def public_by_number(session: Session, license_no: str) -> PublicLicense | None:
-    """``by_number`` for a public scan: the license and its permits in one query of only the
-    15 columns it shows. pymysql parses every column's descriptor and value in Python, so the
-    30 columns of whole ORM rows cost a cold scan ~0.3 ms more of CPU."""
+    """``by_number`` for a public scan: the license, its joint inspection, its permits and
+    the e-license identifiers in one query of only the 22 columns it needs (each join by a
+    unique key). pymysql parses every column's descriptor and value in Python, so whole ORM
+    rows would cost a cold scan ~0.3 ms more of CPU."""
     if not _plausible_number(license_no):
         return None
     rows = session.execute(_PUBLIC_QUERY, {"license_no": license_no}).all()
@@ -344,12 +460,17 @@ def _touch(session: Session, license_: License) -> None:
 
 
 def _record(session: Session, license_: License, *, actor, action: str, message: str,
-            reason: str | None = None, item_code: str | None = None) -> None:
+            reason: str | None = None, item_code: str | None = None,
+            changed: list[elicenses.ElicenseEvent] | None = None) -> None:
+    """A step of the license's life: on the timeline and in the outbox, with every e-license
+    whose status it changes brought to its new national status (``changed``: e-license
+    events the step already wrote), all linked to the timeline's event."""
     _touch(session, license_)
+    changed = [*(changed or []), *elicenses.sync(license_, states(license_), reason=reason)]
     application = session.get(Application, license_.application_id)
-    timeline.record(session, application, actor=actor, action=action, message=message,
-                    reason=reason, item_code=item_code, notify=True,
-                    data=_event_data(license_))
+    elicenses.link(changed, timeline.record(
+        session, application, actor=actor, action=action, message=message, reason=reason,
+        item_code=item_code, notify=True, data=_event_data(license_)))
 
 
 def _new_version(license_: License) -> None:
@@ -485,6 +606,9 @@ def decide(session: Session, *, staff: StaffAccount, change_id: int, approve: bo
 
 def _apply(session: Session, license_: License, change: LicenseChange, staff: StaffAccount,
            today: date) -> None:
+    """An approved change, renewal or replacement: the license's next face version and, for a
+    change of what the e-licenses carry or a renewal, their next versions (09 变更, 02 延续)."""
+    renewed: dict[str, date] = {}  # e-license → first day of its renewed validity
     if change.kind == "change":
         for field, value in change.changes.items():
             if field != "legal_rep_name":  # not on the face; kept on the timeline
@@ -492,24 +616,55 @@ def _apply(session: Session, license_: License, change: LicenseChange, staff: St
         message = "许可证变更：" + "；".join(f"{CHANGEABLE[k]}改为{v}"
                                         for k, v in change.changes.items())
     elif change.kind == "renewal":
-        years = _shortest_years(session, license_)
-        base = max(license_.valid_until, today)
-        license_.valid_until = add_years(base + timedelta(days=1), years)
+        renewed = _renew(session, license_, today)
         message = f"许可证延续，有效期至 {license_.valid_until:%Y年%m月%d日}"
     else:
         message = "许可证补发（原证作废，以新版为准）"
     _new_version(license_)
+    versions: list[elicenses.ElicenseEvent] = []
+    if renewed:
+        versions = elicenses.new_version(session, license_, renewed, states(license_, today),
+                                         operation="02", today=today, valid_from=renewed)
+    elif change.kind == "change" and set(change.changes) - {"legal_rep_name"}:
+        versions = elicenses.new_version(
+            session, license_, [elicenses.COMBINED, *(i.item_code for i in license_.items
+                                                     if i.status != REVOKED)],
+            states(license_, today), operation="09", today=today)
     _record(session, license_, actor=staff, action={"change": "license.changed",
                                                      "renewal": "license.renewed",
                                                      "replacement": "license.replaced"}[
-        change.kind], message=f"{message}（第 {license_.version} 版）")
+        change.kind], message=f"{message}（第 {license_.version} 版）", changed=versions)
 
 
-def _shortest_years(session: Session, license_: License) -> int:
+def _renew(session: Session, license_: License, today: date) -> dict[str, date]:
+    """延续: the license's validity from the day after its end (or today) for the shortest
+    validity among its permits; every permit not revoked that would end before it renewed
+    by its own validity. → ``{elicenses.COMBINED or item code: first day renewed}``."""
     application = session.get(Application, license_.application_id)
     document = applications.bundle_of(session, application).document
-    years = [document.permit_items[i.item_code].validity_years for i in license_.items]
-    return min((y for y in years if y), default=5)
+    years = {i.item_code: document.permit_items[i.item_code].validity_years
+             for i in license_.items}
+    start = max(license_.valid_until, today) + timedelta(days=1)
+    license_.valid_until = add_years(start, min((y for y in years.values() if y), default=5))
+    renewed = {elicenses.COMBINED: start}
+    for item in license_.items:
+        if (item.status != REVOKED and item.valid_until is not None and years[item.item_code]
+                and item.valid_until < license_.valid_until):
+            renewed[item.item_code] = max(item.valid_until, today) + timedelta(days=1)
+            item.valid_until = add_years(renewed[item.item_code], years[item.item_code])
+    return renewed
+
+
+def record_expiries(session: Session, today: date | None = None) -> int:
+    """The tick's sweep: every e-license still recorded 有效 whose validity has ended is
+    brought to 05 失效 (operation 04 过期失效), with its license's other e-licenses as the
+    rules say. → how many e-license events were written. Idempotent."""
+    today = today or clock.today()
+    written = 0
+    for license_id in elicenses.expiring(session, today):
+        license_ = session.get(License, license_id)
+        written += len(elicenses.sync(license_, states(license_, today), reason="有效期届满"))
+    return written
 
 
 def waits_for(staff: StaffAccount, change: LicenseChange) -> bool:

@@ -25,9 +25,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.models import Application, License
+from backend.models import Application, License, LicenseItem
 from backend.security import signatures
-from backend.services import licenses
+from backend.services import elicense_ids, elicenses, licenses
 
 log = logging.getLogger(__name__)
 
@@ -69,32 +69,83 @@ def check(session: Session, *, code: signatures.ParsedScan | None,
 
 def check_scan(session: Session, *, scan: str, keyring: signatures.Keyring, base_url: str,
                ) -> Result:
-    """What wx.scanCode returned, verbatim: our signed URL or anything else."""
+    """What wx.scanCode returned, verbatim: our signed URL or anything else — or a 证照标识
+    (``1.2.156.3005.2…``, e.g. read from the holder's e-license in another app), looked up
+    by :func:`check_identifier`."""
+    if elicense_ids.looks_like(scan):
+        return check_identifier(session, scan)
     return check(session, code=signatures.parse_verify_url(scan, base_url=base_url),
                  keyring=keyring)
 
 
+def check_identifier(session: Session, text: str, today: date | None = None) -> Result:
+    """The verdict on the license holding the e-license a 证照标识 names, for signed-in
+    staff only: an identifier is not signed, so the public pages do not look one up.
+    Malformed (a wrong check character, root or length): 422 ``ELICENSE_ID_INVALID`` naming
+    ``scan``. An earlier version's identifier shows the license as it now is
+    (``superseded``); one we never issued is 无效."""
+    try:
+        found = elicenses.find(session, text)
+    except elicense_ids.IdentifierInvalid as error:
+        raise error.as_field("scan") from None
+    if found is None:
+        return _invalid("查无此证照标识")
+    elicense, earlier = found
+    license_ = licenses.by_number(session, session.get(License, elicense.license_id).license_no)
+    verdict_code, label, reason = licenses.verdict(license_, today)
+    return Result(verdict_code, label, reason, license_,
+                  None if earlier else license_.version)
+
+
+def identifier_verdict(text: str) -> Result | None:
+    """For the public pages, which verify signed QR codes only: what a 证照标识 given in
+    place of a license number gets (its own problem when malformed), else None."""
+    if not elicense_ids.looks_like(text):
+        return None
+    try:
+        elicense_ids.parse(text)
+    except elicense_ids.IdentifierInvalid as error:
+        return _invalid(error.message)
+    return _invalid("证照标识不能在此核验：请扫描许可证上的二维码")
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def public_view(result: Result) -> dict[str, Any]:
-    """Only non-sensitive fields: no ID, phone or legal representative."""
+    """What a supervisor needs and nothing personal (no ID or phone number, no legal
+    representative, no inspector): the verdict, the face, the 证照标识 of the license and of
+    each bundled permit with the permit's state (``licenses.item_verdict``) and validity,
+    and the date and outcome of the joint inspection (``last_inspection``, None when the
+    licence needed no on-site check)."""
     body: dict[str, Any] = {"verdict": result.code, "verdict_label": result.label,
                             "reason": result.reason}
     license_ = result.license
     if license_ is None:
         return body
+    outcome = license_.inspection_outcome
     return body | {
-        "license_no": license_.license_no,
+        "license_no": license_.license_no, "identifier": license_.identifier,
         "scanned_version": result.scanned_version, "current_version": license_.version,
         "superseded": result.scanned_version != license_.version,
         "industry": f"{license_.industry_category}（{license_.industry_name}）",
         "holder_name": license_.holder_name, "premises_address": license_.premises_address,
         "issuing_authority": license_.issuing_authority,
         "issued_on": license_.issued_on.isoformat(),
-        "valid_until": license_.valid_until.isoformat() if license_.valid_until else None,
-        "items": [{"name": i.item_name, "status": i.status,
-                   "status_label": licenses.ITEM_STATUS_LABELS[i.status],
-                   "valid_until": i.valid_until.isoformat() if i.valid_until else None}
-                  for i in license_.items],
+        "valid_until": _day(license_.valid_until),
+        "last_inspection": None if outcome is None else {
+            "on": _day(license_.inspected_on), "outcome": outcome,
+            "outcome_label": licenses.INSPECTION_OUTCOME_LABELS.get(outcome, outcome)},
+        "items": [_public_item(i, result.code) for i in license_.items],
     }
+
+
+def _public_item(item: LicenseItem | licenses.PublicItem, license_verdict: str
+                 ) -> dict[str, Any]:
+    code, label, _ = licenses.item_verdict(item, license_verdict)
+    return {"name": item.item_name, "identifier": item.identifier, "status": code,
+            "status_label": label, "valid_until": _day(item.valid_until)}
 
 
 def full_view(session: Session, result: Result) -> dict[str, Any]:
@@ -208,11 +259,12 @@ class Verdicts:
 
 
 def public(session: Session, verdicts: Verdicts, *, code: signatures.ParsedScan | None,
-           keyring: signatures.Keyring) -> dict[str, Any]:
+           keyring: signatures.Keyring, number: str = "") -> dict[str, Any]:
     """The public verdict: the one ``verdicts`` holds while still in force, else from the
-    database, kept when valid."""
+    database, kept when valid. ``number``: what was asked in place of the license number (a
+    证照标识 there is told why it does not verify here)."""
     if code is None:
-        return public_view(MALFORMED)
+        return public_view(identifier_verdict(number) or MALFORMED)
     body = verdicts.get(code)
     if body is not None and (body["valid_until"] is None
                              or date.fromisoformat(body["valid_until"]) >= clock.today()):
