@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import tempfile
+import time
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -65,6 +66,26 @@ def license_number(n: int) -> str:
 
 def bulk_engine(database_url: str) -> Engine:
     return create_engine(database_url, connect_args={"local_infile": True})
+
+
+def settle(engine: Engine, seconds: float = 120) -> float:
+    """Wait until InnoDB has written the seeded pages back (at most ``seconds``), so that a
+    row measured next does not share the disk with the flushing of the rows before it."""
+    started = time.monotonic()
+    with engine.connect() as conn:
+        conn.execute(text("SET GLOBAL innodb_max_dirty_pages_pct = 0"))
+        try:
+            while time.monotonic() - started < seconds:
+                status = dict(conn.execute(text(
+                    "SHOW GLOBAL STATUS WHERE Variable_name IN"
+                    " ('Innodb_buffer_pool_pages_dirty', 'Innodb_buffer_pool_pages_total')")).all())
+                if int(status["Innodb_buffer_pool_pages_dirty"]) <= \
+                        int(status["Innodb_buffer_pool_pages_total"]) // 1000:
+                    break
+                time.sleep(1)
+        finally:
+            conn.execute(text("SET GLOBAL innodb_max_dirty_pages_pct = DEFAULT"))
+    return time.monotonic() - started
 
 
 def count(engine: Engine) -> int:
