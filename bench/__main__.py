@@ -45,8 +45,8 @@ APPID, WECHAT_SECRET = "wx-bench-appid", "bench-secret"
 OUT_OF_THE_WAY = "1000000000 per minute"
 RATE_LIMITS = ("PUBLIC_VERIFY_RATE_LIMIT", "LOGIN_RATE_LIMIT", "UPLOAD_RATE_LIMIT",
                "SUBMIT_RATE_LIMIT")
-MARIADB_ARGS = ("--innodb-buffer-pool-size=3G", "--innodb-max-dirty-pages-pct=0", "--innodb-log-file-size=256M",
-                "--max-allowed-packet=64M", "--local-infile=1")
+MARIADB_ARGS = ("--innodb-buffer-pool-size=3G", "--innodb-max-dirty-pages-pct=0",
+                "--innodb-log-file-size=256M", "--max-allowed-packet=64M", "--local-infile=1")
 NOTICE_BODY = (b'{"answers": {"applicant_is_agent": false, "floor_area": 450, "investment": 80,'
                b' "sells_alcohol": true, "outdoor_sign": false, "sells_tobacco": false}}')
 BASE = "/api/mp/v1"
