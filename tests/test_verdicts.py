@@ -31,7 +31,7 @@ def workers(redis_url):
     pair = [Verdicts(client, seconds=600, entries=100) for _ in range(2)]
     for verdicts in pair:
         verdicts.get(CODE)  # starts listening
-        assert eventually(lambda v=verdicts: v._subscribed)
+        assert eventually(lambda v=verdicts: v.keeping)
     yield pair
     client.close()
 

@@ -191,6 +191,11 @@ class Verdicts:
         self._subscribed = redis is None  # without Redis there is one process: nothing to hear
         self.generation = 0
 
+    @property
+    def keeping(self) -> bool:
+        """Whether verdicts are kept now (not while the change channel is being joined)."""
+        return self._subscribed
+
     def get(self, code: signatures.ParsedScan) -> dict[str, Any] | None:
         if self._listening != os.getpid() and self._redis is not None:
             self._listen_in_background()
