@@ -27,6 +27,7 @@ from backend.models.notifications import (
     InboxMessage,
     WechatSubscription,
 )
+from backend.models.ratings import RectificationTask, ServiceRating
 from notifications.outbox import OutboxMessage
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "LicenseRendition",
     "MaterialFile",
     "OutboxMessage",
+    "RectificationTask",
+    "ServiceRating",
     "StaffAccount",
     "StaffBindingCode",
     "WalkIn",
