@@ -241,6 +241,7 @@ def test_verification_follow_up_and_closing_each_record_who(client, bad_rating, 
         "version": detail["version"], "founded": True,
         "notes": "告知书只引用了条文号，未说明哪条通道不符合；已重新书面说明"})
     assert verified["status"] == "verified" and verified["actions"] == ["follow_up"]
+    assert verified["version"] == detail["version"] + 1  # one move, one new version
     assert verified["verification"]["founded"] is True
     stale = client.post(f"{url}/verify", headers=fire, json={
         "version": detail["version"], "founded": False, "notes": "重复提交"})

@@ -101,8 +101,10 @@ def tasks(session: Session, *, staff: StaffAccount, view: str | None, page: int,
 
 def get(session: Session, *, staff: StaffAccount, task_id: int) -> RectificationTask:
     """One task ``staff`` may see; another unit's is "not found", exactly like a missing one."""
+    # with its application: loading it later, mid-move, would flush the move in two UPDATEs
     task = session.scalar(select(RectificationTask).where(RectificationTask.id == task_id,
-                                                          *_scope(staff)))
+                                                          *_scope(staff))
+                          .options(joinedload(RectificationTask.application)))
     if task is None:
         raise NotFound("RECTIFICATION_NOT_FOUND", "整改任务不存在", {"task_id": task_id})
     return task
