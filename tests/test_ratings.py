@@ -19,6 +19,7 @@ from notifications import tick as jobs
 from notifications.outbox import OutboxMessage
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_calendar import cal, cal2026  # noqa: F401 - fixtures
+from tests.test_licenses import licensed  # noqa: F401 - the fixture
 from tests.test_notifications_api import _bare_application, _tick
 from tests.test_workflow import RESTAURANT, STAFF, accepted, post, staff_get, submitted
 
@@ -100,6 +101,44 @@ def test_the_applicant_rates_a_closed_case_once(client, login, staff_login, sess
     timeline = client.get(f"{MP}/applications/{closed['id']}", headers=applicant).json["timeline"]
     assert timeline[-1]["action"] == "rating.given"
     assert timeline[-1]["message"] == "申请人评价本次办理（不予受理）：非常满意"
+
+
+def test_an_issued_license_is_a_stage_the_applicant_rates(client, licensed, session):  # noqa: F811
+    shop = licensed["applicant"]
+    app_id = licensed["application"]["id"]
+    status = client.get(f"{MP}/applications/{app_id}", headers=shop).json["rating"]
+    assert (status["stage"], status["stage_label"], status["rateable"]) == (
+        "licensed", "核发许可证", True)
+    given = rate(client, shop, app_id, level="basically_satisfied", tags=["guide_inaccurate"],
+                 unit="approval_bureau")
+    assert given["rating"]["stage"] == "licensed" and counts(session) == (1, 0)
+
+
+def test_a_withdrawal_closes_a_stage_only_after_acceptance(client, login, staff_login,
+                                                           session):
+    """Withdrawn before acceptance, nobody served the case: nothing to rate. Withdrawn after
+    acceptance (as the timeline records it; today's workflow offers no such move yet), the
+    stage ``withdrawn`` opens."""
+    applicant = login("changed-mind")
+    early = submitted(client, applicant, **RESTAURANT)
+    gone = client.post(f"{MP}/applications/{early['id']}/withdraw", headers=applicant).json
+    assert gone["status"] == "withdrawn" and gone["rating"] is None
+    assert_envelope(client.post(f"{MP}/applications/{early['id']}/rating", headers=applicant,
+                                json={"level": "satisfied"}), 409, "RATING_NOT_OPEN")
+
+    late = accepted(client, applicant, staff_login("window_commissioner")[0], **RESTAURANT)
+    application = session.get(Application, late["id"])
+    application.status = "withdrawn"
+    session.add(ApplicationEvent(application_id=application.id, actor_kind="applicant",
+                                 actor_id=application.applicant_id, actor_label="申请人",
+                                 action="application.withdrawn", from_state="in_review",
+                                 to_state="withdrawn", message="撤回申请（受理后）", data={}))
+    session.commit()
+    status = client.get(f"{MP}/applications/{late['id']}", headers=applicant).json["rating"]
+    assert (status["stage"], status["rateable"]) == ("withdrawn", True)
+    assert {u["code"] for u in status["units"]} == {"approval_bureau", "fire", "tobacco"}
+    assert rate(client, applicant, late["id"], level="satisfied", unit="tobacco")[
+        "rating"]["unit"]["name"] == "烟草专卖局"
 
 
 def test_only_the_cases_own_applicant_rates_it(client, login, staff_login, session):
