@@ -15,6 +15,7 @@ from backend.models import Application, ApplicationEvent, StaffAccount
 from backend.models.base import utcnow
 from backend.models.ratings import RectificationTask, ServiceRating
 from backend.services import ratings, rectifications
+from config.settings import SettingsError, load
 from notifications import tick as jobs
 from notifications.outbox import OutboxMessage
 from tests.test_app import assert_envelope, bad_fields
@@ -406,3 +407,11 @@ def _applicant_id(session) -> int:
     session.add(row)
     session.flush()
     return row.id
+
+
+@pytest.mark.parametrize(("name", "value"), [("RATING_WINDOW_DAYS", "0"),
+                                             ("RECTIFICATION_WORKING_DAYS", "0"),
+                                             ("RECTIFICATION_WORKING_DAYS", "251")])
+def test_a_rating_setting_out_of_range_refuses_to_start(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load(environ={name: value})
