@@ -294,10 +294,11 @@ def rating_out(rating: ServiceRating, document) -> dict:
             "rated_at": rating.rated_at}
 
 
-def rating_status(application: Application) -> dict | None:
-    """Whether the closed case can be rated now, for whom, until when, and the rating given;
-    None while the case runs."""
-    status = ratings.status_of(db.session, application, _rules())
+def rating_status(application: Application, status: ratings.Status | None = None,
+                  ) -> dict | None:
+    """Whether the closed case can be rated now, for whom, until when, and the rating given
+    (``status``, when already read); None while the case runs."""
+    status = status or ratings.status_of(db.session, application, _rules())
     if status is None:
         return None
     document = applications.document_of(db.session, application)
@@ -315,7 +316,7 @@ def rating_case(application: Application, status: ratings.Status) -> dict:
             "submission_number": application.submission_number,
             "industry": applications.industry_of(db.session, application),
             "status": application.status, "status_label": workflow.label(application.status),
-            **rating_status(application)}
+            **rating_status(application, status)}
 
 
 def rectification_task(task: RectificationTask, clock: rectifications.Clock) -> dict:

@@ -85,7 +85,7 @@ def tasks(session: Session, *, staff: StaffAccount, view: str | None, page: int,
     """A page of the tasks ``staff`` may see: ``open`` (default; overdue first, the earliest
     deadline leading), ``overdue``, or ``closed`` (the latest first)."""
     query = select(RectificationTask).where(*_scope(staff)).options(
-        joinedload(RectificationTask.rating))
+        joinedload(RectificationTask.rating), joinedload(RectificationTask.application))
     view = view or "open"
     if view == "closed":
         query = query.where(RectificationTask.status == State.CLOSED)
