@@ -8,6 +8,7 @@ where 2⁶³ would overflow the driver, and the OpenAPI document shows minimum/m
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
@@ -52,3 +53,22 @@ def free_text(max_length: int, *, required: bool = True, multiline: bool = False
     # The validator last, after the constraints, so they still reach the OpenAPI document.
     return Annotated[str, StringConstraints(min_length=1 if required else 0,
                                             max_length=max_length), BeforeValidator(clean)]
+
+
+_TYPED_BREAKS = frozenset("\t\n\r")  # what a textarea sends between lines (CR LF) and a tab
+
+
+def plain_text(max_length: int, *, multiline: bool = False) -> Any:
+    """Optional free text where a control character is refused, not removed (422,
+    ``CONTROL_CHARACTER`` 不能包含控制字符): a comment or complaint is kept as the person
+    wrote it, and one holding an ESC or NUL was not typed by a person. Line breaks and tabs
+    are text; invisible format characters (a pasted zero-width space) are dropped and line
+    breaks normalised by ``identifiers.clean_text`` (``multiline``: kept as ``\n``)."""
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # pydantic refuses it as 应为文本
+        if any(unicodedata.category(ch) == "Cc" and ch not in _TYPED_BREAKS for ch in value):
+            raise PydanticCustomError("control_character", "control characters are refused")
+        return clean_text(value, multiline=multiline)
+
+    return Annotated[str, StringConstraints(max_length=max_length), BeforeValidator(check)]

@@ -66,6 +66,7 @@ FIELD_MESSAGES: dict[str, str] = {
     "literal_error": "取值不在允许范围内",
     "enum": "取值不在允许范围内",
     "string_pattern_mismatch": "格式不正确",
+    "control_character": "不能包含控制字符",
 }
 
 

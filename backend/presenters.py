@@ -17,11 +17,15 @@ from backend.models import (
     MaterialFile,
     StaffAccount,
 )
+from backend.models.ratings import RectificationTask, ServiceRating
+from backend.security import masking
 from backend.services import (
     application_form,
     applications,
     inspections,
     licenses,
+    ratings,
+    rectifications,
     review,
     time_limits,
 )
@@ -99,6 +103,7 @@ def detail(application: Application, *, subject: str | None = None,
         },
         "timeline": [{"at": e.at, "actor": e.actor_label, "action": e.action,
                       "message": e.message} for e in application.events],
+        "rating": rating_status(application),
     }
 
 
@@ -115,9 +120,7 @@ def staff_detail(application: Application, staff: StaffAccount) -> dict:
 def _name_team(team: list[dict]) -> None:
     """Each member of an inspection team (``inspection_out``) with its display name; staff
     see who inspects, the applicant's view keeps to units."""
-    ids = {m["staff_id"] for m in team}
-    names = {s.id: s.display_name for s in db.session.scalars(
-        select(StaffAccount).where(StaffAccount.id.in_(ids)))} if ids else {}
+    names = _staff_names({m["staff_id"] for m in team})
     for member in team:
         member["name"] = names.get(member["staff_id"], "")
 
@@ -270,3 +273,110 @@ def license_out(license_: License, subject: str) -> dict:
                       "changes": c.changes, "reason": c.reason,
                       "unit_decisions": c.unit_decisions} for c in license_.changes],
     }
+
+
+# --- 好差评 ----------------------------------------------------------------------------------
+
+
+def _rules() -> ratings.Rules:
+    return ratings.rules_from(current_app.extensions["settings"])
+
+
+def rating_out(rating: ServiceRating, document) -> dict:
+    """A rating as given: level, reasons with their labels, comment, unit, channel."""
+    level = ratings.BY_SCORE[rating.score]
+    return {"id": rating.id, "stage": rating.stage, "stage_label": ratings.STAGES[rating.stage],
+            "level": level.code, "level_label": level.label, "score": rating.score,
+            "tags": [{"code": t, "label": ratings.TAGS.get(t, t)} for t in rating.tags],
+            "comment": rating.comment,
+            "unit": {"code": rating.unit_code,
+                     "name": ratings.unit_name(document, rating.unit_code)},
+            "channel": rating.channel, "channel_label": ratings.CHANNELS[rating.channel],
+            "rated_at": rating.rated_at}
+
+
+def rating_status(application: Application, status: ratings.Status | None = None,
+                  ) -> dict | None:
+    """Whether the closed case can be rated now, for whom, until when, and the rating given
+    (``status``, when already read); None while the case runs."""
+    status = status or ratings.status_of(db.session, application, _rules())
+    if status is None:
+        return None
+    document = applications.document_of(db.session, application)
+    return {"stage": status.closing.stage, "stage_label": status.closing.label,
+            "closed_at": status.closing.at, "rateable_until": status.rateable_until,
+            "rateable": status.rateable, "reason": status.reason, "units": status.units,
+            "default_unit": {"code": status.default_unit,
+                             "name": ratings.unit_name(document, status.default_unit)},
+            "rating": rating_out(status.rating, document) if status.rating else None}
+
+
+def rating_case(application: Application, status: ratings.Status) -> dict:
+    """A closed case in the applicant's list of cases to rate."""
+    return {"application_id": application.id,
+            "submission_number": application.submission_number,
+            "industry": applications.industry_of(db.session, application),
+            "status": application.status, "status_label": workflow.label(application.status),
+            **rating_status(application, status)}
+
+
+def rectification_task(task: RectificationTask, clock: rectifications.Clock) -> dict:
+    """A rectification task as the lists show it: the case, the rating, the deadline."""
+    application = task.application
+    document = applications.document_of(db.session, application)
+    return {
+        "id": task.id, "version": task.lock_version, "status": task.status,
+        "status_label": workflow.label(task.status, workflow.RectificationState),
+        "unit": {"code": task.unit_code, "name": ratings.unit_name(document, task.unit_code)},
+        "application_id": task.application_id,
+        "submission_number": application.submission_number,
+        "acceptance_number": application.acceptance_number,
+        "industry": applications.industry_of(db.session, application),
+        "entity_name": application.form_values.get("entity_name"),
+        "rating": rating_out(task.rating, document),
+        "opened_at": task.opened_at, "due_on": task.due_on,
+        "remaining_working_days": clock.remaining_working_days, "overdue": clock.overdue,
+        "closed_late": clock.closed_late,
+    }
+
+
+def rectification_tasks(rows: list[RectificationTask]) -> list[dict]:
+    """A page of tasks, their clocks read with one calendar query."""
+    return [rectification_task(t, c) for t, c in zip(
+        rows, rectifications.clocks(db.session, rows), strict=True)]
+
+
+def rectification_detail(task: RectificationTask, staff: StaffAccount) -> dict:
+    """One task with what was done (verification, follow-up, closing: when, by whom), its
+    history, the moves ``staff`` may make, and whom to call back: the legal representative
+    and the contact phone, in full for the unit that follows up, masked for anyone else."""
+    application = task.application
+    names = _staff_names({task.verified_by, task.followed_up_by, task.closed_by})
+    phone = applications.sensitive_values(
+        application, current_app.extensions["settings"].SECRET_KEY).get("contact_phone")
+    calls_back = staff.role == workflow.REVIEWER
+    return rectification_task(task, rectifications.clocks(db.session, [task])[0]) | {
+        "contact": {"name": application.form_values.get("legal_rep_name"),
+                    "phone": phone if calls_back else masking.mask_phone(phone)},
+        "verification": None if task.verified_at is None else {
+            "founded": task.founded, "notes": task.verification_notes,
+            "at": task.verified_at, "by": names.get(task.verified_by, "")},
+        "follow_up": None if task.followed_up_at is None else {
+            "contacted_at": task.contacted_at, "method": task.contact_method,
+            "method_label": rectifications.CONTACT_METHODS[task.contact_method],
+            "applicant_said": task.applicant_said, "satisfied": task.applicant_satisfied,
+            "at": task.followed_up_at, "by": names.get(task.followed_up_by, "")},
+        "closing": None if task.closed_at is None else {
+            "note": task.closing_note, "at": task.closed_at,
+            "by": names.get(task.closed_by, "")},
+        "actions": [str(a) for a in rectifications.actions_for(staff, task)],
+        "history": [{"at": e.at, "actor": e.actor_label, "action": e.action,
+                     "message": e.message, "reason": e.reason}
+                    for e in rectifications.history(task)],
+    }
+
+
+def _staff_names(ids: set[int | None]) -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    return {s.id: s.display_name for s in db.session.scalars(
+        select(StaffAccount).where(StaffAccount.id.in_(ids)))} if ids else {}

@@ -46,6 +46,16 @@ class InspectionState(StrEnum):
     FAILED = "failed"
 
 
+class RectificationState(StrEnum):
+    """A bad rating's rectification task (整改任务, 国办发〔2019〕51号): verified, the applicant
+    followed up (回访, again after further work if need be), then closed."""
+
+    OPEN = "open"
+    VERIFIED = "verified"
+    FOLLOWED_UP = "followed_up"
+    CLOSED = "closed"
+
+
 LABELS: dict[type[StrEnum], dict[str, str]] = {
     State: {
         State.DRAFT: "草稿", State.SUBMITTED: "已提交，待受理",
@@ -65,6 +75,10 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         InspectionState.RESCHEDULE_REQUESTED: "申请人申请改期",
         InspectionState.RECTIFYING: "整改中", InspectionState.RECHECK: "待复核",
         InspectionState.PASSED: "核查通过", InspectionState.FAILED: "核查未通过",
+    },
+    RectificationState: {
+        RectificationState.OPEN: "待核实", RectificationState.VERIFIED: "已核实，待回访",
+        RectificationState.FOLLOWED_UP: "已回访，待办结", RectificationState.CLOSED: "已办结",
     },
 }
 
@@ -91,6 +105,8 @@ class Action(StrEnum):
     SUBMIT_RECTIFICATION = "submit_rectification"
     FAIL = "fail"
     ISSUE = "issue"
+    VERIFY = "verify"
+    FOLLOW_UP = "follow_up"
 
 
 APPLICANT = "applicant"
@@ -115,7 +131,7 @@ def _t(source, action, target, roles, event, label, notify=False) -> Transition:
     return Transition(source, action, target, frozenset(roles), event, label, notify)
 
 
-S, It, N = State, ItemState, InspectionState
+S, It, N, R = State, ItemState, InspectionState, RectificationState
 TRANSITIONS: tuple[Transition, ...] = (
     # the application
     _t(S.DRAFT, Action.SUBMIT, S.SUBMITTED, {APPLICANT}, "application.submitted", "提交申请"),
@@ -175,6 +191,15 @@ TRANSITIONS: tuple[Transition, ...] = (
        notify=True),
     _t(N.RECHECK, Action.FAIL, N.FAILED, {COORDINATOR}, "inspection.failed", "复核未通过",
        notify=True),
+    # a bad rating's rectification task, worked by the unit it concerns
+    _t(R.OPEN, Action.VERIFY, R.VERIFIED, {REVIEWER}, "rectification.verified",
+       "差评核实完毕"),
+    _t(R.VERIFIED, Action.FOLLOW_UP, R.FOLLOWED_UP, {REVIEWER}, "rectification.followed_up",
+       "已回访申请人"),
+    _t(R.FOLLOWED_UP, Action.FOLLOW_UP, R.FOLLOWED_UP, {REVIEWER}, "rectification.followed_up",
+       "再次回访申请人"),
+    _t(R.FOLLOWED_UP, Action.CLOSE, R.CLOSED, {REVIEWER}, "rectification.closed",
+       "差评整改办结"),
 )
 
 EDITABLE = frozenset({State.DRAFT, State.SUPPLEMENT_REQUESTED})

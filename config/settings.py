@@ -135,6 +135,13 @@ SETTINGS: tuple[Setting, ...] = (
             "public verification requests per client address, the page and its JSON "
             "twin counted together"),
     Setting("WORKER_POLL_SECONDS", 5.0, float, "how often the worker looks for due work"),
+    # 政务服务"好差评" (国办发〔2019〕51号; backend/services/ratings.py)
+    Setting("RATING_WINDOW_DAYS", 30, int,
+            "calendar days after a case closes (licensed, refused, not accepted, withdrawn "
+            "after acceptance) during which the applicant may rate it, once"),
+    Setting("RECTIFICATION_WORKING_DAYS", 15, int,
+            "working days a unit has to verify a 不满意 / 非常不满意 rating, follow up with the "
+            "applicant and close its rectification task; later, the task is overdue"),
     # notifications (notifications/README.md)
     Setting("NOTIFY_TEMPLATES_PATH", "", str,
             "per-event messages and WeChat template ids; empty = notifications/templates.yaml"),
@@ -262,6 +269,11 @@ def _check(values: Mapping[str, Any]) -> None:
         raise SettingsError("WEB_THREADS must be at least 1")
     if values["IMAGE_PROCESSES"] < 0:
         raise SettingsError("IMAGE_PROCESSES must be 0 (in the request's thread) or more")
+    if not 1 <= values["RATING_WINDOW_DAYS"] <= 3650:
+        raise SettingsError("RATING_WINDOW_DAYS must be between 1 and 3650")
+    if not 1 <= values["RECTIFICATION_WORKING_DAYS"] <= 250:
+        raise SettingsError("RECTIFICATION_WORKING_DAYS must be between 1 and 250 "
+                            "(about a year of working days)")
     if values["PROXY_FIX_X_FOR"] < 0:
         raise SettingsError("PROXY_FIX_X_FOR must be 0 (no proxy) or the number of proxies")
     try:

@@ -20,6 +20,7 @@ from console import (  # noqa: E402,F401 - attach routes to bp
     inspections,
     layout,
     licenses,
+    ratings,
     review,
     session,
     window,

@@ -21,6 +21,7 @@ NAVIGATION = [
     ("console.my_visits", "我的核查任务", "inspection.list_mine"),
     ("console.license_search", "许可证", "license.view"),
     ("console.license_requests", "变更延续补办", "license.handle_requests"),
+    ("console.rectifications_list", "差评整改", "rectification.view"),
     ("console.catalog_versions", "行业目录", "catalog.view"),
     ("console.calendar", "节假日", "calendar.edit"),
     ("console.staff_accounts", "工作人员", "staff.manage"),

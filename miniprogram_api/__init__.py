@@ -11,5 +11,6 @@ from miniprogram_api import (  # noqa: E402,F401 - attach routes to bp
     divisions,
     licenses,
     messages,
+    ratings,
     staff,
 )

@@ -16,7 +16,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from backend.api_types import AnswerFloat, AnswerInt, DbId, Unit, Version, free_text
+from backend.api_types import (
+    AnswerFloat,
+    AnswerInt,
+    DbId,
+    Unit,
+    Version,
+    free_text,
+    plain_text,
+)
+from backend.services import ratings
 from backend.workflow import State
 
 
@@ -312,6 +321,88 @@ class TimelineEvent(BaseModel):
     message: str
 
 
+# --- 好差评 (backend/services/ratings.py) ---------------------------------------------------------
+
+
+class RatingIn(In):
+    level: Literal[ratings.LEVEL_CODES] = Field(
+        description="very_satisfied 非常满意 | satisfied 满意 | basically_satisfied 基本满意 | "
+                    "dissatisfied 不满意 | very_dissatisfied 非常不满意（后两者转单位核实整改）")
+    tags: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
+        default=[], max_length=ratings.MAX_TAGS,
+        description="可选的原因标签代码，须为所选等级可选的（GET /ratings/options）；"
+                    "否则 422 RATING_INVALID（tags.N）")
+    comment: plain_text(ratings.COMMENT_MAX, multiline=True) = Field(
+        default="", description="可选的意见，最多 500 字；含控制字符为 422 CONTROL_CHARACTER")
+    unit: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="评价针对的单位代码，须为本案办理单位之一（rating.units）；"
+                                  "缺省：不予许可为作出不予许可的单位，其余为窗口")
+
+
+class RatingTag(BaseModel):
+    code: str
+    label: str
+
+
+class RatingOut(BaseModel):
+    id: int
+    stage: str = Field(description="licensed | refused | not_accepted | withdrawn")
+    stage_label: str
+    level: str
+    level_label: str
+    score: int = Field(description="5 非常满意 … 1 非常不满意")
+    tags: list[RatingTag]
+    comment: str
+    unit: Unit
+    channel: str = Field(description="miniprogram 小程序 | window 窗口评价器（平板）")
+    channel_label: str
+    rated_at: datetime
+
+
+class RatingStatus(BaseModel):
+    stage: str = Field(description="办结环节：licensed 发证 | refused 不予许可 | "
+                                   "not_accepted 不予受理 | withdrawn 受理后撤回")
+    stage_label: str
+    closed_at: datetime
+    rateable_until: datetime = Field(description="评价截止时间（办结后 RATING_WINDOW_DAYS 天）")
+    rateable: bool = Field(description="现在可以评价（未评价且未过期）")
+    reason: str | None = Field(description="不能评价的原因（已评价、已过期）")
+    units: list[Unit] = Field(description="可评价的办理单位：窗口与各审批单位")
+    default_unit: Unit = Field(description="未指定单位时评价针对的单位")
+    rating: RatingOut | None = Field(description="已给出的评价")
+
+
+class RatingCase(RatingStatus):
+    application_id: int
+    submission_number: str | None
+    industry: dict[str, str]
+    status: str
+    status_label: str
+
+
+class RatingCaseList(BaseModel):
+    total: int
+    cases: list[RatingCase]
+
+
+class RatingCaseQuery(In):
+    rateable_only: bool = Field(default=False, description="只列出现在可以评价的")
+
+
+class RatingLevel(BaseModel):
+    code: str
+    score: int
+    label: str
+    opens_rectification: bool = Field(description="该等级转单位核实整改（不满意及以下）")
+    tags: list[RatingTag] = Field(description="该等级可选的原因")
+
+
+class RatingOptions(BaseModel):
+    levels: list[RatingLevel]
+    comment_max_length: int
+    window_days: int = Field(description="办结后可评价的天数")
+
+
 class ApplicationDetail(ApplicationSummary):
     version: int = Field(description="乐观锁版本号")
     catalog_version: int
@@ -329,6 +420,9 @@ class ApplicationDetail(ApplicationSummary):
     materials: list[MaterialStatus]
     missing: dict[str, list[dict[str, Any]]] = Field(description="提交前仍缺少的字段和材料")
     timeline: list[TimelineEvent]
+    rating: RatingStatus | None = Field(
+        description="好差评：办结后（发证、不予许可、不予受理、受理后撤回）可评价一次；"
+                    "办理中为 null")
 
 
 class RescheduleIn(In):

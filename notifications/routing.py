@@ -4,6 +4,8 @@
   applicant's view never depends on WeChat, a worker or Redis.
 - The event's own outbox row becomes the WeChat delivery when ``templates.yaml`` gives the
   event a template (else it stays as the record of the event, channel ``none``).
+- An in-app message for each staff member the event concerns, for the events listed under
+  ``staff:`` in ``templates.yaml`` (e.g. a unit's reviewers, told of a rectification task).
 - One ``DepartmentRecord`` and one webhook outbox row per item and supervising department,
   for the events listed under ``departments:`` in ``templates.yaml`` — data, so the license
   events (issued, changed, suspended, revoked …) plug in without code.
@@ -26,6 +28,7 @@ from backend.models import (
     ApplicationItem,
     CatalogVersion,
     License,
+    StaffAccount,
 )
 from backend.models.base import utcnow
 from backend.models.notifications import DepartmentRecord, InboxMessage
@@ -43,9 +46,10 @@ def fan_out(session: Session, message: OutboxMessage) -> None:
     cfg = config()
     spec = cfg.events.get(message.event)
     applicant_id = message.payload.get("applicant_id")
+    staff_spec = cfg.staff.get(message.event)
+    context = context_for(session, message.event, message.payload, at=message.created_at
+                          or utcnow()) if (spec and applicant_id) or staff_spec else {}
     if spec is not None and applicant_id:
-        context = context_for(session, message.event, message.payload, at=message.created_at
-                              or utcnow())
         session.add(InboxMessage(
             recipient_kind="applicant", recipient_id=applicant_id,
             dedupe_key=message.dedupe_key, event=message.event,
@@ -59,10 +63,29 @@ def fan_out(session: Session, message: OutboxMessage) -> None:
     else:
         message.channel, message.status, message.error_class = NONE, SKIPPED, "no_channel"
         message.last_error = "该事件只写入站内消息" if spec else "该事件无需通知申请人"
+    if staff_spec is not None:
+        tell_staff(session, message, staff_spec, context)
     rule = cfg.departments.get(message.event)
     if rule is not None:
         for record in department_records(session, message, rule):
             push_to_department(session, record, aggregate=message.aggregate)
+
+
+def tell_staff(session: Session, message: OutboxMessage, spec: templates.StaffSpec,
+               context: dict[str, Any]) -> None:
+    """One in-app message per active staff member ``spec`` names, keyed by the event's
+    dedupe key and the recipient (written once, however often the event is replayed)."""
+    query = select(StaffAccount).where(StaffAccount.active.is_(True),
+                                       StaffAccount.role.in_(spec.roles))
+    if spec.own_unit:
+        query = query.where(StaffAccount.unit_code == message.payload.get("unit_code"))
+    title = templates.render_text(spec.title, context)[:100]
+    body = templates.render_text(spec.body, context)[:2000]
+    for staff in session.scalars(query.order_by(StaffAccount.id)):
+        session.add(InboxMessage(
+            recipient_kind="staff", recipient_id=staff.id, event=message.event,
+            dedupe_key=f"{message.dedupe_key}:staff:{staff.id}"[:200], title=title, body=body,
+            page=None, application_id=message.payload.get("application_id")))
 
 
 def push_to_department(session: Session, record: DepartmentRecord, *, aggregate: str,

@@ -76,6 +76,17 @@ class EventSpec(_Strict):
     wechat: WechatSpec | None = None
 
 
+class StaffSpec(_Strict):
+    """An in-app message to staff (the staff API's and the console's message list): to every
+    active account of ``roles``; with ``own_unit``, only to those of the payload's
+    ``unit_code`` (a unit's reviewers)."""
+
+    title: str = Field(min_length=1)
+    body: str = Field(min_length=1)
+    roles: list[str] = Field(min_length=1)
+    own_unit: bool = True
+
+
 class DepartmentRule(_Strict):
     decision: str = Field(min_length=1, max_length=32)
     scope: str = Field(pattern=r"^(item|license)$")
@@ -84,6 +95,7 @@ class DepartmentRule(_Strict):
 class MessageConfig(_Strict):
     templates: dict[str, Template]
     events: dict[str, EventSpec]
+    staff: dict[str, StaffSpec] = {}
     departments: dict[str, DepartmentRule] = {}
 
     @model_validator(mode="after")

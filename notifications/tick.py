@@ -11,7 +11,8 @@ the WeChat push appear together:
 - license-expiry reminders, 30 days before the license's validity ends (again after each
   renewal, since the key carries the end date);
 - the daily overdue list for staff: one in-app message per reviewer (their unit's overdue
-  items) and per commissioner/coordinator (all of them);
+  items and rectification tasks), per commissioner/coordinator (every overdue item) and per
+  system administrator (every overdue rectification task);
 - cleanup: expired tokens; uploaded files no row refers to, older than
   MEDIA_ORPHAN_GRACE_HOURS (an upload stores its bytes before its row commits).
 
@@ -120,14 +121,21 @@ def _exists(session: Session, key: str) -> bool:
 
 
 def overdue_digest(session: Session, *, now: datetime, hour: int) -> int:
-    """Once a day: each reviewer's overdue items of their unit; commissioners and
-    coordinators get the whole list. In-app messages for staff, one per person and day."""
-    from backend.services import catalog, time_limits  # noqa: PLC0415
+    """Once a day: each reviewer's overdue items and rectification tasks (差评整改) of their
+    unit; commissioners and coordinators get every overdue item, system administrators every
+    overdue task. In-app messages for staff, one per person and day."""
+    from backend.services import catalog, rectifications, time_limits  # noqa: PLC0415
 
     local = _local(now)
     if local.hour < hour:
         return 0
     today = local.date()
+    tasks_by_unit: dict[str, list[str]] = defaultdict(list)
+    for task, days_over in rectifications.overdue(session, today=today):
+        application = task.application
+        tasks_by_unit[task.unit_code].append(
+            f"差评整改 {application.acceptance_number or application.submission_number}"
+            f"（{task.due_on.month}月{task.due_on.day}日到期）超期 {days_over} 个工作日")
     by_unit: dict[str, list[str]] = defaultdict(list)
     for item, clock in time_limits.open_items(session, state="overdue", today=today):
         application = item.application
@@ -138,15 +146,18 @@ def overdue_digest(session: Session, *, now: datetime, hour: int) -> int:
             f"{application.acceptance_number or application.id}"
             f"「{spec.name if spec else item.item_code}」超期 "
             f"{-(clock.remaining_working_days or 0)} 个工作日")
-    if not by_unit:
+    if not by_unit and not tasks_by_unit:
         return 0
     every = [line for lines in by_unit.values() for line in lines]
     added = 0
     for staff in session.scalars(select(StaffAccount).where(StaffAccount.active.is_(True))):
         if staff.role == "unit_reviewer":
-            lines = by_unit.get(staff.unit_code or "", [])
+            unit = staff.unit_code or ""
+            lines = by_unit.get(unit, []) + tasks_by_unit.get(unit, [])
         elif staff.role in {"window_commissioner", "inspection_coordinator"}:
             lines = every
+        elif staff.role == "system_admin":
+            lines = [line for lines in tasks_by_unit.values() for line in lines]
         else:
             continue
         key = f"staff.overdue:{today.isoformat()}:{staff.id}"

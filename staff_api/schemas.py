@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.api_types import DbId, Page, PerPage, Unit, Version, free_text
 from backend.identifiers import AS_IDENTIFIER
-from backend.services import calendar
+from backend.services import calendar, rectifications
 from backend.workflow import InspectionState, ItemState, State
 
 
@@ -269,3 +269,76 @@ class CatalogEstimates(BaseModel):
     elicense_types: list[dict[str, Any]] = Field(
         description="仍为占位的电子证照类型代码（GB/T 36904）：code 为 combined_license"
                     "（行业综合许可证）或许可事项代码，type_code 为21位证照类型代码")
+
+
+# --- 差评整改 (backend/services/rectifications.py) -------------------------------------------
+
+
+class RectificationQuery(PageQuery):
+    view: Literal["open", "overdue", "closed"] | None = Field(
+        default=None, description="open 未办结（默认，超期的在前）| overdue 已超期 | closed 已办结")
+
+
+class VerifyIn(Versioned):
+    founded: bool = Field(description="反映的问题是否属实")
+    notes: Reason = Field(description="核实情况（属实的写明整改措施；不属实的写明依据）")
+
+
+class FollowUpIn(Versioned):
+    contacted_at: datetime = Field(
+        description="回访时间（不早于评价、不晚于现在）；不带时区的按北京时间")
+    method: Literal[tuple(rectifications.CONTACT_METHODS)] = Field(
+        description="phone 电话 | sms 短信 | wechat 微信 | visit 上门 | window 窗口当面")
+    applicant_said: Reason = Field(description="申请人的意见")
+    satisfied: bool = Field(description="申请人对处理结果是否满意")
+
+
+class CloseIn(Versioned):
+    note: Short = ""
+
+
+class RectificationRating(BaseModel):
+    level: str
+    level_label: str
+    stage_label: str
+    tags: list[dict[str, str]]
+    comment: str
+    channel_label: str
+    rated_at: datetime
+
+
+class RectificationOut(BaseModel):
+    id: int
+    version: int = Field(description="乐观锁版本号，操作时回传")
+    status: str = Field(description="open 待核实 | verified 已核实 | followed_up 已回访 | "
+                                    "closed 已办结")
+    status_label: str
+    unit: Unit
+    application_id: int
+    submission_number: str | None
+    acceptance_number: str | None
+    industry: dict[str, str]
+    entity_name: str | None
+    rating: RectificationRating
+    opened_at: datetime
+    due_on: date_type = Field(description="办结期限（RECTIFICATION_WORKING_DAYS 个工作日）")
+    remaining_working_days: int | None = Field(description="剩余工作日；负数为超期；办结后为空")
+    overdue: bool
+    closed_late: bool = Field(description="办结时已超过期限")
+
+
+class RectificationPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    tasks: list[RectificationOut]
+
+
+class RectificationDetail(RectificationOut):
+    contact: dict[str, str | None] = Field(
+        description="回访对象：法定代表人姓名与联系电话（本单位审核人员可见全号，其他人脱敏）")
+    verification: dict[str, Any] | None
+    follow_up: dict[str, Any] | None
+    closing: dict[str, Any] | None
+    actions: list[str] = Field(description="当前可执行的操作：verify | follow_up | close")
+    history: list[dict[str, Any]] = Field(description="经办记录（谁、何时、做了什么）")

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -172,6 +173,41 @@ def test_the_whole_story_over_http(live_server: LiveServer):
     rescan = http.post("/api/mp/v1/licenses/verify", headers=inspector,
                        json={"scan": decoded[0]}).json
     assert rescan["verdict"] == "revoked"
+
+
+def test_a_bad_rating_from_the_mini_program_reaches_the_unit_over_http(live_server: LiveServer):
+    """好差评 end to end over real HTTP: the window refuses to accept an application, its
+    applicant rates it 非常不满意 once from the mini-program, and the window's unit (bureau1)
+    finds the rectification task and the message telling it so; the applicant is told too."""
+    server, http = live_server, live_server.client()
+    name = f"rater-{uuid.uuid4().hex[:8]}"
+    submitted = submitted_over_http(server, name)
+    applicant, (window, _) = server.login_applicant(name), server.login_staff("window1")
+    post(http, window, f"/applications/{submitted['id']}/reject",
+         {"version": submitted["version"], "reason": "经营场所不在本县受理范围"})
+
+    levels = http.get("/api/mp/v1/ratings/options").json["levels"]
+    assert [lv["code"] for lv in levels if lv["opens_rectification"]] == [
+        "dissatisfied", "very_dissatisfied"]
+    open_cases = http.get("/api/mp/v1/ratings?rateable_only=true", headers=applicant).json
+    assert [c["application_id"] for c in open_cases["cases"]] == [submitted["id"]]
+    url = f"/api/mp/v1/applications/{submitted['id']}/rating"
+    body = {"level": "very_dissatisfied", "tags": ["many_trips"], "comment": "跑了三趟"}
+    rated = http.post(url, headers=applicant, json=body)
+    assert rated.status_code == 201, rated.json
+    assert rated.json["rating"]["channel"] == "miniprogram"
+    again = http.post(url, headers=applicant, json=body)
+    assert (again.status_code, again.json["code"]) == (409, "RATING_ALREADY_GIVEN")
+
+    bureau, _ = server.login_staff("bureau1")
+    tasks = [t for t in staff_get(http, bureau, "/rectifications")["tasks"]
+             if t["application_id"] == submitted["id"]]
+    assert [(t["status"], t["rating"]["comment"]) for t in tasks] == [("open", "跑了三趟")]
+    told = staff_get(http, bureau, "/messages")["messages"]
+    assert any(m["event"] == "rectification.opened"
+               and m["title"] == f"差评整改：饭店 {submitted['submission_number']}" for m in told)
+    inbox = http.get("/api/mp/v1/messages", headers=applicant).json["messages"]
+    assert inbox[0]["title"] == "您的评价已转交核实"
 
 
 def public_verdict(http, url: str) -> tuple[str, str]:

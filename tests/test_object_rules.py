@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from backend import clock
 from backend.extensions import db
+from backend.models.base import utcnow
 from backend.models.notifications import InboxMessage
 from backend.services import calendar
 from tests.media_files import phone_jpeg
@@ -34,6 +35,10 @@ OBJECT_OF = {
     "staff.get_license": "license", "staff.set_item_status": "license",
     "staff.decide_license_request": "license_request",
     "staff.read_staff_message": "message",
+    "staff.rate_at_window": "application",
+    "staff.get_rectification": "rectification", "staff.verify_rectification": "rectification",
+    "staff.follow_up_rectification": "rectification",
+    "staff.close_rectification": "rectification",
     "staff.set_calendar_day": None, "staff.get_delivery": None,
     "staff.replay_delivery": None, "staff.configure_department": None,
 }
@@ -46,6 +51,12 @@ BODIES = {
     "staff.record_result": {"item_code": "{item_code}", "result": "fail"},
     "staff.set_item_status": {"version": VERSION, "reason": "越权吊销"},
     "staff.decide_license_request": {"version": VERSION, "approve": True, "opinion": "越权同意"},
+    "staff.rate_at_window": {"level": "very_dissatisfied"},
+    "staff.verify_rectification": {"version": VERSION, "founded": True, "notes": "越权核实"},
+    "staff.follow_up_rectification": {"version": VERSION, "contacted_at": "{now}",
+                                      "method": "phone", "applicant_said": "越权回访",
+                                      "satisfied": True},
+    "staff.close_rectification": {"version": VERSION, "note": "越权办结"},
 }
 MISSING = 2**31 - 1  # a valid id no row has
 RESTAURANT = {"floor_area": 450, "investment": 80, "sells_tobacco": False}
@@ -94,6 +105,10 @@ def world(client, login, staff_login, session):
                              "reason": "更名"})
     assert resp.status_code == 201, resp.json
     request = staff_get(client, reviewers["fire"], "/license-requests")["requests"][0]
+    rated = client.post(f"/api/mp/v1/applications/{detail['id']}/rating", headers=applicant,
+                        json={"level": "dissatisfied", "comment": "等待时间长"})
+    assert rated.status_code == 201, rated.json
+    task = staff_get(client, reviewers["approval_bureau"], "/rectifications")["tasks"][0]
     message = InboxMessage(recipient_kind="staff", recipient_id=commissioner_id,
                            dedupe_key="test:object-rule", event="tick.overdue", title="超期事项",
                            body="今日超期 0 件")
@@ -109,17 +124,23 @@ def world(client, login, staff_login, session):
         "ids": {"application_id": detail["id"], "review_id": review["id"],
                 "inspection_id": inspection["id"], "license_id": license_["id"],
                 "request_id": request["id"], "message_id": message.id,
-                "item_code": bureau_item},
+                "item_code": bureau_item, "task_id": task["id"],
+                "now": utcnow().isoformat()},
         "versions": {"application": detail["version"], "review": review["version"],
                      "inspection": inspection["version"], "license": license_["lock_version"],
-                     "license_request": request["version"], "message": 1},
+                     "license_request": request["version"], "message": 1,
+                     "rectification": task["version"]},
         # whom each object is unrelated to: units without an item, inspectors not on the
         # team; a change waits for its units only; a message is its recipient's alone
         "strangers": {"application": strangers, "review": strangers, "inspection": strangers,
                       "license": strangers,
                       "license_request": strangers | {"commissioner": commissioner},
                       "message": strangers | {k: v for k, v in others.items()
-                                              if k != "commissioner"}},
+                                              if k != "commissioner"},
+                      # a bad rating's task is its unit's: not another unit of the case
+                      "rectification": strangers | {"fire reviewer": reviewers["fire"],
+                                                    "commissioner": commissioner,
+                                                    "coordinator": coordinator}},
     }
 
 

@@ -54,6 +54,12 @@ RULES = {
     "staff.configure_department": "notifications.admin",
     "staff.staff_messages": "any",
     "staff.read_staff_message": "any",
+    "staff.rate_at_window": "rating.record_at_window",
+    "staff.list_rectifications": "rectification.view",
+    "staff.get_rectification": "rectification.view",
+    "staff.verify_rectification": "rectification.act",
+    "staff.follow_up_rectification": "rectification.act",
+    "staff.close_rectification": "rectification.act",
 }
 NOT_IN_MATRIX = {"staff.login", "staff.logout"}  # no role involved; tested in test_staff_auth
 # a department's API key, not a staff role: tested in test_notifications_api
@@ -91,7 +97,7 @@ def test_role_by_endpoint_matrix(app, client, login, staff_login):
     ids = {"application_id": detail["id"], "review_id": review["id"],
            "inspection_id": inspection["id"], "item_code": "food_business",
            "day": date(2027, 1, 1).isoformat(), "license_id": 999999, "request_id": 999999,
-           "delivery_id": 999999, "message_id": 999999}
+           "delivery_id": 999999, "message_id": 999999, "task_id": 999999}
     tokens = {role: staff_login(role, "approval_bureau" if role in {"unit_reviewer",
                                                                     "inspector"} else None)[0]
               for role in ROLES}

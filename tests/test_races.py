@@ -25,11 +25,13 @@ from backend.models import (
     MaterialFile,
     WechatSubscription,
 )
+from backend.models.ratings import RectificationTask, ServiceRating
 from tests.media_files import phone_jpeg
 from tests.test_applications import BASE, draft, upload
 from tests.test_licenses import licensed  # noqa: F401 - the fixture
 from tests.test_notice import neutral_answers
 from tests.test_notifications import MP, template_id
+from tests.test_ratings import not_accepted
 
 
 @contextmanager
@@ -140,3 +142,19 @@ def test_one_idempotency_key_twice_at_once_creates_once(app, client, login, sess
             "IDEMPOTENCY_IN_PROGRESS"
     assert rows(session, Application) == 1
     assert rows(session, IdempotencyRecord) == 1
+
+
+def test_a_rating_sent_twice_at_once_is_kept_once(app, client, login, staff_login, session):
+    """A double tap on 提交评价: one rating, one rectification task, one timeline entry; the
+    other answer is the repeat's 409."""
+    applicant = login("double-tap")
+    closed = not_accepted(client, applicant, staff_login("window_commissioner")[0])
+
+    responses = twice_at_once(app, "service_ratings", lambda c: c.post(
+        f"/api/mp/v1/applications/{closed['id']}/rating", headers=applicant,
+        json={"level": "very_dissatisfied"}))
+
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.json for r in responses]
+    assert max(responses, key=lambda r: r.status_code).json["code"] == "RATING_ALREADY_GIVEN"
+    assert rows(session, ServiceRating) == rows(session, RectificationTask) == 1
+    assert rows(session, ApplicationEvent, ApplicationEvent.action == "rating.given") == 1

@@ -28,6 +28,7 @@ from backend.models.notifications import (
     InboxMessage,
     WechatSubscription,
 )
+from backend.models.ratings import RectificationTask, ServiceRating
 from notifications.outbox import OutboxMessage
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "LicenseRendition",
     "MaterialFile",
     "OutboxMessage",
+    "RectificationTask",
+    "ServiceRating",
     "StaffAccount",
     "StaffBindingCode",
     "WalkIn",
