@@ -52,9 +52,11 @@ def fetch(token: str):
     # we only ever store our own re-encoded JPEGs, rendered license PNGs and checked PDFs
     mimetype = ("application/pdf" if is_pdf
                 else "image/png" if head.startswith(b"\x89PNG") else "image/jpeg")
-    # A fresh file, never read from: gunicorn sends it with sendfile() from the OS file
-    # position, which a buffered read + seek(0) leaves past the first 4 KB.
-    response = send_file(store.open(sha256), mimetype=mimetype, max_age=0)
+    # By path: werkzeug opens it fresh (gunicorn's sendfile() starts at the OS file position,
+    # which a buffered read + seek(0) left past the first 4 KB), says its length, and answers
+    # a Range (a download on weak 4G resumes); the content-addressed name is a strong ETag.
+    response = send_file(store.path_of(sha256), mimetype=mimetype, max_age=0,
+                         conditional=True, etag=sha256)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # in the browser's viewer, sandboxed (the module's docstring); a PDF saved from it is named
     response.headers["Content-Disposition"] = (

@@ -39,13 +39,20 @@ UNITS = {"approval_bureau": ("bureau1", "inspector1"), "fire": ("fire1", "inspec
 
 
 def fetch_stored(server: LiveServer, client, url: str) -> bytes:
-    """GET a signed file link over HTTP; its bytes must be exactly the stored file's."""
+    """GET a signed file link over HTTP; its bytes must be exactly the stored file's, its
+    length said up front (a phone's download shows progress), and a range of it resumable."""
     assert urlsplit(url).netloc == f"127.0.0.1:{server.port}", url
     resp = client.get(url)
     assert resp.status_code == 200, resp.data[:200]
     digest, stored = server.stored(url)
     assert len(resp.data) == len(stored) and sha256(resp.data) == digest, (
         f"{url}: {len(resp.data)} bytes fetched, {len(stored)} stored")
+    assert resp.headers["Content-Length"] == str(len(stored))
+    for asked, start in ((f"bytes=100-{len(stored) - 1}", 100), ("bytes=-10", len(stored) - 10)):
+        part = client.get(url, headers={"Range": asked})
+        assert part.status_code == 206, (asked, part.status_code)
+        assert part.data == stored[start:], asked
+        assert part.headers["Content-Range"] == f"bytes {start}-{len(stored) - 1}/{len(stored)}"
     return resp.data
 
 
