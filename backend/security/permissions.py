@@ -43,6 +43,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "license.handle_requests": frozenset({"window_commissioner", "unit_reviewer"}),
     "license.review_change": frozenset({"unit_reviewer"}),
     "license.item_status": frozenset({"unit_reviewer"}),
+    # 统计与绩效考评: administrators see every unit, a unit's reviewers their own unit only
+    # (the object check is backend.services.statistics.scope_of)
+    "statistics.view": frozenset({"system_admin", "catalog_admin", "unit_reviewer"}),
+    "statistics.view_all": frozenset({"system_admin", "catalog_admin"}),
 }
 
 
