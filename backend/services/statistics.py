@@ -719,3 +719,144 @@ def _fill_items(row: Row, items: list, days: calendar.WorkingDays | None) -> Non
     row.items = Items(n, late, _share(late, n), Spread.of(used),
                       _average(sum(i.promised_days for i in items), n),
                       _average(sum(i.legal_days or 0 for i in items), n))
+
+
+# --- the figures as tables (the console, CSV, Excel) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure of a row, by its path in :class:`Row` (``items.days.average``)."""
+
+    path: str
+    label: str
+    share: bool = False  # a ratio: shown and exported as a percentage
+
+    def read(self, row: Row) -> int | float | None:
+        value: Any = row
+        for name in self.path.split("."):
+            value = getattr(value, name, None) if value is not None else None
+        return value
+
+    def export(self, row: Row) -> int | float | None:
+        """The value in a CSV or Excel cell: percentages as numbers (33.33), None empty."""
+        value = self.read(row)
+        return round(value * 100, 2) if self.share and value is not None else value
+
+    def shown(self, row: Row) -> str:
+        """The value as a page shows it: 33.3%, 4.33, —."""
+        value = self.read(row)
+        if value is None:
+            return "—"
+        if self.share:
+            return f"{value * 100:.1f}%"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label}（%）" if self.share else self.label
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    columns: tuple[Column, ...]
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("applications", "办件量（件）", (
+        Column("applications.received", "收件"), Column("applications.accepted", "受理"),
+        Column("applications.licensed", "发证"), Column("applications.refused", "不予许可"),
+        Column("applications.not_accepted", "不予受理"),
+        Column("applications.withdrawn", "撤回"))),
+    Section("license_time", "受理至发证用时（工作日）", (
+        Column("license_time.days.count", "发证件数"),
+        Column("license_time.days.average", "平均用时"),
+        Column("license_time.days.p90", "90%分位用时"),
+        Column("license_time.promised_limit_average", "平均承诺时限"),
+        Column("license_time.legal_limit_average", "平均法定时限"),
+        Column("license_time.within_promised", "承诺时限内发证（件）"))),
+    Section("items", "审批事项办结（工作日）", (
+        Column("items.decided", "办结事项"), Column("items.late", "超期办结"),
+        Column("items.late_share", "超期率", share=True),
+        Column("items.days.average", "平均用时"), Column("items.days.p90", "90%分位用时"),
+        Column("items.promised_average", "平均承诺时限"),
+        Column("items.legal_average", "平均法定时限"))),
+    Section("window", "窗口受理", (
+        Column("window.closed", "窗口办结（件）"),
+        Column("window.with_supplements", "经补正（件）"),
+        Column("window.supplement_share", "补正率", share=True),
+        Column("window.deferred_cases", "容缺受理（件）"),
+        Column("window.deferred_materials", "容缺材料（份）"),
+        Column("window.deferred_share", "容缺受理率", share=True))),
+    Section("inspections", "联合现场核查", (
+        Column("inspections.concluded", "核查办结（件）"),
+        Column("inspections.passed_first_visit", "一次通过（件）"),
+        Column("inspections.first_visit_pass_rate", "一次通过率", share=True))),
+    Section("dividend", "改革红利（每件发证平均）", (
+        Column("dividend.cases", "发证件数"), Column("dividend.trips_average", "跑窗口次数"),
+        Column("dividend.online_cases", "全程网办（件）"),
+        Column("dividend.materials_average", "提交材料（份）"),
+        Column("dividend.separate_materials_average", "分别办理需交材料（份）"),
+        Column("dividend.working_days_average", "用时（工作日）"),
+        Column("dividend.legal_days_sum_average", "各事项法定时限之和"),
+        Column("dividend.working_days_saved_average", "节省（工作日）"))),
+    Section("ratings", "好差评", (
+        Column("ratings.rated", "评价数"), Column("ratings.dissatisfied", "不满意（件）"),
+        Column("ratings.dissatisfied_share", "不满意率", share=True),
+        Column("ratings.rectification_tasks", "整改任务"),
+        Column("ratings.rectification_overdue", "逾期未整改"))),
+)
+
+
+def sections_of(figures: Figures) -> list[Section]:
+    """The sections a table of ``figures`` shows: 好差评 only once ratings answer."""
+    rated = any(r.ratings is not None for r in [*figures.rows, figures.total])
+    return [s for s in SECTIONS if s.key != "ratings" or rated]
+
+
+def table(figures: Figures) -> list[list[Any]]:
+    """The figures as one table for CSV and Excel: a header row (分组, then 节·figure), one
+    row per group and the total last."""
+    columns = [c for s in sections_of(figures) for c in s.columns]
+    sections = {c.path: s.title for s in sections_of(figures) for c in s.columns}
+    header = [GROUPINGS[figures.group_by],
+              *(f"{sections[c.path]}·{c.heading}" for c in columns)]
+    return [header, *([row.name, *(c.export(row) for c in columns)]
+                      for row in [*figures.rows, figures.total])]
+
+
+# --- the catalog's adjustment (晋政办发〔2022〕90号 三（三）) ------------------------------------
+
+
+@dataclass
+class IndustryVolume:
+    code: str
+    name: str
+    category: str
+    row: Row
+    flagged: bool  # fewer applications received than the threshold
+
+
+def low_volume_industries(session: Session, *, staff: StaffAccount, threshold: int,
+                          year: int | None = None, today: date | None = None,
+                          ) -> tuple[Period, list[IndustryVolume]]:
+    """Every industry of the catalog in force (retired ones aside) with its figures over a
+    year — the calendar ``year``, or the 365 days up to ``today`` — flagged when it received
+    fewer than ``threshold`` applications (STATISTICS_LOW_VOLUME_CASES): a candidate to
+    adjust out of the catalog (动态调整目录). The flagged first, fewest cases first."""
+    permissions.require(staff, "catalog.view")
+    today = today or clock.today()
+    period = period_of("year", year=year) if year is not None else \
+        Period("range", today - timedelta(days=364), today)
+    figures = compute(session, period=period, group_by="industry", unit=None)
+    rows = {row.key: row for row in figures.rows}
+    industries = catalog.document_of(catalog.current_version(session)).industries
+    out = [IndustryVolume(code, industry.name, industry.category,
+                          rows.get(code) or Row(code, industry.name),
+                          (rows[code].applications.received if code in rows else 0) < threshold)
+           for code, industry in industries.items() if not industry.retired]
+    order = list(industries)
+    out.sort(key=lambda v: (not v.flagged, v.row.applications.received, order.index(v.code)))
+    return period, out
