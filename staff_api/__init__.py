@@ -15,4 +15,5 @@ from staff_api import (  # noqa: E402,F401 - attach routes to bp
     inspections,
     licenses,
     notifications,
+    statistics,
 )

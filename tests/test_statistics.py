@@ -11,8 +11,10 @@ import pytest
 
 from backend.errors import FieldsInvalid, NotFound, PermissionDenied
 from backend.services import statistics
+from tests.conftest import STAFF_PASSWORD
 from tests.reform_cases import XIAODIAN, YINGZE, build, day
-from tests.test_workflow import statements
+from tests.test_app import assert_envelope, bad_fields
+from tests.test_workflow import STAFF, statements
 
 MARCH = statistics.month_period(2025, 3)
 
@@ -192,3 +194,60 @@ def test_query_count_does_not_grow_with_the_cases(app, office, session):
         every_case = statements(app, lambda g=group_by: statistics.figures(
             session, staff=admin, period=MARCH, group_by=g))
         assert len(every_case) == len(one_case) <= 10, "\n".join(s[:70] for s in every_case)
+
+
+def staff_token(client, username: str) -> dict[str, str]:
+    resp = client.post("/api/staff/v1/auth/login",
+                       json={"username": username, "password": STAFF_PASSWORD})
+    assert resp.status_code == 200, resp.json
+    return {"Authorization": f"Bearer {resp.json['token']}"}
+
+
+def test_the_staff_api_answers_the_same_figures(office, client, session):
+    admin = staff_token(client, "stat-admin")
+    resp = client.get(f"{STAFF}/statistics?period=month&month=2025-03&group_by=county",
+                      headers=admin)
+    assert resp.status_code == 200, resp.json
+    same = statistics.figures(session, staff=office.staff["admin"], period=MARCH,
+                              group_by="county")
+    assert resp.json["period"] == {"kind": "month", "first": "2025-03-01",
+                                   "last": "2025-03-31", "label": "2025年3月"}
+    assert resp.json["rows"] == [asdict(r) for r in same.rows]
+    assert resp.json["total"] == asdict(same.total) and resp.json["unit"] is None
+    assert resp.json["total"]["dividend"]["separate_materials_average"] == 10.0
+
+    fire = staff_token(client, "stat-fire")
+    own = client.get(f"{STAFF}/statistics?month=2025-03", headers=fire).json
+    assert own["unit"] == {"code": "fire", "name": "消防救援机构"}
+    assert [r["key"] for r in own["rows"]] == ["fire"]
+    assert_envelope(client.get(f"{STAFF}/statistics?unit=approval_bureau", headers=fire),
+                    404, "STATISTICS_UNIT_NOT_FOUND")
+    fields = bad_fields(client.get(f"{STAFF}/statistics?period=range&since=2025-03-02",
+                                   headers=admin), 422, "STATISTICS_PERIOD_INVALID")
+    assert {name: f["code"] for name, f in fields.items()} == {"until": "DATE_REQUIRED"}
+    assert_envelope(client.get(f"{STAFF}/statistics?month=2025-13", headers=admin),
+                    422, "REQUEST_INVALID")
+    assert_envelope(client.get(f"{STAFF}/statistics", headers=staff_token(
+        client, "stat-coordinator")), 403, "FORBIDDEN_ROLE")
+
+
+def test_industries_with_few_cases_are_flagged_for_the_catalog_administrator(
+        office, client, set_settings):
+    set_settings(STATISTICS_LOW_VOLUME_CASES=2)
+    catalog_admin = staff_token(client, "stat-catalog")
+    resp = client.get(f"{STAFF}/catalog/low-volume?year=2025", headers=catalog_admin)
+    assert resp.status_code == 200, resp.json
+    body = resp.json
+    assert body["threshold"] == 2 and body["period"]["label"] == "2025年"
+    by_code = {i["code"]: i for i in body["industries"]}
+    # 2025: 书店 C, D, E, H (4: kept); 网吧 A and 咖啡馆 B (1 each); the rest none
+    assert by_code["bookstore"]["flagged"] is False
+    assert by_code["bookstore"]["figures"]["applications"]["received"] == 4
+    assert (by_code["internet_cafe"]["flagged"], by_code["cafe"]["flagged"]) == (True, True)
+    assert by_code["internet_cafe"]["figures"]["license_time"]["days"]["average"] == 9.0
+    assert by_code["ktv"]["flagged"] and by_code["ktv"]["figures"]["applications"][
+        "received"] == 0
+    assert body["industries"][-1]["code"] == "bookstore"  # the flagged first, fewest first
+    assert len(body["industries"]) == 28
+    assert_envelope(client.get(f"{STAFF}/catalog/low-volume", headers=staff_token(
+        client, "stat-fire")), 403, "FORBIDDEN_ROLE")
