@@ -22,5 +22,6 @@ from console import (  # noqa: E402,F401 - attach routes to bp
     licenses,
     review,
     session,
+    statistics,
     window,
 )

@@ -22,6 +22,8 @@ NAVIGATION = [
     ("console.license_search", "许可证", "license.view"),
     ("console.license_requests", "变更延续补办", "license.handle_requests"),
     ("console.catalog_versions", "行业目录", "catalog.view"),
+    ("console.statistics_page", "统计分析", "statistics.view"),
+    ("console.scorecard_page", "绩效考评", "statistics.view"),
     ("console.calendar", "节假日", "calendar.edit"),
     ("console.staff_accounts", "工作人员", "staff.manage"),
     ("console.deliveries", "消息投递", "notifications.admin"),

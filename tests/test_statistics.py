@@ -104,6 +104,16 @@ def test_march_by_county_and_in_total(office, session):
         "separate_materials_average": 10.0, "working_days_average": 8.0,
         "legal_days_sum_average": 27.5, "working_days_saved_average": 19.5}
     assert total.ratings is None and xiaodian.ratings is None  # no ratings service answers
+    for row in figures.rows + [total]:  # plain numbers on every database (no DECIMAL)
+        assert_plain_numbers(asdict(row))
+
+
+def assert_plain_numbers(values: dict) -> None:
+    for name, value in values.items():
+        if isinstance(value, dict):
+            assert_plain_numbers(value)
+        elif name not in {"key", "name"}:
+            assert value is None or type(value) in {int, float}, (name, value)
 
 
 def test_march_by_unit_counts_a_case_under_each_of_its_units(office, session):

@@ -698,7 +698,7 @@ def _fill_licensed(row: Row, cases: list, days: calendar.WorkingDays | None,
             if material["code"] in given:
                 once += 1
                 separate += len(material["items"])
-    legal_sum = sum(c.legal_sum or 0 for c in cases)
+    legal_sum = sum(int(c.legal_sum or 0) for c in cases)  # MariaDB sums as DECIMAL
     n = len(cases)
     row.dividend = Dividend(
         n, _average(sum(c.trips for c in cases), n), sum(1 for c in cases if not c.trips),
