@@ -12,7 +12,6 @@ from typing import Annotated
 from flask import current_app, render_template, request
 from pydantic import Field, StringConstraints
 
-from backend import clock
 from backend.errors import RuleViolation
 from backend.extensions import db
 from backend.security import permissions
@@ -50,7 +49,7 @@ def statistics_page():
     return render_template(
         "statistics/page.html", title="统计分析", figures=figures, query=query,
         sections=statistics.sections_of(figures), groupings=statistics.GROUPINGS,
-        kinds=statistics.PERIOD_KINDS, units=units, args=args, today=clock.today(),
+        kinds=statistics.PERIOD_KINDS, units=units, args=args,
         problem=problem), 422 if problem else 200
 
 

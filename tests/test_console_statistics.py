@@ -27,18 +27,21 @@ def office(app):
 
 
 class Tables(HTMLParser):
-    """Each <table>: its caption and rows of (tag, text) cells, with th scope kept."""
+    """Each <table>: the heading before it, its caption and rows of [tag, scope, text]."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
         self.tables: list[dict] = []
         self._cell: list | None = None
-        self._in_caption = False
+        self._in_caption = self._in_heading = False
+        self._heading = ""
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append({"caption": "", "rows": []})
+        if tag == "h2":
+            self._in_heading, self._heading = True, ""
+        elif tag == "table":
+            self.tables.append({"heading": self._heading, "caption": "", "rows": []})
         elif tag == "caption":
             self._in_caption = True
         elif tag == "tr" and self.tables:
@@ -48,19 +51,25 @@ class Tables(HTMLParser):
             self.tables[-1]["rows"][-1].append(self._cell)
 
     def handle_endtag(self, tag):
-        if tag == "caption":
+        if tag == "h2":
+            self._in_heading = False
+        elif tag == "caption":
             self._in_caption = False
         elif tag in {"th", "td"}:
             self._cell = None
 
     def handle_data(self, data):
-        if self._in_caption:
+        if self._in_heading:
+            self._heading += data.strip()
+        elif self._in_caption:
             self.tables[-1]["caption"] += data.strip()
         elif self._cell is not None:
             self._cell[2] += data.strip()
 
     def named(self, start: str) -> dict:
-        return next(t for t in self.tables if t["caption"].startswith(start))
+        """The table whose heading or caption starts with ``start``."""
+        return next(t for t in self.tables
+                    if t["heading"].startswith(start) or t["caption"].startswith(start))
 
 
 def row_of(table: dict, name: str) -> list[str]:
@@ -80,14 +89,14 @@ def test_the_statistics_page_shows_march_by_county_as_accessible_tables(office, 
         assert all(scope == "col" for tag, scope, _ in table["rows"][0]), table["caption"]
         assert all(r[0][:2] == ["th", "row"] for r in table["rows"][1:]), table["caption"]
     counts = tables.named("办件量")
-    assert "2025年3月" in counts["caption"] and "按县（市、区）" in counts["caption"]
+    assert counts["caption"] == "2025年3月 · 按县（市、区）"
     assert row_of(counts, "太原市小店区") == ["太原市小店区", "3", "2", "1", "1", "0", "1"]
     assert row_of(counts, "合计") == ["合计", "4", "3", "2", "1", "1", "1"]
     assert row_of(tables.named("审批事项办结"), "太原市迎泽区") == [
         "太原市迎泽区", "1", "1", "100.0%", "6", "6", "5", "10"]
     assert row_of(tables.named("改革红利"), "合计") == [
         "合计", "2", "0.5", "1", "8.5", "10", "8", "27.5", "19.5"]
-    assert "好差评" not in [t["caption"][:3] for t in tables.tables]  # no ratings yet
+    assert "好差评" not in [t["heading"] for t in tables.tables]  # no ratings yet
 
     export = client.get("/console/statistics.csv?period=month&month=2025-03&group_by=county")
     assert export.status_code == 200 and export.mimetype == "text/csv"
@@ -125,7 +134,7 @@ def test_the_scorecard_page_prints_and_exports(office, client):
     page = client.get("/console/scorecard?month=2025-03")
     assert page.status_code == 200 and 'href="/console/scorecard"' in page.text
     table = Tables(page.text).named("2025年3月")
-    assert row_of(table, "消防救援机构")[:2] == ["1", "消防救援机构"]
+    assert row_of(table, "消防救援机构")[:2] == ["消防救援机构", "1"]  # first
     assert row_of(table, "行政审批服务管理局")[-1] == "61.4"
 
     pdf = client.get("/console/scorecard.pdf?month=2025-03")
