@@ -366,13 +366,16 @@ class Figures:
 
 def ratings_by_group(session: Session, *, period: Period, group_by: str,
                      unit: str | None) -> dict[str, Ratings]:
-    """好差评 figures per group key (``group_by`` as :func:`figures`; PROVINCE for all),
-    limited to ``unit`` when given: how many ratings, how many 不满意 or worse, and the
-    rectification tasks they opened and how many of those are overdue.
+    """好差评 of the ratings given in ``period``, per group: how many, how many 不满意 or
+    worse, the rectification tasks they opened and how many of those are overdue.
 
-    The ratings and their rectification tasks are kept by the ratings service, which
-    answers this; a group missing from the answer has no ratings figures (``Row.ratings``
-    None), and the scorecard then weighs only the other indicators."""
+    Keyed as the rows are: by ``group_by`` "unit" the responsible unit's code, "county" the
+    premises' county code and "industry" the industry code of the rated case
+    (:func:`group_of`), "province" the one key PROVINCE; limited to ``unit``'s ratings when
+    it is given. The ratings and their rectification tasks are kept by the ratings service,
+    which answers this; a group missing from the answer has no ratings figures
+    (``Row.ratings`` stays None, the 好差评 table is not shown), and the scorecard then
+    weighs only the other indicators."""
     return {}
 
 
@@ -431,8 +434,10 @@ IN_PERSON_EVENTS = ("application.created", "application.assisted", "material.upl
                     SUBMITTED, "application.resubmitted", "application.claim_code_issued")
 
 
-def _key_of(group_by: str):
-    """The group of an application, as a column expression."""
+def group_of(group_by: str):
+    """The group of an application as a column expression of ``Application``: the premises'
+    county code, the industry code, or PROVINCE (by unit, a case's groups are its items'
+    ``approving_unit``)."""
     if group_by == "county":
         return Application.form_values["premises_county_code"].as_string()
     if group_by == "industry":
@@ -444,8 +449,8 @@ def _cases(group_by: str, unit: str | None):
     """(application_id, key) of every application in scope, once per group it counts in."""
     if group_by != "unit" and unit is None:
         return select(Application.id.label("application_id"),
-                      _key_of(group_by).label("key")).subquery("cases")
-    key = ApplicationItem.approving_unit if group_by == "unit" else _key_of(group_by)
+                      group_of(group_by).label("key")).subquery("cases")
+    key = ApplicationItem.approving_unit if group_by == "unit" else group_of(group_by)
     query = (select(ApplicationItem.application_id.label("application_id"), key.label("key"))
              .join(Application, Application.id == ApplicationItem.application_id))
     if unit is not None:
