@@ -204,44 +204,27 @@ def _unit_not_found(unit: str | None) -> NotFound:
 # --- SQL that is the same on SQLite and MariaDB ----------------------------------------------
 
 
-class china_date(FunctionElement):  # noqa: N801 - reads as the SQL function it stands for
-    """The CST day of a stored UTC time (China keeps no daylight saving: UTC+8)."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(china_date)
-def _china_date_default(element, compiler, **kw) -> str:
-    return f"CAST(({compiler.process(element.clauses, **kw)} + INTERVAL '8 hours') AS DATE)"
-
-
-@compiles(china_date, "sqlite")
-def _china_date_sqlite(element, compiler, **kw) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+def _sql_function(name: str, type_, doc: str, sql: dict[str, str]) -> type[FunctionElement]:
+    """A one-argument SQL function written per dialect (``sql``: dialect → template with
+    ``{}`` for the argument; "" the default)."""
+    function = type(name, (FunctionElement,), {"type": type_, "inherit_cache": True,
+                                                "__doc__": doc})
+    for dialect, template in sql.items():
+        def render(element, compiler, template=template, **kw) -> str:
+            return template.format(compiler.process(element.clauses, **kw))
+        compiles(function, *([dialect] if dialect else []))(render)
+    return function
 
 
-@compiles(china_date, "mysql")
-@compiles(china_date, "mariadb")
-def _china_date_mysql(element, compiler, **kw) -> str:
-    return f"DATE(DATE_ADD({compiler.process(element.clauses, **kw)}, INTERVAL 8 HOUR))"
-
-
-class json_length(FunctionElement):  # noqa: N801
-    """The number of elements of a JSON array column."""
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(json_length)
-def _json_length_default(element, compiler, **kw) -> str:
-    return f"JSON_LENGTH({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_length, "sqlite")
-def _json_length_sqlite(element, compiler, **kw) -> str:
-    return f"json_array_length({compiler.process(element.clauses, **kw)})"
+china_date = _sql_function(
+    "china_date", Date(), "The CST day of a stored UTC time (China keeps no daylight "
+    "saving: UTC+8).",
+    {"": "CAST(({} + INTERVAL '8 hours') AS DATE)", "sqlite": "date({}, '+8 hours')",
+     "mysql": "DATE(DATE_ADD({}, INTERVAL 8 HOUR))",
+     "mariadb": "DATE(DATE_ADD({}, INTERVAL 8 HOUR))"})
+json_length = _sql_function(
+    "json_length", Integer(), "The number of elements of a JSON array column.",
+    {"": "JSON_LENGTH({})", "sqlite": "json_array_length({})"})
 
 
 # --- the figures -----------------------------------------------------------------------------
