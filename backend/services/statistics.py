@@ -369,18 +369,18 @@ def figures(session: Session, *, staff: StaffAccount, period: Period, group_by: 
 
     Rows: every group with a figure, and by unit every unit of the catalog in force.
     Raises 403 FORBIDDEN_ROLE, 404 STATISTICS_UNIT_NOT_FOUND (see :func:`scope_of`)."""
+    scope = scope_of(session, staff, unit)
     if group_by not in GROUPINGS:
         raise FieldsInvalid("STATISTICS_GROUPING_INVALID", {"group_by": {
             "code": "GROUPING_INVALID", "message": "分组应为 unit、county、industry 或 province"}})
-    scope = scope_of(session, staff, unit)
     return compute(session, period=period, group_by=group_by, unit=scope)
 
 
 def compute(session: Session, *, period: Period, group_by: str, unit: str | None) -> Figures:
     """:func:`figures` without the access check (the scorecard, the catalog's adjustment)."""
     materials = _materials_supplied(session, period)
-    grouped, total = _Raw(session, period, group_by, unit), _Raw(session, period, "province",
-                                                                  unit)
+    grouped = _Raw(session, period, group_by, unit)
+    total = grouped if group_by == "province" else _Raw(session, period, "province", unit)
     days = _calendar(session, [grouped, total])
     documents = _Documents(session)
     names = _names(session, group_by, grouped.keys(), documents)
