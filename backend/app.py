@@ -19,7 +19,7 @@ from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
 from backend.extensions import db, limiter, migrate, ping_when_idle, rollback_only_when_open
 from backend.security import seals, signatures
-from backend.services import catalog, verification
+from backend.services import catalog, scorecard, verification
 from config import settings as settings_module
 from config.settings import Settings
 from media import pool
@@ -88,6 +88,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
                                          settings.LICENSE_RETIRED_KEY_IDS)
         if settings.LICENSE_SIGNING_KEYS else signatures.dev_keyring())
     app.extensions["license_sealer"] = seals.sealer_from_settings(settings)
+    # the 绩效考评 weights, checked with the settings (SCORECARD_PATH)
+    app.extensions["scorecard_weights"] = scorecard.load_weights(Path(settings.SCORECARD_PATH))
 
     # an id past what the database column holds is simply not found (not an overflow)
     app.url_map.converters["int"] = DatabaseId

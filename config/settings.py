@@ -79,6 +79,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CATALOG_CHECK_SECONDS", 1.0, float,
             "how often a web process asks which catalog version is in force (a newly loaded "
             "version is served within this time)"),
+    Setting("STATISTICS_LOW_VOLUME_CASES", 10, int,
+            "an industry of the catalog that received fewer applications in a year is "
+            "flagged for the catalog administrator (目录动态调整)"),
+    Setting("SCORECARD_PATH", str(PROJECT_ROOT / "config" / "scorecard.yaml"), str,
+            "the weights of the 绩效考评 scorecard (YAML); checked at start"),
     Setting("MEDIA_ROOT", str(PROJECT_ROOT / "var" / "media"), str,
             "uploaded files, by SHA-256; never under a static web path"),
     Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, int, "largest accepted upload"),
@@ -274,6 +279,8 @@ def _check(values: Mapping[str, Any]) -> None:
     if not 1 <= values["RECTIFICATION_WORKING_DAYS"] <= 250:
         raise SettingsError("RECTIFICATION_WORKING_DAYS must be between 1 and 250 "
                             "(about a year of working days)")
+    if values["STATISTICS_LOW_VOLUME_CASES"] < 0:
+        raise SettingsError("STATISTICS_LOW_VOLUME_CASES must be 0 (flag none) or more")
     if values["PROXY_FIX_X_FOR"] < 0:
         raise SettingsError("PROXY_FIX_X_FOR must be 0 (no proxy) or the number of proxies")
     try:
@@ -292,6 +299,12 @@ def _check(values: Mapping[str, Any]) -> None:
         _check_production(values)
     if problem := seals.settings_problem(values, production=production):
         raise SettingsError(problem)
+    from backend.services import scorecard  # noqa: PLC0415 - the services import the settings' users
+
+    try:
+        scorecard.load_weights(Path(values["SCORECARD_PATH"]))
+    except scorecard.WeightsInvalid as error:
+        raise SettingsError(f"SCORECARD_PATH {error}") from None
 
 
 PRODUCTION_DATABASES = ("mysql", "mariadb")  # PRODUCT.md: SQLite is for trying out only

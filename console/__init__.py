@@ -23,5 +23,6 @@ from console import (  # noqa: E402,F401 - attach routes to bp
     ratings,
     review,
     session,
+    statistics,
     window,
 )

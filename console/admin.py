@@ -12,7 +12,7 @@ from pydantic import Field, StringConstraints
 from backend import clock
 from backend.api_types import Version, free_text
 from backend.extensions import db
-from backend.services import calendar, catalog, deliveries, departments
+from backend.services import calendar, catalog, deliveries, departments, statistics
 from backend.services import staff as staff_service
 from console import bp
 from console.forms import parse, perform, shown_once
@@ -36,8 +36,12 @@ class UploadForm(In):
 
 def _catalog_page(problem: dict | None = None):
     versions = catalog.versions_for(db.session, staff=current_staff())
+    threshold = current_app.extensions["settings"].STATISTICS_LOW_VOLUME_CASES
+    period, volumes = statistics.low_volume_industries(db.session, staff=current_staff(),
+                                                       threshold=threshold)
     return render_template("admin/catalog.html", title="行业目录", versions=versions,
-                           problem=problem)
+                           problem=problem, threshold=threshold, period=period,
+                           volumes=volumes)
 
 
 @bp.get("/catalog")

@@ -23,6 +23,8 @@ NAVIGATION = [
     ("console.license_requests", "变更延续补办", "license.handle_requests"),
     ("console.rectifications_list", "差评整改", "rectification.view"),
     ("console.catalog_versions", "行业目录", "catalog.view"),
+    ("console.statistics_page", "统计分析", "statistics.view"),
+    ("console.scorecard_page", "绩效考评", "statistics.view"),
     ("console.calendar", "节假日", "calendar.edit"),
     ("console.staff_accounts", "工作人员", "staff.manage"),
     ("console.deliveries", "消息投递", "notifications.admin"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-from reportlab.lib.pagesizes import A4
+from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -41,6 +41,20 @@ class Notice:
     rows: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class Report:
+    """A printed table (绩效考评表 …) on landscape A4: the title, lines under it (the period,
+    who), the table (first row the header, repeated on every page), notes under it (how it
+    is scored), the issuing unit and date. Every string is plain text (escaped here)."""
+
+    title: str
+    lines: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    notes: tuple[str, ...] = ()
+    issuer: str = ""
+    issued_on: str = ""
+
+
 @functools.cache
 def _register_font(font_path: str | None) -> str:
     path = find_font(font_path)
@@ -48,11 +62,23 @@ def _register_font(font_path: str | None) -> str:
     return FONT
 
 
+def _body(font: str) -> ParagraphStyle:
+    return ParagraphStyle("body", fontName=font, fontSize=12, leading=20, firstLineIndent=24,
+                          wordWrap="CJK")
+
+
+def _grid(rows: tuple[tuple[str, ...], ...], cell: ParagraphStyle, **options) -> Table:
+    table = Table([[Paragraph(escape(c), cell) for c in row] for row in rows], repeatRows=1,
+                  hAlign="LEFT", **options)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "#000000"),
+                               ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return table
+
+
 def render(notice: Notice, *, font_path: str | None = None) -> bytes:
     """The notice as a PDF (bytes), one or more A4 pages."""
     font = _register_font(font_path)
-    body = ParagraphStyle("body", fontName=font, fontSize=12, leading=20, firstLineIndent=24,
-                          wordWrap="CJK")
+    body = _body(font)
     title = ParagraphStyle("title", parent=body, fontSize=20, leading=30, alignment=TA_CENTER,
                            firstLineIndent=0)
     centred = ParagraphStyle("number", parent=body, alignment=TA_CENTER, firstLineIndent=0)
@@ -64,15 +90,34 @@ def render(notice: Notice, *, font_path: str | None = None) -> bytes:
              Spacer(1, 8 * mm), Paragraph(escape(f"{notice.addressee}："), plain)]
     story += [Paragraph(escape(p), body) for p in notice.paragraphs]
     if notice.rows:
-        table = Table([[Paragraph(escape(c), cell) for c in row] for row in notice.rows],
-                      repeatRows=1, hAlign="LEFT")
-        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "#000000"),
-                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-        story += [Spacer(1, 3 * mm), table, Spacer(1, 3 * mm)]
+        story += [Spacer(1, 3 * mm), _grid(notice.rows, cell), Spacer(1, 3 * mm)]
     story += [Paragraph(escape(f"依据：{notice.legal_basis}"), body), Spacer(1, 12 * mm),
               Paragraph(escape(notice.issuer), right), Paragraph(escape(notice.issued_on), right)]
     out = io.BytesIO()
     SimpleDocTemplate(out, pagesize=A4, title=notice.title, author=notice.issuer,
                       leftMargin=28 * mm, rightMargin=26 * mm, topMargin=37 * mm,
                       bottomMargin=35 * mm).build(story)
+    return out.getvalue()
+
+
+def render_report(report: Report, *, font_path: str | None = None) -> bytes:
+    """The report as a PDF (bytes), one or more landscape A4 pages."""
+    font = _register_font(font_path)
+    plain = ParagraphStyle("plain", parent=_body(font), firstLineIndent=0)
+    title = ParagraphStyle("title", parent=plain, fontSize=18, leading=28, alignment=TA_CENTER)
+    centred = ParagraphStyle("lines", parent=plain, alignment=TA_CENTER)
+    small = ParagraphStyle("small", parent=plain, fontSize=9.5, leading=14)
+    right = ParagraphStyle("right", parent=plain, alignment=TA_RIGHT)
+    story = [Paragraph(escape(report.title), title)]
+    story += [Paragraph(escape(line), centred) for line in report.lines]
+    story += [Spacer(1, 5 * mm), _grid(report.rows, small), Spacer(1, 4 * mm)]
+    story += [Paragraph(escape(note), small) for note in report.notes]
+    if report.issuer:
+        story += [Spacer(1, 8 * mm), Paragraph(escape(report.issuer), right),
+                  Paragraph(escape(report.issued_on), right)]
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=landscape(A4), title=report.title,
+                      author=report.issuer or report.title, leftMargin=15 * mm,
+                      rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm
+                      ).build(story)
     return out.getvalue()

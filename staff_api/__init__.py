@@ -16,4 +16,5 @@ from staff_api import (  # noqa: E402,F401 - attach routes to bp
     licenses,
     notifications,
     ratings,
+    statistics,
 )

@@ -342,3 +342,135 @@ class RectificationDetail(RectificationOut):
     closing: dict[str, Any] | None
     actions: list[str] = Field(description="当前可执行的操作：verify | follow_up | close")
     history: list[dict[str, Any]] = Field(description="经办记录（谁、何时、做了什么）")
+
+
+# --- statistics (backend.services.statistics) ------------------------------------------------
+
+
+class StatisticsQuery(In):
+    period: Literal["day", "month", "year", "range"] = Field(
+        default="month", description="统计期间：日、月、年，或起止日期（range）；按北京时间")
+    day: date_type | None = Field(default=None, description="period=day：该日，默认今天")
+    month: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] | None = \
+        Field(default=None, description="period=month：YYYY-MM，默认本月")
+    year: int | None = Field(default=None, ge=calendar.FIRST_YEAR, le=calendar.LAST_YEAR,
+                             description="period=year：该年，默认本年")
+    since: date_type | None = Field(default=None, description="period=range：开始日期（含）")
+    until: date_type | None = Field(default=None,
+                                    description="period=range：结束日期（含），最长三年")
+    group_by: Literal["unit", "county", "industry", "province"] = Field(
+        default="unit", description="分组：审批单位、县（市、区）、行业或全省")
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="只统计该审批单位（管理员可选；审核人员只能是本单位）")
+
+
+class PeriodOut(BaseModel):
+    kind: str
+    first: date_type = Field(description="第一天（北京时间）")
+    last: date_type = Field(description="最后一天（含）")
+    label: str
+
+
+class SpreadOut(BaseModel):
+    count: int
+    average: float | None = Field(description="平均工作日，保留两位小数")
+    p90: int | None = Field(description="90% 分位（最近秩）")
+
+
+class ApplicationCounts(BaseModel):
+    received: int = Field(description="收件：期间内首次提交的申请")
+    accepted: int = Field(description="受理")
+    licensed: int = Field(description="发证")
+    refused: int = Field(description="不予许可")
+    not_accepted: int = Field(description="不予受理")
+    withdrawn: int = Field(description="提交后撤回")
+
+
+class LicenseTimeOut(BaseModel):
+    days: SpreadOut = Field(description="受理至发证的工作日（扣除整改暂停）")
+    promised_limit_average: float | None = Field(description="平均承诺时限（最长事项）")
+    legal_limit_average: float | None = Field(description="平均法定时限（最长事项）")
+    within_promised: int = Field(description="承诺时限内发证的件数")
+
+
+class ItemsOut(BaseModel):
+    decided: int = Field(description="审批单位期间内办结（准予或不予许可）的事项")
+    late: int = Field(description="超过办结期限的事项")
+    late_share: float | None
+    days: SpreadOut
+    promised_average: float | None
+    legal_average: float | None
+
+
+class WindowOut(BaseModel):
+    closed: int = Field(description="窗口办结：受理、不予受理、提交后撤回")
+    with_supplements: int = Field(description="其中经过补正的")
+    supplement_share: float | None
+    deferred_cases: int = Field(description="容缺受理的件数")
+    deferred_materials: int = Field(description="容缺的材料份数")
+    deferred_share: float | None = Field(description="容缺受理件数 ÷ 受理件数")
+
+
+class InspectionsOut(BaseModel):
+    concluded: int = Field(description="办结（通过或未通过）的联合现场核查")
+    passed_first_visit: int = Field(description="首次核查即通过（无整改）")
+    first_visit_pass_rate: float | None
+
+
+class DividendOut(BaseModel):
+    cases: int = Field(description="期间内发证的件数")
+    trips_average: float | None = Field(description="平均跑窗口次数（帮办代办到场的天数）")
+    online_cases: int = Field(description="全程网办（零跑腿）的件数")
+    materials_average: float | None = Field(description="平均提交材料（份，共享材料只交一次）")
+    separate_materials_average: float | None = Field(
+        description="各许可分别办理时需提交材料之和的平均")
+    working_days_average: float | None
+    legal_days_sum_average: float | None = Field(description="各事项法定时限之和的平均")
+    working_days_saved_average: float | None
+
+
+class RatingsOut(BaseModel):
+    rated: int
+    dissatisfied: int = Field(description="不满意及非常不满意")
+    dissatisfied_share: float | None
+    rectification_tasks: int
+    rectification_overdue: int
+
+
+class StatisticsRow(BaseModel):
+    key: str = Field(description="分组代码：单位代码、县级区划代码、行业代码或 all")
+    name: str
+    applications: ApplicationCounts
+    license_time: LicenseTimeOut
+    items: ItemsOut
+    window: WindowOut
+    inspections: InspectionsOut
+    dividend: DividendOut
+    ratings: RatingsOut | None = Field(description="好差评；评价数据未接入时为空")
+
+
+class StatisticsOut(BaseModel):
+    period: PeriodOut
+    group_by: str
+    unit: Unit | None = Field(description="统计限定的审批单位（审核人员为本单位）")
+    rows: list[StatisticsRow]
+    total: StatisticsRow = Field(description="合计（按单位分组时每件申请只计一次）")
+
+
+class LowVolumeQuery(In):
+    year: int | None = Field(default=None, ge=calendar.FIRST_YEAR, le=calendar.LAST_YEAR,
+                             description="统计年度；默认截至今天的近一年")
+
+
+class IndustryVolumeOut(BaseModel):
+    code: str
+    name: str
+    category: str
+    flagged: bool = Field(description="收件少于门槛，建议评估是否调整出目录")
+    figures: StatisticsRow
+
+
+class LowVolumeOut(BaseModel):
+    period: PeriodOut
+    threshold: int = Field(description="STATISTICS_LOW_VOLUME_CASES：一年收件少于此数即标记")
+    industries: list[IndustryVolumeOut]

@@ -46,6 +46,8 @@ RULES = {
     "staff.set_item_status": "license.item_status",
     "staff.catalog_versions": "catalog.view",
     "staff.catalog_estimates": "catalog.view",
+    "staff.catalog_low_volume": "catalog.view",
+    "staff.statistics_figures": "statistics.view",
     "staff.list_deliveries": "notifications.admin",
     "staff.delivery_summary": "notifications.admin",
     "staff.get_delivery": "notifications.admin",

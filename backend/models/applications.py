@@ -80,7 +80,8 @@ class ApplicationItem(Base):
     reason: Mapped[str] = mapped_column(String(500))  # why the item is in the bundle
     promised_days: Mapped[int] = mapped_column(default=0)
     due_on: Mapped[date | None] = mapped_column(index=True)  # working-day deadline
-    decided_at: Mapped[datetime | None]
+    # statistics read the items decided in a period (backend.services.statistics)
+    decided_at: Mapped[datetime | None] = mapped_column(index=True)
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
     opinion: Mapped[str | None] = mapped_column(String(1000))  # 审查意见 or legal reason
     applicant_consents_to_drop: Mapped[bool] = mapped_column(default=False)
@@ -136,6 +137,8 @@ class ApplicationEvent(Base):
     """The timeline, append-only: who did what, when, in words the applicant reads."""
 
     __tablename__ = "application_events"
+    # statistics count the events of one kind in a period (backend.services.statistics)
+    __table_args__ = (Index("ix_application_events_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)

@@ -48,6 +48,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "rating.record_at_window": frozenset({"window_commissioner"}),
     "rectification.view": frozenset({"unit_reviewer", "system_admin"}),
     "rectification.act": frozenset({"unit_reviewer"}),
+    # 统计与绩效考评: administrators see every unit, a unit's reviewers their own unit only
+    # (the object check is backend.services.statistics.scope_of)
+    "statistics.view": frozenset({"system_admin", "catalog_admin", "unit_reviewer"}),
+    "statistics.view_all": frozenset({"system_admin", "catalog_admin"}),
 }
 
 

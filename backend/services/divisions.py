@@ -31,3 +31,13 @@ def name_of(code: str) -> str:
     if code in table.cities:
         return table.cities[code]
     return table.counties[code][1] if code in table.counties else code
+
+
+def county_name(code: str) -> str:
+    """A county code with its city, as statistics name a county (太原市小店区); a code not in
+    the table as it is."""
+    table = entity.load_divisions()
+    if code not in table.counties:
+        return code
+    city, name = table.counties[code]
+    return f"{table.cities[city]}{name}"

@@ -1,0 +1,105 @@
+"""统计分析 and 绩效考评 in the console: the figures of a period by unit, county or industry
+(tables and CSV), and each unit's monthly scorecard (table, PDF, Excel).
+
+The same services as the staff API's ``GET /statistics`` (staff_api/statistics.py):
+administrators see every unit, a unit's reviewer only their own (``statistics.scope_of``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from flask import current_app, render_template, request
+from pydantic import Field, StringConstraints
+
+from backend.errors import RuleViolation
+from backend.extensions import db
+from backend.security import permissions
+from backend.services import departments, scorecard, statistics
+from console import bp
+from console.forms import problem_of
+from console.forms import query as query_of
+from console.session import current_staff
+from media import tables
+from staff_api.schemas import In, StatisticsQuery
+from staff_api.statistics import period_of
+
+
+def _figures(query: StatisticsQuery) -> tuple[statistics.Figures, dict | None]:
+    """The figures the query asks for; a period it names wrongly is told in place and the
+    current month shown instead."""
+    problem = None
+    try:
+        period = period_of(query)
+    except RuleViolation as error:
+        problem, period = problem_of(error), statistics.period_of("month")
+    return statistics.figures(db.session, staff=current_staff(), period=period,
+                              group_by=query.group_by, unit=query.unit), problem
+
+
+@bp.get("/statistics")
+def statistics_page():
+    """The figures of a period as tables, one per kind of figure, with the total."""
+    query = query_of(StatisticsQuery)
+    figures, problem = _figures(query)
+    staff = current_staff()
+    units = departments.units(db.session) \
+        if permissions.allowed(staff.role, "statistics.view_all") else None
+    args = {k: v for k, v in request.args.items() if v}
+    return render_template(
+        "statistics/page.html", title="统计分析", figures=figures, query=query,
+        sections=statistics.sections_of(figures), groupings=statistics.GROUPINGS,
+        kinds=statistics.PERIOD_KINDS, units=units, args=args,
+        problem=problem), 422 if problem else 200
+
+
+@bp.get("/statistics.csv")
+def statistics_csv():
+    """The same figures as one CSV table (UTF-8 with BOM, for Excel)."""
+    query = query_of(StatisticsQuery)
+    figures = statistics.figures(db.session, staff=current_staff(), period=period_of(query),
+                                 group_by=query.group_by, unit=query.unit)
+    name = f"statistics-{figures.period.slug}-{figures.group_by}.csv"
+    return tables.csv_bytes(statistics.table(figures)), 200, {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f"attachment; filename={name}"}
+
+
+class MonthQuery(In):
+    month: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] | None = \
+        Field(default=None)
+
+
+def _card() -> scorecard.Scorecard:
+    return scorecard.monthly(db.session, staff=current_staff(),
+                             weights=current_app.extensions["scorecard_weights"],
+                             month=query_of(MonthQuery).month)
+
+
+@bp.get("/scorecard")
+def scorecard_page():
+    """Each unit's monthly score (a reviewer: their own unit), with its marks."""
+    card = _card()
+    return render_template("statistics/scorecard.html", title="绩效考评", card=card,
+                           rows=scorecard.rows(card, text=True),
+                           month=f"{card.period.first:%Y-%m}")
+
+
+@bp.get("/scorecard.pdf")
+def scorecard_pdf():
+    """The scorecard printed (landscape A4), shown in the browser."""
+    card = _card()
+    pdf = scorecard.pdf(card, font_path=current_app.extensions["settings"].LICENSE_FONT_PATH
+                        or None)
+    return pdf, 200, {"Content-Type": "application/pdf",
+                      "Content-Disposition": f"inline; filename=scorecard-"
+                                             f"{card.period.slug}.pdf"}
+
+
+@bp.get("/scorecard.xlsx")
+def scorecard_xlsx():
+    """The scorecard and the month's figures by unit as an Excel workbook."""
+    card = _card()
+    return scorecard.workbook(card), 200, {
+        "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "Content-Disposition": f"attachment; filename=scorecard-{card.period.slug}.xlsx"}

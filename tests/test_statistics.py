@@ -1,0 +1,263 @@
+"""改革成效统计 (backend/services/statistics.py) over the office month of tests/reform_cases.py,
+whose right answers are worked out by hand in the comments: counts, working days, shares
+and the reform's dividend by county, unit and in total; period boundaries in China time;
+who may see which unit; and a fixed number of queries whatever the number of cases."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+
+from backend.errors import FieldsInvalid, NotFound, PermissionDenied
+from backend.services import statistics
+from tests.conftest import STAFF_PASSWORD
+from tests.reform_cases import XIAODIAN, YINGZE, build, day
+from tests.test_app import assert_envelope, bad_fields
+from tests.test_workflow import STAFF, statements
+
+MARCH = statistics.month_period(2025, 3)
+
+
+@pytest.fixture
+def office(app):
+    return build(app)[0]
+
+
+def by_key(figures: statistics.Figures) -> dict[str, statistics.Row]:
+    return {row.key: row for row in figures.rows}
+
+
+def test_march_by_county_and_in_total(office, session):
+    figures = statistics.figures(session, staff=office.staff["admin"], period=MARCH,
+                                 group_by="county")
+    rows = by_key(figures)
+    assert [r.name for r in figures.rows] == ["太原市小店区", "太原市迎泽区"]
+    xiaodian, yingze, total = rows[XIAODIAN], rows[YINGZE], figures.total
+
+    # 收件: A 03-03, C 03-01 00:30 CST, E | D; B (02-27) and H (04-01 00:10 CST) are not March's
+    # 受理 A, C | B; 发证 A | B; 不予许可 C; 不予受理 D; 撤回 E (F was only a draft)
+    assert asdict(xiaodian.applications) == {"received": 3, "accepted": 2, "licensed": 1,
+                                             "refused": 1, "not_accepted": 0, "withdrawn": 1}
+    assert asdict(yingze.applications) == {"received": 1, "accepted": 1, "licensed": 1,
+                                           "refused": 0, "not_accepted": 1, "withdrawn": 0}
+    assert asdict(total.applications) == {"received": 4, "accepted": 3, "licensed": 2,
+                                          "refused": 1, "not_accepted": 1, "withdrawn": 1}
+
+    # the window: closed A, C, E | B, D; A had a 补正 notice; B was accepted with 3 容缺
+    assert asdict(xiaodian.window) == {
+        "closed": 3, "with_supplements": 1, "supplement_share": 0.3333,
+        "deferred_cases": 0, "deferred_materials": 0, "deferred_share": 0.0}
+    assert asdict(yingze.window) == {
+        "closed": 2, "with_supplements": 0, "supplement_share": 0.0,
+        "deferred_cases": 1, "deferred_materials": 3, "deferred_share": 1.0}
+    assert asdict(total.window) == {
+        "closed": 5, "with_supplements": 1, "supplement_share": 0.2,
+        "deferred_cases": 1, "deferred_materials": 3, "deferred_share": 0.3333}
+
+    # joint inspections concluded: A passed at the first visit; B only after rectification
+    assert asdict(xiaodian.inspections) == {"concluded": 1, "passed_first_visit": 1,
+                                            "first_visit_pass_rate": 1.0}
+    assert asdict(yingze.inspections) == {"concluded": 1, "passed_first_visit": 0,
+                                          "first_visit_pass_rate": 0.0}
+    assert total.inspections.first_visit_pass_rate == 0.5
+
+    # acceptance to license: A 03-05 → 03-18 = 9 working days (limits 15 / 35);
+    # B 03-03 → 03-17 = 10, less 3 paused = 7 (limits 5 / 10)
+    assert asdict(xiaodian.license_time) == {
+        "days": {"count": 1, "average": 9.0, "p90": 9}, "promised_limit_average": 15.0,
+        "legal_limit_average": 35.0, "within_promised": 1}
+    assert asdict(yingze.license_time) == {
+        "days": {"count": 1, "average": 7.0, "p90": 7}, "promised_limit_average": 5.0,
+        "legal_limit_average": 10.0, "within_promised": 0}
+    assert asdict(total.license_time) == {
+        "days": {"count": 2, "average": 8.0, "p90": 9}, "promised_limit_average": 10.0,
+        "legal_limit_average": 22.5, "within_promised": 1}
+
+    # items decided: A fire 2 days (limit 3, legal 10), A 网吧 5 (15, 35), C 书店 2 (10, 20);
+    # B food 6 net, decided 03-14 after its deadline 03-13 (5, 10)
+    assert asdict(xiaodian.items) == {
+        "decided": 3, "late": 0, "late_share": 0.0,
+        "days": {"count": 3, "average": 3.0, "p90": 5},
+        "promised_average": 9.33, "legal_average": 21.67}
+    assert asdict(yingze.items) == {
+        "decided": 1, "late": 1, "late_share": 1.0,
+        "days": {"count": 1, "average": 6.0, "p90": 6},
+        "promised_average": 5.0, "legal_average": 10.0}
+    assert asdict(total.items) == {
+        "decided": 4, "late": 1, "late_share": 0.25,
+        "days": {"count": 4, "average": 3.75, "p90": 6},
+        "promised_average": 8.25, "legal_average": 18.75}
+
+    # the dividend: A online, 10 materials once against 13 apart, 9 days against 35 + 10;
+    # B one trip to the window, 7 against 7, 7 days against 10
+    assert asdict(xiaodian.dividend) == {
+        "cases": 1, "trips_average": 0.0, "online_cases": 1, "materials_average": 10.0,
+        "separate_materials_average": 13.0, "working_days_average": 9.0,
+        "legal_days_sum_average": 45.0, "working_days_saved_average": 36.0}
+    assert asdict(yingze.dividend) == {
+        "cases": 1, "trips_average": 1.0, "online_cases": 0, "materials_average": 7.0,
+        "separate_materials_average": 7.0, "working_days_average": 7.0,
+        "legal_days_sum_average": 10.0, "working_days_saved_average": 3.0}
+    assert asdict(total.dividend) == {
+        "cases": 2, "trips_average": 0.5, "online_cases": 1, "materials_average": 8.5,
+        "separate_materials_average": 10.0, "working_days_average": 8.0,
+        "legal_days_sum_average": 27.5, "working_days_saved_average": 19.5}
+    assert total.ratings is None and xiaodian.ratings is None  # no ratings service answers
+    for row in figures.rows + [total]:  # plain numbers on every database (no DECIMAL)
+        assert_plain_numbers(asdict(row))
+
+
+def assert_plain_numbers(values: dict) -> None:
+    for name, value in values.items():
+        if isinstance(value, dict):
+            assert_plain_numbers(value)
+        elif name not in {"key", "name"}:
+            assert value is None or type(value) in {int, float}, (name, value)
+
+
+def test_march_by_unit_counts_a_case_under_each_of_its_units(office, session):
+    figures = statistics.figures(session, staff=office.staff["catalog"], period=MARCH)
+    rows = by_key(figures)
+    assert figures.rows[0].key == "approval_bureau"  # every unit, in the catalog's order
+    assert {"market", "tobacco", "ecology"} <= set(rows)
+    bureau, fire = rows["approval_bureau"], rows["fire"]
+    # every case has an item of the approval bureau; only A one of fire
+    assert asdict(bureau.applications) == asdict(figures.total.applications)
+    assert asdict(fire.applications) == {"received": 1, "accepted": 1, "licensed": 1,
+                                         "refused": 0, "not_accepted": 0, "withdrawn": 0}
+    assert fire.window.supplement_share == 1.0 and fire.inspections.concluded == 1
+    # each unit's own items: the bureau 5 (A), 6 late (B), 2 (C); fire 2 (A)
+    assert asdict(bureau.items) == {
+        "decided": 3, "late": 1, "late_share": 0.3333,
+        "days": {"count": 3, "average": 4.33, "p90": 6},
+        "promised_average": 10.0, "legal_average": 21.67}
+    assert asdict(fire.items) == {
+        "decided": 1, "late": 0, "late_share": 0.0,
+        "days": {"count": 1, "average": 2.0, "p90": 2},
+        "promised_average": 3.0, "legal_average": 10.0}
+    assert fire.license_time.days.average == 9.0 and fire.dividend.trips_average == 0.0
+    assert asdict(rows["tobacco"].applications)["received"] == 0
+    assert figures.total.applications.received == 4  # each case once
+
+
+@pytest.mark.parametrize(("kind", "values", "received", "licensed", "decided"), [
+    # 03-01 00:30 CST is 02-28 16:30 UTC: March's, and that day's only
+    ("day", {"day": day(3, 1)}, 1, 0, 0),
+    ("month", {"month": "2025-02"}, 1, 0, 0),  # B on 02-27; not C
+    ("month", {"month": "2025-04"}, 1, 0, 0),  # H at 04-01 00:10 CST (03-31 in UTC)
+    ("year", {"year": 2025}, 6, 2, 4),
+    ("range", {"since": day(3, 14), "until": day(3, 17)}, 1, 1, 1),  # D; B; B's food item
+])
+def test_period_boundaries_are_china_days(office, session, kind, values, received, licensed,
+                                          decided):
+    period = statistics.period_of(kind, **values)
+    total = statistics.figures(session, staff=office.staff["admin"], period=period,
+                               group_by="province").total
+    assert (total.applications.received, total.applications.licensed,
+            total.items.decided) == (received, licensed, decided)
+
+
+def test_period_requests_are_checked():
+    assert statistics.period_of("month", month="2025-12").last == day(12, 31)
+    assert statistics.period_of("year", year=2024).label == "2024年"
+    for kind, values, field in [("month", {"month": "2025-13"}, "month"),
+                                ("range", {"since": day(3, 2)}, "until"),
+                                ("range", {"since": day(3, 2), "until": day(3, 1)}, "until"),
+                                ("range", {"since": day(1, 1), "until": day(12, 31).replace(
+                                    year=2028)}, "until"),
+                                ("week", {}, "period")]:
+        with pytest.raises(FieldsInvalid) as refused:
+            statistics.period_of(kind, **values)
+        assert refused.value.code == "STATISTICS_PERIOD_INVALID"
+        assert [f["field"] for f in refused.value.details["fields"]] == [field]
+
+
+def test_a_unit_reviewer_sees_only_their_own_unit(office, session):
+    fire = office.staff["fire"]
+    figures = statistics.figures(session, staff=fire, period=MARCH, group_by="county")
+    assert figures.unit == "fire" and figures.unit_name == "消防救援机构"
+    # only A (网吧, 小店区) holds a fire item
+    assert [r.key for r in figures.rows] == [XIAODIAN]
+    assert figures.total.applications.received == 1
+    assert figures.total.items.decided == 1  # the fire item only, not A's 网吧 item
+    own = statistics.figures(session, staff=fire, period=MARCH, unit="fire")
+    assert [r.key for r in own.rows] == ["fire"]
+    for other in ("approval_bureau", "no-such-unit"):
+        with pytest.raises(NotFound) as hidden:
+            statistics.figures(session, staff=fire, period=MARCH, unit=other)
+        assert hidden.value.code == "STATISTICS_UNIT_NOT_FOUND"
+    with pytest.raises(NotFound):
+        statistics.figures(session, staff=office.staff["admin"], period=MARCH,
+                           unit="no-such-unit")
+    with pytest.raises(PermissionDenied):
+        statistics.figures(session, staff=office.staff["window"], period=MARCH)
+
+
+def test_query_count_does_not_grow_with_the_cases(app, office, session):
+    admin = office.staff["admin"]
+    statistics.figures(session, staff=admin, period=MARCH)  # the staff row and catalog read
+    for group_by in statistics.GROUPINGS:
+        one_case = statements(app, lambda g=group_by: statistics.figures(
+            session, staff=admin, period=statistics.period_of("day", day=day(3, 18)),
+            group_by=g))
+        every_case = statements(app, lambda g=group_by: statistics.figures(
+            session, staff=admin, period=MARCH, group_by=g))
+        assert len(every_case) == len(one_case) <= 10, "\n".join(s[:70] for s in every_case)
+
+
+def staff_token(client, username: str) -> dict[str, str]:
+    resp = client.post("/api/staff/v1/auth/login",
+                       json={"username": username, "password": STAFF_PASSWORD})
+    assert resp.status_code == 200, resp.json
+    return {"Authorization": f"Bearer {resp.json['token']}"}
+
+
+def test_the_staff_api_answers_the_same_figures(office, client, session):
+    admin = staff_token(client, "stat-admin")
+    resp = client.get(f"{STAFF}/statistics?period=month&month=2025-03&group_by=county",
+                      headers=admin)
+    assert resp.status_code == 200, resp.json
+    same = statistics.figures(session, staff=office.staff["admin"], period=MARCH,
+                              group_by="county")
+    assert resp.json["period"] == {"kind": "month", "first": "2025-03-01",
+                                   "last": "2025-03-31", "label": "2025年3月"}
+    assert resp.json["rows"] == [asdict(r) for r in same.rows]
+    assert resp.json["total"] == asdict(same.total) and resp.json["unit"] is None
+    assert resp.json["total"]["dividend"]["separate_materials_average"] == 10.0
+
+    fire = staff_token(client, "stat-fire")
+    own = client.get(f"{STAFF}/statistics?month=2025-03", headers=fire).json
+    assert own["unit"] == {"code": "fire", "name": "消防救援机构"}
+    assert [r["key"] for r in own["rows"]] == ["fire"]
+    assert_envelope(client.get(f"{STAFF}/statistics?unit=approval_bureau", headers=fire),
+                    404, "STATISTICS_UNIT_NOT_FOUND")
+    fields = bad_fields(client.get(f"{STAFF}/statistics?period=range&since=2025-03-02",
+                                   headers=admin), 422, "STATISTICS_PERIOD_INVALID")
+    assert {name: f["code"] for name, f in fields.items()} == {"until": "DATE_REQUIRED"}
+    assert_envelope(client.get(f"{STAFF}/statistics?month=2025-13", headers=admin),
+                    422, "REQUEST_INVALID")
+    assert_envelope(client.get(f"{STAFF}/statistics", headers=staff_token(
+        client, "stat-coordinator")), 403, "FORBIDDEN_ROLE")
+
+
+def test_industries_with_few_cases_are_flagged_for_the_catalog_administrator(
+        office, client, set_settings):
+    set_settings(STATISTICS_LOW_VOLUME_CASES=2)
+    catalog_admin = staff_token(client, "stat-catalog")
+    resp = client.get(f"{STAFF}/catalog/low-volume?year=2025", headers=catalog_admin)
+    assert resp.status_code == 200, resp.json
+    body = resp.json
+    assert body["threshold"] == 2 and body["period"]["label"] == "2025年"
+    by_code = {i["code"]: i for i in body["industries"]}
+    # 2025: 书店 C, D, E, H (4: kept); 网吧 A and 咖啡馆 B (1 each); the rest none
+    assert by_code["bookstore"]["flagged"] is False
+    assert by_code["bookstore"]["figures"]["applications"]["received"] == 4
+    assert (by_code["internet_cafe"]["flagged"], by_code["cafe"]["flagged"]) == (True, True)
+    assert by_code["internet_cafe"]["figures"]["license_time"]["days"]["average"] == 9.0
+    assert by_code["ktv"]["flagged"] and by_code["ktv"]["figures"]["applications"][
+        "received"] == 0
+    assert body["industries"][-1]["code"] == "bookstore"  # the flagged first, fewest first
+    assert len(body["industries"]) == 28
+    assert_envelope(client.get(f"{STAFF}/catalog/low-volume", headers=staff_token(
+        client, "stat-fire")), 403, "FORBIDDEN_ROLE")
