@@ -369,7 +369,7 @@ def ratings_by_group(session: Session, *, period: Period, group_by: str,
         dissatisfied=f.ratings.get("dissatisfied", 0) + f.ratings.get("very_dissatisfied", 0),
         dissatisfied_share=f.dissatisfied_share, rectification_tasks=f.tasks_opened,
         rectification_overdue=f.tasks_overdue) for code, f in by_unit.items()}
-    if group_by == "unit":
+    if group_by == "unit" or not found:
         return found
     rated = sum(r.rated for r in found.values())
     dissatisfied = sum(r.dissatisfied for r in found.values())
