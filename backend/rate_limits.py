@@ -137,8 +137,7 @@ class SharedLimit:
         except RedisError:
             if not current_app.config["RATELIMIT_SWALLOW_ERRORS"]:
                 raise
-            log.warning("rate limit storage out of reach: request let through",
-                        exc_info=True, extra={"scope": self.scope})
+            _warn_once_a_minute(self.scope)
             allowed = True
         if not allowed:
             response = self.on_breach and self.on_breach(
@@ -152,6 +151,19 @@ class SharedLimit:
         if client is None or not isinstance(storage, RedisStorage):
             return limiter.limiter.hit(item, *args)
         return _held.take(client, storage.prefixed_key(item.key_for(*args)), item)
+
+
+_warned = [0.0]  # when the last "out of reach" line was written
+
+
+def _warn_once_a_minute(scope: str) -> None:
+    """While Redis is down every request is let through: one line a minute says so, not a
+    traceback per request (a busy scanner would write megabytes of them)."""
+    now = time.monotonic()
+    if now - _warned[0] >= 60:
+        _warned[0] = now
+        log.warning("rate limit storage out of reach: requests let through (said once a "
+                    "minute)", exc_info=True, extra={"scope": scope})
 
 
 def forget_held() -> None:

@@ -3,6 +3,7 @@ two instances stand for two gunicorn workers."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -10,6 +11,7 @@ import redis
 
 from backend.security.signatures import ParsedScan
 from backend.services.verification import Verdicts
+from tests import servers
 
 CODE = ParsedScan("1401052026010000001X", 1, "k1", "sig")
 OTHER = ParsedScan("1401052026010000002X", 1, "k1", "sig")
@@ -70,3 +72,30 @@ def test_without_redis_one_process_keeps_and_drops_its_own(redis_url):
     assert verdicts.get(CODE) == VALID
     verdicts.changed([CODE.license_no])
     assert verdicts.get(CODE) is None
+
+
+def test_a_redis_that_hangs_is_found_and_nothing_is_kept_until_it_answers(tmp_path):
+    """A hung Redis closes no connection: the change channel is pinged, and a worker whose
+    pings go unanswered keeps nothing (every scan reads the database) until Redis answers
+    again, then keeps verdicts afresh."""
+    server = servers.start_redis(tmp_path)
+    client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
+    verdicts = Verdicts(client, seconds=600, entries=100)
+    try:
+        verdicts.get(CODE)
+        assert eventually(lambda: verdicts.keeping)
+        verdicts.put(CODE, VALID, verdicts.generation)
+        assert verdicts.get(CODE) == VALID
+        server.process.send_signal(signal.SIGSTOP)  # hangs: every connection stays open
+        assert eventually(lambda: not verdicts.keeping, seconds=6)
+        assert verdicts.get(CODE) is None
+        verdicts.put(CODE, VALID, verdicts.generation)
+        assert verdicts.get(CODE) is None  # not kept while the channel is lost
+        server.process.send_signal(signal.SIGCONT)
+        assert eventually(lambda: verdicts.keeping, seconds=10)
+        verdicts.put(CODE, VALID, verdicts.generation)
+        assert verdicts.get(CODE) == VALID
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        client.close()
+        server.stop()

@@ -177,12 +177,14 @@ class Verdicts:
     signature check is skipped only for a byte-identical code), for LICENSE_CACHE_SECONDS, at
     most LICENSE_CACHE_ENTRIES of them (least recently used go first). A committed change of
     a license drops its verdicts here at once and, through Redis pub/sub (``CHANNEL``), in
-    every other web process within milliseconds. A process that loses its subscription drops
-    all it holds and keeps nothing until it is subscribed again; a verdict read from the
-    database while a change was being announced is not kept (``generation``).
+    every other web process within milliseconds. A process that loses its subscription (also
+    a Redis that stops answering: found within 3 s by pings) drops all it holds and keeps
+    nothing until it is subscribed again; a verdict read from the database while a change
+    was being announced is not kept (``generation``).
     """
 
     CHANNEL = "license:changed"
+    PING_SECONDS = 1.0
 
     def __init__(self, redis: redis_lib.Redis | None, *, seconds: int, entries: int) -> None:
         self._redis, self._lock = redis, threading.Lock()
@@ -242,18 +244,10 @@ class Verdicts:
 
     def _listen(self) -> None:
         while True:
+            pubsub = self._redis.pubsub()
             try:
-                pubsub = self._redis.pubsub()
                 pubsub.subscribe(self.CHANNEL)
-                while True:
-                    message = pubsub.get_message(timeout=5.0)
-                    if message is None:
-                        continue
-                    if message["type"] == "subscribe":  # also after redis-py reconnects
-                        self.clear()  # what was announced before it was not heard
-                        self._subscribed = True
-                    elif message["type"] == "message":
-                        self._drop([message["data"].decode()])
+                self._hear(pubsub)
             except Exception:  # a thread that stops would keep stale verdicts forever
                 if self._subscribed:  # once per outage
                     log.warning("license change channel lost: verdicts dropped, none kept "
@@ -261,6 +255,27 @@ class Verdicts:
                 self._subscribed = False
                 self.clear()
                 time.sleep(1)
+            finally:
+                pubsub.close()
+
+    def _hear(self, pubsub) -> None:
+        """Until the channel fails: a silent channel is pinged every PING_SECONDS, and one
+        that does not answer within 3 of them is lost (a Redis that hangs closes nothing, and
+        a change announced meanwhile would never be heard)."""
+        heard = time.monotonic()
+        while True:
+            message = pubsub.get_message(timeout=self.PING_SECONDS)
+            if message is not None:
+                heard = time.monotonic()
+                if message["type"] == "subscribe":  # also after redis-py reconnects
+                    self.clear()  # what was announced before it was not heard
+                    self._subscribed = True
+                elif message["type"] == "message":
+                    self._drop([message["data"].decode()])
+            elif time.monotonic() - heard > 3 * self.PING_SECONDS:
+                raise redis_lib.ConnectionError("the license change channel does not answer")
+            else:
+                pubsub.ping()
 
 
 def public(session: Session, verdicts: Verdicts, *, code: signatures.ParsedScan | None,
