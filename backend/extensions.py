@@ -63,7 +63,8 @@ def rollback_only_when_open(engine: Engine) -> None:
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _ended(conn) -> None:
-        conn.connection.info["ended"] = True
+        if not conn.invalidated:  # a lost connection is discarded, not reset
+            conn.connection.info["ended"] = True
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_connection, record, state) -> None:

@@ -14,8 +14,10 @@ signing time in the signature dictionary. With a timestamp service (RFC 3161) it
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -99,7 +101,7 @@ class PadesSealer:
             new_field_spec=fields.SigFieldSpec(FIELD_NAME, on_page=0, box=box))
         writer = IncrementalPdfFileWriter(BytesIO(pdf))
         try:
-            return signer.sign_pdf(writer).getvalue()
+            return run_async(signer.async_sign_pdf(writer)).getvalue()
         except timestamps.TimestampRequestError as error:
             raise SealError(f"timestamp service: {error}") from error
 
@@ -250,3 +252,15 @@ def _draw_arc_text(mask: Image.Image, text: str, font_path: str, *, radius: floa
         x = centre + baseline_radius * math.sin(math.radians(angle)) - glyph_size
         y = centre - baseline_radius * math.cos(math.radians(angle)) - glyph_size
         mask.paste(255, (round(x), round(y)), tile)
+
+
+def run_async(coroutine):
+    """Run one of pyHanko's coroutines to its end. Its synchronous calls start an event loop
+    of their own (``asyncio.run``), which a thread already running one refuses (a test
+    driving Chromium, an asynchronous server): there it runs in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1, thread_name_prefix="seal") as pool:
+        return pool.submit(asyncio.run, coroutine).result()

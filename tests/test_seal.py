@@ -28,7 +28,7 @@ from pyhanko.keys.internal import (
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.timestamps import DummyTimeStamper
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
@@ -38,7 +38,7 @@ from backend.security import seals, signatures
 from backend.services.licenses import SEAL_REASON
 from config.settings import SettingsError, load
 from media import render
-from media.seal import FIELD_NAME, SEAL_RED, PadesSealer, load_signer, seal_image
+from media.seal import FIELD_NAME, SEAL_RED, PadesSealer, load_signer, run_async, seal_image
 from tests import seal_files, servers
 from tests.conftest import make_settings
 from tests.test_app import PRODUCTION, assert_envelope
@@ -55,7 +55,7 @@ def validation(pdf: bytes, trust_root: Path | None = None) -> PdfSignatureStatus
     [signature] = PdfFileReader(BytesIO(pdf)).embedded_signatures  # strict reading
     context = ValidationContext(trust_roots=[load_cert_from_pemder(str(root))],
                                 allow_fetching=False)
-    return validate_pdf_signature(signature, context)
+    return run_async(async_validate_pdf_signature(signature, context))
 
 
 def assert_sealed(pdf: bytes, *, authority: str) -> PdfSignatureStatus:
@@ -315,9 +315,9 @@ def test_a_timestamp_service_makes_the_seal_pades_b_t(timestamp_service):
                          reason=SEAL_REASON, box=pdf.seal_box)
     [signature] = PdfFileReader(BytesIO(signed)).embedded_signatures
     trust = load_cert_from_pemder(str(authority.ca_cert))
-    status = validate_pdf_signature(
+    status = run_async(async_validate_pdf_signature(
         signature, ValidationContext(trust_roots=[trust], allow_fetching=False),
-        ts_validation_context=ValidationContext(trust_roots=[tsa_root], allow_fetching=False))
+        ts_validation_context=ValidationContext(trust_roots=[tsa_root], allow_fetching=False)))
     assert status.bottom_line and status.timestamp_validity is not None
     assert status.timestamp_validity.trusted and status.timestamp_validity.intact
     assert abs(status.timestamp_validity.timestamp - datetime.now(UTC)) < timedelta(minutes=5)
