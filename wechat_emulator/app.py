@@ -182,7 +182,7 @@ Handler = Callable[[dict[str, str], Any], dict[str, Any]]
 
 
 class ResetConnection(ConnectionResetError):
-    """Raised past Flask (``_resetting``) so that the server resets the client's connection
+    """Raised past Flask (``resetting``) so that the server resets the client's connection
     (``server.EmulatorServer``) instead of sending the answer."""
 
 
@@ -485,8 +485,9 @@ def _mask_secret(body: Any) -> Any:
     return body
 
 
-def _resetting(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a call marked for a reset into ``ResetConnection`` before a byte is answered."""
+def resetting(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a call marked for a reset (``environ[RESET_KEY]``) into ``ResetConnection``
+    before a byte is answered (any emulator served by ``server.EmulatorServer``)."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         answer = wsgi_app(environ, start_response)
@@ -501,7 +502,7 @@ def _resetting(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
 def create_app(appid: str, secret: str) -> Flask:
     """The emulator as a Flask app, for one mini-program ``appid``/``secret``."""
     app = Flask(__name__)
-    app.wsgi_app = _resetting(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = resetting(app.wsgi_app)  # type: ignore[method-assign]
     emulator = Emulator(appid, secret)
     app.extensions["wechat_emulator"] = emulator
 
