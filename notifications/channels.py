@@ -233,7 +233,7 @@ def send_webhook(http: requests.Session, *, url: str, secret: str, record_id: st
         return Result(RETRY, "transient", f"network: {type(error).__name__}")
     if 200 <= resp.status_code < 300:
         return Result(SENT)
-    text = f"HTTP {resp.status_code} {_phrase(resp.status_code)}".rstrip()
+    text = f"HTTP {resp.status_code} {status_phrase(resp.status_code)}".rstrip()
     if resp.status_code == 410:
         return Result(REFUSED, "gone", text)
     return Result(RETRY, "transient" if resp.status_code >= 500 else "rejected", text)
@@ -244,7 +244,8 @@ def _forbidden(error: addresses.ForbiddenAddress) -> Result:
                   f"推送地址指向{error.kind}（{error.address}），已拒绝发送；请改为公网地址后重发")
 
 
-def _phrase(status: int) -> str:
+def status_phrase(status: int) -> str:
+    """The standard reason of an HTTP status (``Service Unavailable``), or nothing."""
     try:
         return HTTPStatus(status).phrase
     except ValueError:
