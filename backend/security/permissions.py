@@ -43,6 +43,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "license.handle_requests": frozenset({"window_commissioner", "unit_reviewer"}),
     "license.review_change": frozenset({"unit_reviewer"}),
     "license.item_status": frozenset({"unit_reviewer"}),
+    # who downloaded a license's e-licenses, why and from where (client addresses)
+    "license.downloads": frozenset({"system_admin"}),
 }
 
 
