@@ -12,8 +12,11 @@ Each outbox row is ONE delivery (``channel`` + ``target``) and moves through::
        ▲                  │  └──────────▶ refused (for good: configuration error, the user's
        └── retry, backed  │                 decision) · skipped (nothing to send: no quota,
            off by class ◀─┘                 no endpoint) · failed (attempts exhausted)
-                          └─ lease expired ▶ webhook: pending again (the receiver dedupes)
+                          └─ lease expired ▶ webhook, library: pending again (they dedupe)
                                             WeChat: uncertain (never resent, see below)
+
+Pushes to the province's e-license library (channel ``elicense``) are written the same way,
+one per e-license event, by ``backend.services.elicense_library.queue``.
 
 The worker (``notifications.delivery``) claims rows with ``SELECT … FOR UPDATE SKIP LOCKED``
 on MariaDB and a compare-and-set UPDATE everywhere; Redis (``notifications.doorbell``) only
