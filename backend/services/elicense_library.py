@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from backend.clock import CHINA
 from backend.models import ElicenseEvent, License, LicenseRendition
 from backend.models.base import utcnow
-from backend.services import elicenses
+from backend.services import elicense_ids, elicenses
 from media import seal
 from notifications import outbox
 from notifications.library import TARGET, SealedFile
@@ -55,32 +55,48 @@ def queue(session: Session, events: Iterable[ElicenseEvent]) -> list[OutboxMessa
         elicense = event.elicense
         sequence = 1 + sum(1 for e in elicense.events
                            if e.identifier == event.identifier and e.id < event.id)
-        common = {"operation_code": event.operation_code,
-                  "operation_label": elicenses.OPERATION_LABELS[event.operation_code],
-                  "sequence": sequence,
-                  "occurred_at": (event.occurred_at or utcnow()).astimezone(CHINA).isoformat(),
-                  "reason": event.reason}
-        if sequence == 1:  # a new 证照标识: 新发, 延续 or 变更
-            body = common | {"record": elicenses.record(elicense)}
-            path = "api/v1/elicenses"
-            face_version = session.get(License, elicense.license_id).version
-        else:
-            body = common | {"status_code": event.status_code,
-                             "status_label": elicenses.STATUS_LABELS[event.status_code],
-                             "status_description": elicense.status_reason}
-            path = f"api/v1/elicenses/{event.identifier}/status-changes"
-            face_version = None
-        row = OutboxMessage(
-            event=EVENTS[event.operation_code], aggregate=f"elicense:{elicense.id}",
-            dedupe_key=f"elicense:{event.id}", channel=ELICENSE, target=TARGET,
-            due_at=utcnow(),
-            payload={"elicense_event_id": event.id, "identifier": event.identifier,
-                     "sequence": sequence, "license_id": elicense.license_id,
-                     "face_version": face_version, "path": path, "body": body})
+        face = session.get(License, elicense.license_id).version if sequence == 1 else None
+        row = OutboxMessage(**push(elicense, event, sequence=sequence, face_version=face),
+                            due_at=utcnow())
         session.add(row)
         rows.append(row)
     outbox.ring_after_commit(session)
     return rows
+
+
+def push(elicense: Any, event: Any, *, sequence: int, face_version: int | None
+         ) -> dict[str, Any]:
+    """The outbox row (column values) pushing ``event`` of ``elicense``, the ``sequence``-th
+    change of its 证照标识: a new version (1: 新发, 延续, 变更) with the record as the
+    e-license now is and the license face version (``face_version``) whose file it carries,
+    or a status change. Pure: the migration that queued the e-licenses made before pushes
+    existed passes plain rows."""
+    occurred = event.occurred_at or utcnow()
+    common = {"operation_code": event.operation_code,
+              "operation_label": elicenses.OPERATION_LABELS[event.operation_code],
+              "sequence": sequence,
+              "occurred_at": occurred.astimezone(CHINA).isoformat(), "reason": event.reason}
+    if sequence == 1:  # the version this event made, in the status it made it
+        same = event.status_code == elicense.status_code
+        record = elicenses.record(elicense) | {
+            "identifier": event.identifier, "previous_identifier": event.previous_identifier,
+            "version": elicense_ids.parse(event.identifier).version_text,
+            "status_code": event.status_code,
+            "status_label": elicenses.STATUS_LABELS[event.status_code],
+            "status_description": elicense.status_reason if same else None}
+        body = common | {"record": record}
+        path = "api/v1/elicenses"
+    else:
+        body = common | {"status_code": event.status_code,
+                         "status_label": elicenses.STATUS_LABELS[event.status_code],
+                         "status_description": elicense.status_reason}
+        path = f"api/v1/elicenses/{event.identifier}/status-changes"
+        face_version = None
+    return {"event": EVENTS[event.operation_code], "aggregate": f"elicense:{elicense.id}",
+            "dedupe_key": f"elicense:{event.id}", "channel": ELICENSE, "target": TARGET,
+            "payload": {"elicense_event_id": event.id, "identifier": event.identifier,
+                        "sequence": sequence, "license_id": elicense.license_id,
+                        "face_version": face_version, "path": path, "body": body}}
 
 
 def sealed_file(session: Session, license_id: int, face_version: int) -> SealedFile | None:
