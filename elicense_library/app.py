@@ -33,7 +33,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -41,6 +41,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from stdnum.iso7064 import mod_37_36
 
+from wechat_emulator import control
 from wechat_emulator.app import RESET_KEY, resetting
 
 ROOT = "1.2.156.3005.2"
@@ -234,28 +235,10 @@ class Fault:
 
 def _parse_fault(spec: Any) -> Fault:
     """Validate a fault request; raises ValueError with a reason."""
-    if not isinstance(spec, dict):
-        raise ValueError("body must be a JSON object")
-    unknown = set(spec) - {f.name for f in fields(Fault)}
-    if unknown:
-        raise ValueError(f"unknown fields: {sorted(unknown)}")
-    fault = Fault(**spec)
-    if fault.endpoint not in FAULT_ENDPOINTS:
-        raise ValueError(f"endpoint must be one of {sorted(FAULT_ENDPOINTS)}")
+    fault = control.parse_fault(spec, Fault, FAULT_ENDPOINTS,
+                                strings=("code", "message", "identifier"))
     if fault.http_status is None and not fault.delay_seconds and not fault.reset_connection:
         raise ValueError("give http_status, delay_seconds or reset_connection")
-    if fault.http_status is not None and (type(fault.http_status) is not int
-                                          or not 400 <= fault.http_status <= 599):
-        raise ValueError("http_status must be an HTTP error status (400-599)")
-    if type(fault.times) is not int or fault.times < 1:
-        raise ValueError("times must be a positive integer")
-    if not isinstance(fault.delay_seconds, int | float) or not 0 <= fault.delay_seconds <= 60:
-        raise ValueError("delay_seconds must be between 0 and 60")
-    if not isinstance(fault.reset_connection, bool):
-        raise ValueError("reset_connection must be true or false")
-    for name in ("code", "message", "identifier"):
-        if getattr(fault, name) is not None and not isinstance(getattr(fault, name), str):
-            raise ValueError(f"{name} must be a string")
     return fault
 
 
@@ -278,13 +261,7 @@ class Library:
         self.down_until = 0.0
 
     def take_fault(self, endpoint: str, identifier: str | None) -> Fault | None:
-        for fault in self.faults:
-            if fault.matches(endpoint, identifier):
-                fault.times -= 1
-                if fault.times == 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+        return control.take_fault(self.faults, endpoint, identifier)
 
     # --- the library's endpoints: (body, identifier in the path) → (status, answer) ------------
 
@@ -465,26 +442,7 @@ def create_app() -> Flask:
         with library.lock:
             return jsonify({"service": "省电子证照库（模拟）", "held": len(library.held)})
 
-    @app.post("/_emulator/faults")
-    def add_fault() -> tuple[Response, int]:
-        """Arm a fault for the next ``times`` matching calls."""
-        try:
-            fault = _parse_fault(request.get_json(force=True, silent=True))
-        except (TypeError, ValueError) as exc:
-            return jsonify({"error": str(exc)}), 400
-        with library.lock:
-            library.faults.append(fault)
-            return jsonify({"faults": [asdict(f) for f in library.faults]}), 201
-
-    @app.post("/_emulator/down")
-    def go_down() -> tuple[Response, int] | Response:
-        """Answer 503 to every library call for ``seconds`` (0 brings it back)."""
-        seconds = (request.get_json(force=True, silent=True) or {}).get("seconds")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            return jsonify({"error": "seconds must be a number >= 0"}), 400
-        with library.lock:
-            library.down_until = time.monotonic() + seconds if seconds else 0.0
-        return jsonify({"down_for_seconds": seconds})
+    control.add_routes(app, library, _parse_fault)
 
     @app.get("/_emulator/log")
     def read_log() -> Response:
@@ -492,12 +450,5 @@ def create_app() -> Flask:
         digest) and every call it answered (``requests``) or received (``received``)."""
         with library.lock:
             return Response(_json(library.log()), mimetype="application/json")
-
-    @app.post("/_emulator/reset")
-    def reset() -> Response:
-        """Forget holdings, faults and the log."""
-        with library.lock:
-            library.reset()
-        return jsonify({"reset": True})
 
     return app

@@ -34,7 +34,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from notifications.channels import REFUSED, RETRY, SENT, Result, status_phrase
+from notifications.channels import REFUSED, RETRY, Result, post_once, status_text
 
 TARGET = "elicense_library"  # the outbox rows' target
 RETRIED = frozenset({408, 429})  # 4xx statuses saying "not now", not "never"
@@ -72,17 +72,12 @@ def push(http: requests.Session, *, base_url: str, path: str, body: bytes,
          timeout: float) -> Result:
     """POST one push and classify the answer (the table above)."""
     url = urljoin(base_url if base_url.endswith("/") else base_url + "/", path)
-    try:
-        resp = http.post(url, data=body, timeout=timeout, allow_redirects=False,
-                         headers={"Content-Type": "application/json; charset=utf-8",
-                                  "User-Agent": "yiye-yizheng-elicense/1"})
-    except requests.Timeout:
-        return Result(RETRY, "transient", f"timeout after {timeout:g}s")
-    except requests.RequestException as error:
-        return Result(RETRY, "transient", f"network: {type(error).__name__}")
-    if 200 <= resp.status_code < 300:
-        return Result(SENT)
-    text = f"HTTP {resp.status_code} {status_phrase(resp.status_code)}".rstrip()
+    resp = post_once(http, url, body=body, timeout=timeout,
+                     headers={"Content-Type": "application/json; charset=utf-8",
+                              "User-Agent": "yiye-yizheng-elicense/1"})
+    if isinstance(resp, Result):
+        return resp
+    text = status_text(resp.status_code)
     if resp.status_code >= 500 or resp.status_code in RETRIED:
         return Result(RETRY, "transient", text)
     return Result(REFUSED, "library", f"{text}: {_reason(resp)}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 
-import flask_migrate
 import pytest
 import requests
 from sqlalchemy import select
@@ -21,6 +20,7 @@ from backend.services import elicenses
 from notifications.outbox import OutboxMessage
 from tests import test_notifications as shared
 from tests.test_console_admin import signed_in
+from tests.test_elicenses import migrate_again
 from tests.test_licenses import issue_shop_license
 from tests.test_notifications import deliver_now, wait_until, worker_settings
 from tests.test_seal import assert_sealed
@@ -229,9 +229,5 @@ def test_the_upgrade_queues_what_the_library_is_owed_for_existing_elicenses(
     for row in pushes(session):
         session.delete(row)
     session.commit()
-    session.close()
-    with app.app_context():
-        db.session.remove()
-        flask_migrate.downgrade(revision="9c5ade6f480f")
-        flask_migrate.upgrade()
+    migrate_again(app, session, "9c5ade6f480f")
     assert queued() == before

@@ -331,6 +331,15 @@ def test_the_public_pages_verify_signed_codes_not_identifiers(client, licensed):
     assert page.status_code == 200 and elicense_ids.PROBLEMS["ELICENSE_ID_CHECK"] in page.text
 
 
+def migrate_again(app, session, down_to: str) -> None:
+    """Down to the revision ``down_to`` and up again: a deployment upgrading from it."""
+    session.close()
+    with app.app_context():
+        db.session.remove()
+        flask_migrate.downgrade(revision=down_to)
+        flask_migrate.upgrade()
+
+
 def test_the_migration_gives_existing_licenses_their_elicenses(app, client, licensed, session):
     """Licenses issued before e-licenses existed: the revision backfills what issuing now
     makes, renews a permit an old renewal left behind, and dates the joint inspection."""
@@ -351,11 +360,7 @@ def test_the_migration_gives_existing_licenses_their_elicenses(app, client, lice
                                  actor_label="协调员", action="inspection.passed",
                                  message="现场核查通过", at=issued_at))
     session.commit()
-    session.close()
-    with app.app_context():
-        db.session.remove()
-        flask_migrate.downgrade(revision="3f6b2d9e8c14")
-        flask_migrate.upgrade()
+    migrate_again(app, session, "3f6b2d9e8c14")
     session.expire_all()
     license_ = session.get(License, licensed["license"]["id"])
     got = elicenses.of_license(license_)
