@@ -351,10 +351,14 @@ class Deliverer:
         nobody viewed it yet; a face replaced before it was ever made: no file)."""
         payload, sealed = row.payload, None
         if payload.get("face_version") and self.sealed_files is not None:
+            # in a savepoint: whatever fails there (the seal service down, a file missing)
+            # leaves the claim standing, and the row is retried with backoff (then failed,
+            # for an administrator) instead of blocking the queue as a poison row
             try:
-                sealed = self.sealed_files(session, payload["license_id"],
-                                           payload["face_version"])
-            except Exception as error:  # the seal service down: nothing sent, retried later
+                with session.begin_nested():
+                    sealed = self.sealed_files(session, payload["license_id"],
+                                               payload["face_version"])
+            except Exception as error:  # noqa: BLE001 - any failure: retried, logged
                 log.warning("sealed file unavailable; push retried later",
                             extra={"outbox_id": row.id, "error": str(error)[:200]})
                 claim.outcome = channels.Result(channels.RETRY, "transient",

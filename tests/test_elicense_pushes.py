@@ -11,12 +11,14 @@ import hashlib
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from backend.app import create_app
 from backend.extensions import db
-from backend.models import License, LicenseRendition
+from backend.models import Elicense, License, LicenseRendition
+from backend.models.base import utcnow
 from backend.services import elicenses
+from media.seal import SealError
 from notifications.outbox import OutboxMessage
 from tests import test_notifications as shared
 from tests.test_console_admin import signed_in
@@ -98,6 +100,37 @@ def test_an_issued_license_is_held_with_every_permit_metadata_and_sealed_file(
                        timeout=5).content
     assert hashlib.sha256(got).hexdigest() == pdf
     assert_sealed(got, authority=license_.issuing_authority)
+
+
+class SealServerDown:
+    def seal(self, pdf: bytes, **_) -> bytes:
+        raise SealError("seal server unreachable")
+
+
+def test_a_face_nobody_viewed_is_sealed_by_the_worker_and_a_seal_outage_only_delays(
+        licensed, session, library, worker_app, monkeypatch):
+    license_id = licensed["license"]["id"]
+    session.execute(delete(LicenseRendition))  # as if nobody had viewed the license yet
+    session.execute(update(Elicense).values(sealed_at=None, sealed_by=None))
+    session.commit()
+    monkeypatch.setitem(worker_app.extensions, "license_sealer", SealServerDown())
+    deliver_now(worker_app)
+    waiting = pushes(session)
+    assert [(r.status, r.attempts) for r in waiting] == [("pending", 1)] * 3
+    assert all(r.last_error.startswith("证照文件暂不可用") for r in waiting)
+    assert holdings(library)["held"] == {}
+
+    monkeypatch.undo()  # the seal server is back
+    session.execute(update(OutboxMessage).values(due_at=utcnow()))  # past the backoff
+    session.commit()
+    deliver_now(worker_app)
+    assert {r.status for r in pushes(session)} == {"sent"}
+    face = session.scalar(select(LicenseRendition.pdf_sha256).where(
+        LicenseRendition.license_id == license_id))  # made by the worker, once
+    held = holdings(library)["held"].values()
+    assert len(held) == 3 and {h["file"]["sha256"] for h in held} == {face}
+    assert all(h["record"]["sealed_by"] == licensed["license"]["issuing_authority"]
+               for h in held)
 
 
 def test_a_revoked_essential_permit_reaches_the_library_after_the_issue_in_order(
