@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 WECHAT_EMULATOR_PORT ?= 8081
 WECHAT_API_BASE ?= http://127.0.0.1:$(WECHAT_EMULATOR_PORT)/
-export PORT WECHAT_EMULATOR_PORT WECHAT_API_BASE
+ELICENSE_LIBRARY_PORT ?= 8082
+ELICENSE_LIBRARY_URL ?= http://127.0.0.1:$(ELICENSE_LIBRARY_PORT)/
+export PORT WECHAT_EMULATOR_PORT WECHAT_API_BASE ELICENSE_LIBRARY_PORT ELICENSE_LIBRARY_URL
 
 .PHONY: run test install migrate lint bench bench-rush
 
@@ -26,13 +28,15 @@ migrate: install
 	$(BIN)/flask staff demo
 	$(BIN)/flask demo story
 
-# the web app and the WeChat emulator (and the worker when REDIS_URL is set), together
+# the web app, the WeChat and e-license library emulators (and the worker when REDIS_URL is
+# set), together
 run: migrate
 	@echo "API docs:     http://127.0.0.1:$(PORT)/docs"
 	@echo "OpenAPI:      http://127.0.0.1:$(PORT)/openapi.json"
 	@echo "Health check: http://127.0.0.1:$(PORT)/healthz  (readiness: /readyz)"
 	@echo "WeChat emulator: http://127.0.0.1:$(WECHAT_EMULATOR_PORT)/ (log: /_emulator/log)"
-	PATH="$(abspath $(BIN)):$$PATH" exec $(BIN)/honcho --no-prefix -f Procfile.dev start web wechat $(if $(REDIS_URL),worker,)
+	@echo "E-license library emulator: $(ELICENSE_LIBRARY_URL) (holdings: /_emulator/log)"
+	PATH="$(abspath $(BIN)):$$PATH" exec $(BIN)/honcho --no-prefix -f Procfile.dev start web wechat library $(if $(REDIS_URL),worker,)
 
 # real MariaDB and Redis are installed when missing and started for the run by the tests
 test: install

@@ -242,11 +242,7 @@ def license_out(license_: License, subject: str) -> dict:
     """A license with its current verdict and signed links to its rendered face."""
     settings = current_app.extensions["settings"]
     store = current_app.extensions["media_store"]
-    face = licenses.rendition(db.session, license_,
-                              keyring=current_app.extensions["license_keyring"],
-                              base_url=settings.LICENSE_VERIFY_BASE_URL, store=store,
-                              font_path=settings.LICENSE_FONT_PATH,
-                              sealer=current_app.extensions["license_sealer"])
+    face = licenses.face(db.session, license_)
 
     def link(sha256: str) -> str:
         token = store.sign(sha256, subject=subject, expires_in=settings.MEDIA_URL_TTL_SECONDS)

@@ -26,7 +26,7 @@ from flask import Flask, current_app
 from backend.extensions import db
 from backend.models.base import utcnow
 from backend.security import tokens
-from backend.services import licenses
+from backend.services import elicense_library, licenses
 from notifications import delivery, doorbell
 from notifications import tick as jobs
 from notifications.wechat import make_client
@@ -83,7 +83,8 @@ def make_deliverer(app: Flask) -> delivery.Deliverer:
                          timeout=settings.WECHAT_TIMEOUT_SECONDS,
                          redis=app.extensions["redis"], auto_retry=False)
     return delivery.Deliverer(delivery.Policy.from_settings(settings), wechat=wechat,
-                              http=requests.Session())
+                              http=requests.Session(),
+                              sealed_files=elicense_library.sealed_file)
 
 
 def run(stop: threading.Event) -> None:
@@ -119,6 +120,7 @@ def run(stop: threading.Event) -> None:
         bell.close()
         deliverer.wechat.close()
         deliverer.http.close()
+        deliverer.library_http.close()
         log.info("worker stopped", extra={"worker": deliverer.name})
 
 

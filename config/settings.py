@@ -136,6 +136,15 @@ SETTINGS: tuple[Setting, ...] = (
             "COUNTY/UNIT=CODE,… (140105/approval_bureau=11140105MB0123456U: the county's "
             "approval bureau issues the combined license and its own permits; other catalog "
             "units their own). A unit not listed gets a stand-in code flagged estimated"),
+    Setting("ELICENSE_LIBRARY_URL", "", str,
+            "base URL of the province's e-license library (elicense_library/README.md); "
+            "every issue, change and status change is pushed there through the outbox; "
+            "empty = pushes are kept queued (the console's 消息投递 page says so) and sent "
+            "once it is set; `make run` sets the emulator's"),
+    Setting("ELICENSE_LIBRARY_TIMEOUT_SECONDS", 20.0, float,
+            "timeout of one push to the e-license library (it carries the sealed PDF)"),
+    Setting("ELICENSE_DOWNLOAD_TTL_SECONDS", 300, int,
+            "lifetime of the link a holder gets to download an e-license (用证)"),
     Setting("PUBLIC_VERIFY_RATE_LIMIT", "60 per minute", str,
             "public verification requests per client address, the page and its JSON "
             "twin counted together"),
@@ -291,6 +300,11 @@ def _check(values: Mapping[str, Any]) -> None:
         elicense_ids.parse_issuer_codes(values["ELICENSE_ISSUER_CODES"])
     except ValueError as error:
         raise SettingsError(f"ELICENSE_ISSUER_CODES: {error}") from None
+    if values["ELICENSE_LIBRARY_URL"] and (
+            problem := base_url_problem(values["ELICENSE_LIBRARY_URL"], https=False)):
+        raise SettingsError(f"ELICENSE_LIBRARY_URL {problem}")
+    if values["ELICENSE_DOWNLOAD_TTL_SECONDS"] < 1:
+        raise SettingsError("ELICENSE_DOWNLOAD_TTL_SECONDS must be at least 1")
     production = values["APP_ENV"] == "production"
     for name in SERVED_ADDRESS_DEFAULTS:
         if problem := base_url_problem(values[name], https=production):

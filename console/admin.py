@@ -228,7 +228,9 @@ def _deliveries_page(problem: dict | None = None, issued: dict | None = None):
         event=query.event, target=query.target, page=query.page, per_page=query.per_page)
     return render_template(
         "admin/deliveries.html", title="消息投递", query=query, rows=rows, total=total,
-        summary=deliveries.summary(db.session, staff=staff),
+        summary=deliveries.summary(
+            db.session, staff=staff, library_configured=bool(
+                current_app.extensions["settings"].ELICENSE_LIBRARY_URL)),
         endpoints=departments.list_endpoints(db.session, staff=staff),
         statuses=outbox.STATUSES, deliveries=deliveries, outbox=outbox,
         problem=problem, issued=issued)

@@ -12,7 +12,8 @@ from pydantic import StringConstraints
 from backend import presenters
 from backend.errors import RuleViolation
 from backend.extensions import db
-from backend.services import licenses
+from backend.security import permissions
+from backend.services import elicense_downloads, licenses
 from console import bp
 from console.forms import parse, perform, problem_of
 from console.forms import query as query_of
@@ -42,16 +43,20 @@ def license_search():
 
 
 def _license_page(license_id: int, problem: dict | None = None):
-    history = licenses.history(db.session, staff=current_staff(), license_id=license_id)
+    staff = current_staff()
+    history = licenses.history(db.session, staff=staff, license_id=license_id)
     license_ = history.license
-    shown = presenters.license_out(license_, f"staff:{current_staff().id}")
+    shown = presenters.license_out(license_, f"staff:{staff.id}")
+    downloads = (elicense_downloads.of_license(db.session, staff=staff, license_id=license_id)
+                 if permissions.allowed(staff.role, "license.downloads") else None)
     db.session.commit()  # the first view of a version keeps its rendered face
     return render_template("licenses/page.html", title=f"许可证 {license_.license_no}",
                            license=shown, events=history.events,
-                           elicense_events=history.elicense_events, problem=problem,
+                           elicense_events=history.elicense_events, downloads=downloads,
+                           problem=problem,
                            form=request.form,
                            actions=licenses.ITEM_ACTIONS,
-                           changeable=licenses.changeable_items(current_staff(), license_))
+                           changeable=licenses.changeable_items(staff, license_))
 
 
 @bp.get("/licenses/<int:license_id>")

@@ -106,6 +106,18 @@ class PadesSealer:
             raise SealError(f"timestamp service: {error}") from error
 
 
+def signing_time(pdf: bytes) -> datetime | None:
+    """The signing time the last signature of ``pdf`` states (签章时间), or None when the file
+    has none that can be read (another Sealer's output)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: PLC0415
+
+    try:
+        signatures = PdfFileReader(BytesIO(pdf)).embedded_signatures
+        return signatures[-1].self_reported_timestamp if signatures else None
+    except Exception:  # noqa: BLE001 - a file we cannot read has no time to tell
+        return None
+
+
 def load_signer(*, pkcs12_path: str = "", key_path: str = "", cert_path: str = "",
                 chain_path: str = "", passphrase: str = "") -> signers.SimpleSigner:
     """The authority's signing key and certificate: from a PKCS#12 file (key, certificate

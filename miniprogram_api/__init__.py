@@ -9,6 +9,7 @@ from miniprogram_api import (  # noqa: E402,F401 - attach routes to bp
     auth,
     catalog,
     divisions,
+    elicenses,
     licenses,
     messages,
     ratings,

@@ -25,7 +25,7 @@ from backend.api_types import (
     free_text,
     plain_text,
 )
-from backend.services import ratings
+from backend.services import elicense_downloads, ratings
 from backend.workflow import State
 
 
@@ -465,6 +465,57 @@ class ElicenseOut(BaseModel):
     type_name: str = Field(description="证照类型名称")
     estimated: list[str] = Field(description="仍为占位、待赋码的代码：type_code（证照类型代码）、"
                                              "issuer_code（颁发机构代码）")
+
+
+class HeldElicenseOut(BaseModel):
+    """持证人的一张电子证照（行业综合许可证或其中一项许可）"""
+
+    identifier: str = Field(description="证照标识（当前版本）")
+    name: str = Field(description="证照名称")
+    kind: Literal["combined", "permit"] = Field(description="combined 行业综合许可证 | permit "
+                                                           "所含许可事项")
+    item_code: str | None = Field(description="许可事项代码（综合许可证为空）")
+    license_id: int
+    license_no: str = Field(description="证照编号（印在证上）")
+    version: str
+    status_code: str = Field(description="01 有效 · 02 暂扣 · 03 撤销 · 04 注销 · 05 失效 · "
+                                         "07 吊销")
+    status_label: str
+    valid_from: date
+    valid_until: date | None = Field(description="有效期截止；为空表示长期")
+    downloadable: bool = Field(description="可下载用证（仅状态为有效的当前版本）")
+
+
+class PurposeOut(BaseModel):
+    code: str
+    label: str
+    needs_text: bool = Field(description="须填写 purpose_text（“其他”）")
+
+
+class HeldElicenseList(BaseModel):
+    total: int
+    elicenses: list[HeldElicenseOut]
+    purposes: list[PurposeOut] = Field(description="下载时可选的用证事由")
+
+
+class DownloadIn(In):
+    purpose: Literal[tuple(elicense_downloads.PURPOSES)] = Field(
+        description="用证事由：" + "，".join(f"{k} {v}" for k, v in
+                                         elicense_downloads.PURPOSES.items()))
+    purpose_text: free_text(100, required=False) | None = Field(
+        default=None, description="用证事由为 other（其他）时必填，2至100字；其他事由不填")
+
+
+class DownloadOut(BaseModel):
+    identifier: str
+    name: str = Field(description="证照名称")
+    purpose: str
+    purpose_label: str
+    purpose_text: str | None
+    url: str = Field(description="盖章 PDF 的下载链接（许可事项与综合许可证为同一文件："
+                                 "各事项印于其上），短期有效，仅限本人")
+    expires_at: datetime = Field(description="链接失效时间")
+    file_sha256: str = Field(description="文件的 SHA-256，与省电子证照库所存一致")
 
 
 class LicenseItemOut(BaseModel):

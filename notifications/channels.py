@@ -223,20 +223,36 @@ def send_webhook(http: requests.Session, *, url: str, secret: str, record_id: st
         signing.SIGNATURE_HEADER: signing.sign(secret, timestamp, body),
     }
     try:
-        resp = http.post(url, data=body, headers=headers, timeout=timeout,
-                         allow_redirects=False)
+        resp = post_once(http, url, body=body, headers=headers, timeout=timeout)
     except addresses.ForbiddenAddress as error:
         return _forbidden(error)
+    if isinstance(resp, Result):
+        return resp
+    text = status_text(resp.status_code)
+    if resp.status_code == 410:
+        return Result(REFUSED, "gone", text)
+    return Result(RETRY, "transient" if resp.status_code >= 500 else "rejected", text)
+
+
+def post_once(http: requests.Session, url: str, *, body: bytes, headers: dict[str, str],
+              timeout: float) -> requests.Response | Result:
+    """One POST to a receiver that dedupes (a department, the e-license library), redirects
+    not followed: ``sent`` on a 2xx, ``retry`` when the network failed (a timeout, the
+    connection refused, reset or dropped: resending is safe), else the answer, for the
+    caller to classify by its status."""
+    try:
+        resp = http.post(url, data=body, headers=headers, timeout=timeout,
+                         allow_redirects=False)
     except requests.Timeout:
         return Result(RETRY, "transient", f"timeout after {timeout:g}s")
     except requests.RequestException as error:
         return Result(RETRY, "transient", f"network: {type(error).__name__}")
-    if 200 <= resp.status_code < 300:
-        return Result(SENT)
-    text = f"HTTP {resp.status_code} {_phrase(resp.status_code)}".rstrip()
-    if resp.status_code == 410:
-        return Result(REFUSED, "gone", text)
-    return Result(RETRY, "transient" if resp.status_code >= 500 else "rejected", text)
+    return Result(SENT) if 200 <= resp.status_code < 300 else resp
+
+
+def status_text(status: int) -> str:
+    """``HTTP 503 Service Unavailable``: the status and its standard reason."""
+    return f"HTTP {status} {_phrase(status)}".rstrip()
 
 
 def _forbidden(error: addresses.ForbiddenAddress) -> Result:

@@ -40,6 +40,13 @@ Exactly once in the user's view — the reasoning:
 - Department webhooks are **at least once + idempotent receiver**: an expired claim goes
   back to ``pending`` and is sent again with the same body and the same idempotency id
   (``X-Yiye-Delivery``), which the department dedupes on; the pull feed is the catch-up.
+- Pushes to the e-license library (channel ``elicense``, ``notifications.library``) are at
+  least once like webhooks (the library dedupes per 证照标识 + 序号), and **in order per
+  e-license**: a row is claimed only when every earlier row of its e-license (its
+  ``aggregate``) is ``sent``, so a status change never overtakes the issue it refers to,
+  and a refused or failed push holds back the later ones of that e-license until an
+  administrator replays it. While ELICENSE_LIBRARY_URL is empty they are not claimed at all
+  (kept ``pending``, counted for administrators).
 - Every producer writes under a unique ``dedupe_key`` (workflow event id, the tick's
   ``inspection.reminder:<id>:<date>``, …), so re-running a request or a tick adds nothing.
 """
@@ -50,14 +57,15 @@ import logging
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from backend.clock import CHINA
 from backend.models import Applicant
@@ -69,8 +77,9 @@ from backend.models.notifications import (
 )
 from backend.security import addresses
 from backend.security import secrets as sealed
-from notifications import channels, routing, templates
+from notifications import channels, library, routing, templates
 from notifications.outbox import (
+    ELICENSE,
     FAILED,
     PENDING,
     REFUSED,
@@ -100,6 +109,8 @@ class Policy:
     miniprogram_state: str = "formal"
     templates_path: str = ""
     secret_key: str = ""
+    elicense_library_url: str = ""  # empty: library pushes wait, unclaimed
+    elicense_library_timeout: float = 20.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> Policy:
@@ -111,7 +122,14 @@ class Policy:
                    webhook_allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
                    miniprogram_state=settings.WECHAT_MINIPROGRAM_STATE,
                    templates_path=settings.NOTIFY_TEMPLATES_PATH,
-                   secret_key=settings.SECRET_KEY)
+                   secret_key=settings.SECRET_KEY,
+                   elicense_library_url=settings.ELICENSE_LIBRARY_URL,
+                   elicense_library_timeout=settings.ELICENSE_LIBRARY_TIMEOUT_SECONDS)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels this worker sends (the library's only once it is configured)."""
+        return (WECHAT, WEBHOOK, *((ELICENSE,) if self.elicense_library_url else ()))
 
 
 @dataclass
@@ -125,6 +143,7 @@ class Claim:
     attempts: int
     request: dict[str, Any] = field(default_factory=dict)
     quota: tuple[int, str] | None = None  # (applicant id, template id) reserved
+    outcome: channels.Result | None = None  # known before sending: nothing is sent
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,13 @@ class Final:
     status: str
     error_class: str
     error: str
+
+
+_EARLIER = aliased(OutboxMessage)
+# an earlier push of the same e-license not yet delivered: this one waits (the library's order)
+_EARLIER_UNSENT = exists().where(_EARLIER.channel == ELICENSE,
+                                 _EARLIER.aggregate == OutboxMessage.aggregate,
+                                 _EARLIER.id < OutboxMessage.id, _EARLIER.status != SENT)
 
 
 def is_mysql(session: Session) -> bool:
@@ -159,16 +185,28 @@ def next_due(now: datetime, attempts: int, error_class: str | None, policy: Poli
     return now + timedelta(seconds=delay * rng.uniform(0.75, 1.25))
 
 
+# the sealed file of a license face (license id, face version), or None if it cannot be
+# had; raises backend.errors.Unavailable while the seal cannot be applied
+SealedFiles = Callable[[Session, int, int], "library.SealedFile | None"]
+
+
 class Deliverer:
-    """One worker's delivery loop body; holds its WeChat client and HTTP session."""
+    """One worker's delivery loop body; holds its WeChat client and HTTP sessions.
+
+    ``sealed_files`` gives a library push its file (``backend.services.elicense_library``:
+    this package imports no service)."""
 
     def __init__(self, policy: Policy, *, wechat: WeChatClient,
-                 http: requests.Session | None = None) -> None:
+                 http: requests.Session | None = None,
+                 sealed_files: SealedFiles | None = None) -> None:
         self.policy = policy
         self.wechat = wechat
         self.http = http or requests.Session()
         if not policy.webhook_allow_private:
             addresses.guard(self.http)  # the address connected to is checked too (rebinding)
+        # the library's address is a setting, not typed by an administrator: not guarded
+        self.library_http = requests.Session()
+        self.sealed_files = sealed_files
         self.name = uuid.uuid4().hex[:8]
 
     # --- the loop body ---------------------------------------------------------------------
@@ -193,12 +231,13 @@ class Deliverer:
         return handled
 
     def recover_expired(self, session: Session, now: datetime | None = None) -> int:
-        """Claims whose lease ran out: webhooks go back to pending (the receiver dedupes),
-        WeChat messages become uncertain (never resent: WeChat cannot dedupe)."""
+        """Claims whose lease ran out: webhooks and library pushes go back to pending (the
+        receiver dedupes), WeChat messages become uncertain (never resent: WeChat cannot
+        dedupe)."""
         now = now or utcnow()
         expired = (OutboxMessage.status == SENDING) & (OutboxMessage.locked_until < now)
         resent = session.execute(
-            update(OutboxMessage).where(expired, OutboxMessage.channel == WEBHOOK)
+            update(OutboxMessage).where(expired, OutboxMessage.channel.in_((WEBHOOK, ELICENSE)))
             .values(status=PENDING, claim_token=None, locked_until=None, due_at=now,
                     error_class="lease_expired",
                     last_error="worker lost during delivery; sent again (receiver dedupes)")
@@ -221,7 +260,8 @@ class Deliverer:
             _read_committed(session)
             query = (select(OutboxMessage.id)
                      .where(OutboxMessage.status == PENDING, OutboxMessage.due_at <= now,
-                            OutboxMessage.channel.in_((WECHAT, WEBHOOK)))
+                            OutboxMessage.channel.in_(self.policy.channels),
+                            or_(OutboxMessage.channel != ELICENSE, ~_EARLIER_UNSENT))
                      .order_by(OutboxMessage.due_at, OutboxMessage.id).limit(1))
             if is_mysql(session):
                 query = query.with_for_update(skip_locked=True)
@@ -256,6 +296,8 @@ class Deliverer:
                       attempts=row.attempts)
         if row.channel == WEBHOOK:
             return self._prepare_webhook(session, row, claim)
+        if row.channel == ELICENSE:
+            return self._prepare_library(session, row, claim)
         return self._prepare_wechat(session, row, claim)
 
     def _prepare_wechat(self, session: Session, row: OutboxMessage, claim: Claim,
@@ -304,10 +346,37 @@ class Deliverer:
                          "body": channels.webhook_body(record.payload)}
         return claim
 
+    def _prepare_library(self, session: Session, row: OutboxMessage, claim: Claim) -> Claim:
+        """The push as queued; a new version's with the sealed file of its face (made now if
+        nobody viewed it yet; a face replaced before it was ever made: no file)."""
+        payload, sealed = row.payload, None
+        if payload.get("face_version") and self.sealed_files is not None:
+            # in a savepoint: whatever fails there (the seal service down, a file missing)
+            # leaves the claim standing, and the row is retried with backoff (then failed,
+            # for an administrator) instead of blocking the queue as a poison row
+            try:
+                with session.begin_nested():
+                    sealed = self.sealed_files(session, payload["license_id"],
+                                               payload["face_version"])
+            except Exception as error:  # noqa: BLE001 - any failure: retried, logged
+                log.warning("sealed file unavailable; push retried later",
+                            extra={"outbox_id": row.id, "error": str(error)[:200]})
+                claim.outcome = channels.Result(channels.RETRY, "transient",
+                                                f"证照文件暂不可用：{error}"[:500])
+                return claim
+        claim.request = {"path": payload["path"], "body": library.body_of(payload, sealed)}
+        return claim
+
     # --- send and record ---------------------------------------------------------------------
 
     def send(self, claim: Claim) -> channels.Result:
         r = claim.request
+        if claim.outcome is not None:
+            return claim.outcome
+        if claim.channel == ELICENSE:
+            return library.push(self.library_http, base_url=self.policy.elicense_library_url,
+                                path=r["path"], body=r["body"],
+                                timeout=self.policy.elicense_library_timeout)
         if claim.channel == WEBHOOK:
             return channels.send_webhook(self.http, url=r["url"], secret=r["secret"],
                                          record_id=r["record_id"], event=claim.event,

@@ -12,8 +12,11 @@ Each outbox row is ONE delivery (``channel`` + ``target``) and moves through::
        ▲                  │  └──────────▶ refused (for good: configuration error, the user's
        └── retry, backed  │                 decision) · skipped (nothing to send: no quota,
            off by class ◀─┘                 no endpoint) · failed (attempts exhausted)
-                          └─ lease expired ▶ webhook: pending again (the receiver dedupes)
+                          └─ lease expired ▶ webhook, library: pending again (they dedupe)
                                             WeChat: uncertain (never resent, see below)
+
+Pushes to the province's e-license library (channel ``elicense``) are written the same way,
+one per e-license event, by ``backend.services.elicense_library.queue``.
 
 The worker (``notifications.delivery``) claims rows with ``SELECT … FOR UPDATE SKIP LOCKED``
 on MariaDB and a compare-and-set UPDATE everywhere; Redis (``notifications.doorbell``) only
@@ -37,10 +40,12 @@ REFUSED, SKIPPED, FAILED, UNCERTAIN = "refused", "skipped", "failed", "uncertain
 STATUSES = (PENDING, SENDING, SENT, REFUSED, SKIPPED, FAILED, UNCERTAIN)
 REPLAYABLE = frozenset({REFUSED, SKIPPED, FAILED, UNCERTAIN})
 WECHAT, WEBHOOK, NONE = "wechat", "webhook", "none"
+ELICENSE = "elicense"  # a push to the province's e-license library (notifications.library)
 # as the administrator's console shows them
 STATUS_LABELS = {PENDING: "待发送", SENDING: "发送中", SENT: "已发送", REFUSED: "被拒收",
                  SKIPPED: "未发送", FAILED: "发送失败", UNCERTAIN: "结果不明"}
-CHANNEL_LABELS = {WECHAT: "微信订阅消息", WEBHOOK: "部门推送", NONE: "无渠道"}
+CHANNEL_LABELS = {WECHAT: "微信订阅消息", WEBHOOK: "部门推送", ELICENSE: "电子证照库",
+                  NONE: "无渠道"}
 _RING = "outbox.ring_after_commit"
 
 
@@ -61,7 +66,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     # rows written before the fan-out existed were never fanned out: "none" for them
     channel: Mapped[str] = mapped_column(String(16), default=WECHAT, server_default=NONE)
-    target: Mapped[str | None] = mapped_column(String(100))  # applicant:7 | department code
+    # applicant:7 | department code | elicense_library
+    target: Mapped[str | None] = mapped_column(String(100))
     # the claim: who holds the row while sending, and until when (a dead worker's lease ends)
     claim_token: Mapped[str | None] = mapped_column(String(32))
     locked_until: Mapped[datetime | None]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from backend import presenters
 from backend.extensions import db
-from backend.services import licenses
+from backend.services import elicense_downloads, licenses
 from miniprogram_api.schemas import LicenseOut
 from staff_api import bp
 from staff_api.auth import current_staff, requires, staff_auth
-from staff_api.schemas import ItemStatusIn, RequestDecisionIn, RequestList
+from staff_api.schemas import DownloadRecordList, ItemStatusIn, RequestDecisionIn, RequestList
 
 CONFLICTS = {403: "FORBIDDEN_ROLE", 404: "不存在或无权查看",
              409: "STATE_CONFLICT / VERSION_CONFLICT / LICENSE_NOT_ACTIVE"}
@@ -41,6 +41,18 @@ def issue_license(application_id: int):
 def get_license(license_id: int):
     """一张许可证的详情与各事项状态（与申请同一可见规则）"""
     return _out(licenses.get_for_staff(db.session, staff=current_staff(), license_id=license_id))
+
+
+@bp.get("/licenses/<int:license_id>/downloads")
+@bp.auth_required(staff_auth)
+@requires("license.downloads")
+@bp.output(DownloadRecordList)
+@bp.doc(responses={404: "LICENSE_NOT_FOUND"})
+def license_downloads(license_id: int):
+    """持证人下载该证各电子证照的记录（用证事由、时间、客户端地址；系统管理员）"""
+    rows = elicense_downloads.of_license(db.session, staff=current_staff(),
+                                         license_id=license_id)
+    return {"total": len(rows), "downloads": rows}
 
 
 @bp.get("/license-requests")

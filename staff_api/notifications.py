@@ -38,7 +38,7 @@ def _settings():
 
 class DeliveryQuery(In):
     status: Literal[outbox.STATUSES] | None = None  # enumerated: an unknown value is 422
-    channel: Literal[outbox.WECHAT, outbox.WEBHOOK, outbox.NONE] | None = None
+    channel: Literal[outbox.WECHAT, outbox.WEBHOOK, outbox.ELICENSE, outbox.NONE] | None = None
     event: Annotated[str, StringConstraints(max_length=64)] | None = None
     target: Annotated[str, StringConstraints(max_length=100)] | None = Field(
         default=None, description="applicant:7 或部门代码")
@@ -49,8 +49,9 @@ class DeliveryQuery(In):
 class DeliveryOut(BaseModel):
     id: int
     event: str
-    channel: str = Field(description="wechat | webhook | none（仅站内消息）")
-    target: str | None
+    channel: str = Field(description="wechat | webhook | elicense（省电子证照库）| "
+                                      "none（仅站内消息）")
+    target: str | None = Field(description="applicant:7 | 部门代码 | elicense_library")
     status: str = Field(description="pending | sending | sent | refused | skipped | failed | "
                                     "uncertain")
     attempts: int
@@ -70,9 +71,15 @@ class DeliveryPage(BaseModel):
     deliveries: list[DeliveryOut]
 
 
+class LibraryState(BaseModel):
+    configured: bool = Field(description="是否已配置省电子证照库地址（ELICENSE_LIBRARY_URL）")
+    waiting: int = Field(description="等待推送的条数（未配置时全部等待，配置后依次发送）")
+
+
 class DeliverySummary(BaseModel):
     counts: dict[str, dict[str, int]] = Field(description="渠道 → 状态 → 条数")
     oldest_due_pending_seconds: float = Field(description="最早到期仍未投递的等待秒数")
+    elicense_library: LibraryState
 
 
 class ReplayIn(In):
@@ -175,8 +182,9 @@ def list_deliveries(query_data: DeliveryQuery):
 @requires("notifications.admin")
 @bp.output(DeliverySummary)
 def delivery_summary():
-    """投递概况：各渠道各状态条数、积压时长"""
-    return deliveries.summary(db.session, staff=current_staff())
+    """投递概况：各渠道各状态条数、积压时长、省电子证照库是否配置"""
+    return deliveries.summary(db.session, staff=current_staff(),
+                              library_configured=bool(_settings().ELICENSE_LIBRARY_URL))
 
 
 @bp.get("/notifications/deliveries/<int:delivery_id>")

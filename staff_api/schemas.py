@@ -254,6 +254,25 @@ class RequestList(BaseModel):
     requests: list[dict[str, Any]]
 
 
+class DownloadRecordOut(BaseModel):
+    id: int
+    at: datetime = Field(description="下载时间")
+    identifier: str = Field(description="所下载版本的证照标识")
+    name: str = Field(description="证照名称")
+    item_code: str | None = Field(description="许可事项代码（行业综合许可证为空）")
+    applicant_id: int = Field(description="下载的持证人（小程序用户）")
+    purpose: str = Field(description="用证事由代码")
+    purpose_label: str
+    purpose_text: str | None = Field(description="用证事由为“其他”时持证人的说明")
+    client_address: str | None = Field(description="客户端地址")
+    expires_at: datetime = Field(description="下载链接失效时间")
+
+
+class DownloadRecordList(BaseModel):
+    total: int
+    downloads: list[DownloadRecordOut]
+
+
 class VersionQuery(In):
     version: Version | None = None
 

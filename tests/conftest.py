@@ -27,6 +27,7 @@ from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from backend.services import catalog
 from backend.services import staff as staff_service
 from config import settings as settings_module
+from elicense_library.server import serve_in_thread as serve_library
 from tests import browser as browser_tools
 from tests import live, servers
 from tests.envelopes import EnvelopeCheckingClient
@@ -71,6 +72,13 @@ def emulator():
         yield server
 
 
+@pytest.fixture(scope="session")
+def library():
+    """The e-license library emulator (elicense_library), where every test app pushes."""
+    with serve_library() as server:
+        yield server
+
+
 def make_settings(**overrides) -> settings_module.Settings:
     """Test settings: nothing read from the real environment."""
     base = {"APP_ENV": "test", "SECRET_KEY": "test-secret-key-" + "x" * 32,
@@ -83,7 +91,7 @@ def make_settings(**overrides) -> settings_module.Settings:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "mariadb"])
-def app(request, workdir: Path, redis_url: str, emulator):
+def app(request, workdir: Path, redis_url: str, emulator, library):
     """The app on one backend, migrated from empty by Alembic, with the catalog loaded."""
     if request.param == "sqlite":
         database_url = f"sqlite:///{workdir / 'test.db'}"
@@ -91,6 +99,7 @@ def app(request, workdir: Path, redis_url: str, emulator):
         database_url = request.getfixturevalue("mariadb_url")
     app = create_app(make_settings(DATABASE_URL=database_url, REDIS_URL=redis_url,
                                    WECHAT_API_BASE=emulator.base_url,
+                                   ELICENSE_LIBRARY_URL=library.base_url,
                                    MEDIA_ROOT=str(workdir / f"media-{request.param}")))
     app.test_client_class = EnvelopeCheckingClient  # every error answer of the suite checked
     with app.app_context():
@@ -105,7 +114,8 @@ def app(request, workdir: Path, redis_url: str, emulator):
 
 @pytest.fixture(autouse=True)
 def _clean_state(request) -> Iterator[None]:
-    """After each test: delete every row but the baseline catalog; reset Redis and emulator."""
+    """After each test: delete every row but the baseline catalog; reset Redis and the
+    emulators."""
     yield
     if "app" not in request.fixturenames:
         return
@@ -130,6 +140,7 @@ def _clean_state(request) -> Iterator[None]:
             redis.flushdb()
             rate_limits.forget_held()
     request.getfixturevalue("emulator").reset()
+    request.getfixturevalue("library").reset()
 
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -37,7 +37,8 @@ DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - README's demo staff password
 PUBLIC_VERIFY_LIMIT = 20  # per minute, small enough to prove the limit over HTTP
 # what the environment of `make run` may carry that must not leak into a test server
 PROCESS_ENV = ("HOST", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "WEB_TIMEOUT",
-               "WECHAT_EMULATOR_PORT", "FLASK_APP", "DEMO_STAFF_PASSWORD")
+               "WECHAT_EMULATOR_PORT", "ELICENSE_LIBRARY_PORT", "FLASK_APP",
+               "DEMO_STAFF_PASSWORD")
 
 
 def procfile(path: Path = ROOT / "Procfile.dev") -> dict[str, list[str]]:
@@ -149,6 +150,11 @@ class LiveServer:
     def media_root(self) -> Path:
         return Path(self.env["MEDIA_ROOT"])
 
+    @property
+    def library_url(self) -> str:
+        """The e-license library emulator's base URL (its holdings: ``_emulator/log``)."""
+        return self.env["ELICENSE_LIBRARY_URL"]
+
     def client(self, source_address: str | None = None) -> Client:
         return Client(self.base_url, source_address)
 
@@ -190,7 +196,7 @@ class LiveServer:
                            check=True, timeout=120)
         self.timings["migrate"] = time.monotonic() - started
         commands = procfile()
-        names = ["web", "wechat"] + (["worker"] if self.env.get("REDIS_URL") else [])
+        names = ["web", "wechat", "library"] + (["worker"] if self.env.get("REDIS_URL") else [])
         for name in names:
             log = (logs / f"{name}.log").open("ab")
             self.processes[name] = subprocess.Popen(
@@ -210,6 +216,7 @@ class LiveServer:
             try:
                 if (requests.get(self.base_url + "/readyz", timeout=5).status_code == 200
                         and requests.get(emulator, timeout=2).status_code < 500
+                        and requests.get(self.library_url, timeout=2).status_code == 200
                         and all(w["last_heartbeat"] >= 0 for w in self.web_workers())):
                     return
             except requests.RequestException:  # a worker still booting may not answer yet
@@ -249,7 +256,7 @@ def environment(workdir: Path, *, database_url: str, redis_url: str = "") -> dic
     """`make run`'s environment, on free ports and the given database and Redis."""
     reserved = {s.env for s in SETTINGS} | set(PROCESS_ENV)
     env = {k: v for k, v in os.environ.items() if k not in reserved}
-    emulator_port = free_port()
+    emulator_port, library_port = free_port(), free_port()
     return env | {
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         "PYTHONUNBUFFERED": "1",
@@ -257,6 +264,8 @@ def environment(workdir: Path, *, database_url: str, redis_url: str = "") -> dic
         "PORT": str(free_port()),
         "WECHAT_EMULATOR_PORT": str(emulator_port),
         "WECHAT_API_BASE": f"http://127.0.0.1:{emulator_port}/",
+        "ELICENSE_LIBRARY_PORT": str(library_port),
+        "ELICENSE_LIBRARY_URL": f"http://127.0.0.1:{library_port}/",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "MEDIA_ROOT": str(workdir / "media"),

@@ -4,7 +4,7 @@ identifier checked wherever it is accepted."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import flask_migrate
 import pytest
@@ -72,6 +72,11 @@ def test_the_license_and_every_permit_get_an_identifier_and_metadata(client, lic
     assert staff["elicense"] == shown["elicense"]
 
     record = elicenses.record(mine(session, shown["id"])[FILING])
+    # sealed when the face was first made (the issue's answer shows it): the seal's signer
+    # and the signing time the signature states
+    sealed_at = datetime.fromisoformat(record.pop("sealed_at"))
+    assert abs(sealed_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert record.pop("sealed_by") == shown["issuing_authority"]
     assert record | {"identifier": None, "extension": None} == {
         "identifier": None, "previous_identifier": None,
         "type_name": "仅销售预包装食品备案凭证", "type_code": "111400000000000003102",
@@ -85,7 +90,7 @@ def test_the_license_and_every_permit_get_an_identifier_and_metadata(client, lic
         "holder_code": "91110000600037341L", "holder_code_type": "001",
         "holder_code_type_name": "统一社会信用代码",
         "service_item_name": "仅销售预包装食品备案", "service_item_code": None,
-        "sealed_by": None, "sealed_at": None, "status_code": "01", "status_label": "有效",
+        "status_code": "01", "status_label": "有效",
         "status_description": None, "extension": None,
         "estimated": ["type_code", "issuer_code"]}
     assert record["extension"]["approving_unit"]["code"] == "approval_bureau"
@@ -326,6 +331,15 @@ def test_the_public_pages_verify_signed_codes_not_identifiers(client, licensed):
     assert page.status_code == 200 and elicense_ids.PROBLEMS["ELICENSE_ID_CHECK"] in page.text
 
 
+def migrate_again(app, session, down_to: str) -> None:
+    """Down to the revision ``down_to`` and up again: a deployment upgrading from it."""
+    session.close()
+    with app.app_context():
+        db.session.remove()
+        flask_migrate.downgrade(revision=down_to)
+        flask_migrate.upgrade()
+
+
 def test_the_migration_gives_existing_licenses_their_elicenses(app, client, licensed, session):
     """Licenses issued before e-licenses existed: the revision backfills what issuing now
     makes, renews a permit an old renewal left behind, and dates the joint inspection."""
@@ -346,11 +360,7 @@ def test_the_migration_gives_existing_licenses_their_elicenses(app, client, lice
                                  actor_label="协调员", action="inspection.passed",
                                  message="现场核查通过", at=issued_at))
     session.commit()
-    session.close()
-    with app.app_context():
-        db.session.remove()
-        flask_migrate.downgrade(revision="3f6b2d9e8c14")
-        flask_migrate.upgrade()
+    migrate_again(app, session, "3f6b2d9e8c14")
     session.expire_all()
     license_ = session.get(License, licensed["license"]["id"])
     got = elicenses.of_license(license_)

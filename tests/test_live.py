@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 import yaml
 import zxingcpp
 from PIL import Image
@@ -77,7 +78,7 @@ def submitted_over_http(server: LiveServer, applicant_name: str, **fields) -> di
 def test_the_whole_story_over_http(live_server: LiveServer):
     server, http = live_server, live_server.client()
     applicant = server.login_applicant("owner")
-    names = ["window1", "coordinator1", *(n for pair in UNITS.values() for n in pair)]
+    names = ["window1", "coordinator1", "admin1", *(n for pair in UNITS.values() for n in pair)]
     with ThreadPoolExecutor(max_workers=4) as pool:  # argon2 at production cost: in parallel
         staff = dict(zip(names, pool.map(server.login_staff, names), strict=True))
     window, coordinator = staff["window1"][0], staff["coordinator1"][0]
@@ -148,6 +149,17 @@ def test_the_whole_story_over_http(live_server: LiveServer):
     # the PDF as served, whole: sealed by the issuing authority, every byte covered
     assert_sealed(fetch_stored(server, http, mine[0]["pdf_url"]),
                   authority=issued["issuing_authority"])
+    # 电子证照: the province's library holds the license and every permit, with that file;
+    # the holder downloads a permit, stating why (用证事由), and gets that file too
+    elicense_ids = [issued["elicense"]["identifier"],
+                    *(i["elicense"]["identifier"] for i in issued["items"])]
+    face, _ = server.stored(mine[0]["pdf_url"])
+    held = library_holding(server, elicense_ids)
+    assert {held[i]["file"]["sha256"] for i in elicense_ids} == {face}
+    got = http.post(f"/api/mp/v1/elicenses/{elicense_ids[1]}/download", headers=applicant,
+                    json={"purpose": "bank"})
+    assert got.status_code == 201, got.json
+    assert sha256(fetch_stored(server, http, got.json["url"])) == face
     decoded = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
     assert decoded == [mine[0]["verify_url"]]
     scanned = urlsplit(decoded[0])
@@ -180,6 +192,26 @@ def test_the_whole_story_over_http(live_server: LiveServer):
     rescan = http.post("/api/mp/v1/licenses/verify", headers=inspector,
                        json={"scan": decoded[0]}).json
     assert rescan["verdict"] == "revoked"
+    # … and the library, every e-license's status change after its issue (05 注销/撤销/吊销)
+    held = library_holding(server, elicense_ids, changes=2)
+    assert {i: [c["operation_code"] for c in held[i]["changes"]] for i in elicense_ids} == {
+        i: ["01", "05"] for i in elicense_ids}
+    downloads = staff_get(http, staff["admin1"][0], f"/licenses/{issued['id']}/downloads")
+    assert [(d["identifier"], d["purpose"], d["client_address"])
+            for d in downloads["downloads"]] == [(elicense_ids[1], "bank", "127.0.0.1")]
+
+
+def library_holding(server: LiveServer, identifiers: list[str], changes: int = 1,
+                    timeout: float = 30.0) -> dict:
+    """What the e-license library emulator holds, once it holds each of ``identifiers``
+    with ``changes`` changes (the worker pushes after the commit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = requests.get(f"{server.library_url}_emulator/log", timeout=5).json()["held"]
+        if all(len(held.get(i, {}).get("changes", ())) >= changes for i in identifiers):
+            return held
+        assert time.monotonic() < deadline, f"the library holds {sorted(held)}"
+        time.sleep(0.1)
 
 
 def test_a_bad_rating_from_the_mini_program_reaches_the_unit_over_http(live_server: LiveServer):

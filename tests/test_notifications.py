@@ -43,7 +43,7 @@ FAST = {"WORKER_POLL_SECONDS": 0.1, "NOTIFY_LEASE_SECONDS": 2.0,
         "NOTIFY_RETRY_BASE_SECONDS": 0.2, "NOTIFY_RETRY_MAX_SECONDS": 1.0,
         "NOTIFY_MAX_ATTEMPTS": 15, "NOTIFY_TICK_SECONDS": 3600.0,
         "NOTIFY_WEBHOOK_TIMEOUT_SECONDS": 0.5, "NOTIFY_FEED_SETTLE_SECONDS": 0.0,
-        "WECHAT_TIMEOUT_SECONDS": 3.0}
+        "WECHAT_TIMEOUT_SECONDS": 3.0, "ELICENSE_LIBRARY_TIMEOUT_SECONDS": 2.0}
 
 
 # --- fixtures shared by the notification tests -------------------------------------------------
@@ -54,6 +54,7 @@ def worker_settings(app, **overrides):
     return make_settings(**({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
                              "REDIS_URL": base["REDIS_URL"],
                              "WECHAT_API_BASE": base["WECHAT_API_BASE"],
+                             "ELICENSE_LIBRARY_URL": base["ELICENSE_LIBRARY_URL"],
                              "MEDIA_ROOT": base["MEDIA_ROOT"]} | FAST | overrides))
 
 

@@ -33,6 +33,7 @@ OBJECT_OF = {
     "staff.upload_photo": "inspection", "staff.record_result": "inspection",
     "staff.conclude": "inspection", "staff.photo_review": "inspection",
     "staff.get_license": "license", "staff.set_item_status": "license",
+    "staff.license_downloads": "license",
     "staff.decide_license_request": "license_request",
     "staff.read_staff_message": "message",
     "staff.rate_at_window": "application",

@@ -41,6 +41,7 @@ RULES = {
     "staff.set_calendar_day": "calendar.edit",
     "staff.issue_license": "license.issue",
     "staff.get_license": "license.view",
+    "staff.license_downloads": "license.downloads",
     "staff.list_license_requests": "license.handle_requests",
     "staff.decide_license_request": "license.handle_requests",
     "staff.set_item_status": "license.item_status",

@@ -39,11 +39,13 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+
+from wechat_emulator import control
 
 TOKEN_TTL_SECONDS = 7200
 FAULT_ENDPOINTS = frozenset(
@@ -182,7 +184,7 @@ Handler = Callable[[dict[str, str], Any], dict[str, Any]]
 
 
 class ResetConnection(ConnectionResetError):
-    """Raised past Flask (``_resetting``) so that the server resets the client's connection
+    """Raised past Flask (``resetting``) so that the server resets the client's connection
     (``server.EmulatorServer``) instead of sending the answer."""
 
 
@@ -225,33 +227,14 @@ class Fault:
 
 def _parse_fault(spec: Any) -> Fault:
     """Validate a fault request; raises ValueError with a reason."""
-    if not isinstance(spec, dict):
-        raise ValueError("body must be a JSON object")
-    unknown = set(spec) - {f.name for f in fields(Fault)}
-    if unknown:
-        raise ValueError(f"unknown fields: {sorted(unknown)}")
-    fault = Fault(**spec)
-    if fault.endpoint not in FAULT_ENDPOINTS:
-        raise ValueError(f"endpoint must be one of {sorted(FAULT_ENDPOINTS)}")
+    fault = control.parse_fault(spec, Fault, FAULT_ENDPOINTS,
+                                strings=("touser", "template_id", "answer_text"))
     if (fault.errcode is None and fault.http_status is None and not fault.delay_seconds
             and not fault.reset_connection and fault.answer_text is None):
         raise ValueError("give errcode, http_status, delay_seconds, reset_connection or "
                          "answer_text")
     if fault.errcode is not None and (type(fault.errcode) is not int or fault.errcode == 0):
         raise ValueError("errcode must be a non-zero integer")
-    if type(fault.times) is not int or fault.times < 1:
-        raise ValueError("times must be a positive integer")
-    if not isinstance(fault.delay_seconds, int | float) or not 0 <= fault.delay_seconds <= 60:
-        raise ValueError("delay_seconds must be between 0 and 60")
-    if fault.http_status is not None and (
-        type(fault.http_status) is not int or not 400 <= fault.http_status <= 599
-    ):
-        raise ValueError("http_status must be an HTTP error status (400-599)")
-    if not isinstance(fault.reset_connection, bool):
-        raise ValueError("reset_connection must be true or false")
-    for name in ("touser", "template_id", "answer_text"):
-        if getattr(fault, name) is not None and not isinstance(getattr(fault, name), str):
-            raise ValueError(f"{name} must be a string")
     return fault
 
 
@@ -308,13 +291,7 @@ class Emulator:
         return None
 
     def take_fault(self, endpoint: str, body: Any) -> Fault | None:
-        for fault in self.faults:
-            if fault.matches(endpoint, body):
-                fault.times -= 1
-                if fault.times == 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+        return control.take_fault(self.faults, endpoint, body)
 
     # WeChat endpoints: each takes (params, body) and returns the JSON answer.
 
@@ -485,8 +462,9 @@ def _mask_secret(body: Any) -> Any:
     return body
 
 
-def _resetting(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a call marked for a reset into ``ResetConnection`` before a byte is answered."""
+def resetting(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a call marked for a reset (``environ[RESET_KEY]``) into ``ResetConnection``
+    before a byte is answered (any emulator served by ``server.EmulatorServer``)."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         answer = wsgi_app(environ, start_response)
@@ -501,7 +479,7 @@ def _resetting(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
 def create_app(appid: str, secret: str) -> Flask:
     """The emulator as a Flask app, for one mini-program ``appid``/``secret``."""
     app = Flask(__name__)
-    app.wsgi_app = _resetting(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = resetting(app.wsgi_app)  # type: ignore[method-assign]
     emulator = Emulator(appid, secret)
     app.extensions["wechat_emulator"] = emulator
 
@@ -516,27 +494,7 @@ def create_app(appid: str, secret: str) -> Flask:
         view = partial(emulator.answer, endpoint, handler)
         app.add_url_rule(rule, endpoint, view, methods=[method])
 
-    @app.post("/_emulator/faults")
-    def add_fault() -> tuple[Response, int]:
-        """Arm a fault for the next ``times`` matching calls."""
-        try:
-            fault = _parse_fault(request.get_json(force=True, silent=True))
-        except (TypeError, ValueError) as exc:
-            return jsonify({"error": str(exc)}), 400
-        with emulator.lock:
-            emulator.faults.append(fault)
-            armed = [asdict(f) for f in emulator.faults]
-        return jsonify({"faults": armed}), 201
-
-    @app.post("/_emulator/down")
-    def go_down() -> tuple[Response, int] | Response:
-        """Answer HTTP 503 to every WeChat call for ``seconds`` (0 brings it back)."""
-        seconds = (request.get_json(force=True, silent=True) or {}).get("seconds")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            return jsonify({"error": "seconds must be a number >= 0"}), 400
-        with emulator.lock:
-            emulator.down_until = time.monotonic() + seconds if seconds else 0.0
-        return jsonify({"down_for_seconds": seconds})
+    control.add_routes(app, emulator, _parse_fault)
 
     @app.post("/_emulator/expire_token")
     def expire_token() -> Response:
@@ -598,12 +556,5 @@ def create_app(appid: str, secret: str) -> Flask:
                             "received": emulator.received,
                             "quota": [{"touser": u, "template_id": t, "remaining": n}
                                       for (u, t), n in emulator.quota.items()]})
-
-    @app.post("/_emulator/reset")
-    def reset() -> Response:
-        """Forget faults, log, messages, used codes and tokens."""
-        with emulator.lock:
-            emulator.reset()
-        return jsonify({"reset": True})
 
     return app

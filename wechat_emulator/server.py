@@ -33,7 +33,7 @@ class _Handler(WSGIRequestHandler):
 
 
 def is_loopback(host: str) -> bool:
-    """The control API has no authentication, so the emulator listens on loopback only."""
+    """The control API has no authentication, so an emulator listens on loopback only."""
     if host == "localhost":
         return True
     try:
@@ -43,21 +43,26 @@ def is_loopback(host: str) -> bool:
 
 
 class EmulatorServer:
-    """A running emulator; ``stop()`` it, or use it as a context manager."""
+    """A running emulator; ``stop()`` it, or use it as a context manager.
 
-    def __init__(self, app: Flask, host: str, port: int) -> None:
+    ``state``: the key of ``app.extensions`` holding the emulator's state (an object with
+    ``lock`` and ``reset()``); the e-license library emulator runs on this server too."""
+
+    def __init__(self, app: Flask, host: str, port: int, *,
+                 state: str = "wechat_emulator") -> None:
         self.app = app
+        self.state = state
         self._server = make_server(host, port, app, threaded=True, request_handler=_Handler)
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{self._server.server_port}/"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="wechat-emulator", daemon=True
+            target=self._server.serve_forever, name=state.replace("_", "-"), daemon=True
         )
         self._thread.start()
 
     def reset(self) -> None:
         """Same as ``POST /_emulator/reset``, without the HTTP round trip."""
-        emulator = self.app.extensions["wechat_emulator"]
+        emulator = self.app.extensions[self.state]
         with emulator.lock:
             emulator.reset()
 

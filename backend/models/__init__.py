@@ -20,7 +20,7 @@ from backend.models.applications import (
 )
 from backend.models.calendar import CalendarDay
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
-from backend.models.elicenses import Elicense, ElicenseEvent
+from backend.models.elicenses import Elicense, ElicenseDownload, ElicenseEvent
 from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
 from backend.models.notifications import (
     DepartmentEndpoint,
@@ -44,6 +44,7 @@ __all__ = [
     "DepartmentEndpoint",
     "DepartmentRecord",
     "Elicense",
+    "ElicenseDownload",
     "ElicenseEvent",
     "IdempotencyRecord",
     "InboxMessage",

@@ -6,7 +6,8 @@ columns, plus an extension block with the license-specific face fields. Each iss
 renewal and status change appends an :class:`ElicenseEvent` with its national operation code:
 the identifier history (a new version links the previous identifier) and the record the
 e-license library push reads. ``backend.services.elicenses`` keeps both in step with the
-license; nothing else writes them.
+license; nothing else writes them. Each download by the holder is an
+:class:`ElicenseDownload` (``backend.services.elicense_downloads``).
 """
 
 from __future__ import annotations
@@ -90,3 +91,25 @@ class ElicenseEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     elicense: Mapped[Elicense] = relationship(back_populates="events")
+
+
+class ElicenseDownload(Base):
+    """One download of an e-license by its holder (用证, ``services.elicense_downloads``):
+    who, which version (its 证照标识), the stated purpose of use (用证事由), from which client
+    address, when, which file, and until when the link given works. Append-only."""
+
+    __tablename__ = "elicense_downloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id"), index=True)
+    elicense_id: Mapped[int] = mapped_column(ForeignKey("elicenses.id"))
+    identifier: Mapped[str] = mapped_column(String(128))  # the version downloaded
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id"))
+    purpose: Mapped[str] = mapped_column(String(16))  # elicense_downloads.PURPOSES
+    purpose_text: Mapped[str | None] = mapped_column(String(100))  # 其他: in their own words
+    client_address: Mapped[str | None] = mapped_column(String(45))  # IPv6 at most
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    elicense: Mapped[Elicense] = relationship()

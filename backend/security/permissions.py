@@ -52,6 +52,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     # (the object check is backend.services.statistics.scope_of)
     "statistics.view": frozenset({"system_admin", "catalog_admin", "unit_reviewer"}),
     "statistics.view_all": frozenset({"system_admin", "catalog_admin"}),
+    # who downloaded a license's e-licenses, why and from where (client addresses)
+    "license.downloads": frozenset({"system_admin"}),
 }
 
 

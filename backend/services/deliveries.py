@@ -1,7 +1,8 @@
 """Delivery state for administrators, and replay of a delivery that did not go through.
 
 Replay puts a ``refused``, ``skipped``, ``failed`` or ``uncertain`` row back to ``pending``,
-due now, for a fresh series of attempts (the old count and error stay in its note). A
+due now, for a fresh series of attempts (a push to the e-license library: the later pushes
+of its e-license, held back meanwhile, follow it) (the old count and error stay in its note). A
 ``sent`` row is never replayed (that is a duplicate by definition). An ``uncertain`` WeChat
 row may already have reached the user (its worker died mid-send, or WeChat answered late, not
 at all or garbled: ``channels.classify_failure``), so replaying it requires
@@ -19,7 +20,7 @@ from backend.errors import Conflict, NotFound, RuleViolation
 from backend.models import StaffAccount
 from backend.models.base import utcnow
 from backend.security import permissions
-from backend.services import pages
+from backend.services import elicense_library, pages
 from notifications import outbox
 from notifications.outbox import OutboxMessage
 
@@ -42,8 +43,10 @@ def list_deliveries(session: Session, *, staff: StaffAccount, status: str | None
     return pages.page(session, query, OutboxMessage.id.desc(), page=page, per_page=per_page)
 
 
-def summary(session: Session, *, staff: StaffAccount) -> dict:
-    """Counts by channel and status, and the oldest due row still waiting (the lag)."""
+def summary(session: Session, *, staff: StaffAccount, library_configured: bool) -> dict:
+    """Counts by channel and status, the oldest due row still waiting (the lag), and the
+    e-license library's state (``elicense_library.status``: pushes wait while
+    ELICENSE_LIBRARY_URL, ``library_configured``, is empty)."""
     permissions.require(staff, "notifications.admin")
     counts: dict[str, dict[str, int]] = {}
     for channel, status, n in session.execute(
@@ -53,7 +56,9 @@ def summary(session: Session, *, staff: StaffAccount) -> dict:
     oldest = session.scalar(select(func.min(OutboxMessage.due_at)).where(
         OutboxMessage.status == outbox.PENDING, OutboxMessage.due_at <= utcnow()))
     lag = (utcnow() - oldest).total_seconds() if oldest else 0.0
-    return {"counts": counts, "oldest_due_pending_seconds": round(lag, 3)}
+    return {"counts": counts, "oldest_due_pending_seconds": round(lag, 3),
+            "elicense_library": elicense_library.status(session,
+                                                        configured=library_configured)}
 
 
 def get(session: Session, *, staff: StaffAccount, delivery_id: int) -> OutboxMessage:

@@ -37,12 +37,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.catalog_format import CatalogDocument, CombinedLicense, ElicenseType
@@ -284,6 +284,16 @@ def sync(license_: License, states: Mapping[str, State], *,
         elicense.status_code, elicense.status_reason = status, why or None
         events.append(_event(elicense, operation, why or reason))
     return events
+
+
+def sealed(session: Session, license_: License, *, at: datetime | None, by: str | None
+           ) -> None:
+    """The license's face was sealed (``licenses.rendition``; None: a new face not sealed
+    yet): its signer (签章者) and signing time (签章时间) on every e-license it carries — the
+    permits are printed on the combined license's face, so its seal is theirs. A plain
+    UPDATE: it races no status change (no ``lock_version`` step)."""
+    session.execute(update(Elicense).where(Elicense.license_id == license_.id)
+                    .values(sealed_at=at, sealed_by=by[:100] if by else None))
 
 
 def link(events: Iterable[ElicenseEvent], cause: ApplicationEvent) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload, object_session, selectinload
@@ -53,6 +54,7 @@ from backend.security import permissions, signatures
 from backend.services import (
     applications,
     elicense_ids,
+    elicense_library,
     elicenses,
     entity,
     notice,
@@ -62,7 +64,7 @@ from backend.services import (
     window,
 )
 from media import render
-from media.seal import SealError
+from media.seal import SealError, signing_time
 
 if TYPE_CHECKING:
     from media.seal import Sealer
@@ -182,6 +184,7 @@ def issue(session: Session, *, staff: StaffAccount, application_id: int,
     elicenses.link(issued, timeline.fire(
         session, application, application, step, actor=staff,
         message=f"核发行业综合许可证，证号 {license_.license_no}", data=_event_data(license_)))
+    elicense_library.queue(session, issued)  # the library gets the license and each permit
     return license_, True
 
 
@@ -471,11 +474,14 @@ def _record(session: Session, license_: License, *, actor, action: str, message:
     elicenses.link(changed, timeline.record(
         session, application, actor=actor, action=action, message=message, reason=reason,
         item_code=item_code, notify=True, data=_event_data(license_)))
+    elicense_library.queue(session, changed)
 
 
-def _new_version(license_: License) -> None:
-    """A change of the face: the next version, rendered anew on first request."""
+def _new_version(session: Session, license_: License) -> None:
+    """A change of the face: the next version, rendered and sealed anew on first request
+    (until then its e-licenses name no seal)."""
     license_.version += 1
+    elicenses.sealed(session, license_, at=None, by=None)
 
 
 def ensure_allows(license_: License, kind: str, today: date) -> None:
@@ -620,7 +626,7 @@ def _apply(session: Session, license_: License, change: LicenseChange, staff: St
         message = f"许可证延续，有效期至 {license_.valid_until:%Y年%m月%d日}"
     else:
         message = "许可证补发（原证作废，以新版为准）"
-    _new_version(license_)
+    _new_version(session, license_)
     versions: list[elicenses.ElicenseEvent] = []
     if renewed:
         versions = elicenses.new_version(session, license_, renewed, states(license_, today),
@@ -663,7 +669,9 @@ def record_expiries(session: Session, today: date | None = None) -> int:
     written = 0
     for license_id in elicenses.expiring(session, today):
         license_ = session.get(License, license_id)
-        written += len(elicenses.sync(license_, states(license_, today), reason="有效期届满"))
+        expired = elicenses.sync(license_, states(license_, today), reason="有效期届满")
+        elicense_library.queue(session, expired)
+        written += len(expired)
     return written
 
 
@@ -721,8 +729,23 @@ def rendition(session: Session, license_: License, *, keyring, base_url: str, st
     row = LicenseRendition(license_id=license_.id, version=license_.version,
                            png_sha256=store.put(render.render_png(face, font_path=font)),
                            pdf_sha256=store.put(sealed), verify_url=url)
-    # two first views at once: the second finds the first
-    return twins.insert_or_find(session, row, _rendition_of(license_))[0]
+    # two first views at once: the second finds the first (and the first's seal stands)
+    row, made = twins.insert_or_find(session, row, _rendition_of(license_))
+    if made:
+        elicenses.sealed(session, license_, at=signing_time(sealed) or utcnow(),
+                         by=license_.issuing_authority)
+    return row
+
+
+def face(session: Session, license_: License) -> LicenseRendition:
+    """:func:`rendition` of the current version with the running app's keys, media store,
+    font and seal (a view, a download, or the worker pushing it to the e-license library)."""
+    extensions = current_app.extensions
+    settings = extensions["settings"]
+    return rendition(session, license_, keyring=extensions["license_keyring"],
+                     base_url=settings.LICENSE_VERIFY_BASE_URL,
+                     store=extensions["media_store"], font_path=settings.LICENSE_FONT_PATH,
+                     sealer=extensions["license_sealer"])
 
 
 def _rendition_of(license_: License) -> Select:
