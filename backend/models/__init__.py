@@ -18,6 +18,7 @@ from backend.models.applications import (
     IssuedDocument,
     MaterialFile,
 )
+from backend.models.archive import ArchiveEvent, ArchivePackage
 from backend.models.calendar import CalendarDay
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from backend.models.elicenses import Elicense, ElicenseDownload, ElicenseEvent
@@ -37,6 +38,8 @@ __all__ = [
     "Application",
     "ApplicationEvent",
     "ApplicationItem",
+    "ArchiveEvent",
+    "ArchivePackage",
     "CalendarDay",
     "CatalogIndustry",
     "CatalogPermitItem",

@@ -115,6 +115,8 @@ class Keyring:
         # Retired kids may already be gone from `keys`; listing them is then a no-op.
         self._verifiers: dict[str, Ed25519PublicKey | SM2PublicKey] = {
             kid: key.public_key() for kid, key in keys.items() if kid not in retired_set}
+        # every non-retired key signs an archive package (backend.services.archive)
+        self._signers = {kid: key for kid, key in keys.items() if kid not in retired_set}
 
     @classmethod
     def from_settings(cls, keys: str, active_kid: str, retired: str = "") -> Keyring:
@@ -153,6 +155,23 @@ class Keyring:
     def sign(self, message: bytes) -> tuple[str, str]:
         """(kid, base64url signature without padding — 86 characters in either scheme)."""
         return self.active_kid, _b64url(self._signer.sign(message))
+
+    def sign_with_each(self, message: bytes) -> dict[str, bytes]:
+        """kid → raw 64-byte signature of ``message`` by every non-retired key, each in its
+        own scheme (``schemes``): the detached signatures of an archive package, so a
+        deployment holding an Ed25519 and an SM2 key gives both."""
+        return {kid: key.sign(message) for kid, key in self._signers.items()}
+
+    def verify_raw(self, kid: str, signature: bytes, message: bytes) -> bool:
+        """``verify`` for raw signature bytes (an archive package's); never raises."""
+        try:
+            key = self._verifiers.get(kid)
+            if key is None:
+                return False
+            key.verify(signature, message)
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True
 
     def verify(self, kid: str, sig_b64: str, message: bytes) -> bool:
         """False for an unknown or retired kid, malformed or wrong signature; never raises."""
