@@ -186,6 +186,8 @@ def worker_command() -> None:
 
 
 def register(app: Flask) -> None:
+    from backend.archive_cli import archive_cli  # noqa: PLC0415
+
     for command in (catalog_cli, staff_cli, calendar_cli, demo_cli, settings_command,
-                    worker_command):
+                    worker_command, archive_cli):
         app.cli.add_command(command)

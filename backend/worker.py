@@ -6,7 +6,8 @@ compare-and-set (``notifications.delivery``), and every tick job is idempotent
 (``notifications.tick``; the e-license expiry sweep ``licenses.record_expiries``). Without
 Redis the same loop runs as a thread of the web process.
 
-Each round: the tick when it is due (NOTIFY_TICK_SECONDS), then every due outbox row, then
+Each round: the tick when it is due (NOTIFY_TICK_SECONDS), then every due outbox row and the
+closed cases' archive packages due (``backend.services.archive``), then
 wait for the doorbell (Redis BRPOP, rung after each commit that adds outbox rows) at most
 WORKER_POLL_SECONDS — so without Redis, or with Redis down, delivery is late by at most
 one poll interval and nothing is lost.
@@ -26,7 +27,7 @@ from flask import Flask, current_app
 from backend.extensions import db
 from backend.models.base import utcnow
 from backend.security import tokens
-from backend.services import elicense_library, licenses
+from backend.services import archive, elicense_library, licenses
 from notifications import delivery, doorbell
 from notifications import tick as jobs
 from notifications.wechat import make_client
@@ -106,6 +107,7 @@ def run(stop: threading.Event) -> None:
                     log.log(logging.INFO if any(done.values()) else logging.DEBUG, "tick",
                             extra=done)
                 busy = deliverer.deliver_due(db.session, limit=BATCH, stop=stop) >= BATCH
+                archive.build_due(db.session)
             except Exception:
                 try:
                     db.session.rollback()

@@ -156,6 +156,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECTIFICATION_WORKING_DAYS", 15, int,
             "working days a unit has to verify a 不满意 / 非常不满意 rating, follow up with the "
             "applicant and close its rectification task; later, the task is overdue"),
+    # 档案: the archive package of every closed case (backend/services/archive.py, docs/archive.md)
+    Setting("ARCHIVE_RETENTION_YEARS", "licensed:30,refused:10,not_accepted:10,withdrawn:10",
+            str,
+            "retention per record class (how the case closed), in years from closing, or "
+            "permanent; comma-separated class:years; a class left out is kept permanently"),
+    Setting("ARCHIVE_PERSONAL_DATA_KEYS", "", str,
+            "comma-separated Fernet keys (base64url of 32 bytes) encrypting the personal data "
+            "inside packages (ID-card and phone numbers, identity documents); the first "
+            "encrypts, every one decrypts (rotation); empty = derived from SECRET_KEY "
+            "(development; production refuses)"),
+    Setting("ARCHIVE_PERSONAL_MATERIALS",
+            "legal_rep_id,agent_id,pharmacist_certificate,device_quality_staff", str,
+            "catalog material codes whose files show an identity document: encrypted inside "
+            "packages"),
+    Setting("ARCHIVE_SOURCE_ORGANIZATION", "山西省“一业一证”审批服务", str,
+            "bag-info Source-Organization of every package (the archiving body)"),
     # notifications (notifications/README.md)
     Setting("NOTIFY_TEMPLATES_PATH", "", str,
             "per-event messages and WeChat template ids; empty = notifications/templates.yaml"),
@@ -303,6 +319,13 @@ def _check(values: Mapping[str, Any]) -> None:
     if values["ELICENSE_LIBRARY_URL"] and (
             problem := base_url_problem(values["ELICENSE_LIBRARY_URL"], https=False)):
         raise SettingsError(f"ELICENSE_LIBRARY_URL {problem}")
+    from backend.services import archive_rules  # noqa: PLC0415
+
+    try:
+        archive_rules.retention_years(values["ARCHIVE_RETENTION_YEARS"])
+        archive_rules.personal_keys(values["ARCHIVE_PERSONAL_DATA_KEYS"], "x")
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
     if values["ELICENSE_DOWNLOAD_TTL_SECONDS"] < 1:
         raise SettingsError("ELICENSE_DOWNLOAD_TTL_SECONDS must be at least 1")
     production = values["APP_ENV"] == "production"
@@ -351,6 +374,11 @@ def _check_production(values: Mapping[str, Any]) -> None:
             raise SettingsError(f"production requires {name} (the default is for development)")
     if problem := secret_key_problem(values["SECRET_KEY"]):
         raise SettingsError(f"production SECRET_KEY {problem}")
+    if not values["ARCHIVE_PERSONAL_DATA_KEYS"]:
+        raise SettingsError("production requires ARCHIVE_PERSONAL_DATA_KEYS (a Fernet key: "
+                            "python -c 'from cryptography.fernet import Fernet; "
+                            "print(Fernet.generate_key().decode())'); keep it apart from "
+                            "the archive, the personal data in packages is encrypted with it")
     try:
         keyring = Keyring.from_settings(values["LICENSE_SIGNING_KEYS"],
                                         values["LICENSE_ACTIVE_KEY_ID"],

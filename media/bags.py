@@ -16,6 +16,7 @@ CRC-32, reported with the member's name.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import shutil
 import tempfile
@@ -25,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import bagit
+
+# bagit logs every file it hashes at INFO: a package's problems are in the Verdict instead
+logging.getLogger("bagit").setLevel(logging.WARNING)
 
 TAGMANIFEST = "tagmanifest-sha256.txt"
 SIGNATURE_DIR = "signature"

@@ -16,7 +16,9 @@ Each outbox row is ONE delivery (``channel`` + ``target``) and moves through::
                                             WeChat: uncertain (never resent, see below)
 
 Pushes to the province's e-license library (channel ``elicense``) are written the same way,
-one per e-license event, by ``backend.services.elicense_library.queue``.
+one per e-license event, by ``backend.services.elicense_library.queue``. A closed case's
+archive job (channel ``archive``) is queued so too, by ``backend.services.archive.queue``, and
+built by the worker's archive step (``archive.build_due``), not sent anywhere.
 
 The worker (``notifications.delivery``) claims rows with ``SELECT … FOR UPDATE SKIP LOCKED``
 on MariaDB and a compare-and-set UPDATE everywhere; Redis (``notifications.doorbell``) only
@@ -41,10 +43,12 @@ STATUSES = (PENDING, SENDING, SENT, REFUSED, SKIPPED, FAILED, UNCERTAIN)
 REPLAYABLE = frozenset({REFUSED, SKIPPED, FAILED, UNCERTAIN})
 WECHAT, WEBHOOK, NONE = "wechat", "webhook", "none"
 ELICENSE = "elicense"  # a push to the province's e-license library (notifications.library)
+ARCHIVE = "archive"  # a closed case's archive package to build (backend.services.archive)
 # as the administrator's console shows them
 STATUS_LABELS = {PENDING: "待发送", SENDING: "发送中", SENT: "已发送", REFUSED: "被拒收",
                  SKIPPED: "未发送", FAILED: "发送失败", UNCERTAIN: "结果不明"}
 CHANNEL_LABELS = {WECHAT: "微信订阅消息", WEBHOOK: "部门推送", ELICENSE: "电子证照库",
+                  ARCHIVE: "档案归档",
                   NONE: "无渠道"}
 _RING = "outbox.ring_after_commit"
 

@@ -54,6 +54,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "statistics.view_all": frozenset({"system_admin", "catalog_admin"}),
     # who downloaded a license's e-licenses, why and from where (client addresses)
     "license.downloads": frozenset({"system_admin"}),
+    # 档案: the window archives the cases it closes (PRODUCT.md); a package's personal data
+    # (encrypted inside it) is opened by administrators only, every opening logged
+    "archive.view": frozenset({"window_commissioner", "system_admin"}),
+    "archive.verify": frozenset({"window_commissioner", "system_admin"}),
+    "archive.open": frozenset({"system_admin"}),
 }
 
 

@@ -48,6 +48,10 @@ def record(session: Session, application: Application, *, actor: Actor, action: 
         reason=reason[:1000] if reason else None, message=message[:1000], data=data or {},
     )
     application.events.append(event)
+    if action in archive_triggers():
+        from backend.services import archive  # noqa: PLC0415 - archive reads the whole case
+
+        archive.queue(session, application, event)
     if notify:
         session.flush()  # the event's id makes the outbox dedupe key
         outbox.enqueue(session, event=action, aggregate=f"application:{application.id}",
@@ -61,6 +65,13 @@ def record(session: Session, application: Application, *, actor: Actor, action: 
                            "message": message, "reason": reason, **(data or {}),
                        })
     return event
+
+
+def archive_triggers() -> frozenset[str]:
+    """The events after which a closed case's archive package is (re)built."""
+    from backend.services import archive  # noqa: PLC0415
+
+    return archive.TRIGGERS
 
 
 def fire(session: Session, application: Application, subject, step: workflow.Transition, *,
