@@ -12,7 +12,8 @@ from backend import presenters, workflow
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import StaffAccount
-from backend.services import documents, licenses, window
+from backend.security import permissions
+from backend.services import archive, documents, licenses, window
 from console import bp
 from console.forms import parse, perform
 from console.forms import query as query_of
@@ -66,16 +67,21 @@ def window_counts():
                            counts=window.counts(db.session, staff=current_staff()))
 
 
-def _case_page(application_id: int, problem: dict[str, Any] | None = None):
+def _case_page(application_id: int, problem: dict[str, Any] | None = None,
+               checked: tuple[Any, Any] | None = None):
     staff = current_staff()
     application = window.get_for_staff(db.session, staff, application_id)
     case = presenters.staff_detail(application, staff)
+    packages = (archive.packages_of(db.session, application.id)
+                if permissions.allowed(staff.role, "archive.view") else None)
     return render_template("window/case.html", title=f"申请 {case['submission_number']}",
                            case=case, entity_name=application.form_values.get("entity_name"),
                            actions=window.actions_for(staff, application),
                            license=licenses.of_application(db.session, application),
                            documents=documents.available(application), problem=problem,
-                           form=request.form if problem else {})
+                           form=request.form if problem else {}, packages=packages,
+                           may_verify=permissions.allowed(staff.role, "archive.verify"),
+                           checked=checked, closed=archive.closing_of(application))
 
 
 @bp.get("/applications/<int:application_id>")
@@ -146,3 +152,14 @@ def document(application_id: int, kind: str):
     db.session.commit()  # a document issued before documents were kept is kept from now on
     return pdf, 200, {"Content-Type": "application/pdf",
                       "Content-Disposition": f"inline; filename={kind}-{application_id}.pdf"}
+
+
+@bp.post("/applications/<int:application_id>/archive/<int:version>/verify")
+def archive_verify(application_id: int, version: int):
+    """验证档案包: one version of the case's archive package checked as an auditor would
+    (BagIt manifests, SHA-256 of every file, the detached signature); the result, naming
+    every file that is not as written, shown on the case page; the check is logged."""
+    checked = archive.verify_for_staff(db.session, staff=current_staff(),
+                                       application_id=application_id, version=version)
+    db.session.commit()
+    return _case_page(application_id, checked=checked)

@@ -183,6 +183,12 @@ def _check_dir(root: Path, check_signatures: SignatureCheck) -> Verdict:
     tagmanifest = (root / TAGMANIFEST).read_bytes() if (root / TAGMANIFEST).is_file() else b""
     verdict.signatures, problems = check_signatures(tagmanifest, files)
     verdict.problems += problems
+    tag_files = {p.path for p in verdict.problems if "/" not in p.path and p.path}
+    if not any(verdict.signatures.values()) and tag_files - {TAGMANIFEST}:
+        # the signed tag manifest no longer matches the tag files AND its signature fails:
+        # the manifest itself was changed (a changed tag file alone keeps the signature)
+        verdict.problems.append(Problem(TAGMANIFEST, "签名不符，且所列校验值与标签文件不符："
+                                                     "标签清单本身被改动"))
     return verdict
 
 

@@ -538,6 +538,9 @@ def signature_files(keyring: Keyring, tagmanifest: bytes) -> dict[str, bytes]:
     return out
 
 
+_BAD_SIGNATURE = "签名无效：此签名文件或 tagmanifest-sha256.txt 被改动，或密钥已停用"
+
+
 def signature_check(keyring: Keyring) -> bags.SignatureCheck:
     """Checks each ``signature/*.sig`` against the keyring's key of its kid (the public keys
     the service publishes — never the PEM inside the package, which anyone could replace)."""
@@ -561,9 +564,8 @@ def signature_check(keyring: Keyring) -> bags.SignatureCheck:
             ok = schemes.get(kid) == scheme and keyring.verify_raw(kid, raw, tagmanifest)
             results[kid] = ok
             if not ok:
-                problems.append(bags.Problem(
-                    f"signature/{name}", "签名与 tagmanifest-sha256.txt 不符，或密钥未知/已停用"
-                    if kid in schemes else "签名密钥不在本服务公布的公钥中"))
+                problems.append(bags.Problem(f"signature/{name}", _BAD_SIGNATURE if kid in schemes
+                                             else "签名密钥不在本服务公布的公钥中"))
         if not results:
             problems.append(bags.Problem("signature/", "没有签名"))
         return results, problems
