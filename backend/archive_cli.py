@@ -186,3 +186,14 @@ def item(package_zip: Path, item_code: str, out: Path) -> None:
         raise click.ClickException(str(error)) from None
     out.write_bytes(data)
     click.echo(f"{item_code}: {out} ({len(data)} bytes)")
+
+
+@archive_cli.command("public-keys")
+def public_keys() -> None:
+    """The public keys packages are verified with (publish them): kid, scheme, raw
+    base64url, PEM."""
+    keyring = current_app.extensions["license_keyring"]
+    pems, raws = keyring.public_key_pems(), keyring.public_keys()
+    for kid, scheme in keyring.schemes().items():
+        click.echo(f"{kid} {scheme} {raws[kid]}")
+        click.echo(pems[kid], nl=False)

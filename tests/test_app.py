@@ -194,6 +194,8 @@ PRODUCTION = {
     "PUBLIC_BASE_URL": "https://api.yyyz.sx.gov.cn",
     "DATABASE_URL": "mysql+pymysql://yiye:pw@db.internal:3306/yiye?charset=utf8mb4",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    # Fernet.generate_key(): the archive's personal data key
+    "ARCHIVE_PERSONAL_DATA_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 } | seal_files.production_env()
 DEV_SEED = base64.urlsafe_b64encode(DEV_SEED_BYTES).rstrip(b"=").decode()
 
@@ -204,6 +206,9 @@ DEV_SEED = base64.urlsafe_b64encode(DEV_SEED_BYTES).rstrip(b"=").decode()
     ({"WECHAT_APPID": ""}, "WECHAT_APPID"),
     ({"WECHAT_SECRET": ""}, "WECHAT_SECRET"),
     ({"WECHAT_SECRET": "dev-secret"}, "WECHAT_SECRET"),
+    ({"ARCHIVE_PERSONAL_DATA_KEYS": ""}, "ARCHIVE_PERSONAL_DATA_KEYS"),
+    ({"ARCHIVE_PERSONAL_DATA_KEYS": "not-a-key"}, "ARCHIVE_PERSONAL_DATA_KEYS"),
+    ({"ARCHIVE_RETENTION_YEARS": "licensed:forever"}, "ARCHIVE_RETENTION_YEARS"),
     ({"LICENSE_VERIFY_BASE_URL": "http://yyyz.sx.gov.cn"}, "LICENSE_VERIFY_BASE_URL"),
     # PRODUCT.md: MySQL/MariaDB and Redis in production; SQLite and memory for trying out
     ({"DATABASE_URL": ""}, "DATABASE_URL.*MySQL"),
