@@ -29,6 +29,7 @@ from backend.models import (
     StaffAccount,
 )
 from backend.models.archive import ArchiveEvent, ArchivePackage
+from backend.security.signatures import Keyring, generate_key_text
 from backend.services import archive, archive_rules, demo, licenses, window
 from backend.services import staff as staff_service
 from media import bags
@@ -347,3 +348,30 @@ def test_the_verify_button_is_the_windows_and_names_a_changed_file(app, story, c
     with app.app_context():
         assert [e.detail["ok"] for e in db.session.scalars(select(ArchiveEvent).where(
             ArchiveEvent.action == "verified").order_by(ArchiveEvent.id))] == [True, False]
+
+
+def test_a_package_is_signed_by_every_key_ed25519_and_sm2_each_checked_by_openssl(tmp_path):
+    ed25519, sm2 = generate_key_text("k2026a"), generate_key_text("g2026", "sm2")
+    keyring = Keyring.from_settings(f"{ed25519},{sm2}", "k2026a")
+    zipped, _ = bags.make({"record.json": b"{}"}, bag_name="yyz-test-v1", info={},
+                          sign=lambda m: archive.signature_files(keyring, m))
+    verdict = bags.check(zipped, archive.signature_check(keyring))
+    assert verdict.ok and verdict.signatures == {"k2026a": True, "g2026": True}
+    root = bags.unzip(zipped, tmp_path)
+    pems = keyring.public_key_pems()
+    for kid, scheme, extra in (("k2026a", "ed25519", []),
+                               ("g2026", "sm2", ["-digest", "sm3", "-pkeyopt",
+                                                 "distid:1234567812345678"])):
+        key = tmp_path / f"{kid}.pem"
+        key.write_text(pems[kid])
+        result = subprocess.run(  # noqa: S603 - fixed arguments, the system's openssl
+            [shutil.which("openssl"), "pkeyutl", "-verify", "-pubin", "-inkey", str(key),
+             "-rawin", *extra, "-in", str(root / "tagmanifest-sha256.txt"),
+             "-sigfile", str(root / f"signature/{kid}.{scheme}.sig")],
+            capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+    # a key retired since: its signature no longer counts, the other one still does
+    retired = Keyring.from_settings(f"{ed25519},{sm2}", "k2026a", retired="g2026")
+    verdict = bags.check(zipped, archive.signature_check(retired))
+    assert verdict.signatures == {"k2026a": True, "g2026": False}
+    assert verdict.files == ["signature/g2026.sm2.sig"]
