@@ -81,6 +81,7 @@ def _case_page(application_id: int, problem: dict[str, Any] | None = None,
                            documents=documents.available(application), problem=problem,
                            form=request.form if problem else {}, packages=packages,
                            may_verify=permissions.allowed(staff.role, "archive.verify"),
+                           may_open=permissions.allowed(staff.role, "archive.open"),
                            checked=checked, closed=archive.closing_of(application))
 
 
@@ -163,3 +164,14 @@ def archive_verify(application_id: int, version: int):
                                        application_id=application_id, version=version)
     db.session.commit()
     return _case_page(application_id, checked=checked)
+
+
+@bp.get("/applications/<int:application_id>/archive/<int:version>.zip")
+def archive_download(application_id: int, version: int):
+    """The package zip of one version, for administrators (its personal data stays
+    encrypted); each download is logged as an opening."""
+    package, data = archive.download_for_staff(db.session, staff=current_staff(),
+                                               application_id=application_id, version=version)
+    db.session.commit()
+    return data, 200, {"Content-Type": "application/zip",
+                       "Content-Disposition": f"attachment; filename={package.bag_name}.zip"}

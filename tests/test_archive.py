@@ -348,6 +348,19 @@ def test_the_verify_button_is_the_windows_and_names_a_changed_file(app, story, c
     with app.app_context():
         assert [e.detail["ok"] for e in db.session.scalars(select(ArchiveEvent).where(
             ArchiveEvent.action == "verified").order_by(ArchiveEvent.id))] == [True, False]
+    # opening (downloading) a package is the administrators', and logged
+    assert "下载档案包" not in page.text
+    assert client.get(f"{case}/archive/1.zip").status_code == 403
+    admin = app.test_client()
+    assert sign_in(admin, "admin1", password="demo-password-1").status_code == 302
+    assert "下载档案包 第1版" in admin.get(case).text
+    download = admin.get(f"{case}/archive/1.zip")
+    assert download.status_code == 200 and download.data == path.read_bytes()
+    with app.app_context():
+        opened = db.session.scalars(select(ArchiveEvent).where(
+            ArchiveEvent.action == "opened")).all()
+        assert [(e.actor.split()[0], e.detail) for e in opened] == [
+            (f"staff:{_staff('admin1').id}", {"path": "*", "download": True})]
 
 
 def test_a_package_is_signed_by_every_key_ed25519_and_sm2_each_checked_by_openssl(tmp_path):

@@ -644,6 +644,20 @@ def verify_for_staff(session: Session, *, staff: StaffAccount, application_id: i
     return package, verify_package(session, package, actor=_actor(staff))
 
 
+def download_for_staff(session: Session, *, staff: StaffAccount, application_id: int,
+                       version: int) -> tuple[ArchivePackage, bytes]:
+    """The zip of one version, for a role that may open packages (``archive.open``); its
+    personal data stays encrypted inside. Logged as an opening of the whole package."""
+    permissions.require(staff, "archive.open")
+    package = next((p for p in for_staff(session, staff=staff, application_id=application_id)
+                    if p.version == version), None)
+    if package is None:
+        raise NotFound("ARCHIVE_PACKAGE_NOT_FOUND", "没有该版本的档案包", {"version": version})
+    data = package_bytes(package)
+    _log(session, package, "opened", _actor(staff), {"path": "*", "download": True})
+    return package, data
+
+
 def open_file(session: Session, *, staff: StaffAccount | None, package: ArchivePackage,
               path: str, actor: str | None = None) -> bytes:
     """A file of a package, decrypted when it is personal data: only a role allowed to open
