@@ -2,6 +2,9 @@
 deleted after retention) and the archive's audit log (built, verified, opened, exported,
 held, deleted)
 
+Every case closed before this revision gets its archive job in the outbox (channel
+``archive``), as the closing transaction now queues it, so the worker seals those too.
+
 Revision ID: 3f1c9a7e2b40
 Revises: d5479a30843f
 Create Date: 2026-12-08
@@ -66,8 +69,47 @@ def upgrade() -> None:
     with op.batch_alter_table("archive_events") as batch:
         batch.create_index(batch.f("ix_archive_events_package_id"), ["package_id"])
         batch.create_index(batch.f("ix_archive_events_application_id"), ["application_id"])
+    _queue_closed_cases()
 
 
 def downgrade() -> None:
+    op.execute(outbox.delete().where(outbox.c.channel == "archive"))
     op.drop_table("archive_events")
     op.drop_table("archive_packages")
+
+
+applications = sa.table("applications", sa.column("id", sa.Integer()),
+                        sa.column("status", sa.String()), sa.column("accepted_at", TIMESTAMP))
+events = sa.table("application_events", sa.column("id", sa.Integer()),
+                  sa.column("application_id", sa.Integer()))
+outbox = sa.table(
+    "outbox_messages", *map(sa.column, ("event", "dedupe_key", "aggregate", "status",
+                                        "attempts", "channel", "target")),
+    sa.column("payload", sa.JSON()), sa.column("due_at", TIMESTAMP),
+    sa.column("created_at", TIMESTAMP))
+# backend.services.ratings.CLOSED_STATES; withdrawn counts once accepted
+CLOSED = ("licensed", "refused", "not_accepted")
+
+
+def _queue_closed_cases() -> None:
+    from datetime import UTC, datetime
+
+    conn = op.get_bind()
+    closed = sa.or_(applications.c.status.in_(CLOSED),
+                    sa.and_(applications.c.status == "withdrawn",
+                            applications.c.accepted_at.is_not(None)))
+    rows = conn.execute(sa.select(applications.c.id, sa.func.max(events.c.id))
+                        .join(events, events.c.application_id == applications.c.id)
+                        .where(closed).group_by(applications.c.id)).all()
+    taken = set(conn.scalars(sa.select(outbox.c.dedupe_key).where(
+        outbox.c.dedupe_key.like("archive:%"))))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for application_id, event_id in rows:
+        if f"archive:{application_id}:{event_id}" in taken:
+            continue
+        conn.execute(outbox.insert().values(
+            event="archive.build", dedupe_key=f"archive:{application_id}:{event_id}",
+            aggregate=f"application:{application_id}", status="pending", attempts=0,
+            channel="archive", target="archive",
+            payload={"application_id": application_id, "event_id": event_id},
+            due_at=now, created_at=now))
