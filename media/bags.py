@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
@@ -159,8 +158,7 @@ def _check_dir(root: Path, check_signatures: SignatureCheck) -> Verdict:
     verdict = Verdict(bag_name=root.name)
     try:
         bag = bagit.Bag(str(root))
-        verdict.info = {k: v if isinstance(v, str) else "; ".join(v)
-                        for k, v in bag.info.items()}
+        verdict.info = _info(bag)
         bag.validate(processes=1)
     except bagit.BagValidationError as error:
         details = error.details or []
@@ -192,6 +190,15 @@ def _check_dir(root: Path, check_signatures: SignatureCheck) -> Verdict:
     return verdict
 
 
+def read_info(root: Path) -> dict[str, str]:
+    """The bag-info fields of an extracted bag (a repeated field joined with "; ")."""
+    return _info(bagit.Bag(str(root)))
+
+
+def _info(bag: bagit.Bag) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else "; ".join(v) for k, v in bag.info.items()}
+
+
 def _reason(detail: bagit.BagValidationError) -> str:
     if isinstance(detail, bagit.ChecksumMismatch):
         return f"内容与清单不符（SHA-256 应为 {detail.expected}，实为 {detail.found}）"
@@ -200,8 +207,3 @@ def _reason(detail: bagit.BagValidationError) -> str:
     if isinstance(detail, bagit.UnexpectedFile):
         return "清单之外多出的文件"
     return str(detail)
-
-
-def copy_bag(root: Path, dest: Path) -> Path:
-    """A copy of an extracted bag directory (export, derived packages)."""
-    return Path(shutil.copytree(root, dest / root.name))

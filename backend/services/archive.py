@@ -44,6 +44,7 @@ import io
 import json
 import logging
 import re
+import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -664,8 +665,8 @@ def open_file(session: Session, *, staff: StaffAccount | None, package: ArchiveP
     packages (``archive.open``; the CLI as an operator), and every opening logged."""
     if staff is not None:
         permissions.require(staff, "archive.open")
-    with bags_tmp() as tmp:
-        root = bags.unzip(package_bytes(package), tmp)
+    with tempfile.TemporaryDirectory(prefix="archive-") as tmp:
+        root = bags.unzip(package_bytes(package), Path(tmp))
         target = (root / path).resolve()
         if root.resolve() not in target.parents or not target.is_file():
             raise NotFound("ARCHIVE_FILE_NOT_FOUND", "档案包中没有该文件", {"path": path})
@@ -680,20 +681,6 @@ def open_file(session: Session, *, staff: StaffAccount | None, package: ArchiveP
                                 {"path": path}) from None
     _log(session, package, "opened", actor or _actor(staff), {"path": path})
     return content
-
-
-def bags_tmp():
-    import tempfile  # noqa: PLC0415
-
-    class _Tmp:
-        def __enter__(self) -> Path:
-            self._dir = tempfile.TemporaryDirectory(prefix="archive-")
-            return Path(self._dir.name)
-
-        def __exit__(self, *exc) -> None:
-            self._dir.cleanup()
-
-    return _Tmp()
 
 
 def set_hold(session: Session, package: ArchivePackage, *, on: bool, reason: str,
@@ -789,8 +776,8 @@ def item_package(package: bytes, item_code: str, keyring: Keyring) -> bytes:
     the inspection findings and photos about it, the process documents and license files of
     the case, and the catalog; re-bagged and signed, its bag-info naming the source package
     (Yiye-Source-Package-Sha256). Needs no database; ValueError for an unknown item."""
-    with bags_tmp() as tmp:
-        root = bags.unzip(package, tmp)
+    with tempfile.TemporaryDirectory(prefix="archive-") as tmp:
+        root = bags.unzip(package, Path(tmp))
         record = json.loads((root / "data/record.json").read_text())
         item = next((i for i in record["items"] if i["item_code"] == item_code), None)
         if item is None:
@@ -821,7 +808,7 @@ def item_package(package: bytes, item_code: str, keyring: Keyring) -> bytes:
         metadata["档号"] = f"{metadata['档号']}-{item_code}"
         metadata["source_package_sha256"] = hashlib.sha256(package).hexdigest()
         files["record.json"], files["metadata.json"] = _json(record), _json(metadata)
-        info = {k: v for k, v in _bag_info_of(root).items()
+        info = {k: v for k, v in bags.read_info(root).items()
                 if k not in {"Bagging-Date", "Payload-Oxum", "Bag-Software-Agent"}}
         info |= {"External-Identifier": metadata["档号"], "Yiye-Item-Code": item_code,
                  "Yiye-Source-Package-Sha256": metadata["source_package_sha256"]}
@@ -829,10 +816,3 @@ def item_package(package: bytes, item_code: str, keyring: Keyring) -> bytes:
         zipped, _ = bags.make(files, bag_name=name, info=info,
                               sign=lambda m: signature_files(keyring, m))
         return zipped
-
-
-def _bag_info_of(root: Path) -> dict[str, str]:
-    import bagit  # noqa: PLC0415
-
-    info = bagit.Bag(str(root)).info
-    return {k: v if isinstance(v, str) else "; ".join(v) for k, v in info.items()}
