@@ -21,6 +21,11 @@ from backend.models.applications import (
 from backend.models.calendar import CalendarDay
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from backend.models.elicenses import Elicense, ElicenseDownload, ElicenseEvent
+from backend.models.identity import (
+    ApplicationCollaborator,
+    CollaborationInvite,
+    PrivacyConsent,
+)
 from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
 from backend.models.notifications import (
     DepartmentEndpoint,
@@ -35,12 +40,14 @@ __all__ = [
     "AccessToken",
     "Applicant",
     "Application",
+    "ApplicationCollaborator",
     "ApplicationEvent",
     "ApplicationItem",
     "CalendarDay",
     "CatalogIndustry",
     "CatalogPermitItem",
     "CatalogVersion",
+    "CollaborationInvite",
     "DepartmentEndpoint",
     "DepartmentRecord",
     "Elicense",
@@ -58,6 +65,7 @@ __all__ = [
     "LicenseRendition",
     "MaterialFile",
     "OutboxMessage",
+    "PrivacyConsent",
     "RectificationTask",
     "ServiceRating",
     "StaffAccount",
