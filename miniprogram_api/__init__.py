@@ -12,6 +12,7 @@ from miniprogram_api import (  # noqa: E402,F401 - attach routes to bp
     elicenses,
     licenses,
     messages,
+    privacy,
     ratings,
     staff,
 )

@@ -62,7 +62,8 @@ def create_application(json_data: CreateApplicationIn):
     def action():
         application = applications.create(db.session, applicant=token_auth.current_user,
                                           industry_code=json_data.industry,
-                                          answers=json_data.answers)
+                                          answers=json_data.answers,
+                                          secret_key=_settings().SECRET_KEY)
         return _json(presenters.detail(application)), 201
 
     return _idempotent("create", json_data.model_dump(), action)
@@ -105,12 +106,14 @@ def get_application(application_id: int):
 @bp.auth_required(token_auth)
 @bp.input(FormPatchIn)
 @bp.output(ApplicationDetail)
-@bp.doc(responses={409: "APPLICATION_NOT_EDITABLE", 422: "FORM_INVALID"})
+@bp.doc(responses={403: "PRIVACY_CONSENT_REQUIRED（填写个人信息前须同意隐私政策）",
+                   409: "APPLICATION_NOT_EDITABLE", 422: "FORM_INVALID"})
 def update_application(application_id: int, json_data: FormPatchIn):
-    """保存申请表（可部分保存；逐项校验）"""
+    """保存申请表（可部分保存；逐项校验；个人信息须先同意隐私政策）"""
     application = applications.update_form(
         db.session, applicant=token_auth.current_user, application_id=application_id,
-        changes=json_data.fields, secret_key=_settings().SECRET_KEY)
+        changes=json_data.fields, secret_key=_settings().SECRET_KEY,
+        privacy_version=_settings().PRIVACY_NOTICE_VERSION)
     db.session.commit()
     return presenters.detail(application)
 

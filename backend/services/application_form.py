@@ -106,8 +106,11 @@ def fields_for(document: CatalogDocument, item_codes: list[str]) -> list[Field]:
 
 
 def sections(document: CatalogDocument, fields: list[Field], values: dict[str, Any],
-             sensitive: dict[str, str]) -> list[dict[str, Any]]:
-    """The form schema with current values (sensitive ones masked), grouped for display."""
+             sensitive: dict[str, str], verified: frozenset[str] = frozenset(),
+             ) -> list[dict[str, Any]]:
+    """The form schema with current values (sensitive ones masked), grouped for display;
+    ``verified``: fields whose value WeChat verified (the contact phone from getPhoneNumber),
+    each field's ``verified``."""
     out: dict[str, dict[str, Any]] = {}
     for f in fields:
         title = SECTION_TITLES.get(f.section) or document.permit_items[f.section[5:]].name
@@ -118,7 +121,7 @@ def sections(document: CatalogDocument, fields: list[Field], values: dict[str, A
             "code": f.code, "label": f.label, "type": f.type, "required": f.required,
             "rule": f.rule, "options": list(f.options), "unit": f.unit, "help": f.help,
             "items": list(f.items), "sensitive": f.sensitive, "filled": present,
-            "value": value, "shown": shown(f, value),
+            "value": value, "shown": shown(f, value), "verified": f.code in verified,
         })
     return list(out.values())
 

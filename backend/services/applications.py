@@ -20,7 +20,14 @@ from backend.errors import FieldsInvalid, NotFound, RuleViolation
 from backend.models import Applicant, Application, ApplicationItem, CatalogVersion
 from backend.models.base import utcnow
 from backend.security import secrets
-from backend.services import application_form, catalog, entity, notice, timeline
+from backend.services import (
+    application_form,
+    catalog,
+    entity,
+    notice,
+    personal_data,
+    timeline,
+)
 
 SENSITIVE = ("legal_rep_id_number", "contact_phone")
 
@@ -58,9 +65,11 @@ def industry_of(session: Session, application: Application) -> dict[str, str]:
 
 
 def create(session: Session, *, applicant: Applicant, industry_code: str,
-           answers: dict[str, Any], actor: timeline.Actor = None) -> Application:
+           answers: dict[str, Any], actor: timeline.Actor = None,
+           secret_key: str | None = None) -> Application:
     """A draft pinned to the catalog version in force, with one lane per applicable item.
-    ``actor``: who does it when not the applicant (帮办代办, backend.services.assisted)."""
+    ``actor``: who does it when not the applicant (帮办代办, backend.services.assisted).
+    With ``secret_key``, the applicant's verified phone pre-fills the contact phone."""
     version = catalog.current_version(session)
     document, industry = catalog.get_industry(version, industry_code)
     answers = notice.validate_answers(document, industry, answers)
@@ -82,6 +91,8 @@ def create(session: Session, *, applicant: Applicant, industry_code: str,
                         promised_days=i["promised_days"])
         for i in tailored["items"]
     ]
+    if secret_key is not None:
+        personal_data.prefill_contact_phone(application, applicant, secret_key)
     session.add(application)
     timeline.record(session, application, actor=actor or applicant, action="application.created",
                     message=f"创建“{industry.name}”申请草稿（目录第 {version.number} 版）",
@@ -113,10 +124,17 @@ def sensitive_values(application: Application, secret_key: str) -> dict[str, str
 
 
 def update_form(session: Session, *, applicant: Applicant, application_id: int,
-                changes: dict[str, Any], secret_key: str) -> Application:
-    """Autosave: any subset of fields; all valid or nothing saved, every problem listed."""
+                changes: dict[str, Any], secret_key: str,
+                privacy_version: str | None = None) -> Application:
+    """Autosave: any subset of fields; all valid or nothing saved, every problem listed.
+
+    ``privacy_version``: the privacy notice the person filling in must have agreed to before
+    the form takes personal data (403 PRIVACY_CONSENT_REQUIRED, nothing saved); None when a
+    commissioner fills it at the window (帮办代办: consent is taken there in person)."""
     application = get_own(session, applicant=applicant, application_id=application_id)
     workflow.ensure_editable(application.status)
+    if privacy_version is not None and personal_data.touches_personal_data(changes):
+        personal_data.require_consent(session, applicant, privacy_version)
     bundle = bundle_of(session, application)
     clean, errors = application_form.validate(bundle.fields, changes)
     values = dict(application.form_values)
