@@ -29,7 +29,7 @@ from backend.services import (
     timeline,
 )
 
-SENSITIVE = ("legal_rep_id_number", "contact_phone")
+SENSITIVE = application_form.SENSITIVE_CODES  # sealed at rest, masked when shown
 
 
 @dataclass
@@ -54,7 +54,9 @@ def bundle_of(session: Session, application: Application) -> Bundle:
     document = document_of(session, application)
     tailored = notice.tailor(document, application.industry_code, application.answers)
     item_codes = [i["code"] for i in tailored["items"]]
-    return Bundle(document, tailored, application_form.fields_for(document, item_codes))
+    agent = application_form.applicant_role(application.answers) == "agent"
+    return Bundle(document, tailored,
+                  application_form.fields_for(document, item_codes, agent=agent))
 
 
 def industry_of(session: Session, application: Application) -> dict[str, str]:
@@ -145,7 +147,7 @@ def update_form(session: Session, *, applicant: Applicant, application_id: int,
             target.pop(code, None)
         else:
             target[code] = value
-    errors |= {k: v for k, v in cross_check(values, application.answers).items()
+    errors |= {k: v for k, v in cross_check(values | hidden, application.answers).items()
                if k in changes and k not in errors}
     if errors:
         raise FieldsInvalid("FORM_INVALID", _form_paths(errors), lead="以下内容需要修改：")
@@ -156,7 +158,8 @@ def update_form(session: Session, *, applicant: Applicant, application_id: int,
 
 
 def cross_check(values: dict[str, Any], answers: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Rules between fields: kind and credit code, city and county, area and guidance answer."""
+    """Rules between fields: kind and credit code, the 受托人 someone other than the legal
+    representative (AGENT_IS_LEGAL_REP), city and county, area and guidance answer."""
     errors: dict[str, dict[str, str]] = {}
 
     def guard(fields: tuple[str, ...], check) -> None:
@@ -167,6 +170,7 @@ def cross_check(values: dict[str, Any], answers: dict[str, Any]) -> dict[str, di
                 errors[fields[-1]] = {"code": problem.code, "message": problem.message}
 
     guard(("entity_kind", "credit_code"), entity.entity_kind)
+    guard(("legal_rep_id_number", "agent_id_number"), _agent_is_someone_else)
     guard(("premises_city_code", "premises_county_code"), entity.division)
     if "floor_area" in answers and values.get("floor_area") is not None \
             and float(values["floor_area"]) != float(answers["floor_area"]):
@@ -175,6 +179,13 @@ def cross_check(values: dict[str, Any], answers: dict[str, Any]) -> dict[str, di
             "message": f"经营场所面积须与情形引导中填写的 {answers['floor_area']} 平方米一致；"
                        "如有变化请重新发起申请，以便重新确定需办理的事项"}
     return errors
+
+
+def _agent_is_someone_else(legal_rep_id: str, agent_id: str) -> None:
+    if legal_rep_id == agent_id:
+        raise entity.FieldInvalid(
+            "AGENT_IS_LEGAL_REP", "受托人与法定代表人（负责人）是同一人；本人办理的，"
+            "请在情形引导中选择“不委托他人”后重新发起申请")
 
 
 def missing_fields(bundle: Bundle, application: Application, secret_key: str) -> list[dict]:
@@ -222,7 +233,8 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
     bundle = bundle_of(session, application)
     problems = {f["code"]: {"code": "FIELD_REQUIRED", "message": f"请填写{f['label']}"}
                 for f in missing_fields(bundle, application, secret_key)}
-    problems |= cross_check(application.form_values, application.answers)
+    problems |= cross_check(application.form_values
+                            | sensitive_values(application, secret_key), application.answers)
     materials = material_status(bundle, application)
     missing = [m for m in materials if m["state"] == "missing"]
     if problems or missing:
