@@ -8,6 +8,7 @@ from miniprogram_api import (  # noqa: E402,F401 - attach routes to bp
     applications,
     auth,
     catalog,
+    collaborators,
     divisions,
     elicenses,
     licenses,

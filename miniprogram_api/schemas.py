@@ -313,6 +313,38 @@ class ApplicationList(BaseModel):
     applications: list[ApplicationSummary]
 
 
+class InviteIn(In):
+    role: Literal["collaborator", "agent"] = Field(
+        default="collaborator",
+        description="collaborator 协作人（填写申请表、上传材料）；agent 受托人（还可提交、撤回、"
+                    "同意放弃事项；仅限选择了委托他人代为办理的申请）")
+
+
+class InviteOut(BaseModel):
+    code: str = Field(description="8 位一次性邀请码（只显示这一次）")
+    role: str
+    expires_at: datetime
+
+
+class JoinIn(In):
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")] = Field(
+        description="申请人出具的 8 位邀请码；仅可使用一次")
+
+
+class CollaboratorOut(BaseModel):
+    id: int
+    role: str
+    role_label: str
+    openid_masked: str
+    added_at: datetime
+    is_me: bool = Field(description="是否为当前登录的用户")
+
+
+class CollaboratorList(BaseModel):
+    total: int
+    collaborators: list[CollaboratorOut]
+
+
 class ClaimIn(In):
     code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")] = Field(
         description="窗口帮办代办时工作人员出具的 8 位认领码；7 天内有效，仅可使用一次")

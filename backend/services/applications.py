@@ -16,8 +16,14 @@ from sqlalchemy.orm import Session
 
 from backend import clock, workflow
 from backend.catalog_format import CatalogDocument
-from backend.errors import FieldsInvalid, NotFound, RuleViolation
-from backend.models import Applicant, Application, ApplicationItem, CatalogVersion
+from backend.errors import FieldsInvalid, NotFound, PermissionDenied, RuleViolation
+from backend.models import (
+    Applicant,
+    Application,
+    ApplicationCollaborator,
+    ApplicationItem,
+    CatalogVersion,
+)
 from backend.models.base import utcnow
 from backend.security import secrets
 from backend.services import (
@@ -107,13 +113,59 @@ def get_own(session: Session, *, applicant: Applicant, application_id: int) -> A
     """The applicant's own application; anyone else's is "not found", exactly like a missing one."""
     application = session.get(Application, application_id)
     if application is None or application.applicant_id != applicant.id:
-        raise NotFound("APPLICATION_NOT_FOUND", "申请不存在", {"application_id": application_id})
+        raise _not_found(application_id)
     return application
+
+
+def _not_found(application_id: int) -> NotFound:
+    return NotFound("APPLICATION_NOT_FOUND", "申请不存在", {"application_id": application_id})
+
+
+# What someone may do with an application (collaborators, backend.services.collaborators):
+# READ and EDIT (fill fields, upload) the owner and every active helper; DECIDE (submit,
+# withdraw, consent to dropping an item) the owner and the authorised agent (受托人) only;
+# OWN (invite and remove helpers) the owner only.
+READ, EDIT, DECIDE, OWN = "read", "edit", "decide", "own"
+
+
+def helper_role(session: Session, application: Application, applicant: Applicant) -> str | None:
+    """``collaborator`` or ``agent`` while ``applicant`` helps with it (not removed), else None."""
+    return session.scalar(select(ApplicationCollaborator.role).where(
+        ApplicationCollaborator.application_id == application.id,
+        ApplicationCollaborator.applicant_id == applicant.id,
+        ApplicationCollaborator.removed_at.is_(None)))
+
+
+def get_for(session: Session, *, applicant: Applicant, application_id: int,
+            need: str = READ) -> tuple[Application, timeline.Actor]:
+    """The application and who acts on it (the owner, or a ``timeline.Helper``), checked on
+    every call: a stranger or a removed helper gets 404 APPLICATION_NOT_FOUND exactly like a
+    missing id; a collaborator asking to DECIDE, any helper asking to OWN, gets 403
+    COLLABORATOR_NOT_ALLOWED."""
+    application = session.get(Application, application_id)
+    if application is None:
+        raise _not_found(application_id)
+    if application.applicant_id == applicant.id:
+        return application, applicant
+    role = helper_role(session, application, applicant)
+    if role is None:
+        raise _not_found(application_id)
+    if (need == DECIDE and role != "agent") or need == OWN:
+        raise PermissionDenied(
+            "COLLABORATOR_NOT_ALLOWED",
+            "协作人可以填写申请表和上传材料；提交、撤回和同意放弃事项须由申请人本人或其授权的受托人操作",
+            {"role": role})
+    return application, timeline.Helper(applicant, role)
 
 
 def list_own(session: Session, *, applicant: Applicant, status: str | None = None,
              ) -> list[Application]:
-    query = select(Application).where(Application.applicant_id == applicant.id)
+    """The applicant's applications and those they help with (active helpers only)."""
+    helping = select(ApplicationCollaborator.application_id).where(
+        ApplicationCollaborator.applicant_id == applicant.id,
+        ApplicationCollaborator.removed_at.is_(None))
+    query = select(Application).where((Application.applicant_id == applicant.id)
+                                      | Application.id.in_(helping))
     if status:
         query = query.where(Application.status == status)
     return list(session.scalars(query.order_by(Application.id.desc())))
@@ -133,7 +185,8 @@ def update_form(session: Session, *, applicant: Applicant, application_id: int,
     ``privacy_version``: the privacy notice the person filling in must have agreed to before
     the form takes personal data (403 PRIVACY_CONSENT_REQUIRED, nothing saved); None when a
     commissioner fills it at the window (帮办代办: consent is taken there in person)."""
-    application = get_own(session, applicant=applicant, application_id=application_id)
+    application, actor = get_for(session, applicant=applicant, application_id=application_id,
+                                 need=EDIT)
     workflow.ensure_editable(application.status)
     if privacy_version is not None and personal_data.touches_personal_data(changes):
         personal_data.require_consent(session, applicant, privacy_version)
@@ -154,7 +207,18 @@ def update_form(session: Session, *, applicant: Applicant, application_id: int,
     application.form_values = values
     application.sensitive_sealed = secrets.seal(secret_key, json.dumps(hidden)) if hidden else None
     application.updated_at = utcnow()
+    if clean and shared(session, application):  # several fill it in: say who saved what
+        labels = {f.code: f.label for f in bundle.fields}
+        timeline.record(session, application, actor=actor, action="application.form_saved",
+                        message="填写申请表：" + "、".join(labels[c] for c in clean),
+                        data={"fields": sorted(clean)})
     return application
+
+
+def shared(session: Session, application: Application) -> bool:
+    """Whether anyone but the owner was ever let in (then every save names who saved)."""
+    return session.scalar(select(ApplicationCollaborator.id).where(
+        ApplicationCollaborator.application_id == application.id).limit(1)) is not None
 
 
 def cross_check(values: dict[str, Any], answers: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -227,7 +291,8 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
     form fields missing (FIELD_REQUIRED) or at odds (cross_check) in ``details.fields`` as
     ``fields.<code>``, and materials to upload in ``details.missing_materials``
     (``[{code, name, items}]``; uploads are not fields of a request body)."""
-    application = get_own(session, applicant=applicant, application_id=application_id)
+    application, helper = get_for(session, applicant=applicant,
+                                  application_id=application_id, need=DECIDE)
     step = workflow.transition(application.status, workflow.Action.SUBMIT,
                                role=workflow.APPLICANT)
     bundle = bundle_of(session, application)
@@ -255,7 +320,7 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
     if deferred:
         message += "；容缺受理，以下材料将在现场核查时确认：" + "、".join(
             m["name"] for m in deferred)
-    timeline.fire(session, application, application, step, actor=actor or applicant,
+    timeline.fire(session, application, application, step, actor=actor or helper,
                   message=message,
                   data={"deferred_materials": application.deferred_materials})
     return application
@@ -278,10 +343,12 @@ def _form_paths(problems: dict[str, dict[str, str]]) -> dict[str, dict[str, str]
 
 
 def withdraw(session: Session, *, applicant: Applicant, application_id: int) -> Application:
-    """Withdraw a draft, or a submitted application not yet accepted."""
-    application = get_own(session, applicant=applicant, application_id=application_id)
+    """Withdraw a draft, or a submitted application not yet accepted (the owner or the
+    authorised agent)."""
+    application, actor = get_for(session, applicant=applicant,
+                                 application_id=application_id, need=DECIDE)
     step = workflow.transition(application.status, workflow.Action.WITHDRAW,
                                role=workflow.APPLICANT)
     move_items(application, workflow.Action.CLOSE, role=workflow.SYSTEM)
-    timeline.fire(session, application, application, step, actor=applicant)
+    timeline.fire(session, application, application, step, actor=actor)
     return application
