@@ -12,6 +12,7 @@ from backend.services import applications
 from tests.live import LiveServer
 from tests.test_app import assert_envelope
 from tests.test_applications import BASE, VALID_ENTITY, draft, fields_of
+from tests.test_workflow import submitted
 
 ME = "/api/mp/v1/me"
 
@@ -182,3 +183,29 @@ def test_the_verified_number_is_stored_sealed_and_never_shown_whole(client, logi
     changed = client.patch(f"{BASE}/{detail['id']}", headers=me,
                            json={"fields": {"contact_phone": "13912345678"}})
     assert not fields_of(changed.json)["contact_phone"]["verified"]
+
+
+def test_deletion_keeps_submitted_applications_and_says_why(client, login, session, emulator):
+    me = login("archived")
+    assert client.post(f"{ME}/phone", headers=me, json={
+        "code": phone_code(emulator.base_url, "archived")}).status_code == 200
+    kept = submitted(client, me)
+    gone = draft(client, me)
+
+    resp = client.delete(f"{ME}/personal-data", headers=me)
+
+    assert resp.status_code == 200
+    deleted = {d["what"]: d["count"] for d in resp.json["deleted"]}
+    assert deleted["verified_phone"] == 1 and deleted["drafts"] == 1
+    why = {k["what"]: k for k in resp.json["kept"]}
+    assert why["applications"]["count"] == 1 and "行政许可法" in why["applications"]["reason"]
+    assert why["privacy_consents"]["count"] == 1 and why["account"]["count"] == 1
+    session.expire_all()
+    assert session.get(Application, gone["id"]) is None
+    assert session.get(Application, kept["id"]).status == "submitted"
+    applicant = session.get(Applicant, session.get(Application, kept["id"]).applicant_id)
+    assert applicant.phone_sealed is None and applicant.erased_at is not None
+    assert applicant.openid is not None  # to follow the kept application after a new login
+    again = login("archived")
+    assert [a["id"] for a in client.get(BASE, headers=again).json["applications"]] == [
+        kept["id"]]

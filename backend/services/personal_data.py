@@ -36,6 +36,7 @@ from backend.models import (
     Application,
     ApplicationCollaborator,
     CollaborationInvite,
+    IdempotencyRecord,
     License,
     PrivacyConsent,
 )
@@ -60,7 +61,7 @@ DELETED_LABELS = {
     "verified_phone": "经微信验证的手机号",
     "drafts": "未提交的申请草稿及其材料",
     "collaborations": "参与他人申请的协作身份及未使用的邀请码",
-    "sessions": "全部登录凭证（已退出登录）",
+    "sessions": "全部登录凭证（已退出登录）及重试请求的缓存应答",
     "wechat_session_key": "微信会话密钥",
     "unionid": "微信 unionid",
 }
@@ -239,10 +240,11 @@ def erase(session: Session, *, applicant: Applicant) -> dict[str, Any]:
     ``{deleted: [{what, label, count?}], kept: [{what, reason, count}]}``.
 
     Deleted: the verified phone, drafts never submitted (with their materials' records —
-    the bytes go with the media store's clean-up of unreferenced files), collaborations and
-    unused invitations, every login token, WeChat's session_key and unionid; the openid too
-    when nothing is kept. Kept: applications ever submitted and licenses (archives), and the
-    consent records that are the legal basis for keeping them.
+    the bytes then belong to no row and go with the worker's orphaned-upload sweep),
+    collaborations and unused invitations, the stored answers of retried requests, every
+    login token, WeChat's session_key and unionid; the openid too when nothing is kept.
+    Kept: applications ever submitted and licenses (archives), and the consent records that
+    are the legal basis for keeping them.
     """
     drafts = [a for a in _drafts(session, applicant) if a.submitted_at is None]
     # a draft withdrawn before it was ever submitted is no archive either
@@ -257,6 +259,8 @@ def erase(session: Session, *, applicant: Applicant) -> dict[str, Any]:
         session.delete(application)
     helping = session.execute(delete(ApplicationCollaborator).where(
         ApplicationCollaborator.applicant_id == applicant.id)).rowcount
+    session.execute(delete(IdempotencyRecord).where(  # stored answers of retried requests
+        IdempotencyRecord.scope.startswith(f"applicant:{applicant.id}:")))
     tokens.revoke_all(session, subject_kind="applicant", subject_id=applicant.id)
     session.execute(delete(AccessToken).where(AccessToken.subject_kind == "applicant",
                                               AccessToken.subject_id == applicant.id))
