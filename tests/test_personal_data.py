@@ -209,3 +209,15 @@ def test_deletion_keeps_submitted_applications_and_says_why(client, login, sessi
     again = login("archived")
     assert [a["id"] for a in client.get(BASE, headers=again).json["applications"]] == [
         kept["id"]]
+
+
+def test_a_refused_access_token_is_refreshed_once_for_the_phone(client, login, emulator):
+    me = login("token")
+    requests.post(f"{emulator.base_url}_emulator/expire_token", timeout=5).raise_for_status()
+
+    resp = client.post(f"{ME}/phone", headers=me,
+                       json={"code": phone_code(emulator.base_url, "token")})
+
+    assert resp.status_code == 200 and resp.json["verified"]
+    log = requests.get(f"{emulator.base_url}_emulator/log", timeout=5).json()["requests"]
+    assert [r["errcode"] for r in log if r["endpoint"] == "getuserphonenumber"] == [40001, 0]
