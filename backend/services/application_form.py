@@ -88,6 +88,9 @@ AGENT_FIELDS: tuple[Field, ...] = (
           sensitive=True, check=entity.mobile_phone),
 )
 SENSITIVE_CODES = frozenset(f.code for f in (*SHARED_FIELDS, *AGENT_FIELDS) if f.sensitive)
+# a person's data (PIPL 第四条): names, ID and phone numbers of the representative and the
+# agent; the form takes them only after consent (backend.services.personal_data)
+PERSONAL_CODES = SENSITIVE_CODES | {"legal_rep_name", "agent_name"}
 ID_NUMBER_CODES = frozenset({"legal_rep_id_number", "agent_id_number"})
 SECTION_TITLES = {"entity": "经营主体", "agent": "受托人（代为办理）", "contact": "联系方式",
                   "premises": "经营场所", "shared_items": "多个事项共用的信息"}

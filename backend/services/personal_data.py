@@ -42,11 +42,9 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.security import masking, secrets, tokens
-from backend.services import accounts, entity
+from backend.services import accounts, application_form, entity
 
 PHONE_API = "wxa/business/getuserphonenumber"
-PERSONAL_FIELDS = frozenset({"legal_rep_name", "legal_rep_id_number", "contact_phone",
-                             "agent_name", "agent_id_number", "agent_phone"})
 
 # What is kept after a deletion request, and why (shown to the applicant as is).
 KEPT_REASONS = {
@@ -101,7 +99,8 @@ def require_consent(session: Session, applicant: Applicant, version: str) -> Non
 
 def touches_personal_data(changes: dict[str, Any]) -> bool:
     """Whether a form change gives personal data (clearing a value gives none)."""
-    return any(code in PERSONAL_FIELDS and value is not None for code, value in changes.items())
+    return any(code in application_form.PERSONAL_CODES and value is not None
+               for code, value in changes.items())
 
 
 def consent_status(session: Session, applicant: Applicant, version: str) -> dict[str, Any]:
