@@ -3,6 +3,8 @@ as the guidance answer says; an agent adds the 授权委托书 and their own ide
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from backend.security.masking import mask_id_number, mask_phone
@@ -22,7 +24,8 @@ from tests.test_applications import (
 )
 from tests.test_console_window import CASE, act, version_of
 from tests.test_issued_documents import text_of
-from tests.test_workflow import RESTAURANT, submitted
+from tests.test_licenses import SHOP
+from tests.test_workflow import RESTAURANT, accepted, post, staff_get, submitted
 
 window_client = test_console_window.window_client
 AGENT_FIELDS = ["agent_name", "agent_id_number", "agent_phone"]
@@ -123,3 +126,25 @@ def test_the_acceptance_notice_names_the_representative_and_the_agent(
     assert f"法定代表人（负责人）：{VALID_ENTITY['legal_rep_name']}" in flat
     assert f"受托人：{VALID_AGENT['agent_name']}，凭授权委托书代为办理" in flat
     assert VALID_AGENT["agent_id_number"] not in flat
+
+
+def test_the_license_of_an_agent_application_names_the_holder_not_the_agent(
+        client, login, staff_login):
+    applicant = login("agent-licensed")
+    commissioner, _ = staff_login("window_commissioner")
+    reviewer, _ = staff_login("unit_reviewer", "approval_bureau")
+    detail = accepted(client, applicant, commissioner, "convenience_store", **SHOP,
+                      applicant_is_agent=True)
+    for task in staff_get(client, reviewer, "/reviews")["reviews"]:
+        post(client, reviewer, f"/reviews/{task['id']}/approve",
+             {"version": task["version"], "opinion": "备案材料齐全"})
+
+    issued = post(client, commissioner, f"/applications/{detail['id']}/license", status=201)
+
+    mine = client.get(f"/api/mp/v1/licenses/{issued['id']}", headers=applicant)
+    assert mine.status_code == 200, mine.json
+    assert mine.json["holder_name"] == VALID_ENTITY["entity_name"]
+    for shown in (json.dumps(mine.json, ensure_ascii=False),
+                  json.dumps(issued, ensure_ascii=False)):
+        assert VALID_AGENT["agent_name"] not in shown
+        assert VALID_AGENT["agent_id_number"] not in shown
