@@ -508,7 +508,8 @@ class ApplicationDetail(ApplicationSummary):
     inspection: InspectionOut | None
     evidence: dict[str, list[FileOut]] = Field(description="核查照片与整改材料")
     form: list[dict[str, Any]] = Field(
-        description="合并后的申请表：分区、字段规则、服务事项与当前值")
+        description="合并后的申请表：分区、字段规则、服务事项与当前值（证件号、电话脱敏；"
+                    "verified 为真表示该值是微信验证过的手机号；委托办理时含受托人分区 agent）")
     materials: list[MaterialStatus]
     missing: dict[str, list[dict[str, Any]]] = Field(description="提交前仍缺少的字段和材料")
     timeline: list[TimelineEvent]
