@@ -313,6 +313,9 @@ class ApplicationList(BaseModel):
     applications: list[ApplicationSummary]
 
 
+EightDigitCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]  # one-time codes
+
+
 class InviteIn(In):
     role: Literal["collaborator", "agent"] = Field(
         default="collaborator",
@@ -327,7 +330,7 @@ class InviteOut(BaseModel):
 
 
 class JoinIn(In):
-    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")] = Field(
+    code: EightDigitCode = Field(
         description="申请人出具的 8 位邀请码；仅可使用一次")
 
 
@@ -346,7 +349,7 @@ class CollaboratorList(BaseModel):
 
 
 class ClaimIn(In):
-    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")] = Field(
+    code: EightDigitCode = Field(
         description="窗口帮办代办时工作人员出具的 8 位认领码；7 天内有效，仅可使用一次")
 
 
