@@ -9,6 +9,7 @@ from sqlalchemy import select
 from backend import workflow
 from backend.extensions import db
 from backend.models import (
+    Applicant,
     Application,
     ApplicationItem,
     CatalogVersion,
@@ -24,6 +25,7 @@ from backend.services import (
     applications,
     inspections,
     licenses,
+    personal_data,
     ratings,
     rectifications,
     review,
@@ -89,9 +91,7 @@ def detail(application: Application, *, subject: str | None = None,
             lanes, time_limits.of_items(db.session, lanes), strict=True)],
         "inspection": inspection_out(application.inspection, subject)
         if application.inspection else None,
-        "form": application_form.sections(
-            bundle.document, bundle.fields, application.form_values,
-            applications.sensitive_values(application, secret_key)),
+        "form": form_sections(application, bundle, secret_key),
         "materials": [m | {"files": files_by_material.get(m["code"], [])} for m in materials],
         "evidence": {code: files_by_material.get(code, [])
                      for code in ("inspection_photo", "rectification_evidence")},
@@ -105,6 +105,19 @@ def detail(application: Application, *, subject: str | None = None,
                       "message": e.message} for e in application.events],
         "rating": rating_status(application),
     }
+
+
+def form_sections(application: Application, bundle: applications.Bundle,
+                  secret_key: str) -> list[dict]:
+    """The merged form with its values masked; the contact phone is ``verified`` while it is
+    the number WeChat verified for the applicant (getPhoneNumber)."""
+    sensitive = applications.sensitive_values(application, secret_key)
+    phone = personal_data.verified_phone(db.session.get(Applicant, application.applicant_id),
+                                         secret_key)
+    verified = frozenset({"contact_phone"} if phone and sensitive.get("contact_phone") == phone
+                         else ())
+    return application_form.sections(bundle.document, bundle.fields, application.form_values,
+                                     sensitive, verified)
 
 
 def staff_detail(application: Application, staff: StaffAccount) -> dict:

@@ -60,9 +60,12 @@ INSPECTOR, INSPECTOR_PASSWORD = "rush-inspector", "lantern-orchard-quietly-58"  
 ANSWERS = {"applicant_is_agent": False, "floor_area": 120, "investment": 20,
            "sells_alcohol": False, "outdoor_sign": False, "sells_tobacco": False}
 BASE = "/api/mp/v1"
+PRIVACY_NOTICE_VERSION = next(s.default for s in settings_module.SETTINGS
+                              if s.env == "PRIVACY_NOTICE_VERSION")
 # p95 goals as the phone sees them (issue 20)
 GOALS_S = {"verify": 0.2, "create": 1.0, "fill": 1.0, "submit": 1.0, "upload": 5.0}
-ROUTES = {"login": r"POST /auth/login", "create": r"POST /applications",
+ROUTES = {"login": r"POST /auth/login", "consent": r"POST /me/privacy-consent",
+          "create": r"POST /applications",
           "fill": r"PATCH /applications/\d+", "upload": r"POST /applications/\d+/materials/\w+",
           "submit": r"POST /applications/\d+/submit", "verify": r"POST /licenses/verify"}
 STEPS = tuple(ROUTES)
@@ -167,6 +170,12 @@ def applicant(phone: Phone, photo: bytes, start_at: float) -> None:
     if resp is None:
         return
     phone.headers["Authorization"] = f"Bearer {resp.json()['token']}"
+    # the privacy notice, agreed to before the form takes personal data (the version in
+    # force is the default setting's: the rush runs the product as `make run` does)
+    resp = phone.send("consent", "POST", f"{BASE}/me/privacy-consent",
+                      body={"version": PRIVACY_NOTICE_VERSION})
+    if resp is None:
+        return
     resp = phone.send("create", "POST", f"{BASE}/applications", ok=(201,),
                       body={"industry": "restaurant", "answers": ANSWERS},
                       headers={"Idempotency-Key": uuid.uuid4().hex})

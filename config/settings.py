@@ -64,6 +64,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WECHAT_API_BASE", "http://127.0.0.1:8081/", str, "WeChat API base URL"),
     Setting("WECHAT_TIMEOUT_SECONDS", 5.0, float, "timeout of one WeChat HTTP call"),
     Setting("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, int, "lifetime of a mini-program token"),
+    Setting("PRIVACY_NOTICE_VERSION", "2026-12-01", str,
+            "version of the mini-program's privacy notice in force (《个人信息保护指引》); an "
+            "applicant must agree to it before the form accepts personal data or a phone "
+            "number is asked of WeChat; a new version asks everyone again"),
+    Setting("COLLABORATION_CODE_TTL_MINUTES", 24 * 60, int,
+            "lifetime of a one-time code inviting a colleague to help with an application"),
     Setting("MAX_JSON_BYTES", 64 * 1024, int, "largest accepted JSON request body"),
     Setting("CONSOLE_IDLE_MINUTES", 30, int,
             "the staff console signs out a session unused this long (its token is revoked)"),

@@ -8,10 +8,12 @@ from miniprogram_api import (  # noqa: E402,F401 - attach routes to bp
     applications,
     auth,
     catalog,
+    collaborators,
     divisions,
     elicenses,
     licenses,
     messages,
+    privacy,
     ratings,
     staff,
 )

@@ -37,6 +37,12 @@ def _upload_limit() -> str:
     return _settings().UPLOAD_RATE_LIMIT
 
 
+def _detail(application) -> dict:
+    """The application as the caller sees it: file links signed for the caller (its owner
+    or a helper), checked again at every fetch."""
+    return presenters.detail(application, subject=f"applicant:{token_auth.current_user.id}")
+
+
 def _json(detail: dict) -> dict:
     """The detail as JSON values, for answers stored under an Idempotency-Key."""
     return ApplicationDetail.model_validate(detail).model_dump(mode="json")
@@ -62,8 +68,9 @@ def create_application(json_data: CreateApplicationIn):
     def action():
         application = applications.create(db.session, applicant=token_auth.current_user,
                                           industry_code=json_data.industry,
-                                          answers=json_data.answers)
-        return _json(presenters.detail(application)), 201
+                                          answers=json_data.answers,
+                                          secret_key=_settings().SECRET_KEY)
+        return _json(_detail(application)), 201
 
     return _idempotent("create", json_data.model_dump(), action)
 
@@ -97,29 +104,33 @@ def claim_applications(json_data: ClaimIn):
 @bp.output(ApplicationDetail)
 def get_application(application_id: int):
     """申请详情：申请表、材料、各事项进度与时间线"""
-    return presenters.detail(applications.get_own(
-        db.session, applicant=token_auth.current_user, application_id=application_id))
+    application, _ = applications.get_for(db.session, applicant=token_auth.current_user,
+                                          application_id=application_id)
+    return _detail(application)
 
 
 @bp.patch("/applications/<int:application_id>")
 @bp.auth_required(token_auth)
 @bp.input(FormPatchIn)
 @bp.output(ApplicationDetail)
-@bp.doc(responses={409: "APPLICATION_NOT_EDITABLE", 422: "FORM_INVALID"})
+@bp.doc(responses={403: "PRIVACY_CONSENT_REQUIRED（填写个人信息前须同意隐私政策）",
+                   409: "APPLICATION_NOT_EDITABLE", 422: "FORM_INVALID"})
 def update_application(application_id: int, json_data: FormPatchIn):
-    """保存申请表（可部分保存；逐项校验）"""
+    """保存申请表（可部分保存；逐项校验；个人信息须先同意隐私政策）"""
     application = applications.update_form(
         db.session, applicant=token_auth.current_user, application_id=application_id,
-        changes=json_data.fields, secret_key=_settings().SECRET_KEY)
+        changes=json_data.fields, secret_key=_settings().SECRET_KEY,
+        privacy_version=_settings().PRIVACY_NOTICE_VERSION)
     db.session.commit()
-    return presenters.detail(application)
+    return _detail(application)
 
 
 @bp.post("/applications/<int:application_id>/submit")
 @bp.auth_required(token_auth)
 @limiter.limit(_submit_limit, key_func=per_applicant)
 @bp.output(ApplicationDetail)
-@bp.doc(responses={409: "STATE_CONFLICT / IDEMPOTENCY_IN_PROGRESS",
+@bp.doc(responses={403: "COLLABORATOR_NOT_ALLOWED（协作人不能提交）",
+                   409: "STATE_CONFLICT / IDEMPOTENCY_IN_PROGRESS",
                    422: "APPLICATION_INCOMPLETE（一次列出全部缺项）"})
 def submit_application(application_id: int):
     """提交申请（容缺材料可在现场核查时确认）"""
@@ -128,7 +139,7 @@ def submit_application(application_id: int):
         application = applications.submit(
             db.session, applicant=token_auth.current_user, application_id=application_id,
             secret_key=_settings().SECRET_KEY)
-        return _json(presenters.detail(application)), 200
+        return _json(_detail(application)), 200
 
     return _idempotent(f"submit:{application_id}", {}, action)
 
@@ -136,12 +147,13 @@ def submit_application(application_id: int):
 @bp.post("/applications/<int:application_id>/withdraw")
 @bp.auth_required(token_auth)
 @bp.output(ApplicationDetail)
+@bp.doc(responses={403: "COLLABORATOR_NOT_ALLOWED（协作人不能撤回）"})
 def withdraw_application(application_id: int):
     """撤回申请（草稿，或已提交但尚未受理）"""
     application = applications.withdraw(db.session, applicant=token_auth.current_user,
                                         application_id=application_id)
     db.session.commit()
-    return presenters.detail(application)
+    return _detail(application)
 
 
 @bp.post("/applications/<int:application_id>/materials/<material_code>")
@@ -174,7 +186,7 @@ def delete_material_file(application_id: int, material_code: str, file_id: int):
                                    application_id=application_id, material_code=material_code,
                                    file_id=file_id)
     db.session.commit()
-    return presenters.detail(application)
+    return _detail(application)
 
 
 @bp.put("/applications/<int:application_id>/materials/<material_code>/order")
@@ -187,18 +199,19 @@ def reorder_material_files(application_id: int, material_code: str, json_data: R
                                     application_id=application_id,
                                     material_code=material_code, file_ids=json_data.file_ids)
     db.session.commit()
-    return presenters.detail(application)
+    return _detail(application)
 
 
 @bp.post("/applications/<int:application_id>/items/<item_code>/consent-drop")
 @bp.auth_required(token_auth)
 @bp.output(ApplicationDetail)
+@bp.doc(responses={403: "COLLABORATOR_NOT_ALLOWED（协作人不能代为同意）"})
 def consent_drop_item(application_id: int, item_code: str):
     """同意放弃办理被不予许可的事项（其余事项继续）"""
     application = window.consent_to_drop(db.session, applicant=token_auth.current_user,
                                          application_id=application_id, item_code=item_code)
     db.session.commit()
-    return presenters.detail(application)
+    return _detail(application)
 
 
 @bp.post("/applications/<int:application_id>/inspection/reschedule")
@@ -212,7 +225,7 @@ def request_reschedule(application_id: int, json_data: RescheduleIn):
         db.session, applicant=token_auth.current_user, application_id=application_id,
         reason=json_data.reason)
     db.session.commit()
-    return presenters.detail(inspection.application)
+    return _detail(inspection.application)
 
 
 @bp.post("/applications/<int:application_id>/inspection/evidence")
@@ -239,4 +252,4 @@ def submit_rectification(application_id: int, json_data: RectificationIn):
         db.session, applicant=token_auth.current_user, application_id=application_id,
         note=json_data.note)
     db.session.commit()
-    return presenters.detail(inspection.application)
+    return _detail(inspection.application)

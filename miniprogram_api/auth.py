@@ -6,7 +6,7 @@ from apiflask import HTTPTokenAuth
 from flask import current_app
 
 from backend.extensions import db, limit_of, limiter
-from backend.services import accounts
+from backend.services import accounts, personal_data
 from miniprogram_api import bp
 from miniprogram_api.schemas import LoginIn, LoginOut, MeOut
 from notifications.wechat import make_client
@@ -61,6 +61,10 @@ def login(json_data: LoginIn):
 def me():
     """当前登录的申请人"""
     applicant = token_auth.current_user
+    settings = current_app.extensions["settings"]
     return MeOut(id=applicant.id, openid_masked=applicant.openid[:4] + "****"
                  + applicant.openid[-4:], created_at=applicant.created_at,
-                 last_login_at=applicant.last_login_at)
+                 last_login_at=applicant.last_login_at,
+                 phone=personal_data.phone_out(applicant, settings.SECRET_KEY),
+                 privacy=personal_data.consent_status(db.session, applicant,
+                                                      settings.PRIVACY_NOTICE_VERSION))

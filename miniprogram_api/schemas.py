@@ -81,12 +81,72 @@ class LoginOut(BaseModel):
     applicant_id: int
 
 
+class PhoneIn(In):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)] = \
+        Field(description="手机号快速验证组件（button open-type=getPhoneNumber）回调中的一次性 "
+                          "code；仅可使用一次，五分钟内有效")
+
+
+class PhoneOut(BaseModel):
+    verified: bool = Field(description="是否已有经微信验证的手机号")
+    phone_masked: str | None = Field(description="脱敏手机号，如 138****5678；完整号码从不返回")
+    verified_at: datetime | None
+
+
+class ConsentIn(In):
+    version: Annotated[str, StringConstraints(min_length=1, max_length=32,
+                                              strip_whitespace=True)] = Field(
+        description="所同意的隐私政策版本，须为现行版本"
+                    "（GET /me/privacy-consent 的 current_version）")
+
+
+class ConsentRecord(BaseModel):
+    version: str
+    agreed_at: datetime
+
+
+class ConsentOut(BaseModel):
+    current_version: str = Field(description="现行隐私政策版本")
+    agreed: bool = Field(description="是否已同意现行版本；未同意时申请表不接受个人信息")
+    agreed_at: datetime | None
+    history: list[ConsentRecord] = Field(description="历次同意的版本与时间")
+
+
 class MeOut(BaseModel):
     id: int
     kind: str = "applicant"
     openid_masked: str
     created_at: datetime
     last_login_at: datetime
+    phone: PhoneOut = Field(description="经微信验证的手机号（脱敏）")
+    privacy: ConsentOut = Field(description="隐私政策同意情况")
+
+
+class PersonalDataOut(BaseModel):
+    exported_at: str
+    account: dict[str, Any]
+    verified_phone: dict[str, Any] = Field(description="本人的完整手机号（仅本人导出时）")
+    privacy_consents: list[dict[str, Any]]
+    applications: list[dict[str, Any]] = Field(
+        description="本人的申请：申请表（含本人完整证件号、电话）、材料（SHA-256）、办理记录")
+    collaborations: list[dict[str, Any]]
+
+
+class ErasedEntry(BaseModel):
+    what: str
+    label: str
+    count: int | None
+
+
+class KeptEntry(BaseModel):
+    what: str
+    reason: str = Field(description="保留的法律依据")
+    count: int
+
+
+class ErasureOut(BaseModel):
+    deleted: list[ErasedEntry] = Field(description="已删除的内容")
+    kept: list[KeptEntry] = Field(description="依法保留的内容及原因")
 
 
 class IndustryQuery(In):
@@ -253,8 +313,43 @@ class ApplicationList(BaseModel):
     applications: list[ApplicationSummary]
 
 
+EightDigitCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]  # one-time codes
+
+
+class InviteIn(In):
+    role: Literal["collaborator", "agent"] = Field(
+        default="collaborator",
+        description="collaborator 协作人（填写申请表、上传材料）；agent 受托人（还可提交、撤回、"
+                    "同意放弃事项；仅限选择了委托他人代为办理的申请）")
+
+
+class InviteOut(BaseModel):
+    code: str = Field(description="8 位一次性邀请码（只显示这一次）")
+    role: str
+    expires_at: datetime
+
+
+class JoinIn(In):
+    code: EightDigitCode = Field(
+        description="申请人出具的 8 位邀请码；仅可使用一次")
+
+
+class CollaboratorOut(BaseModel):
+    id: int
+    role: str
+    role_label: str
+    openid_masked: str
+    added_at: datetime
+    is_me: bool = Field(description="是否为当前登录的用户")
+
+
+class CollaboratorList(BaseModel):
+    total: int
+    collaborators: list[CollaboratorOut]
+
+
 class ClaimIn(In):
-    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")] = Field(
+    code: EightDigitCode = Field(
         description="窗口帮办代办时工作人员出具的 8 位认领码；7 天内有效，仅可使用一次")
 
 
@@ -416,7 +511,8 @@ class ApplicationDetail(ApplicationSummary):
     inspection: InspectionOut | None
     evidence: dict[str, list[FileOut]] = Field(description="核查照片与整改材料")
     form: list[dict[str, Any]] = Field(
-        description="合并后的申请表：分区、字段规则、服务事项与当前值")
+        description="合并后的申请表：分区、字段规则、服务事项与当前值（证件号、电话脱敏；"
+                    "verified 为真表示该值是微信验证过的手机号；委托办理时含受托人分区 agent）")
     materials: list[MaterialStatus]
     missing: dict[str, list[dict[str, Any]]] = Field(description="提交前仍缺少的字段和材料")
     timeline: list[TimelineEvent]

@@ -187,11 +187,14 @@ def session(app) -> Iterator[Session]:
 def login(client):
     """Log an applicant in through the real WeChat flow; returns auth headers."""
 
-    def _login(user: str = "alice") -> dict[str, str]:
+    def _login(user: str = "alice", *, consent: bool = True) -> dict[str, str]:
         code = f"test-{user}.{uuid.uuid4().hex[:8]}"
         resp = client.post("/api/mp/v1/auth/login", json={"code": code})
         assert resp.status_code == 200, resp.json
-        return {"Authorization": f"Bearer {resp.json['token']}"}
+        headers = {"Authorization": f"Bearer {resp.json['token']}"}
+        if consent:  # the privacy notice, agreed to before anything personal is given
+            live.agree_to_privacy_notice(client, headers)
+        return headers
 
     return _login
 

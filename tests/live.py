@@ -158,12 +158,17 @@ class LiveServer:
     def client(self, source_address: str | None = None) -> Client:
         return Client(self.base_url, source_address)
 
-    def login_applicant(self, user: str = "alice") -> dict[str, str]:
-        """Auth headers of an applicant, through the WeChat emulator as a phone would."""
+    def login_applicant(self, user: str = "alice", *, consent: bool = True) -> dict[str, str]:
+        """Auth headers of an applicant, through the WeChat emulator as a phone would; with
+        ``consent``, having agreed to the privacy notice in force, as the mini-program asks
+        before anything else."""
         resp = self.client().post("/api/mp/v1/auth/login",
                                   json={"code": f"test-{user}.{uuid.uuid4().hex[:8]}"})
         assert resp.status_code == 200, resp.json
-        return {"Authorization": f"Bearer {resp.json['token']}"}
+        headers = {"Authorization": f"Bearer {resp.json['token']}"}
+        if consent:
+            agree_to_privacy_notice(self.client(), headers)
+        return headers
 
     def login_staff(self, username: str, password: str = DEMO_PASSWORD) -> tuple[dict, dict]:
         """(auth headers, staff record) of a demo account (`flask staff demo`)."""
@@ -250,6 +255,14 @@ class LiveServer:
                 process.kill()
                 process.wait()
         self.timings["stop"] = time.monotonic() - started
+
+
+def agree_to_privacy_notice(client, headers: dict[str, str]) -> None:
+    """Agree to the privacy notice in force, as the mini-program's first screen asks."""
+    version = client.get("/api/mp/v1/me/privacy-consent", headers=headers).json["current_version"]
+    resp = client.post("/api/mp/v1/me/privacy-consent", headers=headers,
+                       json={"version": version})
+    assert resp.status_code == 200, resp.json
 
 
 def environment(workdir: Path, *, database_url: str, redis_url: str = "") -> dict[str, str]:

@@ -33,6 +33,11 @@ VALID_ENTITY = {
     "premises_county_code": "140105",
     "premises_address": "太原市小店区平阳路 1 号",
 }
+VALID_AGENT = {  # the 受托人, asked when the guidance answer says someone else applies
+    "agent_name": "李四",
+    "agent_id_number": "11010519491231002X",
+    "agent_phone": "13987654321",
+}
 
 
 def create(client, headers, industry="restaurant", key=None, **answers):
@@ -66,6 +71,8 @@ def sample_value(field: dict):
 
 def fill(client, headers, detail: dict, **fields) -> dict:
     values = dict(VALID_ENTITY) | fields
+    if "agent_name" in fields_of(detail):
+        values = VALID_AGENT | values
     for code, field in fields_of(detail).items():
         if code not in values and code != "floor_area":
             values[code] = sample_value(field)

@@ -383,6 +383,47 @@ def test_phone_number_code_gives_a_stable_fake_number(wechat: WeChatClient) -> N
     assert error.errcode == 40029
 
 
+def test_phone_code_from_the_button_is_valid_once(
+    emulator: EmulatorServer, wechat: WeChatClient
+) -> None:
+    url = wechat.base_url + "wxa/business/getuserphonenumber"
+    code = control(emulator, "phone_code", user="alice")["code"]
+
+    first = wechat.post(url, data={"code": code})["phone_info"]
+    reused = wechat_error(wechat.post, url, data={"code": code})
+
+    assert first["purePhoneNumber"].startswith("1380000")
+    assert reused.errcode == 40029
+
+
+def test_phone_code_older_than_five_minutes_is_refused(
+    emulator: EmulatorServer, wechat: WeChatClient
+) -> None:
+    url = wechat.base_url + "wxa/business/getuserphonenumber"
+    fresh = control(emulator, "phone_code", user="alice")["code"]
+    old = control(emulator, "phone_code", user="alice")["code"]
+    control(emulator, "advance", seconds=299)
+    assert wechat.post(url, data={"code": fresh})["phone_info"]["countryCode"] == "86"
+
+    control(emulator, "advance", seconds=2)
+
+    assert wechat_error(wechat.post, url, data={"code": old}).errcode == 40029
+
+
+def test_phone_number_needs_the_current_access_token(
+    emulator: EmulatorServer, wechat: WeChatClient
+) -> None:
+    url = wechat.base_url + "wxa/business/getuserphonenumber"
+    wechat.post(url, data={"code": "test-alice.1"})
+    control(emulator, "expire_token")
+
+    again = wechat.post(url, data={"code": "test-alice.2"})  # wechatpy refreshes, retries once
+
+    assert again["phone_info"]["phoneNumber"].startswith("1380000")
+    assert [r["errcode"] for r in emulator_log(emulator)["requests"]
+            if r["endpoint"] == "getuserphonenumber"] == [0, 40001, 0]
+
+
 def test_fault_with_unknown_endpoint_is_rejected(emulator: EmulatorServer) -> None:
     resp = requests.post(
         f"{emulator.base_url}_emulator/faults", json={"endpoint": "nope", "errcode": -1}, timeout=5

@@ -9,8 +9,15 @@ Login codes: any ``js_code`` starting with ``dev-`` or ``test-`` is valid, once 
 answers 40163, like a real ``wx.login()`` code); anything else answers 40029. The text after
 the prefix names the user, up to an optional ``.<nonce>``: ``test-alice`` and
 ``test-alice.2`` are two single-use codes of the same user ``alice`` and give the same
-openid, so a test can log one person in twice. ``dev-alice`` is that same user too. Phone
-codes for getuserphonenumber take the same form and give a fixed 1380000xxxx number per user.
+openid, so a test can log one person in twice. ``dev-alice`` is that same user too.
+
+Phone codes (getuserphonenumber): ``POST /_emulator/phone_code {"user": "alice"}`` stands for
+the user tapping the getPhoneNumber button and answers the one-time code the button hands the
+mini-program; it is valid once and for five minutes (``PHONE_CODE_TTL_SECONDS``), after which
+the answer is 40029, as WeChat answers for a code it does not accept. Codes of the login form
+(``test-alice.1``) are accepted once too, without an age. Each user gets a fixed 1380000xxxx
+number. ``POST /_emulator/advance {"seconds": n}`` moves the emulator's clock forward (code
+and token ages), so expiry is tested without waiting.
 
 Access tokens: every ``GET /cgi-bin/token`` issues a new token and invalidates the previous
 one, as WeChat does; ``POST /cgi-bin/stable_token`` returns the current one unless
@@ -48,6 +55,7 @@ from flask import Flask, Response, jsonify, request
 from wechat_emulator import control
 
 TOKEN_TTL_SECONDS = 7200
+PHONE_CODE_TTL_SECONDS = 300  # getPhoneNumber: the button's code is valid for five minutes
 FAULT_ENDPOINTS = frozenset(
     {"token", "stable_token", "jscode2session", "subscribe_send", "getuserphonenumber", "*"}
 )
@@ -262,14 +270,40 @@ class Emulator:
         self.templates: set[str] | None = None  # None: any well-formed template id
         self.pages: set[str] | None = None  # None: any page
         self.quota: dict[tuple[str, str], int] = {}  # (openid, template id) → messages left
+        self.clock_offset = 0.0  # POST /_emulator/advance
+        self.phone_codes: dict[str, tuple[str, float]] = {}  # code → (user, issued at)
+
+    def now(self) -> float:
+        """The emulator's clock (monotonic, moved on by ``/_emulator/advance``)."""
+        return time.monotonic() + self.clock_offset
+
+    def issue_phone_code(self, user: str) -> dict[str, Any]:
+        code = "phone-" + secrets.token_urlsafe(24)
+        self.phone_codes[code] = (user, self.now())
+        return {"code": code, "expires_in": PHONE_CODE_TTL_SECONDS}
+
+    def phone_user(self, code: Any) -> str | None:
+        """The user of a phone code, using it up; None when invalid, used or too old."""
+        if not isinstance(code, str) or code in self.used_codes:
+            return None
+        if code in self.phone_codes:
+            user, issued_at = self.phone_codes[code]
+            if self.now() - issued_at > PHONE_CODE_TTL_SECONDS:
+                return None
+        elif match := _CODE.fullmatch(code):
+            user = match["user"]
+        else:
+            return None
+        self.used_codes.add(code)
+        return user
 
     def issue_token(self) -> dict[str, Any]:
         self.token = secrets.token_urlsafe(48)
-        self.token_expires_at = time.monotonic() + TOKEN_TTL_SECONDS
+        self.token_expires_at = self.now() + TOKEN_TTL_SECONDS
         return {"access_token": self.token, "expires_in": TOKEN_TTL_SECONDS}
 
     def token_expired(self) -> bool:
-        return time.monotonic() >= self.token_expires_at
+        return self.now() >= self.token_expires_at
 
     def check_token(self, params: dict[str, str]) -> dict[str, Any] | None:
         token = params.get("access_token")
@@ -316,7 +350,7 @@ class Emulator:
             return error(40125)
         if body.get("force_refresh") or self.token is None or self.token_expired():
             return self.issue_token()
-        remaining = int(self.token_expires_at - time.monotonic())
+        remaining = int(self.token_expires_at - self.now())
         return {"access_token": self.token, "expires_in": remaining}
 
     def jscode2session(self, params: dict[str, str], body: Any) -> dict[str, Any]:
@@ -397,11 +431,10 @@ class Emulator:
         refused = self.check_token(params)
         if refused:
             return refused
-        code = body.get("code") if isinstance(body, dict) else None
-        match = _CODE.fullmatch(code) if isinstance(code, str) else None
-        if match is None:
+        user = self.phone_user(body.get("code") if isinstance(body, dict) else None)
+        if user is None:  # unknown, used or older than five minutes
             return error(40029)
-        digest = hashlib.sha256(f"{self.appid}:{match['user']}".encode()).digest()
+        digest = hashlib.sha256(f"{self.appid}:{user}".encode()).digest()
         number = f"1380000{int.from_bytes(digest[:4]) % 10000:04d}"  # stable per user
         return {
             "errcode": 0,
@@ -502,6 +535,26 @@ def create_app(appid: str, secret: str) -> Flask:
         with emulator.lock:
             had_token, emulator.token = emulator.token is not None, None
         return jsonify({"expired": had_token})
+
+    @app.post("/_emulator/phone_code")
+    def phone_code() -> tuple[Response, int]:
+        """The user taps the getPhoneNumber button and allows: the one-time code the button
+        gives the mini-program. Body: {"user": name}."""
+        spec = request.get_json(force=True, silent=True) or {}
+        if not isinstance(spec.get("user"), str) or not spec["user"]:
+            return jsonify({"error": "give user"}), 400
+        with emulator.lock:
+            return jsonify(emulator.issue_phone_code(spec["user"])), 201
+
+    @app.post("/_emulator/advance")
+    def advance() -> tuple[Response, int] | Response:
+        """Move the emulator's clock forward. Body: {"seconds": n}, 0 < n ≤ 86400."""
+        seconds = (request.get_json(force=True, silent=True) or {}).get("seconds")
+        if type(seconds) not in (int, float) or not 0 < seconds <= 86400:
+            return jsonify({"error": "seconds must be a number from 0 to 86400"}), 400
+        with emulator.lock:
+            emulator.clock_offset += seconds
+            return jsonify({"clock_offset": emulator.clock_offset})
 
     @app.post("/_emulator/config")
     def configure() -> tuple[Response, int] | Response:

@@ -22,6 +22,11 @@ from backend.models.archive import ArchiveEvent, ArchivePackage
 from backend.models.calendar import CalendarDay
 from backend.models.catalog import CatalogIndustry, CatalogPermitItem, CatalogVersion
 from backend.models.elicenses import Elicense, ElicenseDownload, ElicenseEvent
+from backend.models.identity import (
+    ApplicationCollaborator,
+    CollaborationInvite,
+    PrivacyConsent,
+)
 from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
 from backend.models.notifications import (
     DepartmentEndpoint,
@@ -36,6 +41,7 @@ __all__ = [
     "AccessToken",
     "Applicant",
     "Application",
+    "ApplicationCollaborator",
     "ApplicationEvent",
     "ApplicationItem",
     "ArchiveEvent",
@@ -44,6 +50,7 @@ __all__ = [
     "CatalogIndustry",
     "CatalogPermitItem",
     "CatalogVersion",
+    "CollaborationInvite",
     "DepartmentEndpoint",
     "DepartmentRecord",
     "Elicense",
@@ -61,6 +68,7 @@ __all__ = [
     "LicenseRendition",
     "MaterialFile",
     "OutboxMessage",
+    "PrivacyConsent",
     "RectificationTask",
     "ServiceRating",
     "StaffAccount",

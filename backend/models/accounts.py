@@ -26,6 +26,12 @@ class Applicant(Base):
     session_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the number WeChat verified (getPhoneNumber), sealed at rest like the form's numbers
+    phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(256))
+    phone_verified_at: Mapped[datetime | None]
+    # the applicant asked for deletion (backend.services.personal_data): what the law did
+    # not require us to keep is gone
+    erased_at: Mapped[datetime | None]
 
 
 class StaffAccount(Base):

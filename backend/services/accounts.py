@@ -46,15 +46,22 @@ def login_with_wechat(session: Session, *, code: str, wechat, secret_key: str,
 
 
 def _login_error(errcode: int | None, errmsg: str) -> Exception:
+    return wechat_failure(errcode, errmsg, invalid=Unauthorized(
+        "WECHAT_CODE_INVALID", "微信登录凭证无效或已使用，请重新登录", {"wechat_errcode": errcode}))
+
+
+def wechat_failure(errcode: int | None, errmsg: str, *, invalid: Exception) -> Exception:
+    """What a failed one-time-code exchange with WeChat becomes: ``invalid`` when WeChat
+    refused the code (40029, 40163), 403 WECHAT_USER_BLOCKED (40226), else 503 WECHAT_BUSY
+    (retryable; anything but busy or the network is logged as our configuration)."""
     if errcode in CODE_REJECTED:
-        return Unauthorized("WECHAT_CODE_INVALID", "微信登录凭证无效或已使用，请重新登录",
-                            {"wechat_errcode": errcode})
+        return invalid
     if errcode == 40226:
         return PermissionDenied("WECHAT_USER_BLOCKED", "该微信账号存在风险，暂无法登录",
                                 {"wechat_errcode": errcode})
     if errcode not in BUSY:
         # a network failure (errcode None) is retryable; anything else is our configuration
-        log.error("code2session failed", extra={"wechat_errcode": errcode,
+        log.error("WeChat code exchange failed", extra={"wechat_errcode": errcode,
                                                 "wechat_errmsg": errmsg})
     return Unavailable("WECHAT_BUSY", "微信服务繁忙，请稍后重试",
                        {"wechat_errcode": errcode, "retryable": True},

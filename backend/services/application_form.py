@@ -76,8 +76,30 @@ SHARED_FIELDS: tuple[Field, ...] = (
           rule="大于 0，须与情形引导中的营业面积一致",
           check=lambda v: float(entity.floor_area(v))),
 )
-SECTION_TITLES = {"entity": "经营主体", "contact": "联系方式", "premises": "经营场所",
-                  "shared_items": "多个事项共用的信息"}
+# 受托人: asked only when the guidance answer says someone else applies for the legal
+# representative (applicant_is_agent); validated and masked like the representative's.
+AGENT_QUESTION = "applicant_is_agent"
+AGENT_FIELDS: tuple[Field, ...] = (
+    Field("agent_name", "受托人姓名", "text", "agent",
+          help="代为办理的受托人，凭法定代表人（负责人）签署的授权委托书办理", check=_text(50)),
+    Field("agent_id_number", "受托人身份证号", "text", "agent",
+          rule="18 位居民身份证号码，按 GB 11643 校验", sensitive=True, check=entity.id_number),
+    Field("agent_phone", "受托人联系电话", "phone", "agent", rule="手机号或带区号的固定电话",
+          sensitive=True, check=entity.mobile_phone),
+)
+SENSITIVE_CODES = frozenset(f.code for f in (*SHARED_FIELDS, *AGENT_FIELDS) if f.sensitive)
+# a person's data (PIPL 第四条): names, ID and phone numbers of the representative and the
+# agent; the form takes them only after consent (backend.services.personal_data)
+PERSONAL_CODES = SENSITIVE_CODES | {"legal_rep_name", "agent_name"}
+ID_NUMBER_CODES = frozenset({"legal_rep_id_number", "agent_id_number"})
+SECTION_TITLES = {"entity": "经营主体", "agent": "受托人（代为办理）", "contact": "联系方式",
+                  "premises": "经营场所", "shared_items": "多个事项共用的信息"}
+APPLICANT_ROLES = {"legal_rep": "法定代表人（负责人）", "agent": "受托人（凭授权委托书代为办理）"}
+
+
+def applicant_role(answers: dict[str, Any]) -> str:
+    """Who applies, as the guidance answer says: ``legal_rep`` or ``agent`` (受托人)."""
+    return "agent" if answers.get(AGENT_QUESTION) is True else "legal_rep"
 
 
 def _choice(value: Any, options: tuple[dict[str, str], ...]) -> str:
@@ -86,13 +108,17 @@ def _choice(value: Any, options: tuple[dict[str, str], ...]) -> str:
     return value
 
 
-def fields_for(document: CatalogDocument, item_codes: list[str]) -> list[Field]:
-    """The shared fields, then each catalog field once, in the section of the items it serves."""
+def fields_for(document: CatalogDocument, item_codes: list[str], *,
+               agent: bool = False) -> list[Field]:
+    """The shared fields (with the 受托人's when ``agent``), then each catalog field once, in
+    the section of the items it serves."""
     served: dict[str, list[str]] = {}
     for item in item_codes:
         for code in document.permit_items[item].fields:
             served.setdefault(code, []).append(item)
     fields = list(SHARED_FIELDS)
+    if agent:
+        fields[5:5] = AGENT_FIELDS  # after the representative, before the contact
     for code, items in served.items():
         spec = document.fields[code]
         section = "shared_items" if len(items) > 1 else f"item:{items[0]}"
@@ -106,8 +132,11 @@ def fields_for(document: CatalogDocument, item_codes: list[str]) -> list[Field]:
 
 
 def sections(document: CatalogDocument, fields: list[Field], values: dict[str, Any],
-             sensitive: dict[str, str]) -> list[dict[str, Any]]:
-    """The form schema with current values (sensitive ones masked), grouped for display."""
+             sensitive: dict[str, str], verified: frozenset[str] = frozenset(),
+             ) -> list[dict[str, Any]]:
+    """The form schema with current values (sensitive ones masked), grouped for display;
+    ``verified``: fields whose value WeChat verified (the contact phone from getPhoneNumber),
+    each field's ``verified``."""
     out: dict[str, dict[str, Any]] = {}
     for f in fields:
         title = SECTION_TITLES.get(f.section) or document.permit_items[f.section[5:]].name
@@ -118,7 +147,7 @@ def sections(document: CatalogDocument, fields: list[Field], values: dict[str, A
             "code": f.code, "label": f.label, "type": f.type, "required": f.required,
             "rule": f.rule, "options": list(f.options), "unit": f.unit, "help": f.help,
             "items": list(f.items), "sensitive": f.sensitive, "filled": present,
-            "value": value, "shown": shown(f, value),
+            "value": value, "shown": shown(f, value), "verified": f.code in verified,
         })
     return list(out.values())
 
@@ -141,7 +170,7 @@ def shown(f: Field, value: Any) -> str | None:
 def _masked(code: str, value: str | None) -> str | None:
     if value is None:
         return None
-    return mask_id_number(value) if code == "legal_rep_id_number" else mask_phone(value)
+    return mask_id_number(value) if code in ID_NUMBER_CODES else mask_phone(value)
 
 
 def validate(fields: list[Field], changes: dict[str, Any]) -> tuple[dict[str, Any], dict]:

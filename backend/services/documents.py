@@ -25,7 +25,7 @@ from backend import workflow
 from backend.clock import CHINA
 from backend.errors import NotFound
 from backend.models import Application, IssuedDocument, StaffAccount
-from backend.services import applications, issued, licenses, window
+from backend.services import application_form, applications, issued, licenses, window
 from media.documents import Notice
 
 PLAN = "《山西省“一业一证”改革实施方案》（晋政办发〔2022〕90号）"
@@ -100,7 +100,21 @@ def _context(session: Session, application: Application) -> tuple[str, str, str]
 
 def _applied(application: Application, industry: str) -> str:
     return (f"你（单位）于{_written(_day(application.submitted_at))}提交的{industry}"
-            f"“一业一证”行业综合许可申请（提交编号 {application.submission_number}）")
+            f"“一业一证”行业综合许可申请（提交编号 {application.submission_number}"
+            f"{_parties(application)}）")
+
+
+def _parties(application: Application) -> str:
+    """Who applied: the legal representative, and the 受托人 who applied for them (named
+    in the 授权委托书) when the guidance answer says so; "" for a form without names."""
+    values = application.form_values
+    said = []
+    if values.get("legal_rep_name"):
+        said.append(f"法定代表人（负责人）：{values['legal_rep_name']}")
+    if (application_form.applicant_role(application.answers) == "agent"
+            and values.get("agent_name")):
+        said.append(f"受托人：{values['agent_name']}，凭授权委托书代为办理")
+    return "".join(f"；{s}" for s in said)
 
 
 def acceptance(session: Session, application: Application) -> Notice:

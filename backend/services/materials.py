@@ -57,14 +57,15 @@ def upload(session: Session, *, applicant: Applicant, application_id: int, mater
            actor: timeline.Actor = None) -> tuple[MaterialFile, bool]:
     """Add one page/photo to a material. Returns (file, created); a re-upload is not created.
     ``actor``: who does it when not the applicant (帮办代办)."""
-    application = applications.get_own(session, applicant=applicant,
-                                       application_id=application_id)
+    application, who = applications.get_for(session, applicant=applicant,
+                                            application_id=application_id,
+                                            need=applications.EDIT)
     workflow.ensure_editable(application.status)
     material = _material_of(session, application, material_code)
     clean = clean_upload(session, stream, limits)
     return store_file(session, application, material_code=material_code,
                       label=material["name"], clean=clean, store=store,
-                      actor=actor or applicant)
+                      actor=actor or who)
 
 
 def clean_upload(session: Session, stream: BinaryIO, limits: UploadLimits, *,
@@ -134,8 +135,9 @@ def _files(application: Application, material_code: str) -> list[MaterialFile]:
 def delete(session: Session, *, applicant: Applicant, application_id: int, material_code: str,
            file_id: int) -> Application:
     """Remove one page; the rest close ranks. The bytes stay until no application uses them."""
-    application = applications.get_own(session, applicant=applicant,
-                                       application_id=application_id)
+    application, who = applications.get_for(session, applicant=applicant,
+                                            application_id=application_id,
+                                            need=applications.EDIT)
     workflow.ensure_editable(application.status)
     files = _files(application, material_code)
     target = next((f for f in files if f.id == file_id), None)
@@ -144,7 +146,7 @@ def delete(session: Session, *, applicant: Applicant, application_id: int, mater
     application.files.remove(target)
     session.flush()
     _renumber([f for f in files if f is not target])
-    timeline.record(session, application, actor=applicant, action="material.deleted",
+    timeline.record(session, application, actor=who, action="material.deleted",
                     message=f"删除材料第 {target.position} 页（{material_code}）")
     return application
 
@@ -152,8 +154,9 @@ def delete(session: Session, *, applicant: Applicant, application_id: int, mater
 def reorder(session: Session, *, applicant: Applicant, application_id: int, material_code: str,
             file_ids: list[int]) -> Application:
     """Put the pages in the given order; the list must name each page exactly once."""
-    application = applications.get_own(session, applicant=applicant,
-                                       application_id=application_id)
+    application, _ = applications.get_for(session, applicant=applicant,
+                                          application_id=application_id,
+                                          need=applications.EDIT)
     workflow.ensure_editable(application.status)
     files = {f.id: f for f in _files(application, material_code)}
     if sorted(file_ids) != sorted(files):
@@ -169,9 +172,9 @@ def _renumber(files: list[MaterialFile]) -> None:
 
 
 def subject_may_read(session: Session, *, subject: str, sha256: str) -> bool:
-    """Access check at fetch time: the applicant named in the link still owns an application
-    holding the file (a material, a photo, a license image), or the staff member named in it
-    may still see such an application."""
+    """Access check at fetch time: the applicant named in the link still owns (or helps
+    with, not removed) an application holding the file (a material, a photo, a license
+    image), or the staff member named in it may still see such an application."""
     kind, _, ident = subject.partition(":")
     if not ident.isdigit():
         return False
@@ -182,7 +185,10 @@ def subject_may_read(session: Session, *, subject: str, sha256: str) -> bool:
             (LicenseRendition.png_sha256 == sha256) | (LicenseRendition.pdf_sha256 == sha256))))
     holders = list(session.scalars(select(Application).where(Application.id.in_(holder_ids))))
     if kind == "applicant":
-        return any(a.applicant_id == int(ident) for a in holders)
+        applicant = session.get(Applicant, int(ident))
+        return applicant is not None and any(
+            a.applicant_id == applicant.id
+            or applications.helper_role(session, a, applicant) is not None for a in holders)
     staff = session.get(StaffAccount, int(ident)) if kind == "staff" else None
     if staff is None or not staff.active:
         return False

@@ -24,10 +24,23 @@ class OnBehalf:
     staff: StaffAccount
 
 
-Actor = Applicant | StaffAccount | OnBehalf | None
+@dataclass(frozen=True)
+class Helper:
+    """Another WeChat user the owner invited (backend.services.collaborators): a 协作人
+    (``collaborator``) or the authorised 受托人 (``agent``); the timeline names the role and
+    keeps the applicant's id."""
+
+    applicant: Applicant
+    role: str
+
+
+HELPER_LABELS = {"collaborator": "协作人", "agent": "受托人"}
+Actor = Applicant | StaffAccount | OnBehalf | Helper | None
 
 
 def _who(actor: Actor) -> tuple[str, int | None, str, str]:
+    if isinstance(actor, Helper):
+        return "applicant", actor.applicant.id, HELPER_LABELS[actor.role], workflow.APPLICANT
     if isinstance(actor, OnBehalf):
         return "staff", actor.staff.id, f"{actor.staff.display_name}（窗口代办）", actor.staff.role
     if isinstance(actor, Applicant):

@@ -287,16 +287,17 @@ def reject(session: Session, *, staff: StaffAccount, application_id: int, versio
 
 def consent_to_drop(session: Session, *, applicant, application_id: int, item_code: str,
                     ) -> Application:
-    """The applicant agrees to go on without a refused item."""
-    application = applications.get_own(session, applicant=applicant,
-                                       application_id=application_id)
+    """The applicant (or the authorised agent) agrees to go on without a refused item."""
+    application, actor = applications.get_for(session, applicant=applicant,
+                                              application_id=application_id,
+                                              need=applications.DECIDE)
     item = _item(application, item_code)
     if item.status != workflow.ItemState.REFUSED:
         raise Conflict("ITEM_NOT_REFUSED", "只有不予许可的事项才能放弃办理",
                        {"status": item.status})
     _ensure_droppable(session, application, item)
     item.applicant_consents_to_drop = True
-    timeline.record(session, application, actor=applicant, action="item.drop_consented",
+    timeline.record(session, application, actor=actor, action="item.drop_consented",
                     item_code=item_code, message="申请人同意不再办理该事项，其余事项继续办理")
     return application
 

@@ -6,7 +6,7 @@ Every case closed before this revision gets its archive job in the outbox (chann
 ``archive``), as the closing transaction now queues it, so the worker seals those too.
 
 Revision ID: 3f1c9a7e2b40
-Revises: d5479a30843f
+Revises: e3a1f6c2b9d4
 Create Date: 2026-12-08
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = "3f1c9a7e2b40"
-down_revision = "d5479a30843f"
+down_revision = "e3a1f6c2b9d4"
 branch_labels = None
 depends_on = None
 
