@@ -18,6 +18,7 @@ from backend.extensions import db
 from backend.models import Elicense, License, LicenseRendition
 from backend.models.base import utcnow
 from backend.services import elicenses
+from config.settings import Settings
 from media.seal import SealError
 from notifications.outbox import OutboxMessage
 from tests import test_notifications as shared
@@ -114,6 +115,9 @@ def test_a_face_nobody_viewed_is_sealed_by_the_worker_and_a_seal_outage_only_del
     session.execute(update(Elicense).values(sealed_at=None, sealed_by=None))
     session.commit()
     monkeypatch.setitem(worker_app.extensions, "license_sealer", SealServerDown())
+    slow_retry = dict(worker_app.extensions["settings"].values, NOTIFY_RETRY_BASE_SECONDS=60.0)
+    # one round, one attempt each, however slow the machine (0.2 s would fall due again)
+    monkeypatch.setitem(worker_app.extensions, "settings", Settings(slow_retry))
     deliver_now(worker_app)
     waiting = pushes(session)
     assert [(r.status, r.attempts) for r in waiting] == [("pending", 1)] * 3

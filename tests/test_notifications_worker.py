@@ -287,13 +287,14 @@ def test_worker_killed_between_sending_and_recording_sends_no_duplicate(
     try:
         # killed once the request is at WeChat and before the answer is back
         wait_until(lambda: any(r["touser"] == openid_of("alice")
-                               for r in emulator_log(emulator)["received"]), 30, "the send")
+                               for r in emulator_log(emulator)["received"]), 60, "the send")
         assert status_of(session, first) == "sending"
         process.kill()  # SIGKILL: no cleanup, no recording
         process.wait(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait()
         log.close()
     wait_until(lambda: messages_to(emulator, openid_of("alice")), 5, "WeChat to deliver")
     assert status_of(session, first) == "sending", (tmp_path / "worker.log").read_text()
