@@ -43,7 +43,7 @@ test: install
 	./scripts/install-system-packages.sh
 	./scripts/install-test-servers.sh
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check .

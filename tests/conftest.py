@@ -16,6 +16,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 from argon2 import PasswordHasher
+from flask import Flask
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import delete, func
 from sqlalchemy.orm import Session
@@ -90,9 +91,24 @@ def make_settings(**overrides) -> settings_module.Settings:
     return settings_module.load(environ={}, **(base | overrides))
 
 
+@pytest.fixture(scope="session")
+def _apps() -> Iterator[dict[str, Flask]]:
+    """The apps made so far, by backend, kept for the whole session: pytest tears a
+    parametrized session fixture down whenever the parameter changes, and under
+    pytest-xdist a worker's tests switch backends often — the app itself is made once."""
+    made: dict[str, Flask] = {}
+    yield made
+    for app in made.values():
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "mariadb"])
-def app(request, workdir: Path, redis_url: str, emulator, library):
+def app(request, _apps, workdir: Path, redis_url: str, emulator, library) -> Flask:
     """The app on one backend, migrated from empty by Alembic, with the catalog loaded."""
+    if request.param in _apps:
+        return _apps[request.param]
     if request.param == "sqlite":
         database_url = f"sqlite:///{workdir / 'test.db'}"
     else:
@@ -106,10 +122,8 @@ def app(request, workdir: Path, redis_url: str, emulator, library):
         flask_migrate.upgrade()
         catalog.load(db.session, CATALOG_FILE, loaded_by="tests")
         db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    _apps[request.param] = app
+    return app
 
 
 @pytest.fixture(autouse=True)
@@ -217,8 +231,18 @@ def staff_login(client, session):
     return _login
 
 
+@pytest.fixture(scope="session")
+def _live_servers() -> Iterator[dict[str, live.LiveServer]]:
+    """The live servers started so far, by mode, stopped at the end of the session (kept
+    across parameter switches, as ``_apps``)."""
+    started: dict[str, live.LiveServer] = {}
+    yield started
+    for server in started.values():
+        server.stop()
+
+
 @pytest.fixture(scope="session", params=["embedded", "mariadb-redis"])
-def live_server(request, workdir: Path) -> Iterator[live.LiveServer]:
+def live_server(request, _live_servers, workdir: Path) -> live.LiveServer:
     """The service as `make run` starts it (tests/live.py), over real HTTP: once on the
     embedded default (SQLite file, no Redis), once on MariaDB + Redis with the worker process.
 
@@ -227,6 +251,8 @@ def live_server(request, workdir: Path) -> Iterator[live.LiveServer]:
     verification limit is small (``live.PUBLIC_VERIFY_LIMIT`` per minute per client address):
     tests that count requests use a client address of their own (``client(source_address=)``).
     """
+    if request.param in _live_servers:
+        return _live_servers[request.param]
     root = workdir / f"live-{request.param}"
     if request.param == "embedded":
         env = live.environment(root, database_url=f"sqlite:///{root / 'yiye.db'}")
@@ -235,10 +261,8 @@ def live_server(request, workdir: Path) -> Iterator[live.LiveServer]:
         database_url = live.fresh_database(request.getfixturevalue("mariadb_url"), "yiye_live")
         env = live.environment(root, database_url=database_url, redis_url=redis_url)
     server = live.LiveServer(request.param, env, root)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    _live_servers[request.param] = server
+    return server.start()
 
 
 @pytest.fixture(scope="session")

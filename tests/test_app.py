@@ -279,7 +279,7 @@ def test_production_refuses_weak_or_development_secret_keys(secret):
     secrets.token_urlsafe(32),
     secrets.token_hex(32),
     secrets.token_urlsafe(96),                  # longer than the estimator reads
-])
+], ids=["chosen", "urlsafe-32", "hex-32", "urlsafe-96"])  # stable ids: pytest-xdist workers
 def test_production_accepts_generated_secret_keys(secret):
     assert load(environ=PRODUCTION | {"SECRET_KEY": secret}).SECRET_KEY == secret
 
