@@ -14,7 +14,9 @@ pytestmark = pytest.mark.parametrize("live_server", ["mariadb-redis"], indirect=
 def test_the_window_verifies_a_closed_cases_archive_package(desk, live_server):
     window = desk("window1")
     page = window.go_to("受理队列")
-    page.get_by_role("navigation", name="按状态筛选").get_by_role("link", name="已发证").click()
+    licensed = page.get_by_role("navigation", name="按状态筛选").get_by_role("link", name="已发证")
+    licensed.click()
+    expect(licensed).to_have_attribute("aria-current", "page")  # the queue swapped in (htmx)
     # oldest first: the demo story's restaurant, licensed before the server started
     page.locator("#queue").get_by_role("link").first.click()
     archive = page.get_by_role("region", name="档案")
