@@ -95,6 +95,9 @@ class ReviewQuery(PageQuery):
 
 class InspectionQuery(PageQuery):
     status: InspectionState | None = None
+    kind: Literal["joint", "post_check"] | None = Field(
+        default=None, description="joint 联合现场核查 | post_check 告知承诺事后核查")
+    overdue: bool = Field(default=False, description="只列出已过期限仍未办结的事后核查")
 
 
 class ClockQuery(In):
@@ -136,6 +139,11 @@ class ReasonIn(Versioned):
 
 class OpinionIn(Versioned):
     opinion: Reason = Field(description="审查意见；不予许可时写明理由和法律依据")
+
+
+class CommitmentApprovalIn(Versioned):
+    opinion: Short = Field(default="", description="审查意见；可空，默认“申请人已签署告知承诺书，"
+                                                   "当场准予许可，实行事后核查”")
 
 
 class ScheduleIn(Versioned):
@@ -186,6 +194,9 @@ class ReviewTask(BaseModel):
     due_on: date_type | None
     remaining_working_days: int | None
     clock: str
+    commitment_offered: bool = Field(description="目录允许该事项告知承诺")
+    commitment: dict[str, Any] | None = Field(
+        description="申请人签署的告知承诺（文本版本、时间、签署人）及事后核查；未选择为 null")
 
 
 class ReviewPage(BaseModel):

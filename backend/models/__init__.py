@@ -16,6 +16,7 @@ from backend.models.applications import (
     InspectionMember,
     InspectionResult,
     IssuedDocument,
+    ItemCommitment,
     MaterialFile,
 )
 from backend.models.calendar import CalendarDay
@@ -52,6 +53,7 @@ __all__ = [
     "InspectionMember",
     "InspectionResult",
     "IssuedDocument",
+    "ItemCommitment",
     "License",
     "LicenseChange",
     "LicenseItem",
