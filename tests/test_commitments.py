@@ -1,0 +1,193 @@
+"""告知承诺制 (国办发〔2020〕42号): the catalog's commitment text and post-check window, the
+applicant's signature, the unit's approval at once, the post-check through the inspection
+machinery, and a false commitment revoking the item on the license and its next scan."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from backend import clock
+from backend.extensions import db
+from backend.models import Applicant, Inspection, StaffAccount
+from backend.services import calendar, catalog, commitments, notice
+from tests.test_applications import BASE, draft, fill, upload_required
+from tests.test_workflow import STAFF, post, staff_get
+
+# a tea house of 450 m²: the food permit (visited as needed; nothing deferred, so no visit) and
+# the fire safety check (always visited) — the item the catalog allows by commitment
+TEA_HOUSE = {"floor_area": 450, "investment": 80, "outdoor_sign": False}
+FIRE, FOOD = "fire_safety_check", "food_business"
+
+
+def offer(detail: dict, code: str) -> dict | None:
+    return next((i["commitment_offer"] for i in detail["items"] if i["code"] == code), None)
+
+
+def drafted(client, applicant) -> dict:
+    detail = fill(client, applicant, draft(client, applicant, "tea_house", **TEA_HOUSE))
+    upload_required(client, applicant, detail, skip_deferrable=False)
+    return client.get(f"{BASE}/{detail['id']}", headers=applicant).json
+
+
+def sign(client, applicant, detail: dict, code: str = FIRE, **body):
+    sha = (offer(detail, code) or {}).get("text_sha256", "0" * 64)
+    return client.put(f"{BASE}/{detail['id']}/items/{code}/commitment", headers=applicant,
+                      json={"text_sha256": sha, "signed": True} | body)
+
+
+def accepted(client, applicant, commissioner, *, signed: bool = True) -> dict:
+    detail = drafted(client, applicant)
+    if signed:
+        assert sign(client, applicant, detail).status_code == 200
+    submitted = client.post(f"{BASE}/{detail['id']}/submit", headers=applicant)
+    assert submitted.status_code == 200, submitted.json
+    return post(client, commissioner, f"/applications/{detail['id']}/accept",
+                {"version": submitted.json["version"]})
+
+
+def task_of(client, reviewer, app_id: int) -> dict:
+    return next(t for t in staff_get(client, reviewer, "/reviews")["reviews"]
+                if t["application_id"] == app_id)
+
+
+def test_the_catalog_says_which_items_allow_commitment_with_text_and_window(app):
+    with app.app_context():
+        document = catalog.document_of(catalog.current_version(db.session))
+    fire, health, food = (document.permit_items[c] for c in (FIRE, "public_health", FOOD))
+    assert fire.by_commitment and health.by_commitment and not food.by_commitment
+    assert fire.commitment.post_check_days == 20 and health.commitment.post_check_days == 30
+    assert fire.commitment.estimated and "承诺不实" in fire.commitment.text
+    view = notice.commitment_view(fire)
+    assert view["text_sha256"] == notice.text_sha256(fire.commitment.text)
+    assert notice.commitment_view(food) is None
+    with pytest.raises(ValueError, match="commitment_eligible"):
+        food.model_validate(food.model_dump() | {"commitment": fire.commitment.model_dump()})
+
+
+@pytest.mark.parametrize(("case", "status", "code"), [
+    ("item not allowed", 422, "COMMITMENT_NOT_ALLOWED"),
+    ("not signed", 422, "COMMITMENT_NOT_SIGNED"),
+    ("another text", 422, "COMMITMENT_TEXT_MISMATCH"),
+    ("item not in the bundle", 404, "ITEM_NOT_FOUND"),
+])
+def test_signing_is_refused_with_a_clear_code(client, login, case, status, code):
+    applicant = login("signer")
+    detail = drafted(client, applicant)
+    resp = {"item not allowed": lambda: sign(client, applicant, detail, FOOD),
+            "not signed": lambda: sign(client, applicant, detail, signed=False),
+            "another text": lambda: sign(client, applicant, detail, text_sha256="a" * 64),
+            "item not in the bundle": lambda: sign(client, applicant, detail, "public_health"),
+            }[case]()
+    assert (resp.status_code, resp.json["code"]) == (status, code)
+    after = client.get(f"{BASE}/{detail['id']}", headers=applicant).json
+    assert all(i["commitment"] is None for i in after["items"])  # nothing changed
+
+
+def test_a_signature_is_kept_with_its_text_version_time_and_signer(client, login, session):
+    applicant = login("signer")
+    detail = drafted(client, applicant)
+    assert offer(detail, FOOD) is None and offer(detail, FIRE)["post_check_days"] == 20
+    signed = sign(client, applicant, detail)
+    assert signed.status_code == 200, signed.json
+    lane = next(i for i in signed.json["items"] if i["code"] == FIRE)
+    assert lane["commitment"]["text_sha256"] == offer(detail, FIRE)["text_sha256"]
+    assert lane["commitment"]["text"] == offer(detail, FIRE)["text"]
+    assert lane["commitment"]["catalog_version"] == detail["catalog_version"]
+    assert lane["commitment"]["signed_by"] == session.scalars(
+        select(Applicant.id).order_by(Applicant.id.desc())).first()
+    assert lane["commitment"]["signed_at"] and lane["commitment"]["post_check"] is None
+    assert signed.json["timeline"][-1]["action"] == "item.commitment_signed"
+    withdrawn = client.delete(f"{BASE}/{detail['id']}/items/{FIRE}/commitment", headers=applicant)
+    assert withdrawn.status_code == 200
+    assert next(i for i in withdrawn.json["items"] if i["code"] == FIRE)["commitment"] is None
+
+
+@pytest.mark.parametrize(("case", "code"), [
+    ("unsigned commitment", "COMMITMENT_NOT_SIGNED"),
+    ("item not allowed", "COMMITMENT_NOT_ALLOWED"),
+])
+def test_approval_by_commitment_is_refused_with_a_clear_code(client, login, staff_login, case,
+                                                            code):
+    applicant = login("owner")
+    commissioner, _ = staff_login("window_commissioner")
+    detail = accepted(client, applicant, commissioner, signed=case != "unsigned commitment")
+    unit, item = ("fire", FIRE) if case == "unsigned commitment" else ("approval_bureau", FOOD)
+    reviewer, _ = staff_login("unit_reviewer", unit)
+    task = next(t for t in staff_get(client, reviewer, "/reviews")["reviews"]
+                if t["item_code"] == item)
+    resp = client.post(f"{STAFF}/reviews/{task['id']}/approve-by-commitment", headers=reviewer,
+                       json={"version": task["version"]})
+    assert (resp.status_code, resp.json["code"]) == (422, code)
+    again = staff_get(client, reviewer, f"/reviews/{task['id']}")
+    assert again["status"] == "under_review" and again["version"] == task["version"]
+    assert client.get(f"{BASE}/{detail['id']}", headers=applicant).json["post_checks"] == []
+
+
+def test_post_check_window_is_counted_in_working_days_and_overdue_is_flagged(
+        client, login, staff_login, session):
+    applicant = login("owner")
+    commissioner, _ = staff_login("window_commissioner")
+    reviewer, reviewer_id = staff_login("unit_reviewer", "fire")
+    coordinator, _ = staff_login("inspection_coordinator")
+    inspector, inspector_id = staff_login("inspector", "fire")
+    detail = accepted(client, applicant, commissioner)
+    assert detail["inspection"]["item_codes"] == [FIRE]  # before: a visit for the fire check
+    task = task_of(client, reviewer, detail["id"])
+    # Mon 2025-03-03 + 20 working days (weekends skipped, no holiday between) = Mon 03-31
+    commitments.approve(session, staff=session.get(StaffAccount, reviewer_id), item_id=task["id"],
+                        version=task["version"], opinion="", today=date(2025, 3, 3))
+    session.commit()
+    after = client.get(f"{BASE}/{detail['id']}", headers=applicant).json
+    assert after["inspection"] is None  # approved without the on-site check
+    [check] = after["post_checks"]
+    assert (check["kind"], check["status"], check["due_on"]) == (
+        "post_check", "to_schedule", "2025-03-31")
+    assert check["overdue"] is True  # 2025-03-31 is long past
+    lane = next(i for i in after["items"] if i["code"] == FIRE)
+    assert lane["status"] == "approved" and lane["commitment"]["post_check"]["overdue"] is True
+    overdue = staff_get(client, coordinator, "/inspections?overdue=true")["inspections"]
+    assert [i["id"] for i in overdue] == [check["id"]]
+    assert staff_get(client, coordinator, "/inspections?kind=joint")["inspections"] == []
+
+    # a post-check is scheduled, recorded and concluded as inspections are; no rectification
+    post(client, coordinator, f"/inspections/{check['id']}/schedule", {
+        "version": staff_get(client, coordinator, f"/inspections/{check['id']}")["version"],
+        "date": next_workday(session, clock.today()).isoformat(), "window": "09:00-11:00",
+        "address": "太原市小店区平阳路 1 号", "team": [inspector_id]})
+    wrong = client.post(f"{STAFF}/inspections/{check['id']}/results", headers=inspector,
+                        json={"item_code": FIRE, "result": "rectify", "demands": ["整改"]})
+    assert wrong.status_code == 422
+    assert field_codes(wrong) == {"result": "POST_CHECK_NO_RECTIFICATION"}
+
+
+def field_codes(resp) -> dict[str, str]:
+    return {f["field"]: f["code"] for f in resp.json["details"]["fields"]}
+
+
+def next_workday(session, after: date) -> date:
+    day = after + timedelta(days=1)
+    while not calendar.is_workday(session, day):
+        day += timedelta(days=1)
+    return day
+
+
+def test_a_post_check_is_set_within_its_window(client, login, staff_login, session):
+    applicant = login("owner")
+    commissioner, _ = staff_login("window_commissioner")
+    reviewer, _ = staff_login("unit_reviewer", "fire")
+    coordinator, _ = staff_login("inspection_coordinator")
+    _, inspector_id = staff_login("inspector", "fire")
+    detail = accepted(client, applicant, commissioner)
+    task = task_of(client, reviewer, detail["id"])
+    post(client, reviewer, f"/reviews/{task['id']}/approve-by-commitment",
+         {"version": task["version"]})
+    check = session.query(Inspection).filter_by(kind="post_check").one()
+    late = next_workday(session, check.due_on)
+    resp = client.post(f"{STAFF}/inspections/{check.id}/schedule", headers=coordinator, json={
+        "version": check.lock_version, "date": late.isoformat(), "window": "09:00-11:00",
+        "address": "太原市小店区平阳路 1 号", "team": [inspector_id]})
+    assert resp.status_code == 422, resp.json
+    assert field_codes(resp) == {"date": "POST_CHECK_AFTER_DUE"}
