@@ -4,7 +4,9 @@ machinery, and a false commitment revoking the item on the license and its next 
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -191,3 +193,101 @@ def test_a_post_check_is_set_within_its_window(client, login, staff_login, sessi
         "address": "太原市小店区平阳路 1 号", "team": [inspector_id]})
     assert resp.status_code == 422, resp.json
     assert field_codes(resp) == {"date": "POST_CHECK_AFTER_DUE"}
+
+
+def test_a_commitment_item_approved_at_once_then_revoked_by_a_failed_post_check_over_http(
+        live_server):
+    """Over real HTTP under gunicorn: the applicant signs the fire check's commitment, the fire
+    unit approves it at once (no visit), the license is issued without waiting, the post-check
+    is due within the catalog's working days, inspector2 finds the commitment false, and the
+    item is revoked — on the application, the license, the next public verification and the
+    inspector's scan."""
+    server, http = live_server, live_server.client()
+    name = f"committer-{uuid.uuid4().hex[:8]}"
+    applicant = server.login_applicant(name)
+    staff = {n: server.login_staff(n) for n in
+             ("window1", "bureau1", "fire1", "coordinator1", "inspector1", "inspector2")}
+    window, fire = staff["window1"][0], staff["fire1"][0]
+    coordinator = staff["coordinator1"][0]
+
+    detail = drafted(http, applicant)
+    signed = sign(http, applicant, detail)
+    assert signed.status_code == 200, signed.json
+    submitted = http.post(f"{BASE}/{detail['id']}/submit", headers=applicant)
+    assert submitted.status_code == 200, submitted.json
+    app_id = detail["id"]
+    accepted_ = post(http, window, f"/applications/{app_id}/accept",
+                     {"version": submitted.json["version"]})
+    assert accepted_["inspection"]["item_codes"] == [FIRE]
+
+    # 告知承诺: approved at once; the visit is no longer needed; a post-check is due
+    task = task_of(http, fire, app_id)
+    assert task["commitment_offered"] and task["commitment"]["text_sha256"]
+    approved = post(http, fire, f"/reviews/{task['id']}/approve-by-commitment",
+                    {"version": task["version"]})
+    assert approved["status"] == "approved"
+    mine = http.get(f"{BASE}/{app_id}", headers=applicant).json
+    assert mine["inspection"] is None
+    [check] = mine["post_checks"]
+    assert (check["status"], check["overdue"]) == ("to_schedule", False)
+    due = date.fromisoformat(check["due_on"])
+    assert due - clock.today() >= timedelta(days=26)  # 20 working days: four weeks at least
+    assert any(e["action"] == "item.approved_by_commitment" for e in mine["timeline"])
+
+    # the other unit decides as usual; the license comes without any visit
+    food = task_of(http, staff["bureau1"][0], app_id)
+    post(http, staff["bureau1"][0], f"/reviews/{food['id']}/approve",
+         {"version": food["version"], "opinion": "符合条件，准予许可"})
+    assert http.get(f"{BASE}/{app_id}", headers=applicant).json["status"] == "approved"
+    issued = post(http, window, f"/applications/{app_id}/license", status=201)
+    verify_url = http.get("/api/mp/v1/licenses", headers=applicant).json["licenses"][0][
+        "verify_url"]
+    assert public_items(http, verify_url)[FIRE_NAME] == "valid"
+
+    # 事后核查 through the inspection machinery: scheduled, recorded, concluded
+    inspector2 = staff["inspector2"]
+    version = staff_get(http, coordinator, f"/inspections/{check['id']}")["version"]
+    day = clock.today()
+    while True:
+        day += timedelta(days=1)
+        resp = http.post(f"{STAFF}/inspections/{check['id']}/schedule", headers=coordinator,
+                         json={"version": version, "date": day.isoformat(),
+                               "window": "09:00-11:00", "address": "太原市小店区平阳路 1 号",
+                               "team": [inspector2[1]["id"]]})
+        if resp.status_code == 200:
+            break
+        assert field_codes(resp) == {"date": "INSPECTION_DATE_NOT_WORKDAY"}, resp.json
+    assert resp.json["kind"] == "post_check" and resp.json["status"] == "scheduled"
+    assert check["id"] in [i["id"] for i in staff_get(
+        http, inspector2[0], "/inspections/mine")["inspections"]]
+    post(http, inspector2[0], f"/inspections/{check['id']}/results", {
+        "item_code": FIRE, "result": "fail", "notes": "安全出口被货物堵塞，与承诺不符"})
+    concluded = post(http, coordinator, f"/inspections/{check['id']}/conclude", {
+        "version": staff_get(http, coordinator, f"/inspections/{check['id']}")["version"]})
+    assert (concluded["status"], concluded["outcome"]) == ("failed", "failed")
+
+    # a false commitment: the item revoked and recorded with the reason, the license too
+    mine = http.get(f"{BASE}/{app_id}", headers=applicant).json
+    lane = next(i for i in mine["items"] if i["code"] == FIRE)
+    assert lane["status"] == "revoked"
+    assert "安全出口被货物堵塞" in lane["commitment"]["found_false_reason"]
+    assert lane["commitment"]["post_check"]["outcome"] == "failed"
+    held = http.get("/api/mp/v1/licenses", headers=applicant).json["licenses"][0]
+    assert held["license_no"] == issued["license_no"]
+    fire_item = next(i for i in held["items"] if i["code"] == FIRE)
+    assert fire_item["status"] == "revoked" and "告知承诺不实" in fire_item["status_reason"]
+    assert public_items(http, verify_url) == {FIRE_NAME: "revoked", FOOD_NAME: "valid"}
+    scan = http.post("/api/mp/v1/licenses/verify", headers=staff["inspector1"][0],
+                     json={"scan": verify_url}).json
+    assert {i["code"]: i["verdict"] for i in scan["items"]}[FIRE] == "revoked"
+    assert [(v["kind"], v["outcome"]) for v in scan["inspections"]] == [("post_check", "failed")]
+
+
+FIRE_NAME, FOOD_NAME = "公众聚集场所投入使用、营业前消防安全检查", "食品经营许可"
+
+
+def public_items(http, url: str) -> dict[str, str]:
+    """The permits' states on the public verification of ``url`` (the QR's link)."""
+    parts = urlsplit(url)
+    body = http.get(f"/api/public/v1/licenses/{parts.path.rsplit('/', 1)[1]}?{parts.query}").json
+    return {i["name"]: i["status"] for i in body["items"]}
