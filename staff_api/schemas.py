@@ -447,6 +447,13 @@ class InspectionsOut(BaseModel):
     first_visit_pass_rate: float | None
 
 
+class CommitmentsOut(BaseModel):
+    approved: int = Field(description="告知承诺当场准予许可的事项数")
+    post_check_passed: int = Field(description="期间内事后核查通过（承诺属实）")
+    post_check_failed: int = Field(description="期间内事后核查未通过（承诺不实，撤销许可）")
+    post_check_pending: int = Field(description="期间内承诺即批、事后核查尚未办结的事项")
+
+
 class DividendOut(BaseModel):
     cases: int = Field(description="期间内发证的件数")
     trips_average: float | None = Field(description="平均跑窗口次数（帮办代办到场的天数）")
@@ -475,6 +482,7 @@ class StatisticsRow(BaseModel):
     items: ItemsOut
     window: WindowOut
     inspections: InspectionsOut
+    commitments: CommitmentsOut
     dividend: DividendOut
     ratings: RatingsOut | None = Field(description="好差评；评价数据未接入时为空")
 

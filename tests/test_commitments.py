@@ -14,7 +14,7 @@ from sqlalchemy import select
 from backend import clock
 from backend.extensions import db
 from backend.models import Applicant, Inspection, StaffAccount
-from backend.services import calendar, catalog, commitments, notice
+from backend.services import calendar, catalog, commitments, notice, statistics
 from tests.test_applications import BASE, draft, fill, upload_required
 from tests.test_workflow import STAFF, post, staff_get
 
@@ -291,3 +291,40 @@ def public_items(http, url: str) -> dict[str, str]:
     parts = urlsplit(url)
     body = http.get(f"/api/public/v1/licenses/{parts.path.rsplit('/', 1)[1]}?{parts.query}").json
     return {i["name"]: i["status"] for i in body["items"]}
+
+
+def test_statistics_count_items_approved_by_commitment_and_post_check_results(
+        client, login, staff_login, session):
+    commissioner, _ = staff_login("window_commissioner")
+    reviewer, _ = staff_login("unit_reviewer", "fire")
+    coordinator, _ = staff_login("inspection_coordinator")
+    inspector, inspector_id = staff_login("inspector", "fire")
+    admin, admin_id = staff_login("system_admin")
+    checks = []
+    for n in range(3):
+        detail = accepted(client, login(f"owner{n}"), commissioner)
+        task = task_of(client, reviewer, detail["id"])
+        post(client, reviewer, f"/reviews/{task['id']}/approve-by-commitment",
+             {"version": task["version"]})
+        checks.append(session.query(Inspection).filter_by(
+            kind="post_check", application_id=detail["id"]).one().id)
+    for check_id, result in zip(checks, ("fail", "pass"), strict=False):  # the third pending
+        post(client, coordinator, f"/inspections/{check_id}/schedule", {
+            "version": staff_get(client, coordinator, f"/inspections/{check_id}")["version"],
+            "date": next_workday(session, clock.today()).isoformat(), "window": "09:00-11:00",
+            "address": "太原市小店区平阳路 1 号", "team": [inspector_id]})
+        post(client, inspector, f"/inspections/{check_id}/results",
+             {"item_code": FIRE, "result": result, "notes": "核查记录"})
+        post(client, coordinator, f"/inspections/{check_id}/conclude", {
+            "version": staff_get(client, coordinator, f"/inspections/{check_id}")["version"]})
+    body = staff_get(client, admin, f"/statistics?period=month&month={clock.today():%Y-%m}")
+    rows = {r["key"]: r["commitments"] for r in body["rows"]}
+    expected = {"approved": 3, "post_check_passed": 1, "post_check_failed": 1,
+                "post_check_pending": 1}
+    assert rows["fire"] == expected and body["total"]["commitments"] == expected
+    assert rows["approval_bureau"]["approved"] == 0
+    figures = statistics.figures(session, staff=session.get(StaffAccount, admin_id),
+                                 period=statistics.period_of("month",
+                                                             month=f"{clock.today():%Y-%m}"))
+    header, *_, total = statistics.table(figures)
+    assert total[header.index("告知承诺（事项）·核查不实撤销")] == 1

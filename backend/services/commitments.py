@@ -186,7 +186,8 @@ def conclude(session: Session, inspection: Inspection, staff: StaffAccount,
     inspection.outcome = "failed" if failed else "passed"
     inspection.concluded_on = clock.today()
     application = inspection.application
-    timeline.fire(session, application, inspection, step, actor=staff,
+    [item_code] = inspection.item_codes  # a post-check checks the one item approved
+    timeline.fire(session, application, inspection, step, actor=staff, item_code=item_code,
                   message=step.label + ("：" + "、".join(failed) if failed else ""),
                   data={"items": sorted(failed)})
     for code, result in failed.items():

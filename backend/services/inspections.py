@@ -135,6 +135,8 @@ def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, versi
     inspection.members.extend(InspectionMember(staff_id=m.id, unit_code=m.unit_code)
                               for m in members if m.id not in present)
     timeline.fire(session, inspection.application, inspection, step, actor=staff,
+                  item_code=inspection.item_codes[0]
+                  if inspection.kind == commitments.POST_CHECK else None,
                   message=f"{step.label}：{on:%Y年%m月%d日} {window_text}，地点：{address}",
                   data={"date": on.isoformat(), "window": window_text, "address": address,
                         "team": [m.display_name for m in members]})
