@@ -157,6 +157,9 @@ class Commitment(Strict):
     text: Annotated[str, StringConstraints(min_length=20, max_length=2000,
                                            strip_whitespace=True)]
     post_check_days: int = Field(ge=1, le=120)  # 事后核查时限, working days after approval
+    # the item's form field asking the procedure (办理方式), if it has one: its answer
+    # ``commitment`` needs the signature before the application can be submitted
+    mode_field: Code | None = None
     estimated: bool = False
     verification: Verification = Verification()
 
@@ -347,6 +350,10 @@ def reference_problems(data: Any) -> list[ReferenceProblem]:
         uses(item.get("materials"), "permit_items", code, "materials")
         for i, field in _elements(item.get("fields")):
             need("fields", field, "permit_items", code, "fields", i)
+        commitment = item.get("commitment")
+        if isinstance(commitment, dict) and commitment.get("mode_field") is not None:
+            need("fields", commitment["mode_field"], "permit_items", code, "commitment",
+                 "mode_field")
     common = data.get("common") if isinstance(data.get("common"), dict) else {}
     for i, q in _elements(common.get("questions")):
         need("questions", q, "common", "questions", i)

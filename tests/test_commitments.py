@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,14 +23,17 @@ from tests.test_workflow import STAFF, post, staff_get
 # the fire safety check (always visited) — the item the catalog allows by commitment
 TEA_HOUSE = {"floor_area": 450, "investment": 80, "outdoor_sign": False}
 FIRE, FOOD = "fire_safety_check", "food_business"
+CATALOG = Path(__file__).resolve().parents[1] / "config" / "catalog" / "catalog.yaml"
 
 
 def offer(detail: dict, code: str) -> dict | None:
     return next((i["commitment_offer"] for i in detail["items"] if i["code"] == code), None)
 
 
-def drafted(client, applicant) -> dict:
-    detail = fill(client, applicant, draft(client, applicant, "tea_house", **TEA_HOUSE))
+def drafted(client, applicant, mode: str = "commitment") -> dict:
+    """A complete tea house draft, 告知承诺 (``mode``) chosen for the fire check in the form."""
+    detail = fill(client, applicant, draft(client, applicant, "tea_house", **TEA_HOUSE),
+                  fire_application_mode=mode)
     upload_required(client, applicant, detail, skip_deferrable=False)
     return client.get(f"{BASE}/{detail['id']}", headers=applicant).json
 
@@ -41,7 +45,7 @@ def sign(client, applicant, detail: dict, code: str = FIRE, **body):
 
 
 def accepted(client, applicant, commissioner, *, signed: bool = True) -> dict:
-    detail = drafted(client, applicant)
+    detail = drafted(client, applicant, "commitment" if signed else "inspection")
     if signed:
         assert sign(client, applicant, detail).status_code == 200
     submitted = client.post(f"{BASE}/{detail['id']}/submit", headers=applicant)
@@ -67,6 +71,15 @@ def test_the_catalog_says_which_items_allow_commitment_with_text_and_window(app)
     assert notice.commitment_view(food) is None
     with pytest.raises(ValueError, match="commitment_eligible"):
         food.model_validate(food.model_dump() | {"commitment": fire.commitment.model_dump()})
+
+
+def test_a_catalog_file_naming_no_form_field_for_the_commitment_is_refused():
+    text = CATALOG.read_text(encoding="utf-8")
+    wrong = text.replace("mode_field: fire_application_mode", "mode_field: no_such_field")
+    document, problems = catalog.check(wrong)
+    assert document is None
+    assert [(p.code, p.where) for p in problems if "no_such_field" in p.message] == [
+        ("reference", "permit_items › fire_safety_check › commitment › mode_field")]
 
 
 @pytest.mark.parametrize(("case", "status", "code"), [
@@ -105,6 +118,17 @@ def test_a_signature_is_kept_with_its_text_version_time_and_signer(client, login
     withdrawn = client.delete(f"{BASE}/{detail['id']}/items/{FIRE}/commitment", headers=applicant)
     assert withdrawn.status_code == 200
     assert next(i for i in withdrawn.json["items"] if i["code"] == FIRE)["commitment"] is None
+
+
+def test_choosing_commitment_in_the_form_without_signing_is_refused_at_submit(client, login):
+    applicant = login("owner")
+    detail = drafted(client, applicant)
+    resp = client.post(f"{BASE}/{detail['id']}/submit", headers=applicant)
+    assert (resp.status_code, resp.json["code"]) == (422, "APPLICATION_INCOMPLETE")
+    assert field_codes(resp) == {"fields.fire_application_mode": "COMMITMENT_NOT_SIGNED"}
+    assert client.get(f"{BASE}/{detail['id']}", headers=applicant).json["status"] == "draft"
+    assert sign(client, applicant, detail).status_code == 200
+    assert client.post(f"{BASE}/{detail['id']}/submit", headers=applicant).status_code == 200
 
 
 @pytest.mark.parametrize(("case", "code"), [
