@@ -54,14 +54,14 @@ def fields_of(detail: dict) -> dict[str, dict]:
 def sample_value(field: dict):
     """A valid value for a catalog field, from its type and options."""
     kind = field["type"]
+    if field["code"] == "fire_application_mode":  # 告知承诺 needs a signature first
+        return "inspection"
     if kind == "choice":
         return field["options"][0]["value"]
     if kind == "multi_choice":
         return [field["options"][0]["value"]]
     if field["code"] == "sign_size":
         return "3×1.2"
-    if field["code"] == "fire_application_mode":  # 告知承诺 needs a signature first
-        return "inspection"
     return {"bool": True, "number": 10, "integer": 2, "date": "2026-12-01",
             "phone": "13812345678"}.get(kind, "测试内容")
 
