@@ -299,6 +299,8 @@ class CatalogEstimates(BaseModel):
     elicense_types: list[dict[str, Any]] = Field(
         description="仍为占位的电子证照类型代码（GB/T 36904）：code 为 combined_license"
                     "（行业综合许可证）或许可事项代码，type_code 为21位证照类型代码")
+    commitments: list[dict[str, Any]] = Field(
+        description="仍为估计的告知承诺书文本和事后核查时限：code 为许可事项代码")
 
 
 # --- 差评整改 (backend/services/rectifications.py) -------------------------------------------
