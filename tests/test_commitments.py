@@ -305,6 +305,9 @@ def test_a_commitment_item_approved_at_once_then_revoked_by_a_failed_post_check_
                      json={"scan": verify_url}).json
     assert {i["code"]: i["verdict"] for i in scan["items"]}[FIRE] == "revoked"
     assert [(v["kind"], v["outcome"]) for v in scan["inspections"]] == [("post_check", "failed")]
+    told = [m["title"] for m in http.get("/api/mp/v1/messages", headers=applicant).json[
+        "messages"]]
+    assert f"{FIRE_NAME}：承诺不实，撤销许可" in told and "事后核查已安排" in told
 
 
 FIRE_NAME, FOOD_NAME = "公众聚集场所投入使用、营业前消防安全检查", "食品经营许可"
