@@ -189,6 +189,8 @@ TRANSITIONS: tuple[Transition, ...] = (
        "现场核查未通过，不予许可", notify=True),
     _t(It.REFUSED, Action.DROP, It.DROPPED, {COMMISSIONER}, "item.dropped",
        "经申请人同意，不再办理该事项"),
+    _t(It.REVOKED, Action.DROP, It.DROPPED, {COMMISSIONER}, "item.dropped",
+       "经申请人同意，不再办理该事项"),
     *(_t(src, Action.CLOSE, It.CLOSED, {SYSTEM}, "item.closed", "事项终止")
       for src in (It.DRAFT, It.SUBMITTED, It.UNDER_REVIEW)),
     # the joint inspection
@@ -242,6 +244,10 @@ EDITABLE = frozenset({State.DRAFT, State.SUPPLEMENT_REQUESTED})
 # in one of them (services/review.py lists, services/window.py opens).
 SENT_TO_UNIT = frozenset({ItemState.UNDER_REVIEW, ItemState.APPROVED, ItemState.REFUSED,
                           ItemState.DROPPED, ItemState.CLOSED, ItemState.REVOKED})
+# items the units did not grant: refused, or revoked after approval by commitment (a false
+# commitment found before the license): dropped with the applicant's consent, or the whole
+# application refused (services/window.py)
+NOT_GRANTED = frozenset({ItemState.REFUSED, ItemState.REVOKED})
 # keyed by kind too: StrEnum members of different kinds with one value compare equal
 _BY_KEY = {(type(t.source), t.source, t.action): t for t in TRANSITIONS}
 ITEM_MOVES = frozenset((s, a) for kind, s, a in _BY_KEY if kind is ItemState)

@@ -355,3 +355,39 @@ def test_statistics_count_items_approved_by_commitment_and_post_check_results(
                                                              month=f"{clock.today():%Y-%m}"))
     header, *_, total = statistics.table(figures)
     assert total[header.index("告知承诺（事项）·核查不实撤销")] == 1
+
+
+def test_a_false_commitment_found_before_the_license_leaves_the_case_to_drop_or_refuse(
+        client, login, staff_login, session):
+    """Revoked before any license: the item is not granted, like a refused one — the applicant
+    may consent to drop it (not essential here) and the rest goes on to approval."""
+    applicant = login("owner")
+    commissioner, _ = staff_login("window_commissioner")
+    reviewer, _ = staff_login("unit_reviewer", "fire")
+    coordinator, _ = staff_login("inspection_coordinator")
+    inspector, inspector_id = staff_login("inspector", "fire")
+    detail = accepted(client, applicant, commissioner)
+    task = task_of(client, reviewer, detail["id"])
+    post(client, reviewer, f"/reviews/{task['id']}/approve-by-commitment",
+         {"version": task["version"]})
+    check = session.query(Inspection).filter_by(kind="post_check").one().id
+    post(client, coordinator, f"/inspections/{check}/schedule", {
+        "version": staff_get(client, coordinator, f"/inspections/{check}")["version"],
+        "date": next_workday(session, clock.today()).isoformat(), "window": "09:00-11:00",
+        "address": "太原市小店区平阳路 1 号", "team": [inspector_id]})
+    post(client, inspector, f"/inspections/{check}/results",
+         {"item_code": FIRE, "result": "fail", "notes": "未配置灭火器"})
+    post(client, coordinator, f"/inspections/{check}/conclude",
+         {"version": staff_get(client, coordinator, f"/inspections/{check}")["version"]})
+    case = staff_get(client, commissioner, f"/applications/{detail['id']}")
+    lanes = {i["code"]: i["status"] for i in case["items"]}
+    assert lanes == {FIRE: "revoked", FOOD: "under_review"} and case["status"] == "in_review"
+    consent = client.post(f"{BASE}/{detail['id']}/items/{FIRE}/consent-drop", headers=applicant)
+    assert consent.status_code == 200, consent.json
+    post(client, commissioner, f"/applications/{detail['id']}/items/{FIRE}/drop",
+         {"version": staff_get(client, commissioner, f"/applications/{detail['id']}")["version"]})
+    bureau, _ = staff_login("unit_reviewer", "approval_bureau")
+    food = task_of(client, bureau, detail["id"])
+    post(client, bureau, f"/reviews/{food['id']}/approve",
+         {"version": food["version"], "opinion": "符合条件，准予许可"})
+    assert client.get(f"{BASE}/{detail['id']}", headers=applicant).json["status"] == "approved"
