@@ -59,6 +59,39 @@ def task_of(client, reviewer, app_id: int) -> dict:
                 if t["application_id"] == app_id)
 
 
+class Office:
+    """The staff a commitment meets in-process: the window, the fire unit's reviewer and
+    inspector, the coordinator."""
+
+    def __init__(self, staff_login):
+        self.commissioner, _ = staff_login("window_commissioner")
+        self.reviewer, _ = staff_login("unit_reviewer", "fire")
+        self.coordinator, _ = staff_login("inspection_coordinator")
+        self.inspector, self.inspector_id = staff_login("inspector", "fire")
+
+    def approved_by_commitment(self, client, applicant, session) -> tuple[dict, int]:
+        """An accepted tea house whose fire check fire approved by commitment, and the id of
+        its post-check."""
+        detail = accepted(client, applicant, self.commissioner)
+        task = task_of(client, self.reviewer, detail["id"])
+        post(client, self.reviewer, f"/reviews/{task['id']}/approve-by-commitment",
+             {"version": task["version"]})
+        return detail, session.query(Inspection).filter_by(
+            kind="post_check", application_id=detail["id"]).one().id
+
+    def post_checked(self, client, session, check_id: int, result: str, notes: str) -> None:
+        """The post-check scheduled the next working day, ``result`` recorded, concluded."""
+        coordinator = self.coordinator
+        post(client, coordinator, f"/inspections/{check_id}/schedule", {
+            "version": staff_get(client, coordinator, f"/inspections/{check_id}")["version"],
+            "date": next_workday(session, clock.today()).isoformat(), "window": "09:00-11:00",
+            "address": "太原市小店区平阳路 1 号", "team": [self.inspector_id]})
+        post(client, self.inspector, f"/inspections/{check_id}/results",
+             {"item_code": FIRE, "result": result, "notes": notes})
+        post(client, coordinator, f"/inspections/{check_id}/conclude", {
+            "version": staff_get(client, coordinator, f"/inspections/{check_id}")["version"]})
+
+
 def test_the_catalog_says_which_items_allow_commitment_with_text_and_window(app):
     with app.app_context():
         document = catalog.document_of(catalog.current_version(db.session))
@@ -201,20 +234,14 @@ def next_workday(session, after: date) -> date:
 
 
 def test_a_post_check_is_set_within_its_window(client, login, staff_login, session):
-    applicant = login("owner")
-    commissioner, _ = staff_login("window_commissioner")
-    reviewer, _ = staff_login("unit_reviewer", "fire")
-    coordinator, _ = staff_login("inspection_coordinator")
-    _, inspector_id = staff_login("inspector", "fire")
-    detail = accepted(client, applicant, commissioner)
-    task = task_of(client, reviewer, detail["id"])
-    post(client, reviewer, f"/reviews/{task['id']}/approve-by-commitment",
-         {"version": task["version"]})
-    check = session.query(Inspection).filter_by(kind="post_check").one()
+    office = Office(staff_login)
+    _, check_id = office.approved_by_commitment(client, login("owner"), session)
+    check = session.get(Inspection, check_id)
     late = next_workday(session, check.due_on)
-    resp = client.post(f"{STAFF}/inspections/{check.id}/schedule", headers=coordinator, json={
-        "version": check.lock_version, "date": late.isoformat(), "window": "09:00-11:00",
-        "address": "太原市小店区平阳路 1 号", "team": [inspector_id]})
+    resp = client.post(f"{STAFF}/inspections/{check.id}/schedule", headers=office.coordinator,
+                       json={"version": check.lock_version, "date": late.isoformat(),
+                             "window": "09:00-11:00", "address": "太原市小店区平阳路 1 号",
+                             "team": [office.inspector_id]})
     assert resp.status_code == 422, resp.json
     assert field_codes(resp) == {"date": "POST_CHECK_AFTER_DUE"}
 
@@ -322,28 +349,12 @@ def public_items(http, url: str) -> dict[str, str]:
 
 def test_statistics_count_items_approved_by_commitment_and_post_check_results(
         client, login, staff_login, session):
-    commissioner, _ = staff_login("window_commissioner")
-    reviewer, _ = staff_login("unit_reviewer", "fire")
-    coordinator, _ = staff_login("inspection_coordinator")
-    inspector, inspector_id = staff_login("inspector", "fire")
+    office = Office(staff_login)
     admin, admin_id = staff_login("system_admin")
-    checks = []
-    for n in range(3):
-        detail = accepted(client, login(f"owner{n}"), commissioner)
-        task = task_of(client, reviewer, detail["id"])
-        post(client, reviewer, f"/reviews/{task['id']}/approve-by-commitment",
-             {"version": task["version"]})
-        checks.append(session.query(Inspection).filter_by(
-            kind="post_check", application_id=detail["id"]).one().id)
+    checks = [office.approved_by_commitment(client, login(f"owner{n}"), session)[1]
+              for n in range(3)]
     for check_id, result in zip(checks, ("fail", "pass"), strict=False):  # the third pending
-        post(client, coordinator, f"/inspections/{check_id}/schedule", {
-            "version": staff_get(client, coordinator, f"/inspections/{check_id}")["version"],
-            "date": next_workday(session, clock.today()).isoformat(), "window": "09:00-11:00",
-            "address": "太原市小店区平阳路 1 号", "team": [inspector_id]})
-        post(client, inspector, f"/inspections/{check_id}/results",
-             {"item_code": FIRE, "result": result, "notes": "核查记录"})
-        post(client, coordinator, f"/inspections/{check_id}/conclude", {
-            "version": staff_get(client, coordinator, f"/inspections/{check_id}")["version"]})
+        office.post_checked(client, session, check_id, result, "核查记录")
     body = staff_get(client, admin, f"/statistics?period=month&month={clock.today():%Y-%m}")
     rows = {r["key"]: r["commitments"] for r in body["rows"]}
     expected = {"approved": 3, "post_check_passed": 1, "post_check_failed": 1,
@@ -361,24 +372,10 @@ def test_a_false_commitment_found_before_the_license_leaves_the_case_to_drop_or_
         client, login, staff_login, session):
     """Revoked before any license: the item is not granted, like a refused one — the applicant
     may consent to drop it (not essential here) and the rest goes on to approval."""
-    applicant = login("owner")
-    commissioner, _ = staff_login("window_commissioner")
-    reviewer, _ = staff_login("unit_reviewer", "fire")
-    coordinator, _ = staff_login("inspection_coordinator")
-    inspector, inspector_id = staff_login("inspector", "fire")
-    detail = accepted(client, applicant, commissioner)
-    task = task_of(client, reviewer, detail["id"])
-    post(client, reviewer, f"/reviews/{task['id']}/approve-by-commitment",
-         {"version": task["version"]})
-    check = session.query(Inspection).filter_by(kind="post_check").one().id
-    post(client, coordinator, f"/inspections/{check}/schedule", {
-        "version": staff_get(client, coordinator, f"/inspections/{check}")["version"],
-        "date": next_workday(session, clock.today()).isoformat(), "window": "09:00-11:00",
-        "address": "太原市小店区平阳路 1 号", "team": [inspector_id]})
-    post(client, inspector, f"/inspections/{check}/results",
-         {"item_code": FIRE, "result": "fail", "notes": "未配置灭火器"})
-    post(client, coordinator, f"/inspections/{check}/conclude",
-         {"version": staff_get(client, coordinator, f"/inspections/{check}")["version"]})
+    applicant, office = login("owner"), Office(staff_login)
+    commissioner = office.commissioner
+    detail, check_id = office.approved_by_commitment(client, applicant, session)
+    office.post_checked(client, session, check_id, "fail", "未配置灭火器")
     case = staff_get(client, commissioner, f"/applications/{detail['id']}")
     lanes = {i["code"]: i["status"] for i in case["items"]}
     assert lanes == {FIRE: "revoked", FOOD: "under_review"} and case["status"] == "in_review"
