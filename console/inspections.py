@@ -11,7 +11,7 @@ from flask import current_app, render_template, request, url_for
 
 from backend import files, presenters, workflow
 from backend.extensions import db
-from backend.services import inspection_documents, inspections, materials
+from backend.services import commitments, inspection_documents, inspections, materials
 from console import bp
 from console.forms import parse, perform
 from console.session import current_staff
@@ -115,7 +115,8 @@ def _visit_page(inspection_id: int, problem: dict | None = None):
         "inspections/visit.html", title="现场核查", problem=problem, form=request.form,
         card=presenters.inspection_card(inspection, _subject()),
         items=inspections.visit_items(db.session, staff=staff, inspection=inspection),
-        results=tuple(inspections.RESULT_LABELS.items()))
+        results=tuple((value, label) for value, label in inspections.RESULT_LABELS.items()
+                      if commitments.result_problem(inspection, value) is None))
 
 
 @bp.get("/visits/<int:inspection_id>")

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.test_applications import BASE
 from tests.test_commitments import FIRE, drafted, sign
+from tests.test_console_units_browser import INSPECTORS, next_workday
 from tests.test_workflow import post
 
 pytestmark = pytest.mark.parametrize("live_server", ["mariadb-redis"], indirect=True)
@@ -54,3 +55,17 @@ def test_a_unit_approves_by_commitment_and_the_post_check_reaches_the_board(cons
     console.assert_accessible()
     console.assert_no_sideways_scroll()
     console.screenshot("commitment-post-check-board")
+
+    # the post-check's page: its due day; scheduled with the fire unit's inspector
+    card.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("告知承诺事后核查")
+    expect(console.fact("核查期限")).to_contain_text("前")
+    form = page.locator("form.schedule")
+    form.get_by_label("核查日期").fill(next_workday().isoformat())
+    form.get_by_label(INSPECTORS["inspector2"]).check()
+    form.get_by_role("button", name="安排核查").click()
+    expect(console.fact("状态")).to_have_text("已安排事后核查")
+    expect(page.get_by_label("整改期限")).to_have_count(0)  # a post-check has no rectification
+    console.assert_accessible()
+    console.assert_no_sideways_scroll()
+    console.screenshot("commitment-post-check")
