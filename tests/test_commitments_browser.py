@@ -64,6 +64,7 @@ def test_a_unit_approves_by_commitment_and_the_post_check_reaches_the_board(cons
     form.get_by_label("核查日期").fill(next_workday().isoformat())
     form.get_by_label(INSPECTORS["inspector2"]).check()
     form.get_by_role("button", name="安排核查").click()
+    expect(page.get_by_role("status")).to_contain_text("已安排事后核查")
     expect(console.fact("状态")).to_have_text("已安排事后核查")
     expect(page.get_by_label("整改期限")).to_have_count(0)  # a post-check has no rectification
     console.assert_accessible()
