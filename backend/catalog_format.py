@@ -148,6 +148,22 @@ class CombinedLicense(ElicenseType):
     service_item_code: str | None = None  # the province's service-item code, when it has one
 
 
+class Commitment(Strict):
+    """告知承诺制 (国办发〔2020〕42号) for one permit item: the text the applicant signs (its
+    version is the catalog version it appears in, and its SHA-256), and the window of the
+    post-check (事后核查) in working days from the approval. ``estimated``: wording or window
+    not yet taken from the province's published 告知承诺书 / 核查办法."""
+
+    text: Annotated[str, StringConstraints(min_length=20, max_length=2000,
+                                           strip_whitespace=True)]
+    post_check_days: int = Field(ge=1, le=120)  # 事后核查时限, working days after approval
+    # the item's form field asking the procedure (办理方式), if it has one: its answer
+    # ``commitment`` needs the signature before the application can be submitted
+    mode_field: Code | None = None
+    estimated: bool = False
+    verification: Verification = Verification()
+
+
 class PermitItem(Strict):
     name: Text
     basic_code: str | None = None  # 国家政务服务事项基本目录编码
@@ -160,6 +176,8 @@ class PermitItem(Strict):
     onsite_check: Literal["always", "as_needed", "never"]
     safety_critical: bool = False  # touches national / public / ecological safety: no 容缺
     commitment_eligible: bool = False  # 告知承诺制 applies
+    # the commitment text and post-check window; offered only with commitment_eligible
+    commitment: Commitment | None = None
     validity_years: int | None = Field(default=None, ge=1, le=30)  # None: long-term / filing
     conditions: list[Text] = []
     materials: list[MaterialUse] = []
@@ -173,6 +191,17 @@ class PermitItem(Strict):
         if self.promised_days > self.legal_days:
             raise ValueError("承诺时限 promised_days 不能超过法定时限 legal_days")
         return self
+
+    @model_validator(mode="after")
+    def _commitment_only_if_eligible(self) -> PermitItem:
+        if self.commitment is not None and not self.commitment_eligible:
+            raise ValueError("只有 commitment_eligible: true 的事项才能写承诺书 commitment")
+        return self
+
+    @property
+    def by_commitment(self) -> bool:
+        """Whether an applicant may choose 告知承诺 for this item: eligible, with a text."""
+        return self.commitment_eligible and self.commitment is not None
 
 
 Comparison = dict[Literal["gt", "gte", "lt", "lte", "in", "eq"], Any]
@@ -321,6 +350,10 @@ def reference_problems(data: Any) -> list[ReferenceProblem]:
         uses(item.get("materials"), "permit_items", code, "materials")
         for i, field in _elements(item.get("fields")):
             need("fields", field, "permit_items", code, "fields", i)
+        commitment = item.get("commitment")
+        if isinstance(commitment, dict) and commitment.get("mode_field") is not None:
+            need("fields", commitment["mode_field"], "permit_items", code, "commitment",
+                 "mode_field")
     common = data.get("common") if isinstance(data.get("common"), dict) else {}
     for i, q in _elements(common.get("questions")):
         need("questions", q, "common", "questions", i)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app, url_for
 from sqlalchemy import select
 
-from backend import workflow
+from backend import clock, workflow
 from backend.extensions import db
 from backend.models import (
     Applicant,
@@ -23,6 +23,7 @@ from backend.security import masking
 from backend.services import (
     application_form,
     applications,
+    commitments,
     inspections,
     licenses,
     personal_data,
@@ -91,6 +92,7 @@ def detail(application: Application, *, subject: str | None = None,
             lanes, time_limits.of_items(db.session, lanes), strict=True)],
         "inspection": inspection_out(application.inspection, subject)
         if application.inspection else None,
+        "post_checks": [inspection_out(i, subject) for i in application.post_checks],
         "form": form_sections(application, bundle, secret_key),
         "materials": [m | {"files": files_by_material.get(m["code"], [])} for m in materials],
         "evidence": {code: files_by_material.get(code, [])
@@ -149,6 +151,8 @@ def _lane(lane: ApplicationItem, item: dict, limit: time_limits.Clock) -> dict:
         "due_on": limit.due_on, "remaining_working_days": limit.remaining_working_days,
         "clock": limit.state, "opinion": lane.opinion,
         "applicant_consents_to_drop": lane.applicant_consents_to_drop,
+        "commitment_offer": item.get("commitment"),
+        "commitment": commitments.view(lane.application, lane.item_code, clock.today()),
     }
 
 
@@ -163,7 +167,9 @@ def review_task(item: ApplicationItem, limit: time_limits.Clock | None = None) -
             "item_name": bundle.document.permit_items[item.item_code].name,
             "status": item.status, "due_on": limit.due_on,
             "remaining_working_days": limit.remaining_working_days, "clock": limit.state,
-            "unit": bundle.document.unit_ref(item.approving_unit)}
+            "unit": bundle.document.unit_ref(item.approving_unit),
+            "commitment_offered": bundle.document.permit_items[item.item_code].by_commitment,
+            "commitment": commitments.view(item.application, item.item_code, clock.today())}
 
 
 def review_tasks(items: list[ApplicationItem]) -> list[dict]:
@@ -203,7 +209,7 @@ def inspection_out(inspection: Inspection, subject: str) -> dict:
     return {
         "id": inspection.id, "version": inspection.lock_version,
         "application_id": inspection.application_id, "status": inspection.status,
-        "status_label": workflow.label(inspection.status, workflow.InspectionState),
+        "status_label": workflow.label(inspection.status, inspections.states_of(inspection)),
         "item_codes": inspection.item_codes, "scheduled_on": inspection.scheduled_on,
         "window": inspection.window, "address": inspection.address,
         "reschedule_used": inspection.reschedule_used,
@@ -220,6 +226,8 @@ def inspection_out(inspection: Inspection, subject: str) -> dict:
         "recheck_mode": inspection.recheck_mode,
         "recheck_mode_label": inspections.RECHECK_MODES.get(inspection.recheck_mode or ""),
         "outcome": inspection.outcome,
+        "kind": inspection.kind, "due_on": inspection.due_on,
+        "overdue": commitments.is_overdue(inspection, clock.today()),
     }
 
 

@@ -34,6 +34,7 @@ class ItemState(StrEnum):
     REFUSED = "refused"
     DROPPED = "dropped"
     CLOSED = "closed"  # the application ended before a decision (withdrawn, not accepted)
+    REVOKED = "revoked"  # approved by commitment, the post-check found the commitment false
 
 
 class InspectionState(StrEnum):
@@ -42,6 +43,17 @@ class InspectionState(StrEnum):
     RESCHEDULE_REQUESTED = "reschedule_requested"
     RECTIFYING = "rectifying"
     RECHECK = "recheck"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+class PostCheckState(StrEnum):
+    """事后核查 of an item approved by commitment (告知承诺制, 国办发〔2020〕42号): an
+    inspection of kind ``post_check``, scheduled, recorded and concluded like the joint one
+    (same values), without rectification: the commitment was true, or it was false."""
+
+    TO_SCHEDULE = "to_schedule"
+    SCHEDULED = "scheduled"
     PASSED = "passed"
     FAILED = "failed"
 
@@ -68,7 +80,11 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         ItemState.DRAFT: "草稿", ItemState.SUBMITTED: "已提交",
         ItemState.UNDER_REVIEW: "审查中", ItemState.APPROVED: "准予许可",
         ItemState.REFUSED: "不予许可", ItemState.DROPPED: "经申请人同意不再办理",
-        ItemState.CLOSED: "已终止",
+        ItemState.CLOSED: "已终止", ItemState.REVOKED: "承诺不实，已撤销许可",
+    },
+    PostCheckState: {
+        PostCheckState.TO_SCHEDULE: "待安排事后核查", PostCheckState.SCHEDULED: "已安排事后核查",
+        PostCheckState.PASSED: "事后核查通过", PostCheckState.FAILED: "事后核查未通过",
     },
     InspectionState: {
         InspectionState.TO_SCHEDULE: "待安排核查", InspectionState.SCHEDULED: "已安排现场核查",
@@ -95,6 +111,8 @@ class Action(StrEnum):
     REQUEST_SUPPLEMENTS = "request_supplements"
     REJECT = "reject"
     APPROVE = "approve"
+    APPROVE_BY_COMMITMENT = "approve_by_commitment"
+    REVOKE = "revoke"
     REFUSE = "refuse"
     DROP = "drop"
     CLOSE = "close"
@@ -131,7 +149,7 @@ def _t(source, action, target, roles, event, label, notify=False) -> Transition:
     return Transition(source, action, target, frozenset(roles), event, label, notify)
 
 
-S, It, N, R = State, ItemState, InspectionState, RectificationState
+S, It, N, R, P = State, ItemState, InspectionState, RectificationState, PostCheckState
 TRANSITIONS: tuple[Transition, ...] = (
     # the application
     _t(S.DRAFT, Action.SUBMIT, S.SUBMITTED, {APPLICANT}, "application.submitted", "提交申请"),
@@ -162,9 +180,16 @@ TRANSITIONS: tuple[Transition, ...] = (
        notify=True),
     _t(It.UNDER_REVIEW, Action.REFUSE, It.REFUSED, {REVIEWER}, "item.refused", "不予许可",
        notify=True),
+    # 告知承诺: approved at once on the signed commitment, checked afterwards
+    _t(It.UNDER_REVIEW, Action.APPROVE_BY_COMMITMENT, It.APPROVED, {REVIEWER},
+       "item.approved_by_commitment", "告知承诺，当场准予许可", notify=True),
+    _t(It.APPROVED, Action.REVOKE, It.REVOKED, {SYSTEM}, "item.revoked",
+       "事后核查发现承诺不实，撤销许可", notify=True),
     _t(It.UNDER_REVIEW, Action.FAIL, It.REFUSED, {SYSTEM}, "item.refused",
        "现场核查未通过，不予许可", notify=True),
     _t(It.REFUSED, Action.DROP, It.DROPPED, {COMMISSIONER}, "item.dropped",
+       "经申请人同意，不再办理该事项"),
+    _t(It.REVOKED, Action.DROP, It.DROPPED, {COMMISSIONER}, "item.dropped",
        "经申请人同意，不再办理该事项"),
     *(_t(src, Action.CLOSE, It.CLOSED, {SYSTEM}, "item.closed", "事项终止")
       for src in (It.DRAFT, It.SUBMITTED, It.UNDER_REVIEW)),
@@ -191,6 +216,15 @@ TRANSITIONS: tuple[Transition, ...] = (
        notify=True),
     _t(N.RECHECK, Action.FAIL, N.FAILED, {COORDINATOR}, "inspection.failed", "复核未通过",
        notify=True),
+    # the post-check (事后核查) of an item approved by commitment
+    _t(P.TO_SCHEDULE, Action.SCHEDULE, P.SCHEDULED, {COORDINATOR}, "post_check.scheduled",
+       "安排事后核查", notify=True),
+    _t(P.SCHEDULED, Action.SCHEDULE, P.SCHEDULED, {COORDINATOR}, "post_check.scheduled",
+       "调整事后核查时间", notify=True),
+    _t(P.SCHEDULED, Action.PASS, P.PASSED, {COORDINATOR}, "post_check.passed",
+       "事后核查通过，承诺属实", notify=True),
+    _t(P.SCHEDULED, Action.FAIL, P.FAILED, {COORDINATOR}, "post_check.failed",
+       "事后核查发现承诺不实", notify=True),
     # a bad rating's rectification task, worked by the unit it concerns
     _t(R.OPEN, Action.VERIFY, R.VERIFIED, {REVIEWER}, "rectification.verified",
        "差评核实完毕"),
@@ -209,7 +243,11 @@ EDITABLE = frozenset({State.DRAFT, State.SUPPLEMENT_REQUESTED})
 # sees an item, and the application it belongs to, only when it was accepted and the item is
 # in one of them (services/review.py lists, services/window.py opens).
 SENT_TO_UNIT = frozenset({ItemState.UNDER_REVIEW, ItemState.APPROVED, ItemState.REFUSED,
-                          ItemState.DROPPED, ItemState.CLOSED})
+                          ItemState.DROPPED, ItemState.CLOSED, ItemState.REVOKED})
+# items the units did not grant: refused, or revoked after approval by commitment (a false
+# commitment found before the license): dropped with the applicant's consent, or the whole
+# application refused (services/window.py)
+NOT_GRANTED = frozenset({ItemState.REFUSED, ItemState.REVOKED})
 # keyed by kind too: StrEnum members of different kinds with one value compare equal
 _BY_KEY = {(type(t.source), t.source, t.action): t for t in TRANSITIONS}
 ITEM_MOVES = frozenset((s, a) for kind, s, a in _BY_KEY if kind is ItemState)

@@ -11,7 +11,7 @@ from flask import current_app, render_template, request, url_for
 
 from backend import files, presenters, workflow
 from backend.extensions import db
-from backend.services import inspection_documents, inspections, materials
+from backend.services import commitments, inspection_documents, inspections, materials
 from console import bp
 from console.forms import parse, perform
 from console.session import current_staff
@@ -55,9 +55,10 @@ def inspection_detail(inspection_id: int):
     return _inspection_page(inspection_id)
 
 
-def _act(inspection_id: int, action: str, schema, service, done: str, **arguments: str):
+def _act(inspection_id: int, action: str, schema, service, done, **arguments: str):
     """Parse ``schema``, call ``service`` on the inspection with the form's version and
-    ``arguments`` (service argument → form field), show the outcome in place."""
+    ``arguments`` (service argument → form field), show the outcome in place; ``done`` the
+    flash, or a function of the inspection giving it."""
     def call():
         form = parse(schema)
         return service(db.session, staff=current_staff(), inspection_id=inspection_id,
@@ -71,7 +72,8 @@ def _act(inspection_id: int, action: str, schema, service, done: str, **argument
 @bp.post("/inspections/<int:inspection_id>/schedule")
 def inspection_schedule(inspection_id: int):
     return _act(inspection_id, "schedule", ScheduleIn, inspections.schedule,
-                "已安排联合核查，已通知申请人", on="date", window_text="window",
+                lambda i: f"已安排{'事后核查' if i.kind == commitments.POST_CHECK else '联合核查'}"
+                          "，已通知申请人", on="date", window_text="window",
                 address="address", team="team")
 
 
@@ -115,7 +117,8 @@ def _visit_page(inspection_id: int, problem: dict | None = None):
         "inspections/visit.html", title="现场核查", problem=problem, form=request.form,
         card=presenters.inspection_card(inspection, _subject()),
         items=inspections.visit_items(db.session, staff=staff, inspection=inspection),
-        results=tuple(inspections.RESULT_LABELS.items()))
+        results=tuple((value, label) for value, label in inspections.RESULT_LABELS.items()
+                      if commitments.result_problem(inspection, value) is None))
 
 
 @bp.get("/visits/<int:inspection_id>")

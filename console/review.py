@@ -10,12 +10,12 @@ from flask import render_template, request, url_for
 
 from backend import presenters, workflow
 from backend.extensions import db
-from backend.services import review
+from backend.services import commitments, review
 from console import bp
 from console.forms import parse, perform
 from console.forms import query as query_of
 from console.session import current_staff
-from staff_api.schemas import OpinionIn, ReviewQuery
+from staff_api.schemas import CommitmentApprovalIn, OpinionIn, ReviewQuery
 
 STATUSES = (workflow.ItemState.UNDER_REVIEW, workflow.ItemState.APPROVED,
             workflow.ItemState.REFUSED)
@@ -70,3 +70,19 @@ def review_approve(item_id: int):
 @bp.post("/reviews/<int:item_id>/refuse")
 def review_refuse(item_id: int):
     return _decide(item_id, approve=False)
+
+
+@bp.post("/reviews/<int:item_id>/approve-by-commitment")
+def review_approve_by_commitment(item_id: int):
+    """告知承诺: approve at once on the applicant's signed commitment; a post-check follows."""
+    def call():
+        form = parse(CommitmentApprovalIn)
+        return commitments.approve(db.session, staff=current_staff(), item_id=item_id,
+                                   version=form.version, opinion=form.opinion)
+
+    return perform("approve_by_commitment", call,
+                   done="已按告知承诺准予许可，事后核查已列入核查任务",
+                   then=url_for("console.review_item", item_id=item_id),
+                   page=lambda problem: _item_page(
+                       item_id, problem,
+                       {"approve_by_commitment": request.form.get("opinion", "")}))

@@ -6,7 +6,15 @@ from flask import current_app, request
 
 from backend import files, presenters
 from backend.extensions import db, limit_of, limiter
-from backend.services import applications, assisted, idempotency, inspections, materials, window
+from backend.services import (
+    applications,
+    assisted,
+    commitments,
+    idempotency,
+    inspections,
+    materials,
+    window,
+)
 from miniprogram_api import bp
 from miniprogram_api.auth import per_applicant, token_auth
 from miniprogram_api.schemas import (
@@ -14,6 +22,7 @@ from miniprogram_api.schemas import (
     ApplicationList,
     ApplicationListQuery,
     ClaimIn,
+    CommitmentIn,
     CreateApplicationIn,
     FileOut,
     FormPatchIn,
@@ -212,6 +221,40 @@ def consent_drop_item(application_id: int, item_code: str):
                                          application_id=application_id, item_code=item_code)
     db.session.commit()
     return _detail(application)
+
+
+COMMITMENT_ERRORS = {404: "ITEM_NOT_FOUND / COMMITMENT_NOT_FOUND",
+                     409: "APPLICATION_NOT_EDITABLE",
+                     422: "COMMITMENT_NOT_ALLOWED（目录不允许该事项告知承诺）/ "
+                          "COMMITMENT_NOT_SIGNED（未确认签署）/ "
+                          "COMMITMENT_TEXT_MISMATCH（承诺书文本不一致）"}
+
+
+@bp.put("/applications/<int:application_id>/items/<item_code>/commitment")
+@bp.auth_required(token_auth)
+@bp.input(CommitmentIn)
+@bp.output(ApplicationDetail)
+@bp.doc(responses=COMMITMENT_ERRORS)
+def sign_commitment(application_id: int, item_code: str, json_data: CommitmentIn):
+    """告知承诺（国办发〔2020〕42号）：对目录允许的事项选择承诺方式并签署承诺书，记录文本版本、
+    时间和签署人；受理后审批单位可当场准予许可，事后核查"""
+    row = commitments.sign(db.session, applicant=token_auth.current_user,
+                           application_id=application_id, item_code=item_code,
+                           text_sha256=json_data.text_sha256, signed=json_data.signed)
+    db.session.commit()
+    return presenters.detail(row.application)
+
+
+@bp.delete("/applications/<int:application_id>/items/<item_code>/commitment")
+@bp.auth_required(token_auth)
+@bp.output(ApplicationDetail)
+@bp.doc(responses=COMMITMENT_ERRORS)
+def withdraw_commitment(application_id: int, item_code: str):
+    """撤回告知承诺，该事项改为一般程序（先检查后许可）；提交前可撤回"""
+    application = commitments.withdraw(db.session, applicant=token_auth.current_user,
+                                       application_id=application_id, item_code=item_code)
+    db.session.commit()
+    return presenters.detail(application)
 
 
 @bp.post("/applications/<int:application_id>/inspection/reschedule")

@@ -178,6 +178,13 @@ class NoticeIn(In):
         max_length=50, description="情形问题代码 → 回答（是/否、选项值或数字）")
 
 
+class CommitmentOffer(BaseModel):
+    text: str = Field(description="承诺书全文（随目录版本）")
+    text_sha256: str = Field(description="承诺书全文的 SHA-256，签署时原样提交")
+    post_check_days: int = Field(description="准予许可后事后核查的时限，工作日")
+    estimated: bool
+
+
 class ItemOut(BaseModel):
     code: str
     name: str
@@ -191,6 +198,8 @@ class ItemOut(BaseModel):
     onsite_check: str = Field(description="always | as_needed | never")
     safety_critical: bool
     commitment_eligible: bool
+    commitment: CommitmentOffer | None = Field(
+        description="告知承诺：可选择承诺方式时的承诺书全文及事后核查时限；不可选择时为 null")
     validity_years: int | None
     conditions: list[str]
     notes: str
@@ -372,6 +381,27 @@ class MaterialStatus(MaterialOut):
     files: list[FileOut]
 
 
+class PostCheckRef(BaseModel):
+    id: int
+    status: str = Field(description="to_schedule | scheduled | passed | failed")
+    status_label: str
+    due_on: date | None = Field(description="事后核查须完成的日期（准予许可后若干工作日）")
+    scheduled_on: date | None
+    outcome: str | None = Field(description="passed | failed（承诺不实）")
+    overdue: bool = Field(description="已过期限仍未完成核查")
+
+
+class CommitmentSigned(BaseModel):
+    catalog_version: int = Field(description="承诺书所属目录版本")
+    text_sha256: str = Field(description="所签承诺书全文的 SHA-256（与目录版本一起即文本版本）")
+    text: str = Field(description="所签承诺书全文")
+    signed_at: datetime
+    signed_by: int = Field(description="签署人（申请人账号编号）")
+    found_false_at: datetime | None = Field(description="事后核查认定承诺不实的时间")
+    found_false_reason: str | None
+    post_check: PostCheckRef | None
+
+
 class ItemLane(BaseModel):
     id: int
     version: int = Field(description="乐观锁版本号，工作人员操作时回传")
@@ -388,6 +418,10 @@ class ItemLane(BaseModel):
     clock: str = Field(description="not_started | on_time | due_soon | overdue | paused | done")
     opinion: str | None
     applicant_consents_to_drop: bool
+    commitment_offer: CommitmentOffer | None = Field(
+        description="告知承诺：该事项可选择承诺方式时的承诺书（null 为不适用）")
+    commitment: CommitmentSigned | None = Field(
+        description="申请人已签署的告知承诺（null 为未选择）及其事后核查")
 
 
 class InspectionOut(BaseModel):
@@ -407,6 +441,9 @@ class InspectionOut(BaseModel):
     rectification_deadline: date | None
     recheck_mode: str | None
     outcome: str | None
+    kind: str = Field(description="joint（联合现场核查）| post_check（告知承诺事后核查）")
+    due_on: date | None = Field(description="事后核查须完成的日期；联合核查为 null")
+    overdue: bool = Field(description="事后核查已过期限仍未办结")
 
 
 class TimelineEvent(BaseModel):
@@ -509,6 +546,8 @@ class ApplicationDetail(ApplicationSummary):
     decision_reason: str | None
     items: list[ItemLane]
     inspection: InspectionOut | None
+    post_checks: list[InspectionOut] = Field(
+        description="告知承诺事项的事后核查（准予许可后若干工作日内）")
     evidence: dict[str, list[FileOut]] = Field(description="核查照片与整改材料")
     form: list[dict[str, Any]] = Field(
         description="合并后的申请表：分区、字段规则、服务事项与当前值（证件号、电话脱敏；"
@@ -519,6 +558,12 @@ class ApplicationDetail(ApplicationSummary):
     rating: RatingStatus | None = Field(
         description="好差评：办结后（发证、不予许可、不予受理、受理后撤回）可评价一次；"
                     "办理中为 null")
+
+
+class CommitmentIn(In):
+    text_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="所阅读承诺书全文的 SHA-256（事项的 commitment_offer.text_sha256）")
+    signed: bool = Field(description="申请人确认已阅读并签署承诺书；false 不予接受")
 
 
 class RescheduleIn(In):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend import presenters
 from backend.extensions import db
 from backend.models import ApplicationItem
-from backend.services import review, time_limits, window
+from backend.services import commitments, review, time_limits, window
 from miniprogram_api.schemas import ApplicationDetail
 from staff_api import bp
 from staff_api.auth import current_staff, requires, staff_auth
@@ -15,6 +15,7 @@ from staff_api.schemas import (
     ApplicationQuery,
     ClockList,
     ClockQuery,
+    CommitmentApprovalIn,
     OpinionIn,
     ReasonIn,
     ReviewPage,
@@ -181,6 +182,22 @@ def approve_review(review_id: int, json_data: OpinionIn):
 def refuse_review(review_id: int, json_data: OpinionIn):
     """不予许可（写明理由和法律依据）"""
     return _decide(review_id, json_data, approve=False)
+
+
+@bp.post("/reviews/<int:review_id>/approve-by-commitment")
+@bp.auth_required(staff_auth)
+@requires("review.decide")
+@bp.input(CommitmentApprovalIn)
+@bp.output(ReviewTask)
+@bp.doc(responses=CONFLICTS | {422: "COMMITMENT_NOT_ALLOWED / COMMITMENT_NOT_SIGNED / "
+                                     "COMMITMENT_ALREADY_INSPECTED"})
+def approve_by_commitment(review_id: int, json_data: CommitmentApprovalIn):
+    """告知承诺当场准予许可（国办发〔2020〕42号）：申请人已签署承诺书的，不经现场核查即准予许可，
+    并按目录的工作日数安排事后核查"""
+    item = commitments.approve(db.session, staff=current_staff(), item_id=review_id,
+                               version=json_data.version, opinion=json_data.opinion)
+    db.session.commit()
+    return _task(item)
 
 
 @bp.get("/time-limits")

@@ -31,7 +31,8 @@ def _out(inspection) -> dict:
 def _page(query_data: InspectionQuery, mine: bool) -> dict:
     rows, total = inspections.queue(db.session, staff=current_staff(), status=query_data.status,
                                     mine=mine, page=query_data.page,
-                                    per_page=query_data.per_page)
+                                    per_page=query_data.per_page, kind=query_data.kind,
+                                    overdue=query_data.overdue)
     return {"total": total, "page": query_data.page, "per_page": query_data.per_page,
             "inspections": [_out(i) for i in rows]}
 
@@ -42,7 +43,8 @@ def _page(query_data: InspectionQuery, mine: bool) -> dict:
 @bp.input(InspectionQuery, location="query")
 @bp.output(InspectionPage)
 def list_inspections(query_data: InspectionQuery):
-    """核查协调：全部联合核查（可按状态筛选，如 to_schedule）"""
+    """核查协调：全部联合核查与告知承诺事后核查（可按状态、种类筛选；overdue=true 只列超期的
+    事后核查）"""
     return _page(query_data, mine=False)
 
 

@@ -95,6 +95,9 @@ class ReviewQuery(PageQuery):
 
 class InspectionQuery(PageQuery):
     status: InspectionState | None = None
+    kind: Literal["joint", "post_check"] | None = Field(
+        default=None, description="joint 联合现场核查 | post_check 告知承诺事后核查")
+    overdue: bool = Field(default=False, description="只列出已过期限仍未办结的事后核查")
 
 
 class ClockQuery(In):
@@ -136,6 +139,11 @@ class ReasonIn(Versioned):
 
 class OpinionIn(Versioned):
     opinion: Reason = Field(description="审查意见；不予许可时写明理由和法律依据")
+
+
+class CommitmentApprovalIn(Versioned):
+    opinion: Short = Field(default="", description="审查意见；可空，默认“申请人已签署告知承诺书，"
+                                                   "当场准予许可，实行事后核查”")
 
 
 class ScheduleIn(Versioned):
@@ -186,6 +194,9 @@ class ReviewTask(BaseModel):
     due_on: date_type | None
     remaining_working_days: int | None
     clock: str
+    commitment_offered: bool = Field(description="目录允许该事项告知承诺")
+    commitment: dict[str, Any] | None = Field(
+        description="申请人签署的告知承诺（文本版本、时间、签署人）及事后核查；未选择为 null")
 
 
 class ReviewPage(BaseModel):
@@ -288,6 +299,8 @@ class CatalogEstimates(BaseModel):
     elicense_types: list[dict[str, Any]] = Field(
         description="仍为占位的电子证照类型代码（GB/T 36904）：code 为 combined_license"
                     "（行业综合许可证）或许可事项代码，type_code 为21位证照类型代码")
+    commitments: list[dict[str, Any]] = Field(
+        description="仍为估计的告知承诺书文本和事后核查时限：code 为许可事项代码")
 
 
 # --- 差评整改 (backend/services/rectifications.py) -------------------------------------------
@@ -436,6 +449,13 @@ class InspectionsOut(BaseModel):
     first_visit_pass_rate: float | None
 
 
+class CommitmentsOut(BaseModel):
+    approved: int = Field(description="告知承诺当场准予许可的事项数")
+    post_check_passed: int = Field(description="期间内事后核查通过（承诺属实）")
+    post_check_failed: int = Field(description="期间内事后核查未通过（承诺不实，撤销许可）")
+    post_check_pending: int = Field(description="期间内承诺即批、事后核查尚未办结的事项")
+
+
 class DividendOut(BaseModel):
     cases: int = Field(description="期间内发证的件数")
     trips_average: float | None = Field(description="平均跑窗口次数（帮办代办到场的天数）")
@@ -464,6 +484,7 @@ class StatisticsRow(BaseModel):
     items: ItemsOut
     window: WindowOut
     inspections: InspectionsOut
+    commitments: CommitmentsOut
     dividend: DividendOut
     ratings: RatingsOut | None = Field(description="好差评；评价数据未接入时为空")
 

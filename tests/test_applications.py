@@ -59,6 +59,8 @@ def fields_of(detail: dict) -> dict[str, dict]:
 def sample_value(field: dict):
     """A valid value for a catalog field, from its type and options."""
     kind = field["type"]
+    if field["code"] == "fire_application_mode":  # 告知承诺 needs a signature first
+        return "inspection"
     if kind == "choice":
         return field["options"][0]["value"]
     if kind == "multi_choice":

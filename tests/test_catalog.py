@@ -160,6 +160,10 @@ def test_administrators_see_what_is_still_estimated(client, staff_login):
     types = {r["code"]: r["type_code"] for r in body["elicense_types"]}
     assert types["combined_license"] == "111400000000000003001"
     assert set(types) == {"combined_license", *catalog_data()["permit_items"]}
+    # 告知承诺: the texts and post-check windows are estimates too
+    assert [(r["code"], r["post_check_days"]) for r in body["commitments"]] == [
+        ("fire_safety_check", 20), ("public_health", 30)]
+    assert all(r["name"] and r["notes"] for r in body["commitments"])
     versions = client.get("/api/staff/v1/catalog/versions", headers=admin).json["versions"]
     assert [v["number"] for v in versions] == [1]
     reviewer, _ = staff_login("unit_reviewer", "fire")

@@ -28,7 +28,7 @@ OBJECT_OF = {
     "staff.drop_item": "application", "staff.refuse": "application",
     "staff.issue_license": "application",
     "staff.get_review": "review", "staff.approve_review": "review",
-    "staff.refuse_review": "review",
+    "staff.refuse_review": "review", "staff.approve_by_commitment": "review",
     "staff.get_inspection": "inspection", "staff.schedule": "inspection",
     "staff.upload_photo": "inspection", "staff.record_result": "inspection",
     "staff.conclude": "inspection", "staff.photo_review": "inspection",
@@ -49,6 +49,7 @@ VERSION = "{version}"  # the object's current version
 BODIES = {
     "staff.approve_review": {"version": VERSION, "opinion": "越权审批"},
     "staff.refuse_review": {"version": VERSION, "opinion": "越权不予许可"},
+    "staff.approve_by_commitment": {"version": VERSION, "opinion": "越权承诺即批"},
     "staff.record_result": {"item_code": "{item_code}", "result": "fail"},
     "staff.set_item_status": {"version": VERSION, "reason": "越权吊销"},
     "staff.decide_license_request": {"version": VERSION, "approve": True, "opinion": "越权同意"},

@@ -28,6 +28,7 @@ RULES = {
     "staff.get_review": "review.list_unit",
     "staff.approve_review": "review.decide",
     "staff.refuse_review": "review.decide",
+    "staff.approve_by_commitment": "review.decide",
     "staff.list_time_limits": "time_limits.view",
     "staff.list_inspections": "inspection.list_all",
     "staff.my_inspections": "inspection.list_mine",

@@ -16,6 +16,7 @@ from backend.models.applications import (
     InspectionMember,
     InspectionResult,
     IssuedDocument,
+    ItemCommitment,
     MaterialFile,
 )
 from backend.models.archive import ArchiveEvent, ArchivePackage
@@ -62,6 +63,7 @@ __all__ = [
     "InspectionMember",
     "InspectionResult",
     "IssuedDocument",
+    "ItemCommitment",
     "License",
     "LicenseChange",
     "LicenseItem",

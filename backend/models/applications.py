@@ -58,8 +58,19 @@ class Application(Base):
     events: Mapped[list[ApplicationEvent]] = relationship(
         back_populates="application", cascade="all, delete-orphan",
         order_by="ApplicationEvent.id")
+    # the joint inspection (一同核查) before the decision; post-checks (事后核查) of items
+    # approved by commitment are inspections of kind "post_check", listed apart
     inspection: Mapped[Inspection | None] = relationship(
-        back_populates="application", cascade="all, delete-orphan", uselist=False)
+        primaryjoin="and_(Application.id == Inspection.application_id, "
+                    "Inspection.kind == 'joint')",
+        cascade="all, delete-orphan", uselist=False, overlaps="application,post_checks")
+    post_checks: Mapped[list[Inspection]] = relationship(
+        primaryjoin="and_(Application.id == Inspection.application_id, "
+                    "Inspection.kind == 'post_check')",
+        viewonly=True, order_by="Inspection.id")
+    commitments: Mapped[list[ItemCommitment]] = relationship(
+        back_populates="application", cascade="all, delete-orphan",
+        order_by="ItemCommitment.id")
 
 
 class ApplicationItem(Base):
@@ -90,6 +101,29 @@ class ApplicationItem(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
     application: Mapped[Application] = relationship(back_populates="items")
+
+
+class ItemCommitment(Base):
+    """告知承诺 (国办发〔2020〕42号): an applicant's signed commitment for one permit item —
+    the exact text signed, its version (catalog version + SHA-256), when and by whom. The
+    unit may then approve the item at once and check it afterwards (a post-check)."""
+
+    __tablename__ = "item_commitments"
+    __table_args__ = (UniqueConstraint("application_id", "item_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    item_code: Mapped[str] = mapped_column(String(64))
+    catalog_version: Mapped[int]  # the number of the catalog version the text comes from
+    text: Mapped[str] = mapped_column(String(2000))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    signed_by: Mapped[int] = mapped_column(ForeignKey("applicants.id"))
+    # a failed post-check: the commitment was false (承诺不实), with the reason
+    found_false_at: Mapped[datetime | None]
+    found_false_reason: Mapped[str | None] = mapped_column(String(1000))
+
+    application: Mapped[Application] = relationship(back_populates="commitments")
 
 
 class MaterialFile(Base):
@@ -179,7 +213,11 @@ class Inspection(Base):
     __tablename__ = "inspections"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    # joint: the one visit before the decision (one per application); post_check: 事后核查 of
+    # an item approved by commitment, due within the catalog's working days (``due_on``)
+    kind: Mapped[str] = mapped_column(String(16), default="joint", server_default="joint")
+    due_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(32), default="to_schedule", index=True)
     item_codes: Mapped[list[str]] = mapped_column(JSON)  # the items the visit checks
     scheduled_on: Mapped[date | None]
@@ -198,7 +236,7 @@ class Inspection(Base):
 
     __mapper_args__ = {"version_id_col": lock_version}
 
-    application: Mapped[Application] = relationship(back_populates="inspection")
+    application: Mapped[Application] = relationship(overlaps="inspection,post_checks")
     members: Mapped[list[InspectionMember]] = relationship(
         back_populates="inspection", cascade="all, delete-orphan", order_by="InspectionMember.id")
     results: Mapped[list[InspectionResult]] = relationship(

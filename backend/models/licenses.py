@@ -56,7 +56,8 @@ class License(Base):
         cascade="all, delete-orphan", order_by="Elicense.id")
     # the application's joint inspection, if it had one (the public page shows its outcome)
     inspection: Mapped[Inspection | None] = relationship(
-        primaryjoin="License.application_id == foreign(Inspection.application_id)",
+        primaryjoin="and_(License.application_id == foreign(Inspection.application_id), "
+                    "Inspection.kind == 'joint')",
         viewonly=True, uselist=False)
 
     @property

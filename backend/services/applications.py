@@ -300,6 +300,7 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
                 for f in missing_fields(bundle, application, secret_key)}
     problems |= cross_check(application.form_values
                             | sensitive_values(application, secret_key), application.answers)
+    problems |= unsigned_commitments(bundle, application)
     materials = material_status(bundle, application)
     missing = [m for m in materials if m["state"] == "missing"]
     if problems or missing:
@@ -324,6 +325,23 @@ def submit(session: Session, *, applicant: Applicant, application_id: int, secre
                   message=message,
                   data={"deferred_materials": application.deferred_materials})
     return application
+
+
+def unsigned_commitments(bundle: Bundle, application: Application,
+                         ) -> dict[str, dict[str, str]]:
+    """告知承诺 chosen in the form (the item's ``commitment.mode_field`` answered
+    ``commitment``) but not signed (``services.commitments.sign``): COMMITMENT_NOT_SIGNED on
+    that field."""
+    signed = {c.item_code for c in application.commitments}
+    out = {}
+    for code in bundle.item_codes:
+        spec = bundle.document.permit_items[code]
+        field = spec.commitment.mode_field if spec.by_commitment else None
+        if field and application.form_values.get(field) == "commitment" \
+                and code not in signed:
+            out[field] = {"code": "COMMITMENT_NOT_SIGNED",
+                          "message": f"选择告知承诺方式办理“{spec.name}”的，须先签署承诺书"}
+    return out
 
 
 def move_items(application: Application, action: workflow.Action, *, role: str,

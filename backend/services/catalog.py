@@ -371,12 +371,14 @@ def document_of(version: CatalogVersion) -> CatalogDocument:
 
 def estimates(version: CatalogVersion) -> dict[str, list[dict[str, object]]]:
     """Facts still marked estimated, with what was checked, for administrators to verify:
-    ``{permit_items, industries, elicense_types}``, each a list of ``{code, name, notes,
-    sources}`` (an e-license type also its 21-character ``type_code``)."""
+    ``{permit_items, industries, elicense_types, commitments}``, each a list of ``{code,
+    name, notes, sources}`` (an e-license type also its 21-character ``type_code``; a
+    commitment, keyed by its item, its ``post_check_days``)."""
     document = document_of(version)
 
     def rows(table) -> list[dict[str, object]]:
-        return [{"code": code, "name": entry.name, "notes": entry.verification.notes,
+        return [{"code": code, "name": getattr(entry, "name", code),
+                 "notes": entry.verification.notes,
                  "sources": list(entry.verification.sources)}
                 for code, entry in table.items() if entry is not None and entry.estimated]
 
@@ -384,8 +386,14 @@ def estimates(version: CatalogVersion) -> dict[str, list[dict[str, object]]]:
     # what carries them ("combined_license" or the item's code), each with its type code
     types = {"combined_license": document.combined_license} | {
         code: item.elicense for code, item in document.permit_items.items()}
+    # 告知承诺: the text and post-check window of each item allowing it, named by the item
+    commitments = {code: item.commitment for code, item in document.permit_items.items()}
+    names = {code: item.name for code, item in document.permit_items.items()}
     return {"permit_items": rows(document.permit_items),
             "industries": rows(document.industries),
+            "commitments": [row | {"name": names[row["code"]],
+                                   "post_check_days": commitments[row["code"]].post_check_days}
+                            for row in rows(commitments)],
             "elicense_types": [row | {"type_code": types[row["code"]].code}
                                for row in rows(types)]}
 

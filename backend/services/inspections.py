@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import BinaryIO
 
 from sqlalchemy import select
@@ -32,6 +33,7 @@ from backend.security import permissions
 from backend.services import (
     applications,
     calendar,
+    commitments,
     inspection_documents,
     materials,
     pages,
@@ -59,8 +61,10 @@ RECHECK_MODES = {"onsite": "现场复核", "photos": "照片复核"}
 
 
 def queue(session: Session, *, staff: StaffAccount, status: str | None, mine: bool, page: int,
-          per_page: int) -> tuple[list[Inspection], int]:
-    """Inspections to schedule (coordinator) or assigned to me (inspector)."""
+          per_page: int, kind: str | None = None, overdue: bool = False,
+          today: date | None = None) -> tuple[list[Inspection], int]:
+    """Inspections to schedule (coordinator) or assigned to me (inspector); ``kind`` joint or
+    post_check; ``overdue``: only post-checks past their due day and still open."""
     if mine:
         permissions.require(staff, "inspection.list_mine")
         query = select(Inspection).join(InspectionMember).where(
@@ -70,6 +74,12 @@ def queue(session: Session, *, staff: StaffAccount, status: str | None, mine: bo
         query = select(Inspection)
     if status:
         query = query.where(Inspection.status == status)
+    if kind:
+        query = query.where(Inspection.kind == kind)
+    if overdue:
+        query = query.where(Inspection.kind == commitments.POST_CHECK,
+                            Inspection.status.in_(commitments.OPEN),
+                            Inspection.due_on < (today or clock.today()))
     return pages.page(session, query, Inspection.scheduled_on, Inspection.id, page=page,
                       per_page=per_page)
 
@@ -104,9 +114,14 @@ def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, versi
                             "已记录现场核查结果，不能再调整核查时间",
                             {"status": inspection.status})
     step = workflow.transition(inspection.status, workflow.Action.SCHEDULE, role=staff.role,
-                               kind=N)
+                               kind=states_of(inspection))
+    today = today or clock.today()
     problems, uncovered = _schedule_problems(session, inspection, on, window_text, address,
-                                             team, today or clock.today())
+                                             team, today)
+    due = inspection.due_on  # a post-check: within the catalog's working days, unless late
+    if "date" not in problems and due is not None and today <= due < on:
+        problems["date"] = {"code": "POST_CHECK_AFTER_DUE",
+                            "message": f"事后核查须在 {due:%Y年%m月%d日} 前完成"}
     if problems:
         raise FieldsInvalid("INSPECTION_SCHEDULE_INVALID", problems,
                             details={"uncovered_units": uncovered})
@@ -120,10 +135,19 @@ def schedule(session: Session, *, staff: StaffAccount, inspection_id: int, versi
     inspection.members.extend(InspectionMember(staff_id=m.id, unit_code=m.unit_code)
                               for m in members if m.id not in present)
     timeline.fire(session, inspection.application, inspection, step, actor=staff,
+                  item_code=inspection.item_codes[0]
+                  if inspection.kind == commitments.POST_CHECK else None,
                   message=f"{step.label}：{on:%Y年%m月%d日} {window_text}，地点：{address}",
                   data={"date": on.isoformat(), "window": window_text, "address": address,
                         "team": [m.display_name for m in members]})
     return inspection
+
+
+def states_of(inspection: Inspection) -> type[StrEnum]:
+    """The state machine of ``inspection``: the joint visit's, or a post-check's."""
+    if inspection.kind == commitments.POST_CHECK:
+        return workflow.PostCheckState
+    return N
 
 
 def schedulable(inspection: Inspection) -> bool:
@@ -234,6 +258,8 @@ def record_result(session: Session, *, staff: StaffAccount, inspection_id: int, 
     if result == "rectify" and not demands:
         problems["demands"] = {"code": "DEMANDS_REQUIRED",
                                "message": "需要整改的，请逐条写明整改要求"}
+    if (wrong := commitments.result_problem(inspection, result)) is not None:
+        problems["result"] = wrong
     if result == "pass" and demands:  # a pass demands nothing: the notice would carry them
         problems["demands"] = {"code": "DEMANDS_ON_PASS",
                                "message": "结果为“符合要求”的，不能提出整改要求"}
@@ -276,6 +302,8 @@ def conclude(session: Session, *, staff: StaffAccount, inspection_id: int, versi
         raise Conflict("STATE_CONFLICT", f"当前状态为“{workflow.label(inspection.status, N)}”，"
                        "不能结束核查", {"status": inspection.status})
     results = _results_or_missing(inspection, round_)
+    if inspection.kind == commitments.POST_CHECK:
+        return commitments.conclude(session, inspection, staff, results)
     application = inspection.application
     verdicts = {r.result for r in results.values()}
     if "fail" in verdicts:

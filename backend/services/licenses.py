@@ -430,7 +430,8 @@ _PUBLIC_QUERY = (
     select(*_PUBLIC_COLUMNS, *_PUBLIC_ITEM_COLUMNS)
     .outerjoin(_COMBINED, (_COMBINED.license_id == License.id)
                & (_COMBINED.item_code == elicenses.COMBINED))
-    .outerjoin(Inspection, Inspection.application_id == License.application_id)
+    .outerjoin(Inspection, (Inspection.application_id == License.application_id)
+               & (Inspection.kind == "joint"))
     .outerjoin(License.items)
     .outerjoin(_PERMIT, (_PERMIT.license_id == LicenseItem.license_id)
                & (_PERMIT.item_code == LicenseItem.item_code))
@@ -534,15 +535,25 @@ def set_item_status(session: Session, *, staff: StaffAccount, license_id: int, i
     if item is None:
         raise NotFound("LICENSE_ITEM_NOT_FOUND", "该许可证没有本单位的此事项",
                        {"item_code": item_code})
+    change_item(session, license_, item, action=action, reason=reason, actor=staff)
+    return license_
+
+
+def change_item(session: Session, license_: License, item: LicenseItem, *, action: str,
+                reason: str, actor) -> None:
+    """Suspend, revoke or restore one item of a live license (``ITEM_ACTIONS``) and propagate
+    it: the license's verdict, its e-licenses' national status (queued for the library), the
+    timeline and the outbox; the next scan shows it. 409 STATE_CONFLICT when the item is
+    revoked already or in the target state. Callers check who may (``set_item_status``, or
+    a failed post-check of a commitment: ``services.commitments``)."""
     target, event, verb = ITEM_ACTIONS[action]
     if item.status == REVOKED or item.status == target:
         raise Conflict("STATE_CONFLICT", f"该事项当前为“{ITEM_STATUS_LABELS[item.status]}”，"
                        f"不能{verb}", {"status": item.status})
     item.status, item.status_reason = target, reason
     license_.updated_at = utcnow()
-    _record(session, license_, actor=staff, action=event, item_code=item_code,
+    _record(session, license_, actor=actor, action=event, item_code=item.item_code,
             message=f"{item.item_name}：{verb}（{reason}）", reason=reason)
-    return license_
 
 
 def request(session: Session, *, applicant: Applicant, license_id: int, kind: str,

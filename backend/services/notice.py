@@ -8,6 +8,7 @@ it serves. Items run in parallel (并联), so the promised time is the longest i
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,11 +207,29 @@ def _item_view(document: CatalogDocument, code: str, reason: str) -> dict[str, A
         "onsite_check": item.onsite_check,
         "safety_critical": item.safety_critical,
         "commitment_eligible": item.commitment_eligible,
+        "commitment": commitment_view(item),
         "validity_years": item.validity_years,
         "conditions": item.conditions,
         "notes": item.notes,
         "estimated": item.estimated,
     }
+
+
+def commitment_view(item: PermitItem) -> dict[str, Any] | None:
+    """告知承诺 as the applicant is offered it: the text to sign, its SHA-256 (what a
+    signature names), the post-check window in working days and whether it is estimated;
+    None when the item cannot be approved by commitment (国办发〔2020〕42号)."""
+    if not item.by_commitment:
+        return None
+    return {"text": item.commitment.text, "text_sha256": text_sha256(item.commitment.text),
+            "post_check_days": item.commitment.post_check_days,
+            "estimated": item.commitment.estimated}
+
+
+def text_sha256(text: str) -> str:
+    """The SHA-256 (hex) of a commitment text as UTF-8: with the catalog version, the
+    version of the text an applicant signed."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def deferral_of(item: PermitItem, use: MaterialUse, document: CatalogDocument) -> str:

@@ -19,6 +19,11 @@ to. A figure belongs to a period by the China Standard Time day of the event it 
   and how many materials were deferred.
 - 联合核查一次通过率: of the joint inspections concluded in the period (passed or failed),
   the share passed on the first visit, without a rectification notice.
+- 告知承诺 (国办发〔2020〕42号), per item under its own unit: the items approved at once on
+  a signed commitment in the period (``item.approved_by_commitment``), the post-checks
+  concluded in the period that passed (``post_check.passed``) or found the commitment false
+  (``post_check.failed``: the item revoked), and of the items approved by commitment in the
+  period those whose post-check is still pending (no conclusion yet).
 - 受理至发证用时: for each license issued in the period, the working days (calendar service,
   the Chinese holiday schedule) from acceptance to issue, less the working days the clock was
   paused while the applicant rectified (the time the authorities used, as 承诺时限 counts
@@ -298,6 +303,16 @@ class Inspections:
 
 
 @dataclass
+class Commitments:
+    """告知承诺 of the period: items approved at once, post-check results."""
+
+    approved: int = 0  # items approved by commitment
+    post_check_passed: int = 0
+    post_check_failed: int = 0  # the commitment false: the item revoked
+    post_check_pending: int = 0  # of the approved, not yet concluded
+
+
+@dataclass
 class Dividend:
     """改革红利 of the licenses issued in the period, per case."""
 
@@ -333,6 +348,7 @@ class Row:
     items: Items = field(default_factory=Items)
     window: Window = field(default_factory=Window)
     inspections: Inspections = field(default_factory=Inspections)
+    commitments: Commitments = field(default_factory=Commitments)
     dividend: Dividend = field(default_factory=Dividend)
     ratings: Ratings | None = None  # None: no ratings service answers (ratings_by_group)
 
@@ -428,6 +444,8 @@ WITHDRAWN, ISSUED = "application.withdrawn", "license.issued"
 SUPPLEMENTS = "application.supplement_requested"
 INSPECTION_PASSED, INSPECTION_FAILED = "inspection.passed", "inspection.failed"
 RECTIFICATION = "inspection.rectification_requested"
+BY_COMMITMENT = "item.approved_by_commitment"
+POST_CHECK_PASSED, POST_CHECK_FAILED = "post_check.passed", "post_check.failed"
 FLOW_EVENTS = (SUBMITTED, ACCEPTED, NOT_ACCEPTED, REFUSED, WITHDRAWN, ISSUED,
                INSPECTION_PASSED, INSPECTION_FAILED)
 # what a commissioner does only for an applicant standing at the window (帮办代办)
@@ -472,9 +490,12 @@ class _Raw:
             _counts_query(period, group_by, unit))}
         self.licensed = list(session.execute(_licensed_query(period, group_by, unit)))
         self.decided = list(session.execute(_decided_query(period, group_by, unit)))
+        self.commitments = {row.key: row for row in session.execute(
+            _commitments_query(period, group_by, unit))}
 
     def keys(self) -> list[str]:
-        found = [*self.counts, *(r.key for r in self.licensed), *(r.key for r in self.decided)]
+        found = [*self.counts, *(r.key for r in self.licensed), *(r.key for r in self.decided),
+                 *self.commitments]
         return list(dict.fromkeys(k if k is not None else "" for k in found))
 
     def dates(self) -> Iterable[date]:
@@ -490,6 +511,11 @@ class _Raw:
             row = out.get(key if key is not None else "")
             if row is not None:
                 _fill_counts(row, counted)
+        for key, counted in self.commitments.items():
+            row = out.get(key if key is not None else "")
+            if row is not None:
+                row.commitments = Commitments(counted.approved, counted.passed, counted.failed,
+                                              counted.pending)
         licensed, decided = defaultdict(list), defaultdict(list)
         for case_row in self.licensed:
             licensed[case_row.key or ""].append(case_row)
@@ -536,6 +562,36 @@ def _counts_query(period: Period, group_by: str, unit: str | None):
         .join(Application, Application.id == event.application_id)
         .where(event.action.in_(FLOW_EVENTS), _in(event.at, period))
         .group_by(cases.c.key))
+
+
+def _commitments_query(period: Period, group_by: str, unit: str | None):
+    """告知承诺 per group: the items approved by commitment in the period, the post-checks
+    concluded in it (passed, failed), and the approved whose post-check has no conclusion
+    yet. Each event names its item; by unit an item counts under its own unit."""
+    event, later = ApplicationEvent, aliased(ApplicationEvent)
+    key = ApplicationItem.approving_unit if group_by == "unit" else group_of(group_by)
+
+    def counted(condition):
+        return func.count(case((condition, event.id)))
+
+    concluded = exists().where(later.application_id == event.application_id,
+                               later.item_code == event.item_code,
+                               later.action.in_((POST_CHECK_PASSED, POST_CHECK_FAILED)))
+    query = (select(
+        key.label("key"),
+        counted(event.action == BY_COMMITMENT).label("approved"),
+        counted(event.action == POST_CHECK_PASSED).label("passed"),
+        counted(event.action == POST_CHECK_FAILED).label("failed"),
+        counted(and_(event.action == BY_COMMITMENT, ~concluded)).label("pending"),
+    ).select_from(event)
+        .join(ApplicationItem, and_(ApplicationItem.application_id == event.application_id,
+                                    ApplicationItem.item_code == event.item_code))
+        .join(Application, Application.id == event.application_id)
+        .where(event.action.in_((BY_COMMITMENT, POST_CHECK_PASSED, POST_CHECK_FAILED)),
+               _in(event.at, period)))
+    if unit is not None:
+        query = query.where(ApplicationItem.approving_unit == unit)
+    return query.group_by(key)
 
 
 def _live_items_of_case():
@@ -800,6 +856,11 @@ SECTIONS: tuple[Section, ...] = (
         Column("inspections.concluded", "核查办结（件）"),
         Column("inspections.passed_first_visit", "一次通过（件）"),
         Column("inspections.first_visit_pass_rate", "一次通过率", share=True))),
+    Section("commitments", "告知承诺（事项）", (
+        Column("commitments.approved", "承诺即批"),
+        Column("commitments.post_check_passed", "事后核查通过"),
+        Column("commitments.post_check_failed", "核查不实撤销"),
+        Column("commitments.post_check_pending", "待核查"))),
     Section("dividend", "改革红利（每件发证平均）", (
         Column("dividend.cases", "发证件数"), Column("dividend.trips_average", "跑窗口次数"),
         Column("dividend.online_cases", "全程网办（件）"),

@@ -155,18 +155,22 @@ def full_view(session: Session, result: Result) -> dict[str, Any]:
     if license_ is None:
         return body
     application = session.get(Application, license_.application_id)
-    inspection = application.inspection
+    visits = [*([application.inspection] if application.inspection else []),
+              *application.post_checks]
     return body | {
         "credit_code": license_.credit_code,
         "acceptance_number": application.acceptance_number,
         "items": [licenses.item_view(i) for i in license_.items],
-        "inspections": [] if inspection is None else [{
+        # the joint visit, then each post-check of an item approved by commitment (告知承诺)
+        "inspections": [{
+            "kind": inspection.kind, "item_codes": inspection.item_codes,
             "scheduled_on": inspection.scheduled_on.isoformat()
             if inspection.scheduled_on else None,
+            "due_on": _day(inspection.due_on),
             "outcome": inspection.outcome,
             "results": [{"round": r.round, "item_code": r.item_code, "result": r.result,
                          "notes": r.notes} for r in inspection.results],
-        }],
+        } for inspection in visits],
     }
 
 

@@ -166,7 +166,7 @@ def actions_for(staff: StaffAccount, application: Application) -> list[workflow.
     """What ``staff`` may do to the case now, as the workflow allows it; 不予许可 only once
     an item was refused (the service would refuse it otherwise)."""
     actions = workflow.allowed_actions(application.status, role=staff.role)
-    if not any(i.status == workflow.ItemState.REFUSED for i in application.items):
+    if not any(i.status in workflow.NOT_GRANTED for i in application.items):
         actions = [a for a in actions if a != workflow.Action.REFUSE]
     return actions
 
@@ -287,12 +287,13 @@ def reject(session: Session, *, staff: StaffAccount, application_id: int, versio
 
 def consent_to_drop(session: Session, *, applicant, application_id: int, item_code: str,
                     ) -> Application:
-    """The applicant (or the authorised agent) agrees to go on without a refused item."""
+    """The applicant (or the authorised agent) agrees to go on without a refused (or, 告知承诺,
+    revoked) item."""
     application, actor = applications.get_for(session, applicant=applicant,
                                               application_id=application_id,
                                               need=applications.DECIDE)
     item = _item(application, item_code)
-    if item.status != workflow.ItemState.REFUSED:
+    if item.status not in workflow.NOT_GRANTED:
         raise Conflict("ITEM_NOT_REFUSED", "只有不予许可的事项才能放弃办理",
                        {"status": item.status})
     _ensure_droppable(session, application, item)
@@ -335,7 +336,7 @@ def refuse(session: Session, *, staff: StaffAccount, application_id: int, versio
     application = get_for_staff(session, staff, application_id)
     check_version(application, version)
     step = workflow.transition(application.status, workflow.Action.REFUSE, role=staff.role)
-    if not any(i.status == workflow.ItemState.REFUSED for i in application.items):
+    if not any(i.status in workflow.NOT_GRANTED for i in application.items):
         raise RuleViolation("REFUSAL_NEEDS_REFUSED_ITEM",
                             "只有在有事项不予许可时才能作出不予许可决定")
     applications.move_items(application, workflow.Action.CLOSE, role=workflow.SYSTEM)
