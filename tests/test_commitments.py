@@ -16,7 +16,9 @@ from backend import clock
 from backend.extensions import db
 from backend.models import Applicant, Inspection, StaffAccount
 from backend.services import calendar, catalog, commitments, notice, statistics
+from tests.test_app import assert_envelope
 from tests.test_applications import BASE, draft, fill, upload_required
+from tests.test_collaborators import invite, joined
 from tests.test_workflow import STAFF, post, staff_get
 
 # a tea house of 450 m²: the food permit (visited as needed; nothing deferred, so no visit) and
@@ -151,6 +153,24 @@ def test_a_signature_is_kept_with_its_text_version_time_and_signer(client, login
     withdrawn = client.delete(f"{BASE}/{detail['id']}/items/{FIRE}/commitment", headers=applicant)
     assert withdrawn.status_code == 200
     assert next(i for i in withdrawn.json["items"] if i["code"] == FIRE)["commitment"] is None
+
+
+def test_only_the_owner_signs_and_the_export_carries_the_signed_text(client, login):
+    """A commitment vouches for the business: a collaborator may fill the form but not sign
+    (403, nothing stored); what the owner signed is in their personal-data export."""
+    owner, helper = login("vouching-owner"), login("vouching-helper")
+    detail = drafted(client, owner)
+    joined(client, helper, invite(client, owner, detail["id"]))
+
+    refused = sign(client, helper, detail)
+
+    assert_envelope(refused, 403, "COLLABORATOR_NOT_ALLOWED")
+    assert next(i for i in client.get(f"{BASE}/{detail['id']}", headers=owner).json["items"]
+                if i["code"] == FIRE)["commitment"] is None
+    assert sign(client, owner, detail).status_code == 200
+    (mine,) = client.get("/api/mp/v1/me/personal-data", headers=owner).json["applications"]
+    assert [(c["item_code"], c["text"]) for c in mine["commitments"]] == [
+        (FIRE, offer(detail, FIRE)["text"])]
 
 
 def test_choosing_commitment_in_the_form_without_signing_is_refused_at_submit(client, login):

@@ -197,7 +197,8 @@ def export(session: Session, *, applicant: Applicant, secret_key: str,
     """Everything we hold about the applicant, in JSON values (PIPL 第四十五条): the
     account, the verified phone, consents, own applications with their form (their own
     numbers in full: it is their data, asked for by them), materials (file names by
-    SHA-256, not links) and timeline, and the applications they help with."""
+    SHA-256, not links), timeline and signed commitments (告知承诺书), and the applications
+    they help with."""
     own = list(session.scalars(select(Application).where(
         Application.applicant_id == applicant.id).order_by(Application.id)))
     helping = list(session.scalars(select(ApplicationCollaborator).where(
@@ -223,6 +224,9 @@ def export(session: Session, *, applicant: Applicant, secret_key: str,
                            "uploaded_at": _iso(f.uploaded_at)} for f in a.files],
             "timeline": [{"at": _iso(e.at), "actor": e.actor_label, "action": e.action,
                           "message": e.message} for e in a.events],
+            "commitments": [{"item_code": c.item_code, "catalog_version": c.catalog_version,
+                             "text": c.text, "text_sha256": c.text_sha256,
+                             "signed_at": _iso(c.signed_at)} for c in a.commitments],
         } for a in own],
         "collaborations": [{"application_id": c.application_id, "role": c.role,
                             "added_at": _iso(c.added_at), "removed_at": _iso(c.removed_at)}
