@@ -117,7 +117,7 @@ def init_app(app: Flask) -> None:
         else:
             registry.register(_ThisProcess())
         registry.register(_Shared(current_app.extensions["redis"]))
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def _observe(response: Response) -> Response:

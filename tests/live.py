@@ -34,6 +34,7 @@ from tests.servers import free_port
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the project's .venv/bin, as `make run` puts it on PATH
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - README's demo staff password
+METRICS_TOKEN = "live-metrics-token-" + "m" * 16  # noqa: S105 - the scrape's bearer token
 PUBLIC_VERIFY_LIMIT = 20  # per minute, small enough to prove the limit over HTTP
 # what the environment of `make run` may carry that must not leak into a test server
 PROCESS_ENV = ("HOST", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "WEB_TIMEOUT",
@@ -275,6 +276,8 @@ def environment(workdir: Path, *, database_url: str, redis_url: str = "") -> dic
         # as in production, behind one reverse proxy on the loopback (FORWARDED_ALLOW_IPS's
         # default): X-Forwarded-For from 127.0.0.1 names the client, from elsewhere it is ignored
         "PROXY_FIX_X_FOR": "1",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "METRICS_DIR": str(workdir / "metrics"),
     }
 
 
