@@ -120,13 +120,19 @@ def init_app(app: Flask) -> None:
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+_series: dict[tuple[str, str, int], Histogram] = {}  # bounded: rules × methods × statuses
+
+
 def _observe(response: Response) -> Response:
     started = g.get("started")  # backend.logging's first hook
     if started is not None:
         rule = request.url_rule
-        method = request.method if request.method in METHODS else "other"
-        REQUEST_SECONDS.labels(rule.rule if rule is not None else "unmatched", method,
-                               response.status_code).observe(time.perf_counter() - started)
+        key = (rule.rule if rule is not None else "unmatched",
+               request.method if request.method in METHODS else "other", response.status_code)
+        series = _series.get(key)
+        if series is None:  # prometheus_client's own lookup costs as much as the observation
+            series = _series.setdefault(key, REQUEST_SECONDS.labels(*key))
+        series.observe(time.perf_counter() - started)
     return response
 
 
