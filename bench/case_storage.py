@@ -4,7 +4,8 @@ Runs the demo story (`flask demo story`, the cases `make run` seeds: real upload
 and PDFs, notices printed, a license issued and sealed) into a fresh SQLite database and
 media directory, then adds up, per case, the stored files its rows name (each file once, by
 its SHA-256, as the content-addressed store keeps it): the normalised materials and their
-thumbnails, the printed notices, the license's PNG and sealed PDF of every face version.
+thumbnails, the joint inspection's photos, the printed notices, the license's PNG and sealed
+PDF of every face version.
 The demo's photos are small; the last line normalises a 12 MP phone photo as an upload is
 normalised, which is what a real material costs.
 """
@@ -23,6 +24,8 @@ from backend.app import create_app
 from backend.extensions import db
 from backend.models import (
     Application,
+    Inspection,
+    InspectionResult,
     IssuedDocument,
     License,
     LicenseRendition,
@@ -52,6 +55,11 @@ def case_files(session, application_id: int) -> dict[str, set[str]]:
             files["thumbnails"].add(thumb)
     files["notices"] |= set(session.scalars(select(IssuedDocument.sha256).where(
         IssuedDocument.application_id == application_id)))
+    for photos in session.scalars(
+            select(InspectionResult.photos)
+            .join(Inspection, Inspection.id == InspectionResult.inspection_id)
+            .where(Inspection.application_id == application_id)):
+        files["inspection photos"] |= set(photos or ())
     for png, pdf in session.execute(
             select(LicenseRendition.png_sha256, LicenseRendition.pdf_sha256)
             .join(License, License.id == LicenseRendition.license_id)
@@ -75,18 +83,18 @@ def main() -> None:
         if result.exit_code != 0:
             sys.exit(f"flask {' '.join(args)} failed:\n{result.output}{result.exception!r}")
     root = Path(app.extensions["settings"].MEDIA_ROOT)
-    kinds = ("materials", "thumbnails", "notices", "license PNG", "license PDF (sealed)")
+    kinds = ("materials", "thumbnails", "inspection photos", "notices", "license PNG",
+             "license PDF (sealed)")
     print("python -m bench.case_storage: the demo story's cases, stored bytes by kind "
           "(files counted once by SHA-256)")
-    print(f"{'case':<34}" + "".join(f"{k:>22}" for k in kinds) + f"{'total':>12}")
+    print("case: files and KiB of each kind, then the total")
     with app.app_context():
         for application in db.session.scalars(select(Application).order_by(Application.id)):
             files = case_files(db.session, application.id)
             sizes = {k: sum(_size(root, s) for s in files[k]) for k in kinds}
-            label = f"#{application.id} {application.industry_code} {application.status}"
-            print(f"{label:<34}" + "".join(f"{len(files[k]):>4} {sizes[k] / 1024:>10.1f} KiB"
-                                           f"{'':>3}" for k in kinds)
-                  + f"{sum(sizes.values()) / 1024:>8.1f} KiB")
+            print(f"#{application.id} {application.industry_code} ({application.status}): "
+                  + "; ".join(f"{k} {len(files[k])} / {sizes[k] / 1024:.1f}" for k in kinds)
+                  + f"; total {sum(sizes.values()) / 1024:.1f} KiB")
     on_disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     database = (work / "yiye.db").stat().st_size
     print(f"media directory after the story: {on_disk / 1024:.1f} KiB; SQLite database "
