@@ -111,10 +111,11 @@ def test_a_scrape_adds_up_the_requests_of_every_web_process(live_server: LiveSer
     scans = [scanner.get(verify_path) for _ in range(6)]
     assert [s.json["verdict"] for s in scans] == ["valid"] * 6
 
-    scrapes = [scrape(live_server) for _ in range(8)]
-    answered_by = {process for _, process in scrapes}
-    if processes == 2:
-        assert len(answered_by) == 2, "every scrape went to one process; try again"
+    scrapes: list[tuple[Samples, str]] = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        while len({process for _, process in scrapes}) < processes or len(scrapes) < 8:
+            assert len(scrapes) < 200, "every scrape went to one process"
+            scrapes += pool.map(lambda _: scrape(live_server), range(4))
     for after, _ in scrapes:
         assert requests_of(after, *HEALTHZ) - requests_of(before, *HEALTHZ) == sent
         assert requests_of(after, "unmatched", "GET", "404") \
@@ -167,16 +168,14 @@ def rows_in(server: LiveServer, *rows) -> Iterator[list]:
         engine.dispose()
 
 
-def due_rows(samples: Samples) -> float:
-    return sum(v for (name, _), v in samples.items() if name == "yiye_outbox_due_messages")
-
-
 def test_outbox_backlog_worker_heartbeat_and_failures(live_server: LiveServer):
     """Three pushes to the e-license library held back for two hours behind a failed earlier
     push of the same e-license (the library's order): the backlog is those three, the oldest
     due for two hours; a webhook whose record is missing is refused by the worker and counted
     as a delivery failure of its channel; the worker's heartbeat is recent."""
-    wait_until(lambda: due_rows(scrape(live_server)[0]) == 0, 30, "the worker to drain")
+    # nothing else held for the library (the periodic tick may add WeChat reminders meanwhile)
+    wait_until(lambda: value(scrape(live_server)[0], "yiye_outbox_due_messages",
+                             channel=ELICENSE) == 0, 30, "the worker to drain")
     before, _ = scrape(live_server)
     aggregate, hours_ago = f"elicense:metrics-{uuid.uuid4().hex[:8]}", utcnow() - timedelta(hours=2)
 
@@ -205,7 +204,6 @@ def test_outbox_backlog_worker_heartbeat_and_failures(live_server: LiveServer):
                  outcome="refused") - value(before, "yiye_delivery_failures_total",
                                             channel=WEBHOOK, outcome="refused") == 1
     assert value(refusals, "yiye_outbox_due_messages", channel=ELICENSE) == 3
-    assert due_rows(refusals) == 3
     assert 7200 <= value(refusals, "yiye_outbox_oldest_due_age_seconds", channel=ELICENSE) \
         < 7200 + 120
     assert value(refusals, "yiye_outbox_messages", channel=ELICENSE, status=FAILED) \
