@@ -23,8 +23,8 @@ What is measured, and where it is counted:
 
 **Several processes.** gunicorn runs WEB_CONCURRENCY web processes; a scrape reaches one of
 them. The per-request figures are therefore kept in prometheus_client's multiprocess mode:
-``config/gunicorn.conf.py`` points ``PROMETHEUS_MULTIPROC_DIR`` at ``METRICS_DIR`` (emptied
-when gunicorn starts) before any worker imports prometheus_client, each worker writes its
+``config/gunicorn.conf.py`` points ``PROMETHEUS_MULTIPROC_DIR`` at ``METRICS_DIR/PORT``
+(emptied when gunicorn starts) before any worker imports prometheus_client, each worker writes its
 counts to its own memory-mapped files there, and a scrape served by any worker adds up the
 files of all (``MultiProcessCollector``). Counts of a worker that exited stay in the sum, as
 a counter's must. Outside gunicorn (tests, ``flask`` commands) the figures are the process's.

@@ -50,8 +50,9 @@ errorlog = "-"
 # /metrics (backend/metrics.py) adds up the counts of every worker process: each keeps them in
 # memory-mapped files of this directory (prometheus_client's multiprocess mode). The variable
 # must be set before a worker imports prometheus_client, i.e. here, in the master; the
-# directory is emptied at start (counts of an earlier run would otherwise be added in)
-metrics_dir = Path(settings.METRICS_DIR or PROJECT_ROOT / "var" / f"metrics-{settings.PORT}")
+# directory is emptied at start (counts of an earlier run would otherwise be added in). One
+# per gunicorn, named by its port: two instances on one host never mix or empty each other's
+metrics_dir = Path(settings.METRICS_DIR or PROJECT_ROOT / "var" / "metrics") / str(settings.PORT)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
 

@@ -186,9 +186,9 @@ SETTINGS: tuple[Setting, ...] = (
             "empty = /metrics answers 404; production: at least 32 characters, e.g. "
             "secrets.token_urlsafe(32)"),
     Setting("METRICS_DIR", "", str,
-            "directory where each gunicorn worker keeps its request counts for /metrics "
-            "(prometheus_client's PROMETHEUS_MULTIPROC_DIR, set by config/gunicorn.conf.py and "
-            "emptied when gunicorn starts); empty = var/metrics-PORT; one per gunicorn"),
+            "where gunicorn's worker processes keep their request counts for /metrics, in a "
+            "subdirectory named by PORT (prometheus_client's PROMETHEUS_MULTIPROC_DIR, set by "
+            "config/gunicorn.conf.py and emptied when gunicorn starts); empty = var/metrics"),
     Setting("PUBLIC_BASE_URL", "", str,
             "where this service is reached; empty = the served address (HOST, PORT); "
             "production: required, https"),

@@ -277,7 +277,7 @@ def environment(workdir: Path, *, database_url: str, redis_url: str = "") -> dic
         # default): X-Forwarded-For from 127.0.0.1 names the client, from elsewhere it is ignored
         "PROXY_FIX_X_FOR": "1",
         "METRICS_TOKEN": METRICS_TOKEN,
-        "METRICS_DIR": str(workdir / "metrics"),
+        "METRICS_DIR": str(workdir / "metrics"),  # each gunicorn under it by its PORT
     }
 
 

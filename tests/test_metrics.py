@@ -125,9 +125,9 @@ def test_a_scrape_adds_up_the_requests_of_every_web_process(live_server: LiveSer
         hits, misses = (value(after, "yiye_verification_cache_requests_total", result=r)
                         - value(before, "yiye_verification_cache_requests_total", result=r)
                         for r in ("hit", "miss"))
-        # the code was verified once before (finding it); each other process verifies it
-        # once from the database, then holds the verdict
-        assert hits + misses == 6 and misses <= processes - 1, (hits, misses)
+        # each process reads the verdict from the database until it holds it (with Redis,
+        # from the moment it listens for license changes: its first scans may go by before)
+        assert hits + misses == 6 and hits >= 6 - 2 * processes, (hits, misses)
         assert value(after, "yiye_http_request_duration_seconds_bucket", route="/healthz",
                      method="GET", status="200", le="+Inf") == requests_of(after, *HEALTHZ)
     routes = {dict(labels).get("route") for (_, labels) in scrapes[-1][0]}
