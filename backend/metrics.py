@@ -77,9 +77,9 @@ from notifications import outbox
 log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for its directory
-if os.environ.get(MULTIPROC_ENV) and values.ValueClass is values.MutexValue:
-    raise RuntimeError(f"{MULTIPROC_ENV} was set after prometheus_client was imported: "
-                       "set it before (config/gunicorn.conf.py)")
+# whether this process counts into files (prometheus_client decided when it was imported,
+# from the variable then); a variable set later changes nothing in this process
+MULTIPROCESS = values.ValueClass is not values.MutexValue
 
 # seconds; a request of this service takes milliseconds (docs/bench-http.md), an upload seconds
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -94,8 +94,6 @@ VERIFICATION_CACHE = Counter(
     "yiye_verification_cache_requests",
     "Public verifications of a well-formed code, by whether the process held the verdict",
     ("result",))
-VERDICT_HIT = VERIFICATION_CACHE.labels("hit")
-VERDICT_MISS = VERIFICATION_CACHE.labels("miss")
 
 HEARTBEATS = "yiye:metrics:worker_heartbeats"  # hash: worker → Unix time of its last round
 FAILURES = "yiye:metrics:delivery_failures"  # hash: "channel outcome" → attempts
@@ -112,7 +110,7 @@ def init_app(app: Flask) -> None:
     def metrics() -> Response:
         _authorise(current_app.extensions["settings"].METRICS_TOKEN)
         registry = CollectorRegistry(auto_describe=False)
-        if os.environ.get(MULTIPROC_ENV):
+        if MULTIPROCESS:
             MultiProcessCollector(registry)
         else:
             registry.register(_ThisProcess())
@@ -120,7 +118,8 @@ def init_app(app: Flask) -> None:
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-_series: dict[tuple[str, str, int], Histogram] = {}  # bounded: rules × methods × statuses
+# the labelled series made so far: request keys are bounded by rules × methods × statuses
+_series: dict = {}
 
 
 def _observe(response: Response) -> Response:
@@ -134,6 +133,16 @@ def _observe(response: Response) -> Response:
             series = _series.setdefault(key, REQUEST_SECONDS.labels(*key))
         series.observe(time.perf_counter() - started)
     return response
+
+
+def verification_cached(hit: bool) -> None:
+    """One public verification of a well-formed code, answered from the process's cache or
+    not. The series are made on first use: a process that never verifies (``flask worker``)
+    creates no metric file."""
+    series = _series.get(hit)
+    if series is None:
+        series = _series.setdefault(hit, VERIFICATION_CACHE.labels("hit" if hit else "miss"))
+    series.inc()
 
 
 def _authorise(token: str) -> None:

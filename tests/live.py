@@ -39,7 +39,10 @@ PUBLIC_VERIFY_LIMIT = 20  # per minute, small enough to prove the limit over HTT
 # what the environment of `make run` may carry that must not leak into a test server
 PROCESS_ENV = ("HOST", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "WEB_TIMEOUT",
                "WECHAT_EMULATOR_PORT", "ELICENSE_LIBRARY_PORT", "FLASK_APP",
-               "DEMO_STAFF_PASSWORD")
+               "DEMO_STAFF_PASSWORD",
+               # config/gunicorn.conf.py sets it for its own workers (a test that reads that
+               # file leaves it in this process); the worker and the migrations count nothing
+               "PROMETHEUS_MULTIPROC_DIR")
 
 
 def procfile(path: Path = ROOT / "Procfile.dev") -> dict[str, list[str]]:

@@ -223,8 +223,11 @@ def test_metrics_do_not_exist_without_a_token(client):
     assert client.get("/metrics", headers=AUTH).json["code"] == "NOT_FOUND"
 
 
-def test_the_token_opens_metrics(client, set_settings):
+def test_the_token_opens_metrics(client, set_settings, monkeypatch, tmp_path):
     set_settings(METRICS_TOKEN=METRICS_TOKEN)
+    # set after prometheus_client chose how to count (as reading gunicorn's config does):
+    # this process still reports its own figures
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "not-this-process"))
     refused = client.get("/metrics")
     assert refused.status_code == 401 and refused.json["code"] == "METRICS_TOKEN_REQUIRED"
     assert client.get("/metrics", headers=AUTH).status_code == 200

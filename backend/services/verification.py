@@ -288,9 +288,9 @@ def public(session: Session, verdicts: Verdicts, *, code: signatures.ParsedScan 
     body = verdicts.get(code)
     if body is not None and (body["valid_until"] is None
                              or date.fromisoformat(body["valid_until"]) >= clock.today()):
-        metrics.VERDICT_HIT.inc()
+        metrics.verification_cached(hit=True)
         return body
-    metrics.VERDICT_MISS.inc()
+    metrics.verification_cached(hit=False)
     generation = verdicts.generation
     body = public_view(check(session, code=code, keyring=keyring, load=licenses.public_by_number))
     if body["verdict"] == "valid":
