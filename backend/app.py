@@ -13,7 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
-from backend import cli, files, health, http_errors, proxies, public
+from backend import cli, files, health, http_errors, metrics, proxies, public
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.json.sort_keys = False  # keep {code, message, details} and schema order
     app.json.ensure_ascii = False  # Chinese as UTF-8, not \u escapes
     app_logging.init_app(app)
+    metrics.init_app(app)  # after the request id's hooks: it reads their start time
 
     db.init_app(app)
     if not settings.database_url.startswith("sqlite"):

@@ -24,6 +24,7 @@ from datetime import timedelta
 import requests
 from flask import Flask, current_app
 
+from backend import metrics
 from backend.extensions import db
 from backend.models.base import utcnow
 from backend.security import tokens
@@ -83,9 +84,12 @@ def make_deliverer(app: Flask) -> delivery.Deliverer:
                          base_url=settings.WECHAT_API_BASE,
                          timeout=settings.WECHAT_TIMEOUT_SECONDS,
                          redis=app.extensions["redis"], auto_retry=False)
+    redis = app.extensions["redis"]
     return delivery.Deliverer(delivery.Policy.from_settings(settings), wechat=wechat,
                               http=requests.Session(),
-                              sealed_files=elicense_library.sealed_file)
+                              sealed_files=elicense_library.sealed_file,
+                              on_failure=lambda channel, outcome: metrics.delivery_failed(
+                                  redis, channel, outcome))
 
 
 def run(stop: threading.Event) -> None:
@@ -95,7 +99,9 @@ def run(stop: threading.Event) -> None:
     poll, tick_every = settings.WORKER_POLL_SECONDS, settings.NOTIFY_TICK_SECONDS
     deliverer = make_deliverer(app)
     bell = doorbell.Doorbell(settings.REDIS_URL or None, max_wait=poll)
-    log.info("worker started", extra={"poll_seconds": poll, "worker": deliverer.name})
+    redis, name = app.extensions["redis"], metrics.worker_name()
+    log.info("worker started", extra={"poll_seconds": poll, "worker": deliverer.name,
+                                      "heartbeat_as": name})
     next_tick = 0.0
     try:
         while not stop.is_set():
@@ -116,9 +122,11 @@ def run(stop: threading.Event) -> None:
                 log.exception("worker round failed")
             finally:
                 db.session.remove()
+            metrics.heartbeat(redis, name)  # yiye_worker_last_seen_timestamp_seconds
             if not busy and not stop.is_set():
                 bell.wait(poll)
     finally:
+        metrics.worker_stopped(redis, name)
         bell.close()
         deliverer.wechat.close()
         deliverer.http.close()

@@ -8,6 +8,8 @@ and the worker is its own process (`flask worker`), so any number of processes i
 """
 
 import os
+import shutil
+from pathlib import Path
 
 from config.settings import PROJECT_ROOT, SettingsError, load
 
@@ -44,6 +46,27 @@ forwarded_allow_ips = settings.FORWARDED_ALLOW_IPS
 # the app logs JSON itself; gunicorn's access log would duplicate it
 accesslog = None
 errorlog = "-"
+
+# /metrics (backend/metrics.py) adds up the counts of every worker process: each keeps them in
+# memory-mapped files of this directory (prometheus_client's multiprocess mode). The variable
+# must be set before a worker imports prometheus_client, i.e. here, in the master; the
+# directory is emptied at start (counts of an earlier run would otherwise be added in). One
+# per gunicorn, named by its port: two instances on one host never mix or empty each other's
+metrics_dir = Path(settings.METRICS_DIR or PROJECT_ROOT / "var" / "metrics") / str(settings.PORT)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+
+def on_starting(server):
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+
+
+def child_exit(server, worker):
+    """A worker's counters stay in the sum (a counter never goes down); only the live-gauge
+    files of the dead process go (prometheus_client's multiprocess rule)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, str(metrics_dir))
 
 
 def post_worker_init(worker):

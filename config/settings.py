@@ -29,6 +29,7 @@ DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production bel
 APP_ENVS = ("development", "test", "production")
 SECRET_KEY_MIN_CHARS = 32
 SECRET_KEY_MIN_BITS = 128
+METRICS_TOKEN_MIN_CHARS = 32
 # zxcvbn reads at most this many characters; a longer key must be strong in its first 72
 _ESTIMATOR_MAX_CHARS = 72
 # words a hand-made key is likely built from: the estimator counts each as one guess
@@ -201,6 +202,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MEDIA_ORPHAN_GRACE_HOURS", 24.0, float,
             "age before a stored file no row refers to is deleted by the tick"),
     Setting("LOG_LEVEL", "INFO", str, "DEBUG | INFO | WARNING | ERROR"),
+    # Prometheus metrics (backend/metrics.py, docs/operations.md)
+    Setting("METRICS_TOKEN", "", str,
+            "bearer token a Prometheus scrape of /metrics must send (Authorization: Bearer …); "
+            "empty = /metrics answers 404; production: at least 32 characters, e.g. "
+            "secrets.token_urlsafe(32)"),
+    Setting("METRICS_DIR", "", str,
+            "where gunicorn's worker processes keep their request counts for /metrics, in a "
+            "subdirectory named by PORT (prometheus_client's PROMETHEUS_MULTIPROC_DIR, set by "
+            "config/gunicorn.conf.py and emptied when gunicorn starts); empty = var/metrics"),
     Setting("PUBLIC_BASE_URL", "", str,
             "where this service is reached; empty = the served address (HOST, PORT); "
             "production: required, https"),
@@ -378,6 +388,9 @@ def _check_production(values: Mapping[str, Any]) -> None:
                  "LICENSE_ACTIVE_KEY_ID"):
         if values[name] == defaults[name]:
             raise SettingsError(f"production requires {name} (the default is for development)")
+    if values["METRICS_TOKEN"] and len(values["METRICS_TOKEN"]) < METRICS_TOKEN_MIN_CHARS:
+        raise SettingsError(f"production METRICS_TOKEN must be at least "
+                            f"{METRICS_TOKEN_MIN_CHARS} characters (or empty: no /metrics)")
     if problem := secret_key_problem(values["SECRET_KEY"]):
         raise SettingsError(f"production SECRET_KEY {problem}")
     if not values["ARCHIVE_PERSONAL_DATA_KEYS"]:

@@ -144,6 +144,7 @@ class Claim:
     request: dict[str, Any] = field(default_factory=dict)
     quota: tuple[int, str] | None = None  # (applicant id, template id) reserved
     outcome: channels.Result | None = None  # known before sending: nothing is sent
+    recorded: str | None = None  # the status the outcome was written as
 
 
 @dataclass(frozen=True)
@@ -198,8 +199,11 @@ class Deliverer:
 
     def __init__(self, policy: Policy, *, wechat: WeChatClient,
                  http: requests.Session | None = None,
-                 sealed_files: SealedFiles | None = None) -> None:
+                 sealed_files: SealedFiles | None = None,
+                 on_failure: Callable[[str, str], None] | None = None) -> None:
         self.policy = policy
+        # told (channel, outcome) of each attempt that did not deliver (backend.metrics)
+        self.on_failure = on_failure or (lambda channel, outcome: None)
         self.wechat = wechat
         self.http = http or requests.Session()
         if not policy.webhook_allow_private:
@@ -285,6 +289,8 @@ class Deliverer:
             if isinstance(prepared, Final):
                 row.status, row.error_class = prepared.status, prepared.error_class
                 row.last_error, row.locked_until = prepared.error[:1000], None
+                if prepared.status == REFUSED:
+                    self.on_failure(row.channel, REFUSED)
                 log.info("outbox row not sent", extra={"outbox_id": row.id, "event": row.event,
                                                        "status": prepared.status,
                                                        "reason": prepared.error})
@@ -419,6 +425,7 @@ class Deliverer:
                       else {"remaining": WechatSubscription.remaining + 1})
             session.execute(update(WechatSubscription).where(mine).values(**change)
                             .execution_options(synchronize_session=False))
+        claim.recorded = values["status"]
         level = logging.INFO if result.outcome == channels.SENT else logging.WARNING
         log.log(level, "outbox delivery", extra={
             "outbox_id": claim.id, "event": claim.event, "channel": claim.channel,
@@ -434,6 +441,9 @@ class Deliverer:
             try:
                 written = self.record(session, claim, result)
                 session.commit()
+                if written and result.outcome != channels.SENT:  # counted once it is recorded
+                    self.on_failure(claim.channel,
+                                    "retry" if claim.recorded == PENDING else claim.recorded)
                 return written
             except DBAPIError as error:
                 log.warning("database unavailable while recording; retrying",

@@ -34,11 +34,15 @@ from tests.servers import free_port
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the project's .venv/bin, as `make run` puts it on PATH
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - README's demo staff password
+METRICS_TOKEN = "live-metrics-token-" + "m" * 16  # noqa: S105 - the scrape's bearer token
 PUBLIC_VERIFY_LIMIT = 20  # per minute, small enough to prove the limit over HTTP
 # what the environment of `make run` may carry that must not leak into a test server
 PROCESS_ENV = ("HOST", "PORT", "WEB_CONCURRENCY", "WEB_THREADS", "WEB_TIMEOUT",
                "WECHAT_EMULATOR_PORT", "ELICENSE_LIBRARY_PORT", "FLASK_APP",
-               "DEMO_STAFF_PASSWORD")
+               "DEMO_STAFF_PASSWORD",
+               # config/gunicorn.conf.py sets it for its own workers (a test that reads that
+               # file leaves it in this process); the worker and the migrations count nothing
+               "PROMETHEUS_MULTIPROC_DIR")
 
 
 def procfile(path: Path = ROOT / "Procfile.dev") -> dict[str, list[str]]:
@@ -288,6 +292,8 @@ def environment(workdir: Path, *, database_url: str, redis_url: str = "") -> dic
         # as in production, behind one reverse proxy on the loopback (FORWARDED_ALLOW_IPS's
         # default): X-Forwarded-For from 127.0.0.1 names the client, from elsewhere it is ignored
         "PROXY_FIX_X_FOR": "1",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "METRICS_DIR": str(workdir / "metrics"),  # each gunicorn under it by its PORT
     }
 
 

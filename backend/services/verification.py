@@ -24,7 +24,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from backend import clock
+from backend import clock, metrics
 from backend.models import Application, License, LicenseItem
 from backend.security import signatures
 from backend.services import elicense_ids, elicenses, licenses
@@ -292,7 +292,9 @@ def public(session: Session, verdicts: Verdicts, *, code: signatures.ParsedScan 
     body = verdicts.get(code)
     if body is not None and (body["valid_until"] is None
                              or date.fromisoformat(body["valid_until"]) >= clock.today()):
+        metrics.verification_cached(hit=True)
         return body
+    metrics.verification_cached(hit=False)
     generation = verdicts.generation
     body = public_view(check(session, code=code, keyring=keyring, load=licenses.public_by_number))
     if body["verdict"] == "valid":
