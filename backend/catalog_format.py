@@ -180,6 +180,7 @@ class PermitItem(Strict):
     commitment_eligible: bool = False  # 告知承诺制 applies
     validity_years: int | None = Field(default=None, ge=1, le=30)  # None: long-term / filing
     conditions: list[Text] = []
+    fee: str = ""  # 收费; empty: none (行政许可法 第五十八条: 实施行政许可不得收取任何费用)
     materials: list[MaterialUse] = []
     fields: list[Code] = []
     notes: str = ""

@@ -4,8 +4,8 @@ signing in.
 晋政办发〔2022〕90号 四（三）: publish the catalog and the guides so that society knows what to
 prepare. Everything here is read from one catalog version, so each answer is the same for as
 long as that version is in force (the pages are cached per version). The tailored notice is
-THE notice of the mini-program (``notice.tailor`` through :func:`tailored_notice`): the
-public questionnaire and ``POST /api/mp/v1/industries/{code}/notice`` share one rule set.
+THE notice of the mini-program (``notice.tailored``): the public questionnaire and
+``POST /api/mp/v1/industries/{code}/notice`` share one rule set.
 """
 
 from __future__ import annotations
@@ -30,21 +30,11 @@ from media.documents import Section, Sheet
 ONSITE = {"always": "需要现场核查", "as_needed": "视情况现场核查", "never": "无需现场核查"}
 DEFERRAL = {notice.DEFERRABLE: "可容缺（现场核查时确认）", notice.NOT_DEFERRABLE: "不可容缺",
             notice.SAFETY_CRITICAL: "不可容缺（涉及安全）"}
+NO_FEE = "不收费（《中华人民共和国行政许可法》第五十八条）"
 YES, NO = "yes", "no"  # a yes/no question's values in the HTML form
 
 
-# --- the tailored notice: the API's and the page's, one rule set ------------------------------
-
-def tailored_notice(version: CatalogVersion, code: str, answers: Mapping[str, Any]
-                    ) -> dict[str, Any]:
-    """The one-time notice (告知单) for ``answers`` under ``version``: ``{catalog_version,
-    **notice.tailor(...)}``. Raises NotFound INDUSTRY_NOT_FOUND / INDUSTRY_RETIRED, and
-    FieldsInvalid (422) QUESTION_UNKNOWN / ANSWER_INVALID / ANSWERS_INCOMPLETE naming every
-    ``answers.<question>`` at fault."""
-    document, industry = catalog.get_industry(version, code)
-    valid = notice.validate_answers(document, industry, dict(answers))
-    return {"catalog_version": version.number, **notice.tailor(document, code, valid)}
-
+# --- the questionnaire as an HTML form ------------------------------------------------------
 
 def answers_from_form(document: CatalogDocument, industry: Industry,
                       form: Mapping[str, str]) -> dict[str, Any]:
@@ -52,7 +42,7 @@ def answers_from_form(document: CatalogDocument, industry: Industry,
     a yes/no question ``yes``/``no`` → true/false, a number as a JSON number (an integer when
     it is whole, as a phone sends 450), a choice as its value. Only the industry's questions
     are read; one left empty is left out (ANSWER_MISSING), text that is no number is kept as
-    text (ANSWER_INVALID): :func:`tailored_notice` names them, as the API does."""
+    text (ANSWER_INVALID): ``notice.tailored`` names them, as it does for the API."""
     answers: dict[str, Any] = {}
     for code in notice.questions_of(document, industry):
         raw = (form.get(code) or "").strip()
@@ -115,6 +105,7 @@ def guide(document: CatalogDocument, code: str) -> dict[str, Any]:
     for item in items:
         permit = document.permit_items[item["code"]]
         item["onsite_label"] = ONSITE[item["onsite_check"]]
+        item["fee"] = permit.fee or NO_FEE
         item["materials"] = []
         for use in uses[item["code"]]:
             material = document.materials[use.material]
