@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from apiflask import APIBlueprint
 from flask import Response, current_app, render_template, request
 
+from backend.catalog_format import CatalogDocument
 from backend.conditional import Body, respond
 from backend.errors import FieldsInvalid
 from backend.extensions import db
@@ -89,31 +90,32 @@ def index():
     return _page((ref, "index", q), "guides/index.html", context)
 
 
-@bp.get(f"{PREFIX}/industries/<code>")
-@bp.doc(hide=True)
-def industry(code: str):
-    """一个行业的办事指南"""
+def _industry_page(code: str, page: str, view: Callable[[CatalogDocument, str], dict]
+                   ) -> Response:
+    """A page of one industry of the version in force: ``guides/{page}.html`` with ``guide``
+    = ``view(document, code)``."""
     ref, version = _in_force()
 
     def context() -> dict:
         document, _ = catalog.get_industry(version(), code)
-        return {"guide": guides.guide(document, code), "version": ref.number}
+        return {"guide": view(document, code), "values": {}, "errors": {},
+                "version": ref.number}
 
-    return _page((ref, "industry", code), "guides/industry.html", context)
+    return _page((ref, page, code), f"guides/{page}.html", context)
+
+
+@bp.get(f"{PREFIX}/industries/<code>")
+@bp.doc(hide=True)
+def industry(code: str):
+    """一个行业的办事指南"""
+    return _industry_page(code, "industry", guides.guide)
 
 
 @bp.get(f"{PREFIX}/industries/<code>/questions")
 @bp.doc(hide=True)
 def questions(code: str):
     """情形问题（表单，不需要 JavaScript）"""
-    ref, version = _in_force()
-
-    def context() -> dict:
-        document, _ = catalog.get_industry(version(), code)
-        return {"guide": notice.overview(document, code), "values": {}, "errors": {},
-                "version": ref.number}
-
-    return _page((ref, "questions", code), "guides/questions.html", context)
+    return _industry_page(code, "questions", notice.overview)
 
 
 def _answers_key() -> str:
