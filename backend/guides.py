@@ -90,18 +90,19 @@ def index():
     return _page((ref, "index", q), "guides/index.html", context)
 
 
-def _industry_page(code: str, page: str, view: Callable[[CatalogDocument, str], dict]
-                   ) -> Response:
+def _industry_page(code: str, page: str, view: Callable[[CatalogDocument, str], dict],
+                   values: dict[str, str] | None = None) -> Response:
     """A page of one industry of the version in force: ``guides/{page}.html`` with ``guide``
-    = ``view(document, code)``."""
+    = ``view(document, code)`` and the form's ``values``."""
     ref, version = _in_force()
 
     def context() -> dict:
         document, _ = catalog.get_industry(version(), code)
-        return {"guide": view(document, code), "values": {}, "errors": {},
+        return {"guide": view(document, code), "values": values or {}, "errors": {},
                 "version": ref.number}
 
-    return _page((ref, page, code), f"guides/{page}.html", context)
+    key = json.dumps(sorted((values or {}).items()), ensure_ascii=False)
+    return _page((ref, page, code, key), f"guides/{page}.html", context)
 
 
 @bp.get(f"{PREFIX}/industries/<code>")
@@ -114,8 +115,9 @@ def industry(code: str):
 @bp.get(f"{PREFIX}/industries/<code>/questions")
 @bp.doc(hide=True)
 def questions(code: str):
-    """情形问题（表单，不需要 JavaScript）"""
-    return _industry_page(code, "questions", notice.overview)
+    """情形问题（表单，不需要 JavaScript）；带上次的回答（?floor_area=…）时预先填好"""
+    values = {k: v[:20] for k, v in list(request.args.items())[:MAX_QUERY]}
+    return _industry_page(code, "questions", notice.overview, values)
 
 
 def _answers_key() -> str:

@@ -266,3 +266,15 @@ def test_pages_are_cached_per_catalog_version(client):
     page = client.get("/guides/")
     policy = page.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_changing_the_answers_starts_from_the_ones_given(client):
+    answers = ANSWER_TABLE[1][1]
+    notice_page = client.get(f"/guides/industries/cafe/notice?{_form_query(answers)}")
+    link = re.search(r'href="(/guides/industries/cafe/questions\?[^"]+)"',
+                     notice_page.get_data(as_text=True))
+    assert link, "no link back to the questions"
+    form = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert 'name="floor_area" value="450"' in form
+    assert 'name="applicant_is_agent" value="yes" checked' in form
+    assert 'name="outdoor_sign" value="yes" checked' in form
