@@ -129,20 +129,22 @@ def _answers_key() -> str:
 def notice_page(code: str):
     """按回答生成的一次告知单（与小程序接口同一规则）；回答有误时回到问题页并逐项说明"""
     ref, version = _in_force()
-    document, industry_ = catalog.get_industry(version(), code)
-    answers = guides.answers_from_form(document, industry_, request.args)
-    try:
-        def context() -> dict:
-            tailored = notice.tailored(version(), code, answers)
-            return {"notice": tailored, "query": urlencode(
-                guides.form_values(document, industry_, tailored["answers"])),
-                "answers": guides.answers_shown(document, tailored["answers"]),
-                "version": ref.number}
 
+    def context() -> dict:  # made once per version and answers: no query when cached
+        document, industry_ = catalog.get_industry(version(), code)
+        tailored = notice.tailored(version(), code,
+                                   guides.answers_from_form(document, industry_, request.args))
+        return {"notice": tailored, "query": urlencode(
+            guides.form_values(document, industry_, tailored["answers"])),
+            "answers": guides.answers_shown(document, tailored["answers"]),
+            "version": ref.number}
+
+    try:
         return _page((ref, "notice", code, _answers_key()), "guides/notice.html", context)
     except FieldsInvalid as problem:
         errors = {f["field"].removeprefix("answers."): f["message"]
                   for f in problem.details["fields"]}
+        document, _ = catalog.get_industry(version(), code)
         page = render_template("guides/questions.html", guide=notice.overview(document, code),
                                values=request.args, errors=errors, version=ref.number)
         return Response(page, 422, dict(PAGE_HEADERS), mimetype="text/html")
