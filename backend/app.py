@@ -13,7 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
-from backend import cli, files, health, http_errors, metrics, proxies, public
+from backend import cli, files, guides, health, http_errors, metrics, proxies, public
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
@@ -271,9 +271,11 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(guides.bp)
     app.register_blueprint(miniprogram_bp)
     app.register_blueprint(staff_bp)
     app.config.update(cookie_config(app.extensions["settings"].APP_ENV == "production"))
     csrf.init_app(app)
     app.register_blueprint(console_bp)
-    app.extensions["error_pages"] = {CONSOLE_PREFIX: error_page}
+    app.extensions["error_pages"] = {CONSOLE_PREFIX: error_page,
+                                     guides.PREFIX: guides.error_page}

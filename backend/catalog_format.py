@@ -84,6 +84,24 @@ class Material(Strict):
     description: str = ""
     # never deferrable (容缺), whatever the item says: it bears on public safety
     safety_critical: bool = False
+    # a form the applicant fills in (申请表、申请书、备案表): its fields are the one form's
+    # shared fields and the fields of the items that ask for it; the published guide offers
+    # it blank and as a filled-in example (示例样表)
+    form: bool = False
+    estimated: bool = False
+
+
+CountyCode = Annotated[str, StringConstraints(pattern=r"^14[0-9]{4}$")]  # GB/T 2260, Shanxi
+
+
+class ServiceWindow(Strict):
+    """Where to apply in person: a county's 一业一证 window (综合窗口) of its government
+    service centre. ``estimated`` until checked against the county's published guide."""
+
+    name: Text
+    address: Text
+    hours: Text = "工作日 上午9:00—12:00，下午13:00—17:00"
+    phone: str = ""
     estimated: bool = False
 
 
@@ -180,6 +198,7 @@ class PermitItem(Strict):
     commitment: Commitment | None = None
     validity_years: int | None = Field(default=None, ge=1, le=30)  # None: long-term / filing
     conditions: list[Text] = []
+    fee: str = ""  # 收费; empty: none (行政许可法 第五十八条: 实施行政许可不得收取任何费用)
     materials: list[MaterialUse] = []
     fields: list[Code] = []
     notes: str = ""
@@ -253,6 +272,8 @@ class CatalogDocument(Strict):
     permit_items: dict[Code, PermitItem]
     common: Common = Common()
     industries: dict[Code, Industry]
+    # county code → its windows (一窗受理); empty in older versions
+    windows: dict[CountyCode, list[ServiceWindow]] = {}
 
     def unit_ref(self, code: str) -> dict[str, str]:
         """A unit as every API shows one: ``{code, name}``, named as this version names it."""

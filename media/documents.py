@@ -121,3 +121,58 @@ def render_report(report: Report, *, font_path: str | None = None) -> bytes:
                       rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm
                       ).build(story)
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of a :class:`Sheet`: a heading, paragraphs, and a table (``header`` first when
+    given, else label/value rows with the label column narrow). Plain text (escaped here)."""
+
+    title: str
+    paragraphs: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    header: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A printed guide page on portrait A4 (a blank form, its filled-in example, a tailored
+    notice): the title, lines under it, its sections and a closing note."""
+
+    title: str
+    lines: tuple[str, ...] = ()
+    sections: tuple[Section, ...] = ()
+    note: str = ""
+    author: str = ""
+
+
+def render_sheet(sheet: Sheet, *, font_path: str | None = None) -> bytes:
+    """The sheet as a PDF (bytes), one or more portrait A4 pages, text selectable."""
+    font = _register_font(font_path)
+    plain = ParagraphStyle("plain", parent=_body(font), firstLineIndent=0, fontSize=11,
+                           leading=18)
+    title = ParagraphStyle("title", parent=plain, fontSize=18, leading=28, alignment=TA_CENTER)
+    centred = ParagraphStyle("lines", parent=plain, alignment=TA_CENTER, fontSize=10)
+    heading = ParagraphStyle("heading", parent=plain, fontSize=13, leading=22,
+                             spaceBefore=4 * mm)
+    cell = ParagraphStyle("cell", parent=plain, fontSize=10, leading=15)
+    width = A4[0] - 36 * mm
+    story = [Paragraph(escape(sheet.title), title)]
+    story += [Paragraph(escape(line), centred) for line in sheet.lines]
+    for section in sheet.sections:
+        story.append(Paragraph(escape(section.title), heading))
+        story += [Paragraph(escape(p), plain) for p in section.paragraphs]
+        if section.rows:
+            rows = ((section.header,) if section.header else ()) + section.rows
+            widths = None if section.header else [width * 0.32, width * 0.68]
+            table = _grid(rows, cell, colWidths=widths)
+            table.setStyle(TableStyle([("TOPPADDING", (0, 0), (-1, -1), 6),
+                                       ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))
+            story += [Spacer(1, 2 * mm), table]
+    if sheet.note:
+        story += [Spacer(1, 6 * mm), Paragraph(escape(sheet.note), cell)]
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4, title=sheet.title, author=sheet.author or sheet.title,
+                      leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
+                      bottomMargin=18 * mm).build(story)
+    return out.getvalue()

@@ -14,11 +14,11 @@ from typing import Any
 from flask import Response, current_app
 from pydantic import BaseModel
 
+from backend.conditional import Body, respond
 from backend.extensions import db
 from backend.models import CatalogVersion
 from backend.services import catalog, notice
 from miniprogram_api import bp
-from miniprogram_api.conditional import Body, respond
 from miniprogram_api.schemas import (
     IndustryDetail,
     IndustryList,
@@ -98,9 +98,7 @@ def tailored_notice(code: str, json_data: NoticeIn):
     ref = _answers().in_force(db.session)
 
     def make() -> dict:
-        document, industry = catalog.get_industry(_version(db.session, ref), code)
-        answers = notice.validate_answers(document, industry, json_data.answers)
-        return {"catalog_version": ref.number, **notice.tailor(document, code, answers)}
+        return notice.tailored(_version(db.session, ref), code, json_data.answers)
 
     # the same answers in any key order are the same notice
     answers_key = json.dumps(json_data.answers, sort_keys=True)

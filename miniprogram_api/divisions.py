@@ -6,9 +6,9 @@ from functools import cache
 
 from pydantic import BaseModel
 
+from backend.conditional import Body, respond
 from backend.services import divisions
 from miniprogram_api import bp
-from miniprogram_api.conditional import Body, respond
 
 CACHE_CONTROL = "public, max-age=86400"  # the table changes with a code release, if ever
 

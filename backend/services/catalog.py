@@ -434,7 +434,8 @@ def get_industry(version: CatalogVersion, code: str, *, allow_retired: bool = Fa
 # --- administrators: versions, estimates, upload, and the difference between two versions ---
 
 SECTIONS = {"industries": "行业", "permit_items": "许可事项", "materials": "材料",
-            "fields": "表单字段", "questions": "情形问题", "units": "单位"}
+            "fields": "表单字段", "questions": "情形问题", "units": "单位",
+            "windows": "办理窗口"}
 
 
 def versions_for(session: Session, *, staff: StaffAccount) -> list[CatalogVersion]:
@@ -531,6 +532,12 @@ def diff(session: Session, *, staff: StaffAccount, old: int, new: int) -> Catalo
     per section, the entries added, removed, and for each changed one every attribute
     that differs (a list as the elements that joined and left)."""
     permissions.require(staff, "catalog.view")
+    return compare(session, old=old, new=new)
+
+
+def compare(session: Session, *, old: int, new: int) -> CatalogDiff:
+    """``diff`` for anyone: the catalog is public (the published changelog of the guides).
+    NotFound CATALOG_VERSION_NOT_FOUND for a version that does not exist."""
     before, after = get_version(session, old), get_version(session, new)
     a = document_of(before).model_dump(mode="json")
     b = document_of(after).model_dump(mode="json")
@@ -542,15 +549,17 @@ def diff(session: Session, *, staff: StaffAccount, old: int, new: int) -> Catalo
 
 
 def _section_diff(key: str, label: str, a: dict[str, Any], b: dict[str, Any]) -> SectionDiff:
-    def name(entry: dict[str, Any]) -> str:
+    def name(entry: dict[str, Any] | list) -> str:
+        if isinstance(entry, list):  # a county's windows
+            return "、".join(str(w.get("name", "")) for w in entry)
         return str(entry.get("name") or entry.get("label") or entry.get("text") or "")
 
     return SectionDiff(
         key=key, label=label,
         added=tuple((code, name(b[code])) for code in b if code not in a),
         removed=tuple((code, name(a[code])) for code in a if code not in b),
-        changed=tuple(EntryChange(code, name(b[code]), tuple(_attribute_changes(a[code],
-                                                                                b[code])))
+        changed=tuple(EntryChange(code, name(b[code]), tuple(_attribute_changes(
+            *(e if isinstance(e, dict) else {"windows": e} for e in (a[code], b[code])))))
                       for code in b if code in a and a[code] != b[code]))
 
 

@@ -9,11 +9,14 @@ it serves. Items run in parallel (并联), so the promised time is the longest i
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from backend.catalog_format import CatalogDocument, Industry, MaterialUse, PermitItem, Rule
 from backend.errors import FieldsInvalid
+from backend.models import CatalogVersion
+from backend.services import catalog
 
 Answers = dict[str, Any]
 
@@ -63,6 +66,17 @@ def _answer_problem(document: CatalogDocument, code: str, value: Any) -> str | N
     if question.maximum is not None and value > question.maximum:
         return f"“{text}”不能大于 {question.maximum:g}"
     return None
+
+
+def tailored(version: CatalogVersion, code: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The one-time notice for ``answers`` under ``version``, as the mini-program's API and
+    the published questionnaire (/guides) both give it: ``{catalog_version, **tailor(...)}``.
+    Raises NotFound INDUSTRY_NOT_FOUND / INDUSTRY_RETIRED, and FieldsInvalid (422)
+    QUESTION_UNKNOWN / ANSWER_INVALID / ANSWERS_INCOMPLETE naming every ``answers.<question>``
+    at fault (:func:`validate_answers`)."""
+    document, industry = catalog.get_industry(version, code)
+    valid = validate_answers(document, industry, dict(answers))
+    return {"catalog_version": version.number, **tailor(document, code, valid)}
 
 
 def rule_matches(rule: Rule, answers: Answers) -> bool:
