@@ -87,7 +87,7 @@ class Cluster(LiveServer):
         self.migrate()
         for name, command in commands(self.env).items():
             self.launch(name, command)
-        self._wait_ready()
+        self.wait_ready()
         self.timings["start"] = time.monotonic() - started - self.timings["migrate"]
         return self
 
@@ -110,7 +110,7 @@ class Cluster(LiveServer):
         process.wait(timeout=10)
         self.killed.add(name)
 
-    def _wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(self, timeout: float = 90.0) -> None:
         """Every host ready and in the balancer's pool: requests answered by both."""
         deadline = time.monotonic() + timeout
         probe = Client(self.base_url)

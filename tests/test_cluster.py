@@ -55,7 +55,7 @@ def whole(cluster: Cluster) -> Iterator[Cluster]:
     yield cluster
     for name in sorted(cluster.killed):
         cluster.launch(name)
-    cluster._wait_ready()
+    cluster.wait_ready()
 
 
 def test_a_file_uploaded_through_one_host_is_fetched_through_the_other(whole: Cluster):
