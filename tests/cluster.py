@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -104,11 +105,26 @@ class Cluster(LiveServer):
         self.killed.discard(name)
 
     def kill(self, name: str) -> None:
-        """SIGKILL one process and its children, as a host that dies: no cleanup at all."""
+        """SIGKILL one process and its children, as a host that dies: no cleanup at all.
+
+        A web host is dead once nothing listens on its port: gunicorn's workers share the
+        listening socket and die a moment after the master, and a connection the kernel
+        queued meanwhile is reset unanswered (the balancer does not resend such a request,
+        it may have been handled; it closes the client's connection instead)."""
         process = self.processes[name]
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
         self.killed.add(name)
+        if name in WEB_HOSTS:
+            port = int(self.env[name.upper() + "_PORT"])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                except OSError:
+                    return
+                time.sleep(0.02)
+            raise RuntimeError(f"{name} still listens on {port} after SIGKILL")
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Every host ready and in the balancer's pool: requests answered by both."""
