@@ -10,7 +10,7 @@ ELICENSE_LIBRARY_PORT ?= 8082
 ELICENSE_LIBRARY_URL ?= http://127.0.0.1:$(ELICENSE_LIBRARY_PORT)/
 export PORT WECHAT_EMULATOR_PORT WECHAT_API_BASE ELICENSE_LIBRARY_PORT ELICENSE_LIBRARY_URL
 
-.PHONY: run test install migrate lint bench bench-rush
+.PHONY: run test test-cluster cluster install migrate lint bench bench-rush
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,20 @@ test: install
 	./scripts/install-test-servers.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n auto --dist worksteal
+
+# more than one host, on this machine: SeaweedFS (S3), MariaDB, Redis, two web hosts behind
+# HAProxy and two workers (Procfile.cluster, config/haproxy.cfg, tests/cluster.py), until
+# Ctrl-C; the balancer on LB_PORT (8000), the hosts on WEB1_PORT / WEB2_PORT (8001, 8002)
+cluster: install
+	./scripts/install-system-packages.sh
+	./scripts/install-test-servers.sh
+	$(BIN)/python -m tests.cluster
+
+# the story through the balancer with a web host and a worker killed (tests/test_cluster.py)
+test-cluster: install
+	./scripts/install-system-packages.sh
+	./scripts/install-test-servers.sh
+	$(BIN)/pytest -m cluster tests/test_cluster.py
 
 lint: install
 	$(BIN)/ruff check .

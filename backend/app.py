@@ -23,7 +23,7 @@ from backend.services import catalog, scorecard, verification
 from config import settings as settings_module
 from config.settings import Settings
 from media import pool
-from media.store import MediaStore
+from media import store as media_store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SWAGGER_STATIC = Path(swagger_ui_bundle.swagger_ui_path)
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     redis_client.init_app(app)
 
     link_key = hashlib.sha256(b"media-links:" + settings.SECRET_KEY.encode()).digest()
-    app.extensions["media_store"] = MediaStore(Path(settings.MEDIA_ROOT), link_key)
+    app.extensions["media_store"] = media_store.from_settings(settings, link_key)
     pool.configure(settings.IMAGE_PROCESSES)
 
     app.extensions["catalog_answers"] = catalog.AnswerCache(settings.CATALOG_CHECK_SECONDS)

@@ -28,12 +28,13 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from apiflask import APIBlueprint
-from flask import current_app, request, send_file
+from flask import Response, current_app, request, send_file
 
 from backend.errors import BadRequest
 from backend.extensions import db
 from backend.services import materials
 from media.errors import SignatureInvalid
+from media.store import Download
 
 bp = APIBlueprint("files", __name__, tag="文件")
 
@@ -46,17 +47,22 @@ def fetch(token: str):
     sha256, subject = store.verify(token)
     if not materials.subject_may_read(db.session, subject=subject, sha256=sha256):
         raise SignatureInvalid()
-    with store.open(sha256) as probe:
-        head = probe.read(8)
+    stored = store.download(sha256)
+    head = stored.file.read(8)
     is_pdf = head.startswith(b"%PDF-")
     # we only ever store our own re-encoded JPEGs, rendered license PNGs and checked PDFs
     mimetype = ("application/pdf" if is_pdf
                 else "image/png" if head.startswith(b"\x89PNG") else "image/jpeg")
-    # By path: werkzeug opens it fresh (gunicorn's sendfile() starts at the OS file position,
-    # which a buffered read + seek(0) left past the first 4 KB), says its length, and answers
-    # a Range (a download on weak 4G resumes); the content-addressed name is a strong ETag.
-    response = send_file(store.path_of(sha256), mimetype=mimetype, max_age=0,
-                         conditional=True, etag=sha256)
+    if stored.path is not None:
+        stored.file.close()
+        # By path: werkzeug opens it fresh (gunicorn's sendfile() starts at the OS file
+        # position, which a buffered read + seek(0) left past the first 4 KB), says its
+        # length, and answers a Range (a download on weak 4G resumes); the
+        # content-addressed name is a strong ETag.
+        response = send_file(stored.path, mimetype=mimetype, max_age=0,
+                             conditional=True, etag=sha256)
+    else:  # an object of the bucket, streamed as it arrives: the same length, Range, ETag
+        response = _streamed(stored, head, mimetype=mimetype, etag=sha256)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # in the browser's viewer, sandboxed (the module's docstring); a PDF saved from it is named
     response.headers["Content-Disposition"] = (
@@ -64,6 +70,23 @@ def fetch(token: str):
     response.headers["Cache-Control"] = "private, max-age=300"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+def _streamed(stored: Download, head: bytes, *, mimetype: str, etag: str) -> Response:
+    """A stored object sent in 64 KB chunks, never whole in memory, with what send_file
+    gives a local file: Content-Length, a strong ETag (304 to If-None-Match) and byte
+    ranges (werkzeug skips to the start of a range in the stream)."""
+
+    def chunks():
+        yield head
+        while chunk := stored.file.read(64 * 1024):
+            yield chunk
+
+    response = Response(chunks(), mimetype=mimetype)
+    response.call_on_close(stored.file.close)
+    response.set_etag(etag)
+    response.content_length = stored.size
+    return response.make_conditional(request, accept_ranges=True, complete_length=stored.size)
 
 
 # what any upload route may answer besides its own outcomes (OpenAPI descriptions)

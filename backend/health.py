@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from flask import current_app
 from sqlalchemy import text
 
 from backend import redis_client
@@ -19,8 +20,10 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """就绪检查：数据库（以及已配置的 Redis）可用时返回 200，否则 503 并指出故障项"""
-    checks = {"database": _check_database()}
+    """就绪检查：数据库、文件存储（本地目录或 S3 存储桶）以及已配置的 Redis 可用时返回 200，
+    否则 503 并指出故障项"""
+    checks = {"database": _check_database(),
+              "media": current_app.extensions["media_store"].ready()}
     if redis_client.get() is not None:
         checks["redis"] = _check_redis()
     failed = sorted(name for name, ok in checks.items() if not ok)

@@ -93,6 +93,21 @@ SETTINGS: tuple[Setting, ...] = (
             "the weights of the 绩效考评 scorecard (YAML); checked at start"),
     Setting("MEDIA_ROOT", str(PROJECT_ROOT / "var" / "media"), str,
             "uploaded files, by SHA-256; never under a static web path"),
+    Setting("MEDIA_S3_ENDPOINT", "", str,
+            "empty = files on local disk under MEDIA_ROOT (one web host); an http(s) URL of "
+            "S3-compatible object storage (SeaweedFS, MinIO, a cloud's) = files in "
+            "MEDIA_S3_BUCKET, shared by every web host and worker (media/store.py)"),
+    Setting("MEDIA_S3_BUCKET", "yiye-media", str,
+            "the bucket, private (no public policy: files are served only through signed "
+            "/files links); made by the operator, /readyz reports it unreachable otherwise"),
+    Setting("MEDIA_S3_ACCESS_KEY", "", str,
+            "S3 access key id (production: required with MEDIA_S3_ENDPOINT)"),
+    Setting("MEDIA_S3_SECRET_KEY", "", str,
+            "S3 secret access key (production: required with MEDIA_S3_ENDPOINT)"),
+    Setting("MEDIA_S3_REGION", "us-east-1", str,
+            "region the requests are signed for (SeaweedFS and MinIO accept any)"),
+    Setting("MEDIA_S3_PREFIX", "", str,
+            "key prefix inside the bucket, e.g. yiye/ when the bucket is shared"),
     Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, int, "largest accepted upload"),
     Setting("UPLOAD_MAX_PIXELS", 50_000_000, int, "largest image (pixels) decoded"),
     Setting("IMAGE_PROCESSES", 2, int,
@@ -342,6 +357,11 @@ def _check(values: Mapping[str, Any]) -> None:
         archive_rules.personal_keys(values["ARCHIVE_PERSONAL_DATA_KEYS"], "x")
     except ValueError as error:
         raise SettingsError(str(error)) from None
+    if values["MEDIA_S3_ENDPOINT"]:
+        if problem := base_url_problem(values["MEDIA_S3_ENDPOINT"], https=False):
+            raise SettingsError(f"MEDIA_S3_ENDPOINT {problem}")
+        if not values["MEDIA_S3_BUCKET"]:
+            raise SettingsError("MEDIA_S3_BUCKET must name the bucket with MEDIA_S3_ENDPOINT")
     if values["ELICENSE_DOWNLOAD_TTL_SECONDS"] < 1:
         raise SettingsError("ELICENSE_DOWNLOAD_TTL_SECONDS must be at least 1")
     production = values["APP_ENV"] == "production"
@@ -383,6 +403,11 @@ def _check_production(values: Mapping[str, Any]) -> None:
     if values["WEBHOOK_ALLOW_PRIVATE"]:
         raise SettingsError("production refuses WEBHOOK_ALLOW_PRIVATE=true: an administrator "
                             "could point a webhook at our own network (SSRF)")
+    if values["MEDIA_S3_ENDPOINT"] and not (values["MEDIA_S3_ACCESS_KEY"]
+                                            and values["MEDIA_S3_SECRET_KEY"]):
+        raise SettingsError("production requires MEDIA_S3_ACCESS_KEY and MEDIA_S3_SECRET_KEY "
+                            "with MEDIA_S3_ENDPOINT: applicants' files in a bucket anyone "
+                            "on the network could read")
     defaults = {s.env: s.default for s in SETTINGS}
     for name in ("WECHAT_APPID", "WECHAT_SECRET", "LICENSE_SIGNING_KEYS",
                  "LICENSE_ACTIVE_KEY_ID"):

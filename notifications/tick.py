@@ -21,7 +21,6 @@ Services do not commit: ``backend.worker.tick`` commits after each job.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
@@ -44,7 +43,6 @@ from media.store import MediaStore
 from notifications import outbox
 
 EXPIRY_NOTICE_DAYS = 30
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def _local(now: datetime) -> datetime:
@@ -186,28 +184,18 @@ def referenced_digests(session: Session) -> set[str]:
 
 def orphaned_uploads(session: Session, store: MediaStore, *, now: datetime,
                      grace: timedelta, limit: int = 500) -> int:
-    """Delete stored files no row refers to (and abandoned partial writes) once older than
-    ``grace``; a file is re-checked against the database right before it goes."""
-    if not store.root.is_dir():
-        return 0
+    """Delete stored files no row refers to once older than ``grace`` (abandoned partial
+    writes of a local store go too); a file is re-checked against the database right before
+    it goes. Local directory and bucket alike (``store.stale``)."""
     cutoff = (now - grace).timestamp()
     referenced = referenced_digests(session)
     removed = 0
-    for path in store.root.glob("*/*/*"):
+    for digest in store.stale(cutoff):
         if removed >= limit:
             break
-        try:
-            if not path.is_file() or path.stat().st_mtime > cutoff:
-                continue
-        except FileNotFoundError:
-            continue
-        if path.name.startswith(".put-"):
-            path.unlink(missing_ok=True)
+        if digest not in referenced and digest not in referenced_digests_of(session, digest):
+            store.delete(digest)
             removed += 1
-        elif _DIGEST.fullmatch(path.name) and path.name not in referenced:
-            if path.name not in referenced_digests_of(session, path.name):
-                store.delete(path.name)
-                removed += 1
     return removed
 
 

@@ -68,6 +68,29 @@ def mariadb_url(workdir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def seaweedfs(workdir: Path) -> Iterator[str]:
+    """A real S3 endpoint (SeaweedFS, tests/servers.py) with the bucket ``servers.S3_BUCKET``
+    and the credentials ``servers.S3_ACCESS_KEY`` / ``S3_SECRET_KEY``; started on first use."""
+    if url := servers.external("TEST_S3_URL"):
+        yield url
+        return
+    (workdir / "seaweedfs").mkdir()
+    server = servers.start_seaweedfs(workdir / "seaweedfs")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(seaweedfs: str):
+    """An S3 media store on the test SeaweedFS, under a key prefix of its own per test."""
+    from media.store import S3MediaStore, s3_client  # noqa: PLC0415
+
+    client = s3_client(endpoint=seaweedfs, region="us-east-1",
+                       access_key=servers.S3_ACCESS_KEY, secret_key=servers.S3_SECRET_KEY)
+    return S3MediaStore(client, servers.S3_BUCKET, b"k" * 32, prefix=f"t-{uuid.uuid4().hex}/")
+
+
+@pytest.fixture(scope="session")
 def emulator():
     with serve_in_thread(APPID, SECRET) as server:
         yield server

@@ -29,6 +29,8 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import create_engine, make_url
 
 from config.settings import SETTINGS
+from config.settings import load as load_settings
+from media import store as media_store
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,8 +91,10 @@ class Response:
 class Client:
     """``get/post/patch/put/delete(path, json=, data=, headers=, content_type=)`` over HTTP."""
 
-    def __init__(self, base_url: str, source_address: str | None = None) -> None:
+    def __init__(self, base_url: str, source_address: str | None = None,
+                 seen: list[requests.Response] | None = None) -> None:
         self.base_url = base_url
+        self.seen = seen  # every response appended, when given (the cluster's served-by)
         self.http = requests.Session()
         if source_address:  # another client address, e.g. 127.0.0.2 for a fresh rate limit
             adapter = SourceAddressAdapter(source_address)
@@ -102,7 +106,10 @@ class Client:
         if content_type:
             headers["Content-Type"] = content_type
         url = path if path.startswith("http") else self.base_url + path
-        return Response(self.http.request(method, url, headers=headers, timeout=30, **kwargs))
+        resp = self.http.request(method, url, headers=headers, timeout=30, **kwargs)
+        if self.seen is not None:
+            self.seen.append(resp)
+        return Response(resp)
 
     def get(self, path: str, **kwargs) -> Response:
         return self.open("GET", path, **kwargs)
@@ -182,11 +189,14 @@ class LiveServer:
         return {"Authorization": f"Bearer {resp.json['token']}"}, resp.json["staff"]
 
     def stored(self, url: str) -> tuple[str, bytes]:
-        """(sha256, bytes in MEDIA_ROOT) of the file a signed ``/files/{token}`` link names."""
+        """(sha256, bytes in the media store: MEDIA_ROOT or the bucket) of the file a signed
+        ``/files/{token}`` link names."""
         payload = urlsplit(url).path.rsplit("/", 1)[1].split(".")[0]
         sha256 = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).split(b":")[0]
         digest = sha256.decode()
-        return digest, (self.media_root / digest[:2] / digest[2:4] / digest).read_bytes()
+        store = media_store.from_settings(load_settings(environ=self.env), b"-" * 32)
+        with store.open(digest) as f:
+            return digest, f.read()
 
     def logs(self) -> str:
         tails = (f"----- {path.name} -----\n{path.read_text(errors='replace')[-20000:]}"
@@ -196,14 +206,8 @@ class LiveServer:
     def start(self) -> LiveServer:
         """Prepare the database as ``make migrate`` does, then start the Procfile.dev processes."""
         logs = self.workdir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        with (logs / "migrate.log").open("ab") as log:
-            subprocess.run([sys.executable, "-c", RUN_FLASK_COMMANDS,
-                            json.dumps(migrate_commands())],
-                           cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                           check=True, timeout=120)
-        self.timings["migrate"] = time.monotonic() - started
+        self.migrate()
         commands = procfile()
         names = ["web", "wechat", "library"] + (["worker"] if self.env.get("REDIS_URL") else [])
         for name in names:
@@ -214,6 +218,18 @@ class LiveServer:
         self._wait_ready()
         self.timings["start"] = time.monotonic() - started - self.timings["migrate"]
         return self
+
+    def migrate(self) -> None:
+        """The database prepared as ``make migrate`` prepares it (and the demo story)."""
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        with (logs / "migrate.log").open("ab") as log:
+            subprocess.run([sys.executable, "-c", RUN_FLASK_COMMANDS,
+                            json.dumps(migrate_commands())],
+                           cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                           check=True, timeout=180)
+        self.timings["migrate"] = time.monotonic() - started
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
         emulator = f"http://127.0.0.1:{self.env['WECHAT_EMULATOR_PORT']}/"

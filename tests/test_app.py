@@ -50,7 +50,7 @@ def test_healthz_answers_ok(client):
 def test_readyz_reports_database_and_redis(client):
     resp = client.get("/readyz")
     assert resp.status_code == 200
-    assert resp.json["checks"] == {"database": "ok", "redis": "ok"}
+    assert resp.json["checks"] == {"database": "ok", "media": "ok", "redis": "ok"}
 
 
 def test_readyz_fails_naming_redis_when_redis_stops(tmp_path):
@@ -62,7 +62,7 @@ def test_readyz_fails_naming_redis_when_redis_stops(tmp_path):
         assert client.get("/readyz").status_code == 200
         redis.stop()
         body = assert_envelope(client.get("/readyz"), 503, "NOT_READY")
-        assert body["details"]["checks"] == {"database": "ok", "redis": "failed"}
+        assert body["details"]["checks"] == {"database": "ok", "media": "ok", "redis": "failed"}
         assert "redis" in body["message"]
     finally:
         redis.stop()
@@ -72,7 +72,38 @@ def test_readyz_fails_naming_database_when_unreachable(tmp_path):
     app = create_app(make_settings(
         DATABASE_URL=f"mysql+pymysql://app:app@127.0.0.1:{servers.free_port()}/none"))
     body = assert_envelope(app.test_client().get("/readyz"), 503, "NOT_READY")
-    assert body["details"]["checks"] == {"database": "failed"}
+    assert body["details"]["checks"] == {"database": "failed", "media": "ok"}
+
+
+def test_readyz_names_the_media_bucket_when_it_does_not_answer(tmp_path, seaweedfs):
+    """On object storage the bucket is part of readiness: a host that cannot read the files
+    leaves the load balancer's pool (wrong credentials, a missing bucket, no S3 at all)."""
+    from tests.servers import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY  # noqa: PLC0415
+
+    def readiness(**s3) -> dict:
+        settings = {"MEDIA_S3_ENDPOINT": seaweedfs, "MEDIA_S3_BUCKET": S3_BUCKET,
+                    "MEDIA_S3_ACCESS_KEY": S3_ACCESS_KEY, "MEDIA_S3_SECRET_KEY": S3_SECRET_KEY}
+        app = create_app(make_settings(DATABASE_URL=f"sqlite:///{tmp_path / 'm.db'}",
+                                       **(settings | s3)))
+        with app.test_client().get("/readyz") as resp:
+            return resp.status_code, resp.json
+
+    assert readiness() == (200, {"status": "ready", "checks": {"database": "ok", "media": "ok"}})
+    for wrong in ({"MEDIA_S3_SECRET_KEY": "guessed"}, {"MEDIA_S3_BUCKET": "no-such-bucket"},
+                  {"MEDIA_S3_ENDPOINT": f"http://127.0.0.1:{servers.free_port()}"}):
+        status, body = readiness(**wrong)
+        assert status == 503 and body["details"]["checks"]["media"] == "failed", wrong
+        assert "media" in body["message"]
+
+
+@pytest.mark.parametrize("settings, problem", [
+    ({"MEDIA_S3_ENDPOINT": "s3.example.org"}, "MEDIA_S3_ENDPOINT must start with http"),
+    ({"MEDIA_S3_ENDPOINT": "http://s3.internal:8333", "MEDIA_S3_BUCKET": ""},
+     "MEDIA_S3_BUCKET must name the bucket"),
+])
+def test_a_media_bucket_setting_that_cannot_work_refuses_to_start(settings, problem):
+    with pytest.raises(SettingsError, match=problem):
+        make_settings(**settings)
 
 
 def test_openapi_document_lists_the_api(client):
@@ -248,6 +279,10 @@ DEV_SEED = base64.urlsafe_b64encode(DEV_SEED_BYTES).rstrip(b"=").decode()
     # the development kid with another seed: codes minted as "dev1" must never verify
     ({"LICENSE_SIGNING_KEYS": f"k2026a:{'B' * 42}w,dev1:{'D' * 42}w"},
      "LICENSE_SIGNING_KEYS.*development"),
+    # applicants' files in a bucket anyone on the network could read
+    ({"MEDIA_S3_ENDPOINT": "http://s3.internal:8333"}, "MEDIA_S3_ACCESS_KEY"),
+    ({"MEDIA_S3_ENDPOINT": "http://s3.internal:8333", "MEDIA_S3_ACCESS_KEY": "yiye"},
+     "MEDIA_S3_SECRET_KEY"),
 ])
 def test_production_refuses_development_and_missing_settings(overrides, problem):
     with pytest.raises(SettingsError, match=problem):

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -76,7 +77,13 @@ def submitted_over_http(server: LiveServer, applicant_name: str, **fields) -> di
 
 
 def test_the_whole_story_over_http(live_server: LiveServer):
-    server, http = live_server, live_server.client()
+    whole_story(live_server)
+
+
+def whole_story(server: LiveServer, midway: Callable[[], None] = lambda: None) -> None:
+    """The story of the defects issue over real HTTP; ``midway`` runs once the application
+    is submitted (tests/test_cluster.py kills a web host there)."""
+    http = server.client()
     applicant = server.login_applicant("owner")
     names = ["window1", "coordinator1", "admin1", *(n for pair in UNITS.values() for n in pair)]
     with ThreadPoolExecutor(max_workers=4) as pool:  # argon2 at production cost: in parallel
@@ -98,6 +105,7 @@ def test_the_whole_story_over_http(live_server: LiveServer):
     submitted = http.post(f"{BASE}/{detail['id']}/submit", headers=applicant).json
     assert submitted["status"] == "submitted" and submitted["deferred_materials"]
     app_id = submitted["id"]
+    midway()
 
     # 一窗受理 → 并联审批: every unit approves its own lanes, none sees another's
     accepted = post(http, window, f"/applications/{app_id}/accept",

@@ -4,8 +4,10 @@ the pull feed, delivery state and replay for administrators, and the periodic ti
 
 from __future__ import annotations
 
+import math
 import os
-from datetime import date, datetime, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import requests
@@ -596,15 +598,7 @@ def test_tick_removes_old_unreferenced_uploads_only(app, session):
     store = app.extensions["media_store"]
     kept, orphan, young = (store.put(f"file {n}".encode()) for n in range(3))
     # a license rendition is a table the tick has never heard of: its *_sha256 columns count
-    application = _bare_application(session, _applicant(session))
-    session.add(License(application_id=application.id, license_no="14010520260100003X",
-                        industry_code="restaurant", industry_name="饭店", industry_category="餐饮",
-                        holder_name="x", credit_code="x", premises_address="x",
-                        county_code="140105", issuing_authority="x", issued_on=date.today()))
-    session.flush()
-    session.add(LicenseRendition(license_id=session.scalar(select(func.max(License.id))),
-                                 version=1, png_sha256=kept, verify_url="https://v/x"))
-    session.commit()
+    _rendition_showing(session, kept)
     old = (utcnow() - timedelta(hours=30)).timestamp()
     for digest in (kept, orphan):
         os.utime(store.path_of(digest), (old, old))
@@ -614,6 +608,36 @@ def test_tick_removes_old_unreferenced_uploads_only(app, session):
 
     assert removed == 1
     assert store.exists(kept) and store.exists(young) and not store.exists(orphan)
+
+
+@pytest.mark.parametrize("app", ["sqlite"], indirect=True)  # the bucket, not the database
+def test_tick_removes_old_unreferenced_objects_from_the_bucket_only(app, session, s3_store):
+    """The same sweep on S3 storage: objects are listed with their LastModified (whole
+    seconds), the referenced and the young ones stay."""
+    kept, orphan = s3_store.put(b"file 0"), s3_store.put(b"file 1")
+    cutoff = datetime.fromtimestamp(math.ceil(time.time()), UTC)
+    time.sleep((cutoff - datetime.now(UTC)).total_seconds() + 1.05)
+    young = s3_store.put(b"file 2")
+    _rendition_showing(session, kept)
+
+    removed = _tick(app, jobs.orphaned_uploads, store=s3_store,
+                    now=cutoff + timedelta(hours=24), grace=timedelta(hours=24))
+
+    assert removed == 1
+    assert s3_store.exists(kept) and s3_store.exists(young) and not s3_store.exists(orphan)
+
+
+def _rendition_showing(session, png_sha256: str) -> None:
+    """A license whose rendition refers to ``png_sha256``, committed."""
+    application = _bare_application(session, _applicant(session))
+    session.add(License(application_id=application.id, license_no="14010520260100003X",
+                        industry_code="restaurant", industry_name="饭店", industry_category="餐饮",
+                        holder_name="x", credit_code="x", premises_address="x",
+                        county_code="140105", issuing_authority="x", issued_on=date.today()))
+    session.flush()
+    session.add(LicenseRendition(license_id=session.scalar(select(func.max(License.id))),
+                                 version=1, png_sha256=png_sha256, verify_url="https://v/x"))
+    session.commit()
 
 
 def _applicant(session) -> int:
