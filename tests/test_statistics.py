@@ -8,11 +8,15 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.errors import FieldsInvalid, NotFound, PermissionDenied
-from backend.services import statistics
+from backend.extensions import db
+from backend.models import StatisticsDay
+from backend.services import statistics, statistics_summary
 from tests.conftest import STAFF_PASSWORD
-from tests.reform_cases import XIAODIAN, YINGZE, build, day
+from tests.reform_cases import BOOKSHOP, XIAODIAN, YINGZE, build, day
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_workflow import STAFF, statements
 
@@ -21,7 +25,19 @@ MARCH = statistics.month_period(2025, 3)
 
 @pytest.fixture
 def office(app):
-    return build(app)[0]
+    """The office of tests/reform_cases.py, summarised by the worker's step: the figures
+    below are read from the summary tables (statistics_summary)."""
+    office = build(app)[0]
+    assert summarise(app) > 0
+    return office
+
+
+def summarise(app, **options) -> int:
+    """The worker's summary step, in a transaction of its own."""
+    with app.app_context(), Session(db.engine) as own:
+        days = statistics_summary.summarise(own, **options)
+        own.commit()
+    return days
 
 
 def by_key(figures: statistics.Figures) -> dict[str, statistics.Row]:
@@ -262,3 +278,35 @@ def test_industries_with_few_cases_are_flagged_for_the_catalog_administrator(
     assert len(body["industries"]) == 28
     assert_envelope(client.get(f"{STAFF}/catalog/low-volume", headers=staff_token(
         client, "stat-fire")), 403, "FORBIDDEN_ROLE")
+
+
+def test_the_summary_gives_the_figures_the_scan_gives(app, office, session):
+    """Every grouping, in total and limited to each unit, for a day, the month and a range
+    across its edge: the summed days and the scan of the cases agree to the last figure."""
+    periods = [MARCH, statistics.period_of("day", day=day(3, 18)),
+               statistics.period_of("range", since=day(2, 27), until=day(4, 1))]
+    for period in periods:
+        for group_by in statistics.GROUPINGS:
+            for unit in (None, "fire", "approval_bureau", "market_regulation"):
+                read = {source: statistics.compute(session, period=period, group_by=group_by,
+                                                   unit=unit, source=source)
+                        for source in ("summary", "scan")}
+                assert asdict(read["summary"]) == asdict(read["scan"]), (period, group_by, unit)
+
+
+def test_late_events_are_scanned_until_the_worker_summarises_their_day(app, office, session):
+    before = statistics.compute(session, period=MARCH, group_by="county", unit=None)
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as own:
+        office.session = own  # an event stored after its day was summarised (clock moved)
+        with office.on(day(3, 10)):
+            office.online("late", BOOKSHOP, YINGZE)
+    pending = statistics.compute(session, period=MARCH, group_by="county", unit=None)
+    assert pending.total.applications.received == before.total.applications.received + 1
+    assert summarise(app, overlap=0) == 1  # its day only, once
+    assert summarise(app) == 0
+    stored = session.scalars(select(StatisticsDay.grouping).where(
+        StatisticsDay.day == day(3, 10))).all()
+    assert "county" in stored
+    after = statistics.compute(session, period=MARCH, group_by="county", unit=None)
+    assert asdict(after) == asdict(pending)
+    assert by_key(after)[YINGZE].applications.received == 2

@@ -29,6 +29,7 @@ from backend.models.notifications import (
     WechatSubscription,
 )
 from backend.models.ratings import RectificationTask, ServiceRating
+from backend.models.statistics import StatisticsDay, StatisticsWatermark
 from notifications.outbox import OutboxMessage
 
 __all__ = [
@@ -62,6 +63,8 @@ __all__ = [
     "ServiceRating",
     "StaffAccount",
     "StaffBindingCode",
+    "StatisticsDay",
+    "StatisticsWatermark",
     "WalkIn",
     "WechatSubscription",
 ]

@@ -394,31 +394,58 @@ def figures(session: Session, *, staff: StaffAccount, period: Period, group_by: 
     return compute(session, period=period, group_by=group_by, unit=scope)
 
 
-def compute(session: Session, *, period: Period, group_by: str, unit: str | None) -> Figures:
-    """:func:`figures` without the access check (the scorecard, the catalog's adjustment)."""
-    materials = _materials_supplied(session, period)
-    grouped = _Raw(session, period, group_by, unit)
-    total = grouped if group_by == "province" else _Raw(session, period, "province", unit)
-    days = _calendar(session, [grouped, total])
+def compute(session: Session, *, period: Period, group_by: str, unit: str | None,
+            source: str = "summary") -> Figures:
+    """:func:`figures` without the access check (the scorecard, the catalog's adjustment).
+
+    ``source`` "summary": the days the worker has summarised are read from the summary
+    tables (``statistics_summary``), the others (events since its last round) scanned;
+    "scan": every day scanned from the cases (the worker's own source, and the benchmark's
+    baseline). Both give the same figures."""
     documents = _Documents(session)
+    if source == "summary":
+        from backend.services import statistics_summary
+        grouped, whole_tally = statistics_summary.tallies(session, period=period,
+                                                          group_by=group_by, unit=unit,
+                                                          documents=documents)
+    else:
+        grouped, whole_tally = scan(session, period=period, group_by=group_by, unit=unit,
+                                    documents=documents)
     names = _names(session, group_by, grouped.keys(), documents)
-    documents.current()  # the version in force: most cases are pinned to it
     keys = list(grouped.keys())
     if group_by == "unit" and unit is None:
         keys = list(dict.fromkeys([*names, *keys]))
     elif group_by == "unit":
         keys = [unit]
-    rows = grouped.rows(keys, names, days, documents, materials)
+    rows = [grouped.get(key, Tally()).row(key, names.get(key, key or "未填写")) for key in keys]
     ratings = ratings_by_group(session, period=period, group_by=group_by, unit=unit)
     for row in rows:
         row.ratings = ratings.get(row.key)
-    whole = total.rows([PROVINCE], {PROVINCE: "合计"}, days, documents, materials)[0]
+    whole = whole_tally.row(PROVINCE, "合计")
     whole.ratings = ratings_by_group(session, period=period, group_by="province",
                                      unit=unit).get(PROVINCE)
     order = {key: n for n, key in enumerate(names)}
     rows.sort(key=lambda r: (order.get(r.key, len(order)), r.key))
     unit_name = _names(session, "unit", [unit], documents)[unit] if unit else None
     return Figures(period, group_by, unit, unit_name, rows, whole)
+
+
+def scan(session: Session, *, period: Period, group_by: str, unit: str | None,
+         documents: _Documents | None = None, with_total: bool = True,
+         ) -> tuple[dict[str, Tally], Tally]:
+    """The tallies of ``period`` read from the cases themselves: per group (keys as
+    :class:`Row` keys) and in total. Grouping may also be one of SUMMARY_GROUPINGS' compound
+    ones (``county_unit``: key ``<county>|<unit>``). A fixed number of queries; without
+    ``with_total`` the total is not read (an empty Tally)."""
+    documents = documents or _Documents(session)
+    materials = _materials_supplied(session, period)
+    grouped = _Raw(session, period, group_by, unit)
+    total = grouped if group_by == "province" or not with_total else \
+        _Raw(session, period, "province", unit)
+    days = _calendar(session, [grouped, total])
+    whole = total.tallies(days, documents, materials).get(PROVINCE, Tally()) \
+        if with_total else Tally()
+    return grouped.tallies(days, documents, materials), whole
 
 
 # the timeline's events each figure counts
@@ -446,17 +473,37 @@ def group_of(group_by: str):
     return literal(PROVINCE)
 
 
-def _cases(group_by: str, unit: str | None):
-    """(application_id, key) of every application in scope, once per group it counts in."""
-    if group_by != "unit" and unit is None:
+# the compound groupings the summary tables keep for a unit's figures by county or
+# industry: key "<county or industry>|<unit>"
+COMPOUND = {"county_unit": "county", "industry_unit": "industry"}
+
+
+def _compound_key(group_by: str):
+    """The key of a compound grouping (COMPOUND) as a column expression."""
+    return func.coalesce(group_of(COMPOUND[group_by]), "").concat("|").concat(
+        ApplicationItem.approving_unit)
+
+
+def _cases(group_by: str, unit: str | None, concerned):
+    """(application_id, key) of every application in scope, once per group it counts in;
+    only those among ``concerned`` (a select of application ids: the ones with an event in
+    the period — the queries count nothing else, and the set stays small at any scale)."""
+    if group_by not in ("unit", *COMPOUND) and unit is None:
         return select(Application.id.label("application_id"),
-                      group_of(group_by).label("key")).subquery("cases")
-    key = ApplicationItem.approving_unit if group_by == "unit" else group_of(group_by)
+                      group_of(group_by).label("key")).where(
+            Application.id.in_(concerned)).subquery("cases")
+    key = ApplicationItem.approving_unit if group_by == "unit" else \
+        _compound_key(group_by) if group_by in COMPOUND else group_of(group_by)
     query = (select(ApplicationItem.application_id.label("application_id"), key.label("key"))
-             .join(Application, Application.id == ApplicationItem.application_id))
+             .join(Application, Application.id == ApplicationItem.application_id)
+             .where(ApplicationItem.application_id.in_(concerned)))
     if unit is not None:
         query = query.where(ApplicationItem.approving_unit == unit)
     return query.distinct().subquery("cases")
+
+
+def _with_events(period: Period):
+    return select(ApplicationEvent.application_id).where(_in(ApplicationEvent.at, period))
 
 
 def _in(column, period: Period):
@@ -483,27 +530,26 @@ class _Raw:
         for row in self.decided:
             yield from (row.accepted_on, row.decided_on, row.due_on)
 
-    def rows(self, keys: list[str], names: dict[str, str], days: calendar.WorkingDays | None,
-             documents: _Documents, materials: dict[int, set[str]]) -> list[Row]:
-        out = {key: Row(key, names.get(key, key or "未填写")) for key in keys}
+    def tallies(self, days: calendar.WorkingDays | None, documents: _Documents,
+                materials: dict[int, set[str]]) -> dict[str, Tally]:
+        out: dict[str, Tally] = defaultdict(Tally)
         for key, counted in self.counts.items():
-            row = out.get(key if key is not None else "")
-            if row is not None:
-                _fill_counts(row, counted)
+            out[key if key is not None else ""].add_counts(counted)
         licensed, decided = defaultdict(list), defaultdict(list)
         for case_row in self.licensed:
             licensed[case_row.key or ""].append(case_row)
         for item_row in self.decided:
             decided[item_row.key or ""].append(item_row)
-        for key, row in out.items():
-            _fill_licensed(row, licensed[key], days, documents, materials)
-            _fill_items(row, decided[key], days)
-        return [out[key] for key in keys]
+        for key, cases in licensed.items():
+            out[key].add_licensed(cases, days, documents, materials)
+        for key, items in decided.items():
+            out[key].add_items(items, days)
+        return {key: out[key] for key in self.keys()}
 
 
 def _counts_query(period: Period, group_by: str, unit: str | None):
     event = ApplicationEvent
-    cases = _cases(group_by, unit)
+    cases = _cases(group_by, unit, _with_events(period))
     earlier = aliased(ApplicationEvent)
 
     def counted(condition):
@@ -556,7 +602,7 @@ def _legal_days_of_case(aggregate):
 def _licensed_query(period: Period, group_by: str, unit: str | None):
     """One row per (licensed case, group): the dates, pause, limits and trips."""
     event, visit = ApplicationEvent, aliased(ApplicationEvent)
-    cases = _cases(group_by, unit)
+    cases = _cases(group_by, unit, _with_events(period))
     return (select(
         cases.c.key, Application.id.label("application_id"), Application.accepted_on,
         License.issued_on, Application.paused_working_days, Application.catalog_version_id,
@@ -584,10 +630,13 @@ def _decided_query(period: Period, group_by: str, unit: str | None):
             CatalogPermitItem.version_id == Application.catalog_version_id,
             CatalogPermitItem.code == ApplicationItem.item_code).scalar_subquery()
         .label("legal_days"))
-    query = select(ApplicationItem.approving_unit.label("key"), *columns) \
-        if group_by == "unit" else None
-    if query is None:
-        cases = _cases(group_by, None)
+    if group_by == "unit":
+        query = select(ApplicationItem.approving_unit.label("key"), *columns)
+    elif group_by in COMPOUND:  # the item's own unit
+        query = select(_compound_key(group_by).label("key"), *columns)
+    else:
+        decided = _decided_in(period)
+        cases = _cases(group_by, None, select(decided.c.application_id))
         query = select(cases.c.key, *columns).join(
             cases, cases.c.application_id == ApplicationItem.application_id)
     query = (query.select_from(ApplicationItem)
@@ -598,6 +647,12 @@ def _decided_query(period: Period, group_by: str, unit: str | None):
     if unit is not None:
         query = query.where(ApplicationItem.approving_unit == unit)
     return query
+
+
+def _decided_in(period: Period):
+    return select(ApplicationItem.application_id).where(
+        ApplicationItem.decided_at.is_not(None),
+        _in(ApplicationItem.decided_at, period)).subquery("decided")
 
 
 def _materials_supplied(session: Session, period: Period) -> dict[int, set[str]]:
@@ -676,55 +731,135 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _fill_counts(row: Row, counted) -> None:
-    row.applications = Applications(counted.received, counted.accepted, counted.licensed,
-                                    counted.refused, counted.not_accepted, counted.withdrawn)
-    row.window = Window(counted.closed, counted.with_supplements,
-                        _share(counted.with_supplements, counted.closed),
-                        counted.deferred_cases, int(counted.deferred_materials),
-                        _share(counted.deferred_cases, counted.accepted))
-    row.inspections = Inspections(counted.concluded, counted.first_visit,
-                                  _share(counted.first_visit, counted.concluded))
+COUNTS = ("received", "accepted", "licensed", "refused", "not_accepted", "withdrawn",
+          "closed", "with_supplements", "deferred_cases", "deferred_materials", "concluded",
+          "first_visit")
+SUMS = (*COUNTS,
+        # licensed cases: how many, Σ working days, Σ promised and legal limits (the longest
+        # item's), how many within the promised limit, Σ trips, how many without a trip,
+        # Σ materials supplied once, Σ materials apart, Σ of the items' legal limits
+        "cases", "case_days", "case_promised", "case_legal", "within_promised", "trips",
+        "online", "materials_once", "materials_apart", "legal_sum",
+        # items decided: how many, how many late, Σ working days, Σ promised and legal limits
+        "items", "items_late", "item_days", "item_promised", "item_legal")
 
 
-def _fill_licensed(row: Row, cases: list, days: calendar.WorkingDays | None,
-                   documents: _Documents, supplied: dict[int, set[str]]) -> None:
-    if not cases:
-        return
-    used = [days.between(c.accepted_on, c.issued_on) - c.paused_working_days for c in cases]
-    row.license_time = LicenseTime(
-        Spread.of(used), _average(sum(c.promised_limit or 0 for c in cases), len(cases)),
-        _average(sum(c.legal_limit or 0 for c in cases), len(cases)),
-        sum(1 for c, n in zip(cases, used, strict=True) if n <= (c.promised_limit or 0)))
-    once = separate = 0
-    for c in cases:
-        merged = documents.notice(c.catalog_version_id, c.industry_code, c.answers)["materials"]
-        given = supplied.get(c.application_id, set()) | set(c.deferred_materials or [])
-        for material in merged:
-            if material["code"] in given:
-                once += 1
-                separate += len(material["items"])
-    legal_sum = sum(int(c.legal_sum or 0) for c in cases)  # MariaDB sums as DECIMAL
-    n = len(cases)
-    row.dividend = Dividend(
-        n, _average(sum(c.trips for c in cases), n), sum(1 for c in cases if not c.trips),
-        _average(once, n), _average(separate, n), _average(sum(used), n),
-        _average(legal_sum, n), _average(legal_sum - sum(used), n))
+def _histogram(values: Iterable[int]) -> dict[int, int]:
+    out: dict[int, int] = defaultdict(int)
+    for value in values:
+        out[int(value)] += 1
+    return dict(out)
 
 
-def _fill_items(row: Row, items: list, days: calendar.WorkingDays | None) -> None:
-    if not items:
-        return
-    used, late = [], 0
-    for item in items:
-        credited = days.between(item.accepted_on, item.due_on) - item.promised_days \
-            if item.due_on else 0
-        used.append(days.between(item.accepted_on, item.decided_on) - credited)
-        late += bool(item.due_on and item.decided_on > item.due_on)
-    n = len(items)
-    row.items = Items(n, late, _share(late, n), Spread.of(used),
-                      _average(sum(i.promised_days for i in items), n),
-                      _average(sum(i.legal_days or 0 for i in items), n))
+@dataclass
+class Tally:
+    """The figures of one group as sums a longer period adds up from its days (the
+    summary tables keep one per day and group): counts and sums (SUMS), and the working
+    days of the licensed cases and of the decided items as histograms (days → how many),
+    from which the 90th percentile is exact. :meth:`row` turns it into the figures."""
+
+    sums: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SUMS, 0))
+    case_days: dict[int, int] = field(default_factory=dict)
+    item_days: dict[int, int] = field(default_factory=dict)
+
+    def add(self, other: Tally) -> Tally:
+        for name, value in other.sums.items():
+            self.sums[name] = self.sums.get(name, 0) + value
+        for mine, theirs in ((self.case_days, other.case_days),
+                             (self.item_days, other.item_days)):
+            for days, n in theirs.items():
+                mine[days] = mine.get(days, 0) + n
+        return self
+
+    def as_json(self) -> dict[str, Any]:
+        return {"sums": {k: v for k, v in self.sums.items() if v},
+                "case_days": {str(k): v for k, v in self.case_days.items()},
+                "item_days": {str(k): v for k, v in self.item_days.items()}}
+
+    @classmethod
+    def of_json(cls, stored: dict[str, Any]) -> Tally:
+        return cls(dict.fromkeys(SUMS, 0) | stored.get("sums", {}),
+                   {int(k): v for k, v in stored.get("case_days", {}).items()},
+                   {int(k): v for k, v in stored.get("item_days", {}).items()})
+
+    def add_counts(self, counted) -> None:
+        for name in COUNTS:
+            self.sums[name] += int(getattr(counted, name) or 0)  # MariaDB sums as DECIMAL
+
+    def add_licensed(self, cases: list, days: calendar.WorkingDays | None,
+                     documents: _Documents, supplied: dict[int, set[str]]) -> None:
+        used = [days.between(c.accepted_on, c.issued_on) - c.paused_working_days
+                for c in cases]
+        once = separate = 0
+        for c in cases:
+            merged = documents.notice(c.catalog_version_id, c.industry_code,
+                                      c.answers)["materials"]
+            given = supplied.get(c.application_id, set()) | set(c.deferred_materials or [])
+            for material in merged:
+                if material["code"] in given:
+                    once += 1
+                    separate += len(material["items"])
+        self.add(Tally({
+            "cases": len(cases), "case_days": sum(used),
+            "case_promised": sum(c.promised_limit or 0 for c in cases),
+            "case_legal": sum(c.legal_limit or 0 for c in cases),
+            "within_promised": sum(1 for c, n in zip(cases, used, strict=True)
+                                   if n <= (c.promised_limit or 0)),
+            "trips": sum(c.trips for c in cases), "online": sum(1 for c in cases if not c.trips),
+            "materials_once": once, "materials_apart": separate,
+            "legal_sum": sum(int(c.legal_sum or 0) for c in cases)}, _histogram(used)))
+
+    def add_items(self, items: list, days: calendar.WorkingDays | None) -> None:
+        used, late = [], 0
+        for item in items:
+            credited = days.between(item.accepted_on, item.due_on) - item.promised_days \
+                if item.due_on else 0
+            used.append(days.between(item.accepted_on, item.decided_on) - credited)
+            late += bool(item.due_on and item.decided_on > item.due_on)
+        self.add(Tally({
+            "items": len(items), "items_late": late, "item_days": sum(used),
+            "item_promised": sum(i.promised_days for i in items),
+            "item_legal": sum(i.legal_days or 0 for i in items)}, {}, _histogram(used)))
+
+    def row(self, key: str, name: str) -> Row:
+        s = {name: int(value) for name, value in self.sums.items()}
+        row = Row(key, name)
+        row.applications = Applications(s["received"], s["accepted"], s["licensed"],
+                                        s["refused"], s["not_accepted"], s["withdrawn"])
+        row.window = Window(s["closed"], s["with_supplements"],
+                            _share(s["with_supplements"], s["closed"]), s["deferred_cases"],
+                            s["deferred_materials"], _share(s["deferred_cases"], s["accepted"]))
+        row.inspections = Inspections(s["concluded"], s["first_visit"],
+                                      _share(s["first_visit"], s["concluded"]))
+        n = s["cases"]
+        if n:
+            row.license_time = LicenseTime(
+                _spread(self.case_days, s["case_days"]), _average(s["case_promised"], n),
+                _average(s["case_legal"], n), s["within_promised"])
+            row.dividend = Dividend(
+                n, _average(s["trips"], n), s["online"], _average(s["materials_once"], n),
+                _average(s["materials_apart"], n), _average(s["case_days"], n),
+                _average(s["legal_sum"], n), _average(s["legal_sum"] - s["case_days"], n))
+        n = s["items"]
+        if n:
+            row.items = Items(n, s["items_late"], _share(s["items_late"], n),
+                              _spread(self.item_days, s["item_days"]),
+                              _average(s["item_promised"], n), _average(s["item_legal"], n))
+        return row
+
+
+def _spread(histogram: dict[int, int], total: int) -> Spread:
+    """:class:`Spread` of a histogram: the 90th percentile by nearest rank, as
+    :meth:`Spread.of` takes it from the values."""
+    count = sum(histogram.values())
+    if not count:
+        return Spread()
+    rank, seen = math.ceil(0.9 * count), 0
+    for days in sorted(histogram):
+        seen += histogram[days]
+        if seen >= rank:
+            return Spread(count, _average(total, count), days)
+    raise AssertionError("unreachable")
 
 
 # --- the figures as tables (the console, CSV, Excel) ----------------------------------------

@@ -1,0 +1,148 @@
+"""改革成效统计 at province scale: the summary tables the worker keeps, from which the
+figures of whole days are added up instead of scanning the cases (issue 14, part 6).
+
+``statistics_days`` holds, per CST day and group, the additive figures of that day
+(:class:`backend.services.statistics.Tally`: counts, sums, and histograms of working days for
+the exact 90th percentile) for the groupings unit, county, industry, province, and
+county_unit / industry_unit (what a unit's reviewer sees by county or industry). The
+worker's tick (:func:`summarise`) recomputes every day that has events since its last
+round — a late event (one stored after its day was summarised) makes its day recomputed —
+so the job is incremental and idempotent, and two workers serialise on the watermark row.
+
+:func:`tallies` reads the summarised days and scans only the days with events the worker
+has not summarised yet (none once it has run; everything before its first round), so the
+figures are the same whichever source answers. One caveat of adding days: a count of
+distinct cases counts a case once per day its event happens — the same, as no case has the
+same counted event on two days, except 窗口办结 of a case accepted and later withdrawn in
+the same period (counted on both days, as the scan counts it once).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from backend.models import ApplicationEvent, StatisticsDay, StatisticsWatermark
+from backend.models.base import utcnow
+from backend.services import statistics
+from backend.services.statistics import PROVINCE, Period, Tally, china_date
+
+KEPT = ("unit", "county", "industry", "province", "county_unit", "industry_unit")
+# events re-read behind the watermark each round: a transaction that took an id before the
+# last round's and committed after it is still seen (its day recomputed once more)
+OVERLAP = 1000
+
+
+def summarise(session: Session, *, overlap: int = OVERLAP) -> int:
+    """The worker's step: recompute the summary of every CST day with an event since the
+    last round (the first round: every day). Returns how many days were recomputed; the
+    caller commits."""
+    mark = session.get(StatisticsWatermark, 1, with_for_update=True)
+    if mark is None:
+        mark = StatisticsWatermark(id=1, last_event_id=0)
+        session.add(mark)
+        session.flush()
+    last = session.scalar(select(func.max(ApplicationEvent.id))) or 0
+    if last <= mark.last_event_id:
+        return 0
+    since = max(0, mark.last_event_id - overlap) if mark.last_event_id else 0
+    days = sorted(_as_date(d) for d in session.scalars(
+        select(china_date(ApplicationEvent.at)).where(
+            ApplicationEvent.id > since, ApplicationEvent.id <= last).distinct()))
+    for day in days:
+        summarise_day(session, day)
+    mark.last_event_id, mark.updated_at = last, utcnow()
+    session.flush()
+    return len(days)
+
+
+def summarise_day(session: Session, day: date) -> None:
+    """Replace the summary rows of ``day`` with its figures scanned from the cases."""
+    period = Period("day", day, day)
+    session.execute(delete(StatisticsDay).where(StatisticsDay.day == day))
+    documents = statistics._Documents(session)
+    for grouping in KEPT:
+        grouped, _ = statistics.scan(session, period=period, group_by=grouping, unit=None,
+                                     documents=documents, with_total=False)
+        session.add_all(StatisticsDay(day=day, grouping=grouping, key=key,
+                                      tally=tally.as_json())
+                        for key, tally in grouped.items())
+    session.flush()
+
+
+def tallies(session: Session, *, period: Period, group_by: str, unit: str | None,
+            documents=None) -> tuple[dict[str, Tally], Tally]:
+    """What :func:`statistics.scan` answers, added up from the summarised days, and scanned
+    for the days with events not summarised yet."""
+    # one query: the days of the period with events the worker has not summarised, and
+    # whether it has run at all (before its first round: scan the period as before)
+    last = select(StatisticsWatermark.last_event_id).where(StatisticsWatermark.id == 1) \
+        .scalar_subquery()
+    found = session.execute(
+        select(china_date(ApplicationEvent.at), last).where(
+            ApplicationEvent.id > func.coalesce(last, -1),
+            ApplicationEvent.at >= period.start, ApplicationEvent.at < period.end).distinct()
+    ).all()
+    if any(mark is None for _, mark in found):
+        return statistics.scan(session, period=period, group_by=group_by, unit=unit,
+                               documents=documents)
+    pending = {_as_date(day) for day, _ in found}
+    grouped, whole = _read(session, period, group_by, unit, pending)
+    for first, last in _runs(sorted(pending)):
+        more, more_whole = statistics.scan(session, period=Period("range", first, last),
+                                           group_by=group_by, unit=unit,
+                                           documents=documents)
+        for key, tally in more.items():
+            grouped.setdefault(key, Tally()).add(tally)
+        whole.add(more_whole)
+    return grouped, whole
+
+
+def _read(session: Session, period: Period, group_by: str, unit: str | None,
+          skip: set[date]) -> tuple[dict[str, Tally], Tally]:
+    """The summarised days of ``period`` (but ``skip``), added up per group and in total."""
+    def added(grouping: str, key: str | None = None, suffix: str | None = None,
+              ) -> dict[str, Tally]:
+        query = select(StatisticsDay.key, StatisticsDay.day, StatisticsDay.tally).where(
+            StatisticsDay.grouping == grouping, StatisticsDay.day >= period.first,
+            StatisticsDay.day <= period.last)
+        if key is not None:
+            query = query.where(StatisticsDay.key == key)
+        if suffix is not None:
+            query = query.where(StatisticsDay.key.endswith(suffix, autoescape=True))
+        out: dict[str, Tally] = {}
+        for found, day, stored in session.execute(query):
+            if _as_date(day) not in skip:
+                out.setdefault(found, Tally()).add(Tally.of_json(stored))
+        return out
+
+    if unit is None:
+        grouped = added(group_by)
+        whole = grouped.get(PROVINCE) if group_by == "province" else \
+            added("province").get(PROVINCE)
+        return grouped, whole or Tally()
+    found = added("unit", key=unit)
+    own = found.get(unit, Tally())
+    if group_by in ("unit", "province"):
+        return {unit if group_by == "unit" else PROVINCE: own} if found else {}, \
+            Tally().add(own)
+    compound = added(f"{group_by}_unit", suffix=f"|{unit}")
+    return {key.rsplit("|", 1)[0]: tally for key, tally in compound.items()}, \
+        Tally().add(own)
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) runs."""
+    out: list[tuple[date, date]] = []
+    for day in days:
+        if out and out[-1][1] + timedelta(days=1) == day:
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
