@@ -14,7 +14,9 @@ from backend.models.base import Base, utcnow
 
 
 class StatisticsDay(Base):
-    """The additive figures (``statistics.Tally``) of one CST ``day`` for one group.
+    """The additive figures (``statistics.Tally``) of one CST ``day`` for one group — or of
+    a month (``span`` "month", ``day`` its first): the sum of its days, so that a year is
+    added up from twelve rows a group.
 
     ``grouping``: unit, county, industry, province — or county_unit / industry_unit, whose
     ``key`` is ``<county or industry>|<unit>`` (the figures a unit's reviewer sees by county
@@ -22,12 +24,13 @@ class StatisticsDay(Base):
 
     __tablename__ = "statistics_days"
     __table_args__ = (
-        UniqueConstraint("day", "grouping", "key"),
-        Index("ix_statistics_days_grouping_day", "grouping", "day"),
+        UniqueConstraint("span", "day", "grouping", "key"),
+        Index("ix_statistics_days_grouping_span_day", "grouping", "span", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    day: Mapped[date]
+    span: Mapped[str] = mapped_column(String(8), default="day")  # day | month
+    day: Mapped[date]  # the day, or a month's first day
     grouping: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(160))
     tally: Mapped[dict[str, Any]] = mapped_column(JSON)

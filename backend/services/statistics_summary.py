@@ -8,6 +8,8 @@ county_unit / industry_unit (what a unit's reviewer sees by county or industry).
 worker's tick (:func:`summarise`) recomputes every day that has events since its last
 round — a late event (one stored after its day was summarised) makes its day recomputed —
 so the job is incremental and idempotent, and two workers serialise on the watermark row.
+Each recomputed day's month is summed again into a month row: a year is added up from
+twelve rows a group, the days of a part month from their day rows.
 
 :func:`tallies` reads the summarised days and scans only the days with events the worker
 has not summarised yet (none once it has run; everything before its first round), so the
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.models import ApplicationEvent, StatisticsDay, StatisticsWatermark
@@ -53,6 +55,8 @@ def summarise(session: Session, *, overlap: int = OVERLAP) -> int:
             ApplicationEvent.id > since, ApplicationEvent.id <= last).distinct()))
     for day in days:
         summarise_day(session, day)
+    for month in sorted({day.replace(day=1) for day in days}):
+        summarise_month(session, month)
     mark.last_event_id, mark.updated_at = last, utcnow()
     session.flush()
     return len(days)
@@ -61,7 +65,8 @@ def summarise(session: Session, *, overlap: int = OVERLAP) -> int:
 def summarise_day(session: Session, day: date) -> None:
     """Replace the summary rows of ``day`` with its figures scanned from the cases."""
     period = Period("day", day, day)
-    session.execute(delete(StatisticsDay).where(StatisticsDay.day == day))
+    session.execute(delete(StatisticsDay).where(StatisticsDay.span == "day",
+                                                StatisticsDay.day == day))
     documents = statistics._Documents(session)
     for grouping in KEPT:
         grouped, _ = statistics.scan(session, period=period, group_by=grouping, unit=None,
@@ -70,6 +75,26 @@ def summarise_day(session: Session, day: date) -> None:
                                       tally=tally.as_json())
                         for key, tally in grouped.items())
     session.flush()
+
+
+def summarise_month(session: Session, first: date) -> None:
+    """Replace the month rows of the month starting ``first`` with the sum of its days."""
+    session.execute(delete(StatisticsDay).where(StatisticsDay.span == "month",
+                                                StatisticsDay.day == first))
+    added: dict[tuple[str, str], Tally] = {}
+    for grouping, key, stored in session.execute(
+            select(StatisticsDay.grouping, StatisticsDay.key, StatisticsDay.tally).where(
+                StatisticsDay.span == "day", StatisticsDay.day >= first,
+                StatisticsDay.day <= _month_end(first))):
+        added.setdefault((grouping, key), Tally()).add(Tally.of_json(stored))
+    session.add_all(StatisticsDay(span="month", day=first, grouping=grouping, key=key,
+                                  tally=tally.as_json())
+                    for (grouping, key), tally in added.items())
+    session.flush()
+
+
+def _month_end(first: date) -> date:
+    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def tallies(session: Session, *, period: Period, group_by: str, unit: str | None,
@@ -103,19 +128,36 @@ def tallies(session: Session, *, period: Period, group_by: str, unit: str | None
 def _read(session: Session, period: Period, group_by: str, unit: str | None,
           skip: set[date]) -> tuple[dict[str, Tally], Tally]:
     """The summarised days of ``period`` (but ``skip``), added up per group and in total."""
+    # whole months of the period without a skipped day are read from their month row
+    months, first = [], period.first.replace(day=1)
+    while first <= period.last:
+        if first >= period.first and _month_end(first) <= period.last and not any(
+                d.replace(day=1) == first for d in skip):
+            months.append(first)
+        first = _month_end(first) + timedelta(days=1)
+    covered = {first: _month_end(first) for first in months}
+    days = [period.first + timedelta(days=n)
+            for n in range((period.last - period.first).days + 1)]
+    runs = _runs([d for d in days if d not in skip
+                  and not any(f <= d <= e for f, e in covered.items())])
+    spans = [and_(StatisticsDay.span == "day", StatisticsDay.day.between(a, b))
+             for a, b in runs]
+    if months:
+        spans.append(and_(StatisticsDay.span == "month", StatisticsDay.day.in_(months)))
+
     def added(grouping: str, key: str | None = None, suffix: str | None = None,
               ) -> dict[str, Tally]:
-        query = select(StatisticsDay.key, StatisticsDay.day, StatisticsDay.tally).where(
-            StatisticsDay.grouping == grouping, StatisticsDay.day >= period.first,
-            StatisticsDay.day <= period.last)
+        if not spans:
+            return {}
+        query = select(StatisticsDay.key, StatisticsDay.tally).where(
+            StatisticsDay.grouping == grouping, or_(*spans))
         if key is not None:
             query = query.where(StatisticsDay.key == key)
         if suffix is not None:
             query = query.where(StatisticsDay.key.endswith(suffix, autoescape=True))
         out: dict[str, Tally] = {}
-        for found, day, stored in session.execute(query):
-            if _as_date(day) not in skip:
-                out.setdefault(found, Tally()).add(Tally.of_json(stored))
+        for found, stored in session.execute(query):
+            out.setdefault(found, Tally()).add(Tally.of_json(stored))
         return out
 
     if unit is None:

@@ -1,5 +1,5 @@
 """改革成效统计's summary tables: the additive figures of each CST day per group
-(``statistics_days``), kept by the worker from the timeline, and how far it has read the
+and month (``statistics_days``), kept by the worker from the timeline, and how far it has read the
 timeline (``statistics_watermarks``). Empty at upgrade: the worker's first round fills every
 day, and until then the figures are scanned from the cases as before.
 
@@ -25,15 +25,17 @@ def upgrade() -> None:
     op.create_table(
         "statistics_days",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("span", sa.String(length=8), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("grouping", sa.String(length=16), nullable=False),
         sa.Column("key", sa.String(length=160), nullable=False),
         sa.Column("tally", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_statistics_days")),
-        sa.UniqueConstraint("day", "grouping", "key", name=op.f("uq_statistics_days_day")),
+        sa.UniqueConstraint("span", "day", "grouping", "key",
+                            name=op.f("uq_statistics_days_span")),
     )
     with op.batch_alter_table("statistics_days") as batch:
-        batch.create_index("ix_statistics_days_grouping_day", ["grouping", "day"])
+        batch.create_index("ix_statistics_days_grouping_span_day", ["grouping", "span", "day"])
     op.create_table(
         "statistics_watermarks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -46,5 +48,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("statistics_watermarks")
     with op.batch_alter_table("statistics_days") as batch:
-        batch.drop_index("ix_statistics_days_grouping_day")
+        batch.drop_index("ix_statistics_days_grouping_span_day")
     op.drop_table("statistics_days")
