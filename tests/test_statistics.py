@@ -5,6 +5,7 @@ who may see which unit; and a fixed number of queries whatever the number of cas
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import FieldsInvalid, NotFound, PermissionDenied
 from backend.extensions import db
-from backend.models import StatisticsDay
+from backend.models import Application, StatisticsDay
 from backend.services import statistics, statistics_summary
 from tests.conftest import STAFF_PASSWORD
 from tests.reform_cases import BOOKSHOP, XIAODIAN, YINGZE, build, day
@@ -310,3 +311,29 @@ def test_late_events_are_scanned_until_the_worker_summarises_their_day(app, offi
     after = statistics.compute(session, period=MARCH, group_by="county", unit=None)
     assert asdict(after) == asdict(pending)
     assert by_key(after)[YINGZE].applications.received == 2
+
+
+def test_public_results_show_counts_and_days_per_industry_and_no_personal_data(
+        app, office, client, session):
+    resp = client.get("/results?year=2025")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    assert resp.headers["Cache-Control"] == "public, max-age=600"
+    html = resp.get_data(as_text=True)
+
+    def cells(industry: str) -> list[str]:
+        row = re.search(rf'<tr data-industry="{industry}">(.*?)</tr>', html, re.S).group(1)
+        return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>.*?</t[hd]>",
+                                                                        row, re.S)]
+
+    # 2025: 网吧 A licensed in 9 working days (45 legal − 9 = 36 saved); 咖啡馆 B in 7
+    # (10 − 7 = 3); 书店 C, D, E, H received, none licensed
+    assert cells("internet_cafe")[2:] == ["1", "1", "9.0", "36.0"]
+    assert cells("cafe")[2:] == ["1", "1", "7.0", "3.0"]
+    assert cells("bookstore")[2:] == ["4", "0", "—", "—"]
+    people = [value for application in session.scalars(select(Application))
+              for name, value in application.form_values.items()
+              if isinstance(value, str) and any(part in name for part in (
+                  "name", "phone", "mobile", "id_number", "address", "credit"))]
+    assert people and not [value for value in people if value in html]
+    assert "孙丽" not in html and not re.search(r"1[3-9]\d{9}", html)
+    assert client.get("/results?year=2025").get_data(as_text=True) == html  # cached

@@ -188,3 +188,47 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
 
 def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+# --- the reform's results for the public (晋政办发〔2022〕90号 四（三）) -------------------------
+
+PUBLIC_CACHE_SIZE = 16
+_public_cache: dict[tuple, tuple[Period, list[dict], dict]] = {}
+
+
+def public_results(session: Session, *, year: int | None = None,
+                   ) -> tuple[Period, list[dict], dict]:
+    """The reform's results per industry of the catalog in force for anyone to read: a
+    calendar ``year`` (default the current one), each industry's applications received,
+    licenses issued, average working days from acceptance to license and days saved
+    against the sum of its items' legal limits — counts and averages only, never a case, a
+    name or a number of a person. Returns (period, rows, total); rows are dicts of
+    ``code, name, category, received, licensed, average_days, saved_days``.
+
+    Cached per process until the worker's next summary round (the watermark moves)."""
+    period = statistics.period_of("year", year=year)
+    mark = session.execute(select(StatisticsWatermark.last_event_id,
+                                  StatisticsWatermark.updated_at)).first()
+    key = (period.slug, tuple(mark) if mark else None)
+    if mark is not None and key in _public_cache:
+        return _public_cache[key]
+    figures = statistics.compute(session, period=period, group_by="industry", unit=None)
+    rows = {row.key: row for row in figures.rows}
+    industries = statistics.catalog.document_of(
+        statistics.catalog.current_version(session)).industries
+    out = [_public_row(rows.get(code) or statistics.Row(code, industry.name), industry.name,
+                       industry.category)
+           for code, industry in industries.items() if not industry.retired]
+    answer = (period, out, _public_row(figures.total, "合计", ""))
+    if mark is not None:
+        if len(_public_cache) >= PUBLIC_CACHE_SIZE:
+            _public_cache.clear()
+        _public_cache[key] = answer
+    return answer
+
+
+def _public_row(row: statistics.Row, name: str, category: str) -> dict:
+    return {"code": row.key, "name": name, "category": category,
+            "received": row.applications.received, "licensed": row.applications.licensed,
+            "average_days": row.license_time.days.average,
+            "saved_days": row.dividend.working_days_saved_average}
