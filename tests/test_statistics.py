@@ -337,3 +337,61 @@ def test_public_results_show_counts_and_days_per_industry_and_no_personal_data(
     assert people and not [value for value in people if value in html]
     assert "孙丽" not in html and not re.search(r"1[3-9]\d{9}", html)
     assert client.get("/results?year=2025").get_data(as_text=True) == html  # cached
+
+
+@pytest.fixture
+def office_cases(app):
+    office, cases = build(app)
+    assert summarise(app) > 0
+    return office, {name: case.id for name, case in cases.items()}
+
+
+def behind(session, staff, **query) -> set[int]:
+    found = statistics.cases_behind(session, staff=staff, period=MARCH, **query)
+    assert found.total == len(found.cases)
+    return {case.id for case in found.cases}
+
+
+def test_drill_down_lists_exactly_the_cases_a_count_counts(office_cases, session):
+    office, ids = office_cases
+    admin = office.staff["admin"]
+    named = {v: k for k, v in ids.items()}
+
+    def names(**query) -> set[str]:
+        return {named[i] for i in behind(session, admin, **query)}
+
+    assert names(group_by="county", key=XIAODIAN, figure="received") == {"A", "C", "E"}
+    assert names(group_by="county", key=YINGZE, figure="received") == {"D"}
+    assert names(group_by="county", key=YINGZE, figure="accepted") == {"B"}
+    assert names(group_by="province", key=statistics.PROVINCE, figure="licensed") == {"A", "B"}
+    assert names(group_by="county", key=XIAODIAN, figure="withdrawn") == {"E"}  # F: a draft
+    assert names(group_by="industry", key="bookstore", figure="refused") == {"C"}
+    # every count of every group has exactly as many cases behind it
+    for group_by in ("unit", "county", "industry"):
+        figures = statistics.figures(session, staff=admin, period=MARCH, group_by=group_by)
+        for row in [*figures.rows, figures.total]:
+            for figure in statistics.DRILL_FIGURES:
+                key = row.key if row is not figures.total else statistics.PROVINCE
+                group = group_by if row is not figures.total else "province"
+                assert len(behind(session, admin, group_by=group, key=key, figure=figure)) \
+                    == getattr(row.applications, figure), (group_by, row.key, figure)
+    page = statistics.cases_behind(session, staff=admin, period=MARCH, group_by="county",
+                                   key=XIAODIAN, figure="received", page=2, per_page=2)
+    assert page.total == 3 and len(page.cases) == 1
+
+
+def test_a_reviewer_drills_only_into_their_own_units_cases(office_cases, session):
+    office, ids = office_cases
+    fire = office.staff["fire"]
+    for other in ("approval_bureau", "no-such-unit"):
+        with pytest.raises(NotFound) as hidden:
+            statistics.cases_behind(session, staff=fire, period=MARCH, group_by="unit",
+                                    key=other, figure="received")
+        assert hidden.value.code == "STATISTICS_UNIT_NOT_FOUND"
+        with pytest.raises(NotFound):
+            statistics.cases_behind(session, staff=fire, period=MARCH, group_by="county",
+                                    key=XIAODIAN, figure="received", unit=other)
+    # by county, only the cases with a fire item: A (C and E are bookshops)
+    assert behind(session, fire, group_by="county", key=XIAODIAN,
+                  figure="received") == {ids["A"]}
+    assert behind(session, fire, group_by="unit", key="fire", figure="licensed") == {ids["A"]}

@@ -72,7 +72,7 @@ from backend.models import (
     StaffAccount,
 )
 from backend.security import permissions
-from backend.services import calendar, catalog, divisions, notice, ratings
+from backend.services import calendar, catalog, divisions, notice, pages, ratings
 
 # --- the period ------------------------------------------------------------------------------
 
@@ -1001,3 +1001,62 @@ def low_volume_industries(session: Session, *, staff: StaffAccount, threshold: i
     order = list(industries)
     out.sort(key=lambda v: (not v.flagged, v.row.applications.received, order.index(v.code)))
     return period, out
+
+
+# --- the cases behind a figure (drill-down) ----------------------------------------------
+
+DRILL_FIGURES = {"received": (SUBMITTED, "收件"), "accepted": (ACCEPTED, "受理"),
+                 "licensed": (ISSUED, "发证"), "refused": (REFUSED, "不予许可"),
+                 "not_accepted": (NOT_ACCEPTED, "不予受理"), "withdrawn": (WITHDRAWN, "撤回")}
+DRILL_PER_PAGE = 20
+
+
+@dataclass
+class CasesBehind:
+    """One page of the applications a 办件量 count counts, oldest event first."""
+
+    figure: str
+    label: str
+    key: str
+    cases: list[Application]
+    total: int
+    page: int
+    per_page: int
+
+
+def cases_behind(session: Session, *, staff: StaffAccount, period: Period, group_by: str,
+                 key: str, figure: str, unit: str | None = None, page: int = 1,
+                 per_page: int = DRILL_PER_PAGE) -> CasesBehind:
+    """The applications behind ``figure`` (DRILL_FIGURES: a 办件量 count) of the group
+    ``key`` of ``group_by`` in ``period`` — exactly the cases :func:`figures` counts there,
+    ``key`` PROVINCE for the total. Only what the staff member may see: a unit's reviewer
+    only cases with an item of their own unit, and by unit only their unit (another is 404
+    STATISTICS_UNIT_NOT_FOUND, as in :func:`scope_of`). 422 STATISTICS_FIGURE_INVALID for a
+    figure that has no cases behind it."""
+    scope = scope_of(session, staff, unit)
+    if figure not in DRILL_FIGURES or group_by not in GROUPINGS:
+        raise FieldsInvalid("STATISTICS_FIGURE_INVALID", {"figure": {
+            "code": "FIGURE_INVALID", "message": "只能查看办件量各项的办件"}})
+    if group_by == "unit" and key != PROVINCE:
+        if scope is not None and key != scope:
+            raise _unit_not_found(key)
+        scope = key
+    action, label = DRILL_FIGURES[figure]
+    event = ApplicationEvent
+    counted = select(event.application_id).where(event.action == action,
+                                                 _in(event.at, period))
+    if figure == "withdrawn":
+        counted = counted.where(event.from_state != workflow.State.DRAFT)
+    query = select(Application).where(Application.id.in_(counted))
+    if group_by in ("county", "industry") and key != PROVINCE:
+        column = group_of(group_by)
+        query = query.where(column == key if key else column.is_(None))
+    if scope is not None:
+        query = query.where(Application.id.in_(select(ApplicationItem.application_id).where(
+            ApplicationItem.approving_unit == scope)))
+    first_event = select(func.min(event.at)).where(
+        event.application_id == Application.id, event.action == action,
+        _in(event.at, period)).scalar_subquery()
+    found, total = pages.page(session, query, first_event, Application.id, page=page,
+                              per_page=per_page)
+    return CasesBehind(figure, label, key, found, total, page, per_page)
