@@ -171,7 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-statistics-") as work:
         work = Path(work)
         (work / "mariadb").mkdir()
-        mariadb = servers.start_mariadb(work / "mariadb", MARIADB_ARGS)
+        (work / "mariadb-tmp").mkdir()  # its temporary tables out of a shared /tmp's sweeps
+        mariadb = servers.start_mariadb(work / "mariadb", (
+            *MARIADB_ARGS, f"--tmpdir={work / 'mariadb-tmp'}"))
         try:
             env = product_env(mariadb.url, "", "http://127.0.0.1:9", work / "media")
             prepare_database(env)

@@ -1060,3 +1060,51 @@ def cases_behind(session: Session, *, staff: StaffAccount, period: Period, group
     found, total = pages.page(session, query, first_event, Application.id, page=page,
                               per_page=per_page)
     return CasesBehind(figure, label, key, found, total, page, per_page)
+
+
+# --- the dashboard ------------------------------------------------------------------------
+
+TREND_MONTHS = 12
+
+
+@dataclass
+class Dashboard:
+    """A role's dashboard: the month's figures by unit (a reviewer: their own unit), and
+    the twelve months up to it in total — what the console draws as charts."""
+
+    figures: Figures
+    trend: list[tuple[Period, Row]]
+
+    def chart_data(self) -> dict[str, Any]:
+        """The charts' data as plain JSON (the page passes it in a JSON script block)."""
+        rows = [r for r in self.figures.rows if r.applications.received
+                or r.items.decided or r.license_time.days.count] or self.figures.rows
+        return {
+            "months": [f"{p.first:%Y-%m}" for p, _ in self.trend],
+            "received": [r.applications.received for _, r in self.trend],
+            "licensed": [r.applications.licensed for _, r in self.trend],
+            "average_days": [r.license_time.days.average for _, r in self.trend],
+            "units": [r.name for r in rows],
+            "unit_items_days": [r.items.days.average for r in rows],
+            "unit_late_share": [None if r.items.late_share is None
+                                else round(r.items.late_share * 100, 1) for r in rows],
+        }
+
+
+def dashboard(session: Session, *, staff: StaffAccount, month: str | None = None,
+              unit: str | None = None) -> Dashboard:
+    """The dashboard of ``month`` (YYYY-MM, default the current one) for ``staff``: the
+    province for administrators (or a unit they pick), their own unit for a unit's
+    reviewer (404 STATISTICS_UNIT_NOT_FOUND for another, as :func:`scope_of`)."""
+    period = period_of("month", month=month)
+    figures_of = figures(session, staff=staff, period=period, group_by="unit", unit=unit)
+    trend = []
+    first = period.first
+    for back in range(TREND_MONTHS - 1, -1, -1):
+        number = first.year * 12 + first.month - 1 - back
+        month_period_ = month_period(number // 12, number % 12 + 1)
+        if month_period_.first.year < calendar.FIRST_YEAR:
+            continue
+        trend.append((month_period_, compute(session, period=month_period_,
+                                             group_by="province", unit=figures_of.unit).total))
+    return Dashboard(figures_of, trend)
