@@ -37,3 +37,31 @@ def test_an_administrator_reads_the_months_figures_by_county_and_exports_them(co
     assert lines[0].startswith("县（市、区）,办件量（件）·收件")
     assert any(line.startswith("太原市小店区,") for line in lines)
     assert lines[-1].startswith("合计,")
+
+
+def test_the_dashboard_draws_its_charts_and_a_count_opens_its_cases(console):
+    page = console.sign_in("admin1")
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" else None)  # a CSP refusal would show here
+    console.open("/console/dashboard")
+    expect(page.get_by_role("heading", name="统计概览：全省", level=1)).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-charts", "drawn")
+    for chart in ("chart-trend", "chart-units"):  # Chart.js drew on each canvas
+        assert page.evaluate(f"() => !!Chart.getChart(document.getElementById('{chart}'))")
+    trend = page.evaluate("() => Chart.getChart(document.getElementById('chart-trend'))"
+                          ".data.datasets.map(d => d.label)")
+    assert trend == ["收件（件）", "发证（件）", "平均用时（工作日）"]
+    console.assert_no_sideways_scroll()
+    console.assert_fits_a_tablet()
+    console.assert_accessible()
+    console.screenshot("statistics-dashboard")
+    assert not errors, errors
+
+    counts = page.get_by_role("table", name=re.compile("办件量"))
+    link = counts.get_by_role("row").filter(has_text="合计").get_by_role("link").first
+    expected = link.inner_text()
+    link.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("办件：合计")
+    expect(page.locator("#cases-behind")).to_be_visible()
+    assert f"共 {expected} 件" in page.inner_text("main")

@@ -502,8 +502,10 @@ def _cases(group_by: str, unit: str | None, concerned):
     return query.distinct().subquery("cases")
 
 
-def _with_events(period: Period):
-    return select(ApplicationEvent.application_id).where(_in(ApplicationEvent.at, period))
+def _with_events(period: Period, actions: Iterable[str]):
+    """The applications with one of ``actions`` in ``period`` (the (action, at) index)."""
+    return select(ApplicationEvent.application_id).where(
+        ApplicationEvent.action.in_(tuple(actions)), _in(ApplicationEvent.at, period))
 
 
 def _in(column, period: Period):
@@ -549,7 +551,7 @@ class _Raw:
 
 def _counts_query(period: Period, group_by: str, unit: str | None):
     event = ApplicationEvent
-    cases = _cases(group_by, unit, _with_events(period))
+    cases = _cases(group_by, unit, _with_events(period, FLOW_EVENTS))
     earlier = aliased(ApplicationEvent)
 
     def counted(condition):
@@ -602,7 +604,7 @@ def _legal_days_of_case(aggregate):
 def _licensed_query(period: Period, group_by: str, unit: str | None):
     """One row per (licensed case, group): the dates, pause, limits and trips."""
     event, visit = ApplicationEvent, aliased(ApplicationEvent)
-    cases = _cases(group_by, unit, _with_events(period))
+    cases = _cases(group_by, unit, _with_events(period, (ISSUED,)))
     return (select(
         cases.c.key, Application.id.label("application_id"), Application.accepted_on,
         License.issued_on, Application.paused_working_days, Application.catalog_version_id,
