@@ -44,29 +44,20 @@ document.addEventListener("DOMContentLoaded", () => {
   const block = document.getElementById("dashboard-data");
   if (!block || !window.Chart) return;
   const data = JSON.parse(block.textContent);
-  const base = { responsive: true, maintainAspectRatio: false, animation: false };
-  new window.Chart(document.getElementById("chart-trend"), {
-    data: {
-      labels: data.months,
-      datasets: [
-        { type: "bar", label: "收件（件）", data: data.received, yAxisID: "count" },
-        { type: "bar", label: "发证（件）", data: data.licensed, yAxisID: "count" },
-        { type: "line", label: "平均用时（工作日）", data: data.average_days, yAxisID: "days" },
-      ],
-    },
-    options: { ...base, scales: { count: { position: "left", beginAtZero: true },
-                                  days: { position: "right", beginAtZero: true } } },
+  const draw = (id, labels, datasets, scales) => new window.Chart(document.getElementById(id), {
+    data: { labels, datasets },
+    options: { responsive: true, maintainAspectRatio: false, animation: false, scales },
   });
-  new window.Chart(document.getElementById("chart-units"), {
-    data: {
-      labels: data.units,
-      datasets: [
-        { type: "bar", label: "事项平均用时（工作日）", data: data.unit_items_days, yAxisID: "days" },
-        { type: "line", label: "超期率（%）", data: data.unit_late_share, yAxisID: "share" },
-      ],
-    },
-    options: { ...base, scales: { days: { position: "left", beginAtZero: true },
-                                  share: { position: "right", beginAtZero: true, max: 100 } } },
-  });
+  draw("chart-trend", data.months, [
+    { type: "bar", label: "收件（件）", data: data.received, yAxisID: "count" },
+    { type: "bar", label: "发证（件）", data: data.licensed, yAxisID: "count" },
+    { type: "line", label: "平均用时（工作日）", data: data.average_days, yAxisID: "days" },
+  ], { count: { position: "left", beginAtZero: true },
+       days: { position: "right", beginAtZero: true } });
+  draw("chart-units", data.units, [
+    { type: "bar", label: "事项平均用时（工作日）", data: data.unit_items_days, yAxisID: "days" },
+    { type: "line", label: "超期率（%）", data: data.unit_late_share, yAxisID: "share" },
+  ], { days: { position: "left", beginAtZero: true },
+       share: { position: "right", beginAtZero: true, max: 100 } });
   document.body.dataset.charts = "drawn";
 });
