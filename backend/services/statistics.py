@@ -431,20 +431,16 @@ def compute(session: Session, *, period: Period, group_by: str, unit: str | None
 
 
 def scan(session: Session, *, period: Period, group_by: str, unit: str | None,
-         documents: _Documents | None = None, with_total: bool = True,
-         ) -> tuple[dict[str, Tally], Tally]:
+         documents: _Documents | None = None) -> tuple[dict[str, Tally], Tally]:
     """The tallies of ``period`` read from the cases themselves: per group (keys as
     :class:`Row` keys) and in total. Grouping may also be one of SUMMARY_GROUPINGS' compound
-    ones (``county_unit``: key ``<county>|<unit>``). A fixed number of queries; without
-    ``with_total`` the total is not read (an empty Tally)."""
+    ones (``county_unit``: key ``<county>|<unit>``). A fixed number of queries."""
     documents = documents or _Documents(session)
     materials = _materials_supplied(session, period)
     grouped = _Raw(session, period, group_by, unit)
-    total = grouped if group_by == "province" or not with_total else \
-        _Raw(session, period, "province", unit)
+    total = grouped if group_by == "province" else _Raw(session, period, "province", unit)
     days = _calendar(session, [grouped, total])
-    whole = total.tallies(days, documents, materials).get(PROVINCE, Tally()) \
-        if with_total else Tally()
+    whole = total.tallies(days, documents, materials).get(PROVINCE, Tally())
     return grouped.tallies(days, documents, materials), whole
 
 

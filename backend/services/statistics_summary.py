@@ -68,12 +68,14 @@ def summarise_day(session: Session, day: date) -> None:
     session.execute(delete(StatisticsDay).where(StatisticsDay.span == "day",
                                                 StatisticsDay.day == day))
     documents = statistics._Documents(session)
-    for grouping in KEPT:
-        grouped, _ = statistics.scan(session, period=period, group_by=grouping, unit=None,
-                                     documents=documents, with_total=False)
+    # statistics.scan for each grouping, with one calendar and one materials query a day
+    raws = {grouping: statistics._Raw(session, period, grouping, None) for grouping in KEPT}
+    days = statistics._calendar(session, list(raws.values()))
+    materials = statistics._materials_supplied(session, period)
+    for grouping, raw in raws.items():
         session.add_all(StatisticsDay(day=day, grouping=grouping, key=key,
                                       tally=tally.as_json())
-                        for key, tally in grouped.items())
+                        for key, tally in raw.tallies(days, documents, materials).items())
     session.flush()
 
 
