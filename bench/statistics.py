@@ -46,6 +46,16 @@ COUNTIES = ("140105", "140106", "140107", "140108", "140109", "140110", "140121"
             "140123", "140181")
 YEAR = 2025
 GOAL_SECONDS = 1.0
+NOTES = """#
+# Notes (issue 14, part 6):
+# - "summary" reads the worker's statistics_days rows (month rows for whole months, day rows
+#   for the rest); "scan" is the path before the summary tables (every case of the period
+#   read and grouped at request time), kept as statistics.compute(source="scan").
+# - The read cost depends on the number of summary rows (days or months x groups), not on
+#   the number of applications: a year by unit reads about twelve month rows a unit.
+# - The worker's first round recomputes every day with events; afterwards each tick
+#   recomputes only the days with new events (usually today).
+"""
 OUT = PROJECT_ROOT / "docs" / "bench-statistics.txt"
 
 
@@ -205,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             mariadb.stop()
     if not args.no_write:
-        OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        OUT.write_text("\n".join(lines) + "\n" + NOTES, encoding="utf-8")
         print(f"written to {OUT}", file=sys.stderr)
 
 
