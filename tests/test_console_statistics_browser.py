@@ -4,10 +4,13 @@ and fits the screen (the navigation test opens 绩效考评 and the catalog page
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 pytestmark = pytest.mark.parametrize("live_server", ["mariadb-redis"], indirect=True)
 
@@ -65,3 +68,21 @@ def test_the_dashboard_draws_its_charts_and_a_count_opens_its_cases(console):
     expect(page.get_by_role("heading", level=1)).to_contain_text("办件：合计")
     expect(page.locator("#cases-behind")).to_be_visible()
     assert f"共 {expected} 件" in page.inner_text("main")
+
+
+def test_the_scorecard_prints_and_exports_whole_files_over_the_real_server(console):
+    """The PDF and the workbook as gunicorn sends them: whole (the length said matches), a
+    PDF that opens with the units in it, a workbook that opens with a row per unit."""
+    page = console.sign_in("admin1")
+    console.go_to("绩效考评")
+    for name in ("打印（PDF）", "导出 Excel"):
+        got = console.fetch(page.get_by_role("link", name=name))
+        body = got.body()
+        assert int(got.headers["content-length"]) == len(body), name
+        if name.startswith("打印"):
+            text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages)
+            assert "绩效考评" in text and "行政审批" in text
+        else:
+            sheet = load_workbook(io.BytesIO(body)).active
+            assert sheet.max_row > 2 and any(
+                "行政审批" in str(cell.value) for row in sheet.iter_rows() for cell in row)
