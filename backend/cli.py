@@ -20,6 +20,7 @@ catalog_cli = AppGroup("catalog", help="行业目录：加载与查看版本")
 staff_cli = AppGroup("staff", help="工作人员账号")
 calendar_cli = AppGroup("calendar", help="工作日历：法定节假日与调休")
 demo_cli = AppGroup("demo", help="演示数据（仅开发与测试环境）")
+statistics_cli = AppGroup("statistics", help="统计分析：汇总表")
 
 CHINA_TZ = timezone(timedelta(hours=8))  # 北京时间, no daylight saving
 
@@ -166,6 +167,18 @@ def calendar_show(year: int | None) -> None:
                    f"{row.name}  ({row.source}, {row.updated_by})")
 
 
+@statistics_cli.command("rebuild")
+def statistics_rebuild() -> None:
+    """Build the statistics summary tables again from the cases, a month at a time (after
+    a restore, or when the rules of a figure change); the worker keeps them up after."""
+    from backend.services import statistics_summary  # noqa: PLC0415
+
+    days = statistics_summary.rebuild(db.session, progress=lambda month, found: click.echo(
+        f"{month:%Y-%m}: {found} days"))
+    db.session.commit()
+    click.echo(f"statistics summary rebuilt: {days} days")
+
+
 @click.command("settings")
 def settings_command() -> None:
     """Print every setting the service reads, with its current value (secrets hidden)."""
@@ -186,6 +199,6 @@ def worker_command() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (catalog_cli, staff_cli, calendar_cli, demo_cli, settings_command,
-                    worker_command):
+    for command in (catalog_cli, staff_cli, calendar_cli, demo_cli, statistics_cli,
+                    settings_command, worker_command):
         app.cli.add_command(command)

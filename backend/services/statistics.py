@@ -510,17 +510,25 @@ def _in(column, period: Period):
 
 class _Raw:
     """The rows read for one grouping: the grouped counts, one row per licensed case and one
-    per decided item (three queries)."""
+    per decided item (three queries). ``by_day``: grouped by CST day as well — each figure
+    under the day of the event it counts, keys ``(day, key)`` — what the summary of every
+    day in ``period`` needs, in the same three queries (statistics_summary.rebuild)."""
 
-    def __init__(self, session: Session, period: Period, group_by: str, unit: str | None):
-        self.counts = {row.key: row for row in session.execute(
-            _counts_query(period, group_by, unit))}
-        self.licensed = list(session.execute(_licensed_query(period, group_by, unit)))
-        self.decided = list(session.execute(_decided_query(period, group_by, unit)))
+    def __init__(self, session: Session, period: Period, group_by: str, unit: str | None,
+                 by_day: bool = False):
+        self.by_day = by_day
+        self.counts = {self._key(row): row for row in session.execute(
+            _counts_query(period, group_by, unit, by_day))}
+        self.licensed = list(session.execute(_licensed_query(period, group_by, unit, by_day)))
+        self.decided = list(session.execute(_decided_query(period, group_by, unit, by_day)))
 
-    def keys(self) -> list[str]:
-        found = [*self.counts, *(r.key for r in self.licensed), *(r.key for r in self.decided)]
-        return list(dict.fromkeys(k if k is not None else "" for k in found))
+    def _key(self, row) -> Any:
+        key = row.key if row.key is not None else ""
+        return (_as_date(row.day), key) if self.by_day else key
+
+    def keys(self) -> list[Any]:
+        return list(dict.fromkeys([*self.counts, *map(self._key, self.licensed),
+                                   *map(self._key, self.decided)]))
 
     def dates(self) -> Iterable[date]:
         for row in self.licensed:
@@ -530,14 +538,14 @@ class _Raw:
 
     def tallies(self, days: calendar.WorkingDays | None, documents: _Documents,
                 materials: dict[int, set[str]]) -> dict[str, Tally]:
-        out: dict[str, Tally] = defaultdict(Tally)
+        out: dict[Any, Tally] = defaultdict(Tally)
         for key, counted in self.counts.items():
-            out[key if key is not None else ""].add_counts(counted)
+            out[key].add_counts(counted)
         licensed, decided = defaultdict(list), defaultdict(list)
         for case_row in self.licensed:
-            licensed[case_row.key or ""].append(case_row)
+            licensed[self._key(case_row)].append(case_row)
         for item_row in self.decided:
-            decided[item_row.key or ""].append(item_row)
+            decided[self._key(item_row)].append(item_row)
         for key, cases in licensed.items():
             out[key].add_licensed(cases, days, documents, materials)
         for key, items in decided.items():
@@ -545,7 +553,17 @@ class _Raw:
         return {key: out[key] for key in self.keys()}
 
 
-def _counts_query(period: Period, group_by: str, unit: str | None):
+def _as_date(value) -> date:
+    """A date column's value: SQLite answers a string."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _by_day(query, day, by_day: bool):
+    """``query`` with the CST day of ``day`` (a UTC time column) as column ``day``."""
+    return query.add_columns(china_date(day).label("day")) if by_day else query
+
+
+def _counts_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
     event = ApplicationEvent
     cases = _cases(group_by, unit, _with_events(period, FLOW_EVENTS))
     earlier = aliased(ApplicationEvent)
@@ -560,7 +578,7 @@ def _counts_query(period: Period, group_by: str, unit: str | None):
     rectified = exists().where(earlier.application_id == event.application_id,
                                earlier.action == RECTIFICATION)
     deferred = json_length(Application.deferred_materials)
-    return (select(
+    query = (select(
         cases.c.key,
         counted(event.action == SUBMITTED).label("received"),
         counted(event.action == ACCEPTED).label("accepted"),
@@ -578,8 +596,10 @@ def _counts_query(period: Period, group_by: str, unit: str | None):
     ).select_from(event)
         .join(cases, cases.c.application_id == event.application_id)
         .join(Application, Application.id == event.application_id)
-        .where(event.action.in_(FLOW_EVENTS), _in(event.at, period))
-        .group_by(cases.c.key))
+        .where(event.action.in_(FLOW_EVENTS), _in(event.at, period)))
+    if by_day:
+        return _by_day(query, event.at, True).group_by(cases.c.key, china_date(event.at))
+    return query.group_by(cases.c.key)
 
 
 def _live_items_of_case():
@@ -597,11 +617,11 @@ def _legal_days_of_case(aggregate):
             .scalar_subquery())
 
 
-def _licensed_query(period: Period, group_by: str, unit: str | None):
+def _licensed_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
     """One row per (licensed case, group): the dates, pause, limits and trips."""
     event, visit = ApplicationEvent, aliased(ApplicationEvent)
     cases = _cases(group_by, unit, _with_events(period, (ISSUED,)))
-    return (select(
+    return _by_day(select(
         cases.c.key, Application.id.label("application_id"), Application.accepted_on,
         License.issued_on, Application.paused_working_days, Application.catalog_version_id,
         Application.industry_code, Application.answers, Application.deferred_materials,
@@ -617,10 +637,10 @@ def _licensed_query(period: Period, group_by: str, unit: str | None):
         .join(cases, cases.c.application_id == event.application_id)
         .join(Application, Application.id == event.application_id)
         .join(License, License.application_id == Application.id)
-        .where(event.action == ISSUED, _in(event.at, period)))
+        .where(event.action == ISSUED, _in(event.at, period)), event.at, by_day)
 
 
-def _decided_query(period: Period, group_by: str, unit: str | None):
+def _decided_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
     """One row per item its unit decided in the period (and per group)."""
     columns = (Application.accepted_on, china_date(ApplicationItem.decided_at).label(
         "decided_on"), ApplicationItem.due_on, ApplicationItem.promised_days,
@@ -644,7 +664,7 @@ def _decided_query(period: Period, group_by: str, unit: str | None):
                     _in(ApplicationItem.decided_at, period)))
     if unit is not None:
         query = query.where(ApplicationItem.approving_unit == unit)
-    return query
+    return _by_day(query, ApplicationItem.decided_at, by_day)
 
 
 def _decided_in(period: Period):

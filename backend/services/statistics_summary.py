@@ -8,6 +8,8 @@ county_unit / industry_unit (what a unit's reviewer sees by county or industry).
 worker's tick (:func:`summarise`) recomputes every day that has events since its last
 round — a late event (one stored after its day was summarised) makes its day recomputed —
 so the job is incremental and idempotent, and two workers serialise on the watermark row.
+The first round — and ``flask statistics rebuild`` — builds the whole summary set-based
+(:func:`rebuild`: the scan's queries grouped by day, a month at a time), the same rows.
 Each recomputed day's month is summed again into a month row: a year is added up from
 twelve rows a group, the days of a part month from their day rows.
 
@@ -21,34 +23,33 @@ the same period (counted on both days, as the scan counts it once).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from backend.models import ApplicationEvent, StatisticsDay, StatisticsWatermark
 from backend.models.base import utcnow
 from backend.services import statistics
-from backend.services.statistics import PROVINCE, Period, Tally, china_date
+from backend.services.statistics import PROVINCE, Period, Tally, _as_date, china_date
 
 KEPT = ("unit", "county", "industry", "province", "county_unit", "industry_unit")
 # events re-read behind the watermark each round: a transaction that took an id before the
 # last round's and committed after it is still seen (its day recomputed once more)
 OVERLAP = 1000
+INSERT_BATCH = 5000  # summary rows a bulk INSERT of rebuild()
 
 
 def summarise(session: Session, *, overlap: int = OVERLAP) -> int:
     """The worker's step: recompute the summary of every CST day with an event since the
     last round (the first round: every day). Returns how many days were recomputed; the
     caller commits."""
-    mark = session.get(StatisticsWatermark, 1, with_for_update=True)
-    if mark is None:
-        mark = StatisticsWatermark(id=1, last_event_id=0)
-        session.add(mark)
-        session.flush()
+    mark = _watermark(session)
     last = session.scalar(select(func.max(ApplicationEvent.id))) or 0
     if last <= mark.last_event_id:
         return 0
+    if not mark.last_event_id:
+        return rebuild(session, mark=mark)
     since = max(0, mark.last_event_id - overlap) if mark.last_event_id else 0
     days = sorted(_as_date(d) for d in session.scalars(
         select(china_date(ApplicationEvent.at)).where(
@@ -60,6 +61,69 @@ def summarise(session: Session, *, overlap: int = OVERLAP) -> int:
     mark.last_event_id, mark.updated_at = last, utcnow()
     session.flush()
     return len(days)
+
+
+def _watermark(session: Session) -> StatisticsWatermark:
+    """The watermark row, locked (two workers serialise on it)."""
+    mark = session.get(StatisticsWatermark, 1, with_for_update=True)
+    if mark is None:
+        mark = StatisticsWatermark(id=1, last_event_id=0)
+        session.add(mark)
+        session.flush()
+    return mark
+
+
+def rebuild(session: Session, *, mark: StatisticsWatermark | None = None,
+            progress=None) -> int:
+    """The whole summary built again from the cases, set-based: each calendar month of the
+    timeline is read in the scan's queries grouped by day as well (``statistics._Raw``
+    ``by_day``: a fixed number of queries a month, whatever the number of cases or days),
+    its day rows inserted in bulk and its month row added up from them — the same rows
+    :func:`summarise_day` writes day by day. The worker's first round, and ``flask
+    statistics rebuild`` (after a restore, or when the rules of a figure change). Events
+    stored meanwhile are left to the next round. ``progress(month, days)`` is told after
+    each month. Returns how many days have rows; the caller commits."""
+    mark = mark or _watermark(session)
+    last = session.scalar(select(func.max(ApplicationEvent.id))) or 0
+    session.execute(delete(StatisticsDay))
+    first, final = session.execute(
+        select(func.min(ApplicationEvent.at), func.max(ApplicationEvent.at)).where(
+            ApplicationEvent.id <= last)).one()
+    days = 0
+    if first is not None:
+        month = _cst_day(first).replace(day=1)
+        while month <= _cst_day(final):
+            found = summarise_days(session, Period("range", month, _month_end(month)))
+            summarise_month(session, month)
+            days += found
+            if progress is not None:
+                progress(month, found)
+            month = _month_end(month) + timedelta(days=1)
+    mark.last_event_id, mark.updated_at = last, utcnow()
+    session.flush()
+    return days
+
+
+def _cst_day(at: datetime) -> date:
+    return (at + timedelta(hours=8)).date()  # stored UTC without zone; CST is UTC+8
+
+
+def summarise_days(session: Session, period: Period) -> int:
+    """Insert the day rows of every day of ``period`` (which has none yet) in one pass of
+    the scan's queries grouped by day (see :func:`rebuild`). Returns how many days have
+    rows."""
+    documents = statistics._Documents(session)
+    raws = {grouping: statistics._Raw(session, period, grouping, None, by_day=True)
+            for grouping in KEPT}
+    days = statistics._calendar(session, list(raws.values()))
+    materials = statistics._materials_supplied(session, period)
+    rows = [{"span": "day", "day": day, "grouping": grouping, "key": key,
+             "tally": tally.as_json()}
+            for grouping, raw in raws.items()
+            for (day, key), tally in raw.tallies(days, documents, materials).items()]
+    for start in range(0, len(rows), INSERT_BATCH):
+        session.execute(insert(StatisticsDay), rows[start:start + INSERT_BATCH])
+    return len({row["day"] for row in rows})
 
 
 def summarise_day(session: Session, day: date) -> None:
@@ -186,10 +250,6 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
         else:
             out.append((day, day))
     return out
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 # --- the reform's results for the public (晋政办发〔2022〕90号 四（三）) -------------------------
