@@ -563,13 +563,24 @@ def _by_day(query, day, by_day: bool):
     return query.add_columns(china_date(day).label("day")) if by_day else query
 
 
-def _counts_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
+def _counts_query(period: Period, group_by: str, unit: str | None, by_day: bool = False,
+                  per_case: bool = False):
+    """The grouped counts (COUNTS) of ``period``. ``per_case``: one row per application
+    (``key`` its id; and per day with ``by_day``) whose counts are 0 or 1 — what a group's
+    counts add up from, whatever groups the case counts in (statistics_summary.rebuild)."""
     event = ApplicationEvent
-    cases = _cases(group_by, unit, _with_events(period, FLOW_EVENTS))
     earlier = aliased(ApplicationEvent)
+    if per_case:
+        key = event.application_id
 
-    def counted(condition):
-        return func.count(distinct(case((condition, event.application_id))))
+        def counted(condition):
+            return func.max(case((condition, 1), else_=0))
+    else:
+        cases = _cases(group_by, unit, _with_events(period, FLOW_EVENTS))
+        key = cases.c.key
+
+        def counted(condition):
+            return func.count(distinct(case((condition, event.application_id))))
 
     submitted_before = event.from_state != workflow.State.DRAFT
     closed = and_(event.action.in_((ACCEPTED, NOT_ACCEPTED, WITHDRAWN)), submitted_before)
@@ -578,8 +589,8 @@ def _counts_query(period: Period, group_by: str, unit: str | None, by_day: bool 
     rectified = exists().where(earlier.application_id == event.application_id,
                                earlier.action == RECTIFICATION)
     deferred = json_length(Application.deferred_materials)
-    query = (select(
-        cases.c.key,
+    query = select(
+        key.label("key"),
         counted(event.action == SUBMITTED).label("received"),
         counted(event.action == ACCEPTED).label("accepted"),
         counted(event.action == ISSUED).label("licensed"),
@@ -594,12 +605,13 @@ def _counts_query(period: Period, group_by: str, unit: str | None, by_day: bool 
         counted(event.action.in_((INSPECTION_PASSED, INSPECTION_FAILED))).label("concluded"),
         counted(and_(event.action == INSPECTION_PASSED, ~rectified)).label("first_visit"),
     ).select_from(event)
-        .join(cases, cases.c.application_id == event.application_id)
-        .join(Application, Application.id == event.application_id)
-        .where(event.action.in_(FLOW_EVENTS), _in(event.at, period)))
+    if not per_case:
+        query = query.join(cases, cases.c.application_id == event.application_id)
+    query = (query.join(Application, Application.id == event.application_id)
+             .where(event.action.in_(FLOW_EVENTS), _in(event.at, period)))
     if by_day:
-        return _by_day(query, event.at, True).group_by(cases.c.key, china_date(event.at))
-    return query.group_by(cases.c.key)
+        return _by_day(query, event.at, True).group_by(key, china_date(event.at))
+    return query.group_by(key)
 
 
 def _live_items_of_case():
@@ -642,7 +654,8 @@ def _licensed_query(period: Period, group_by: str, unit: str | None, by_day: boo
 
 def _decided_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
     """One row per item its unit decided in the period (and per group)."""
-    columns = (Application.accepted_on, china_date(ApplicationItem.decided_at).label(
+    columns = (ApplicationItem.application_id, Application.accepted_on,
+               china_date(ApplicationItem.decided_at).label(
         "decided_on"), ApplicationItem.due_on, ApplicationItem.promised_days,
         select(CatalogPermitItem.legal_days).where(
             CatalogPermitItem.version_id == Application.catalog_version_id,

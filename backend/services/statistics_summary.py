@@ -28,7 +28,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from backend.models import ApplicationEvent, StatisticsDay, StatisticsWatermark
+from backend.models import (
+    Application,
+    ApplicationEvent,
+    ApplicationItem,
+    StatisticsDay,
+    StatisticsWatermark,
+)
 from backend.models.base import utcnow
 from backend.services import statistics
 from backend.services.statistics import PROVINCE, Period, Tally, _as_date, china_date
@@ -38,6 +44,7 @@ KEPT = ("unit", "county", "industry", "province", "county_unit", "industry_unit"
 # last round's and committed after it is still seen (its day recomputed once more)
 OVERLAP = 1000
 INSERT_BATCH = 5000  # summary rows a bulk INSERT of rebuild()
+GROUPS_BATCH = 5000  # cases whose groups one query of rebuild() reads
 
 
 def summarise(session: Session, *, overlap: int = OVERLAP) -> int:
@@ -109,21 +116,90 @@ def _cst_day(at: datetime) -> date:
 
 
 def summarise_days(session: Session, period: Period) -> int:
-    """Insert the day rows of every day of ``period`` (which has none yet) in one pass of
-    the scan's queries grouped by day (see :func:`rebuild`). Returns how many days have
+    """Insert the day rows of every day of ``period`` (which has none yet), reading the
+    cases' facts once for every grouping (see :func:`rebuild`). Returns how many days have
     rows."""
     documents = statistics._Documents(session)
-    raws = {grouping: statistics._Raw(session, period, grouping, None, by_day=True)
-            for grouping in KEPT}
-    days = statistics._calendar(session, list(raws.values()))
+    counts = session.execute(statistics._counts_query(period, PROVINCE, None, by_day=True,
+                                                      per_case=True)).all()
+    licensed = session.execute(statistics._licensed_query(period, "province", None,
+                                                          by_day=True)).all()
+    decided = session.execute(statistics._decided_query(period, "unit", None,
+                                                        by_day=True)).all()
+    groups = _groups_of_cases(session, {row.key for row in counts} | {
+        row.application_id for row in [*licensed, *decided]})
+    found: dict[tuple[str, date, str], list[list]] = {}
+
+    def file(kind: int, row, day, keys) -> None:
+        for grouping_key in keys:
+            found.setdefault((*grouping_key[:1], _as_date(day), grouping_key[1]),
+                             [[], [], []])[kind].append(row)
+
+    for row in counts:
+        file(0, row, row.day, groups.of(row.key))
+    for row in licensed:
+        file(1, row, row.day, groups.of(row.application_id))
+    for row in decided:
+        file(2, row, row.day, groups.of(row.application_id, item_unit=row.key))
+    days = statistics._calendar(session, [_Rows(licensed, decided)])
     materials = statistics._materials_supplied(session, period)
-    rows = [{"span": "day", "day": day, "grouping": grouping, "key": key,
-             "tally": tally.as_json()}
-            for grouping, raw in raws.items()
-            for (day, key), tally in raw.tallies(days, documents, materials).items()]
+    rows = []
+    for (grouping, day, key), (counted, cases, items) in found.items():
+        tally = Tally()
+        for row in counted:
+            tally.add_counts(row)
+        if cases:
+            tally.add_licensed(cases, days, documents, materials)
+        if items:
+            tally.add_items(items, days)
+        rows.append({"span": "day", "day": day, "grouping": grouping, "key": key,
+                     "tally": tally.as_json()})
     for start in range(0, len(rows), INSERT_BATCH):
         session.execute(insert(StatisticsDay), rows[start:start + INSERT_BATCH])
     return len({row["day"] for row in rows})
+
+
+class _Rows:
+    """Licensed and decided rows, for the calendar's span (statistics._calendar)."""
+
+    def __init__(self, licensed, decided):
+        self.licensed, self.decided = licensed, decided
+
+    dates = statistics._Raw.dates
+
+
+class _Groups:
+    """Each case's groups in every KEPT grouping, as the scan's queries key them: its
+    county (premises) and industry, and every unit with an item in it — a decided item
+    only under its own unit."""
+
+    def __init__(self, rows):
+        self.cases: dict[int, tuple[str, str, list[str]]] = {}
+        for application_id, county, industry, unit in rows:
+            _, _, units = self.cases.setdefault(application_id,
+                                                (county or "", industry or "", []))
+            if unit is not None and unit not in units:
+                units.append(unit)
+
+    def of(self, application_id: int, item_unit: str | None = None):
+        county, industry, units = self.cases[application_id]
+        units = units if item_unit is None else [item_unit]
+        yield from (("province", PROVINCE), ("county", county), ("industry", industry))
+        for unit in units:
+            yield from (("unit", unit), ("county_unit", f"{county}|{unit}"),
+                        ("industry_unit", f"{industry}|{unit}"))
+
+
+def _groups_of_cases(session: Session, ids: set[int]) -> _Groups:
+    """The groups of the cases ``ids`` (read GROUPS_BATCH at a time)."""
+    ordered, rows = sorted(ids), []
+    for start in range(0, len(ordered), GROUPS_BATCH):
+        rows += session.execute(
+            select(Application.id, statistics.group_of("county"), Application.industry_code,
+                   ApplicationItem.approving_unit)
+            .outerjoin(ApplicationItem, ApplicationItem.application_id == Application.id)
+            .where(Application.id.in_(ordered[start:start + GROUPS_BATCH]))).all()
+    return _Groups(rows)
 
 
 def summarise_day(session: Session, day: date) -> None:
