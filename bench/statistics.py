@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
     def say(line: str) -> None:
         print(line, flush=True)
         lines.append(line)
+        if not args.no_write:  # what is measured so far, should a larger size not finish
+            OUT.write_text("\n".join(lines) + "\n" + NOTES, encoding="utf-8")
 
     WORK.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-statistics-", dir=WORK) as work:
@@ -225,7 +227,6 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             mariadb.stop()
     if not args.no_write:
-        OUT.write_text("\n".join(lines) + "\n" + NOTES, encoding="utf-8")
         print(f"written to {OUT}", file=sys.stderr)
 
 
