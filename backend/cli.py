@@ -66,13 +66,16 @@ def catalog_estimates(number: int | None) -> None:
 @click.option("--name", "display_name", required=True)
 @click.option("--role", required=True, type=click.Choice(sorted(staff.ROLES)))
 @click.option("--unit", "unit_code", default=None, help="unit code for reviewers and inspectors")
+@click.option("--county", "county_code", default=None,
+              help="county code (GB/T 2260) of county-level staff: their dashboard's county")
 @click.password_option()
 def staff_create(username: str, display_name: str, role: str, unit_code: str | None,
-                 password: str) -> None:
+                 county_code: str | None, password: str) -> None:
     """Create a staff account (the password must pass the zxcvbn strength check)."""
     with _refused_as_click_error():
         account = staff.create(db.session, username=username, display_name=display_name,
-                               role=role, unit_code=unit_code, password=password)
+                               role=role, unit_code=unit_code, password=password,
+                               county_code=county_code)
     db.session.commit()
     click.echo(f"created staff account {account.username} ({staff.ROLES[role]})")
 

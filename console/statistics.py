@@ -59,7 +59,11 @@ def statistics_page():
         problem=problem), 422 if problem else 200
 
 
+COUNTY = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None
+
+
 class CasesQuery(StatisticsQuery):
+    county: COUNTY = Field(default=None, description="只看该县（市、区）的办件（县级统计概览）")
     key: Annotated[str, StringConstraints(max_length=160)] = Field(
         default=statistics.PROVINCE, description="分组的键（单位、县、行业代码；all 为合计）")
     figure: Literal[tuple(statistics.DRILL_FIGURES)] = Field(default="received")
@@ -74,7 +78,8 @@ def statistics_cases():
     period = period_of(query)
     found = statistics.cases_behind(db.session, staff=current_staff(), period=period,
                                     group_by=query.group_by, key=query.key,
-                                    figure=query.figure, unit=query.unit, page=query.page)
+                                    figure=query.figure, unit=query.unit, page=query.page,
+                                    county=query.county)
     documents = statistics._Documents(db.session)
     names = statistics._names(db.session, query.group_by, [query.key], documents)
     group_name = "合计" if query.key == statistics.PROVINCE else \
@@ -82,8 +87,13 @@ def statistics_cases():
     industries = {code: i.name for code, i in documents.current().industries.items()}
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     back = {k: v for k, v in args.items() if k not in {"key", "figure"}}
+    back_to = ("console.dashboard_page", {"month": back.get("month"), "unit": back.get("unit"),
+                                          "county": query.county}) if query.county \
+        else ("console.statistics_page", back)
     return render_template(
         "statistics/cases.html", title=f"{found.label}办件", found=found, period=period,
+        back_to=back_to,
+        county_name=divisions.county_name(query.county) if query.county else None,
         group_name=group_name, industries=industries, args=args, back_args=back,
         states={s.value: workflow.label(s.value) for s in workflow.State},
         counties=lambda case: divisions.county_name(
@@ -109,20 +119,32 @@ class MonthQuery(In):
 
 class DashboardQuery(MonthQuery):
     unit: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    county: COUNTY = None
+
+
+class ItemsQuery(DashboardQuery):
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    page: int = Field(default=1, ge=1)
 
 
 @bp.get("/dashboard")
 def dashboard_page():
-    """A role's dashboard: the province (administrators, or a unit they pick) or the
-    reviewer's own unit — charts of the twelve months and of the units, and the month's
-    tables whose counts open the cases behind them."""
+    """A role's dashboard: the province (administrators, or a unit or county they pick),
+    a county-level staff member's county, or the reviewer's own unit — charts of the twelve
+    months and of the units, the slowest unit of the month with the items behind it, and
+    the month's tables whose counts open the cases behind them."""
     query = query_of(DashboardQuery)
-    board = statistics.dashboard(db.session, staff=current_staff(), month=query.month,
-                                 unit=query.unit)
+    staff = current_staff()
+    board = statistics.dashboard(db.session, staff=staff, month=query.month,
+                                 unit=query.unit, county=query.county)
     figures = board.figures
     args = {"period": "month", "month": f"{figures.period.first:%Y-%m}", "group_by": "unit"}
     if figures.unit:
         args["unit"] = figures.unit
+    if figures.county:
+        args["county"] = figures.county
+    counties = divisions.listing()["cities"] if not staff.county_code and \
+        permissions.allowed(staff.role, "statistics.view_all") else None
 
     def drill(group_by: str, key: str, figure: str) -> str:
         return url_for("console.statistics_cases", **(args | {
@@ -133,7 +155,24 @@ def dashboard_page():
     return render_template(
         "statistics/dashboard.html", title="统计概览", board=board, figures=figures,
         sections=sections, grouping=statistics.GROUPINGS["unit"], drill=drill,
-        chart_data=board.chart_data(), args=args)
+        chart_data=board.chart_data(), args=args, counties=counties)
+
+
+@bp.get("/statistics/items")
+def statistics_items():
+    """The items a unit decided in a month (of a county's cases, from a county's
+    dashboard), the longest first, the late ones with how late: why a unit is slow."""
+    query = query_of(ItemsQuery)
+    period = statistics.period_of("month", month=query.month)
+    found = statistics.items_behind(db.session, staff=current_staff(), period=period,
+                                    unit=query.unit, county=query.county, page=query.page)
+    args = {k: v for k, v in {"month": f"{period.first:%Y-%m}", "unit": found.unit,
+                              "county": found.county}.items() if v}
+    return render_template(
+        "statistics/items.html", title=f"{found.unit_name}办结事项", found=found,
+        period=period, args=args,
+        county_name=divisions.county_name(found.county) if found.county else None,
+        back={k: v for k, v in args.items() if k != "unit"})
 
 
 def _card() -> scorecard.Scorecard:

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.errors import FieldsInvalid, NotFound, PermissionDenied
+from backend.errors import FieldsInvalid, NotFound, PermissionDenied, RuleViolation
 from backend.extensions import db
 from backend.models import Application, StatisticsDay
+from backend.services import staff as staff_service
 from backend.services import statistics, statistics_summary
 from tests.conftest import STAFF_PASSWORD
 from tests.reform_cases import BOOKSHOP, XIAODIAN, YINGZE, build, day
@@ -422,3 +423,68 @@ def test_a_reviewer_drills_only_into_their_own_units_cases(office_cases, session
     assert behind(session, fire, group_by="county", key=XIAODIAN,
                   figure="received") == {ids["A"]}
     assert behind(session, fire, group_by="unit", key="fire", figure="licensed") == {ids["A"]}
+
+
+def test_a_countys_figures_by_unit_come_from_the_summary_as_the_scan_gives_them(
+        office, session):
+    """小店区's March by unit: its cases A, C, E (and F, a draft) only — the bureau decided
+    A's item in 5 working days and C's in 2, fire A's in 2; B (6, late) is 迎泽区's."""
+    for source in ("summary", "scan"):
+        xiaodian = statistics.compute(session, period=MARCH, group_by="unit", unit=None,
+                                      county=XIAODIAN, source=source)
+        assert xiaodian.county_name == "太原市小店区"
+        bureau, fire = by_key(xiaodian)["approval_bureau"], by_key(xiaodian)["fire"]
+        assert (bureau.items.decided, bureau.items.late, bureau.items.days.average) == \
+            (2, 0, 3.5)
+        assert (fire.items.decided, fire.items.days.average) == (1, 2.0)
+        assert asdict(xiaodian.total.applications) == {
+            "received": 3, "accepted": 2, "licensed": 1, "refused": 1, "not_accepted": 0,
+            "withdrawn": 1}
+        yingze = statistics.compute(session, period=MARCH, group_by="unit", unit="fire",
+                                    county=YINGZE, source=source)
+        assert [r.key for r in yingze.rows] == ["fire"] and not yingze.total.items.decided
+        bureau = by_key(statistics.compute(session, period=MARCH, group_by="unit", unit=None,
+                                           county=YINGZE, source=source))["approval_bureau"]
+        assert (bureau.items.decided, bureau.items.late, bureau.items.days.p90) == (1, 1, 6)
+
+
+def test_county_level_staff_see_their_county_and_administrators_pick_one(office, session):
+    county_admin = staff_service.create(
+        session, username="stat-county", display_name="小店区统计", role="system_admin",
+        unit_code=None, password=STAFF_PASSWORD, county_code=XIAODIAN)
+    board = statistics.dashboard(session, staff=county_admin, month="2025-03")
+    assert board.figures.county == XIAODIAN and board.figures.county_name == "太原市小店区"
+    assert board.trend[-1][1].applications.received == 3
+    with pytest.raises(NotFound) as refused:
+        statistics.dashboard(session, staff=county_admin, month="2025-03", county=YINGZE)
+    assert refused.value.code == "STATISTICS_COUNTY_NOT_FOUND"
+    admin = office.staff["admin"]
+    assert statistics.dashboard(session, staff=admin, month="2025-03").figures.county is None
+    picked = statistics.dashboard(session, staff=admin, month="2025-03", county=YINGZE)
+    assert picked.figures.county_name == "太原市迎泽区"
+    with pytest.raises(NotFound):
+        statistics.dashboard(session, staff=admin, month="2025-03", county="999999")
+    with pytest.raises(RuleViolation, match="没有该县"):
+        staff_service.create(session, username="stat-nowhere", display_name="无县",
+                             role="system_admin", unit_code=None, password=STAFF_PASSWORD,
+                             county_code="999999")
+
+
+def test_the_slowest_unit_of_a_month_and_the_items_that_made_it_slow(office, session):
+    """March: the bureau took 4.33 working days an item (B 6, late; A 5; C 2), fire 2 —
+    the bureau is the slowest, B's item first and late; in 小店区 it is A's then C's."""
+    admin = office.staff["admin"]
+    slowest = statistics.dashboard(session, staff=admin, month="2025-03").slowest
+    assert (slowest.key, slowest.items.days.average, slowest.items.late) == \
+        ("approval_bureau", 4.33, 1)
+    found = statistics.items_behind(session, staff=admin, period=MARCH,
+                                    unit="approval_bureau")
+    assert (found.total, found.late) == (3, 1)
+    assert [i.working_days for i in found.items] == [6, 5, 2]
+    assert found.items[0].late_days > 0 and not any(i.late_days for i in found.items[1:])
+    in_county = statistics.items_behind(session, staff=admin, period=MARCH,
+                                        unit="approval_bureau", county=XIAODIAN)
+    assert [i.working_days for i in in_county.items] == [5, 2] and in_county.late == 0
+    with pytest.raises(NotFound):  # a unit's reviewer: their own unit only
+        statistics.items_behind(session, staff=office.staff["fire"], period=MARCH,
+                                unit="approval_bureau")

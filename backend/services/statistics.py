@@ -72,7 +72,7 @@ from backend.models import (
     StaffAccount,
 )
 from backend.security import permissions
-from backend.services import calendar, catalog, divisions, notice, pages, ratings
+from backend.services import calendar, catalog, divisions, entity, notice, pages, ratings
 
 # --- the period ------------------------------------------------------------------------------
 
@@ -194,6 +194,28 @@ def scope_of(session: Session, staff: StaffAccount, unit: str | None) -> str | N
             CatalogPermitItem.approving_unit == unit).limit(1)) is None:
         raise _unit_not_found(unit)
     return unit
+
+
+def county_of(staff: StaffAccount, county: str | None) -> str | None:
+    """The county whose figures ``staff``'s dashboard shows (None: the province).
+
+    County-level staff (``county_code``) see their own county: naming another is 404
+    STATISTICS_COUNTY_NOT_FOUND, exactly as a code that is no county of the divisions
+    table (config/divisions); provincial staff may pick any county (a unit's reviewer still
+    sees only their unit's figures there, see :func:`scope_of`)."""
+    permissions.require(staff, "statistics.view")
+    if staff.county_code:
+        if county not in (None, staff.county_code):
+            raise _county_not_found(county)
+        return staff.county_code
+    if county is not None and county not in entity.load_divisions().counties:
+        raise _county_not_found(county)
+    return county
+
+
+def _county_not_found(county: str | None) -> NotFound:
+    return NotFound("STATISTICS_COUNTY_NOT_FOUND", "没有该县（市、区）或无权查看其统计",
+                    {"county": county})
 
 
 def _unit_not_found(unit: str | None) -> NotFound:
@@ -345,6 +367,8 @@ class Figures:
     unit_name: str | None
     rows: list[Row]
     total: Row
+    county: str | None = None  # the county the figures are limited to (by unit only)
+    county_name: str | None = None
 
 
 def ratings_by_group(session: Session, *, period: Period, group_by: str,
@@ -395,22 +419,29 @@ def figures(session: Session, *, staff: StaffAccount, period: Period, group_by: 
 
 
 def compute(session: Session, *, period: Period, group_by: str, unit: str | None,
-            source: str = "summary") -> Figures:
+            source: str = "summary", county: str | None = None) -> Figures:
     """:func:`figures` without the access check (the scorecard, the catalog's adjustment).
 
     ``source`` "summary": the days the worker has summarised are read from the summary
     tables (``statistics_summary``), the others (events since its last round) scanned;
     "scan": every day scanned from the cases (the worker's own source, and the benchmark's
-    baseline). Both give the same figures."""
+    baseline). Both give the same figures. ``county``: the figures of that county's cases
+    only, by unit (``group_by`` must be "unit"; no 好差评, which is kept per unit)."""
     documents = _Documents(session)
-    if source == "summary":
-        from backend.services import statistics_summary
-        grouped, whole_tally = statistics_summary.tallies(session, period=period,
-                                                          group_by=group_by, unit=unit,
-                                                          documents=documents)
-    else:
-        grouped, whole_tally = scan(session, period=period, group_by=group_by, unit=unit,
-                                    documents=documents)
+
+    def tallies(group_by: str, unit: str | None, prefix: str | None = None):
+        if source == "summary":
+            from backend.services import statistics_summary
+            return statistics_summary.tallies(session, period=period, group_by=group_by,
+                                              unit=unit, documents=documents, prefix=prefix)
+        grouped, whole = scan(session, period=period, group_by=group_by, unit=unit,
+                              documents=documents)
+        return ({k: t for k, t in grouped.items() if k.startswith(prefix)}
+                if prefix else grouped), whole
+
+    if county is not None:
+        return _county_figures(session, period, county, unit, documents, tallies)
+    grouped, whole_tally = tallies(group_by, unit)
     names = _names(session, group_by, grouped.keys(), documents)
     keys = list(grouped.keys())
     if group_by == "unit" and unit is None:
@@ -428,6 +459,24 @@ def compute(session: Session, *, period: Period, group_by: str, unit: str | None
     rows.sort(key=lambda r: (order.get(r.key, len(order)), r.key))
     unit_name = _names(session, "unit", [unit], documents)[unit] if unit else None
     return Figures(period, group_by, unit, unit_name, rows, whole)
+
+
+def _county_figures(session: Session, period: Period, county: str, unit: str | None,
+                    documents: _Documents, tallies) -> Figures:
+    """The figures of a county's cases by unit: the summary's ``county_unit`` groups of the
+    county, and its ``county`` group as the total (a unit's own row when ``unit``)."""
+    grouped = {key.split("|", 1)[1]: tally
+               for key, tally in tallies("county_unit", None, f"{county}|")[0].items()}
+    names = _names(session, "unit", grouped.keys(), documents)
+    if unit is not None:
+        keys, whole = [unit], Tally().add(grouped.get(unit, Tally()))
+    else:
+        keys = list(dict.fromkeys([*names, *grouped]))
+        whole = tallies("county", None)[0].get(county, Tally())
+    rows = [grouped.get(key, Tally()).row(key, names.get(key, key)) for key in keys]
+    unit_name = names.get(unit, unit) if unit else None
+    return Figures(period, "unit", unit, unit_name, rows, whole.row(PROVINCE, "合计"),
+                   county, divisions.county_name(county))
 
 
 def scan(session: Session, *, period: Period, group_by: str, unit: str | None,
@@ -654,7 +703,8 @@ def _licensed_query(period: Period, group_by: str, unit: str | None, by_day: boo
 
 def _decided_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
     """One row per item its unit decided in the period (and per group)."""
-    columns = (ApplicationItem.application_id, Application.accepted_on,
+    columns = (ApplicationItem.application_id, ApplicationItem.item_code,
+               Application.accepted_on,
                china_date(ApplicationItem.decided_at).label(
         "decided_on"), ApplicationItem.due_on, ApplicationItem.promised_days,
         select(CatalogPermitItem.legal_days).where(
@@ -843,10 +893,9 @@ class Tally:
     def add_items(self, items: list, days: calendar.WorkingDays | None) -> None:
         used, late = [], 0
         for item in items:
-            credited = days.between(item.accepted_on, item.due_on) - item.promised_days \
-                if item.due_on else 0
-            used.append(days.between(item.accepted_on, item.decided_on) - credited)
-            late += bool(item.due_on and item.decided_on > item.due_on)
+            days_used, was_late = _item_days(item, days)
+            used.append(days_used)
+            late += was_late
         self.add(Tally({
             "items": len(items), "items_late": late, "item_days": sum(used),
             "item_promised": sum(i.promised_days for i in items),
@@ -1057,14 +1106,16 @@ class CasesBehind:
 
 def cases_behind(session: Session, *, staff: StaffAccount, period: Period, group_by: str,
                  key: str, figure: str, unit: str | None = None, page: int = 1,
-                 per_page: int = DRILL_PER_PAGE) -> CasesBehind:
+                 per_page: int = DRILL_PER_PAGE, county: str | None = None) -> CasesBehind:
     """The applications behind ``figure`` (DRILL_FIGURES: a 办件量 count) of the group
     ``key`` of ``group_by`` in ``period`` — exactly the cases :func:`figures` counts there,
     ``key`` PROVINCE for the total. Only what the staff member may see: a unit's reviewer
     only cases with an item of their own unit, and by unit only their unit (another is 404
-    STATISTICS_UNIT_NOT_FOUND, as in :func:`scope_of`). 422 STATISTICS_FIGURE_INVALID for a
+    STATISTICS_UNIT_NOT_FOUND, as in :func:`scope_of`); ``county`` (a county's dashboard,
+    :func:`county_of`): only that county's cases. 422 STATISTICS_FIGURE_INVALID for a
     figure that has no cases behind it."""
     scope = scope_of(session, staff, unit)
+    county = county_of(staff, county)
     if figure not in DRILL_FIGURES or group_by not in GROUPINGS:
         raise FieldsInvalid("STATISTICS_FIGURE_INVALID", {"figure": {
             "code": "FIGURE_INVALID", "message": "只能查看办件量各项的办件"}})
@@ -1085,6 +1136,8 @@ def cases_behind(session: Session, *, staff: StaffAccount, period: Period, group
     if scope is not None:
         query = query.where(Application.id.in_(select(ApplicationItem.application_id).where(
             ApplicationItem.approving_unit == scope)))
+    if county is not None:
+        query = query.where(group_of("county") == county)
     first_event = select(func.min(event.at)).where(
         event.application_id == Application.id, event.action == action,
         _in(event.at, period)).scalar_subquery()
@@ -1100,11 +1153,20 @@ TREND_MONTHS = 12
 
 @dataclass
 class Dashboard:
-    """A role's dashboard: the month's figures by unit (a reviewer: their own unit), and
-    the twelve months up to it in total — what the console draws as charts."""
+    """A role's dashboard: the month's figures by unit (a reviewer: their own unit; a
+    county's: its cases only), the twelve months up to it in total — what the console draws
+    as charts — and the slowest unit of the month."""
 
     figures: Figures
     trend: list[tuple[Period, Row]]
+
+    @property
+    def slowest(self) -> Row | None:
+        """The unit whose decided items took longest on average (working days), the later
+        share of them breaking a tie; None when no unit decided an item."""
+        decided = [r for r in self.figures.rows if r.items.decided]
+        return max(decided, key=lambda r: (r.items.days.average or 0,
+                                           r.items.late_share or 0), default=None)
 
     def chart_data(self) -> dict[str, Any]:
         """The charts' data as plain JSON (the page passes it in a JSON script block)."""
@@ -1123,12 +1185,19 @@ class Dashboard:
 
 
 def dashboard(session: Session, *, staff: StaffAccount, month: str | None = None,
-              unit: str | None = None) -> Dashboard:
+              unit: str | None = None, county: str | None = None) -> Dashboard:
     """The dashboard of ``month`` (YYYY-MM, default the current one) for ``staff``: the
-    province for administrators (or a unit they pick), their own unit for a unit's
-    reviewer (404 STATISTICS_UNIT_NOT_FOUND for another, as :func:`scope_of`)."""
+    province for administrators (or a unit or a county they pick), their own county for
+    county-level staff, their own unit for a unit's reviewer (404
+    STATISTICS_UNIT_NOT_FOUND / STATISTICS_COUNTY_NOT_FOUND for another, as
+    :func:`scope_of` and :func:`county_of`)."""
     period = period_of("month", month=month)
-    figures_of = figures(session, staff=staff, period=period, group_by="unit", unit=unit)
+    county = county_of(staff, county)
+    if county is None:
+        figures_of = figures(session, staff=staff, period=period, group_by="unit", unit=unit)
+    else:
+        figures_of = compute(session, period=period, group_by="unit",
+                             unit=scope_of(session, staff, unit), county=county)
     trend = []
     first = period.first
     for back in range(TREND_MONTHS - 1, -1, -1):
@@ -1136,6 +1205,85 @@ def dashboard(session: Session, *, staff: StaffAccount, month: str | None = None
         month_period_ = month_period(number // 12, number % 12 + 1)
         if month_period_.first.year < calendar.FIRST_YEAR:
             continue
-        trend.append((month_period_, compute(session, period=month_period_,
-                                             group_by="province", unit=figures_of.unit).total))
+        trend.append((month_period_, compute(
+            session, period=month_period_, group_by="unit" if county else "province",
+            unit=figures_of.unit, county=county).total))
     return Dashboard(figures_of, trend)
+
+
+@dataclass
+class DecidedItem:
+    """A permit item a unit decided, with the working days it took (see :func:`scan`)."""
+
+    application: Application
+    item_code: str
+    item_name: str
+    accepted_on: date
+    decided_on: date
+    due_on: date | None
+    promised_days: int
+    working_days: int  # from acceptance, less the pause credited to the item
+    late_days: int  # working days after the deadline (0: in time)
+
+
+@dataclass
+class ItemsBehind:
+    """One page of the items behind a unit's 审批事项办结 figures, the longest first."""
+
+    unit: str
+    unit_name: str
+    county: str | None
+    items: list[DecidedItem]
+    total: int
+    late: int
+    page: int
+    per_page: int
+
+
+def items_behind(session: Session, *, staff: StaffAccount, period: Period, unit: str,
+                 county: str | None = None, page: int = 1, per_page: int = DRILL_PER_PAGE,
+                 ) -> ItemsBehind:
+    """The items ``unit`` decided in ``period`` (of ``county``'s cases only, when given),
+    the most working days first, the late ones with how late — why a unit is slow: exactly
+    the items its 审批事项办结 figures count. Access as :func:`scope_of` and
+    :func:`county_of` (404 STATISTICS_UNIT_NOT_FOUND / STATISTICS_COUNTY_NOT_FOUND)."""
+    unit = scope_of(session, staff, unit)
+    county = county_of(staff, county)
+    query = _decided_query(period, "unit", unit)
+    if county is not None:
+        query = query.where(group_of("county") == county)
+    found = list(session.execute(query))
+    days = _calendar(session, [_decided_only(found)])
+    measured = sorted(((*_item_days(row, days), row) for row in found),
+                      key=lambda m: (-m[0], -m[1], m[2].application_id, m[2].item_code))
+    shown = measured[(page - 1) * per_page:page * per_page]
+    cases = {a.id: a for a in session.scalars(select(Application).where(
+        Application.id.in_({row.application_id for *_, row in shown})))}
+    documents = _Documents(session)
+    names = {code: item.name for code, item in documents.current().permit_items.items()}
+    items = [DecidedItem(cases[row.application_id], row.item_code,
+                         names.get(row.item_code, row.item_code), row.accepted_on,
+                         _as_date(row.decided_on), row.due_on, row.promised_days, used,
+                         days.between(row.due_on, _as_date(row.decided_on)) if late else 0)
+             for used, late, row in shown]
+    unit_names = _names(session, "unit", [unit], documents)
+    return ItemsBehind(unit, unit_names[unit], county, items, len(measured),
+                       sum(1 for _, late, _ in measured if late), page, per_page)
+
+
+class _decided_only:
+    """Decided rows as :func:`_calendar` reads a :class:`_Raw`."""
+
+    def __init__(self, decided):
+        self.licensed, self.decided = [], decided
+
+    dates = _Raw.dates
+
+
+def _item_days(item, days: calendar.WorkingDays | None) -> tuple[int, bool]:
+    """(working days an item took from acceptance, less the pause credited to it; whether
+    it was decided after its deadline)."""
+    credited = days.between(item.accepted_on, item.due_on) - item.promised_days \
+        if item.due_on else 0
+    return (days.between(item.accepted_on, _as_date(item.decided_on)) - credited,
+            bool(item.due_on and _as_date(item.decided_on) > item.due_on))

@@ -240,9 +240,10 @@ def _month_end(first: date) -> date:
 
 
 def tallies(session: Session, *, period: Period, group_by: str, unit: str | None,
-            documents=None) -> tuple[dict[str, Tally], Tally]:
+            documents=None, prefix: str | None = None) -> tuple[dict[str, Tally], Tally]:
     """What :func:`statistics.scan` answers, added up from the summarised days, and scanned
-    for the days with events not summarised yet."""
+    for the days with events not summarised yet. ``prefix`` (with ``unit`` None): only the
+    groups whose key starts with it (a county's ``county_unit`` rows: ``"<county>|"``)."""
     # one query: the days of the period with events the worker has not summarised, and
     # whether it has run at all (before its first round: scan the period as before)
     last = select(StatisticsWatermark.last_event_id).where(StatisticsWatermark.id == 1) \
@@ -253,22 +254,28 @@ def tallies(session: Session, *, period: Period, group_by: str, unit: str | None
             ApplicationEvent.at >= period.start, ApplicationEvent.at < period.end).distinct()
     ).all()
     if any(mark is None for _, mark in found):
-        return statistics.scan(session, period=period, group_by=group_by, unit=unit,
-                               documents=documents)
+        grouped, whole = statistics.scan(session, period=period, group_by=group_by,
+                                         unit=unit, documents=documents)
+        return _starting(grouped, prefix), whole
     pending = {_as_date(day) for day, _ in found}
-    grouped, whole = _read(session, period, group_by, unit, pending)
+    grouped, whole = _read(session, period, group_by, unit, pending, prefix)
     for first, last in _runs(sorted(pending)):
         more, more_whole = statistics.scan(session, period=Period("range", first, last),
                                            group_by=group_by, unit=unit,
                                            documents=documents)
-        for key, tally in more.items():
+        for key, tally in _starting(more, prefix).items():
             grouped.setdefault(key, Tally()).add(tally)
         whole.add(more_whole)
     return grouped, whole
 
 
+def _starting(grouped: dict[str, Tally], prefix: str | None) -> dict[str, Tally]:
+    return grouped if prefix is None else \
+        {key: tally for key, tally in grouped.items() if key.startswith(prefix)}
+
+
 def _read(session: Session, period: Period, group_by: str, unit: str | None,
-          skip: set[date]) -> tuple[dict[str, Tally], Tally]:
+          skip: set[date], prefix: str | None = None) -> tuple[dict[str, Tally], Tally]:
     """The summarised days of ``period`` (but ``skip``), added up per group and in total."""
     # whole months of the period without a skipped day are read from their month row
     months, first = [], period.first.replace(day=1)
@@ -288,7 +295,7 @@ def _read(session: Session, period: Period, group_by: str, unit: str | None,
         spans.append(and_(StatisticsDay.span == "month", StatisticsDay.day.in_(months)))
 
     def added(grouping: str, key: str | None = None, suffix: str | None = None,
-              ) -> dict[str, Tally]:
+              prefix: str | None = None) -> dict[str, Tally]:
         if not spans:
             return {}
         query = select(StatisticsDay.key, StatisticsDay.tally).where(
@@ -297,13 +304,15 @@ def _read(session: Session, period: Period, group_by: str, unit: str | None,
             query = query.where(StatisticsDay.key == key)
         if suffix is not None:
             query = query.where(StatisticsDay.key.endswith(suffix, autoescape=True))
+        if prefix is not None:
+            query = query.where(StatisticsDay.key.startswith(prefix, autoescape=True))
         out: dict[str, Tally] = {}
         for found, stored in session.execute(query):
             out.setdefault(found, Tally()).add(Tally.of_json(stored))
         return out
 
     if unit is None:
-        grouped = added(group_by)
+        grouped = added(group_by, prefix=prefix)
         whole = grouped.get(PROVINCE) if group_by == "province" else \
             added("province").get(PROVINCE)
         return grouped, whole or Tally()

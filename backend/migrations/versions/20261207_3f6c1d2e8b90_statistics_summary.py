@@ -1,7 +1,8 @@
 """改革成效统计's summary tables: the additive figures of each CST day per group
 and month (``statistics_days``), kept by the worker from the timeline, and how far it has read the
 timeline (``statistics_watermarks``). Empty at upgrade: the worker's first round fills every
-day, and until then the figures are scanned from the cases as before.
+day, and until then the figures are scanned from the cases as before. And the county of
+county-level staff (``staff_accounts.county_code``), whose dashboard is their county's.
 
 Revision ID: 3f6c1d2e8b90
 Revises: d5479a30843f
@@ -43,9 +44,13 @@ def upgrade() -> None:
         sa.Column("updated_at", TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_statistics_watermarks")),
     )
+    with op.batch_alter_table("staff_accounts") as batch:
+        batch.add_column(sa.Column("county_code", sa.String(length=6), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("staff_accounts") as batch:
+        batch.drop_column("county_code")
     op.drop_table("statistics_watermarks")
     with op.batch_alter_table("statistics_days") as batch:
         batch.drop_index("ix_statistics_days_grouping_span_day")
