@@ -215,3 +215,30 @@ def test_the_dashboard_draws_the_province_for_an_administrator_and_a_unit_for_it
     assert own.status_code == 200 and "统计概览：" in own.text and "全省" not in own.text
     assert client.get("/console/dashboard?month=2025-03&unit=approval_bureau").status_code \
         == 404
+
+
+def test_which_unit_was_slowest_last_month_and_why_by_county(app, client):
+    """An administrator picks 迎泽区 on the dashboard: the bureau is named slowest there (B's
+    item, 6 working days, late) and its link lists that item, marked late; the province's
+    slowest is the bureau too, B first of its three items."""
+    build(app)
+    assert sign_in(client, username="stat-admin").status_code == 302
+    page = client.get("/console/dashboard?month=2025-03&county=140106")
+    assert page.status_code == 200 and "统计概览：太原市迎泽区" in page.text
+    slowest = re.search(r'<section class="slowest".*?</section>', page.text, re.S).group(0)
+    assert "行政审批服务管理局" in slowest and "超期办结 1 项（超期率 100.0%）" in slowest
+    link = re.search(r'id="slowest-items" href="([^"]+)"', slowest).group(1)
+    assert "county=140106" in link and "unit=approval_bureau" in link
+    items = client.get(link.replace("&amp;", "&"))
+    assert items.status_code == 200 and "共办结 1 项，其中超期 1 项" in items.text
+    assert re.search(r'<tr data-application="\d+" class="late">', items.text)
+    assert "/console/statistics/cases?" in page.text and "county=140106" in page.text
+    province = client.get("/console/statistics/items?month=2025-03&unit=approval_bureau")
+    assert "共办结 3 项，其中超期 1 项" in province.text
+    assert client.get("/console/dashboard?month=2025-03&county=999999").status_code == 404
+    client.post("/console/logout")
+
+    assert sign_in(client, username="stat-fire").status_code == 302
+    assert client.get("/console/statistics/items?month=2025-03&unit=approval_bureau"
+                      ).status_code == 404
+    assert 'id="f-county"' not in client.get("/console/dashboard?month=2025-03").text
