@@ -764,6 +764,7 @@ class _Documents:
         self._by_id: dict[int, Any] = {}
         self._current: CatalogVersion | None = None
         self._notices: dict[tuple, dict[str, Any]] = {}
+        self._materials: dict[int, tuple[int, int]] = {}
 
     def of(self, version_id: int):
         if version_id not in self._by_id:
@@ -777,6 +778,19 @@ class _Documents:
         if self._current is None:
             self._current = catalog.current_version(self.session)
         return catalog.document_of(self._current)
+
+    def materials_of(self, case_row, supplied: dict[int, set[str]]) -> tuple[int, int]:
+        """(materials a licensed case supplied once, what its permits applied for apart
+        would have asked for), computed once a case however many groups count it."""
+        if case_row.application_id not in self._materials:
+            merged = self.notice(case_row.catalog_version_id, case_row.industry_code,
+                                 case_row.answers)["materials"]
+            given = supplied.get(case_row.application_id, set()) | set(
+                case_row.deferred_materials or [])
+            counted = [m for m in merged if m["code"] in given]
+            self._materials[case_row.application_id] = (
+                len(counted), sum(len(m["items"]) for m in counted))
+        return self._materials[case_row.application_id]
 
     def notice(self, version_id: int, industry_code: str, answers: dict[str, Any]):
         key = (version_id, industry_code, json.dumps(answers, sort_keys=True))
@@ -873,13 +887,9 @@ class Tally:
                 for c in cases]
         once = separate = 0
         for c in cases:
-            merged = documents.notice(c.catalog_version_id, c.industry_code,
-                                      c.answers)["materials"]
-            given = supplied.get(c.application_id, set()) | set(c.deferred_materials or [])
-            for material in merged:
-                if material["code"] in given:
-                    once += 1
-                    separate += len(material["items"])
+            case_once, case_separate = documents.materials_of(c, supplied)
+            once += case_once
+            separate += case_separate
         self.add(Tally({
             "cases": len(cases), "case_days": sum(used),
             "case_promised": sum(c.promised_limit or 0 for c in cases),
