@@ -55,9 +55,9 @@ NOTES = """#
 # - The read cost depends on the number of summary rows (days or months x groups), not on
 #   the number of applications: a year by unit reads about twelve month rows a unit.
 # - "summary rebuilt": the whole summary built set-based (statistics_summary.rebuild, the
-#   worker's first round and `flask statistics rebuild`): the scan's queries grouped by day,
-#   a month at a time. Afterwards each worker tick recomputes only the days with new events
-#   (usually today).
+#   worker's first round and `flask statistics rebuild`): a month at a time, the cases' facts
+#   read once for every grouping, grouped by day. Afterwards each worker tick recomputes
+#   only the days with new events (usually today).
 # - At the larger size the scan is timed once, for the month only: a year's scan of every
 #   case would take many minutes (it grows with the cases; at 10 000 it is shown above).
 """
