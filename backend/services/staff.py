@@ -386,11 +386,12 @@ def list_accounts(session: Session, *, staff: StaffAccount, page: int, per_page:
 
 
 def create_account(session: Session, *, staff: StaffAccount, username: str, display_name: str,
-                   role: str, unit_code: str | None, password: str) -> StaffAccount:
+                   role: str, unit_code: str | None, password: str,
+                   county_code: str | None = None) -> StaffAccount:
     """:func:`create` by a system administrator (same checks, same errors)."""
     permissions.require(staff, "staff.manage")
     return create(session, username=username, display_name=display_name, role=role,
-                  unit_code=unit_code, password=password)
+                  unit_code=unit_code, password=password, county_code=county_code)
 
 
 def _other_account(session: Session, staff: StaffAccount, account_id: int) -> StaffAccount:
