@@ -1263,7 +1263,7 @@ def items_behind(session: Session, *, staff: StaffAccount, period: Period, unit:
     if county is not None:
         query = query.where(group_of("county") == county)
     found = list(session.execute(query))
-    days = _calendar(session, [_decided_only(found)])
+    days = _calendar(session, [_Dated([], found)])
     measured = sorted(((*_item_days(row, days), row) for row in found),
                       key=lambda m: (-m[0], -m[1], m[2].application_id, m[2].item_code))
     shown = measured[(page - 1) * per_page:page * per_page]
@@ -1281,11 +1281,11 @@ def items_behind(session: Session, *, staff: StaffAccount, period: Period, unit:
                        sum(1 for _, late, _ in measured if late), page, per_page)
 
 
-class _decided_only:
-    """Decided rows as :func:`_calendar` reads a :class:`_Raw`."""
+class _Dated:
+    """Licensed and decided rows as :func:`_calendar` reads a :class:`_Raw`."""
 
-    def __init__(self, decided):
-        self.licensed, self.decided = [], decided
+    def __init__(self, licensed: list, decided: list):
+        self.licensed, self.decided = licensed, decided
 
     dates = _Raw.dates
 

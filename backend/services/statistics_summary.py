@@ -141,7 +141,7 @@ def summarise_days(session: Session, period: Period) -> int:
         file(1, row, row.day, groups.of(row.application_id))
     for row in decided:
         file(2, row, row.day, groups.of(row.application_id, item_unit=row.key))
-    days = statistics._calendar(session, [_Rows(licensed, decided)])
+    days = statistics._calendar(session, [statistics._Dated(licensed, decided)])
     materials = statistics._materials_supplied(session, period)
     rows = []
     for (grouping, day, key), (counted, cases, items) in found.items():
@@ -157,15 +157,6 @@ def summarise_days(session: Session, period: Period) -> int:
     for start in range(0, len(rows), INSERT_BATCH):
         session.execute(insert(StatisticsDay), rows[start:start + INSERT_BATCH])
     return len({row["day"] for row in rows})
-
-
-class _Rows:
-    """Licensed and decided rows, for the calendar's span (statistics._calendar)."""
-
-    def __init__(self, licensed, decided):
-        self.licensed, self.decided = licensed, decided
-
-    dates = statistics._Raw.dates
 
 
 class _Groups:
