@@ -559,23 +559,19 @@ def _in(column, period: Period):
 
 class _Raw:
     """The rows read for one grouping: the grouped counts, one row per licensed case and one
-    per decided item (three queries). ``by_day``: grouped by CST day as well — each figure
-    under the day of the event it counts, keys ``(day, key)`` — what the summary of every
-    day in ``period`` needs, in the same three queries (statistics_summary.rebuild)."""
+    per decided item (three queries)."""
 
-    def __init__(self, session: Session, period: Period, group_by: str, unit: str | None,
-                 by_day: bool = False):
-        self.by_day = by_day
+    def __init__(self, session: Session, period: Period, group_by: str, unit: str | None):
         self.counts = {self._key(row): row for row in session.execute(
-            _counts_query(period, group_by, unit, by_day))}
-        self.licensed = list(session.execute(_licensed_query(period, group_by, unit, by_day)))
-        self.decided = list(session.execute(_decided_query(period, group_by, unit, by_day)))
+            _counts_query(period, group_by, unit))}
+        self.licensed = list(session.execute(_licensed_query(period, group_by, unit)))
+        self.decided = list(session.execute(_decided_query(period, group_by, unit)))
 
-    def _key(self, row) -> Any:
-        key = row.key if row.key is not None else ""
-        return (_as_date(row.day), key) if self.by_day else key
+    @staticmethod
+    def _key(row) -> str:
+        return row.key if row.key is not None else ""
 
-    def keys(self) -> list[Any]:
+    def keys(self) -> list[str]:
         return list(dict.fromkeys([*self.counts, *map(self._key, self.licensed),
                                    *map(self._key, self.decided)]))
 
@@ -587,7 +583,7 @@ class _Raw:
 
     def tallies(self, days: calendar.WorkingDays | None, documents: _Documents,
                 materials: dict[int, set[str]]) -> dict[str, Tally]:
-        out: dict[Any, Tally] = defaultdict(Tally)
+        out: dict[str, Tally] = defaultdict(Tally)
         for key, counted in self.counts.items():
             out[key].add_counts(counted)
         licensed, decided = defaultdict(list), defaultdict(list)

@@ -83,9 +83,9 @@ def _watermark(session: Session) -> StatisticsWatermark:
 def rebuild(session: Session, *, mark: StatisticsWatermark | None = None,
             progress=None) -> int:
     """The whole summary built again from the cases, set-based: each calendar month of the
-    timeline is read in the scan's queries grouped by day as well (``statistics._Raw``
-    ``by_day``: a fixed number of queries a month, whatever the number of cases or days),
-    its day rows inserted in bulk and its month row added up from them — the same rows
+    timeline has its facts read once, grouped by day (:func:`summarise_days`: a fixed number
+    of queries a month, whatever the number of days, and one per GROUPS_BATCH cases), its day
+    rows inserted in bulk and its month row added up from them — the same rows
     :func:`summarise_day` writes day by day. The worker's first round, and ``flask
     statistics rebuild`` (after a restore, or when the rules of a figure change). Events
     stored meanwhile are left to the next round. ``progress(month, days)`` is told after
@@ -117,8 +117,10 @@ def _cst_day(at: datetime) -> date:
 
 def summarise_days(session: Session, period: Period) -> int:
     """Insert the day rows of every day of ``period`` (which has none yet), reading the
-    cases' facts once for every grouping (see :func:`rebuild`). Returns how many days have
-    rows."""
+    cases' facts once for every grouping: the counts per case and day, one row per licensed
+    case and per decided item (the scan's queries, ``by_day``), and each case's groups; then
+    each group's day adds up the rows filed under it as :func:`statistics.scan` does. Returns
+    how many days have rows."""
     documents = statistics._Documents(session)
     counts = session.execute(statistics._counts_query(period, PROVINCE, None, by_day=True,
                                                       per_case=True)).all()
@@ -131,9 +133,8 @@ def summarise_days(session: Session, period: Period) -> int:
     found: dict[tuple[str, date, str], list[list]] = {}
 
     def file(kind: int, row, day, keys) -> None:
-        for grouping_key in keys:
-            found.setdefault((*grouping_key[:1], _as_date(day), grouping_key[1]),
-                             [[], [], []])[kind].append(row)
+        for grouping, key in keys:
+            found.setdefault((grouping, _as_date(day), key), [[], [], []])[kind].append(row)
 
     for row in counts:
         file(0, row, row.day, groups.of(row.key))
