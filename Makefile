@@ -10,7 +10,7 @@ ELICENSE_LIBRARY_PORT ?= 8082
 ELICENSE_LIBRARY_URL ?= http://127.0.0.1:$(ELICENSE_LIBRARY_PORT)/
 export PORT WECHAT_EMULATOR_PORT WECHAT_API_BASE ELICENSE_LIBRARY_PORT ELICENSE_LIBRARY_URL
 
-.PHONY: run test test-cluster cluster install migrate lint bench bench-rush
+.PHONY: run test test-cluster cluster install migrate lint bench bench-rush bench-statistics
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,13 @@ bench: $(VENV)/.bench-installed
 	./scripts/install-test-servers.sh
 	./scripts/install-bench-tools.sh
 	$(BIN)/python -m bench $(if $(PROFILE),--profile,) $(BENCH_ARGS)
+
+# issue 14's dashboard at 10 000 and 1 000 000 applications, from the summary tables
+# (docs/bench-statistics.txt); STATISTICS_ARGS="--sizes 10000" for the small one only
+bench-statistics: $(VENV)/.bench-installed
+	./scripts/install-system-packages.sh
+	./scripts/install-test-servers.sh
+	$(BIN)/python -m bench.statistics $(STATISTICS_ARGS)
 
 # issue 20's morning rush: 40 applicants at once behind a proxy, production-shaped
 # (docs/bench-rush.txt); RUSH_ARGS="--applicants 20" for a smaller one

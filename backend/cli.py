@@ -20,6 +20,7 @@ catalog_cli = AppGroup("catalog", help="行业目录：加载与查看版本")
 staff_cli = AppGroup("staff", help="工作人员账号")
 calendar_cli = AppGroup("calendar", help="工作日历：法定节假日与调休")
 demo_cli = AppGroup("demo", help="演示数据（仅开发与测试环境）")
+statistics_cli = AppGroup("statistics", help="统计分析：汇总表")
 
 CHINA_TZ = timezone(timedelta(hours=8))  # 北京时间, no daylight saving
 
@@ -65,13 +66,16 @@ def catalog_estimates(number: int | None) -> None:
 @click.option("--name", "display_name", required=True)
 @click.option("--role", required=True, type=click.Choice(sorted(staff.ROLES)))
 @click.option("--unit", "unit_code", default=None, help="unit code for reviewers and inspectors")
+@click.option("--county", "county_code", default=None,
+              help="county code (GB/T 2260) of county-level staff: their dashboard's county")
 @click.password_option()
 def staff_create(username: str, display_name: str, role: str, unit_code: str | None,
-                 password: str) -> None:
+                 county_code: str | None, password: str) -> None:
     """Create a staff account (the password must pass the zxcvbn strength check)."""
     with _refused_as_click_error():
         account = staff.create(db.session, username=username, display_name=display_name,
-                               role=role, unit_code=unit_code, password=password)
+                               role=role, unit_code=unit_code, password=password,
+                               county_code=county_code)
     db.session.commit()
     click.echo(f"created staff account {account.username} ({staff.ROLES[role]})")
 
@@ -166,6 +170,18 @@ def calendar_show(year: int | None) -> None:
                    f"{row.name}  ({row.source}, {row.updated_by})")
 
 
+@statistics_cli.command("rebuild")
+def statistics_rebuild() -> None:
+    """Build the statistics summary tables again from the cases, a month at a time (after
+    a restore, or when the rules of a figure change); the worker keeps them up after."""
+    from backend.services import statistics_summary  # noqa: PLC0415
+
+    days = statistics_summary.rebuild(db.session, progress=lambda month, found: click.echo(
+        f"{month:%Y-%m}: {found} days"))
+    db.session.commit()
+    click.echo(f"statistics summary rebuilt: {days} days")
+
+
 @click.command("settings")
 def settings_command() -> None:
     """Print every setting the service reads, with its current value (secrets hidden)."""
@@ -188,6 +204,6 @@ def worker_command() -> None:
 def register(app: Flask) -> None:
     from backend.archive_cli import archive_cli  # noqa: PLC0415
 
-    for command in (catalog_cli, staff_cli, calendar_cli, demo_cli, settings_command,
-                    worker_command, archive_cli):
+    for command in (catalog_cli, staff_cli, calendar_cli, demo_cli, statistics_cli,
+                    settings_command, worker_command, archive_cli):
         app.cli.add_command(command)

@@ -16,7 +16,7 @@ from flask_limiter import RequestLimit
 from backend.extensions import db
 from backend.rate_limits import SharedLimit
 from backend.security import signatures
-from backend.services import verification
+from backend.services import statistics_summary, verification
 
 bp = APIBlueprint("public", __name__, tag="公开核验")
 
@@ -62,6 +62,22 @@ def verify_page(license_no: str):
     """许可证公开核验页：扫码即见结论"""
     return (render_template("verify.html", result=_verdict(license_no, _page_limit)), 200,
             PAGE_HEADERS)
+
+
+RESULTS_HEADERS = PAGE_HEADERS | {"Cache-Control": "public, max-age=600"}
+
+
+@bp.get("/results")
+@bp.doc(summary="改革成效公开页（各行业办件量与平均用时，不含个人信息）",
+        responses={200: {"description": "HTML 页面", "content": {"text/html": {}}},
+                   422: {"description": "年份无效"}})
+def results_page():
+    """“一业一证”改革成效：当年（或 ?year=YYYY）各行业申请、发证件数，受理至发证平均用时与较
+    分别办理节省的工作日；只有件数与平均数，不含任何个人信息；缓存至统计汇总下次更新"""
+    year = request.args.get("year", type=int)
+    period, rows, total = statistics_summary.public_results(db.session, year=year)
+    return (render_template("results.html", period=period, rows=rows, total=total), 200,
+            RESULTS_HEADERS)
 
 
 @bp.get("/api/public/v1/licenses/<license_no>")

@@ -3,7 +3,8 @@
 Runs as the Procfile's ``worker:`` (``flask worker``, or ``python -m backend.worker``); any
 number may run at once on any number of hosts: rows are claimed with SKIP LOCKED and a
 compare-and-set (``notifications.delivery``), and every tick job is idempotent
-(``notifications.tick``; the e-license expiry sweep ``licenses.record_expiries``). Without
+(``notifications.tick``; the e-license expiry sweep ``licenses.record_expiries``; the
+statistics summary ``statistics_summary.summarise``). Without
 Redis the same loop runs as a thread of the web process.
 
 Each round: the tick when it is due (NOTIFY_TICK_SECONDS), then every due outbox row and the
@@ -28,7 +29,7 @@ from backend import metrics
 from backend.extensions import db
 from backend.models.base import utcnow
 from backend.security import tokens
-from backend.services import archive, elicense_library, licenses
+from backend.services import archive, elicense_library, licenses, statistics_summary
 from notifications import delivery, doorbell
 from notifications import tick as jobs
 from notifications.wechat import make_client
@@ -58,6 +59,8 @@ def tick() -> dict[str, int]:
         "overdue_digests": lambda: jobs.overdue_digest(db.session, now=now, hour=hour),
         # e-licenses whose validity ended: 05 失效 with operation 04 过期失效
         "elicense_expiries": lambda: licenses.record_expiries(db.session),
+        # 改革成效统计: the days with new events, into the summary tables
+        "statistics_days": lambda: statistics_summary.summarise(db.session),
     }
     if time.monotonic() >= _next_cleanup:
         _next_cleanup = time.monotonic() + CLEANUP_EVERY

@@ -12,7 +12,7 @@ from pydantic import Field, StringConstraints
 from backend import clock
 from backend.api_types import Version, free_text
 from backend.extensions import db
-from backend.services import calendar, catalog, deliveries, departments, statistics
+from backend.services import calendar, catalog, deliveries, departments, divisions, statistics
 from backend.services import staff as staff_service
 from console import bp
 from console.forms import parse, perform, shown_once
@@ -141,6 +141,7 @@ class RoleForm(In):
 
 
 class AccountForm(RoleForm):
+    county_code: Code | None = None  # county-level staff (their statistics dashboard)
     username: Code
     display_name: free_text(64)
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -156,6 +157,7 @@ def _staff_page(problem: dict | None = None, issued: dict | None = None):
                                               page=query.page, per_page=query.per_page)
     return render_template("admin/staff.html", title="工作人员", accounts=rows, total=total,
                            query=query, units=departments.units(db.session),
+                           counties=divisions.listing()["cities"],
                            unit_bound=staff_service.UNIT_BOUND_ROLES, problem=problem,
                            issued=issued, form=request.form)
 
@@ -172,7 +174,7 @@ def staff_create():
         return staff_service.create_account(
             db.session, staff=current_staff(), username=form.username,
             display_name=form.display_name, role=form.role, unit_code=form.unit_code,
-            password=form.password)
+            password=form.password, county_code=form.county_code or None)
 
     return perform("create", call, done=lambda a: f"已创建账号 {a.username}",
                    then=url_for("console.staff_accounts"),

@@ -66,6 +66,21 @@ def test_a_reviewer_needs_a_unit_of_the_catalog(client, session):
     assert resp.status_code == 422 and "STAFF_UNIT_MISMATCH" in resp.text
 
 
+def test_a_county_level_administrator_is_made_with_their_county(client, session):
+    token = signed_in(client, session, "sysadmin-a", "system_admin")
+    assert 'id="new-county"' in client.get("/console/staff").text
+    resp = client.post("/console/staff", data={
+        "csrf_token": token, "username": "xiaodian-admin", "display_name": "小店区管理员",
+        "role": "system_admin", "county_code": "999999", "password": STRONG})
+    assert resp.status_code == 422 and "STAFF_COUNTY_UNKNOWN" in resp.text
+    resp = client.post("/console/staff", data={
+        "csrf_token": token, "username": "xiaodian-admin", "display_name": "小店区管理员",
+        "role": "system_admin", "county_code": "140105", "password": STRONG})
+    assert resp.status_code == 302
+    made = session.scalar(select(StaffAccount).where(StaffAccount.username == "xiaodian-admin"))
+    assert made.county_code == "140105"
+
+
 def test_admin_creates_resets_and_disables_an_account(client, app, session):
     token = signed_in(client, session, "sysadmin-a", "system_admin")
     resp = client.post("/console/staff", data={

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from datetime import datetime
 from html.parser import HTMLParser
 
@@ -164,3 +166,79 @@ def test_the_catalog_page_flags_industries_with_few_cases(office, client, set_se
     assert len(flagged) == 27 and "书店" not in flagged and "网吧" in flagged
     assert row_of(table, "书店")[2:5] == ["4", "1", "0"]  # C, D, E, H; C accepted
     assert row_of(table, "网吧")[2:7] == ["1", "1", "1", "0", "9"]
+
+
+def test_a_count_links_to_the_cases_behind_it_and_a_reviewer_only_to_their_own(
+        app, client):
+    office, cases = build(app)
+    assert sign_in(client, username="stat-admin").status_code == 302
+    page = client.get(MARCH + "&group_by=county").text
+    links = re.findall(r'href="(/console/statistics/cases\?[^"]+)"', page)
+    xiaodian = [link.replace("&amp;", "&") for link in links
+                if "key=140105" in link and "figure=received" in link]
+    assert len(xiaodian) == 1
+    listed = client.get(xiaodian[0])
+    assert listed.status_code == 200
+    shown = set(map(int, re.findall(r'data-application="(\d+)"', listed.text)))
+    assert shown == {cases[name].id for name in ("A", "C", "E")}
+    assert "共 3 件" in listed.text
+    client.post("/console/logout")
+
+    assert sign_in(client, username="stat-fire").status_code == 302
+    other = client.get("/console/statistics/cases?period=month&month=2025-03&group_by=unit"
+                       "&key=approval_bureau&figure=received")
+    assert other.status_code == 404
+    own = client.get("/console/statistics/cases?period=month&month=2025-03&group_by=county"
+                     "&key=140105&figure=received")
+    assert set(map(int, re.findall(r'data-application="(\d+)"', own.text))) == {
+        cases["A"].id}  # only the cases with a fire item
+
+
+def test_the_dashboard_draws_the_province_for_an_administrator_and_a_unit_for_its_reviewer(
+        app, client):
+    build(app)
+    assert sign_in(client, username="stat-admin").status_code == 302
+    page = client.get("/console/dashboard?month=2025-03")
+    assert page.status_code == 200
+    assert "统计概览：全省" in page.text and "chart-4.5.1.umd.min.js" in page.text
+    data = json.loads(re.search(r'<script type="application/json" id="dashboard-data">(.*?)'
+                                r"</script>", page.text, re.S).group(1))
+    assert data["months"][-1] == "2025-03" and len(data["months"]) == 12
+    assert data["received"][-2:] == [1, 4]  # B in February; A, C, D, E in March
+    assert data["licensed"][-1] == 2 and data["average_days"][-1] == 8.0
+    assert "<script>" not in page.text  # no inline code (CSP script-src 'self')
+    assert "/console/statistics/cases?" in page.text  # the counts drill down
+    client.post("/console/logout")
+
+    assert sign_in(client, username="stat-fire").status_code == 302
+    own = client.get("/console/dashboard?month=2025-03")
+    assert own.status_code == 200 and "统计概览：" in own.text and "全省" not in own.text
+    assert client.get("/console/dashboard?month=2025-03&unit=approval_bureau").status_code \
+        == 404
+
+
+def test_which_unit_was_slowest_last_month_and_why_by_county(app, client):
+    """An administrator picks 迎泽区 on the dashboard: the bureau is named slowest there (B's
+    item, 6 working days, late) and its link lists that item, marked late; the province's
+    slowest is the bureau too, B first of its three items."""
+    build(app)
+    assert sign_in(client, username="stat-admin").status_code == 302
+    page = client.get("/console/dashboard?month=2025-03&county=140106")
+    assert page.status_code == 200 and "统计概览：太原市迎泽区" in page.text
+    slowest = re.search(r'<section class="slowest".*?</section>', page.text, re.S).group(0)
+    assert "行政审批服务管理局" in slowest and "超期办结 1 项（超期率 100.0%）" in slowest
+    link = re.search(r'id="slowest-items" href="([^"]+)"', slowest).group(1)
+    assert "county=140106" in link and "unit=approval_bureau" in link
+    items = client.get(link.replace("&amp;", "&"))
+    assert items.status_code == 200 and "共办结 1 项，其中超期 1 项" in items.text
+    assert re.search(r'<tr data-application="\d+" class="late">', items.text)
+    assert "/console/statistics/cases?" in page.text and "county=140106" in page.text
+    province = client.get("/console/statistics/items?month=2025-03&unit=approval_bureau")
+    assert "共办结 3 项，其中超期 1 项" in province.text
+    assert client.get("/console/dashboard?month=2025-03&county=999999").status_code == 404
+    client.post("/console/logout")
+
+    assert sign_in(client, username="stat-fire").status_code == 302
+    assert client.get("/console/statistics/items?month=2025-03&unit=approval_bureau"
+                      ).status_code == 404
+    assert 'id="f-county"' not in client.get("/console/dashboard?month=2025-03").text

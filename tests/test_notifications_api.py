@@ -653,8 +653,9 @@ def test_the_worker_tick_runs_every_job_and_repeats_harmlessly(worker_app, monke
         first, second = worker.tick(), worker.tick()
 
     assert set(first) == {"inspection_reminders", "license_expiry_reminders", "overdue_digests",
-                          "elicense_expiries", "expired_tokens_purged",
+                          "elicense_expiries", "statistics_days", "expired_tokens_purged",
                           "orphaned_uploads_removed"}
     assert set(second) == {"inspection_reminders", "license_expiry_reminders",
-                           "overdue_digests", "elicense_expiries"}  # cleanup at most hourly
+                           "overdue_digests", "elicense_expiries",
+                           "statistics_days"}  # cleanup at most hourly
     assert not any(second.values())

@@ -5,14 +5,21 @@ who may see which unit; and a fixed number of queries whatever the number of cas
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import asdict
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from backend.errors import FieldsInvalid, NotFound, PermissionDenied
-from backend.services import statistics
+from backend.errors import FieldsInvalid, NotFound, PermissionDenied, RuleViolation
+from backend.extensions import db
+from backend.models import Application, StatisticsDay
+from backend.services import staff as staff_service
+from backend.services import statistics, statistics_summary
 from tests.conftest import STAFF_PASSWORD
-from tests.reform_cases import XIAODIAN, YINGZE, build, day
+from tests.reform_cases import BOOKSHOP, XIAODIAN, YINGZE, build, day
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_workflow import STAFF, statements
 
@@ -21,7 +28,19 @@ MARCH = statistics.month_period(2025, 3)
 
 @pytest.fixture
 def office(app):
-    return build(app)[0]
+    """The office of tests/reform_cases.py, summarised by the worker's step: the figures
+    below are read from the summary tables (statistics_summary)."""
+    office = build(app)[0]
+    assert summarise(app) > 0
+    return office
+
+
+def summarise(app, **options) -> int:
+    """The worker's summary step, in a transaction of its own."""
+    with app.app_context(), Session(db.engine) as own:
+        days = statistics_summary.summarise(own, **options)
+        own.commit()
+    return days
 
 
 def by_key(figures: statistics.Figures) -> dict[str, statistics.Row]:
@@ -263,3 +282,210 @@ def test_industries_with_few_cases_are_flagged_for_the_catalog_administrator(
     assert len(body["industries"]) == 28
     assert_envelope(client.get(f"{STAFF}/catalog/low-volume", headers=staff_token(
         client, "stat-fire")), 403, "FORBIDDEN_ROLE")
+
+
+def test_the_summary_gives_the_figures_the_scan_gives(app, office, session):
+    """Every grouping, in total and limited to each unit, for a day, the month and a range
+    across its edge: the summed days and the scan of the cases agree to the last figure."""
+    periods = [MARCH, statistics.period_of("day", day=day(3, 18)),
+               statistics.period_of("range", since=day(2, 27), until=day(4, 1))]
+    for period in periods:
+        for group_by in statistics.GROUPINGS:
+            for unit in (None, "fire", "approval_bureau", "market_regulation"):
+                read = {source: statistics.compute(session, period=period, group_by=group_by,
+                                                   unit=unit, source=source)
+                        for source in ("summary", "scan")}
+                assert asdict(read["summary"]) == asdict(read["scan"]), (period, group_by, unit)
+
+
+def summary_rows(session) -> list[tuple]:
+    session.expire_all()
+    return sorted((row.span, row.day, row.grouping, row.key, json.dumps(row.tally, sort_keys=True))
+                  for row in session.scalars(select(StatisticsDay)))
+
+
+def test_the_bulk_rebuild_writes_the_rows_the_day_by_day_upkeep_writes(app, office, session):
+    """The worker's first round built the summary set-based (a month at a time); recomputing
+    every day one by one, as the worker's later rounds do, gives the same rows — and so does
+    `flask statistics rebuild`."""
+    built = summary_rows(session)
+    days = sorted({day for span, day, *_ in built if span == "day"})
+    assert len(days) > 5 and {"unit", "county_unit", "province"} <= {r[2] for r in built}
+    with app.app_context(), Session(db.engine) as own:
+        for one in days:
+            statistics_summary.summarise_day(own, one)
+        for first in sorted({one.replace(day=1) for one in days}):
+            statistics_summary.summarise_month(own, first)
+        own.commit()
+    assert summary_rows(session) == built
+    result = app.test_cli_runner().invoke(args=["statistics", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert f"statistics summary rebuilt: {len(days)} days" in result.output
+    assert summary_rows(session) == built
+
+
+def test_late_events_are_scanned_until_the_worker_summarises_their_day(app, office, session):
+    before = statistics.compute(session, period=MARCH, group_by="county", unit=None)
+    with app.app_context(), Session(db.engine, expire_on_commit=False) as own:
+        office.session = own  # an event stored after its day was summarised (clock moved)
+        with office.on(day(3, 10)):
+            office.online("late", BOOKSHOP, YINGZE)
+    pending = statistics.compute(session, period=MARCH, group_by="county", unit=None)
+    assert pending.total.applications.received == before.total.applications.received + 1
+    assert summarise(app, overlap=0) == 1  # its day only, once
+    assert summarise(app) == 0
+    stored = session.scalars(select(StatisticsDay.grouping).where(
+        StatisticsDay.day == day(3, 10))).all()
+    assert "county" in stored
+    after = statistics.compute(session, period=MARCH, group_by="county", unit=None)
+    assert asdict(after) == asdict(pending)
+    assert by_key(after)[YINGZE].applications.received == 2
+
+
+def test_public_results_show_counts_and_days_per_industry_and_no_personal_data(
+        app, office, client, session):
+    resp = client.get("/results?year=2025")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    assert resp.headers["Cache-Control"] == "public, max-age=600"
+    html = resp.get_data(as_text=True)
+
+    def cells(industry: str) -> list[str]:
+        row = re.search(rf'<tr data-industry="{industry}">(.*?)</tr>', html, re.S).group(1)
+        return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>.*?</t[hd]>",
+                                                                        row, re.S)]
+
+    # 2025: 网吧 A licensed in 9 working days (45 legal − 9 = 36 saved); 咖啡馆 B in 7
+    # (10 − 7 = 3); 书店 C, D, E, H received, none licensed
+    assert cells("internet_cafe")[2:] == ["1", "1", "9.0", "36.0"]
+    assert cells("cafe")[2:] == ["1", "1", "7.0", "3.0"]
+    assert cells("bookstore")[2:] == ["4", "0", "—", "—"]
+    people = [value for application in session.scalars(select(Application))
+              for name, value in application.form_values.items()
+              if isinstance(value, str) and any(part in name for part in (
+                  "name", "phone", "mobile", "id_number", "address", "credit"))]
+    assert people and not [value for value in people if value in html]
+    assert "孙丽" not in html and not re.search(r"1[3-9]\d{9}", html)
+    assert client.get("/results?year=2025").get_data(as_text=True) == html  # cached
+
+
+@pytest.fixture
+def office_cases(app):
+    office, cases = build(app)
+    assert summarise(app) > 0
+    return office, {name: case.id for name, case in cases.items()}
+
+
+def behind(session, staff, **query) -> set[int]:
+    found = statistics.cases_behind(session, staff=staff, period=MARCH, **query)
+    assert found.total == len(found.cases)
+    return {case.id for case in found.cases}
+
+
+def test_drill_down_lists_exactly_the_cases_a_count_counts(office_cases, session):
+    office, ids = office_cases
+    admin = office.staff["admin"]
+    named = {v: k for k, v in ids.items()}
+
+    def names(**query) -> set[str]:
+        return {named[i] for i in behind(session, admin, **query)}
+
+    assert names(group_by="county", key=XIAODIAN, figure="received") == {"A", "C", "E"}
+    assert names(group_by="county", key=YINGZE, figure="received") == {"D"}
+    assert names(group_by="county", key=YINGZE, figure="accepted") == {"B"}
+    assert names(group_by="province", key=statistics.PROVINCE, figure="licensed") == {"A", "B"}
+    assert names(group_by="county", key=XIAODIAN, figure="withdrawn") == {"E"}  # F: a draft
+    assert names(group_by="industry", key="bookstore", figure="refused") == {"C"}
+    # every count of every group has exactly as many cases behind it
+    for group_by in ("unit", "county", "industry"):
+        figures = statistics.figures(session, staff=admin, period=MARCH, group_by=group_by)
+        for row in [*figures.rows, figures.total]:
+            for figure in statistics.DRILL_FIGURES:
+                key = row.key if row is not figures.total else statistics.PROVINCE
+                group = group_by if row is not figures.total else "province"
+                assert len(behind(session, admin, group_by=group, key=key, figure=figure)) \
+                    == getattr(row.applications, figure), (group_by, row.key, figure)
+    page = statistics.cases_behind(session, staff=admin, period=MARCH, group_by="county",
+                                   key=XIAODIAN, figure="received", page=2, per_page=2)
+    assert page.total == 3 and len(page.cases) == 1
+
+
+def test_a_reviewer_drills_only_into_their_own_units_cases(office_cases, session):
+    office, ids = office_cases
+    fire = office.staff["fire"]
+    for other in ("approval_bureau", "no-such-unit"):
+        with pytest.raises(NotFound) as hidden:
+            statistics.cases_behind(session, staff=fire, period=MARCH, group_by="unit",
+                                    key=other, figure="received")
+        assert hidden.value.code == "STATISTICS_UNIT_NOT_FOUND"
+        with pytest.raises(NotFound):
+            statistics.cases_behind(session, staff=fire, period=MARCH, group_by="county",
+                                    key=XIAODIAN, figure="received", unit=other)
+    # by county, only the cases with a fire item: A (C and E are bookshops)
+    assert behind(session, fire, group_by="county", key=XIAODIAN,
+                  figure="received") == {ids["A"]}
+    assert behind(session, fire, group_by="unit", key="fire", figure="licensed") == {ids["A"]}
+
+
+def test_a_countys_figures_by_unit_come_from_the_summary_as_the_scan_gives_them(
+        office, session):
+    """小店区's March by unit: its cases A, C, E (and F, a draft) only — the bureau decided
+    A's item in 5 working days and C's in 2, fire A's in 2; B (6, late) is 迎泽区's."""
+    for source in ("summary", "scan"):
+        xiaodian = statistics.compute(session, period=MARCH, group_by="unit", unit=None,
+                                      county=XIAODIAN, source=source)
+        assert xiaodian.county_name == "太原市小店区"
+        bureau, fire = by_key(xiaodian)["approval_bureau"], by_key(xiaodian)["fire"]
+        assert (bureau.items.decided, bureau.items.late, bureau.items.days.average) == \
+            (2, 0, 3.5)
+        assert (fire.items.decided, fire.items.days.average) == (1, 2.0)
+        assert asdict(xiaodian.total.applications) == {
+            "received": 3, "accepted": 2, "licensed": 1, "refused": 1, "not_accepted": 0,
+            "withdrawn": 1}
+        yingze = statistics.compute(session, period=MARCH, group_by="unit", unit="fire",
+                                    county=YINGZE, source=source)
+        assert [r.key for r in yingze.rows] == ["fire"] and not yingze.total.items.decided
+        bureau = by_key(statistics.compute(session, period=MARCH, group_by="unit", unit=None,
+                                           county=YINGZE, source=source))["approval_bureau"]
+        assert (bureau.items.decided, bureau.items.late, bureau.items.days.p90) == (1, 1, 6)
+
+
+def test_county_level_staff_see_their_county_and_administrators_pick_one(office, session):
+    county_admin = staff_service.create(
+        session, username="stat-county", display_name="小店区统计", role="system_admin",
+        unit_code=None, password=STAFF_PASSWORD, county_code=XIAODIAN)
+    board = statistics.dashboard(session, staff=county_admin, month="2025-03")
+    assert board.figures.county == XIAODIAN and board.figures.county_name == "太原市小店区"
+    assert board.trend[-1][1].applications.received == 3
+    with pytest.raises(NotFound) as refused:
+        statistics.dashboard(session, staff=county_admin, month="2025-03", county=YINGZE)
+    assert refused.value.code == "STATISTICS_COUNTY_NOT_FOUND"
+    admin = office.staff["admin"]
+    assert statistics.dashboard(session, staff=admin, month="2025-03").figures.county is None
+    picked = statistics.dashboard(session, staff=admin, month="2025-03", county=YINGZE)
+    assert picked.figures.county_name == "太原市迎泽区"
+    with pytest.raises(NotFound):
+        statistics.dashboard(session, staff=admin, month="2025-03", county="999999")
+    with pytest.raises(RuleViolation, match="没有该县"):
+        staff_service.create(session, username="stat-nowhere", display_name="无县",
+                             role="system_admin", unit_code=None, password=STAFF_PASSWORD,
+                             county_code="999999")
+
+
+def test_the_slowest_unit_of_a_month_and_the_items_that_made_it_slow(office, session):
+    """March: the bureau took 4.33 working days an item (B 6, late; A 5; C 2), fire 2 —
+    the bureau is the slowest, B's item first and late; in 小店区 it is A's then C's."""
+    admin = office.staff["admin"]
+    slowest = statistics.dashboard(session, staff=admin, month="2025-03").slowest
+    assert (slowest.key, slowest.items.days.average, slowest.items.late) == \
+        ("approval_bureau", 4.33, 1)
+    found = statistics.items_behind(session, staff=admin, period=MARCH,
+                                    unit="approval_bureau")
+    assert (found.total, found.late) == (3, 1)
+    assert [i.working_days for i in found.items] == [6, 5, 2]
+    assert found.items[0].late_days > 0 and not any(i.late_days for i in found.items[1:])
+    in_county = statistics.items_behind(session, staff=admin, period=MARCH,
+                                        unit="approval_bureau", county=XIAODIAN)
+    assert [i.working_days for i in in_county.items] == [5, 2] and in_county.late == 0
+    with pytest.raises(NotFound):  # a unit's reviewer: their own unit only
+        statistics.items_behind(session, staff=office.staff["fire"], period=MARCH,
+                                unit="approval_bureau")

@@ -36,6 +36,7 @@ from backend.models.notifications import (
     WechatSubscription,
 )
 from backend.models.ratings import RectificationTask, ServiceRating
+from backend.models.statistics import StatisticsDay, StatisticsWatermark
 from notifications.outbox import OutboxMessage
 
 __all__ = [
@@ -75,6 +76,8 @@ __all__ = [
     "ServiceRating",
     "StaffAccount",
     "StaffBindingCode",
+    "StatisticsDay",
+    "StatisticsWatermark",
     "WalkIn",
     "WechatSubscription",
 ]

@@ -44,6 +44,9 @@ class StaffAccount(Base):
     display_name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(32))
     unit_code: Mapped[str | None] = mapped_column(String(64))
+    # county-level staff: the county (GB/T 2260) whose office they work in — their
+    # statistics dashboard is that county's; None: provincial staff
+    county_code: Mapped[str | None] = mapped_column(String(6))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

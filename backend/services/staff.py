@@ -30,7 +30,7 @@ from backend.identifiers import clean_text, normalize_identifier
 from backend.models import StaffAccount, StaffBindingCode
 from backend.models.base import utcnow
 from backend.security import passwords, permissions, tokens
-from backend.services import catalog, pages
+from backend.services import catalog, entity, pages
 
 ROLES = {
     "window_commissioner": "窗口服务专员",
@@ -80,15 +80,19 @@ def canonical_username(typed: str) -> str:
 
 
 def create(session: Session, *, username: str, display_name: str, role: str,
-           unit_code: str | None, password: str) -> StaffAccount:
+           unit_code: str | None, password: str, county_code: str | None = None
+           ) -> StaffAccount:
     """A new account. Raises RuleViolation (422) STAFF_ROLE_UNKNOWN, STAFF_USERNAME_INVALID
     (3–32 of a–z 0–9 . _ - after :func:`canonical_username`), STAFF_DISPLAY_NAME_INVALID
-    (1–64 characters of cleaned text, no control characters), STAFF_UNIT_MISMATCH,
+    (1–64 characters of cleaned text, no control characters), STAFF_COUNTY_UNKNOWN (a
+    ``county_code`` — county-level staff — that is no county of the divisions table),
+    STAFF_UNIT_MISMATCH,
     STAFF_UNIT_UNKNOWN (not a unit of the catalog in force), STAFF_PASSWORD_WEAK
     (backend.security.passwords: zxcvbn, knowing the names, the service's words and the
     public demo password), or Conflict STAFF_USERNAME_TAKEN."""
     return _create(session, username=username, display_name=display_name, role=role,
-                   unit_code=unit_code, password=password, demo=False)
+                   unit_code=unit_code, password=password, demo=False,
+                   county_code=county_code)
 
 
 def ensure_demo_accounts(session: Session, *, password: str = DEMO_PASSWORD
@@ -108,8 +112,11 @@ def ensure_demo_accounts(session: Session, *, password: str = DEMO_PASSWORD
 
 
 def _create(session: Session, *, username: str, display_name: str, role: str,
-            unit_code: str | None, password: str, demo: bool) -> StaffAccount:
+            unit_code: str | None, password: str, demo: bool,
+            county_code: str | None = None) -> StaffAccount:
     _known_role(role)
+    if county_code is not None and county_code not in entity.load_divisions().counties:
+        raise RuleViolation("STAFF_COUNTY_UNKNOWN", f"没有该县（市、区）：{county_code}")
     username = canonical_username(username)
     if not USERNAME_PATTERN.fullmatch(username):
         raise RuleViolation("STAFF_USERNAME_INVALID",
@@ -126,7 +133,8 @@ def _create(session: Session, *, username: str, display_name: str, role: str,
     if _by_username(session, username):
         raise Conflict("STAFF_USERNAME_TAKEN", f"用户名 {username} 已存在")
     account = StaffAccount(username=username, display_name=display_name, role=role,
-                           unit_code=unit_code, password_hash=_hasher.hash(password))
+                           unit_code=unit_code, county_code=county_code,
+                           password_hash=_hasher.hash(password))
     session.add(account)
     session.flush()
     return account
@@ -378,11 +386,12 @@ def list_accounts(session: Session, *, staff: StaffAccount, page: int, per_page:
 
 
 def create_account(session: Session, *, staff: StaffAccount, username: str, display_name: str,
-                   role: str, unit_code: str | None, password: str) -> StaffAccount:
+                   role: str, unit_code: str | None, password: str,
+                   county_code: str | None = None) -> StaffAccount:
     """:func:`create` by a system administrator (same checks, same errors)."""
     permissions.require(staff, "staff.manage")
     return create(session, username=username, display_name=display_name, role=role,
-                  unit_code=unit_code, password=password)
+                  unit_code=unit_code, password=password, county_code=county_code)
 
 
 def _other_account(session: Session, staff: StaffAccount, account_id: int) -> StaffAccount:

@@ -77,7 +77,7 @@ from backend.models import (
     StaffAccount,
 )
 from backend.security import permissions
-from backend.services import calendar, catalog, divisions, notice, ratings
+from backend.services import calendar, catalog, divisions, entity, notice, pages, ratings
 
 # --- the period ------------------------------------------------------------------------------
 
@@ -199,6 +199,28 @@ def scope_of(session: Session, staff: StaffAccount, unit: str | None) -> str | N
             CatalogPermitItem.approving_unit == unit).limit(1)) is None:
         raise _unit_not_found(unit)
     return unit
+
+
+def county_of(staff: StaffAccount, county: str | None) -> str | None:
+    """The county whose figures ``staff``'s dashboard shows (None: the province).
+
+    County-level staff (``county_code``) see their own county: naming another is 404
+    STATISTICS_COUNTY_NOT_FOUND, exactly as a code that is no county of the divisions
+    table (config/divisions); provincial staff may pick any county (a unit's reviewer still
+    sees only their unit's figures there, see :func:`scope_of`)."""
+    permissions.require(staff, "statistics.view")
+    if staff.county_code:
+        if county not in (None, staff.county_code):
+            raise _county_not_found(county)
+        return staff.county_code
+    if county is not None and county not in entity.load_divisions().counties:
+        raise _county_not_found(county)
+    return county
+
+
+def _county_not_found(county: str | None) -> NotFound:
+    return NotFound("STATISTICS_COUNTY_NOT_FOUND", "没有该县（市、区）或无权查看其统计",
+                    {"county": county})
 
 
 def _unit_not_found(unit: str | None) -> NotFound:
@@ -361,6 +383,8 @@ class Figures:
     unit_name: str | None
     rows: list[Row]
     total: Row
+    county: str | None = None  # the county the figures are limited to (by unit only)
+    county_name: str | None = None
 
 
 def ratings_by_group(session: Session, *, period: Period, group_by: str,
@@ -410,31 +434,79 @@ def figures(session: Session, *, staff: StaffAccount, period: Period, group_by: 
     return compute(session, period=period, group_by=group_by, unit=scope)
 
 
-def compute(session: Session, *, period: Period, group_by: str, unit: str | None) -> Figures:
-    """:func:`figures` without the access check (the scorecard, the catalog's adjustment)."""
-    materials = _materials_supplied(session, period)
-    grouped = _Raw(session, period, group_by, unit)
-    total = grouped if group_by == "province" else _Raw(session, period, "province", unit)
-    days = _calendar(session, [grouped, total])
+def compute(session: Session, *, period: Period, group_by: str, unit: str | None,
+            source: str = "summary", county: str | None = None) -> Figures:
+    """:func:`figures` without the access check (the scorecard, the catalog's adjustment).
+
+    ``source`` "summary": the days the worker has summarised are read from the summary
+    tables (``statistics_summary``), the others (events since its last round) scanned;
+    "scan": every day scanned from the cases (the worker's own source, and the benchmark's
+    baseline). Both give the same figures. ``county``: the figures of that county's cases
+    only, by unit (``group_by`` must be "unit"; no 好差评, which is kept per unit)."""
     documents = _Documents(session)
+
+    def tallies(group_by: str, unit: str | None, prefix: str | None = None):
+        if source == "summary":
+            from backend.services import statistics_summary
+            return statistics_summary.tallies(session, period=period, group_by=group_by,
+                                              unit=unit, documents=documents, prefix=prefix)
+        grouped, whole = scan(session, period=period, group_by=group_by, unit=unit,
+                              documents=documents)
+        return ({k: t for k, t in grouped.items() if k.startswith(prefix)}
+                if prefix else grouped), whole
+
+    if county is not None:
+        return _county_figures(session, period, county, unit, documents, tallies)
+    grouped, whole_tally = tallies(group_by, unit)
     names = _names(session, group_by, grouped.keys(), documents)
-    documents.current()  # the version in force: most cases are pinned to it
     keys = list(grouped.keys())
     if group_by == "unit" and unit is None:
         keys = list(dict.fromkeys([*names, *keys]))
     elif group_by == "unit":
         keys = [unit]
-    rows = grouped.rows(keys, names, days, documents, materials)
+    rows = [grouped.get(key, Tally()).row(key, names.get(key, key or "未填写")) for key in keys]
     ratings = ratings_by_group(session, period=period, group_by=group_by, unit=unit)
     for row in rows:
         row.ratings = ratings.get(row.key)
-    whole = total.rows([PROVINCE], {PROVINCE: "合计"}, days, documents, materials)[0]
+    whole = whole_tally.row(PROVINCE, "合计")
     whole.ratings = ratings_by_group(session, period=period, group_by="province",
                                      unit=unit).get(PROVINCE)
     order = {key: n for n, key in enumerate(names)}
     rows.sort(key=lambda r: (order.get(r.key, len(order)), r.key))
     unit_name = _names(session, "unit", [unit], documents)[unit] if unit else None
     return Figures(period, group_by, unit, unit_name, rows, whole)
+
+
+def _county_figures(session: Session, period: Period, county: str, unit: str | None,
+                    documents: _Documents, tallies) -> Figures:
+    """The figures of a county's cases by unit: the summary's ``county_unit`` groups of the
+    county, and its ``county`` group as the total (a unit's own row when ``unit``)."""
+    grouped = {key.split("|", 1)[1]: tally
+               for key, tally in tallies("county_unit", None, f"{county}|")[0].items()}
+    names = _names(session, "unit", grouped.keys(), documents)
+    if unit is not None:
+        keys, whole = [unit], Tally().add(grouped.get(unit, Tally()))
+    else:
+        keys = list(dict.fromkeys([*names, *grouped]))
+        whole = tallies("county", None)[0].get(county, Tally())
+    rows = [grouped.get(key, Tally()).row(key, names.get(key, key)) for key in keys]
+    unit_name = names.get(unit, unit) if unit else None
+    return Figures(period, "unit", unit, unit_name, rows, whole.row(PROVINCE, "合计"),
+                   county, divisions.county_name(county))
+
+
+def scan(session: Session, *, period: Period, group_by: str, unit: str | None,
+         documents: _Documents | None = None) -> tuple[dict[str, Tally], Tally]:
+    """The tallies of ``period`` read from the cases themselves: per group (keys as
+    :class:`Row` keys) and in total. Grouping may also be one of SUMMARY_GROUPINGS' compound
+    ones (``county_unit``: key ``<county>|<unit>``). A fixed number of queries."""
+    documents = documents or _Documents(session)
+    materials = _materials_supplied(session, period)
+    grouped = _Raw(session, period, group_by, unit)
+    total = grouped if group_by == "province" else _Raw(session, period, "province", unit)
+    days = _calendar(session, [grouped, total])
+    whole = total.tallies(days, documents, materials).get(PROVINCE, Tally())
+    return grouped.tallies(days, documents, materials), whole
 
 
 # the timeline's events each figure counts
@@ -464,17 +536,39 @@ def group_of(group_by: str):
     return literal(PROVINCE)
 
 
-def _cases(group_by: str, unit: str | None):
-    """(application_id, key) of every application in scope, once per group it counts in."""
-    if group_by != "unit" and unit is None:
+# the compound groupings the summary tables keep for a unit's figures by county or
+# industry: key "<county or industry>|<unit>"
+COMPOUND = {"county_unit": "county", "industry_unit": "industry"}
+
+
+def _compound_key(group_by: str):
+    """The key of a compound grouping (COMPOUND) as a column expression."""
+    return func.coalesce(group_of(COMPOUND[group_by]), "").concat("|").concat(
+        ApplicationItem.approving_unit)
+
+
+def _cases(group_by: str, unit: str | None, concerned):
+    """(application_id, key) of every application in scope, once per group it counts in;
+    only those among ``concerned`` (a select of application ids: the ones with an event in
+    the period — the queries count nothing else, and the set stays small at any scale)."""
+    if group_by not in ("unit", *COMPOUND) and unit is None:
         return select(Application.id.label("application_id"),
-                      group_of(group_by).label("key")).subquery("cases")
-    key = ApplicationItem.approving_unit if group_by == "unit" else group_of(group_by)
+                      group_of(group_by).label("key")).where(
+            Application.id.in_(concerned)).subquery("cases")
+    key = ApplicationItem.approving_unit if group_by == "unit" else \
+        _compound_key(group_by) if group_by in COMPOUND else group_of(group_by)
     query = (select(ApplicationItem.application_id.label("application_id"), key.label("key"))
-             .join(Application, Application.id == ApplicationItem.application_id))
+             .join(Application, Application.id == ApplicationItem.application_id)
+             .where(ApplicationItem.application_id.in_(concerned)))
     if unit is not None:
         query = query.where(ApplicationItem.approving_unit == unit)
     return query.distinct().subquery("cases")
+
+
+def _with_events(period: Period, actions: Iterable[str]):
+    """The applications with one of ``actions`` in ``period`` (the (action, at) index)."""
+    return select(ApplicationEvent.application_id).where(
+        ApplicationEvent.action.in_(tuple(actions)), _in(ApplicationEvent.at, period))
 
 
 def _in(column, period: Period):
@@ -486,17 +580,20 @@ class _Raw:
     per decided item (three queries)."""
 
     def __init__(self, session: Session, period: Period, group_by: str, unit: str | None):
-        self.counts = {row.key: row for row in session.execute(
+        self.counts = {self._key(row): row for row in session.execute(
             _counts_query(period, group_by, unit))}
         self.licensed = list(session.execute(_licensed_query(period, group_by, unit)))
         self.decided = list(session.execute(_decided_query(period, group_by, unit)))
-        self.commitments = {row.key: row for row in session.execute(
+        self.commitments = {self._key(row): row for row in session.execute(
             _commitments_query(period, group_by, unit))}
 
+    @staticmethod
+    def _key(row) -> str:
+        return row.key if row.key is not None else ""
+
     def keys(self) -> list[str]:
-        found = [*self.counts, *(r.key for r in self.licensed), *(r.key for r in self.decided),
-                 *self.commitments]
-        return list(dict.fromkeys(k if k is not None else "" for k in found))
+        return list(dict.fromkeys([*self.counts, *map(self._key, self.licensed),
+                                   *map(self._key, self.decided), *self.commitments]))
 
     def dates(self) -> Iterable[date]:
         for row in self.licensed:
@@ -504,36 +601,53 @@ class _Raw:
         for row in self.decided:
             yield from (row.accepted_on, row.decided_on, row.due_on)
 
-    def rows(self, keys: list[str], names: dict[str, str], days: calendar.WorkingDays | None,
-             documents: _Documents, materials: dict[int, set[str]]) -> list[Row]:
-        out = {key: Row(key, names.get(key, key or "未填写")) for key in keys}
+    def tallies(self, days: calendar.WorkingDays | None, documents: _Documents,
+                materials: dict[int, set[str]]) -> dict[str, Tally]:
+        out: dict[str, Tally] = defaultdict(Tally)
         for key, counted in self.counts.items():
-            row = out.get(key if key is not None else "")
-            if row is not None:
-                _fill_counts(row, counted)
+            out[key].add_counts(counted)
         for key, counted in self.commitments.items():
-            row = out.get(key if key is not None else "")
-            if row is not None:
-                row.commitments = Commitments(counted.approved, counted.passed, counted.failed,
-                                              counted.pending)
+            out[key].add_commitments(counted)
         licensed, decided = defaultdict(list), defaultdict(list)
         for case_row in self.licensed:
-            licensed[case_row.key or ""].append(case_row)
+            licensed[self._key(case_row)].append(case_row)
         for item_row in self.decided:
-            decided[item_row.key or ""].append(item_row)
-        for key, row in out.items():
-            _fill_licensed(row, licensed[key], days, documents, materials)
-            _fill_items(row, decided[key], days)
-        return [out[key] for key in keys]
+            decided[self._key(item_row)].append(item_row)
+        for key, cases in licensed.items():
+            out[key].add_licensed(cases, days, documents, materials)
+        for key, items in decided.items():
+            out[key].add_items(items, days)
+        return {key: out[key] for key in self.keys()}
 
 
-def _counts_query(period: Period, group_by: str, unit: str | None):
+def _as_date(value) -> date:
+    """A date column's value: SQLite answers a string."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _by_day(query, day, by_day: bool):
+    """``query`` with the CST day of ``day`` (a UTC time column) as column ``day``."""
+    return query.add_columns(china_date(day).label("day")) if by_day else query
+
+
+def _counts_query(period: Period, group_by: str, unit: str | None, by_day: bool = False,
+                  per_case: bool = False):
+    """The grouped counts (COUNTS) of ``period``. ``per_case``: one row per application
+    (``key`` its id; and per day with ``by_day``) whose counts are 0 or 1 — what a group's
+    counts add up from, whatever groups the case counts in (statistics_summary.rebuild)."""
     event = ApplicationEvent
-    cases = _cases(group_by, unit)
     earlier = aliased(ApplicationEvent)
+    if per_case:
+        key = event.application_id
 
-    def counted(condition):
-        return func.count(distinct(case((condition, event.application_id))))
+        def counted(condition):
+            return func.max(case((condition, 1), else_=0))
+    else:
+        cases = _cases(group_by, unit, _with_events(period, FLOW_EVENTS))
+        key = cases.c.key
+
+        def counted(condition):
+            return func.count(distinct(case((condition, event.application_id))))
 
     submitted_before = event.from_state != workflow.State.DRAFT
     closed = and_(event.action.in_((ACCEPTED, NOT_ACCEPTED, WITHDRAWN)), submitted_before)
@@ -542,8 +656,8 @@ def _counts_query(period: Period, group_by: str, unit: str | None):
     rectified = exists().where(earlier.application_id == event.application_id,
                                earlier.action == RECTIFICATION)
     deferred = json_length(Application.deferred_materials)
-    return (select(
-        cases.c.key,
+    query = select(
+        key.label("key"),
         counted(event.action == SUBMITTED).label("received"),
         counted(event.action == ACCEPTED).label("accepted"),
         counted(event.action == ISSUED).label("licensed"),
@@ -558,18 +672,22 @@ def _counts_query(period: Period, group_by: str, unit: str | None):
         counted(event.action.in_((INSPECTION_PASSED, INSPECTION_FAILED))).label("concluded"),
         counted(and_(event.action == INSPECTION_PASSED, ~rectified)).label("first_visit"),
     ).select_from(event)
-        .join(cases, cases.c.application_id == event.application_id)
-        .join(Application, Application.id == event.application_id)
-        .where(event.action.in_(FLOW_EVENTS), _in(event.at, period))
-        .group_by(cases.c.key))
+    if not per_case:
+        query = query.join(cases, cases.c.application_id == event.application_id)
+    query = (query.join(Application, Application.id == event.application_id)
+             .where(event.action.in_(FLOW_EVENTS), _in(event.at, period)))
+    if by_day:
+        return _by_day(query, event.at, True).group_by(key, china_date(event.at))
+    return query.group_by(key)
 
 
-def _commitments_query(period: Period, group_by: str, unit: str | None):
+def _commitments_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
     """告知承诺 per group: the items approved by commitment in the period, the post-checks
     concluded in it (passed, failed), and the approved whose post-check has no conclusion
     yet. Each event names its item; by unit an item counts under its own unit."""
     event, later = ApplicationEvent, aliased(ApplicationEvent)
-    key = ApplicationItem.approving_unit if group_by == "unit" else group_of(group_by)
+    key = ApplicationItem.approving_unit if group_by == "unit" else \
+        _compound_key(group_by) if group_by in COMPOUND else group_of(group_by)
 
     def counted(condition):
         return func.count(case((condition, event.id)))
@@ -591,6 +709,8 @@ def _commitments_query(period: Period, group_by: str, unit: str | None):
                _in(event.at, period)))
     if unit is not None:
         query = query.where(ApplicationItem.approving_unit == unit)
+    if by_day:
+        return _by_day(query, event.at, True).group_by(key, china_date(event.at))
     return query.group_by(key)
 
 
@@ -609,11 +729,11 @@ def _legal_days_of_case(aggregate):
             .scalar_subquery())
 
 
-def _licensed_query(period: Period, group_by: str, unit: str | None):
+def _licensed_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
     """One row per (licensed case, group): the dates, pause, limits and trips."""
     event, visit = ApplicationEvent, aliased(ApplicationEvent)
-    cases = _cases(group_by, unit)
-    return (select(
+    cases = _cases(group_by, unit, _with_events(period, (ISSUED,)))
+    return _by_day(select(
         cases.c.key, Application.id.label("application_id"), Application.accepted_on,
         License.issued_on, Application.paused_working_days, Application.catalog_version_id,
         Application.industry_code, Application.answers, Application.deferred_materials,
@@ -629,21 +749,26 @@ def _licensed_query(period: Period, group_by: str, unit: str | None):
         .join(cases, cases.c.application_id == event.application_id)
         .join(Application, Application.id == event.application_id)
         .join(License, License.application_id == Application.id)
-        .where(event.action == ISSUED, _in(event.at, period)))
+        .where(event.action == ISSUED, _in(event.at, period)), event.at, by_day)
 
 
-def _decided_query(period: Period, group_by: str, unit: str | None):
+def _decided_query(period: Period, group_by: str, unit: str | None, by_day: bool = False):
     """One row per item its unit decided in the period (and per group)."""
-    columns = (Application.accepted_on, china_date(ApplicationItem.decided_at).label(
+    columns = (ApplicationItem.application_id, ApplicationItem.item_code,
+               Application.accepted_on,
+               china_date(ApplicationItem.decided_at).label(
         "decided_on"), ApplicationItem.due_on, ApplicationItem.promised_days,
         select(CatalogPermitItem.legal_days).where(
             CatalogPermitItem.version_id == Application.catalog_version_id,
             CatalogPermitItem.code == ApplicationItem.item_code).scalar_subquery()
         .label("legal_days"))
-    query = select(ApplicationItem.approving_unit.label("key"), *columns) \
-        if group_by == "unit" else None
-    if query is None:
-        cases = _cases(group_by, None)
+    if group_by == "unit":
+        query = select(ApplicationItem.approving_unit.label("key"), *columns)
+    elif group_by in COMPOUND:  # the item's own unit
+        query = select(_compound_key(group_by).label("key"), *columns)
+    else:
+        decided = _decided_in(period)
+        cases = _cases(group_by, None, select(decided.c.application_id))
         query = select(cases.c.key, *columns).join(
             cases, cases.c.application_id == ApplicationItem.application_id)
     query = (query.select_from(ApplicationItem)
@@ -653,7 +778,13 @@ def _decided_query(period: Period, group_by: str, unit: str | None):
                     _in(ApplicationItem.decided_at, period)))
     if unit is not None:
         query = query.where(ApplicationItem.approving_unit == unit)
-    return query
+    return _by_day(query, ApplicationItem.decided_at, by_day)
+
+
+def _decided_in(period: Period):
+    return select(ApplicationItem.application_id).where(
+        ApplicationItem.decided_at.is_not(None),
+        _in(ApplicationItem.decided_at, period)).subquery("decided")
 
 
 def _materials_supplied(session: Session, period: Period) -> dict[int, set[str]]:
@@ -684,6 +815,7 @@ class _Documents:
         self._by_id: dict[int, Any] = {}
         self._current: CatalogVersion | None = None
         self._notices: dict[tuple, dict[str, Any]] = {}
+        self._materials: dict[int, tuple[int, int]] = {}
 
     def of(self, version_id: int):
         if version_id not in self._by_id:
@@ -697,6 +829,19 @@ class _Documents:
         if self._current is None:
             self._current = catalog.current_version(self.session)
         return catalog.document_of(self._current)
+
+    def materials_of(self, case_row, supplied: dict[int, set[str]]) -> tuple[int, int]:
+        """(materials a licensed case supplied once, what its permits applied for apart
+        would have asked for), computed once a case however many groups count it."""
+        if case_row.application_id not in self._materials:
+            merged = self.notice(case_row.catalog_version_id, case_row.industry_code,
+                                 case_row.answers)["materials"]
+            given = supplied.get(case_row.application_id, set()) | set(
+                case_row.deferred_materials or [])
+            counted = [m for m in merged if m["code"] in given]
+            self._materials[case_row.application_id] = (
+                len(counted), sum(len(m["items"]) for m in counted))
+        return self._materials[case_row.application_id]
 
     def notice(self, version_id: int, industry_code: str, answers: dict[str, Any]):
         key = (version_id, industry_code, json.dumps(answers, sort_keys=True))
@@ -732,55 +877,142 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _fill_counts(row: Row, counted) -> None:
-    row.applications = Applications(counted.received, counted.accepted, counted.licensed,
-                                    counted.refused, counted.not_accepted, counted.withdrawn)
-    row.window = Window(counted.closed, counted.with_supplements,
-                        _share(counted.with_supplements, counted.closed),
-                        counted.deferred_cases, int(counted.deferred_materials),
-                        _share(counted.deferred_cases, counted.accepted))
-    row.inspections = Inspections(counted.concluded, counted.first_visit,
-                                  _share(counted.first_visit, counted.concluded))
+COUNTS = ("received", "accepted", "licensed", "refused", "not_accepted", "withdrawn",
+          "closed", "with_supplements", "deferred_cases", "deferred_materials", "concluded",
+          "first_visit")
+SUMS = (*COUNTS,
+        # licensed cases: how many, Σ working days, Σ promised and legal limits (the longest
+        # item's), how many within the promised limit, Σ trips, how many without a trip,
+        # Σ materials supplied once, Σ materials apart, Σ of the items' legal limits
+        "cases", "case_days", "case_promised", "case_legal", "within_promised", "trips",
+        "online", "materials_once", "materials_apart", "legal_sum",
+        # items decided: how many, how many late, Σ working days, Σ promised and legal limits
+        "items", "items_late", "item_days", "item_promised", "item_legal",
+        # 告知承诺: items approved by commitment, post-checks passed and failed in the period,
+        # the approved ones whose post-check is not concluded yet
+        "commitments_approved", "post_check_passed", "post_check_failed",
+        "post_check_pending")
 
 
-def _fill_licensed(row: Row, cases: list, days: calendar.WorkingDays | None,
-                   documents: _Documents, supplied: dict[int, set[str]]) -> None:
-    if not cases:
-        return
-    used = [days.between(c.accepted_on, c.issued_on) - c.paused_working_days for c in cases]
-    row.license_time = LicenseTime(
-        Spread.of(used), _average(sum(c.promised_limit or 0 for c in cases), len(cases)),
-        _average(sum(c.legal_limit or 0 for c in cases), len(cases)),
-        sum(1 for c, n in zip(cases, used, strict=True) if n <= (c.promised_limit or 0)))
-    once = separate = 0
-    for c in cases:
-        merged = documents.notice(c.catalog_version_id, c.industry_code, c.answers)["materials"]
-        given = supplied.get(c.application_id, set()) | set(c.deferred_materials or [])
-        for material in merged:
-            if material["code"] in given:
-                once += 1
-                separate += len(material["items"])
-    legal_sum = sum(int(c.legal_sum or 0) for c in cases)  # MariaDB sums as DECIMAL
-    n = len(cases)
-    row.dividend = Dividend(
-        n, _average(sum(c.trips for c in cases), n), sum(1 for c in cases if not c.trips),
-        _average(once, n), _average(separate, n), _average(sum(used), n),
-        _average(legal_sum, n), _average(legal_sum - sum(used), n))
+def _histogram(values: Iterable[int]) -> dict[int, int]:
+    out: dict[int, int] = defaultdict(int)
+    for value in values:
+        out[int(value)] += 1
+    return dict(out)
 
 
-def _fill_items(row: Row, items: list, days: calendar.WorkingDays | None) -> None:
-    if not items:
-        return
-    used, late = [], 0
-    for item in items:
-        credited = days.between(item.accepted_on, item.due_on) - item.promised_days \
-            if item.due_on else 0
-        used.append(days.between(item.accepted_on, item.decided_on) - credited)
-        late += bool(item.due_on and item.decided_on > item.due_on)
-    n = len(items)
-    row.items = Items(n, late, _share(late, n), Spread.of(used),
-                      _average(sum(i.promised_days for i in items), n),
-                      _average(sum(i.legal_days or 0 for i in items), n))
+@dataclass
+class Tally:
+    """The figures of one group as sums a longer period adds up from its days (the
+    summary tables keep one per day and group): counts and sums (SUMS), and the working
+    days of the licensed cases and of the decided items as histograms (days → how many),
+    from which the 90th percentile is exact. :meth:`row` turns it into the figures."""
+
+    sums: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SUMS, 0))
+    case_days: dict[int, int] = field(default_factory=dict)
+    item_days: dict[int, int] = field(default_factory=dict)
+
+    def add(self, other: Tally) -> Tally:
+        for name, value in other.sums.items():
+            self.sums[name] = self.sums.get(name, 0) + value
+        for mine, theirs in ((self.case_days, other.case_days),
+                             (self.item_days, other.item_days)):
+            for days, n in theirs.items():
+                mine[days] = mine.get(days, 0) + n
+        return self
+
+    def as_json(self) -> dict[str, Any]:
+        return {"sums": {k: v for k, v in self.sums.items() if v},
+                "case_days": {str(k): v for k, v in self.case_days.items()},
+                "item_days": {str(k): v for k, v in self.item_days.items()}}
+
+    @classmethod
+    def of_json(cls, stored: dict[str, Any]) -> Tally:
+        return cls(dict.fromkeys(SUMS, 0) | stored.get("sums", {}),
+                   {int(k): v for k, v in stored.get("case_days", {}).items()},
+                   {int(k): v for k, v in stored.get("item_days", {}).items()})
+
+    def add_counts(self, counted) -> None:
+        for name in COUNTS:
+            self.sums[name] += int(getattr(counted, name) or 0)  # MariaDB sums as DECIMAL
+
+    def add_commitments(self, counted) -> None:
+        for name, column in (("commitments_approved", "approved"),
+                             ("post_check_passed", "passed"), ("post_check_failed", "failed"),
+                             ("post_check_pending", "pending")):
+            self.sums[name] += int(getattr(counted, column) or 0)
+
+    def add_licensed(self, cases: list, days: calendar.WorkingDays | None,
+                     documents: _Documents, supplied: dict[int, set[str]]) -> None:
+        used = [days.between(c.accepted_on, c.issued_on) - c.paused_working_days
+                for c in cases]
+        once = separate = 0
+        for c in cases:
+            case_once, case_separate = documents.materials_of(c, supplied)
+            once += case_once
+            separate += case_separate
+        self.add(Tally({
+            "cases": len(cases), "case_days": sum(used),
+            "case_promised": sum(c.promised_limit or 0 for c in cases),
+            "case_legal": sum(c.legal_limit or 0 for c in cases),
+            "within_promised": sum(1 for c, n in zip(cases, used, strict=True)
+                                   if n <= (c.promised_limit or 0)),
+            "trips": sum(c.trips for c in cases), "online": sum(1 for c in cases if not c.trips),
+            "materials_once": once, "materials_apart": separate,
+            "legal_sum": sum(int(c.legal_sum or 0) for c in cases)}, _histogram(used)))
+
+    def add_items(self, items: list, days: calendar.WorkingDays | None) -> None:
+        used, late = [], 0
+        for item in items:
+            days_used, was_late = _item_days(item, days)
+            used.append(days_used)
+            late += was_late
+        self.add(Tally({
+            "items": len(items), "items_late": late, "item_days": sum(used),
+            "item_promised": sum(i.promised_days for i in items),
+            "item_legal": sum(i.legal_days or 0 for i in items)}, {}, _histogram(used)))
+
+    def row(self, key: str, name: str) -> Row:
+        s = {name: int(value) for name, value in self.sums.items()}
+        row = Row(key, name)
+        row.applications = Applications(s["received"], s["accepted"], s["licensed"],
+                                        s["refused"], s["not_accepted"], s["withdrawn"])
+        row.window = Window(s["closed"], s["with_supplements"],
+                            _share(s["with_supplements"], s["closed"]), s["deferred_cases"],
+                            s["deferred_materials"], _share(s["deferred_cases"], s["accepted"]))
+        row.inspections = Inspections(s["concluded"], s["first_visit"],
+                                      _share(s["first_visit"], s["concluded"]))
+        row.commitments = Commitments(s["commitments_approved"], s["post_check_passed"],
+                                      s["post_check_failed"], s["post_check_pending"])
+        n = s["cases"]
+        if n:
+            row.license_time = LicenseTime(
+                _spread(self.case_days, s["case_days"]), _average(s["case_promised"], n),
+                _average(s["case_legal"], n), s["within_promised"])
+            row.dividend = Dividend(
+                n, _average(s["trips"], n), s["online"], _average(s["materials_once"], n),
+                _average(s["materials_apart"], n), _average(s["case_days"], n),
+                _average(s["legal_sum"], n), _average(s["legal_sum"] - s["case_days"], n))
+        n = s["items"]
+        if n:
+            row.items = Items(n, s["items_late"], _share(s["items_late"], n),
+                              _spread(self.item_days, s["item_days"]),
+                              _average(s["item_promised"], n), _average(s["item_legal"], n))
+        return row
+
+
+def _spread(histogram: dict[int, int], total: int) -> Spread:
+    """:class:`Spread` of a histogram: the 90th percentile by nearest rank, as
+    :meth:`Spread.of` takes it from the values."""
+    count = sum(histogram.values())
+    if not count:
+        return Spread()
+    rank, seen = math.ceil(0.9 * count), 0
+    for days in sorted(histogram):
+        seen += histogram[days]
+        if seen >= rank:
+            return Spread(count, _average(total, count), days)
+    raise AssertionError("unreachable")
 
 
 # --- the figures as tables (the console, CSV, Excel) ----------------------------------------
@@ -927,3 +1159,209 @@ def low_volume_industries(session: Session, *, staff: StaffAccount, threshold: i
     order = list(industries)
     out.sort(key=lambda v: (not v.flagged, v.row.applications.received, order.index(v.code)))
     return period, out
+
+
+# --- the cases behind a figure (drill-down) ----------------------------------------------
+
+DRILL_FIGURES = {"received": (SUBMITTED, "收件"), "accepted": (ACCEPTED, "受理"),
+                 "licensed": (ISSUED, "发证"), "refused": (REFUSED, "不予许可"),
+                 "not_accepted": (NOT_ACCEPTED, "不予受理"), "withdrawn": (WITHDRAWN, "撤回")}
+DRILL_PER_PAGE = 20
+
+
+@dataclass
+class CasesBehind:
+    """One page of the applications a 办件量 count counts, oldest event first."""
+
+    figure: str
+    label: str
+    key: str
+    cases: list[Application]
+    total: int
+    page: int
+    per_page: int
+
+
+def cases_behind(session: Session, *, staff: StaffAccount, period: Period, group_by: str,
+                 key: str, figure: str, unit: str | None = None, page: int = 1,
+                 per_page: int = DRILL_PER_PAGE, county: str | None = None) -> CasesBehind:
+    """The applications behind ``figure`` (DRILL_FIGURES: a 办件量 count) of the group
+    ``key`` of ``group_by`` in ``period`` — exactly the cases :func:`figures` counts there,
+    ``key`` PROVINCE for the total. Only what the staff member may see: a unit's reviewer
+    only cases with an item of their own unit, and by unit only their unit (another is 404
+    STATISTICS_UNIT_NOT_FOUND, as in :func:`scope_of`); ``county`` (a county's dashboard,
+    :func:`county_of`): only that county's cases. 422 STATISTICS_FIGURE_INVALID for a
+    figure that has no cases behind it."""
+    scope = scope_of(session, staff, unit)
+    county = county_of(staff, county)
+    if figure not in DRILL_FIGURES or group_by not in GROUPINGS:
+        raise FieldsInvalid("STATISTICS_FIGURE_INVALID", {"figure": {
+            "code": "FIGURE_INVALID", "message": "只能查看办件量各项的办件"}})
+    if group_by == "unit" and key != PROVINCE:
+        if scope is not None and key != scope:
+            raise _unit_not_found(key)
+        scope = key
+    action, label = DRILL_FIGURES[figure]
+    event = ApplicationEvent
+    counted = select(event.application_id).where(event.action == action,
+                                                 _in(event.at, period))
+    if figure == "withdrawn":
+        counted = counted.where(event.from_state != workflow.State.DRAFT)
+    query = select(Application).where(Application.id.in_(counted))
+    if group_by in ("county", "industry") and key != PROVINCE:
+        column = group_of(group_by)
+        query = query.where(column == key if key else column.is_(None))
+    if scope is not None:
+        query = query.where(Application.id.in_(select(ApplicationItem.application_id).where(
+            ApplicationItem.approving_unit == scope)))
+    if county is not None:
+        query = query.where(group_of("county") == county)
+    first_event = select(func.min(event.at)).where(
+        event.application_id == Application.id, event.action == action,
+        _in(event.at, period)).scalar_subquery()
+    found, total = pages.page(session, query, first_event, Application.id, page=page,
+                              per_page=per_page)
+    return CasesBehind(figure, label, key, found, total, page, per_page)
+
+
+# --- the dashboard ------------------------------------------------------------------------
+
+TREND_MONTHS = 12
+
+
+@dataclass
+class Dashboard:
+    """A role's dashboard: the month's figures by unit (a reviewer: their own unit; a
+    county's: its cases only), the twelve months up to it in total — what the console draws
+    as charts — and the slowest unit of the month."""
+
+    figures: Figures
+    trend: list[tuple[Period, Row]]
+
+    @property
+    def slowest(self) -> Row | None:
+        """The unit whose decided items took longest on average (working days), the later
+        share of them breaking a tie; None when no unit decided an item."""
+        decided = [r for r in self.figures.rows if r.items.decided]
+        return max(decided, key=lambda r: (r.items.days.average or 0,
+                                           r.items.late_share or 0), default=None)
+
+    def chart_data(self) -> dict[str, Any]:
+        """The charts' data as plain JSON (the page passes it in a JSON script block)."""
+        rows = [r for r in self.figures.rows if r.applications.received
+                or r.items.decided or r.license_time.days.count] or self.figures.rows
+        return {
+            "months": [f"{p.first:%Y-%m}" for p, _ in self.trend],
+            "received": [r.applications.received for _, r in self.trend],
+            "licensed": [r.applications.licensed for _, r in self.trend],
+            "average_days": [r.license_time.days.average for _, r in self.trend],
+            "units": [r.name for r in rows],
+            "unit_items_days": [r.items.days.average for r in rows],
+            "unit_late_share": [None if r.items.late_share is None
+                                else round(r.items.late_share * 100, 1) for r in rows],
+        }
+
+
+def dashboard(session: Session, *, staff: StaffAccount, month: str | None = None,
+              unit: str | None = None, county: str | None = None) -> Dashboard:
+    """The dashboard of ``month`` (YYYY-MM, default the current one) for ``staff``: the
+    province for administrators (or a unit or a county they pick), their own county for
+    county-level staff, their own unit for a unit's reviewer (404
+    STATISTICS_UNIT_NOT_FOUND / STATISTICS_COUNTY_NOT_FOUND for another, as
+    :func:`scope_of` and :func:`county_of`)."""
+    period = period_of("month", month=month)
+    county = county_of(staff, county)
+    if county is None:
+        figures_of = figures(session, staff=staff, period=period, group_by="unit", unit=unit)
+    else:
+        figures_of = compute(session, period=period, group_by="unit",
+                             unit=scope_of(session, staff, unit), county=county)
+    trend = []
+    first = period.first
+    for back in range(TREND_MONTHS - 1, -1, -1):
+        number = first.year * 12 + first.month - 1 - back
+        month_period_ = month_period(number // 12, number % 12 + 1)
+        if month_period_.first.year < calendar.FIRST_YEAR:
+            continue
+        trend.append((month_period_, compute(
+            session, period=month_period_, group_by="unit" if county else "province",
+            unit=figures_of.unit, county=county).total))
+    return Dashboard(figures_of, trend)
+
+
+@dataclass
+class DecidedItem:
+    """A permit item a unit decided, with the working days it took (see :func:`scan`)."""
+
+    application: Application
+    item_code: str
+    item_name: str
+    accepted_on: date
+    decided_on: date
+    due_on: date | None
+    promised_days: int
+    working_days: int  # from acceptance, less the pause credited to the item
+    late_days: int  # working days after the deadline (0: in time)
+
+
+@dataclass
+class ItemsBehind:
+    """One page of the items behind a unit's 审批事项办结 figures, the longest first."""
+
+    unit: str
+    unit_name: str
+    county: str | None
+    items: list[DecidedItem]
+    total: int
+    late: int
+    page: int
+    per_page: int
+
+
+def items_behind(session: Session, *, staff: StaffAccount, period: Period, unit: str,
+                 county: str | None = None, page: int = 1, per_page: int = DRILL_PER_PAGE,
+                 ) -> ItemsBehind:
+    """The items ``unit`` decided in ``period`` (of ``county``'s cases only, when given),
+    the most working days first, the late ones with how late — why a unit is slow: exactly
+    the items its 审批事项办结 figures count. Access as :func:`scope_of` and
+    :func:`county_of` (404 STATISTICS_UNIT_NOT_FOUND / STATISTICS_COUNTY_NOT_FOUND)."""
+    unit = scope_of(session, staff, unit)
+    county = county_of(staff, county)
+    query = _decided_query(period, "unit", unit)
+    if county is not None:
+        query = query.where(group_of("county") == county)
+    found = list(session.execute(query))
+    days = _calendar(session, [_Dated([], found)])
+    measured = sorted(((*_item_days(row, days), row) for row in found),
+                      key=lambda m: (-m[0], -m[1], m[2].application_id, m[2].item_code))
+    shown = measured[(page - 1) * per_page:page * per_page]
+    cases = {a.id: a for a in session.scalars(select(Application).where(
+        Application.id.in_({row.application_id for *_, row in shown})))}
+    documents = _Documents(session)
+    names = {code: item.name for code, item in documents.current().permit_items.items()}
+    items = [DecidedItem(cases[row.application_id], row.item_code,
+                         names.get(row.item_code, row.item_code), row.accepted_on,
+                         _as_date(row.decided_on), row.due_on, row.promised_days, used,
+                         days.between(row.due_on, _as_date(row.decided_on)) if late else 0)
+             for used, late, row in shown]
+    unit_names = _names(session, "unit", [unit], documents)
+    return ItemsBehind(unit, unit_names[unit], county, items, len(measured),
+                       sum(1 for _, late, _ in measured if late), page, per_page)
+
+
+class _Dated:
+    """Licensed and decided rows as :func:`_calendar` reads a :class:`_Raw`."""
+
+    def __init__(self, licensed: list, decided: list):
+        self.licensed, self.decided = licensed, decided
+
+    dates = _Raw.dates
+
+
+def _item_days(item, days: calendar.WorkingDays | None) -> tuple[int, bool]:
+    """(working days an item took from acceptance, less the pause credited to it; whether
+    it was decided after its deadline)."""
+    credited = days.between(item.accepted_on, item.due_on) - item.promised_days \
+        if item.due_on else 0
+    return (days.between(item.accepted_on, _as_date(item.decided_on)) - credited,
+            bool(item.due_on and _as_date(item.decided_on) > item.due_on))

@@ -37,3 +37,27 @@ document.addEventListener("DOMContentLoaded", () => {
   const summary = document.getElementById("problem");
   if (summary) summary.focus();
 });
+
+// The dashboard's charts (Chart.js, served from console/static): the data comes in the
+// page's <script type="application/json" id="dashboard-data"> block, not in inline code.
+document.addEventListener("DOMContentLoaded", () => {
+  const block = document.getElementById("dashboard-data");
+  if (!block || !window.Chart) return;
+  const data = JSON.parse(block.textContent);
+  const draw = (id, labels, datasets, scales) => new window.Chart(document.getElementById(id), {
+    data: { labels, datasets },
+    options: { responsive: true, maintainAspectRatio: false, animation: false, scales },
+  });
+  draw("chart-trend", data.months, [
+    { type: "bar", label: "收件（件）", data: data.received, yAxisID: "count" },
+    { type: "bar", label: "发证（件）", data: data.licensed, yAxisID: "count" },
+    { type: "line", label: "平均用时（工作日）", data: data.average_days, yAxisID: "days" },
+  ], { count: { position: "left", beginAtZero: true },
+       days: { position: "right", beginAtZero: true } });
+  draw("chart-units", data.units, [
+    { type: "bar", label: "事项平均用时（工作日）", data: data.unit_items_days, yAxisID: "days" },
+    { type: "line", label: "超期率（%）", data: data.unit_late_share, yAxisID: "share" },
+  ], { days: { position: "left", beginAtZero: true },
+       share: { position: "right", beginAtZero: true, max: 100 } });
+  document.body.dataset.charts = "drawn";
+});
