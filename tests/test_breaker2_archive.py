@@ -1,0 +1,99 @@
+"""Breaker findings on the archive (#15): packages an auditor meets outside the service."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+from backend.extensions import db
+from backend.models import Application
+from backend.services import archive
+from media import bags
+from tests.test_archive import _package_files, _stored, story  # noqa: F401 - fixture
+
+
+def _v1(app, story) -> tuple[bytes, str, str]:  # noqa: F811
+    with app.app_context():
+        archive.build_due(db.session)
+        (package,) = archive.packages_of(db.session, story["demo-licensed"])
+        number = db.session.get(Application, story["demo-licensed"]).submission_number
+        return _stored(package), package.bag_name, number
+
+
+def _rezip(bag_dir: Path, out: Path, *, directories: bool) -> None:
+    """What `cd x && zip -r out.zip <bag>` writes: a directory entry before its files."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(bag_dir.parent.joinpath(bag_dir.name).rglob("*")):
+            name = path.relative_to(bag_dir.parent).as_posix()
+            if path.is_dir():
+                if directories:
+                    zf.writestr(name + "/", b"")
+            else:
+                zf.write(path, name)
+        if directories:
+            zf.writestr(bag_dir.name + "/", b"")
+
+
+def test_an_untouched_package_rezipped_with_directory_entries_verifies(app, story, tmp_path):  # noqa: F811
+    """An auditor unzips a package, looks at it, zips it again (any zip tool writes directory
+    entries): `flask archive verify` must judge it, not crash with IsADirectoryError."""
+    data, bag_name, _ = _v1(app, story)
+    bag = bags.unzip(data, tmp_path / "x")
+    rezipped = tmp_path / "again.zip"
+    _rezip(bag, rezipped, directories=True)
+    result = app.test_cli_runner().invoke(args=["archive", "verify", str(rezipped)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    assert result.exit_code == 0 and "OK" in result.output, result.output
+
+
+def test_a_zip_slip_member_is_a_named_failure_not_a_traceback(app, story, tmp_path):  # noqa: F811
+    data, bag_name, _ = _v1(app, story)
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(evil, "w") as zf:
+        for info in src.infolist():
+            zf.writestr(info, src.read(info))
+        zf.writestr(f"{bag_name}/../../escaped.txt", b"outside")
+    result = app.test_cli_runner().invoke(args=["archive", "verify", str(evil)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    assert "FAIL" in result.output, result.output
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_package_renamed_as_another_version_does_not_verify_as_that_version(
+        app, story, tmp_path):  # noqa: F811
+    """The file and bag name say which case and version a package is (docs/archive.md); an
+    old version 1 handed over under the name of version 2 (hiding the revocation) — or any
+    case's package under another case's name — must not verify 'OK' under that name."""
+    data, bag_name, number = _v1(app, story)
+    bag = bags.unzip(data, tmp_path / "x")
+    forged_name = bag_name.replace("-v1", "-v2")
+    forged = bag.rename(bag.parent / forged_name)
+    result = app.test_cli_runner().invoke(args=["archive", "verify", str(forged)])
+    assert result.exit_code == 1, result.output
+
+
+def test_check_export_reads_the_csv_transfer_list_archivists_sign_for(app, story, tmp_path):  # noqa: F811
+    """移交清单.csv is the list handed over; check-export must hold it against the batch
+    too, not only transfer-list.json (a changed CSV digest or a package struck from both
+    lists goes unnoticed)."""
+    _, _, number = _v1(app, story)
+    out = tmp_path / "batch"
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["archive", "export", number, "--out", str(out)]).exit_code == 0
+    listing = out / archive.TRANSFER_LIST
+    rows = list(csv.DictReader(io.StringIO(listing.read_text(encoding="utf-8-sig"))))
+    rows[0]["SHA-256"] = "0" * 64
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=archive.TRANSFER_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    listing.write_bytes(("\ufeff" + buffer.getvalue()).encode())
+    checked = runner.invoke(args=["archive", "check-export", str(out)])
+    assert checked.exit_code == 1, checked.output
