@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -97,3 +96,31 @@ def test_check_export_reads_the_csv_transfer_list_archivists_sign_for(app, story
     listing.write_bytes(("\ufeff" + buffer.getvalue()).encode())
     checked = runner.invoke(args=["archive", "check-export", str(out)])
     assert checked.exit_code == 1, checked.output
+
+
+def test_a_removed_or_added_payload_file_is_named(app, story, tmp_path):  # noqa: F811
+    """"Change any file → verification fails and names the file": a file taken out of data/
+    or slipped into it must be named, not only bag-info.txt's Payload-Oxum (which nobody
+    changed)."""
+    data, _, _ = _v1(app, story)
+    original = bags.unzip(data, tmp_path / "x")
+    runner = app.test_cli_runner()
+    removed = Path(shutil.copytree(original, tmp_path / "removed" / original.name))
+    (removed / "data/record.json").unlink()
+    added = Path(shutil.copytree(original, tmp_path / "added" / original.name))
+    (added / "data/materials/legal_rep_id/02-forged.jpg").write_bytes(b"forged evidence")
+    for bag, named in ((removed, "data/record.json"),
+                       (added, "data/materials/legal_rep_id/02-forged.jpg")):
+        result = runner.invoke(args=["archive", "verify", str(bag)])
+        assert result.exit_code == 1
+        assert f"{named}:" in result.output, result.output
+
+
+def test_a_stray_fetch_txt_is_a_named_failure_not_a_traceback(app, story, tmp_path):  # noqa: F811
+    data, _, _ = _v1(app, story)
+    bag = bags.unzip(data, tmp_path / "x")
+    (bag / "fetch.txt").write_text("x\n")
+    result = app.test_cli_runner().invoke(args=["archive", "verify", str(bag)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    assert result.exit_code == 1 and "fetch.txt" in result.output, result.output

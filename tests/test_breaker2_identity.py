@@ -58,3 +58,27 @@ def test_a_code_does_not_join_a_withdrawn_application(client, login):
 
     assert resp.status_code in (409, 422), resp.json
     assert client.get(f"{BASE}/{detail['id']}", headers=late).status_code == 404
+
+
+def test_over_http_an_erased_owners_old_code_and_a_pre_consent_id_scan(live_server):
+    """The two identity findings as a phone meets them, through the real server."""
+    http = live_server.client()
+    owner, stranger = live_server.login_applicant("b2-owner"), live_server.login_applicant(
+        "b2-stranger")
+    shy = live_server.login_applicant("b2-shy", consent=False)
+
+    scan = draft(http, shy)
+    sent = upload(http, shy, scan["id"], "legal_rep_id", phone_jpeg(400, 300, seed=9))
+    assert sent.status_code == 403 and sent.json["code"] == "PRIVACY_CONSENT_REQUIRED", \
+        sent.json
+
+    detail = draft(http, owner, "restaurant", **RESTAURANT)
+    code = invite(http, owner, detail["id"])
+    detail = fill(http, owner, detail)
+    upload_required(http, owner, detail, skip_deferrable=True)
+    assert http.post(f"{BASE}/{detail['id']}/submit", headers=owner).status_code == 200
+    assert http.delete("/api/mp/v1/me/personal-data", headers=owner).status_code == 200
+
+    joined = http.post(JOIN, headers=stranger, json={"code": code})
+    assert joined.status_code == 422 and joined.json["code"] == "COLLABORATION_CODE_INVALID", \
+        joined.json.get("status")
