@@ -124,3 +124,31 @@ def test_a_stray_fetch_txt_is_a_named_failure_not_a_traceback(app, story, tmp_pa
     assert result.exception is None or isinstance(result.exception, SystemExit), \
         repr(result.exception)
     assert result.exit_code == 1 and "fetch.txt" in result.output, result.output
+
+
+def test_the_service_checks_a_stored_package_is_the_one_it_recorded(app, story):  # noqa: F811
+    """`flask archive verify <case>` must prove the stored bytes are that case's package: a
+    genuine package of ANOTHER case put in its place (a wrong backup restored, a swapped
+    file) is not "OK" — the row records the package's SHA-256, its tag manifest's SHA-256,
+    the case and the version, and none of them is compared."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from backend.models import StaffAccount  # noqa: PLC0415
+    from backend.services import window  # noqa: PLC0415
+
+    with app.app_context():
+        archive.build_due(db.session)
+        (licensed,) = archive.packages_of(db.session, story["demo-licensed"])
+        number = db.session.get(Application, story["demo-licensed"]).submission_number
+        waiting = db.session.get(Application, story["demo-submitted"])
+        window1 = db.session.scalar(select(StaffAccount).where(
+            StaffAccount.username == "window1"))
+        window.reject(db.session, staff=window1, application_id=waiting.id,
+                      version=waiting.lock_version, reason="不属于本机关职权范围")
+        db.session.commit()
+        archive.build_due(db.session)
+        (other,) = archive.packages_of(db.session, story["demo-submitted"])
+        store = app.extensions["media_store"]
+        store.path_of(licensed.sha256).write_bytes(_stored(other))
+    result = app.test_cli_runner().invoke(args=["archive", "verify", number])
+    assert result.exit_code == 1, result.output
