@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -152,3 +153,31 @@ def test_the_service_checks_a_stored_package_is_the_one_it_recorded(app, story):
         store.path_of(licensed.sha256).write_bytes(_stored(other))
     result = app.test_cli_runner().invoke(args=["archive", "verify", number])
     assert result.exit_code == 1, result.output
+
+
+def test_an_item_package_is_never_signed_from_a_tampered_source(app, story, tmp_path):  # noqa: F811
+    """`flask archive item` re-signs with the service's keys: fed a package whose record was
+    changed (an opinion rewritten), it must refuse — not turn the forgery into a package
+    that verifies OK."""
+    data, bag_name, _ = _v1(app, story)
+    forged_record = None
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as zf:
+        for info in src.infolist():
+            content = src.read(info)
+            if info.filename == f"{bag_name}/data/record.json":
+                record = json.loads(content)
+                record["items"][0]["opinion"] = "伪造的审批意见"
+                forged_record = record
+                content = json.dumps(record, ensure_ascii=False).encode()
+            zf.writestr(info, content)
+    source = tmp_path / "tampered.zip"
+    source.write_bytes(out.getvalue())
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["archive", "verify", str(source)]).exit_code == 1
+    item_code = forged_record["items"][0]["item_code"]
+    derived = tmp_path / "item.zip"
+    made = runner.invoke(args=["archive", "item", str(source), item_code, "--out", str(derived)])
+    laundered = made.exit_code == 0 and runner.invoke(
+        args=["archive", "verify", str(derived)]).exit_code == 0
+    assert not laundered, made.output
