@@ -181,3 +181,37 @@ def test_an_item_package_is_never_signed_from_a_tampered_source(app, story, tmp_
     laundered = made.exit_code == 0 and runner.invoke(
         args=["archive", "verify", str(derived)]).exit_code == 0
     assert not laundered, made.output
+
+
+def test_a_legal_hold_on_a_case_covers_the_version_written_after_it(app, story):  # noqa: F811
+    """`flask archive hold <case>` holds "every version of an application's package"; a
+    revocation after the hold writes version 2 — the case is still under the court's hold,
+    so purge must not delete version 2 either."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from backend.models import License, StaffAccount  # noqa: PLC0415
+    from backend.models.archive import ArchivePackage  # noqa: PLC0415
+    from backend.services import licenses  # noqa: PLC0415
+
+    _, _, number = _v1(app, story)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["archive", "hold", number, "--reason", "诉讼保全"]).exit_code == 0
+    with app.app_context():
+        license_ = db.session.scalar(select(License).where(
+            License.application_id == story["demo-licensed"]))
+        item = license_.items[0]
+        reviewer = db.session.scalar(select(StaffAccount).where(
+            StaffAccount.role == "unit_reviewer", StaffAccount.unit_code == item.approving_unit))
+        licenses.set_item_status(db.session, staff=reviewer, license_id=license_.id,
+                                 item_code=item.item_code, action="revoke",
+                                 reason="以欺骗手段取得许可", version=None)
+        db.session.commit()
+        assert archive.build_due(db.session) == 1
+        for package in archive.packages_of(db.session, story["demo-licensed"]):
+            package.retain_until = package.closed_at.date().replace(year=2000)
+        db.session.commit()
+    runner.invoke(args=["archive", "purge"])
+    with app.app_context():
+        versions = db.session.scalars(select(ArchivePackage).where(
+            ArchivePackage.application_id == story["demo-licensed"])).all()
+        assert [(p.version, p.deleted_at) for p in versions] == [(1, None), (2, None)]
