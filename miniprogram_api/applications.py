@@ -169,13 +169,15 @@ def withdraw_application(application_id: int):
 @bp.auth_required(token_auth)
 @limiter.limit(_upload_limit, key_func=per_applicant)
 @bp.doc(responses={201: "FileOut", 200: "同一文件已上传过（不重复保存）",
-                   **files.UPLOAD_RESPONSES})
+                   403: "PRIVACY_CONSENT_REQUIRED（身份证明、授权委托书等含个人信息的材料须先同意"
+                        "隐私政策）", **files.UPLOAD_RESPONSES})
 def upload_material(application_id: int, material_code: str):
     """上传材料的一页（multipart/form-data，文件字段名 file，即 wx.uploadFile 的 name）"""
     row, created = materials.upload(
         db.session, applicant=token_auth.current_user, application_id=application_id,
         material_code=material_code, stream=files.upload_stream(),
-        store=current_app.extensions["media_store"], limits=materials.limits_from(_settings()))
+        store=current_app.extensions["media_store"], limits=materials.limits_from(_settings()),
+        privacy_version=_settings().PRIVACY_NOTICE_VERSION)
     return _file_created(row, created)
 
 
