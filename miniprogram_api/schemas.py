@@ -338,6 +338,20 @@ class InviteOut(BaseModel):
     expires_at: datetime
 
 
+class InvitationOut(BaseModel):
+    id: int
+    role: str
+    role_label: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationList(BaseModel):
+    total: int
+    invitations: list[InvitationOut] = Field(
+        description="尚未使用且未过期的邀请码（邀请码本身只在出具时显示一次）")
+
+
 class JoinIn(In):
     code: EightDigitCode = Field(
         description="申请人出具的 8 位邀请码；仅可使用一次")

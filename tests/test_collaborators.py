@@ -160,5 +160,50 @@ def test_consent_is_the_helpers_own(client, login):
 
     resp = client.patch(f"{BASE}/{detail['id']}", headers=shy,
                         json={"fields": {"legal_rep_name": "张三"}})
+    scan = upload(client, shy, detail["id"], "legal_rep_id", phone_jpeg(400, 300, seed=7))
 
     assert_envelope(resp, 403, "PRIVACY_CONSENT_REQUIRED")
+    assert_envelope(scan, 403, "PRIVACY_CONSENT_REQUIRED")
+
+
+def test_a_code_handed_out_before_a_withdrawal_joins_nothing(client, login, session):
+    """Inviting needs an application that can still be filled in; so does using a code."""
+    owner, late = login("withdraw-owner"), login("late-helper")
+    detail = draft(client, owner)
+    code = invite(client, owner, detail["id"])
+    assert client.post(f"{BASE}/{detail['id']}/withdraw", headers=owner).status_code == 200
+
+    resp = client.post(JOIN, headers=late, json={"code": code})
+
+    assert assert_envelope(resp, 409, "APPLICATION_NOT_EDITABLE")["details"]["status"] == \
+        "withdrawn"
+    assert client.get(f"{BASE}/{detail['id']}", headers=late).status_code == 404
+    assert session.scalar(select(CollaborationInvite.used_at)) is None
+
+
+def test_the_owner_lists_and_cancels_codes_not_yet_used(client, login, session):
+    owner, helper, finder = login("owner-codes"), login("helper-codes"), login("finder")
+    detail = draft(client, owner)
+    url = f"{BASE}/{detail['id']}/collaborators/invitations"
+    used, kept, lost = (invite(client, owner, detail["id"]) for _ in range(3))
+    joined(client, helper, used)
+
+    listed = client.get(url, headers=owner)
+    assert listed.status_code == 200 and listed.json["total"] == 2
+    assert {kept, lost}.isdisjoint(listed.get_data(as_text=True).split('"'))  # never shown again
+    assert_envelope(client.get(url, headers=helper), 403, "COLLABORATOR_NOT_ALLOWED")
+    first, second = (row["id"] for row in listed.json["invitations"])
+    assert_envelope(client.delete(f"{url}/{first}", headers=helper), 403,
+                    "COLLABORATOR_NOT_ALLOWED")
+
+    cancelled = client.delete(f"{url}/{second}", headers=owner)
+
+    assert cancelled.status_code == 200
+    assert [r["id"] for r in cancelled.json["invitations"]] == [first]
+    assert_envelope(client.post(JOIN, headers=finder, json={"code": lost}), 422,
+                    "COLLABORATION_CODE_INVALID")
+    assert_envelope(client.delete(f"{url}/{second}", headers=owner), 404, "INVITATION_NOT_FOUND")
+    assert joined(client, finder, kept)["id"] == detail["id"]  # the other code still works
+    event = session.scalar(select(ApplicationEvent).where(
+        ApplicationEvent.action == "collaborator.invite_cancelled"))
+    assert event.actor_label == "申请人"

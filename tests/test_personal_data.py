@@ -12,8 +12,18 @@ from backend.services import application_form, applications
 from tests.live import LiveServer
 from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope
-from tests.test_applications import BASE, VALID_ENTITY, draft, fields_of, media_files, upload
-from tests.test_workflow import submitted
+from tests.test_applications import (
+    BASE,
+    VALID_ENTITY,
+    draft,
+    fields_of,
+    fill,
+    media_files,
+    upload,
+    upload_required,
+)
+from tests.test_collaborators import JOIN, invite
+from tests.test_workflow import RESTAURANT, submitted
 
 ME = "/api/mp/v1/me"
 
@@ -112,6 +122,26 @@ def test_export_then_delete_keeps_only_the_archives_over_http(live_server: LiveS
     deleted = {d["what"]: d["count"] for d in erased.json["deleted"]}
     assert deleted["drafts"] == 1 and erased.json["kept"] == []  # nothing was ever submitted
     assert http.get(ME, headers=me).status_code == 401  # signed out everywhere
+
+
+def test_an_erased_owners_unused_code_opens_nothing_over_http(live_server: LiveServer):
+    """A code handed out for an application later submitted (kept as an archive) is void
+    once its owner asks for deletion, and the answer counts it."""
+    http = live_server.client()
+    owner, stranger = (live_server.login_applicant(u) for u in ("erase-owner", "finds-code"))
+    detail = draft(http, owner, "restaurant", **RESTAURANT)
+    code = invite(http, owner, detail["id"])
+    detail = fill(http, owner, detail)
+    upload_required(http, owner, detail, skip_deferrable=True)
+    assert http.post(f"{BASE}/{detail['id']}/submit", headers=owner).status_code == 200
+
+    erased = http.delete(f"{ME}/personal-data", headers=owner)
+
+    assert erased.status_code == 200
+    assert {d["what"]: d["count"] for d in erased.json["deleted"]}["invitations"] == 1
+    joined = http.post(JOIN, headers=stranger, json={"code": code})
+    assert joined.status_code == 422 and joined.json["code"] == "COLLABORATION_CODE_INVALID"
+    assert http.get(f"{BASE}/{detail['id']}", headers=stranger).status_code == 404
 
 
 # ---- in-process: the rules one by one ------------------------------------------------------
