@@ -109,14 +109,6 @@ def create(session: Session, *, applicant: Applicant, industry_code: str,
     return application
 
 
-def get_own(session: Session, *, applicant: Applicant, application_id: int) -> Application:
-    """The applicant's own application; anyone else's is "not found", exactly like a missing one."""
-    application = session.get(Application, application_id)
-    if application is None or application.applicant_id != applicant.id:
-        raise _not_found(application_id)
-    return application
-
-
 def _not_found(application_id: int) -> NotFound:
     return NotFound("APPLICATION_NOT_FOUND", "申请不存在", {"application_id": application_id})
 
