@@ -328,8 +328,9 @@ EightDigitCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]  # one
 class InviteIn(In):
     role: Literal["collaborator", "agent"] = Field(
         default="collaborator",
-        description="collaborator 协作人（填写申请表、上传材料）；agent 受托人（还可提交、撤回、"
-                    "同意放弃事项；仅限选择了委托他人代为办理的申请）")
+        description="collaborator 协作人（填写申请表、上传材料和整改照片）；agent 受托人（还可"
+                    "提交、撤回、同意放弃事项、申请调整核查时间、提请整改复核、评价；仅限选择了"
+                    "委托他人代为办理的申请）")
 
 
 class InviteOut(BaseModel):

@@ -114,9 +114,10 @@ def _not_found(application_id: int) -> NotFound:
 
 
 # What someone may do with an application (collaborators, backend.services.collaborators):
-# READ and EDIT (fill fields, upload) the owner and every active helper; DECIDE (submit,
-# withdraw, consent to dropping an item) the owner and the authorised agent (受托人) only;
-# OWN (invite and remove helpers) the owner only.
+# READ and EDIT (fill fields, upload, send rectification photos) the owner and every active
+# helper; DECIDE (submit, withdraw, consent to dropping an item, ask to move the inspection,
+# report a rectification, rate the case) the owner and the authorised agent (受托人) only;
+# OWN (invite and remove helpers, see and cancel codes) the owner only.
 READ, EDIT, DECIDE, OWN = "read", "edit", "decide", "own"
 
 

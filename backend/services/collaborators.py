@@ -1,8 +1,12 @@
 """Letting a colleague help: the owner of an application invites another WeChat user with a
-one-time code; helpers fill fields and upload; only the owner — or the helper the owner made
-the authorised agent (受托人, for an application made through an agent) — submits, withdraws
-or consents to dropping an item (``applications.get_for``). Every step is on the timeline
-with who did it; removing a helper takes effect at once (every read and write checks).
+one-time code; helpers fill fields and upload (rectification photos too); only the owner — or
+the helper the owner made the authorised agent (受托人, for an application made through an
+agent) — submits, withdraws, consents to dropping an item, asks to move the inspection,
+reports a rectification and rates the case (``applications.get_for``). Every step is on the
+timeline with who did it; removing a helper takes effect at once (every read and write
+checks). The owner sees and cancels the codes not yet used; a code joins only an application
+that can still be filled in (like inviting), and erasing the owner's data voids every unused
+code (``personal_data.erase``).
 
 Codes are 8 digits, kept only as SHA-256, used once, valid ``COLLABORATION_CODE_TTL_MINUTES``
 (tries are rate-limited per applicant, like the window's claim codes). Services never
@@ -25,7 +29,7 @@ from backend.services import application_form, applications, timeline
 
 CODE_DIGITS = 8
 ROLES = {"collaborator": "协作人：可填写申请表、上传材料",
-         "agent": "受托人：还可提交、撤回申请和同意放弃事项"}
+         "agent": "受托人：还可提交、撤回申请，同意放弃事项，申请调整核查时间，提请整改复核，评价"}
 
 
 def invite(session: Session, *, applicant: Applicant, application_id: int, role: str,
