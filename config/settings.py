@@ -188,10 +188,6 @@ SETTINGS: tuple[Setting, ...] = (
             "inside packages (ID-card and phone numbers, identity documents); the first "
             "encrypts, every one decrypts (rotation); empty = derived from SECRET_KEY "
             "(development; production refuses)"),
-    Setting("ARCHIVE_PERSONAL_MATERIALS",
-            "legal_rep_id,agent_id,pharmacist_certificate,device_quality_staff", str,
-            "catalog material codes whose files show an identity document: encrypted inside "
-            "packages"),
     Setting("ARCHIVE_SOURCE_ORGANIZATION", "山西省“一业一证”审批服务", str,
             "bag-info Source-Organization of every package (the archiving body)"),
     # notifications (notifications/README.md)

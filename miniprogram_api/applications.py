@@ -169,13 +169,15 @@ def withdraw_application(application_id: int):
 @bp.auth_required(token_auth)
 @limiter.limit(_upload_limit, key_func=per_applicant)
 @bp.doc(responses={201: "FileOut", 200: "同一文件已上传过（不重复保存）",
-                   **files.UPLOAD_RESPONSES})
+                   403: "PRIVACY_CONSENT_REQUIRED（身份证明、授权委托书等含个人信息的材料须先同意"
+                        "隐私政策）", **files.UPLOAD_RESPONSES})
 def upload_material(application_id: int, material_code: str):
     """上传材料的一页（multipart/form-data，文件字段名 file，即 wx.uploadFile 的 name）"""
     row, created = materials.upload(
         db.session, applicant=token_auth.current_user, application_id=application_id,
         material_code=material_code, stream=files.upload_stream(),
-        store=current_app.extensions["media_store"], limits=materials.limits_from(_settings()))
+        store=current_app.extensions["media_store"], limits=materials.limits_from(_settings()),
+        privacy_version=_settings().PRIVACY_NOTICE_VERSION)
     return _file_created(row, created)
 
 
@@ -261,9 +263,10 @@ def withdraw_commitment(application_id: int, item_code: str):
 @bp.auth_required(token_auth)
 @bp.input(RescheduleIn)
 @bp.output(ApplicationDetail)
-@bp.doc(responses={409: "STATE_CONFLICT", 422: "INSPECTION_RESCHEDULE_USED（仅可申请一次）"})
+@bp.doc(responses={403: "COLLABORATOR_NOT_ALLOWED（协作人不能申请；受托人可以）",
+                   409: "STATE_CONFLICT", 422: "INSPECTION_RESCHEDULE_USED（仅可申请一次）"})
 def request_reschedule(application_id: int, json_data: RescheduleIn):
-    """申请调整现场核查时间（仅一次）"""
+    """申请调整现场核查时间（仅一次；申请人本人或受托人）"""
     inspection = inspections.request_reschedule(
         db.session, applicant=token_auth.current_user, application_id=application_id,
         reason=json_data.reason)
@@ -276,7 +279,8 @@ def request_reschedule(application_id: int, json_data: RescheduleIn):
 @limiter.limit(_upload_limit, key_func=per_applicant)
 @bp.doc(responses={201: "FileOut", 409: "STATE_CONFLICT", **files.UPLOAD_RESPONSES})
 def upload_evidence(application_id: int):
-    """上传整改照片（multipart/form-data，字段 file；仅照片，PDF 为 415 UPLOAD_PHOTO_ONLY）"""
+    """上传整改照片（multipart/form-data，字段 file；仅照片，PDF 为 415 UPLOAD_PHOTO_ONLY；
+    申请人、受托人和协作人均可上传）"""
     row, created = inspections.add_evidence(
         db.session, applicant=token_auth.current_user, application_id=application_id,
         stream=files.upload_stream(), store=current_app.extensions["media_store"],
@@ -288,9 +292,10 @@ def upload_evidence(application_id: int):
 @bp.auth_required(token_auth)
 @bp.input(RectificationIn)
 @bp.output(ApplicationDetail)
-@bp.doc(responses={409: "STATE_CONFLICT", 422: "RECTIFICATION_EVIDENCE_MISSING"})
+@bp.doc(responses={403: "COLLABORATOR_NOT_ALLOWED（协作人不能提请；受托人可以）",
+                   409: "STATE_CONFLICT", 422: "RECTIFICATION_EVIDENCE_MISSING"})
 def submit_rectification(application_id: int, json_data: RectificationIn):
-    """整改完成，提请复核（计时恢复）"""
+    """整改完成，提请复核（计时恢复；申请人本人或受托人）"""
     inspection = inspections.submit_rectification(
         db.session, applicant=token_auth.current_user, application_id=application_id,
         note=json_data.note)

@@ -46,7 +46,8 @@ def rating_cases(query_data: RatingCaseQuery):
 @bp.auth_required(token_auth)
 @bp.input(RatingIn)
 @bp.output(RatingStatus, status_code=201)
-@bp.doc(responses={404: "APPLICATION_NOT_FOUND（不是本人的申请，与不存在相同）",
+@bp.doc(responses={403: "COLLABORATOR_NOT_ALLOWED（协作人不能评价；受托人可以）",
+                   404: "APPLICATION_NOT_FOUND（不是本人的申请，与不存在相同）",
                    409: "RATING_NOT_OPEN（尚未办结）/ RATING_ALREADY_GIVEN（每个办结环节一次）"
                         " / RATING_WINDOW_CLOSED（超过评价期限）",
                    422: "RATING_INVALID（tags.N 不是该等级的原因；unit 不是本案办理单位）"})

@@ -328,14 +328,29 @@ EightDigitCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]  # one
 class InviteIn(In):
     role: Literal["collaborator", "agent"] = Field(
         default="collaborator",
-        description="collaborator 协作人（填写申请表、上传材料）；agent 受托人（还可提交、撤回、"
-                    "同意放弃事项；仅限选择了委托他人代为办理的申请）")
+        description="collaborator 协作人（填写申请表、上传材料和整改照片）；agent 受托人（还可"
+                    "提交、撤回、同意放弃事项、申请调整核查时间、提请整改复核、评价；仅限选择了"
+                    "委托他人代为办理的申请）")
 
 
 class InviteOut(BaseModel):
     code: str = Field(description="8 位一次性邀请码（只显示这一次）")
     role: str
     expires_at: datetime
+
+
+class InvitationOut(BaseModel):
+    id: int
+    role: str
+    role_label: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationList(BaseModel):
+    total: int
+    invitations: list[InvitationOut] = Field(
+        description="尚未使用且未过期的邀请码（邀请码本身只在出具时显示一次）")
 
 
 class JoinIn(In):

@@ -13,8 +13,16 @@ from backend.models.base import utcnow
 from tests.live import LiveServer
 from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope
-from tests.test_applications import BASE, VALID_ENTITY, draft, fields_of, fill, upload
-from tests.test_workflow import RESTAURANT
+from tests.test_applications import (
+    BASE,
+    VALID_ENTITY,
+    draft,
+    fields_of,
+    fill,
+    send_file,
+    upload,
+)
+from tests.test_workflow import RESTAURANT, rectifying, scheduled
 
 JOIN = f"{BASE}/join"
 
@@ -160,5 +168,100 @@ def test_consent_is_the_helpers_own(client, login):
 
     resp = client.patch(f"{BASE}/{detail['id']}", headers=shy,
                         json={"fields": {"legal_rep_name": "张三"}})
+    scan = upload(client, shy, detail["id"], "legal_rep_id", phone_jpeg(400, 300, seed=7))
 
     assert_envelope(resp, 403, "PRIVACY_CONSENT_REQUIRED")
+    assert_envelope(scan, 403, "PRIVACY_CONSENT_REQUIRED")
+
+
+def test_a_code_handed_out_before_a_withdrawal_joins_nothing(client, login, session):
+    """Inviting needs an application that can still be filled in; so does using a code."""
+    owner, late = login("withdraw-owner"), login("late-helper")
+    detail = draft(client, owner)
+    code = invite(client, owner, detail["id"])
+    assert client.post(f"{BASE}/{detail['id']}/withdraw", headers=owner).status_code == 200
+
+    resp = client.post(JOIN, headers=late, json={"code": code})
+
+    assert assert_envelope(resp, 409, "APPLICATION_NOT_EDITABLE")["details"]["status"] == \
+        "withdrawn"
+    assert client.get(f"{BASE}/{detail['id']}", headers=late).status_code == 404
+    assert session.scalar(select(CollaborationInvite.used_at)) is None
+
+
+def test_the_owner_lists_and_cancels_codes_not_yet_used(client, login, session):
+    owner, helper, finder = login("owner-codes"), login("helper-codes"), login("finder")
+    detail = draft(client, owner)
+    url = f"{BASE}/{detail['id']}/collaborators/invitations"
+    used, kept, lost = (invite(client, owner, detail["id"]) for _ in range(3))
+    joined(client, helper, used)
+
+    listed = client.get(url, headers=owner)
+    assert listed.status_code == 200 and listed.json["total"] == 2
+    assert {kept, lost}.isdisjoint(listed.get_data(as_text=True).split('"'))  # never shown again
+    assert_envelope(client.get(url, headers=helper), 403, "COLLABORATOR_NOT_ALLOWED")
+    first, second = (row["id"] for row in listed.json["invitations"])
+    assert_envelope(client.delete(f"{url}/{first}", headers=helper), 403,
+                    "COLLABORATOR_NOT_ALLOWED")
+
+    cancelled = client.delete(f"{url}/{second}", headers=owner)
+
+    assert cancelled.status_code == 200
+    assert [r["id"] for r in cancelled.json["invitations"]] == [first]
+    assert_envelope(client.post(JOIN, headers=finder, json={"code": lost}), 422,
+                    "COLLABORATION_CODE_INVALID")
+    assert_envelope(client.delete(f"{url}/{second}", headers=owner), 404, "INVITATION_NOT_FOUND")
+    assert joined(client, finder, kept)["id"] == detail["id"]  # the other code still works
+    event = session.scalar(select(ApplicationEvent).where(
+        ApplicationEvent.action == "collaborator.invite_cancelled"))
+    assert event.actor_label == "申请人"
+
+
+def helpers_on_draft(client, login) -> tuple[dict, dict, object]:
+    """(agent, collaborator, hook): the hook, given to ``tests.test_workflow.scheduled``,
+    takes both on while the application is a draft made through an agent."""
+    agent, collaborator = login("inspection-agent"), login("inspection-helper")
+
+    def take_on(owner, detail):
+        joined(client, agent, invite(client, owner, detail["id"], role="agent"))
+        joined(client, collaborator, invite(client, owner, detail["id"]))
+
+    return agent, collaborator, take_on
+
+
+def test_the_agent_asks_to_move_the_visit_a_collaborator_may_not(client, login, staff_login,
+                                                                  session):
+    agent, collaborator, take_on = helpers_on_draft(client, login)
+    _, _, _, detail, _ = scheduled(client, login, staff_login, session, on_draft=take_on,
+                                   applicant_is_agent=True)
+    url = f"{BASE}/{detail['id']}/inspection/reschedule"
+
+    refused = client.post(url, headers=collaborator, json={"reason": "出差"})
+    moved = client.post(url, headers=agent, json={"reason": "法定代表人出差"})
+
+    assert_envelope(refused, 403, "COLLABORATOR_NOT_ALLOWED")
+    assert moved.status_code == 200, moved.json
+    assert moved.json["inspection"]["status"] == "reschedule_requested"
+    event = session.scalar(select(ApplicationEvent).where(
+        ApplicationEvent.action == "inspection.reschedule_requested"))
+    assert event.actor_label == "受托人"
+
+
+def test_the_agent_reports_the_rectification_a_collaborator_only_sends_photos(
+        client, login, staff_login, session):
+    agent, collaborator, take_on = helpers_on_draft(client, login)
+    _, _, detail, _ = rectifying(client, login, staff_login, session, recheck_mode="photos",
+                                 on_draft=take_on, applicant_is_agent=True)
+    base = f"{BASE}/{detail['id']}/inspection"
+
+    photo = send_file(client, f"{base}/evidence", collaborator, phone_jpeg(seed=21))
+    by_helper = client.post(f"{base}/rectification", headers=collaborator, json={"note": "好了"})
+    by_agent = client.post(f"{base}/rectification", headers=agent, json={"note": "已整改"})
+
+    assert photo.status_code == 201, photo.json
+    assert_envelope(by_helper, 403, "COLLABORATOR_NOT_ALLOWED")
+    assert by_agent.status_code == 200, by_agent.json
+    assert by_agent.json["inspection"]["status"] == "recheck"
+    by = {e["action"]: e["actor"] for e in by_agent.json["timeline"]}
+    assert by["material.uploaded"] == "协作人"
+    assert by["inspection.rectification_submitted"] == "受托人"

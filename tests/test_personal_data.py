@@ -7,12 +7,23 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from backend.models import Applicant, Application, PrivacyConsent
-from backend.services import applications
+from backend.models import Applicant, Application, MaterialFile, PrivacyConsent
+from backend.services import application_form, applications
 from tests.live import LiveServer
+from tests.media_files import phone_jpeg
 from tests.test_app import assert_envelope
-from tests.test_applications import BASE, VALID_ENTITY, draft, fields_of
-from tests.test_workflow import submitted
+from tests.test_applications import (
+    BASE,
+    VALID_ENTITY,
+    draft,
+    fields_of,
+    fill,
+    media_files,
+    upload,
+    upload_required,
+)
+from tests.test_collaborators import JOIN, invite
+from tests.test_workflow import RESTAURANT, submitted
 
 ME = "/api/mp/v1/me"
 
@@ -75,8 +86,11 @@ def test_consent_is_required_before_personal_data_over_http(live_server: LiveSer
     entity_only = http.patch(f"{BASE}/{detail['id']}", headers=me,
                              json={"fields": {"entity_name": "晋味饭店有限公司"}})
 
+    scan = upload(http, me, detail["id"], "legal_rep_id", phone_jpeg(400, 300, seed=9))
+
     assert refused.status_code == 403 and refused.json["code"] == "PRIVACY_CONSENT_REQUIRED"
     assert phone.status_code == 403 and phone.json["code"] == "PRIVACY_CONSENT_REQUIRED"
+    assert scan.status_code == 403 and scan.json["code"] == "PRIVACY_CONSENT_REQUIRED"
     assert entity_only.status_code == 200
     assert fields_of(http.get(f"{BASE}/{detail['id']}", headers=me).json)[
         "legal_rep_name"]["value"] is None
@@ -86,6 +100,8 @@ def test_consent_is_required_before_personal_data_over_http(live_server: LiveSer
     accepted = http.patch(f"{BASE}/{detail['id']}", headers=me,
                           json={"fields": {"legal_rep_name": "张三"}})
     assert accepted.status_code == 200
+    assert upload(http, me, detail["id"], "legal_rep_id",
+                  phone_jpeg(400, 300, seed=9)).status_code == 201
 
 
 def test_export_then_delete_keeps_only_the_archives_over_http(live_server: LiveServer):
@@ -108,6 +124,26 @@ def test_export_then_delete_keeps_only_the_archives_over_http(live_server: LiveS
     assert http.get(ME, headers=me).status_code == 401  # signed out everywhere
 
 
+def test_an_erased_owners_unused_code_opens_nothing_over_http(live_server: LiveServer):
+    """A code handed out for an application later submitted (kept as an archive) is void
+    once its owner asks for deletion, and the answer counts it."""
+    http = live_server.client()
+    owner, stranger = (live_server.login_applicant(u) for u in ("erase-owner", "finds-code"))
+    detail = draft(http, owner, "restaurant", **RESTAURANT)
+    code = invite(http, owner, detail["id"])
+    detail = fill(http, owner, detail)
+    upload_required(http, owner, detail, skip_deferrable=True)
+    assert http.post(f"{BASE}/{detail['id']}/submit", headers=owner).status_code == 200
+
+    erased = http.delete(f"{ME}/personal-data", headers=owner)
+
+    assert erased.status_code == 200
+    assert {d["what"]: d["count"] for d in erased.json["deleted"]}["invitations"] == 1
+    joined = http.post(JOIN, headers=stranger, json={"code": code})
+    assert joined.status_code == 422 and joined.json["code"] == "COLLABORATION_CODE_INVALID"
+    assert http.get(f"{BASE}/{detail['id']}", headers=stranger).status_code == 404
+
+
 # ---- in-process: the rules one by one ------------------------------------------------------
 
 def test_the_form_refuses_each_personal_field_without_consent(client, login):
@@ -121,6 +157,26 @@ def test_the_form_refuses_each_personal_field_without_consent(client, login):
     cleared = client.patch(f"{BASE}/{detail['id']}", headers=me,
                            json={"fields": {"legal_rep_name": None}})  # nothing given
     assert cleared.status_code == 200
+
+
+def test_files_showing_a_person_are_refused_without_consent_and_nothing_is_stored(
+        client, login, session, app):
+    """An ID-card scan or a 授权委托书 is the same personal data as the form's numbers."""
+    me = login("shy-uploader", consent=False)
+    detail = draft(client, me, applicant_is_agent=True)
+    codes = {m["code"] for m in detail["materials"]}
+    personal = sorted(codes & application_form.PERSONAL_MATERIALS)
+    assert {"legal_rep_id", "agent_id", "power_of_attorney"} <= set(personal)
+
+    for seed, code in enumerate(personal):
+        resp = upload(client, me, detail["id"], code, phone_jpeg(400, 300, seed=seed))
+        assert_envelope(resp, 403, "PRIVACY_CONSENT_REQUIRED")
+    licence = upload(client, me, detail["id"], "business_license", phone_jpeg(400, 300, seed=40))
+
+    assert licence.status_code == 201  # the business licence names the entity, not a person
+    assert [f.material_code for f in session.scalars(select(MaterialFile).where(
+        MaterialFile.application_id == detail["id"]))] == ["business_license"]
+    assert len(media_files(app)) == 2  # the licence and its thumbnail, nothing else
 
 
 @pytest.mark.parametrize("version", ["2020-01-01", "x"])

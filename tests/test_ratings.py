@@ -20,6 +20,7 @@ from notifications import tick as jobs
 from notifications.outbox import OutboxMessage
 from tests.test_app import assert_envelope, bad_fields
 from tests.test_calendar import cal, cal2026  # noqa: F401 - fixtures
+from tests.test_collaborators import helpers_on_draft
 from tests.test_licenses import licensed  # noqa: F401 - the fixture
 from tests.test_notifications_api import _bare_application, _tick
 from tests.test_workflow import RESTAURANT, STAFF, accepted, post, staff_get, submitted
@@ -151,6 +152,27 @@ def test_only_the_cases_own_applicant_rates_it(client, login, staff_login, sessi
     assert_envelope(resp, 404, "APPLICATION_NOT_FOUND")
     assert counts(session) == (0, 0)
     assert client.get(f"{MP}/ratings", headers=stranger).json == {"total": 0, "cases": []}
+
+
+def test_the_authorised_agent_rates_for_the_applicant_a_collaborator_may_not(
+        client, login, staff_login, session):
+    owner = login("rated-owner")
+    agent, collaborator, take_on = helpers_on_draft(client, login)
+    commissioner, _ = staff_login("window_commissioner")
+    app = submitted(client, owner, on_draft=take_on, applicant_is_agent=True, **RESTAURANT)
+    post(client, commissioner, f"/applications/{app['id']}/reject",
+         {"version": app["version"], "reason": "经营场所不在本县"})
+
+    refused = client.post(f"{MP}/applications/{app['id']}/rating", headers=collaborator,
+                          json={"level": "very_dissatisfied"})
+    rate(client, agent, app["id"])
+
+    assert_envelope(refused, 403, "COLLABORATOR_NOT_ALLOWED")
+    (rating,) = session.scalars(select(ServiceRating))
+    assert rating.applicant_id == session.get(Application, app["id"]).applicant_id
+    event = session.scalar(select(ApplicationEvent).where(
+        ApplicationEvent.action == "rating.given"))
+    assert event.actor_label == "受托人"
 
 
 def test_the_rating_window_closes_after_the_configured_days(client, login, staff_login,

@@ -24,9 +24,13 @@ from tests.test_media_images import pdf_bytes
 STAFF = "/api/staff/v1"
 
 
-def submitted(client, headers, industry="restaurant", **answers) -> dict:
-    """A complete application, submitted with its deferrable materials left for the visit."""
-    detail = fill(client, headers, draft(client, headers, industry, **answers))
+def submitted(client, headers, industry="restaurant", on_draft=None, **answers) -> dict:
+    """A complete application, submitted with its deferrable materials left for the visit;
+    ``on_draft(headers, detail)`` runs on the fresh draft (to invite helpers)."""
+    detail = draft(client, headers, industry, **answers)
+    if on_draft is not None:
+        on_draft(headers, detail)
+    detail = fill(client, headers, detail)
     upload_required(client, headers, detail, skip_deferrable=True)
     resp = client.post(f"{BASE}/{detail['id']}/submit", headers=headers)
     assert resp.status_code == 200, resp.json
@@ -45,8 +49,9 @@ def post(client, headers, path: str, body: dict | None = None, status: int = 200
     return resp.json
 
 
-def accepted(client, applicant, commissioner, industry="restaurant", **answers) -> dict:
-    app = submitted(client, applicant, industry, **answers)
+def accepted(client, applicant, commissioner, industry="restaurant", on_draft=None,
+             **answers) -> dict:
+    app = submitted(client, applicant, industry, on_draft, **answers)
     return post(client, commissioner, f"/applications/{app['id']}/accept",
                 {"version": app["version"]})
 
@@ -445,21 +450,34 @@ def test_staff_free_text_is_cleaned_where_it_enters(client, login, staff_login):
     assert done["decision_reason"] == "不符合规划\n见附件"
 
 
-def rectifying(client, login, staff_login, session, recheck_mode: str = "onsite",
-               deadline_days: int = 7, status: int = 200) -> tuple[dict, dict, dict, dict]:
-    """(applicant, coordinator, application, inspection): a joint inspection concluded with a
-    rectification notice due in ``deadline_days``, re-checked on site (or by photos); the
-    conclusion answers ``status``."""
+def scheduled(client, login, staff_login, session, on_draft=None, days_ahead: int = 1,
+              **answers) -> tuple[dict, dict, dict, dict, dict]:
+    """(applicant, coordinator, {unit: (inspector headers, id)}, application, inspection): a
+    joint inspection scheduled ``days_ahead`` working days from today; ``on_draft``: see
+    :func:`submitted`."""
     applicant = login()
     commissioner, _ = staff_login("window_commissioner")
     coordinator, _ = staff_login("inspection_coordinator")
     team = {u: staff_login("inspector", u) for u in ("approval_bureau", "fire")}
-    detail = accepted(client, applicant, commissioner, floor_area=450, investment=80)
-    inspection = staff_get(client, coordinator, "/inspections")["inspections"][0]
+    detail = accepted(client, applicant, commissioner, on_draft=on_draft, floor_area=450,
+                      investment=80, **answers)
+    inspection = next(i for i in staff_get(client, coordinator, "/inspections?per_page=100")[
+        "inspections"] if i["application_id"] == detail["id"])
     inspection = post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
         "version": inspection["version"],
-        "date": calendar.add_working_days(session, clock.today(), 1).isoformat(),
+        "date": calendar.add_working_days(session, clock.today(), days_ahead).isoformat(),
         "window": "09:00-10:00", "address": "现场", "team": [i for _, i in team.values()]})
+    return applicant, coordinator, team, detail, inspection
+
+
+def rectifying(client, login, staff_login, session, recheck_mode: str = "onsite",
+               deadline_days: int = 7, status: int = 200, on_draft=None, **answers,
+               ) -> tuple[dict, dict, dict, dict]:
+    """(applicant, coordinator, application, inspection): a joint inspection concluded with a
+    rectification notice due in ``deadline_days``, re-checked on site (or by photos); the
+    conclusion answers ``status``."""
+    applicant, coordinator, team, detail, inspection = scheduled(
+        client, login, staff_login, session, on_draft, **answers)
     for unit, (headers, _) in team.items():
         for code in inspection["item_codes"]:
             unit_of = next(i["approving_unit"]["code"] for i in detail["items"]
@@ -491,16 +509,8 @@ def test_a_rectification_deadline_years_away_is_refused(client, login, staff_log
 def visit_of(client, login, staff_login, session, days_ahead: int = 1):
     """(coordinator, {unit: inspector headers}, application, inspection): a joint inspection
     scheduled ``days_ahead`` working days from today."""
-    commissioner, _ = staff_login("window_commissioner")
-    coordinator, _ = staff_login("inspection_coordinator")
-    team = {u: staff_login("inspector", u) for u in ("approval_bureau", "fire")}
-    detail = accepted(client, login(), commissioner, floor_area=450, investment=80)
-    inspection = next(i for i in staff_get(client, coordinator, "/inspections?per_page=100")[
-        "inspections"] if i["application_id"] == detail["id"])
-    inspection = post(client, coordinator, f"/inspections/{inspection['id']}/schedule", {
-        "version": inspection["version"],
-        "date": calendar.add_working_days(session, clock.today(), days_ahead).isoformat(),
-        "window": "09:00-10:00", "address": "现场", "team": [i for _, i in team.values()]})
+    _, coordinator, team, detail, inspection = scheduled(client, login, staff_login, session,
+                                                         days_ahead=days_ahead)
     return coordinator, {u: h for u, (h, _) in team.items()}, detail, inspection
 
 

@@ -91,6 +91,15 @@ SENSITIVE_CODES = frozenset(f.code for f in (*SHARED_FIELDS, *AGENT_FIELDS) if f
 # a person's data (PIPL 第四条): names, ID and phone numbers of the representative and the
 # agent; the form takes them only after consent (backend.services.personal_data)
 PERSONAL_CODES = SENSITIVE_CODES | {"legal_rep_name", "agent_name"}
+# the catalog materials whose files show a person's data (PIPL 第四条; 第二十八条 for health
+# and criminal records): identity documents, the 授权委托书 naming both people with their ID
+# numbers, staff certificates and health certificates. Like PERSONAL_CODES, uploaded only
+# after consent (backend.services.materials), and encrypted inside archive packages
+# (backend.services.archive).
+PERSONAL_MATERIALS = frozenset({
+    "legal_rep_id", "agent_id", "power_of_attorney", "pharmacist_certificate",
+    "device_quality_staff", "food_safety_manager", "health_certificates",
+    "pesticide_staff_qualification", "no_criminal_record"})
 ID_NUMBER_CODES = frozenset({"legal_rep_id_number", "agent_id_number"})
 SECTION_TITLES = {"entity": "经营主体", "agent": "受托人（代为办理）", "contact": "联系方式",
                   "premises": "经营场所", "shared_items": "多个事项共用的信息"}

@@ -109,22 +109,15 @@ def create(session: Session, *, applicant: Applicant, industry_code: str,
     return application
 
 
-def get_own(session: Session, *, applicant: Applicant, application_id: int) -> Application:
-    """The applicant's own application; anyone else's is "not found", exactly like a missing one."""
-    application = session.get(Application, application_id)
-    if application is None or application.applicant_id != applicant.id:
-        raise _not_found(application_id)
-    return application
-
-
 def _not_found(application_id: int) -> NotFound:
     return NotFound("APPLICATION_NOT_FOUND", "申请不存在", {"application_id": application_id})
 
 
 # What someone may do with an application (collaborators, backend.services.collaborators):
-# READ and EDIT (fill fields, upload) the owner and every active helper; DECIDE (submit,
-# withdraw, consent to dropping an item) the owner and the authorised agent (受托人) only;
-# OWN (invite and remove helpers) the owner only.
+# READ and EDIT (fill fields, upload, send rectification photos) the owner and every active
+# helper; DECIDE (submit, withdraw, consent to dropping an item, ask to move the inspection,
+# report a rectification, rate the case) the owner and the authorised agent (受托人) only;
+# OWN (invite and remove helpers, see and cancel codes) the owner only.
 READ, EDIT, DECIDE, OWN = "read", "edit", "decide", "own"
 
 

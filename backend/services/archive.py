@@ -21,7 +21,7 @@ SHA-256, holding under ``data/``:
   identifiers (证照标识) with their history, every file listed with its digest, and the
   timeline;
 - ``catalog/catalog-v<n>.json`` — that catalog version whole (its rules);
-- ``materials/<code>/…`` — every material file; those of ``ARCHIVE_PERSONAL_MATERIALS``
+- ``materials/<code>/…`` — every material file; those of ``application_form.PERSONAL_MATERIALS``
   (identity documents) encrypted, ``.fernet``;
 - ``documents/<kind>-<round>.pdf`` — every issued process document (受理通知书, 补正告知书,
   不予受理决定书, 整改通知书 …) as issued;
@@ -73,6 +73,7 @@ from backend.models.base import utcnow
 from backend.security import permissions, sm2
 from backend.security.signatures import Keyring
 from backend.services import (
+    application_form,
     applications,
     archive_rules,
     documents,
@@ -245,9 +246,7 @@ class _Context:
                    secret_key=settings.SECRET_KEY,
                    fernet=archive_rules.personal_keys(settings.ARCHIVE_PERSONAL_DATA_KEYS,
                                                       settings.SECRET_KEY),
-                   personal_materials=frozenset(
-                       c.strip() for c in settings.ARCHIVE_PERSONAL_MATERIALS.split(",")
-                       if c.strip()),
+                   personal_materials=application_form.PERSONAL_MATERIALS,
                    retention=archive_rules.retention_years(settings.ARCHIVE_RETENTION_YEARS),
                    source_organization=settings.ARCHIVE_SOURCE_ORGANIZATION)
 

@@ -1,8 +1,12 @@
 """Letting a colleague help: the owner of an application invites another WeChat user with a
-one-time code; helpers fill fields and upload; only the owner — or the helper the owner made
-the authorised agent (受托人, for an application made through an agent) — submits, withdraws
-or consents to dropping an item (``applications.get_for``). Every step is on the timeline
-with who did it; removing a helper takes effect at once (every read and write checks).
+one-time code; helpers fill fields and upload (rectification photos too); only the owner — or
+the helper the owner made the authorised agent (受托人, for an application made through an
+agent) — submits, withdraws, consents to dropping an item, asks to move the inspection,
+reports a rectification and rates the case (``applications.get_for``). Every step is on the
+timeline with who did it; removing a helper takes effect at once (every read and write
+checks). The owner sees and cancels the codes not yet used; a code joins only an application
+that can still be filled in (like inviting), and erasing the owner's data voids every unused
+code (``personal_data.erase``).
 
 Codes are 8 digits, kept only as SHA-256, used once, valid ``COLLABORATION_CODE_TTL_MINUTES``
 (tries are rate-limited per applicant, like the window's claim codes). Services never
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from backend import workflow
@@ -25,7 +29,7 @@ from backend.services import application_form, applications, timeline
 
 CODE_DIGITS = 8
 ROLES = {"collaborator": "协作人：可填写申请表、上传材料",
-         "agent": "受托人：还可提交、撤回申请和同意放弃事项"}
+         "agent": "受托人：还可提交、撤回申请，同意放弃事项，申请调整核查时间，提请整改复核，评价"}
 
 
 def invite(session: Session, *, applicant: Applicant, application_id: int, role: str,
@@ -37,7 +41,7 @@ def invite(session: Session, *, applicant: Applicant, application_id: int, role:
     application, _ = applications.get_for(session, applicant=applicant,
                                           application_id=application_id,
                                           need=applications.OWN)
-    workflow.ensure_editable(application.status)
+    ensure_open(application)
     if role == "agent" and application_form.applicant_role(application.answers) != "agent":
         raise RuleViolation("COLLABORATOR_AGENT_NOT_APPLICABLE",
                             "本申请未选择委托他人代为办理，不能邀请受托人；可邀请协作人",
@@ -53,10 +57,18 @@ def invite(session: Session, *, applicant: Applicant, application_id: int, role:
     return code, row
 
 
+def ensure_open(application: Application) -> None:
+    """Helpers are taken on only while the application can still be filled in (a draft, or
+    asked for supplements): 409 APPLICATION_NOT_EDITABLE otherwise — for inviting and for
+    using a code handed out before the application was withdrawn or submitted."""
+    workflow.ensure_editable(application.status)
+
+
 def join(session: Session, *, applicant: Applicant, code: str) -> Application:
     """Use an invitation code: the caller helps with the application from now on.
-    422 COLLABORATION_CODE_INVALID for an unknown, used or expired code or one's own
-    application."""
+    422 COLLABORATION_CODE_INVALID for an unknown, used, expired or cancelled code or one's
+    own application; 409 APPLICATION_NOT_EDITABLE when the application can no longer be
+    filled in (withdrawn, submitted …; the code stays unused)."""
     now = utcnow()
     row = session.scalar(select(CollaborationInvite).where(
         CollaborationInvite.code_hash == tokens.digest(code)))
@@ -65,6 +77,7 @@ def join(session: Session, *, applicant: Applicant, code: str) -> Application:
     application = session.get(Application, row.application_id)
     if application.applicant_id == applicant.id:
         raise _code_invalid()
+    ensure_open(application)
     used = session.execute(update(CollaborationInvite).where(
         CollaborationInvite.id == row.id, CollaborationInvite.used_at.is_(None))
         .values(used_at=now, used_by=applicant.id).execution_options(synchronize_session=False))
@@ -90,6 +103,50 @@ def join(session: Session, *, applicant: Applicant, code: str) -> Application:
 def _code_invalid() -> RuleViolation:
     return RuleViolation("COLLABORATION_CODE_INVALID",
                          "邀请码无效、已使用或已过期，请向申请人重新获取")
+
+
+def pending(session: Session, *, applicant: Applicant, application_id: int) -> list[dict]:
+    """The owner's codes not yet used nor expired:
+    ``[{id, role, role_label, created_at, expires_at}]`` (the code itself is not kept)."""
+    application, _ = applications.get_for(session, applicant=applicant,
+                                          application_id=application_id,
+                                          need=applications.OWN)
+    rows = session.scalars(select(CollaborationInvite).where(
+        CollaborationInvite.application_id == application.id,
+        CollaborationInvite.used_at.is_(None), CollaborationInvite.expires_at > utcnow())
+        .order_by(CollaborationInvite.id))
+    return [{"id": r.id, "role": r.role, "role_label": ROLES[r.role],
+             "created_at": r.created_at, "expires_at": r.expires_at} for r in rows]
+
+
+def cancel(session: Session, *, applicant: Applicant, application_id: int,
+           invitation_id: int) -> Application:
+    """The owner cancels a code not yet used: from now on it joins nothing.
+    404 INVITATION_NOT_FOUND for another application's, a used or an expired code."""
+    application, _ = applications.get_for(session, applicant=applicant,
+                                          application_id=application_id,
+                                          need=applications.OWN)
+    row = session.get(CollaborationInvite, invitation_id)
+    if row is None or row.application_id != application.id or row.used_at is not None \
+            or row.expires_at <= utcnow():
+        raise NotFound("INVITATION_NOT_FOUND", "邀请码不存在、已使用或已过期",
+                       {"invitation_id": invitation_id})
+    session.delete(row)
+    timeline.record(session, application, actor=applicant, action="collaborator.invite_cancelled",
+                    message=f"申请人作废了尚未使用的{timeline.HELPER_LABELS[row.role]}邀请码",
+                    data={"role": row.role})
+    session.flush()
+    return application
+
+
+def revoke_issued(session: Session, *, applicant: Applicant) -> int:
+    """Delete every code not yet used that ``applicant`` handed out, for any application of
+    theirs (erasure, ``personal_data.erase``); returns how many."""
+    owned = select(Application.id).where(Application.applicant_id == applicant.id)
+    return session.execute(delete(CollaborationInvite).where(
+        CollaborationInvite.application_id.in_(owned),
+        CollaborationInvite.used_at.is_(None)).execution_options(
+        synchronize_session=False)).rowcount
 
 
 def listing(session: Session, *, applicant: Applicant, application_id: int) -> list[dict]:

@@ -199,16 +199,18 @@ def _schedule_problems(session: Session, inspection: Inspection, on: date, windo
 
 def request_reschedule(session: Session, *, applicant: Applicant, application_id: int,
                        reason: str) -> Inspection:
-    """The applicant may ask ONCE for another date."""
-    application = applications.get_own(session, applicant=applicant,
-                                       application_id=application_id)
+    """The applicant — the owner or the authorised agent (受托人) — may ask ONCE for another
+    date; a collaborator may not (403 COLLABORATOR_NOT_ALLOWED, ``applications.get_for``)."""
+    application, actor = applications.get_for(session, applicant=applicant,
+                                              application_id=application_id,
+                                              need=applications.DECIDE)
     inspection = _inspection_of(application)
     if inspection.reschedule_used:
         raise RuleViolation("INSPECTION_RESCHEDULE_USED", "核查时间只能申请调整一次")
     step = workflow.transition(inspection.status, workflow.Action.REQUEST_RESCHEDULE,
                                role=workflow.APPLICANT, kind=N)
     inspection.reschedule_used, inspection.reschedule_reason = True, reason
-    timeline.fire(session, application, inspection, step, actor=applicant,
+    timeline.fire(session, application, inspection, step, actor=actor,
                   message=f"{step.label}：{reason}", reason=reason)
     return inspection
 
@@ -395,13 +397,15 @@ def add_evidence(session: Session, *, applicant: Applicant, application_id: int,
                  stream: BinaryIO, store: MediaStore, limits: materials.UploadLimits,
                  ) -> tuple[MaterialFile, bool]:
     """A photo showing the rectification, while the notice is open: the re-check judges
-    photos, so a PDF is refused (UPLOAD_PHOTO_ONLY)."""
-    application = applications.get_own(session, applicant=applicant,
-                                       application_id=application_id)
+    photos, so a PDF is refused (UPLOAD_PHOTO_ONLY). Uploading is filling in: the owner and
+    every active helper may (``applications.EDIT``); the timeline names who did."""
+    application, actor = applications.get_for(session, applicant=applicant,
+                                              application_id=application_id,
+                                              need=applications.EDIT)
     ensure_rectifying(application)
     clean = materials.clean_upload(session, stream, limits, photos_only=True)
     return materials.store_file(session, application, material_code="rectification_evidence",
-                                label="整改照片", clean=clean, store=store, actor=applicant)
+                                label="整改照片", clean=clean, store=store, actor=actor)
 
 
 def add_photo(session: Session, *, staff: StaffAccount, inspection: Inspection,
@@ -417,9 +421,11 @@ def add_photo(session: Session, *, staff: StaffAccount, inspection: Inspection,
 
 def submit_rectification(session: Session, *, applicant: Applicant, application_id: int,
                          note: str, today: date | None = None) -> Inspection:
-    """The applicant reports the rectification done; the clock runs again."""
-    application = applications.get_own(session, applicant=applicant,
-                                       application_id=application_id)
+    """The owner or the authorised agent reports the rectification done; the clock runs
+    again. A collaborator may not (403 COLLABORATOR_NOT_ALLOWED)."""
+    application, actor = applications.get_for(session, applicant=applicant,
+                                              application_id=application_id,
+                                              need=applications.DECIDE)
     inspection = _inspection_of(application)
     step = workflow.transition(inspection.status, workflow.Action.SUBMIT_RECTIFICATION,
                                role=workflow.APPLICANT, kind=N)
@@ -427,7 +433,7 @@ def submit_rectification(session: Session, *, applicant: Applicant, application_
             f.material_code == "rectification_evidence" for f in application.files):
         raise RuleViolation("RECTIFICATION_EVIDENCE_MISSING", "照片复核须先上传整改照片")
     resume_clock(session, application, today or clock.today())
-    timeline.fire(session, application, inspection, step, actor=applicant,
+    timeline.fire(session, application, inspection, step, actor=actor,
                   message=f"{step.label}：{note}" if note else step.label)
     return inspection
 

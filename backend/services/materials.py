@@ -25,7 +25,14 @@ from backend.models import (
     MaterialFile,
     StaffAccount,
 )
-from backend.services import applications, timeline, twins, window
+from backend.services import (
+    application_form,
+    applications,
+    personal_data,
+    timeline,
+    twins,
+    window,
+)
 from media import images, pool
 from media.store import MediaStore
 
@@ -54,14 +61,21 @@ def _material_of(session: Session, application: Application, material_code: str)
 
 def upload(session: Session, *, applicant: Applicant, application_id: int, material_code: str,
            stream: BinaryIO, store: MediaStore, limits: UploadLimits,
-           actor: timeline.Actor = None) -> tuple[MaterialFile, bool]:
+           actor: timeline.Actor = None, privacy_version: str | None = None,
+           ) -> tuple[MaterialFile, bool]:
     """Add one page/photo to a material. Returns (file, created); a re-upload is not created.
-    ``actor``: who does it when not the applicant (帮办代办)."""
+    ``actor``: who does it when not the applicant (帮办代办). ``privacy_version``: the privacy
+    notice the uploader must have agreed to before a file showing a person's data
+    (``application_form.PERSONAL_MATERIALS``: ID cards, 授权委托书 …) is taken — 403
+    PRIVACY_CONSENT_REQUIRED, nothing stored, like the form's personal fields; None when a
+    commissioner uploads at the window (consent is taken there in person)."""
     application, who = applications.get_for(session, applicant=applicant,
                                             application_id=application_id,
                                             need=applications.EDIT)
     workflow.ensure_editable(application.status)
     material = _material_of(session, application, material_code)
+    if privacy_version is not None and material_code in application_form.PERSONAL_MATERIALS:
+        personal_data.require_consent(session, applicant, privacy_version)
     clean = clean_upload(session, stream, limits)
     return store_file(session, application, material_code=material_code,
                       label=material["name"], clean=clean, store=store,

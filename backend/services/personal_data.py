@@ -42,7 +42,7 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.security import masking, secrets, tokens
-from backend.services import accounts, application_form, entity
+from backend.services import accounts, application_form, collaborators, entity
 
 PHONE_API = "wxa/business/getuserphonenumber"
 
@@ -58,7 +58,8 @@ KEPT_REASONS = {
 DELETED_LABELS = {
     "verified_phone": "经微信验证的手机号",
     "drafts": "未提交的申请草稿及其材料",
-    "collaborations": "参与他人申请的协作身份及未使用的邀请码",
+    "collaborations": "参与他人申请的协作身份",
+    "invitations": "您发出的尚未使用的邀请码（已作废，不能再加入您的申请）",
     "sessions": "全部登录凭证（已退出登录）及重试请求的缓存应答",
     "wechat_session_key": "微信会话密钥",
     "unionid": "微信 unionid",
@@ -244,11 +245,14 @@ def erase(session: Session, *, applicant: Applicant) -> dict[str, Any]:
 
     Deleted: the verified phone, drafts never submitted (with their materials' records —
     the bytes then belong to no row and go with the worker's orphaned-upload sweep),
-    collaborations and unused invitations, the stored answers of retried requests, every
-    login token, WeChat's session_key and unionid; the openid too when nothing is kept.
+    collaborations, every code the applicant handed out and nobody used (for any
+    application of theirs, submitted ones too: it would let someone in), the stored answers
+    of retried requests, every login token, WeChat's session_key and unionid; the openid too
+    when nothing is kept.
     Kept: applications ever submitted and licenses (archives), and the consent records that
     are the legal basis for keeping them.
     """
+    invitations = collaborators.revoke_issued(session, applicant=applicant)
     drafts = [a for a in _drafts(session, applicant) if a.submitted_at is None]
     # a draft withdrawn before it was ever submitted is no archive either
     drafts += list(session.scalars(select(Application).where(
@@ -286,8 +290,8 @@ def erase(session: Session, *, applicant: Applicant) -> dict[str, Any]:
             session.delete(consent)
         consents = []
     counts = {"verified_phone": int(had_phone), "drafts": len(drafts),
-              "collaborations": helping, "sessions": None, "wechat_session_key": None,
-              "unionid": None}
+              "collaborations": helping, "invitations": invitations, "sessions": None,
+              "wechat_session_key": None, "unionid": None}
     kept = {"applications": len(kept_applications), "licenses": len(kept_licenses),
             "privacy_consents": len(consents),
             "account": 1 if kept_applications else 0}

@@ -209,7 +209,7 @@ def status_of(session: Session, application: Application, rules: Rules,
 
 def rate(session: Session, application: Application, *, rules: Rules, level: str,
          tags: list[str], comment: str, unit: str | None, channel: str,
-         actor: Applicant | StaffAccount, now: datetime | None = None) -> ServiceRating:
+         actor: timeline.Actor, now: datetime | None = None) -> ServiceRating:
     """Record the rating of the case's closing stage; a 不满意 or worse opens its
     rectification task (same transaction, with the unit's notification).
 
@@ -271,11 +271,13 @@ def _already_given(stage: str) -> Conflict:
 
 def rate_own(session: Session, *, applicant: Applicant, application_id: int, rules: Rules,
              level: str, tags: list[str], comment: str, unit: str | None) -> ServiceRating:
-    """The applicant rates their own case in the mini-program (anyone else's is 404)."""
-    application = applications.get_own(session, applicant=applicant,
-                                       application_id=application_id)
+    """The applicant — the owner or the authorised agent (受托人) — rates the case in the
+    mini-program; a collaborator may not (403 COLLABORATOR_NOT_ALLOWED), anyone else gets 404."""
+    application, actor = applications.get_for(session, applicant=applicant,
+                                              application_id=application_id,
+                                              need=applications.DECIDE)
     return rate(session, application, rules=rules, level=level, tags=tags, comment=comment,
-                unit=unit, channel="miniprogram", actor=applicant)
+                unit=unit, channel="miniprogram", actor=actor)
 
 
 def rate_at_window(session: Session, *, staff: StaffAccount, application_id: int,
