@@ -27,6 +27,8 @@ def fill_the_merged_form(page) -> None:
         elif tag == "SELECT":
             if code in VALID_ENTITY:
                 control.select_option(VALID_ENTITY[code])
+            elif code == "fire_application_mode":  # 告知承诺 is the applicant's own signature
+                control.select_option("inspection")
             else:
                 control.select_option(index=1)
         elif code in VALID_ENTITY:
