@@ -178,10 +178,10 @@ def open_file(target: str, path: str, version: int | None, out: Path) -> None:
 @click.argument("item_code")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def item(package_zip: Path, item_code: str, out: Path) -> None:
-    """Derive one permit item's package from an application's package zip."""
+    """Derive one permit item's package from an application's package zip (one this
+    service recorded, and that verifies whole; refused otherwise)."""
     try:
-        data = archive.item_package(package_zip.read_bytes(), item_code,
-                                    current_app.extensions["license_keyring"])
+        data = archive.derive_item(db.session, package_zip.read_bytes(), item_code)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     out.write_bytes(data)

@@ -610,16 +610,76 @@ def package_bytes(package: ArchivePackage) -> bytes:
 
 
 def verify_package(session: Session, package: ArchivePackage, *, actor: str) -> bags.Verdict:
-    """Check a stored package (bag, manifests, signature) and log the check."""
-    verdict = bags.check(package_bytes(package),
-                         signature_check(current_app.extensions["license_keyring"]))
+    """Check a stored package (bag, manifests, signature, its name against its bag-info) AND
+    that the stored bytes are the package this row recorded: the zip's SHA-256, the tag
+    manifest's SHA-256, the bag name (档号), the version and the case — a genuine package of
+    another case or version in its place fails. Logged."""
+    data = package_bytes(package)
+    verdict = _verify(data)
+    verdict.problems += _recorded_problems(package, data, verdict)
     _log(session, package, "verified", actor, {"ok": verdict.ok, "files": verdict.files})
     return verdict
 
 
+def _recorded_problems(package: ArchivePackage, data: bytes,
+                       verdict: bags.Verdict) -> list[bags.Problem]:
+    found = hashlib.sha256(data).hexdigest()
+    problems = []
+    if found != package.sha256:
+        problems.append(bags.Problem("", f"存储的档案包不是登记的那一个（SHA-256 应为 "
+                                         f"{package.sha256}，实为 {found}）"))
+    if verdict.tagmanifest_sha256 and verdict.tagmanifest_sha256 != package.tagmanifest_sha256:
+        problems.append(bags.Problem(bags.TAGMANIFEST, "与登记的标签清单 SHA-256 不符"))
+    expected = {"External-Identifier": package.bag_name,
+                "Yiye-Package-Version": str(package.version),
+                "Internal-Sender-Identifier": f"application:{package.application_id}"}
+    for key, value in expected.items():
+        if verdict.info.get(key) != value:
+            problems.append(bags.Problem("bag-info.txt", f"{key} 应为 {value}（登记），"
+                                                         f"实为 {verdict.info.get(key)}"))
+    return problems
+
+
 def verify_path(path: Path) -> bags.Verdict:
-    """Check a package held outside the service (a zip or an extracted bag directory)."""
-    return bags.check(path, signature_check(current_app.extensions["license_keyring"]))
+    """Check a package held outside the service (a zip or an extracted bag directory); a
+    zip file named like a package (``yyz-…``) must hold the bag of that name."""
+    verdict = _verify(path)
+    if path.is_file() and path.stem.startswith("yyz-") and verdict.bag_name \
+            and path.stem != verdict.bag_name:
+        verdict.problems.append(bags.Problem(path.name, f"文件名与包名 {verdict.bag_name} 不符"))
+    return verdict
+
+
+def _verify(source: bytes | Path, keyring: Keyring | None = None) -> bags.Verdict:
+    """bags.check with the service's keys, plus the package's name tied to its content."""
+    verdict = bags.check(source, signature_check(
+        keyring or current_app.extensions["license_keyring"]))
+    verdict.problems += _name_problems(verdict)
+    return verdict
+
+
+def _name_problems(verdict: bags.Verdict) -> list[bags.Problem]:
+    """The bag's name (its directory, 档号) against bag-info's External-Identifier and
+    Yiye-Package-Version (and Yiye-Item-Code): bag-info is in the signed tag manifest, the
+    directory name is not — a package renamed as another version or case is named here."""
+    if not verdict.bag_name or not verdict.info:
+        return []
+    info, name = verdict.info, verdict.bag_name
+    problems = []
+    identifier = info.get("External-Identifier")
+    if identifier != name:
+        problems.append(bags.Problem("bag-info.txt", f"包名 {name} 与 External-Identifier "
+                                                     f"{identifier} 不符"))
+    version, item = info.get("Yiye-Package-Version"), info.get("Yiye-Item-Code")
+    suffix = _safe_name(f"-v{version}" + (f"-{item}" if item else ""))
+    if not version or not name.endswith(suffix):
+        problems.append(bags.Problem("bag-info.txt", f"包名 {name} 与 Yiye-Package-Version "
+                                                     f"{version} 不符"))
+    return problems
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", text)[:100]
 
 
 def for_staff(session: Session, *, staff: StaffAccount, application_id: int,
@@ -770,12 +830,30 @@ def check_export(dest: Path) -> dict[str, list[bags.Problem] | bags.Verdict]:
 # --- one package per permit item ------------------------------------------------------------
 
 
+def derive_item(session: Session, package: bytes, item_code: str) -> bytes:
+    """:func:`item_package` of a package this service recorded (its SHA-256 is an
+    ``archive_packages`` row): never re-sign bytes of unknown origin. ValueError otherwise."""
+    sha = hashlib.sha256(package).hexdigest()
+    if session.scalar(select(ArchivePackage.id).where(ArchivePackage.sha256 == sha)) is None:
+        raise ValueError(f"not a package this service recorded (sha256 {sha}); refused")
+    return item_package(package, item_code, current_app.extensions["license_keyring"])
+
+
 def item_package(package: bytes, item_code: str, keyring: Keyring) -> bytes:
     """The package of ONE permit item derived from the application's (archives stay per
     item, 物理打包): the item's lane, decisions and timeline entries, the materials it used,
     the inspection findings and photos about it, the process documents and license files of
     the case, and the catalog; re-bagged and signed, its bag-info naming the source package
-    (Yiye-Source-Package-Sha256). Needs no database; ValueError for an unknown item."""
+    (Yiye-Source-Package-Sha256). Needs no database. The source is verified whole first
+    (bag, manifests, a valid signature by ``keyring``, its name): ValueError naming what
+    fails, for an item package as source, or for an unknown item — a changed source is never
+    re-signed."""
+    verdict = _verify(package, keyring)
+    if not verdict.ok:
+        raise ValueError("the source package does not verify; refused: " + "; ".join(
+            f"{p.path or '(package)'}: {p.reason}" for p in verdict.problems))
+    if verdict.info.get("Yiye-Item-Code"):
+        raise ValueError("the source is already an item package; derive from the case's")
     with tempfile.TemporaryDirectory(prefix="archive-") as tmp:
         root = bags.unzip(package, Path(tmp))
         record = json.loads((root / "data/record.json").read_text())
@@ -805,14 +883,14 @@ def item_package(package: bytes, item_code: str, keyring: Keyring) -> bytes:
                                                if r["item_code"] == item_code]
         metadata = json.loads((root / "data/metadata.json").read_text())
         metadata["事项名称"], metadata["事项编码"] = [item["name"]], [item_code]
-        metadata["档号"] = f"{metadata['档号']}-{item_code}"
+        metadata["档号"] = _safe_name(f"{metadata['档号']}-{item_code}")
         metadata["source_package_sha256"] = hashlib.sha256(package).hexdigest()
         files["record.json"], files["metadata.json"] = _json(record), _json(metadata)
         info = {k: v for k, v in bags.read_info(root).items()
                 if k not in {"Bagging-Date", "Payload-Oxum", "Bag-Software-Agent"}}
         info |= {"External-Identifier": metadata["档号"], "Yiye-Item-Code": item_code,
                  "Yiye-Source-Package-Sha256": metadata["source_package_sha256"]}
-        name = re.sub(r"[^A-Za-z0-9._-]", "-", metadata["档号"])[:100]
+        name = metadata["档号"]
         zipped, _ = bags.make(files, bag_name=name, info=info,
                               sign=lambda m: signature_files(keyring, m))
         return zipped
