@@ -202,7 +202,10 @@ def build(session: Session, application_id: int, event_id: int | None = None,
         sha256=context.store.put(package), byte_size=len(package),
         tagmanifest_sha256=hashlib.sha256(tagmanifest).hexdigest(),
         signed_by=",".join(sorted(context.keyring.schemes())), closed_at=closing.at,
-        retain_until=retain_until)
+        retain_until=retain_until,
+        # a legal hold is on the case: a version written under it is held too
+        legal_hold=bool(latest and latest.legal_hold),
+        legal_hold_reason=latest.legal_hold_reason if latest else None)
     from backend.services import twins  # noqa: PLC0415
 
     row, made = twins.insert_or_find(session, row, select(ArchivePackage).where(
@@ -745,18 +748,24 @@ def open_file(session: Session, *, staff: StaffAccount | None, package: ArchiveP
 
 def set_hold(session: Session, package: ArchivePackage, *, on: bool, reason: str,
              actor: str) -> ArchivePackage:
-    """Put a package under legal hold (never deleted while held) or release it; logged."""
+    """Put a package under legal hold or release it; logged. A hold is on the case: while
+    any version of it is held, no version is deleted (:func:`purge_expired`), and a version
+    written later inherits the hold (:func:`build`)."""
     package.legal_hold, package.legal_hold_reason = on, reason if on else None
     _log(session, package, "hold" if on else "released", actor, {"reason": reason})
     return package
 
 
 def purge_expired(session: Session, *, today: date, actor: str) -> list[ArchivePackage]:
-    """Delete the bytes of every package past its retention and not on hold; each row stays
-    as a tombstone (digest, dates, who deleted it) and the deletion is logged."""
+    """Delete the bytes of every package past its retention whose case is not on hold (no
+    version of it held); each row stays as a tombstone (digest, dates, who deleted it) and
+    the deletion is logged."""
     store = current_app.extensions["media_store"]
+    held_cases = select(ArchivePackage.application_id).where(
+        ArchivePackage.legal_hold.is_(True))
     gone = list(session.scalars(select(ArchivePackage).where(
         ArchivePackage.deleted_at.is_(None), ArchivePackage.legal_hold.is_(False),
+        ArchivePackage.application_id.not_in(held_cases),
         ArchivePackage.retain_until.is_not(None), ArchivePackage.retain_until < today)))
     for package in gone:
         package.deleted_at, package.deleted_by = utcnow(), actor[:100]
