@@ -781,6 +781,8 @@ def purge_expired(session: Session, *, today: date, actor: str) -> list[ArchiveP
 
 TRANSFER_LIST = "移交清单.csv"
 TRANSFER_JSON = "transfer-list.json"
+# the digests of both lists (``sha256sum -c`` reads it), signed like a package's tag manifest
+TRANSFER_MANIFEST = "transfer-manifest-sha256.txt"
 TRANSFER_COLUMNS = ("序号", "档号", "办件编号", "受理编号", "申请人", "办理结果", "办结时间",
                     "保管期限", "版本", "文件名", "字节数", "SHA-256")
 
@@ -788,8 +790,11 @@ TRANSFER_COLUMNS = ("序号", "档号", "办件编号", "受理编号", "申请�
 def export(session: Session, packages: Iterable[ArchivePackage], dest: Path, *,
            actor: str) -> dict[str, Any]:
     """Write a batch for hand-over to the archives (移交): each package zip by its bag name,
-    the transfer list (``移交清单.csv``, UTF-8 with BOM, and ``transfer-list.json``) naming
-    each with its digest, and the list's own digest; each export logged."""
+    the transfer list (``移交清单.csv``, UTF-8 with BOM, and ``transfer-list.json``, the same
+    rows) naming each with its digest, ``transfer-manifest-sha256.txt`` (the SHA-256 of both
+    lists) and ``signature/<kid>.<scheme>.sig`` over it by the service's signing keys, as a
+    package's tag manifest is signed: striking a package and its rows from the lists breaks
+    the signature. Each export logged; the JSON listing returned."""
     dest.mkdir(parents=True, exist_ok=True)
     rows = []
     for n, package in enumerate(packages, start=1):
@@ -812,28 +817,85 @@ def export(session: Session, packages: Iterable[ArchivePackage], dest: Path, *,
     writer = csv.DictWriter(out, fieldnames=TRANSFER_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
-    (dest / TRANSFER_LIST).write_bytes(("\ufeff" + out.getvalue()).encode())
     listing = {"format": "yiye-archive-transfer/1", "exported_at": _iso(utcnow()),
                "exported_by": actor, "count": len(rows), "packages": rows}
-    (dest / TRANSFER_JSON).write_bytes(_json(listing))
+    lists = {TRANSFER_LIST: ("\ufeff" + out.getvalue()).encode(), TRANSFER_JSON: _json(listing)}
+    for name, content in lists.items():
+        (dest / name).write_bytes(content)
+    manifest = "".join(f"{hashlib.sha256(c).hexdigest()}  {n}\n" for n, c in lists.items())
+    (dest / TRANSFER_MANIFEST).write_bytes(manifest.encode())
+    signatures = dest / bags.SIGNATURE_DIR
+    signatures.mkdir(exist_ok=True)
+    for name, content in signature_files(current_app.extensions["license_keyring"],
+                                         manifest.encode()).items():
+        (signatures / name).write_bytes(content)
     return listing
 
 
-def check_export(dest: Path) -> dict[str, list[bags.Problem] | bags.Verdict]:
-    """Re-read an exported batch: every package the transfer list names is there with its
-    digest and verifies. {file name: Verdict}; a missing or altered file is a failed one."""
-    listing = json.loads((dest / TRANSFER_JSON).read_text())
-    out: dict[str, Any] = {}
-    for row in listing["packages"]:
-        path = dest / row["文件名"]
+def check_export(dest: Path) -> dict[str, bags.Verdict]:
+    """Re-read an exported batch: the lists' signature and digests, the CSV's rows equal to
+    the JSON's, and every package the list names there with its digest, its name, and
+    verifying; a zip the list does not name fails too. {file name: Verdict}, the lists'
+    own under ``移交清单.csv``."""
+    lists = _check_transfer_lists(dest)
+    out: dict[str, bags.Verdict] = {TRANSFER_LIST: lists}
+    try:
+        listing = json.loads((dest / TRANSFER_JSON).read_text(encoding="utf-8"))
+        packages = list(listing["packages"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        lists.problems.append(bags.Problem(TRANSFER_JSON, f"无法读取：{error}"))
+        packages = []
+    for row in packages:
+        path = dest / str(row["文件名"])
         if not path.is_file():
             out[row["文件名"]] = bags.Verdict(problems=[bags.Problem(row["文件名"], "缺失")])
             continue
         verdict = verify_path(path)
         if hashlib.sha256(path.read_bytes()).hexdigest() != row["SHA-256"]:
             verdict.problems.append(bags.Problem(row["文件名"], "与移交清单的 SHA-256 不符"))
+        if verdict.bag_name and (row["档号"] != verdict.bag_name
+                                 or row["文件名"] != f"{verdict.bag_name}.zip"):
+            verdict.problems.append(bags.Problem(row["文件名"], f"与移交清单的档号 {row['档号']} "
+                                                             f"不符（包名 {verdict.bag_name}）"))
         out[row["文件名"]] = verdict
+    for path in sorted(dest.glob("*.zip")):
+        if path.name not in out:
+            out[path.name] = bags.Verdict(problems=[bags.Problem(path.name, "不在移交清单中")])
     return out
+
+
+def _check_transfer_lists(dest: Path) -> bags.Verdict:
+    verdict = bags.Verdict(bag_name=dest.name)
+    manifest_path = dest / TRANSFER_MANIFEST
+    manifest = manifest_path.read_bytes() if manifest_path.is_file() else b""
+    if not manifest:
+        verdict.problems.append(bags.Problem(TRANSFER_MANIFEST, "缺失"))
+    signature_dir = dest / bags.SIGNATURE_DIR
+    files = {p.name: p.read_bytes() for p in sorted(signature_dir.glob("*")) if p.is_file()
+             } if signature_dir.is_dir() else {}
+    verdict.signatures, problems = signature_check(
+        current_app.extensions["license_keyring"])(manifest, files)
+    verdict.problems += problems
+    digests = dict(line.split("  ", 1)[::-1] for line in manifest.decode(errors="replace")
+                   .splitlines() if "  " in line)
+    for name in (TRANSFER_LIST, TRANSFER_JSON):
+        path = dest / name
+        if not path.is_file():
+            verdict.problems.append(bags.Problem(name, "缺失"))
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digests.get(name):
+            verdict.problems.append(bags.Problem(name, f"与 {TRANSFER_MANIFEST} 所列 SHA-256 不符"))
+    try:
+        csv_rows = list(csv.DictReader(io.StringIO(
+            (dest / TRANSFER_LIST).read_text(encoding="utf-8-sig"))))
+        json_rows = [{k: str(v) for k, v in row.items()} for row in json.loads(
+            (dest / TRANSFER_JSON).read_text(encoding="utf-8"))["packages"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        verdict.problems.append(bags.Problem(TRANSFER_LIST, f"无法读取：{error}"))
+    else:
+        if csv_rows != json_rows:
+            verdict.problems.append(bags.Problem(TRANSFER_LIST,
+                                                 f"各行与 {TRANSFER_JSON} 不一致"))
+    return verdict
 
 
 # --- one package per permit item ------------------------------------------------------------
