@@ -174,8 +174,11 @@ SETTINGS: tuple[Setting, ...] = (
             "encrypts, every one decrypts (rotation); empty = derived from SECRET_KEY "
             "(development; production refuses)"),
     Setting("ARCHIVE_PERSONAL_MATERIALS",
-            "legal_rep_id,agent_id,pharmacist_certificate,device_quality_staff", str,
-            "catalog material codes whose files show an identity document: encrypted inside "
+            "legal_rep_id,agent_id,power_of_attorney,pharmacist_certificate,"
+            "device_quality_staff,food_safety_manager,health_certificates,no_criminal_record,"
+            "pesticide_staff_qualification", str,
+            "catalog material codes whose files show an identity document or a person's ID "
+            "number (授权委托书, 健康证明, 人员情况, 书面声明, 学历证明): encrypted inside "
             "packages"),
     Setting("ARCHIVE_SOURCE_ORGANIZATION", "山西省“一业一证”审批服务", str,
             "bag-info Source-Organization of every package (the archiving body)"),

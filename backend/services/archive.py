@@ -46,7 +46,7 @@ import logging
 import re
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -127,10 +127,10 @@ def queue(session: Session, application: Application, event: ApplicationEvent) -
 # --- the worker's step ----------------------------------------------------------------------
 
 
-def build_due(session: Session, *, limit: int = 20) -> int:
+def build_due(session: Session, *, limit: int = 20, stop: Any = None) -> int:
     """Build the packages of due archive jobs (claimed by compare-and-set, so any number of
     workers may run this); a failed build is retried later. The number built or found
-    already built."""
+    already built. ``stop`` (a ``threading.Event``): once set, no further job is started."""
     done = 0
     now = utcnow()
     ids = session.scalars(select(OutboxMessage.id).where(
@@ -140,6 +140,8 @@ def build_due(session: Session, *, limit: int = 20) -> int:
         .order_by(OutboxMessage.id).limit(limit)).all()
     session.commit()
     for message_id in ids:
+        if stop is not None and stop.is_set():
+            break
         token = uuid.uuid4().hex
         claimed = session.execute(update(OutboxMessage).where(
             OutboxMessage.id == message_id,
@@ -904,27 +906,33 @@ def _check_transfer_lists(dest: Path) -> bags.Verdict:
 def derive_item(session: Session, package: bytes, item_code: str) -> bytes:
     """:func:`item_package` of a package this service recorded (its SHA-256 is an
     ``archive_packages`` row): never re-sign bytes of unknown origin. ValueError otherwise."""
-    sha = hashlib.sha256(package).hexdigest()
-    if session.scalar(select(ArchivePackage.id).where(ArchivePackage.sha256 == sha)) is None:
-        raise ValueError(f"not a package this service recorded (sha256 {sha}); refused")
-    return item_package(package, item_code, current_app.extensions["license_keyring"])
+    def recorded(sha: str) -> bool:
+        return session.scalar(select(ArchivePackage.id).where(
+            ArchivePackage.sha256 == sha)) is not None
+
+    return item_package(package, item_code, current_app.extensions["license_keyring"],
+                        recorded=recorded)
 
 
-def item_package(package: bytes, item_code: str, keyring: Keyring) -> bytes:
+def item_package(package: bytes, item_code: str, keyring: Keyring, *,
+                 recorded: Callable[[str], bool] | None = None) -> bytes:
     """The package of ONE permit item derived from the application's (archives stay per
     item, 物理打包): the item's lane, decisions and timeline entries, the materials it used,
     the inspection findings and photos about it, the process documents and license files of
     the case, and the catalog; re-bagged and signed, its bag-info naming the source package
     (Yiye-Source-Package-Sha256). Needs no database. The source is verified whole first
     (bag, manifests, a valid signature by ``keyring``, its name): ValueError naming what
-    fails, for an item package as source, or for an unknown item — a changed source is never
-    re-signed."""
+    fails, for an item package as source, for a source whose SHA-256 ``recorded`` (when
+    given) does not know, or for an unknown item — a changed source is never re-signed."""
     verdict = _verify(package, keyring)
     if not verdict.ok:
         raise ValueError("the source package does not verify; refused: " + "; ".join(
             f"{p.path or '(package)'}: {p.reason}" for p in verdict.problems))
     if verdict.info.get("Yiye-Item-Code"):
         raise ValueError("the source is already an item package; derive from the case's")
+    sha = hashlib.sha256(package).hexdigest()
+    if recorded is not None and not recorded(sha):
+        raise ValueError(f"not a package this service recorded (sha256 {sha}); refused")
     with tempfile.TemporaryDirectory(prefix="archive-") as tmp:
         root = bags.unzip(package, Path(tmp))
         record = json.loads((root / "data/record.json").read_text())
