@@ -488,6 +488,17 @@ def test_check_export_holds_the_signed_transfer_lists_against_the_batch(app, sto
                          ).exit_code == 0
     ok = runner.invoke(args=["archive", "check-export", str(struck)])
     assert ok.exit_code == 0 and "OK    移交清单.csv" in ok.output, ok.output
+    # offline, as docs/archive.md says: the lists' digests, then their signature
+    assert subprocess.run(["sha256sum", "-c", archive.TRANSFER_MANIFEST], cwd=struck,  # noqa: S607
+                          capture_output=True).returncode == 0
+    public = tmp_path / "dev1.pem"
+    with app.app_context():
+        public.write_text(app.extensions["license_keyring"].public_key_pems()["dev1"])
+    result = subprocess.run(  # noqa: S603 - fixed arguments, the system's openssl
+        [shutil.which("openssl"), "pkeyutl", "-verify", "-pubin", "-inkey", str(public),
+         "-rawin", "-in", str(struck / archive.TRANSFER_MANIFEST),
+         "-sigfile", str(struck / "signature/dev1.ed25519.sig")], capture_output=True)
+    assert result.returncode == 0, result.stdout + result.stderr
     listing = json.loads((struck / archive.TRANSFER_JSON).read_text())
     (struck / listing["packages"][0]["文件名"]).unlink()
     listing["packages"], listing["count"] = [], 0
