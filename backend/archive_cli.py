@@ -36,10 +36,10 @@ def _packages(text: str, version: int | None) -> list[ArchivePackage]:
     return found
 
 
-def _echo_verdict(label: str, verdict) -> bool:
+def _echo_verdict(label: str, verdict, *, what: str = "bag valid") -> bool:
     if verdict.ok:
         kids = ", ".join(k for k, ok in verdict.signatures.items() if ok)
-        click.echo(f"OK    {label}: bag valid, signed by {kids}")
+        click.echo(f"OK    {label}: {what}, signed by {kids}")
         return True
     click.echo(f"FAIL  {label}")
     for problem in verdict.problems:
@@ -125,10 +125,12 @@ def export(targets: tuple[str, ...], dest: Path, closed_from, closed_to) -> None
 @archive_cli.command("check-export")
 @click.argument("dest", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def check_export(dest: Path) -> None:
-    """Re-verify an exported batch against its transfer list."""
+    """Re-verify an exported batch: the transfer lists (signature, digests, CSV = JSON) and
+    every package against its row."""
     ok = True
     for name, verdict in archive.check_export(dest).items():
-        ok = _echo_verdict(name, verdict) and ok
+        what = "lists agree" if name == archive.TRANSFER_LIST else "bag valid"
+        ok = _echo_verdict(name, verdict, what=what) and ok
     if not ok:
         raise SystemExit(1)
 
