@@ -36,10 +36,10 @@ def _packages(text: str, version: int | None) -> list[ArchivePackage]:
     return found
 
 
-def _echo_verdict(label: str, verdict) -> bool:
+def _echo_verdict(label: str, verdict, *, what: str = "bag valid") -> bool:
     if verdict.ok:
         kids = ", ".join(k for k, ok in verdict.signatures.items() if ok)
-        click.echo(f"OK    {label}: bag valid, signed by {kids}")
+        click.echo(f"OK    {label}: {what}, signed by {kids}")
         return True
     click.echo(f"FAIL  {label}")
     for problem in verdict.problems:
@@ -125,10 +125,12 @@ def export(targets: tuple[str, ...], dest: Path, closed_from, closed_to) -> None
 @archive_cli.command("check-export")
 @click.argument("dest", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def check_export(dest: Path) -> None:
-    """Re-verify an exported batch against its transfer list."""
+    """Re-verify an exported batch: the transfer lists (signature, digests, CSV = JSON) and
+    every package against its row."""
     ok = True
     for name, verdict in archive.check_export(dest).items():
-        ok = _echo_verdict(name, verdict) and ok
+        what = "lists agree" if name == archive.TRANSFER_LIST else "bag valid"
+        ok = _echo_verdict(name, verdict, what=what) and ok
     if not ok:
         raise SystemExit(1)
 
@@ -178,10 +180,10 @@ def open_file(target: str, path: str, version: int | None, out: Path) -> None:
 @click.argument("item_code")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def item(package_zip: Path, item_code: str, out: Path) -> None:
-    """Derive one permit item's package from an application's package zip."""
+    """Derive one permit item's package from an application's package zip (one this
+    service recorded, and that verifies whole; refused otherwise)."""
     try:
-        data = archive.item_package(package_zip.read_bytes(), item_code,
-                                    current_app.extensions["license_keyring"])
+        data = archive.derive_item(db.session, package_zip.read_bytes(), item_code)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     out.write_bytes(data)

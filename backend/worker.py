@@ -116,7 +116,7 @@ def run(stop: threading.Event) -> None:
                     log.log(logging.INFO if any(done.values()) else logging.DEBUG, "tick",
                             extra=done)
                 busy = deliverer.deliver_due(db.session, limit=BATCH, stop=stop) >= BATCH
-                archive.build_due(db.session)
+                archive.build_due(db.session, stop=stop)
             except Exception:
                 try:
                     db.session.rollback()

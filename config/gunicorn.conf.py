@@ -9,6 +9,7 @@ and the worker is its own process (`flask worker`), so any number of processes i
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from config.settings import PROJECT_ROOT, SettingsError, load
@@ -78,4 +79,15 @@ def post_worker_init(worker):
     if not settings.REDIS_URL:
         from backend.worker import start_in_process
 
-        start_in_process(worker.wsgi)
+        worker.background_stop = threading.Event()
+        worker.background = start_in_process(worker.wsgi, worker.background_stop)
+
+
+def worker_exit(server, worker):
+    """The embedded background loop stops with its web process: it finishes the step it is
+    in (an archive build writes the database and the media store) before the process goes,
+    instead of being cut off mid-write as a daemon thread."""
+    stop, thread = getattr(worker, "background_stop", None), getattr(worker, "background", None)
+    if stop is not None and thread is not None:
+        stop.set()
+        thread.join(timeout=graceful_timeout)

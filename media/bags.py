@@ -15,6 +15,7 @@ CRC-32, reported with the member's name.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -52,6 +53,7 @@ class Verdict:
     info: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     signatures: dict[str, bool] = field(default_factory=dict)
+    tagmanifest_sha256: str = ""  # of the tag manifest the signatures were checked over
 
     @property
     def ok(self) -> bool:
@@ -110,21 +112,30 @@ def _zip(root: Path, bag_name: str) -> bytes:
 
 
 def unzip(data: bytes, dest: Path) -> Path:
-    """Extract a package zip under ``dest``; the bag's directory. Refuses members outside
-    one top directory (no ``..``, no absolute paths); a member whose bytes fail the zip's
-    CRC-32 raises :class:`Tampered` naming it."""
+    """Extract a package zip under ``dest``; the bag's directory. Directory entries (any zip
+    tool writes them) become directories. Refuses members outside one top directory; a
+    member leaving it (``..``, an absolute path: zip-slip) is never written, and raises
+    :class:`Tampered` naming it, as does a member whose bytes fail the zip's CRC-32."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = zf.namelist()
-        tops = {PurePosixPath(n).parts[0] for n in names if n}
+        tops = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
         if len(tops) != 1 or not _BAG_NAME.fullmatch(next(iter(tops))):
             raise Tampered([Problem("", "不是一个档案包（应只含一个包目录）")])
         problems = []
-        for name in names:
-            relative = _safe(name)
+        for info in zf.infolist():
+            name = info.filename
+            try:
+                relative = _safe(name)
+            except ValueError:
+                problems.append(Problem(name, "成员路径越出包目录（zip-slip），未解压"))
+                continue
             target = dest.joinpath(*relative.parts)
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                target.write_bytes(zf.read(name))
+                target.write_bytes(zf.read(info))
             except zipfile.BadZipFile:
                 inner = "/".join(relative.parts[1:])
                 problems.append(Problem(inner, "字节被改动（zip CRC-32 不符）"))
@@ -140,7 +151,16 @@ class Tampered(Exception):
 
 
 def check(source: bytes | Path, check_signatures: SignatureCheck) -> Verdict:
-    """Validate a package: a zip's bytes, a zip file, or an extracted bag directory."""
+    """Validate a package: a zip's bytes, a zip file, or an extracted bag directory. Never
+    raises for what the package holds: anything that stops the tools is a failed Verdict."""
+    try:
+        return _check(source, check_signatures)
+    except Exception as error:  # noqa: BLE001 - a package that breaks the tools fails
+        logging.getLogger(__name__).warning("package check stopped", exc_info=True)
+        return Verdict(problems=[Problem("", f"无法校验：{type(error).__name__}: {error}")])
+
+
+def _check(source: bytes | Path, check_signatures: SignatureCheck) -> Verdict:
     if isinstance(source, Path) and source.is_dir():
         return _check_dir(source, check_signatures)
     data = source.read_bytes() if isinstance(source, Path) else source
@@ -159,15 +179,30 @@ def _check_dir(root: Path, check_signatures: SignatureCheck) -> Verdict:
     try:
         bag = bagit.Bag(str(root))
         verdict.info = _info(bag)
-        bag.validate(processes=1)
-    except bagit.BagValidationError as error:
-        details = error.details or []
-        verdict.problems += [Problem(str(getattr(d, "path", "")), _reason(d)) for d in details]
-        if not details:
-            verdict.problems.append(Problem("bag-info.txt", str(error.message)))
     except bagit.BagError as error:
         verdict.problems.append(Problem("bagit.txt", str(error)))
         return verdict
+    if (root / "fetch.txt").exists():
+        verdict.problems.append(Problem("fetch.txt", _FETCH))
+    # files missing from or added to data/ are named first: bagit would stop at the
+    # Payload-Oxum count (blaming bag-info.txt) or on a fetch.txt before naming them
+    verdict.problems += _completeness(root, bag)
+    if verdict.problems:
+        verdict.problems += _entries(root, bag)
+    else:
+        try:
+            bag.validate(processes=1)
+        except bagit.BagValidationError as error:
+            details = error.details or []
+            verdict.problems += [Problem(str(getattr(d, "path", "")), _reason(d))
+                                 for d in details]
+            if not details:
+                # bagit stopped at the Payload-Oxum count: a file whose size changed is
+                # named by its digest; bag-info.txt only when no file is to blame
+                verdict.problems += _entries(root, bag) or [
+                    Problem("bag-info.txt", str(error.message))]
+        except bagit.BagError as error:
+            verdict.problems.append(Problem("bagit.txt", str(error)))
     listed = {PurePosixPath(p).as_posix() for p in bag.entries}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root).as_posix()
@@ -179,6 +214,7 @@ def _check_dir(root: Path, check_signatures: SignatureCheck) -> Verdict:
     files = {p.name: p.read_bytes() for p in sorted(signature_dir.glob("*")) if p.is_file()
              } if signature_dir.is_dir() else {}
     tagmanifest = (root / TAGMANIFEST).read_bytes() if (root / TAGMANIFEST).is_file() else b""
+    verdict.tagmanifest_sha256 = hashlib.sha256(tagmanifest).hexdigest()
     verdict.signatures, problems = check_signatures(tagmanifest, files)
     verdict.problems += problems
     tag_files = {p.path for p in verdict.problems if "/" not in p.path and p.path}
@@ -188,6 +224,34 @@ def _check_dir(root: Path, check_signatures: SignatureCheck) -> Verdict:
         verdict.problems.append(Problem(TAGMANIFEST, "签名不符，且所列校验值与标签文件不符："
                                                      "标签清单本身被改动"))
     return verdict
+
+
+_FETCH = "档案包不应含 fetch.txt：其中的文件要从别处取回，不是包内封存的证据"
+
+
+def _completeness(root: Path, bag: bagit.Bag) -> list[Problem]:
+    """Every file of data/ against the payload manifest: missing and added files, by name."""
+    listed = {PurePosixPath(p).as_posix() for p in bag.entries if p.startswith("data/")}
+    data = root / "data"
+    present = {p.relative_to(root).as_posix() for p in data.rglob("*") if p.is_file()
+               } if data.is_dir() else set()
+    return ([Problem(p, "清单列出的文件缺失") for p in sorted(listed - present)]
+            + [Problem(p, "清单之外多出的文件") for p in sorted(present - listed)])
+
+
+def _entries(root: Path, bag: bagit.Bag) -> list[Problem]:
+    """The SHA-256 of every listed file that is present (payload and tag files)."""
+    problems = []
+    for path, hashes in sorted(bag.entries.items()):
+        target = root / path
+        expected = hashes.get("sha256")
+        if not target.is_file() or expected is None:
+            continue
+        found = hashlib.sha256(target.read_bytes()).hexdigest()
+        if found != expected.lower():
+            problems.append(Problem(PurePosixPath(path).as_posix(),
+                                    f"内容与清单不符（SHA-256 应为 {expected}，实为 {found}）"))
+    return problems
 
 
 def read_info(root: Path) -> dict[str, str]:

@@ -46,7 +46,7 @@ import logging
 import re
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -128,10 +128,10 @@ def queue(session: Session, application: Application, event: ApplicationEvent) -
 # --- the worker's step ----------------------------------------------------------------------
 
 
-def build_due(session: Session, *, limit: int = 20) -> int:
+def build_due(session: Session, *, limit: int = 20, stop: Any = None) -> int:
     """Build the packages of due archive jobs (claimed by compare-and-set, so any number of
     workers may run this); a failed build is retried later. The number built or found
-    already built."""
+    already built. ``stop`` (a ``threading.Event``): once set, no further job is started."""
     done = 0
     now = utcnow()
     ids = session.scalars(select(OutboxMessage.id).where(
@@ -141,6 +141,8 @@ def build_due(session: Session, *, limit: int = 20) -> int:
         .order_by(OutboxMessage.id).limit(limit)).all()
     session.commit()
     for message_id in ids:
+        if stop is not None and stop.is_set():
+            break
         token = uuid.uuid4().hex
         claimed = session.execute(update(OutboxMessage).where(
             OutboxMessage.id == message_id,
@@ -203,7 +205,10 @@ def build(session: Session, application_id: int, event_id: int | None = None,
         sha256=context.store.put(package), byte_size=len(package),
         tagmanifest_sha256=hashlib.sha256(tagmanifest).hexdigest(),
         signed_by=",".join(sorted(context.keyring.schemes())), closed_at=closing.at,
-        retain_until=retain_until)
+        retain_until=retain_until,
+        # a legal hold is on the case: a version written under it is held too
+        legal_hold=bool(latest and latest.legal_hold),
+        legal_hold_reason=latest.legal_hold_reason if latest else None)
     from backend.services import twins  # noqa: PLC0415
 
     row, made = twins.insert_or_find(session, row, select(ArchivePackage).where(
@@ -609,16 +614,76 @@ def package_bytes(package: ArchivePackage) -> bytes:
 
 
 def verify_package(session: Session, package: ArchivePackage, *, actor: str) -> bags.Verdict:
-    """Check a stored package (bag, manifests, signature) and log the check."""
-    verdict = bags.check(package_bytes(package),
-                         signature_check(current_app.extensions["license_keyring"]))
+    """Check a stored package (bag, manifests, signature, its name against its bag-info) AND
+    that the stored bytes are the package this row recorded: the zip's SHA-256, the tag
+    manifest's SHA-256, the bag name (档号), the version and the case — a genuine package of
+    another case or version in its place fails. Logged."""
+    data = package_bytes(package)
+    verdict = _verify(data)
+    verdict.problems += _recorded_problems(package, data, verdict)
     _log(session, package, "verified", actor, {"ok": verdict.ok, "files": verdict.files})
     return verdict
 
 
+def _recorded_problems(package: ArchivePackage, data: bytes,
+                       verdict: bags.Verdict) -> list[bags.Problem]:
+    found = hashlib.sha256(data).hexdigest()
+    problems = []
+    if found != package.sha256:
+        problems.append(bags.Problem("", f"存储的档案包不是登记的那一个（SHA-256 应为 "
+                                         f"{package.sha256}，实为 {found}）"))
+    if verdict.tagmanifest_sha256 and verdict.tagmanifest_sha256 != package.tagmanifest_sha256:
+        problems.append(bags.Problem(bags.TAGMANIFEST, "与登记的标签清单 SHA-256 不符"))
+    expected = {"External-Identifier": package.bag_name,
+                "Yiye-Package-Version": str(package.version),
+                "Internal-Sender-Identifier": f"application:{package.application_id}"}
+    for key, value in expected.items():
+        if verdict.info.get(key) != value:
+            problems.append(bags.Problem("bag-info.txt", f"{key} 应为 {value}（登记），"
+                                                         f"实为 {verdict.info.get(key)}"))
+    return problems
+
+
 def verify_path(path: Path) -> bags.Verdict:
-    """Check a package held outside the service (a zip or an extracted bag directory)."""
-    return bags.check(path, signature_check(current_app.extensions["license_keyring"]))
+    """Check a package held outside the service (a zip or an extracted bag directory); a
+    zip file named like a package (``yyz-…``) must hold the bag of that name."""
+    verdict = _verify(path)
+    if path.is_file() and path.stem.startswith("yyz-") and verdict.bag_name \
+            and path.stem != verdict.bag_name:
+        verdict.problems.append(bags.Problem(path.name, f"文件名与包名 {verdict.bag_name} 不符"))
+    return verdict
+
+
+def _verify(source: bytes | Path, keyring: Keyring | None = None) -> bags.Verdict:
+    """bags.check with the service's keys, plus the package's name tied to its content."""
+    verdict = bags.check(source, signature_check(
+        keyring or current_app.extensions["license_keyring"]))
+    verdict.problems += _name_problems(verdict)
+    return verdict
+
+
+def _name_problems(verdict: bags.Verdict) -> list[bags.Problem]:
+    """The bag's name (its directory, 档号) against bag-info's External-Identifier and
+    Yiye-Package-Version (and Yiye-Item-Code): bag-info is in the signed tag manifest, the
+    directory name is not — a package renamed as another version or case is named here."""
+    if not verdict.bag_name or not verdict.info:
+        return []
+    info, name = verdict.info, verdict.bag_name
+    problems = []
+    identifier = info.get("External-Identifier")
+    if identifier != name:
+        problems.append(bags.Problem("bag-info.txt", f"包名 {name} 与 External-Identifier "
+                                                     f"{identifier} 不符"))
+    version, item = info.get("Yiye-Package-Version"), info.get("Yiye-Item-Code")
+    suffix = _safe_name(f"-v{version}" + (f"-{item}" if item else ""))
+    if not version or not name.endswith(suffix):
+        problems.append(bags.Problem("bag-info.txt", f"包名 {name} 与 Yiye-Package-Version "
+                                                     f"{version} 不符"))
+    return problems
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", text)[:100]
 
 
 def for_staff(session: Session, *, staff: StaffAccount, application_id: int,
@@ -684,18 +749,24 @@ def open_file(session: Session, *, staff: StaffAccount | None, package: ArchiveP
 
 def set_hold(session: Session, package: ArchivePackage, *, on: bool, reason: str,
              actor: str) -> ArchivePackage:
-    """Put a package under legal hold (never deleted while held) or release it; logged."""
+    """Put a package under legal hold or release it; logged. A hold is on the case: while
+    any version of it is held, no version is deleted (:func:`purge_expired`), and a version
+    written later inherits the hold (:func:`build`)."""
     package.legal_hold, package.legal_hold_reason = on, reason if on else None
     _log(session, package, "hold" if on else "released", actor, {"reason": reason})
     return package
 
 
 def purge_expired(session: Session, *, today: date, actor: str) -> list[ArchivePackage]:
-    """Delete the bytes of every package past its retention and not on hold; each row stays
-    as a tombstone (digest, dates, who deleted it) and the deletion is logged."""
+    """Delete the bytes of every package past its retention whose case is not on hold (no
+    version of it held); each row stays as a tombstone (digest, dates, who deleted it) and
+    the deletion is logged."""
     store = current_app.extensions["media_store"]
+    held_cases = select(ArchivePackage.application_id).where(
+        ArchivePackage.legal_hold.is_(True))
     gone = list(session.scalars(select(ArchivePackage).where(
         ArchivePackage.deleted_at.is_(None), ArchivePackage.legal_hold.is_(False),
+        ArchivePackage.application_id.not_in(held_cases),
         ArchivePackage.retain_until.is_not(None), ArchivePackage.retain_until < today)))
     for package in gone:
         package.deleted_at, package.deleted_by = utcnow(), actor[:100]
@@ -711,6 +782,8 @@ def purge_expired(session: Session, *, today: date, actor: str) -> list[ArchiveP
 
 TRANSFER_LIST = "移交清单.csv"
 TRANSFER_JSON = "transfer-list.json"
+# the digests of both lists (``sha256sum -c`` reads it), signed like a package's tag manifest
+TRANSFER_MANIFEST = "transfer-manifest-sha256.txt"
 TRANSFER_COLUMNS = ("序号", "档号", "办件编号", "受理编号", "申请人", "办理结果", "办结时间",
                     "保管期限", "版本", "文件名", "字节数", "SHA-256")
 
@@ -718,8 +791,11 @@ TRANSFER_COLUMNS = ("序号", "档号", "办件编号", "受理编号", "申请�
 def export(session: Session, packages: Iterable[ArchivePackage], dest: Path, *,
            actor: str) -> dict[str, Any]:
     """Write a batch for hand-over to the archives (移交): each package zip by its bag name,
-    the transfer list (``移交清单.csv``, UTF-8 with BOM, and ``transfer-list.json``) naming
-    each with its digest, and the list's own digest; each export logged."""
+    the transfer list (``移交清单.csv``, UTF-8 with BOM, and ``transfer-list.json``, the same
+    rows) naming each with its digest, ``transfer-manifest-sha256.txt`` (the SHA-256 of both
+    lists) and ``signature/<kid>.<scheme>.sig`` over it by the service's signing keys, as a
+    package's tag manifest is signed: striking a package and its rows from the lists breaks
+    the signature. Each export logged; the JSON listing returned."""
     dest.mkdir(parents=True, exist_ok=True)
     rows = []
     for n, package in enumerate(packages, start=1):
@@ -742,39 +818,120 @@ def export(session: Session, packages: Iterable[ArchivePackage], dest: Path, *,
     writer = csv.DictWriter(out, fieldnames=TRANSFER_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
-    (dest / TRANSFER_LIST).write_bytes(("\ufeff" + out.getvalue()).encode())
     listing = {"format": "yiye-archive-transfer/1", "exported_at": _iso(utcnow()),
                "exported_by": actor, "count": len(rows), "packages": rows}
-    (dest / TRANSFER_JSON).write_bytes(_json(listing))
+    lists = {TRANSFER_LIST: ("\ufeff" + out.getvalue()).encode(), TRANSFER_JSON: _json(listing)}
+    for name, content in lists.items():
+        (dest / name).write_bytes(content)
+    manifest = "".join(f"{hashlib.sha256(c).hexdigest()}  {n}\n" for n, c in lists.items())
+    (dest / TRANSFER_MANIFEST).write_bytes(manifest.encode())
+    signatures = dest / bags.SIGNATURE_DIR
+    signatures.mkdir(exist_ok=True)
+    for name, content in signature_files(current_app.extensions["license_keyring"],
+                                         manifest.encode()).items():
+        (signatures / name).write_bytes(content)
     return listing
 
 
-def check_export(dest: Path) -> dict[str, list[bags.Problem] | bags.Verdict]:
-    """Re-read an exported batch: every package the transfer list names is there with its
-    digest and verifies. {file name: Verdict}; a missing or altered file is a failed one."""
-    listing = json.loads((dest / TRANSFER_JSON).read_text())
-    out: dict[str, Any] = {}
-    for row in listing["packages"]:
-        path = dest / row["文件名"]
+def check_export(dest: Path) -> dict[str, bags.Verdict]:
+    """Re-read an exported batch: the lists' signature and digests, the CSV's rows equal to
+    the JSON's, and every package the list names there with its digest, its name, and
+    verifying; a zip the list does not name fails too. {file name: Verdict}, the lists'
+    own under ``移交清单.csv``."""
+    lists = _check_transfer_lists(dest)
+    out: dict[str, bags.Verdict] = {TRANSFER_LIST: lists}
+    try:
+        listing = json.loads((dest / TRANSFER_JSON).read_text(encoding="utf-8"))
+        packages = list(listing["packages"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        lists.problems.append(bags.Problem(TRANSFER_JSON, f"无法读取：{error}"))
+        packages = []
+    for row in packages:
+        path = dest / str(row["文件名"])
         if not path.is_file():
             out[row["文件名"]] = bags.Verdict(problems=[bags.Problem(row["文件名"], "缺失")])
             continue
         verdict = verify_path(path)
         if hashlib.sha256(path.read_bytes()).hexdigest() != row["SHA-256"]:
             verdict.problems.append(bags.Problem(row["文件名"], "与移交清单的 SHA-256 不符"))
+        if verdict.bag_name and (row["档号"] != verdict.bag_name
+                                 or row["文件名"] != f"{verdict.bag_name}.zip"):
+            verdict.problems.append(bags.Problem(row["文件名"], f"与移交清单的档号 {row['档号']} "
+                                                             f"不符（包名 {verdict.bag_name}）"))
         out[row["文件名"]] = verdict
+    for path in sorted(dest.glob("*.zip")):
+        if path.name not in out:
+            out[path.name] = bags.Verdict(problems=[bags.Problem(path.name, "不在移交清单中")])
     return out
+
+
+def _check_transfer_lists(dest: Path) -> bags.Verdict:
+    verdict = bags.Verdict(bag_name=dest.name)
+    manifest_path = dest / TRANSFER_MANIFEST
+    manifest = manifest_path.read_bytes() if manifest_path.is_file() else b""
+    if not manifest:
+        verdict.problems.append(bags.Problem(TRANSFER_MANIFEST, "缺失"))
+    signature_dir = dest / bags.SIGNATURE_DIR
+    files = {p.name: p.read_bytes() for p in sorted(signature_dir.glob("*")) if p.is_file()
+             } if signature_dir.is_dir() else {}
+    verdict.signatures, problems = signature_check(
+        current_app.extensions["license_keyring"])(manifest, files)
+    verdict.problems += problems
+    digests = dict(line.split("  ", 1)[::-1] for line in manifest.decode(errors="replace")
+                   .splitlines() if "  " in line)
+    for name in (TRANSFER_LIST, TRANSFER_JSON):
+        path = dest / name
+        if not path.is_file():
+            verdict.problems.append(bags.Problem(name, "缺失"))
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digests.get(name):
+            verdict.problems.append(bags.Problem(name, f"与 {TRANSFER_MANIFEST} 所列 SHA-256 不符"))
+    try:
+        csv_rows = list(csv.DictReader(io.StringIO(
+            (dest / TRANSFER_LIST).read_text(encoding="utf-8-sig"))))
+        json_rows = [{k: str(v) for k, v in row.items()} for row in json.loads(
+            (dest / TRANSFER_JSON).read_text(encoding="utf-8"))["packages"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        verdict.problems.append(bags.Problem(TRANSFER_LIST, f"无法读取：{error}"))
+    else:
+        if csv_rows != json_rows:
+            verdict.problems.append(bags.Problem(TRANSFER_LIST,
+                                                 f"各行与 {TRANSFER_JSON} 不一致"))
+    return verdict
 
 
 # --- one package per permit item ------------------------------------------------------------
 
 
-def item_package(package: bytes, item_code: str, keyring: Keyring) -> bytes:
+def derive_item(session: Session, package: bytes, item_code: str) -> bytes:
+    """:func:`item_package` of a package this service recorded (its SHA-256 is an
+    ``archive_packages`` row): never re-sign bytes of unknown origin. ValueError otherwise."""
+    def recorded(sha: str) -> bool:
+        return session.scalar(select(ArchivePackage.id).where(
+            ArchivePackage.sha256 == sha)) is not None
+
+    return item_package(package, item_code, current_app.extensions["license_keyring"],
+                        recorded=recorded)
+
+
+def item_package(package: bytes, item_code: str, keyring: Keyring, *,
+                 recorded: Callable[[str], bool] | None = None) -> bytes:
     """The package of ONE permit item derived from the application's (archives stay per
     item, 物理打包): the item's lane, decisions and timeline entries, the materials it used,
     the inspection findings and photos about it, the process documents and license files of
     the case, and the catalog; re-bagged and signed, its bag-info naming the source package
-    (Yiye-Source-Package-Sha256). Needs no database; ValueError for an unknown item."""
+    (Yiye-Source-Package-Sha256). Needs no database. The source is verified whole first
+    (bag, manifests, a valid signature by ``keyring``, its name): ValueError naming what
+    fails, for an item package as source, for a source whose SHA-256 ``recorded`` (when
+    given) does not know, or for an unknown item — a changed source is never re-signed."""
+    verdict = _verify(package, keyring)
+    if not verdict.ok:
+        raise ValueError("the source package does not verify; refused: " + "; ".join(
+            f"{p.path or '(package)'}: {p.reason}" for p in verdict.problems))
+    if verdict.info.get("Yiye-Item-Code"):
+        raise ValueError("the source is already an item package; derive from the case's")
+    sha = hashlib.sha256(package).hexdigest()
+    if recorded is not None and not recorded(sha):
+        raise ValueError(f"not a package this service recorded (sha256 {sha}); refused")
     with tempfile.TemporaryDirectory(prefix="archive-") as tmp:
         root = bags.unzip(package, Path(tmp))
         record = json.loads((root / "data/record.json").read_text())
@@ -804,14 +961,14 @@ def item_package(package: bytes, item_code: str, keyring: Keyring) -> bytes:
                                                if r["item_code"] == item_code]
         metadata = json.loads((root / "data/metadata.json").read_text())
         metadata["事项名称"], metadata["事项编码"] = [item["name"]], [item_code]
-        metadata["档号"] = f"{metadata['档号']}-{item_code}"
+        metadata["档号"] = _safe_name(f"{metadata['档号']}-{item_code}")
         metadata["source_package_sha256"] = hashlib.sha256(package).hexdigest()
         files["record.json"], files["metadata.json"] = _json(record), _json(metadata)
         info = {k: v for k, v in bags.read_info(root).items()
                 if k not in {"Bagging-Date", "Payload-Oxum", "Bag-Software-Agent"}}
         info |= {"External-Identifier": metadata["档号"], "Yiye-Item-Code": item_code,
                  "Yiye-Source-Package-Sha256": metadata["source_package_sha256"]}
-        name = re.sub(r"[^A-Za-z0-9._-]", "-", metadata["档号"])[:100]
+        name = metadata["档号"]
         zipped, _ = bags.make(files, bag_name=name, info=info,
                               sign=lambda m: signature_files(keyring, m))
         return zipped
