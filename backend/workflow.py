@@ -172,6 +172,10 @@ TRANSITIONS: tuple[Transition, ...] = (
        "不予许可", notify=True),
     _t(S.APPROVED, Action.ISSUE, S.LICENSED, {COMMISSIONER}, "license.issued",
        "核发行业综合许可证", notify=True),
+    # 告知承诺 found false while the license waits: no license with a revoked item in it —
+    # back to review, where the item is dropped with consent or the case refused
+    _t(S.APPROVED, Action.REVOKE, S.IN_REVIEW, {SYSTEM}, "application.reopened",
+       "事项因告知承诺不实被撤销，退回审查"),
     # each permit item
     _t(It.DRAFT, Action.SUBMIT, It.SUBMITTED, {APPLICANT}, "item.submitted", "事项已提交"),
     _t(It.SUBMITTED, Action.ACCEPT, It.UNDER_REVIEW, {COMMISSIONER}, "item.review_opened",

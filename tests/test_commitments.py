@@ -408,3 +408,34 @@ def test_a_false_commitment_found_before_the_license_leaves_the_case_to_drop_or_
     post(client, bureau, f"/reviews/{food['id']}/approve",
          {"version": food["version"], "opinion": "符合条件，准予许可"})
     assert client.get(f"{BASE}/{detail['id']}", headers=applicant).json["status"] == "approved"
+
+
+def test_a_false_commitment_found_while_awaiting_the_license_reopens_the_case(
+        client, login, staff_login, session):
+    """Every item approved (待发证) and then the post-check finds the commitment false: no
+    license may be issued with a revoked item in it — the case goes back to review, where the
+    applicant consents to drop the item (or the window refuses), and only then is it approved."""
+    applicant, office = login("owner"), Office(staff_login)
+    commissioner = office.commissioner
+    detail, check_id = office.approved_by_commitment(client, applicant, session)
+    bureau, _ = staff_login("unit_reviewer", "approval_bureau")
+    food = task_of(client, bureau, detail["id"])
+    post(client, bureau, f"/reviews/{food['id']}/approve",
+         {"version": food["version"], "opinion": "符合条件，准予许可"})
+    assert staff_get(client, commissioner, f"/applications/{detail['id']}")["status"] == \
+        "approved"
+
+    office.post_checked(client, session, check_id, "fail", "未配置灭火器")
+
+    case = staff_get(client, commissioner, f"/applications/{detail['id']}")
+    assert case["status"] == "in_review"
+    assert {i["code"]: i["status"] for i in case["items"]} == {FIRE: "revoked",
+                                                                FOOD: "approved"}
+    issued = client.post(f"/api/staff/v1/applications/{detail['id']}/license",
+                         headers=commissioner, json={"version": case["version"]})
+    assert issued.status_code == 409, issued.json
+    assert client.post(f"{BASE}/{detail['id']}/items/{FIRE}/consent-drop",
+                       headers=applicant).status_code == 200
+    post(client, commissioner, f"/applications/{detail['id']}/items/{FIRE}/drop",
+         {"version": staff_get(client, commissioner, f"/applications/{detail['id']}")["version"]})
+    assert client.get(f"{BASE}/{detail['id']}", headers=applicant).json["status"] == "approved"

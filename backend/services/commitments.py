@@ -202,7 +202,8 @@ def conclude(session: Session, inspection: Inspection, staff: StaffAccount,
 
 def revoke_false(session: Session, application: Application, item_code: str, *, reason: str,
                  staff: StaffAccount) -> None:
-    """承诺不实: record it on the commitment, revoke the item (撤销许可) and, when the license
+    """承诺不实: record it on the commitment, revoke the item (撤销许可); a case awaiting its
+    license goes back to review (drop with consent, or refuse); when the license
     was issued and is live, its item there — the license's verdict and e-licenses follow
     (``licenses.change_item``), so the public page and the inspector's scan show it."""
     reason = f"告知承诺不实：{reason}"[:500]
@@ -215,6 +216,11 @@ def revoke_false(session: Session, application: Application, item_code: str, *, 
                                    kind=workflow.ItemState)
         timeline.fire(session, application, item, step, actor=None, item_code=item_code,
                       reason=reason, message=f"{step.label}：{reason}")
+    if application.status == workflow.State.APPROVED:  # 待发证: never issued with it
+        step = workflow.transition(application.status, workflow.Action.REVOKE,
+                                   role=workflow.SYSTEM)
+        timeline.fire(session, application, application, step, actor=None,
+                      item_code=item_code, reason=reason)
     license_ = licenses.of_application(session, application)
     if license_ is None or license_.status != licenses.ACTIVE:
         return
