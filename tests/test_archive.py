@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from backend.errors import PermissionDenied
+from backend.errors import Conflict, PermissionDenied
 from backend.extensions import db
 from backend.models import (
     Application,
@@ -339,17 +339,8 @@ def test_the_verify_button_is_the_windows_and_names_a_changed_file(app, story, c
     assert "验证档案包 第1版" in page.text
     resp = client.post(f"{case}/archive/1/verify", data={"csrf_token": csrf_of(page.text)})
     assert resp.status_code == 200 and "档案包第 1 版验证通过" in resp.text
-    # the stored bytes changed behind our back: the page names the file
-    path = app.extensions["media_store"].path_of(package.sha256)
-    data = bytearray(path.read_bytes())
-    data[data.index(b'"submission_number"') + 3] ^= 0x01
-    path.write_bytes(bytes(data))
-    resp = client.post(f"{case}/archive/1/verify", data={"csrf_token": csrf_of(page.text)})
-    assert "验证未通过" in resp.text and "data/record.json" in resp.text
-    with app.app_context():
-        assert [e.detail["ok"] for e in db.session.scalars(select(ArchiveEvent).where(
-            ArchiveEvent.action == "verified").order_by(ArchiveEvent.id))] == [True, False]
     # opening (downloading) a package is the administrators', and logged
+    path = app.extensions["media_store"].path_of(package.sha256)
     assert "下载档案包" not in page.text
     assert client.get(f"{case}/archive/1.zip").status_code == 403
     admin = app.test_client()
@@ -362,6 +353,17 @@ def test_the_verify_button_is_the_windows_and_names_a_changed_file(app, story, c
             ArchiveEvent.action == "opened")).all()
         assert [(e.actor.split()[0], e.detail) for e in opened] == [
             (f"staff:{_staff('admin1').id}", {"path": "*", "download": True})]
+    # the stored bytes changed behind our back: the page names the file
+    data = bytearray(path.read_bytes())
+    data[data.index(b'"submission_number"') + 3] ^= 0x01
+    path.write_bytes(bytes(data))
+    resp = client.post(f"{case}/archive/1/verify", data={"csrf_token": csrf_of(page.text)})
+    assert "验证未通过" in resp.text and "data/record.json" in resp.text
+    with app.app_context():
+        assert [e.detail["ok"] for e in db.session.scalars(select(ArchiveEvent).where(
+            ArchiveEvent.action == "verified").order_by(ArchiveEvent.id))] == [True, False]
+    # and bytes that are not the recorded package are never handed out
+    assert admin.get(f"{case}/archive/1.zip").status_code == 409
 
 
 def test_a_package_is_signed_by_every_key_ed25519_and_sm2_each_checked_by_openssl(tmp_path):
@@ -560,6 +562,11 @@ def test_verifying_a_case_fails_when_its_stored_bytes_are_another_cases_package(
         store.path_of(licensed.sha256).write_bytes(_stored(other))
     result = app.test_cli_runner().invoke(args=["archive", "verify", number])
     assert result.exit_code == 1, result.output
+    with app.app_context():  # and such bytes are never handed out as the case's package
+        with pytest.raises(Conflict) as altered:
+            archive.download_for_staff(db.session, staff=_staff("admin1"),
+                                       application_id=story["demo-licensed"], version=1)
+        assert altered.value.code == "ARCHIVE_PACKAGE_ALTERED"
 
 
 def test_an_item_package_is_refused_from_a_tampered_or_unrecorded_source(app, story, tmp_path):

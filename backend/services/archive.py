@@ -60,7 +60,7 @@ from sqlalchemy.orm import Session
 
 from backend import workflow
 from backend.clock import CHINA
-from backend.errors import NotFound, RuleViolation
+from backend.errors import Conflict, NotFound, RuleViolation
 from backend.models import (
     Application,
     ApplicationEvent,
@@ -606,11 +606,19 @@ def find_application(session: Session, text: str) -> Application | None:
     return found
 
 
-def package_bytes(package: ArchivePackage) -> bytes:
+def package_bytes(package: ArchivePackage, *, recorded: bool = True) -> bytes:
+    """The stored zip of ``package``. ``recorded`` (downloads, openings): bytes that are not
+    the package this row recorded are never handed out — 409 ARCHIVE_PACKAGE_ALTERED (a
+    swapped or damaged file; :func:`verify_package` reads them to say what is wrong)."""
     if package.deleted_at is not None:
         raise NotFound("ARCHIVE_PACKAGE_DELETED", "档案包已在保管期满后删除（仅余记录）",
                        {"version": package.version})
-    return _read(current_app.extensions["media_store"], package.sha256)
+    data = _read(current_app.extensions["media_store"], package.sha256)
+    if recorded and hashlib.sha256(data).hexdigest() != package.sha256:
+        raise Conflict("ARCHIVE_PACKAGE_ALTERED",
+                       "存储的档案包与登记的不一致，请先验证档案包并从备份恢复",
+                       {"version": package.version})
+    return data
 
 
 def verify_package(session: Session, package: ArchivePackage, *, actor: str) -> bags.Verdict:
@@ -618,7 +626,7 @@ def verify_package(session: Session, package: ArchivePackage, *, actor: str) -> 
     that the stored bytes are the package this row recorded: the zip's SHA-256, the tag
     manifest's SHA-256, the bag name (档号), the version and the case — a genuine package of
     another case or version in its place fails. Logged."""
-    data = package_bytes(package)
+    data = package_bytes(package, recorded=False)
     verdict = _verify(data)
     verdict.problems += _recorded_problems(package, data, verdict)
     _log(session, package, "verified", actor, {"ok": verdict.ok, "files": verdict.files})
@@ -698,14 +706,20 @@ def for_staff(session: Session, *, staff: StaffAccount, application_id: int,
     return packages_of(session, application_id)
 
 
-def verify_for_staff(session: Session, *, staff: StaffAccount, application_id: int,
-                     version: int) -> tuple[ArchivePackage, bags.Verdict]:
-    """The console's 验证档案包: one version of a case's package, verified and logged."""
-    permissions.require(staff, "archive.verify")
+def _version_for_staff(session: Session, staff: StaffAccount, application_id: int,
+                       version: int) -> ArchivePackage:
     package = next((p for p in for_staff(session, staff=staff, application_id=application_id)
                     if p.version == version), None)
     if package is None:
         raise NotFound("ARCHIVE_PACKAGE_NOT_FOUND", "没有该版本的档案包", {"version": version})
+    return package
+
+
+def verify_for_staff(session: Session, *, staff: StaffAccount, application_id: int,
+                     version: int) -> tuple[ArchivePackage, bags.Verdict]:
+    """The console's 验证档案包: one version of a case's package, verified and logged."""
+    permissions.require(staff, "archive.verify")
+    package = _version_for_staff(session, staff, application_id, version)
     return package, verify_package(session, package, actor=_actor(staff))
 
 
@@ -714,10 +728,7 @@ def download_for_staff(session: Session, *, staff: StaffAccount, application_id:
     """The zip of one version, for a role that may open packages (``archive.open``); its
     personal data stays encrypted inside. Logged as an opening of the whole package."""
     permissions.require(staff, "archive.open")
-    package = next((p for p in for_staff(session, staff=staff, application_id=application_id)
-                    if p.version == version), None)
-    if package is None:
-        raise NotFound("ARCHIVE_PACKAGE_NOT_FOUND", "没有该版本的档案包", {"version": version})
+    package = _version_for_staff(session, staff, application_id, version)
     data = package_bytes(package)
     _log(session, package, "opened", _actor(staff), {"path": "*", "download": True})
     return package, data
