@@ -3,7 +3,11 @@ at start-up) has been sealed by the worker process, and the window's 验证档�
 
 from __future__ import annotations
 
+import io
+import re
 import time
+import zipfile
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -33,3 +37,13 @@ def test_the_window_verifies_a_closed_cases_archive_package(desk, live_server):
     window.assert_accessible()
     window.assert_no_sideways_scroll()
     window.screenshot("archive-verified")
+
+    # an administrator downloads it as gunicorn sends it: whole, and a zip that opens
+    admin = desk("admin1")
+    admin.open(re.match(r"/console/applications/\d+", urlsplit(page.url).path).group())
+    got = admin.fetch(admin.page.get_by_role("link", name="下载档案包 第1版"))
+    body = got.body()
+    assert int(got.headers["content-length"]) == len(body)
+    with zipfile.ZipFile(io.BytesIO(body)) as bag:
+        assert bag.testzip() is None
+        assert any(n.endswith("/tagmanifest-sha256.txt") for n in bag.namelist())
