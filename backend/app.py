@@ -60,8 +60,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     app.extensions["settings"] = settings
     app.json.sort_keys = False  # keep {code, message, details} and schema order
     app.json.ensure_ascii = False  # Chinese as UTF-8, not \u escapes
-    app_logging.init_app(app)
-    metrics.init_app(app)  # after the request id's hooks: it reads their start time
+    metrics.init_app(app)
 
     db.init_app(app)
     if not settings.database_url.startswith("sqlite"):
@@ -108,8 +107,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         app.wsgi_app = proxies.TrustedProxyFix(
             app.wsgi_app, hops=settings.PROXY_FIX_X_FOR,
             trusted=proxies.networks(settings.FORWARDED_ALLOW_IPS))
-    app.before_request(_allow_upload_size)
-    app.before_request(_require_json_body)
+    app.wsgi_app = app_logging.RequestLog(app.wsgi_app, observe=metrics.observe_request)
+    app.before_request(_check_body)
     app.after_request(_refuse_framing)
 
     logging.getLogger(__name__).debug("app created", extra={"app_env": settings.APP_ENV})
@@ -189,12 +188,6 @@ UPLOAD_ENDPOINTS = {"mp.upload_material", "mp.upload_evidence", "staff.upload_ph
                     "console.catalog_upload", "console.assisted_upload", "console.visit_photo"}
 
 
-def _allow_upload_size() -> None:
-    """Only upload routes take bodies past MAX_JSON_BYTES."""
-    if request.endpoint in UPLOAD_ENDPOINTS:
-        request.max_content_length = current_app.extensions["settings"].UPLOAD_MAX_BYTES + 65536
-
-
 class DatabaseId(IntegerConverter):
     """``<int:…>`` in routes: 1 … 2³¹−1 in ASCII digits, the range of our integer keys.
 
@@ -223,17 +216,21 @@ def _document_path_ids(spec: dict) -> dict:
     return spec
 
 
-def _require_json_body() -> None:
-    """A body on a JSON endpoint must say it is JSON. An upload route reads its own body
-    (``files.upload_stream``), so any other body there is its UPLOAD_NOT_MULTIPART; the
-    console's pages take browser forms."""
-    if request.endpoint in UPLOAD_ENDPOINTS or request.blueprint == "console":
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _check_body() -> None:
+    """Only upload routes take bodies past MAX_JSON_BYTES, and read them themselves
+    (``files.upload_stream``: any other body there is UPLOAD_NOT_MULTIPART); the console's
+    pages take browser forms; a body on any other endpoint must say it is JSON."""
+    if request.method not in BODY_METHODS:
         return
-    if request.method in {"POST", "PUT", "PATCH"} and request.content_length:
-        if not request.is_json:
-            raise UnsupportedMediaType("REQUEST_UNSUPPORTED_MEDIA_TYPE",
-                                       "请求体须为 JSON（Content-Type: application/json）",
-                                       {"content_type": request.mimetype})
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = current_app.extensions["settings"].UPLOAD_MAX_BYTES + 65536
+    elif request.content_length and request.blueprint != "console" and not request.is_json:
+        raise UnsupportedMediaType("REQUEST_UNSUPPORTED_MEDIA_TYPE",
+                                   "请求体须为 JSON（Content-Type: application/json）",
+                                   {"content_type": request.mimetype})
 
 
 def _refuse_framing(response: Response) -> Response:

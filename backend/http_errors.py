@@ -12,12 +12,13 @@ from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_limiter.errors import RateLimitExceeded
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend.errors import DomainError
+from backend.logging import request_id_var
 from media.errors import MediaRejected
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,8 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     body = {"code": code, "message": message, "details": details or {}}
-    if getattr(g, "request_id", None):
-        body["details"].setdefault("request_id", g.request_id)
+    if request_id := request_id_var.get():
+        body["details"].setdefault("request_id", request_id)
     return body
 
 

@@ -39,24 +39,27 @@ thread of the one web process) to this process's memory.
 only ``Authorization: Bearer <METRICS_TOKEN>`` is served, anything else is 401. Keep the path
 off the public proxy as well (docs/operations.md).
 
-**Cost per request**: one histogram observation (a dictionary lookup for the label values
-and two increments of memory-mapped doubles under prometheus_client's lock); nothing else
-runs on the hot paths.
+**Cost per request**: a dictionary lookup for the label values and an append; the histogram
+observation (two increments of memory-mapped doubles under prometheus_client's lock) is made
+by one thread of the process every 0.2 s (``_Later``), so another process's requests reach a
+scrape up to 0.2 s late.
 """
 
 from __future__ import annotations
 
+import atexit
 import hmac
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import redis as redis_lib
-from flask import Flask, Response, abort, current_app, g, request
+from flask import Flask, Response, abort, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -102,13 +105,14 @@ UNDONE = (outbox.PENDING, outbox.SENDING, outbox.FAILED, outbox.REFUSED, outbox.
 
 
 def init_app(app: Flask) -> None:
-    """Time every request and serve ``/metrics`` (hidden from the API document)."""
-    app.after_request(_observe)
+    """Serve ``/metrics`` (hidden from the API document); requests are timed by
+    ``backend.logging.RequestLog``, which calls ``observe_request``."""
 
     @app.get("/metrics")
     @app.doc(hide=True)
     def metrics() -> Response:
         _authorise(current_app.extensions["settings"].METRICS_TOKEN)
+        _later.apply()
         registry = CollectorRegistry(auto_describe=False)
         if MULTIPROCESS:
             MultiProcessCollector(registry)
@@ -120,19 +124,66 @@ def init_app(app: Flask) -> None:
 
 # the labelled series made so far: request keys are bounded by rules × methods × statuses
 _series: dict = {}
+APPLY_SECONDS = 0.2  # how late another process's requests may reach a scrape
 
 
-def _observe(response: Response) -> Response:
-    started = g.get("started")  # backend.logging's first hook
-    if started is not None:
-        rule = request.url_rule
-        key = (rule.rule if rule is not None else "unmatched",
-               request.method if request.method in METHODS else "other", response.status_code)
-        series = _series.get(key)
-        if series is None:  # prometheus_client's own lookup costs as much as the observation
-            series = _series.setdefault(key, REQUEST_SECONDS.labels(*key))
-        series.observe(time.perf_counter() - started)
-    return response
+class _Later:
+    """Increments of this process's values, applied by one thread of the process.
+
+    In multiprocess mode every increment takes one lock for the whole process and writes a
+    memory-mapped file; the 32 request threads of a gthread worker queued on that lock, a
+    fifth of /healthz's time under load (docs/bench-http.md, round 4). Request threads only
+    append here; a thread applies what was added every ``APPLY_SECONDS``, a scrape first applies its
+    own process's, and an ordinary exit the rest. So a scrape sees another process's requests
+    at most ``APPLY_SECONDS`` late, and a process killed outright loses at most its last
+    ``APPLY_SECONDS``.
+    """
+
+    def __init__(self) -> None:
+        self._pending: deque[tuple[Callable[[float], None], float]] = deque()
+        self._forked()
+        os.register_at_fork(after_in_child=self._forked)
+        atexit.register(self.apply)
+
+    def _forked(self) -> None:
+        """A new process applies its own increments; the parent applies what it added."""
+        self._pending.clear()
+        self._applying, self._running = threading.Lock(), False
+
+    def add(self, apply: Callable[[float], None], amount: float) -> None:
+        self._pending.append((apply, amount))
+        if not self._running:
+            self._start()
+
+    def apply(self) -> None:
+        with self._applying:
+            while self._pending:
+                apply, amount = self._pending.popleft()
+                apply(amount)
+
+    def _start(self) -> None:
+        with self._applying:
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._apply_every, name="metrics", daemon=True).start()
+
+    def _apply_every(self) -> None:
+        while True:
+            time.sleep(APPLY_SECONDS)
+            self.apply()
+
+
+_later = _Later()
+
+
+def observe_request(rule: str | None, method: str, status: int, seconds: float) -> None:
+    """One request: its URL rule (None: none matched), method, status and duration."""
+    key = (rule or "unmatched", method if method in METHODS else "other", status)
+    series = _series.get(key)
+    if series is None:  # prometheus_client's own lookup costs as much as the observation
+        series = _series.setdefault(key, REQUEST_SECONDS.labels(*key))
+    _later.add(series.observe, seconds)
 
 
 def verification_cached(hit: bool) -> None:
@@ -142,7 +193,7 @@ def verification_cached(hit: bool) -> None:
     series = _series.get(hit)
     if series is None:
         series = _series.setdefault(hit, VERIFICATION_CACHE.labels("hit" if hit else "miss"))
-    series.inc()
+    _later.add(series.inc, 1)
 
 
 def _authorise(token: str) -> None:

@@ -114,13 +114,12 @@ def _no_access_log(app) -> Iterator[None]:
 
 
 @contextmanager
-def _no_request_id_hooks(app) -> Iterator[None]:
-    """Without backend.logging's before/after hooks: no request id and no access line."""
-    saved = app.before_request_funcs[None][:], app.after_request_funcs[None][:]
-    for funcs in (app.before_request_funcs[None], app.after_request_funcs[None]):
-        funcs[:] = [f for f in funcs if f.__module__ != app_logging.__name__]
+def _no_request_log(app) -> Iterator[None]:
+    """Without backend.logging.RequestLog: no request id, access line or request metrics."""
+    saved = app.wsgi_app
+    app.wsgi_app = saved.app
     yield
-    app.before_request_funcs[None][:], app.after_request_funcs[None][:] = saved
+    app.wsgi_app = saved
 
 
 @contextmanager
@@ -132,7 +131,7 @@ def _no_limiter(app) -> Iterator[None]:
 
 VARIANTS: dict[str, Callable] = {
     "access log line (JSON formatter + write)": _no_access_log,
-    "request-id + access-log hooks together": _no_request_id_hooks,
+    "request id, access line and metrics together": _no_request_log,
     "rate limiter (verify: tokens taken in blocks)": _no_limiter,
 }
 

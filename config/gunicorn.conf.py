@@ -72,7 +72,13 @@ def child_exit(server, worker):
 
 def post_worker_init(worker):
     """Each web process starts its image processes (media/pool.py) before it serves. Without
-    Redis (the embedded default) background work also runs inside the web process."""
+    Redis (the embedded default) background work also runs inside the web process.
+
+    Then the ~440 000 objects the app is made of are frozen out of the garbage collector
+    (``gc.freeze``): they live as long as the process, yet each full collection walked them
+    all, ~0.2 s during which no request thread ran (docs/bench-http.md, round 4)."""
+    import gc
+
     from media import pool
 
     pool.start()
@@ -81,6 +87,8 @@ def post_worker_init(worker):
 
         worker.background_stop = threading.Event()
         worker.background = start_in_process(worker.wsgi, worker.background_stop)
+    gc.collect()
+    gc.freeze()
 
 
 def worker_exit(server, worker):

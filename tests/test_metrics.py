@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import Session
 
+from backend import metrics
 from backend.models import License
 from backend.models.base import utcnow
 from backend.models.notifications import DepartmentEndpoint
@@ -110,6 +111,7 @@ def test_a_scrape_adds_up_the_requests_of_every_web_process(live_server: LiveSer
     scanner = live_server.client(source_address="127.0.0.91")  # a verification limit of its own
     scans = [scanner.get(verify_path) for _ in range(6)]
     assert [s.json["verdict"] for s in scans] == ["valid"] * 6
+    time.sleep(3 * metrics.APPLY_SECONDS)  # each process adds its requests within that
 
     scrapes: list[tuple[Samples, str]] = []
     with ThreadPoolExecutor(max_workers=4) as pool:
