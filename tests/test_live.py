@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import runpy
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from tests.live import PUBLIC_VERIFY_LIMIT, ROOT, LiveServer, sha256
 from tests.media_files import phone_jpeg
 from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
 from tests.test_notice import notice
+from tests.test_notifications import wait_until
 from tests.test_seal import assert_sealed
 from tests.test_workflow import STAFF, post, staff_get
 
@@ -399,3 +401,33 @@ def test_catalog_answers_carry_an_etag_that_a_new_version_changes(live_server: L
     old = http.get(f"{paths[1]}?version={number}")
     assert old.json["catalog_version"] == number
     assert old.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_each_request_leaves_one_access_line_with_its_id(live_server: LiveServer):
+    """As gunicorn writes it to stdout: one JSON line per request, in the shape of every other
+    log line, carrying the id the client sent (or the one it was given) and the outcome."""
+    http = live_server.client()
+    sent = f"line-{uuid.uuid4().hex[:12]}"
+    assert http.get("/healthz", headers={"X-Request-ID": sent}).headers["X-Request-ID"] == sent
+    missing_path = f"/no-such-page/{uuid.uuid4().hex[:8]}"
+    missing = http.get(missing_path, headers={"X-Request-ID": "a b"})
+    given = missing.headers["X-Request-ID"]  # not well formed: replaced
+    assert missing.status_code == 404 and len(given) == 32 and missing.json["details"][
+        "request_id"] == given
+
+    def lines() -> list[dict]:
+        found = [json.loads(line) for line in live_server.logs().splitlines()
+                 if sent in line or given in line]
+        return found if len(found) >= 2 else []
+
+    healthz, not_found = sorted(wait_until(lines, what="the access lines"),
+                                key=lambda line: line["request_id"] != sent)
+    assert len(lines()) == 2  # one line each
+    for line, (request_id, path, status) in ((healthz, (sent, "/healthz", 200)),
+                                             (not_found, (given, missing_path, 404))):
+        assert {k: line[k] for k in ("level", "logger", "message", "request_id", "method",
+                                     "path", "status")} == {
+            "level": "INFO", "logger": "yiye.access", "message": "request",
+            "request_id": request_id, "method": "GET", "path": path, "status": status}
+        assert isinstance(line["duration_ms"], float | int) and 0 <= line["duration_ms"] < 5000
+        assert datetime.strptime(line["time"], "%Y-%m-%d %H:%M:%S,%f")
