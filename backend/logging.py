@@ -36,9 +36,7 @@ class _RequestIdFilter(logging.Filter):
 
 
 class _Formatter(JsonFormatter):
-    """pythonjsonlogger's lines; an access line comes written (``RequestLog``), in the same
-    shape: formatting it here cost a third of what the request id, access line and metrics
-    cost a request together (docs/bench-http.md, round 4)."""
+    """pythonjsonlogger's lines; an access line comes written (``access_line``)."""
 
     def format(self, record: logging.LogRecord) -> str:
         return record.__dict__.get("line") or super().format(record)
@@ -64,7 +62,7 @@ class _LineHandler(logging.StreamHandler):
         self._fd = self._fd_of(stream)
         self._lines: deque[str] = deque()
         self._writing = threading.Lock()
-        self._flusher: int | None = None  # pid whose thread flushes (gunicorn forks)
+        self._flushing = False  # whether this process's thread writes (gunicorn forks)
         os.register_at_fork(before=self.flush, after_in_child=self._forked)
 
     def setStream(self, stream):  # noqa: N802 - logging's name
@@ -85,13 +83,22 @@ class _LineHandler(logging.StreamHandler):
         if not self.filter(record):
             return False
         try:
-            self._lines.append(self.format(record) + "\n")
+            line = self.format(record)
         except Exception:  # noqa: BLE001 - logging must never break the request
             self.handleError(record)
             return True
-        if record.levelno >= logging.WARNING or len(self._lines) >= self.FLUSH_LINES:
+        self.write_line(line, now=record.levelno >= logging.WARNING)
+        return True
+
+    def write_line(self, line: str, *, now: bool = False) -> bool:
+        """Add one formatted line to the batch (``now``: write the batch at once); False when
+        this stream is not batched (it has no file descriptor)."""
+        if self._fd is None:
+            return False
+        self._lines.append(line + "\n")
+        if now or len(self._lines) >= self.FLUSH_LINES:
             self.flush()
-        elif self._flusher != os.getpid():
+        elif not self._flushing:
             self._start_flusher()
         return True
 
@@ -113,13 +120,13 @@ class _LineHandler(logging.StreamHandler):
     def _forked(self) -> None:
         """The parent wrote its lines before the fork; its writer may have held the lock."""
         self._lines.clear()
-        self._writing = threading.Lock()
+        self._writing, self._flushing = threading.Lock(), False
 
     def _start_flusher(self) -> None:
         with self._writing:
-            if self._flusher == os.getpid():
+            if self._flushing:
                 return
-            self._flusher = os.getpid()
+            self._flushing = True
         threading.Thread(target=self._flush_every, name="log-flush", daemon=True).start()
 
     def _flush_every(self) -> None:
@@ -129,14 +136,34 @@ class _LineHandler(logging.StreamHandler):
                 self.flush()
 
 
+def access_line(request_id: str, method: str, path: str, status: int, seconds: float) -> str:
+    """One request's access line, in the shape the formatter gives every line (``request_id``
+    is well formed: letters, digits and ``._-``). Written straight into the batch of lines,
+    not through a log record and the formatter: those cost a request as much as the rest of
+    the request id, access line and metrics together (docs/bench-http.md, round 4)."""
+    now = time.time()
+    return (f'{{"time": "{time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))},'
+            f'{int(now % 1 * 1000):03d}", "level": "INFO", "logger": "{access_log.name}", '
+            f'"message": "request", "request_id": "{request_id}", "method": {json.dumps(method)}, '
+            f'"path": {json.dumps(path)}, "status": {status}, '
+            f'"duration_ms": {round(seconds * 1000, 2)}}}')
+
+
+_batch: _LineHandler | None = None  # the handler configure() set up
+
+
+def json_formatter() -> logging.Formatter:
+    """Every line: ``{"time", "level", "logger", "message", "request_id", …the extras}``."""
+    return _Formatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                      rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+
+
 def configure(level: str) -> None:
     """Send every log record to stdout as one JSON object (gunicorn's included)."""
+    global _batch  # noqa: PLW0603 - one handler per process, as logging's root
     sys.stdout.flush()  # what was buffered before goes out first
-    handler = _LineHandler(sys.stdout)
-    handler.setFormatter(_Formatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    ))
+    handler = _batch = _LineHandler(sys.stdout)
+    handler.setFormatter(json_formatter())
     handler.addFilter(_RequestIdFilter())
     # what no line of ours shows is not gathered for each record: the caller's file and line
     # (a stack walk), the thread and the multiprocessing name (the logging HOWTO's
@@ -203,12 +230,8 @@ class RequestLog:
         rule = getattr(request, "url_rule", None)
         method = environ.get("REQUEST_METHOD", "")
         if access_log.isEnabledFor(logging.INFO):
-            now = time.time()
-            access_log.info("request", extra={"line": json.dumps({
-                "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-                + f",{int(now % 1 * 1000):03d}",  # as logging's asctime
-                "level": "INFO", "logger": access_log.name, "message": "request",
-                "request_id": request_id, "method": method,
-                "path": request.path if request is not None else environ.get("PATH_INFO"),
-                "status": status, "duration_ms": round(seconds * 1000, 2)})})
+            line = access_line(request_id, method, request.path if request is not None
+                               else environ.get("PATH_INFO", ""), status, seconds)
+            if _batch is None or not _batch.write_line(line):
+                access_log.info("request", extra={"line": line})
         self.observe(rule.rule if rule is not None else None, method, status, seconds)

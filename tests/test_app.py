@@ -11,14 +11,16 @@ import re
 import runpy
 import secrets
 import subprocess
+import time
+from datetime import datetime
 
 import honcho.environ as honcho_environ
 import pytest
 from click.testing import CliRunner
 from dotenv import dotenv_values
 from flask.cli import FlaskGroup
-from pythonjsonlogger.json import JsonFormatter
 
+from backend import logging as app_logging
 from backend.app import create_app
 from backend.security.signatures import DEV_SEED as DEV_SEED_BYTES
 from backend.security.signatures import dev_keyring, license_message
@@ -202,15 +204,22 @@ def test_request_id_is_honoured_or_generated(client):
     assert len(generated["X-Request-ID"]) == 32
 
 
-def test_access_log_is_json_with_request_id(client, caplog):
-    with caplog.at_level(logging.INFO, logger="yiye.access"):
-        client.get("/healthz", headers={"X-Request-ID": "log-check-1"})
-    record = [r for r in caplog.records if r.name == "yiye.access"][-1]
-    handler = next(h for h in logging.getLogger().handlers
-                   if isinstance(h.formatter, JsonFormatter))
-    line = json.loads(handler.format(record))
-    assert line["request_id"] == "log-check-1"
-    assert line["status"] == 200 and line["path"] == "/healthz" and line["level"] == "INFO"
+@pytest.mark.parametrize("path", ["/healthz", '/v/a"b\\c\n{}', "/指南/餐饮"])
+def test_an_access_line_is_a_json_line_of_the_same_shape_as_every_other(path):
+    """The access line is written directly (backend.logging.access_line); it must parse and
+    read as the formatter would have written it, whatever the path holds."""
+    line = app_logging.access_line("log-check-1", "GET", path, 404, 0.012345)
+    assert "\n" not in line
+    parsed = json.loads(line)
+    record = logging.LogRecord("yiye.access", logging.INFO, __file__, 1, "request", None, None)
+    record.__dict__.update(request_id="log-check-1", method="GET", path=path, status=404,
+                           duration_ms=12.35)
+    expected = json.loads(app_logging.json_formatter().format(record))
+    assert list(parsed) == list(expected)
+    assert {k: v for k, v in parsed.items() if k != "time"} == {
+        k: v for k, v in expected.items() if k != "time"}
+    assert abs(datetime.strptime(parsed["time"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+               - time.time()) < 5
 
 
 # A production environment that starts: every override below breaks exactly one setting.

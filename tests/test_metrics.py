@@ -97,6 +97,7 @@ def test_a_scrape_adds_up_the_requests_of_every_web_process(live_server: LiveSer
     every scrape, whichever process answers it, counts all of them, by URL rule and status —
     never by the raw path."""
     verify_path = signed_code_of_a_valid_license(live_server)
+    time.sleep(3 * metrics.APPLY_SECONDS)  # every process has added the requests so far
     before, _ = scrape(live_server)
     served_by, sent = set(), 0
     processes = 2 if live_server.env["REDIS_URL"] else 1
