@@ -1,7 +1,9 @@
 """Extension objects, created unbound and bound to an app in ``create_app``."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from flask import current_app
 from flask_limiter import Limiter
@@ -9,7 +11,7 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from backend.models.base import Base
 
@@ -68,7 +70,8 @@ def rollback_only_when_open(engine: Engine) -> None:
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_connection, record, state) -> None:
-        if not state.terminate_only and not record.info.get("ended"):
+        if not (state.terminate_only or record.info.get("ended")
+                or dbapi_connection.get_autocommit()):  # autocommit: nothing is open
             dbapi_connection.rollback()
 
 
@@ -77,3 +80,37 @@ def limit_of(setting: str) -> Callable[[], str]:
     is a setting an operator can change, never a literal in a route."""
     return lambda: current_app.extensions["settings"].values[setting]
 
+
+
+_AUTOCOMMIT: ContextVar[bool] = ContextVar("autocommit", default=False)
+
+
+def autocommit_when_asked(engine: Engine) -> None:
+    """Hand out a pooled MySQL connection in autocommit mode to :func:`autocommitted` and out
+    of it to everyone else (the Session, raw DBAPI use), switching only when its last user
+    wanted the other mode: pymysql reads the mode from the server's last reply and sends
+    ``SET AUTOCOMMIT`` only on a change. With the engine's ``skip_autocommit_rollback`` an
+    autocommit connection is not rolled back when it is closed or returned: there is no
+    transaction to end."""
+
+    @event.listens_for(engine, "checkout")
+    def _mode(dbapi_connection, record, proxy) -> None:  # noqa: ARG001
+        try:
+            dbapi_connection.autocommit(_AUTOCOMMIT.get())
+        except Exception as error:
+            # the pool discards this connection and checks out (or opens) another
+            raise exc.DisconnectionError(str(error)) from error
+
+
+@contextmanager
+def autocommitted(engine: Engine) -> Iterator[Connection]:
+    """A connection of its own for one read that needs no transaction (each statement sees
+    what is committed when it runs): on MySQL in autocommit mode, so neither a BEGIN nor a
+    ROLLBACK is sent (``autocommit_when_asked``); elsewhere (SQLite) a plain connection."""
+    token = _AUTOCOMMIT.set(True)
+    try:
+        connection = engine.connect()
+    finally:
+        _AUTOCOMMIT.reset(token)
+    with connection:
+        yield connection

@@ -199,6 +199,43 @@ def test_a_repeated_scan_costs_no_query_and_no_round_trip_while_the_limit_is_far
     assert len([s for s in sql if s.lstrip().upper().startswith("SELECT")]) <= 1
 
 
+def test_a_cold_public_scan_sends_the_database_its_query_and_nothing_else(
+        client, licensed, app, monkeypatch):
+    """Counted at the driver (pymysql), a scan whose verdict the process does not hold sends
+    MariaDB one statement, the SELECT, on a pooled connection in autocommit mode: no BEGIN,
+    no ROLLBACK after it (a round trip each, and a cold scan's share of the database's CPU).
+    A pooled connection switches mode only when its last user wanted the other one (SET
+    AUTOCOMMIT, at most once per connection here), and the Session still gets one in a
+    transaction."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's transactions are not a server round trip")
+    import pymysql.connections  # noqa: PLC0415
+
+    url = urlsplit(licensed["license"]["verify_url"])
+    path = f"/api/public/v1/licenses/{url.path.rsplit('/', 1)[1]}?{url.query}"
+    sent: list[tuple[int, str]] = []
+    send = pymysql.connections.Connection._execute_command
+
+    def counted(connection, command, sql):
+        sent.append((id(connection), sql.decode() if isinstance(sql, bytes) else sql))
+        return send(connection, command, sql)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "_execute_command", counted)
+    scans = 12
+    for _ in range(scans):
+        app.extensions["verdicts"].clear()  # cold: the verdict is read from the database
+        assert client.get(path).json["verdict"] == "valid"
+    kinds = [sql.split()[0].upper() for _, sql in sent]
+    assert kinds.count("SELECT") == scans and set(kinds) <= {"SELECT", "SET"}, kinds
+    switched = [connection for connection, sql in sent if sql.upper().startswith("SET")]
+    assert sorted(sql.upper() for _, sql in sent if sql.upper().startswith("SET")) == [
+        "SET AUTOCOMMIT = 1"] * len(switched)
+    assert len(switched) == len(set(switched))  # once per pooled connection
+    with app.app_context():
+        assert db.session.scalar(sqlalchemy.text("SELECT @@autocommit")) == 0
+        db.session.remove()
+
+
 def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, session, app):
     """The public path reads 22 columns as plain values in ONE query; the verdict and every
     public field — each permit's 证照标识, state and validity, the joint inspection — are
