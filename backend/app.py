@@ -265,7 +265,7 @@ def _engine_options(url: str, threads: int) -> dict:
     # busy request opened and closed a connection of its own (issue 20's rush); they are
     # opened only when needed.
     # the pool's rollback on return only when a transaction is open (rollback_only_when_open),
-    # and none at all for a connection in autocommit mode (extensions.autocommitted)
+    # and none at all for a connection in autocommit mode (extensions.autocommit_rows)
     return {"pool_recycle": 1800, "pool_size": threads, "max_overflow": 4,
             "pool_reset_on_return": None, "skip_autocommit_rollback": True}
 

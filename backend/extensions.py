@@ -1,9 +1,10 @@
 """Extension objects, created unbound and bound to an app in ``create_app``."""
 
+import functools
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 from flask import current_app
 from flask_limiter import Limiter
@@ -11,7 +12,8 @@ from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.sql import Executable
 
 from backend.models.base import Base
 
@@ -86,9 +88,9 @@ _AUTOCOMMIT: ContextVar[bool] = ContextVar("autocommit", default=False)
 
 
 def autocommit_when_asked(engine: Engine) -> None:
-    """Hand out a pooled MySQL connection in autocommit mode to :func:`autocommitted` and out
-    of it to everyone else (the Session, raw DBAPI use), switching only when its last user
-    wanted the other mode: pymysql reads the mode from the server's last reply and sends
+    """Hand out a pooled MySQL connection in autocommit mode to :func:`autocommit_rows` and
+    out of it to everyone else (the Session, raw DBAPI use), switching only when its last
+    user wanted the other mode: pymysql reads the mode from the server's last reply and sends
     ``SET AUTOCOMMIT`` only on a change. With the engine's ``skip_autocommit_rollback`` an
     autocommit connection is not rolled back when it is closed or returned: there is no
     transaction to end."""
@@ -102,15 +104,43 @@ def autocommit_when_asked(engine: Engine) -> None:
             raise exc.DisconnectionError(str(error)) from error
 
 
-@contextmanager
-def autocommitted(engine: Engine) -> Iterator[Connection]:
-    """A connection of its own for one read that needs no transaction (each statement sees
-    what is committed when it runs): on MySQL in autocommit mode, so neither a BEGIN nor a
-    ROLLBACK is sent (``autocommit_when_asked``); elsewhere (SQLite) a plain connection."""
+def autocommit_rows(engine: Engine, statement: Executable, params: dict[str, Any]
+                    ) -> Sequence[Sequence[Any]]:
+    """The rows of one read that needs no transaction (it sees what is committed when it
+    runs), as the driver returns them. On MySQL: a pooled connection in autocommit mode, so
+    neither a BEGIN nor a ROLLBACK is sent (``autocommit_when_asked``), and the SQL compiled
+    once straight to pymysql's cursor: SQLAlchemy's execution and result layers cost ~0.15 ms
+    of CPU a statement, as much as the driver. A lost connection is invalidated and the
+    error raised as SQLAlchemy's, as ``Connection.execute`` would. Elsewhere (SQLite)
+    ``Connection.execute``."""
+    if engine.dialect.name != "mysql":
+        with engine.connect() as connection:
+            return connection.execute(statement, params).all()
+    sql, fixed = _compiled(engine.dialect, statement)
     token = _AUTOCOMMIT.set(True)
     try:
-        connection = engine.connect()
+        connection = engine.raw_connection()
     finally:
         _AUTOCOMMIT.reset(token)
-    with connection:
-        yield connection
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, fixed | params)
+            return cursor.fetchall()
+    except engine.dialect.loaded_dbapi.Error as error:
+        lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise exc.DBAPIError.instance(sql, params, error, engine.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=lost,
+                                      dialect=engine.dialect) from error
+    finally:
+        connection.close()
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(dialect: Dialect, statement: Executable) -> tuple[str, dict[str, Any]]:
+    """The SQL and the values it fixes itself (those the caller gives are left out)."""
+    compiled = statement.compile(dialect=dialect)
+    given = {name: None for bind, name in compiled.bind_names.items() if bind.required}
+    return compiled.string, {name: value for name, value in compiled.construct_params(
+        given).items() if name not in given}

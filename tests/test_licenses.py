@@ -6,6 +6,8 @@ import io
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from urllib.parse import quote, unquote, urlsplit
 
@@ -199,6 +201,38 @@ def test_a_repeated_scan_costs_no_query_and_no_round_trip_while_the_limit_is_far
     assert len([s for s in sql if s.lstrip().upper().startswith("SELECT")]) <= 1
 
 
+@contextmanager
+def sent_to_the_database(app, monkeypatch) -> Iterator[list[tuple[int, str]]]:
+    """(connection, SQL) of every statement the app sends while in the block, counted where
+    it leaves: at pymysql on MariaDB (a ROLLBACK or SET AUTOCOMMIT counts too), at
+    SQLAlchemy's cursor on SQLite."""
+    sent: list[tuple[int, str]] = []
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            engine = db.engine
+
+        def seen(conn, cursor, statement, *_) -> None:
+            sent.append((id(conn.connection.dbapi_connection), statement))
+
+        sqlalchemy.event.listen(engine, "before_cursor_execute", seen)
+        try:
+            yield sent
+        finally:
+            sqlalchemy.event.remove(engine, "before_cursor_execute", seen)
+        return
+    import pymysql.connections  # noqa: PLC0415
+
+    send = pymysql.connections.Connection._execute_command
+
+    def counted(connection, command, sql):
+        sent.append((id(connection), sql.decode() if isinstance(sql, bytes) else sql))
+        return send(connection, command, sql)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pymysql.connections.Connection, "_execute_command", counted)
+        yield sent
+
+
 def test_a_cold_public_scan_sends_the_database_its_query_and_nothing_else(
         client, licensed, app, monkeypatch):
     """Counted at the driver (pymysql), a scan whose verdict the process does not hold sends
@@ -210,23 +244,14 @@ def test_a_cold_public_scan_sends_the_database_its_query_and_nothing_else(
     transaction."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("SQLite's transactions are not a server round trip")
-    import pymysql.connections  # noqa: PLC0415
-
     url = urlsplit(licensed["license"]["verify_url"])
     number = url.path.rsplit("/", 1)[1]
     path = f"/api/public/v1/licenses/{number}?{url.query}"
-    sent: list[tuple[int, str]] = []
-    send = pymysql.connections.Connection._execute_command
-
-    def counted(connection, command, sql):
-        sent.append((id(connection), sql.decode() if isinstance(sql, bytes) else sql))
-        return send(connection, command, sql)
-
-    monkeypatch.setattr(pymysql.connections.Connection, "_execute_command", counted)
     scans = 12
-    for _ in range(scans):
-        app.extensions["verdicts"].clear()  # cold: the verdict is read from the database
-        assert client.get(path).json["verdict"] == "valid"
+    with sent_to_the_database(app, monkeypatch) as sent:
+        for _ in range(scans):
+            app.extensions["verdicts"].clear()  # cold: the verdict is read from the database
+            assert client.get(path).json["verdict"] == "valid"
     kinds = [sql.split()[0].upper() for _, sql in sent]
     assert kinds.count("SELECT") == scans and set(kinds) <= {"SELECT", "SET"}, kinds
     switched = [connection for connection, sql in sent if sql.upper().startswith("SET")]
@@ -244,7 +269,36 @@ def test_a_cold_public_scan_sends_the_database_its_query_and_nothing_else(
                for step in plan), plan
 
 
-def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, session, app):
+def test_a_public_scan_on_a_connection_that_died_in_the_pool_leaves_it_behind(
+        client, licensed, app):
+    """The public read goes to the driver itself: a pooled connection the server closed
+    (restart, wait_timeout) fails that one scan as SQLAlchemy's error, is thrown away, and the
+    next scan answers on a new one."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite has no server connection to lose")
+    from backend.extensions import autocommit_rows  # noqa: PLC0415
+
+    url = urlsplit(licensed["license"]["verify_url"])
+    path = f"/api/public/v1/licenses/{url.path.rsplit('/', 1)[1]}?{url.query}"
+    connection_id = sqlalchemy.text("SELECT CONNECTION_ID()")
+    with app.app_context():
+        db.engine.dispose()  # one pooled connection from here on
+        [(first,)] = autocommit_rows(db.engine, connection_id, {})
+        killer = sqlalchemy.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        with killer.connect() as conn:
+            conn.execute(sqlalchemy.text(f"KILL CONNECTION {first}"))
+        killer.dispose()
+        with pytest.raises(sqlalchemy.exc.OperationalError) as lost:
+            autocommit_rows(db.engine, connection_id, {})
+        assert lost.value.connection_invalidated
+    app.extensions["verdicts"].clear()
+    assert client.get(path).json["verdict"] == "valid"
+    with app.app_context():
+        assert autocommit_rows(db.engine, connection_id, {})[0][0] != first
+
+
+def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, session, app,
+                                                         monkeypatch):
     """The public path reads 22 values (two JSON arrays a row) in ONE query; the verdict and
     every public field — each permit's 证照标识, state and validity, in the order they were
     bundled, the joint inspection — are those of the whole ORM license, in every state
@@ -271,21 +325,13 @@ def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, sess
     assert whole["last_inspection"] == {
         "on": (clock.today() - timedelta(days=3)).isoformat(), "outcome": "passed",
         "outcome_label": "通过"}
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(*_):
-        statements.append(1)
-
-    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
-    try:
-        with app.app_context():
-            assert licenses.public_by_number(db.session, number) is not None
-            db.session.remove()
-    finally:
-        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
-    assert len(statements) == 1  # the license, its permits and identifiers in one query
+    with sent_to_the_database(app, monkeypatch) as sent, app.app_context():
+        assert licenses.public_by_number(db.session, number) is not None
+        db.session.remove()
+    # the license, its permits and identifiers in one query, and nothing else (a pooled
+    # connection's switch to autocommit aside: the next test counts those)
+    assert [sql.split()[0].upper() for _, sql in sent
+            if sql.upper() != "SET AUTOCOMMIT = 1"] == ["SELECT"]
     for action in ("suspend", "revoke"):
         current = staff_get(client, licensed["reviewer"], path)
         post(client, licensed["reviewer"], f"{path}/items/food_prepackaged_filing/{action}",
