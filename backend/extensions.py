@@ -13,6 +13,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql import Executable
 
 from backend.models.base import Base
@@ -102,6 +103,12 @@ def autocommit_when_asked(engine: Engine) -> None:
         except Exception as error:
             # the pool discards this connection and checks out (or opens) another
             raise exc.DisconnectionError(str(error)) from error
+
+
+def engine_of(session: Session | scoped_session) -> Engine:
+    """The engine ``session`` reads from; for the request's scoped session without making
+    its Session (~0.05 ms of CPU a request to build and close one that is never used)."""
+    return db.engine if session is db.session else session.get_bind()
 
 
 def autocommit_rows(engine: Engine, statement: Executable, params: dict[str, Any]

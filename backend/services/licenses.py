@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, object_session, selecti
 
 from backend import clock, workflow
 from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation, Unavailable
-from backend.extensions import autocommit_rows
+from backend.extensions import autocommit_rows, engine_of
 from backend.identifiers import clean_text
 from backend.models import (
     Applicant,
@@ -470,7 +470,7 @@ def public_by_number(session: Session, license_no: str) -> PublicLicense | None:
     to begin or end — the statement is the scan's only round trip to the database."""
     if not _plausible_number(license_no):
         return None
-    rows = autocommit_rows(session.get_bind(), _PUBLIC_QUERY, {"license_no": license_no})
+    rows = autocommit_rows(engine_of(session), _PUBLIC_QUERY, {"license_no": license_no})
     if not rows:
         return None
     permits = [_from_json(PublicItem, permit) for _, permit in rows]
