@@ -309,6 +309,8 @@ def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, sess
     session.add(Inspection(application_id=license_.application_id, status="passed",
                            item_codes=["food_prepackaged_filing"], outcome="passed",
                            concluded_on=clock.today() - timedelta(days=3)))
+    # read back through JSON on the public path: quotes, a backslash, a line break, an emoji
+    license_.premises_address = '平阳路"1号"\\B座\n二层 🏪'
     session.commit()
 
     def both() -> tuple[dict, dict]:
@@ -319,6 +321,7 @@ def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, sess
                          licenses.public_by_number(session, number)))
     whole, public_ = both()
     assert whole == public_ and whole["verdict"] == "valid" and len(whole["items"]) == 2
+    assert public_["premises_address"] == '平阳路"1号"\\B座\n二层 🏪'
     assert whole["identifier"] == licensed["license"]["elicense"]["identifier"]
     assert [(i["identifier"], i["status_label"], i["valid_until"]) for i in whole["items"]] == [
         (i["elicense"]["identifier"], "有效", None) for i in licensed["license"]["items"]]
