@@ -84,7 +84,6 @@ def limit_of(setting: str) -> Callable[[], str]:
     return lambda: current_app.extensions["settings"].values[setting]
 
 
-
 _AUTOCOMMIT: ContextVar[bool] = ContextVar("autocommit", default=False)
 
 
@@ -140,6 +139,9 @@ def autocommit_rows(engine: Engine, statement: Executable, params: dict[str, Any
         raise exc.DBAPIError.instance(sql, params, error, engine.dialect.loaded_dbapi.Error,
                                       connection_invalidated=lost,
                                       dialect=engine.dialect) from error
+    except BaseException:
+        connection.invalidate()  # stopped half way: its state is unknown, not for the pool
+        raise
     finally:
         connection.close()
 
