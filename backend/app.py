@@ -17,7 +17,14 @@ from backend import cli, files, guides, health, http_errors, metrics, proxies, p
 from backend import logging as app_logging
 from backend.api_types import INT32_MAX
 from backend.errors import UnsupportedMediaType
-from backend.extensions import db, limiter, migrate, ping_when_idle, rollback_only_when_open
+from backend.extensions import (
+    autocommit_when_asked,
+    db,
+    limiter,
+    migrate,
+    ping_when_idle,
+    rollback_only_when_open,
+)
 from backend.security import seals, signatures
 from backend.services import catalog, scorecard, verification
 from config import settings as settings_module
@@ -67,6 +74,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         with app.app_context():
             ping_when_idle(db.engine)
             rollback_only_when_open(db.engine)
+            autocommit_when_asked(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     limiter.init_app(app)
     _limit_only_limited_routes(app)
@@ -263,9 +271,10 @@ def _engine_options(url: str, threads: int) -> dict:
     # round trip per request. One kept connection per web thread: past the pool's size each
     # busy request opened and closed a connection of its own (issue 20's rush); they are
     # opened only when needed.
-    # the pool's rollback on return only when a transaction is open (rollback_only_when_open)
+    # the pool's rollback on return only when a transaction is open (rollback_only_when_open),
+    # and none at all for a connection in autocommit mode (extensions.autocommit_rows)
     return {"pool_recycle": 1800, "pool_size": threads, "max_overflow": 4,
-            "pool_reset_on_return": None}
+            "pool_reset_on_return": None, "skip_autocommit_rollback": True}
 
 
 def _register_blueprints(app: APIFlask) -> None:

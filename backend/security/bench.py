@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=2000, help="verifications per scheme")
     args = parser.parse_args(argv)
     print(f"python -m backend.security.bench: Python {platform.python_version()},"
-          f" cryptography {version('cryptography')}, gmssl-pyx {version('gmssl-pyx')},"
+          f" cryptography {version('cryptography')}, PyNaCl {version('PyNaCl')},"
+          f" gmssl-pyx {version('gmssl-pyx')},"
           f" {os.cpu_count()} CPUs")
     for scheme in ("ed25519", "sm2"):
         figures = measure(scheme, args.runs)

@@ -30,10 +30,12 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
+import nacl.exceptions
+import nacl.signing
 from ada_url import URL
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -115,6 +117,7 @@ class Keyring:
         # Retired kids may already be gone from `keys`; listing them is then a no-op.
         self._verifiers: dict[str, Ed25519PublicKey | SM2PublicKey] = {
             kid: key.public_key() for kid, key in keys.items() if kid not in retired_set}
+        self._checks = {kid: _check_of(key) for kid, key in self._verifiers.items()}
         # every non-retired key signs an archive package (backend.services.archive)
         self._signers = {kid: key for kid, key in keys.items() if kid not in retired_set}
 
@@ -165,10 +168,10 @@ class Keyring:
     def verify_raw(self, kid: str, signature: bytes, message: bytes) -> bool:
         """``verify`` for raw signature bytes (an archive package's); never raises."""
         try:
-            key = self._verifiers.get(kid)
-            if key is None:
+            check = self._checks.get(kid)
+            if check is None:
                 return False
-            key.verify(signature, message)
+            check(signature, message)
         except (InvalidSignature, ValueError, TypeError):
             return False
         return True
@@ -176,10 +179,10 @@ class Keyring:
     def verify(self, kid: str, sig_b64: str, message: bytes) -> bool:
         """False for an unknown or retired kid, malformed or wrong signature; never raises."""
         try:
-            key = self._verifiers.get(kid)
-            if key is None or len(sig_b64) != _SIG_CHARS:
+            check = self._checks.get(kid)
+            if check is None or len(sig_b64) != _SIG_CHARS:
                 return False
-            key.verify(_b64url_decode(sig_b64), message)
+            check(_b64url_decode(sig_b64), message)
         except (InvalidSignature, ValueError, TypeError):
             return False
         return True
@@ -231,6 +234,24 @@ def dev_keyring() -> Keyring:
 
 def _raw_public(key: SigningKey) -> bytes:
     return key.public_key().public_bytes_raw()
+
+
+def _check_of(key: Ed25519PublicKey | SM2PublicKey) -> Callable[[bytes, bytes], None]:
+    """``key.verify(signature, message)``: raises InvalidSignature unless it verifies. An
+    Ed25519 key is checked by libsodium (PyNaCl), ~0.08 ms against OpenSSL's ~0.15 ms
+    through cryptography: every cold scan of a QR pays one (RFC 8032 both; libsodium also
+    refuses small-order keys and non-canonical encodings, which no code we sign has)."""
+    if not isinstance(key, Ed25519PublicKey):
+        return key.verify
+    sodium = nacl.signing.VerifyKey(key.public_bytes_raw())
+
+    def check(signature: bytes, message: bytes) -> None:
+        try:
+            sodium.verify(message, signature)
+        except nacl.exceptions.BadSignatureError:
+            raise InvalidSignature from None
+
+    return check
 
 
 @dataclass(frozen=True)
