@@ -23,6 +23,8 @@ from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
+from backend.periodic import Periodic
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -62,7 +64,7 @@ class _LineHandler(logging.StreamHandler):
         self._fd = self._fd_of(stream)
         self._lines: deque[str] = deque()
         self._writing = threading.Lock()
-        self._flushing = False  # whether this process's thread writes (gunicorn forks)
+        self._flusher = Periodic("log-flush", self.FLUSH_SECONDS, self._flush_some)
         os.register_at_fork(before=self.flush, after_in_child=self._forked)
 
     def setStream(self, stream):  # noqa: N802 - logging's name
@@ -98,8 +100,8 @@ class _LineHandler(logging.StreamHandler):
         self._lines.append(line + "\n")
         if now or len(self._lines) >= self.FLUSH_LINES:
             self.flush()
-        elif not self._flushing:
-            self._start_flusher()
+        else:
+            self._flusher.ensure()
         return True
 
     def flush(self) -> None:
@@ -120,20 +122,11 @@ class _LineHandler(logging.StreamHandler):
     def _forked(self) -> None:
         """The parent wrote its lines before the fork; its writer may have held the lock."""
         self._lines.clear()
-        self._writing, self._flushing = threading.Lock(), False
+        self._writing = threading.Lock()
 
-    def _start_flusher(self) -> None:
-        with self._writing:
-            if self._flushing:
-                return
-            self._flushing = True
-        threading.Thread(target=self._flush_every, name="log-flush", daemon=True).start()
-
-    def _flush_every(self) -> None:
-        while True:
-            time.sleep(self.FLUSH_SECONDS)
-            if self._lines:
-                self.flush()
+    def _flush_some(self) -> None:
+        if self._lines:
+            self.flush()
 
 
 def access_line(request_id: str, method: str, path: str, status: int, seconds: float) -> str:

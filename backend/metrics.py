@@ -75,6 +75,7 @@ from sqlalchemy import func, select
 
 from backend.errors import Unauthorized
 from backend.models.base import utcnow
+from backend.periodic import Periodic
 from notifications import outbox
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class _Later:
 
     def __init__(self) -> None:
         self._pending: deque[tuple[Callable[[float], None], float]] = deque()
+        self._applier = Periodic("metrics", APPLY_SECONDS, self.apply)
         self._forked()
         os.register_at_fork(after_in_child=self._forked)
         atexit.register(self.apply)
@@ -148,30 +150,17 @@ class _Later:
     def _forked(self) -> None:
         """A new process applies its own increments; the parent applies what it added."""
         self._pending.clear()
-        self._applying, self._running = threading.Lock(), False
+        self._applying = threading.Lock()
 
     def add(self, apply: Callable[[float], None], amount: float) -> None:
         self._pending.append((apply, amount))
-        if not self._running:
-            self._start()
+        self._applier.ensure()
 
     def apply(self) -> None:
         with self._applying:
             while self._pending:
                 apply, amount = self._pending.popleft()
                 apply(amount)
-
-    def _start(self) -> None:
-        with self._applying:
-            if self._running:
-                return
-            self._running = True
-        threading.Thread(target=self._apply_every, name="metrics", daemon=True).start()
-
-    def _apply_every(self) -> None:
-        while True:
-            time.sleep(APPLY_SECONDS)
-            self.apply()
 
 
 _later = _Later()

@@ -11,6 +11,7 @@ import re
 import runpy
 import secrets
 import subprocess
+import threading
 import time
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from flask.cli import FlaskGroup
 
 from backend import logging as app_logging
 from backend.app import create_app
+from backend.periodic import Periodic
 from backend.security.signatures import DEV_SEED as DEV_SEED_BYTES
 from backend.security.signatures import dev_keyring, license_message
 from config.settings import DEV_SECRET_KEY, PROJECT_ROOT, SETTINGS, SettingsError, load
@@ -541,3 +543,33 @@ def test_a_connection_goes_back_to_the_pool_with_one_rollback_at_most(app):
         cursor.execute("SELECT CONNECTION_ID(), @@in_transaction")
         assert cursor.fetchone() == (connection_id, 0)  # the same connection, rolled back
         again.close()
+
+
+def test_a_periodic_thread_runs_once_per_process_and_again_in_a_forked_one():
+    """The access-line writer and the metrics applier (backend.periodic): one thread per
+    process however many requests ask; a forked gunicorn worker has none of its parent's,
+    and its first request starts its own."""
+    calls = []
+    periodic = Periodic("test-periodic", 0.01, lambda: calls.append(os.getpid()))
+    before = threading.active_count()
+    for _ in range(50):
+        periodic.ensure()
+    assert threading.active_count() == before + 1
+    deadline = time.monotonic() + 5
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(calls) >= 3 and set(calls) == {os.getpid()}
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the forked process: its own thread, its own calls
+        try:
+            periodic._action = lambda: os.write(write, b"x")  # noqa: SLF001
+            periodic.ensure()
+            time.sleep(0.5)
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    seen = os.read(read, 100)
+    os.close(read)
+    assert status == 0 and len(seen) >= 3
