@@ -14,11 +14,12 @@ import logging
 import os
 import re
 import secrets
+import select
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
@@ -54,8 +55,10 @@ class _LineHandler(logging.StreamHandler):
     process, at once from ``FLUSH_LINES`` lines on, and at once with any line of WARNING or
     above (which goes out after the lines before it), like nginx's buffered access log. A
     process killed outright loses at most the last ``FLUSH_SECONDS`` of access lines; an
-    ordinary exit writes them (logging's shutdown flushes). Other streams (a test's capture)
-    go through the ordinary locked path."""
+    ordinary exit writes them (logging's shutdown flushes). Each write holds whole lines and at
+    most PIPE_BUF bytes, so the lines of several processes on one pipe never splice
+    (``_whole_lines``). Other streams (a test's capture) go through the ordinary locked
+    path."""
 
     FLUSH_SECONDS, FLUSH_LINES = 0.2, 256
 
@@ -112,10 +115,11 @@ class _LineHandler(logging.StreamHandler):
             lines = []
             while self._lines:
                 lines.append(self._lines.popleft())
-            data = memoryview("".join(lines).encode())
             try:
-                while data:
-                    data = data[os.write(self._fd, data):]
+                for chunk in _whole_lines(lines):
+                    data = memoryview(chunk)
+                    while data:
+                        data = data[os.write(self._fd, data):]
             except OSError:  # the stream is gone (a closed pipe): nothing to write to
                 pass
 
@@ -127,6 +131,22 @@ class _LineHandler(logging.StreamHandler):
     def _flush_some(self) -> None:
         if self._lines:
             self.flush()
+
+
+def _whole_lines(lines: list[str]) -> Iterator[bytes]:
+    """The lines in writes of whole lines of at most PIPE_BUF bytes each (a longer line
+    alone). Every web process writes to the same stdout, often a pipe; the kernel keeps a
+    write to a pipe whole only up to PIPE_BUF (4096 bytes on Linux): a longer one is copied in
+    pieces while the pipe is full, and another process's lines land between them."""
+    chunk = bytearray()
+    for line in lines:
+        data = line.encode()
+        if chunk and len(chunk) + len(data) > select.PIPE_BUF:
+            yield bytes(chunk)
+            chunk.clear()
+        chunk += data
+    if chunk:
+        yield bytes(chunk)
 
 
 def access_line(request_id: str, method: str, path: str, status: int, seconds: float) -> str:

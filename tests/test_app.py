@@ -573,3 +573,37 @@ def test_a_periodic_thread_runs_once_per_process_and_again_in_a_forked_one():
     seen = os.read(read, 100)
     os.close(read)
     assert status == 0 and len(seen) >= 3
+
+
+def test_the_lines_of_two_processes_on_one_slow_pipe_never_splice():
+    """gunicorn's web processes share one stdout, often a pipe read by a collector that lags.
+    Each process writes its gathered lines in batches; a batch is whole lines of at most
+    PIPE_BUF bytes per write, the size the kernel never splits: every line arrives whole."""
+    read, write = os.pipe()
+    go_read, go_write = os.pipe()
+    children = []
+    for name in "ab":
+        child = os.fork()
+        if child == 0:
+            try:
+                os.close(read)
+                os.read(go_read, 1)  # both start together
+                handler = app_logging._LineHandler(os.fdopen(write, "w"))  # noqa: SLF001
+                for i in range(600):
+                    handler.write_line(json.dumps({"p": name, "i": i, "pad": name * 1500}))
+                handler.flush()
+            finally:
+                os._exit(0)
+        children.append(child)
+    os.close(write)
+    os.write(go_write, b"xx")
+    received = bytearray()
+    while chunk := os.read(read, 4096):  # a collector that lags behind
+        received += chunk
+        time.sleep(0.0005)
+    os.close(read)
+    for child in children:
+        assert os.waitpid(child, 0)[1] == 0
+    lines = received.decode().splitlines()
+    parsed = [json.loads(line) for line in lines]  # a spliced line would not parse
+    assert sorted((p["p"], p["i"]) for p in parsed) == [(n, i) for n in "ab" for i in range(600)]
