@@ -245,10 +245,17 @@ def _check_body() -> None:
         return
     if request.endpoint in UPLOAD_ENDPOINTS:
         request.max_content_length = current_app.extensions["settings"].UPLOAD_MAX_BYTES + 65536
-    elif request.content_length and request.blueprint != "console" and not request.is_json:
+    elif _has_body() and request.blueprint != "console" and not request.is_json:
         raise UnsupportedMediaType("REQUEST_UNSUPPORTED_MEDIA_TYPE",
                                    "请求体须为 JSON（Content-Type: application/json）",
                                    {"content_type": request.mimetype})
+
+
+def _has_body() -> bool:
+    """A declared length, or a body sent in chunks (HTTP/1.1 ``Transfer-Encoding: chunked``
+    declares none)."""
+    return bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", "").lower()
 
 
 def _refuse_framing(response: Response) -> Response:

@@ -431,3 +431,17 @@ def test_each_request_leaves_one_access_line_with_its_id(live_server: LiveServer
             "request_id": request_id, "method": "GET", "path": path, "status": status}
         assert isinstance(line["duration_ms"], float | int) and 0 <= line["duration_ms"] < 5000
         assert datetime.strptime(line["time"], "%Y-%m-%d %H:%M:%S,%f")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_a_body_that_is_not_json_is_refused_however_it_is_sent(live_server: LiveServer,
+                                                               chunked: bool):
+    """A JSON endpoint refuses a body not declared JSON, also one sent in chunks (no
+    Content-Length): it is never parsed as JSON behind the client's back."""
+    body = b'{"code": "x"}'
+    resp = requests.post(f"{live_server.base_url}/api/mp/v1/auth/login",
+                         data=iter([body]) if chunked else body,
+                         headers={"Content-Type": "text/plain"}, timeout=30)
+    assert resp.status_code == 415, resp.text
+    assert resp.json()["code"] == "REQUEST_UNSUPPORTED_MEDIA_TYPE"
+    assert resp.json()["details"]["content_type"] == "text/plain"
