@@ -47,35 +47,31 @@ def workdir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def redis_url(workdir: Path) -> Iterator[str]:
-    if url := servers.external("TEST_REDIS_URL"):
-        yield url
-        return
-    (workdir / "redis").mkdir()
-    server = servers.start_redis(workdir / "redis")
-    yield server.url
-    server.stop()
+    yield from _external_or_started("TEST_REDIS_URL", workdir / "redis", servers.start_redis)
 
 
 @pytest.fixture(scope="session")
 def mariadb_url(workdir: Path) -> Iterator[str]:
-    if url := servers.external("TEST_MARIADB_URL"):
-        yield url
-        return
-    (workdir / "mariadb").mkdir()
-    server = servers.start_mariadb(workdir / "mariadb")
-    yield server.url
-    server.stop()
+    yield from _external_or_started("TEST_MARIADB_URL", workdir / "mariadb",
+                                    servers.start_mariadb)
 
 
 @pytest.fixture(scope="session")
 def seaweedfs(workdir: Path) -> Iterator[str]:
     """A real S3 endpoint (SeaweedFS, tests/servers.py) with the bucket ``servers.S3_BUCKET``
     and the credentials ``servers.S3_ACCESS_KEY`` / ``S3_SECRET_KEY``; started on first use."""
-    if url := servers.external("TEST_S3_URL"):
+    yield from _external_or_started("TEST_S3_URL", workdir / "seaweedfs",
+                                    servers.start_seaweedfs)
+
+
+def _external_or_started(variable: str, directory: Path, start) -> Iterator[str]:
+    """The server's URL: the one ``variable`` names, else one started in ``directory`` for
+    the session and stopped after it."""
+    if url := servers.external(variable):
         yield url
         return
-    (workdir / "seaweedfs").mkdir()
-    server = servers.start_seaweedfs(workdir / "seaweedfs")
+    directory.mkdir()
+    server = start(directory)
     yield server.url
     server.stop()
 
