@@ -27,7 +27,7 @@ from pythonjsonlogger.json import JsonFormatter
 from backend.periodic import Periodic
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # the whole header (fullmatch)
 
 access_log = logging.getLogger("yiye.access")
 
@@ -46,8 +46,8 @@ class _Formatter(JsonFormatter):
 
 
 class _LineHandler(logging.StreamHandler):
-    """A stream handler that gathers formatted lines and writes them together with one
-    ``os.write`` when the stream is a real file or pipe.
+    """A stream handler that gathers formatted lines and writes them together, a few
+    ``os.write`` calls of whole lines, when the stream is a real file or pipe.
 
     A write is a system call during which the thread gives up the interpreter lock; under load
     taking it back meant queueing behind the other request threads, once per access line
@@ -225,7 +225,7 @@ class RequestLog:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else new_request_id()
+        request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
         request_id_var.set(request_id)
         started = time.perf_counter()
 

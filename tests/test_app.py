@@ -204,6 +204,10 @@ def test_request_id_is_honoured_or_generated(client):
         == "abc-1"
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id <script>"}).headers
     assert len(generated["X-Request-ID"]) == 32
+    # the id goes into the access line as it is: a line break after it is not "well formed"
+    # (gunicorn refuses one in a header; a server in front may not)
+    trailing = client.get("/healthz", environ_base={"HTTP_X_REQUEST_ID": "abc-1\n"}).headers
+    assert len(trailing["X-Request-ID"]) == 32
 
 
 @pytest.mark.parametrize("path", ["/healthz", '/v/a"b\\c\n{}', "/指南/餐饮"])
