@@ -247,13 +247,18 @@ def test_a_retried_wechat_send_counts_as_a_failure_of_its_channel(
 
     enqueue_event(app, applicant=applicant)
 
+    def beats_of(samples: Samples) -> list[float]:
+        return [at for (name, _), at in samples.items()
+                if name == "yiye_worker_last_seen_timestamp_seconds"]
+
+    # the failure is counted during the worker's round, its heartbeat when the round is done
     samples = wait_until(lambda: value(s := parse(client.get("/metrics", headers=AUTH).data
                                                   .decode()),
                                        "yiye_delivery_failures_total", channel="wechat",
-                                       outcome="retry") and s, 10, "the retry to be counted")
+                                       outcome="retry") and beats_of(s) and s, 10,
+                         "the retry and the round to be counted")
     assert value(samples, "yiye_delivery_failures_total", channel="wechat", outcome="retry") == 1
-    beats = [at for (name, _), at in samples.items()
-             if name == "yiye_worker_last_seen_timestamp_seconds"]
+    beats = beats_of(samples)
     assert beats and max(beats) > time.time() - 10
 
 
