@@ -25,6 +25,8 @@ from media.render import (
     wrap,
 )
 
+QR = zxingcpp.BarcodeFormat.QRCode  # decode QR codes only: a license's print is not a 1-D code
+
 BASE = "https://zwfw.shanxi.gov.cn/yyyz"  # a long base: the URL is 152 chars, QR version 11
 KEYRING = dev_keyring()
 URL = build_verify_url(BASE, "JZ1401052026000123", 3, KEYRING)
@@ -42,7 +44,7 @@ def png(face: LicenseFace) -> bytes:
 
 
 def decode(image: Image.Image) -> list[str]:
-    return [barcode.text for barcode in zxingcpp.read_barcodes(image)]
+    return [barcode.text for barcode in zxingcpp.read_barcodes(image, formats=QR)]
 
 
 def phone_photo(image: Image.Image) -> Image.Image:
