@@ -41,7 +41,7 @@ _page_limit = SharedLimit("PUBLIC_VERIFY_RATE_LIMIT", _SCOPE, on_breach=_busy_pa
 _json_limit = SharedLimit("PUBLIC_VERIFY_RATE_LIMIT", _SCOPE)
 
 
-def _verdict(license_no: str, limit: SharedLimit) -> dict:
+def _verdict(license_no: str, limit: SharedLimit) -> verification.PublicAnswer:
     """Any query string at all gets a verdict; a malformed one is simply 无效 (and counts).
 
     Read by the same parser as an inspector's scan (``signatures.parse_code``): the same
@@ -60,10 +60,11 @@ def _verdict(license_no: str, limit: SharedLimit) -> dict:
                                         "Retry-After", "content": {"text/html": {}}}})
 def verify_page(license_no: str):
     """许可证公开核验页：扫码即见结论"""
-    return (render_template("verify.html", result=_verdict(license_no, _page_limit)), 200,
-            PAGE_HEADERS)
+    return (render_template("verify.html", result=_verdict(license_no, _page_limit).body()),
+            200, PAGE_HEADERS)
 
 
+JSON_HEADERS = {"Content-Type": "application/json"}
 RESULTS_HEADERS = PAGE_HEADERS | {"Cache-Control": "public, max-age=600"}
 
 
@@ -87,4 +88,4 @@ def verify_json(license_no: str):
     （identifier）、每个许可事项的证照标识、状态与有效期（items），以及联合现场核查的日期与
     结论（last_inspection）；不含身份证号、电话等个人信息。只核验二维码：单独给出证照标识
     时结论为无效，并说明原因"""
-    return _verdict(license_no, _json_limit)
+    return Response(_verdict(license_no, _json_limit).json, 200, JSON_HEADERS)

@@ -203,6 +203,22 @@ def test_a_repeated_scan_costs_no_query_and_no_round_trip_while_the_limit_is_far
     assert len([s for s in sql if s.lstrip().upper().startswith("SELECT")]) <= 1
 
 
+
+def test_a_kept_verdict_is_answered_as_the_database_answered_it(client, licensed, app):
+    """A kept verdict is served as the bytes encoded when it was read: the same JSON, the
+    same page, as the answer that came from the database."""
+    url = urlsplit(licensed["license"]["verify_url"])
+    number = url.path.rsplit("/", 1)[1]
+    path = f"/api/public/v1/licenses/{number}?{url.query}"
+    assert client.get(path).status_code == 200  # the process joins the change channel
+    assert eventually(lambda: app.extensions["verdicts"].keeping)
+    read, kept = client.get(path), client.get(path)
+    assert read.content_type == kept.content_type == "application/json"
+    assert kept.data == read.data and kept.json["verdict"] == "valid"
+    assert kept.json["license_no"] == number and len(kept.json["items"]) >= 2
+    page = client.get(f"/v/{number}?{url.query}").get_data(as_text=True)
+    assert kept.json["holder_name"] in page and kept.json["items"][0]["name"] in page
+
 @contextmanager
 def sent_to_the_database(app, monkeypatch) -> Iterator[list[tuple[int, str]]]:
     """(connection, SQL) of every statement the app sends while in the block, counted where

@@ -4,6 +4,7 @@ two instances stand for two gunicorn workers."""
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 import pytest
@@ -99,3 +100,39 @@ def test_a_redis_that_hangs_is_found_and_nothing_is_kept_until_it_answers(tmp_pa
         server.process.send_signal(signal.SIGCONT)
         client.close()
         server.stop()
+
+
+def test_at_most_the_configured_verdicts_are_kept_the_oldest_going_first():
+    verdicts = Verdicts(None, seconds=600, entries=3)
+    codes = [ParsedScan(f"14010520260100000{n:02d}X", 1, "k1", "sig") for n in range(5)]
+    for code in codes[:3]:
+        verdicts.put(code, VALID, verdicts.generation)
+    verdicts.put(codes[0], VALID, verdicts.generation)  # kept again: now the newest
+    verdicts.put(codes[3], VALID, verdicts.generation)
+    assert [verdicts.get(c) is not None for c in codes] == [True, False, True, True, False]
+
+
+def test_a_verdict_lapses_after_its_seconds(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    verdicts = Verdicts(None, seconds=600, entries=10)
+    verdicts.put(CODE, VALID, verdicts.generation)
+    now[0] += 599
+    assert verdicts.get(CODE) == VALID
+    now[0] += 1
+    assert verdicts.get(CODE) is None
+    verdicts.put(OTHER, VALID, verdicts.generation)  # and the lapsed one is let go
+    assert CODE not in verdicts._held
+
+
+def test_a_scan_is_answered_while_a_writer_holds_the_lock():
+    """Every cached scan reads without the lock: 32 threads asking for one code never queue
+    behind each other or behind a change being dropped."""
+    verdicts = Verdicts(None, seconds=600, entries=10)
+    verdicts.put(CODE, VALID, verdicts.generation)
+    answered = []
+    with verdicts._lock:
+        reader = threading.Thread(target=lambda: answered.append(verdicts.get(CODE)))
+        reader.start()
+        reader.join(timeout=2)
+    assert answered == [VALID]

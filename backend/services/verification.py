@@ -1,7 +1,7 @@
 """Verifying a license QR: the signature first (a forged or altered code never reaches the
 database), then the license's CURRENT state, so a revoked license shows revoked at the next
-scan. Valid answers are kept in each web process (``Verdicts``); every change drops them
-after commit.
+scan. Valid answers are kept in each web process (``Verdicts``), encoded once; every change
+drops them after commit.
 
 The public sees only what a shop shows anyway (name, address, permits); inspectors, signed
 in, see everything the QR covers, including the inspection history.
@@ -9,6 +9,7 @@ in, see everything the QR covers, including the inspection history.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -19,7 +20,6 @@ from datetime import date
 from typing import Any
 
 import redis as redis_lib
-from cachetools import TTLCache
 from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -30,6 +30,25 @@ from backend.security import signatures
 from backend.services import elicense_ids, elicenses, licenses
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublicAnswer:
+    """A public verdict as it is served: ``public_view``'s body encoded as JSON once (UTF-8,
+    compact; ~1 KB), so a kept verdict is answered with these bytes and holds no objects."""
+
+    json: bytes
+    verdict: str  # Result.code
+    valid_until: date | None  # the license's, when it has one
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> PublicAnswer:
+        until = body.get("valid_until")
+        return cls(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+                   body["verdict"], date.fromisoformat(until) if until else None)
+
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.json)
 
 
 @dataclass(frozen=True)
@@ -179,8 +198,10 @@ class Verdicts:
 
     Keyed by the whole signed code (a hit means exactly this code was verified before, so the
     signature check is skipped only for a byte-identical code), for LICENSE_CACHE_SECONDS, at
-    most LICENSE_CACHE_ENTRIES of them (least recently used go first). A committed change of
-    a license drops its verdicts here at once and, through Redis pub/sub (``CHANNEL``), in
+    most LICENSE_CACHE_ENTRIES of them (the oldest go first: with one lifetime for all, the
+    nearest to lapsing). A scan reads without a lock (one dict lookup, atomic in CPython), so
+    32 threads answering the same code never queue; writers take the lock. A committed change
+    of a license drops its verdicts here at once and, through Redis pub/sub (``CHANNEL``), in
     every other web process within milliseconds. A process that loses its subscription (also
     a Redis that stops answering: found within 3 s by pings) drops all it holds and keeps
     nothing until it is subscribed again; a verdict read from the database while a change
@@ -192,7 +213,8 @@ class Verdicts:
 
     def __init__(self, redis: redis_lib.Redis | None, *, seconds: int, entries: int) -> None:
         self._redis, self._lock = redis, threading.Lock()
-        self._held: TTLCache = TTLCache(maxsize=entries, ttl=seconds)
+        self._seconds, self._entries = seconds, entries
+        self._held: dict[signatures.ParsedScan, tuple[float, Any]] = {}  # (expires, verdict)
         self._listening: int | None = None  # the pid whose thread listens (gunicorn forks)
         self._subscribed = redis is None  # without Redis there is one process: nothing to hear
         self.generation = 0
@@ -202,17 +224,27 @@ class Verdicts:
         """Whether verdicts are kept now (not while the change channel is being joined)."""
         return self._subscribed
 
-    def get(self, code: signatures.ParsedScan) -> dict[str, Any] | None:
+    def get(self, code: signatures.ParsedScan) -> Any | None:
         if self._listening != os.getpid() and self._redis is not None:
             self._listen_in_background()
-        with self._lock:
-            return self._held.get(code)
+        held = self._held.get(code)
+        return held[1] if held is not None and time.monotonic() < held[0] else None
 
-    def put(self, code: signatures.ParsedScan, body: dict[str, Any], generation: int) -> None:
-        """Keep ``body`` unless a change was heard since ``generation`` was read."""
+    def put(self, code: signatures.ParsedScan, verdict: Any, generation: int) -> None:
+        """Keep ``verdict`` unless a change was heard since ``generation`` was read; the
+        lapsed, and the oldest beyond LICENSE_CACHE_ENTRIES, go (first in, first to lapse)."""
+        now = time.monotonic()
         with self._lock:
-            if self._subscribed and generation == self.generation:
-                self._held[code] = body
+            if not (self._subscribed and generation == self.generation):
+                return
+            held = self._held
+            held.pop(code, None)  # kept again: now the newest
+            held[code] = (now + self._seconds, verdict)
+            while held:
+                oldest = next(iter(held))
+                if len(held) <= self._entries and held[oldest][0] > now:
+                    break
+                del held[oldest]
 
     def changed(self, numbers: Iterable[str]) -> None:
         """After a commit that changed these licenses: here now, elsewhere by pub/sub."""
@@ -236,7 +268,7 @@ class Verdicts:
         numbers = set(numbers)
         with self._lock:
             for code in [c for c in self._held if c.license_no in numbers]:
-                self._held.pop(code, None)
+                del self._held[code]
             self.generation += 1
 
     def _listen_in_background(self) -> None:
@@ -283,23 +315,23 @@ class Verdicts:
 
 
 def public(session: Session, verdicts: Verdicts, *, code: signatures.ParsedScan | None,
-           keyring: signatures.Keyring, number: str = "") -> dict[str, Any]:
+           keyring: signatures.Keyring, number: str = "") -> PublicAnswer:
     """The public verdict: the one ``verdicts`` holds while still in force, else from the
     database, kept when valid. ``number``: what was asked in place of the license number (a
     证照标识 there is told why it does not verify here)."""
     if code is None:
-        return public_view(identifier_verdict(number) or MALFORMED)
-    body = verdicts.get(code)
-    if body is not None and (body["valid_until"] is None
-                             or date.fromisoformat(body["valid_until"]) >= clock.today()):
+        return PublicAnswer.of(public_view(identifier_verdict(number) or MALFORMED))
+    kept = verdicts.get(code)
+    if kept is not None and (kept.valid_until is None or kept.valid_until >= clock.today()):
         metrics.verification_cached(hit=True)
-        return body
+        return kept
     metrics.verification_cached(hit=False)
     generation = verdicts.generation
-    body = public_view(check(session, code=code, keyring=keyring, load=licenses.public_by_number))
-    if body["verdict"] == "valid":
-        verdicts.put(code, body, generation)
-    return body
+    answer = PublicAnswer.of(public_view(check(session, code=code, keyring=keyring,
+                                               load=licenses.public_by_number)))
+    if answer.verdict == "valid":
+        verdicts.put(code, answer, generation)
+    return answer
 
 
 @event.listens_for(Session, "after_commit")
