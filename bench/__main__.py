@@ -266,15 +266,18 @@ def run(args, env: dict[str, str], work: Path, started_here: list[Gunicorn]) -> 
     timing = {"seconds": args.seconds, "warmup": args.warmup}
 
     def bare_run() -> wrk.Result:
-        say("bare Flask")
-        return measure(bare.url, **timing)
+        result = measure(bare.url, **timing)
+        say(f"bare Flask: {result.rps:.0f} req/s")
+        return result
 
     table = Table(bare_run)
 
     def row(name: str, goal: float | None, path: str, p99_goal_ms: float | None = None,
             **kw) -> None:
-        say(name)
-        table.add(Row(name, goal, p99_goal_ms), measure(product.url, path, **(timing | kw)))
+        result = measure(product.url, path, **(timing | kw))
+        say(f"{name}: {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, p99"
+            f" {result.p99_ms:.1f} ms")
+        table.add(Row(name, goal, p99_goal_ms), result)
 
     one_json = seed.verify_paths(keyring, 10_000, 1)[0]
     one_html = seed.verify_paths(keyring, 10_000, 1, html=True)[0]

@@ -9,6 +9,7 @@ and the worker is its own process (`flask worker`), so any number of processes i
 
 import os
 import shutil
+import socket
 import threading
 from pathlib import Path
 
@@ -34,6 +35,13 @@ elif _int("WEB_CONCURRENCY", 1) != 1:
                      "background worker live in one process (config/gunicorn.conf.py)")
 else:
     workers = 1
+# Two or more workers each listen on a socket of their own (SO_REUSEPORT; gunicorn binds it
+# in the worker) and the kernel spreads new connections evenly between them. On one shared
+# socket whichever worker woke first took connections as they came: a proxy or client holding
+# 32 keep-alive connections had all 32 on one worker in a quarter of tries, one core idle
+# and the other serving everything (docs/bench-http.md, round 6). A stopping worker's queued
+# connections move to the others only with net.ipv4.tcp_migrate_req=1 (docs/operations.md).
+reuse_port = workers > 1
 # Threads are many because most of a busy thread's time is waiting: on a slow phone's upload,
 # on the image processes (media/pool.py), on the database. With few, forty photos arriving at
 # once held them all and a verification queued behind (issue 20); a waiting thread costs no
@@ -58,8 +66,35 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
 
 def on_starting(server):
+    if reuse_port:
+        _refuse_a_port_in_use()
+        if _read("/proc/sys/net/ipv4/tcp_migrate_req") != "1":
+            server.log.warning("net.ipv4.tcp_migrate_req is not 1: a reload or restart resets "
+                               "the connections waiting on a stopping worker's socket "
+                               "(deploy/sysctl.d/60-yiye.conf)")
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:  # not Linux, or a kernel before 5.14
+        return None
+
+
+def _refuse_a_port_in_use() -> None:
+    """With SO_REUSEPORT a second server started on a port already served would not fail: it
+    would quietly take a share of the connections (an old release, a forgotten `make run`).
+    A socket without it cannot bind a port something listens on: the probe."""
+    family, kind, proto, _, address = socket.getaddrinfo(settings.HOST, settings.PORT,
+                                                         type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart's TIME_WAIT
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise SystemExit(f"refusing to start: {bind} is in use ({error.strerror})") from None
 
 
 def child_exit(server, worker):

@@ -27,6 +27,7 @@ from PIL import Image
 
 from backend import clock
 from config.settings import SettingsError, load
+from tests import live
 from tests.live import PUBLIC_VERIFY_LIMIT, ROOT, LiveServer, sha256
 from tests.media_files import phone_jpeg
 from tests.test_applications import BASE, draft, fill, send_file, upload, upload_required
@@ -352,8 +353,10 @@ def gunicorn_conf(monkeypatch, **env) -> dict:
 
 def test_embedded_default_is_one_web_process(monkeypatch):
     """In-memory limits and the in-process worker are per process: one process, more threads."""
-    assert gunicorn_conf(monkeypatch)["workers"] == 1
-    assert gunicorn_conf(monkeypatch, REDIS_URL="redis://127.0.0.1:1/0")["workers"] == 2
+    embedded = gunicorn_conf(monkeypatch)
+    assert embedded["workers"] == 1 and not embedded["reuse_port"]
+    shared = gunicorn_conf(monkeypatch, REDIS_URL="redis://127.0.0.1:1/0")
+    assert shared["workers"] == 2 and shared["reuse_port"]  # a socket per worker
     with pytest.raises(SystemExit, match="REDIS_URL"):
         gunicorn_conf(monkeypatch, WEB_CONCURRENCY="2")
 
@@ -433,6 +436,28 @@ def test_each_request_leaves_one_access_line_with_its_id(live_server: LiveServer
             "request_id": request_id, "method": "GET", "path": path, "status": status}
         assert isinstance(line["duration_ms"], float | int) and 0 <= line["duration_ms"] < 5000
         assert datetime.strptime(line["time"], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def listening_sockets(port: int) -> int:
+    """TCP sockets listening on ``port`` on this host (state 0A of /proc/net/tcp and tcp6)."""
+    rows = (line.split() for table in ("/proc/net/tcp", "/proc/net/tcp6")
+            for line in Path(table).read_text().splitlines()[1:])
+    return sum(1 for row in rows if row[3] == "0A" and int(row[1].rsplit(":", 1)[1], 16) == port)
+
+
+def test_each_web_process_listens_on_a_socket_of_its_own_and_a_second_server_is_refused(
+        live_server: LiveServer, tmp_path: Path):
+    """Two web processes listen on two sockets (SO_REUSEPORT), so the kernel spreads the
+    connections between them, not whichever woke first. A second server started on the same
+    port stops at once instead of quietly taking a share of them."""
+    workers = 1 if live_server.mode == "embedded" else 2
+    assert listening_sockets(live_server.port) == workers
+    env = live_server.env | {"GUNICORN_CMD_ARGS": f"--control-socket {tmp_path / 'ctl'}"}
+    second = subprocess.run(live.procfile()["web"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert second.returncode != 0 and "in use" in (second.stdout + second.stderr).lower()
+    assert listening_sockets(live_server.port) == workers
+    assert live_server.client().get("/healthz").status_code == 200
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
