@@ -579,6 +579,35 @@ def test_a_periodic_thread_runs_once_per_process_and_again_in_a_forked_one():
     assert status == 0 and len(seen) >= 3
 
 
+def test_request_threads_leave_the_writing_of_lines_to_the_process_writer(monkeypatch):
+    """Under load a request thread that writes gives up the interpreter lock and queues to get
+    it back: access lines are gathered and written by the process's writer thread, within
+    FLUSH_SECONDS, all of them and in order; a WARNING goes out at once."""
+    read, write = os.pipe()
+    writers = []
+    real_write = os.write
+
+    def recording_write(fd, data):
+        writers.append(threading.current_thread())
+        return real_write(fd, data)
+
+    monkeypatch.setattr(app_logging.os, "write", recording_write)
+    handler = app_logging._LineHandler(os.fdopen(write, "w"))  # noqa: SLF001
+    for i in range(2000):  # a few seconds of one worker's access lines
+        handler.write_line(json.dumps({"i": i, "pad": "x" * 200}))
+    received = bytearray()
+    deadline = time.monotonic() + 5
+    while received.count(b"\n") < 2000 and time.monotonic() < deadline:
+        received += os.read(read, 1 << 16)
+    assert [json.loads(line)["i"] for line in received.decode().splitlines()] == list(
+        range(2000))
+    assert writers and threading.current_thread() not in writers
+    handler.write_line('{"level": "WARNING"}', now=True)
+    assert threading.current_thread() in writers  # at once, by the thread that logged it
+    assert os.read(read, 100) == b'{"level": "WARNING"}\n'
+    os.close(read)
+
+
 def test_the_lines_of_two_processes_on_one_slow_pipe_never_splice():
     """gunicorn's web processes share one stdout, often a pipe read by a collector that lags.
     Each process writes its gathered lines in batches; a batch is whole lines of at most
