@@ -25,12 +25,17 @@ PAGE_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
 
 
+def _page(result: dict) -> str:
+    """The verdict page (``verification.public_view``'s shape, or a refusal's)."""
+    return render_template("verify.html", result=result)
+
+
 def _busy_page(limit: RequestLimit) -> Response:
     """A refused page request is a page a phone shows, not a JSON envelope."""
     wait = limit.limit.get_expiry()
     result = {"verdict": "busy", "verdict_label": "请稍后再试",
               "reason": f"查询过于频繁，请 {wait} 秒后再扫码核验"}
-    return Response(render_template("verify.html", result=result), 429, PAGE_HEADERS)
+    return Response(_page(result), 429, PAGE_HEADERS)
 
 
 # The page and its JSON twin are one thing to count (PUBLIC_VERIFY_RATE_LIMIT is "public
@@ -60,8 +65,7 @@ def _verdict(license_no: str, limit: SharedLimit) -> verification.PublicAnswer:
                                         "Retry-After", "content": {"text/html": {}}}})
 def verify_page(license_no: str):
     """许可证公开核验页：扫码即见结论"""
-    return (render_template("verify.html", result=_verdict(license_no, _page_limit).body()),
-            200, PAGE_HEADERS)
+    return _verdict(license_no, _page_limit).page(_page), 200, PAGE_HEADERS
 
 
 JSON_HEADERS = {"Content-Type": "application/json"}

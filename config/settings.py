@@ -151,8 +151,9 @@ SETTINGS: tuple[Setting, ...] = (
             "time is this server's clock)"),
     Setting("LICENSE_CACHE_SECONDS", 600, int,
             "how long a web process keeps a valid public verdict (a change drops it at once)"),
-    Setting("LICENSE_CACHE_ENTRIES", 10_000, int,
-            "valid public verdicts a web process keeps at most (~1.3 KB each: the encoded JSON)"),
+    Setting("LICENSE_CACHE_ENTRIES", 5_000, int,
+            "valid public verdicts a web process keeps at most (~1.3 KB each, ~7 KB once its "
+            "page was shown: at most ~35 MB)"),
     Setting("ELICENSE_ISSUER_CODES", "", str,
             "统一社会信用代码 of each issuing unit per county, for 证照标识 (GB/T 36904): "
             "COUNTY/UNIT=CODE,… (140105/approval_bureau=11140105MB0123456U: the county's "

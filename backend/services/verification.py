@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -35,11 +35,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PublicAnswer:
     """A public verdict as it is served: ``public_view``'s body encoded as JSON once (UTF-8,
-    compact; ~1 KB), so a kept verdict is answered with these bytes and holds no objects."""
+    compact; ~1 KB) and its page once asked, so a kept verdict is answered with these bytes
+    and holds no objects (~1.3 KB kept, ~7 KB once its page was shown)."""
 
     json: bytes
     verdict: str  # Result.code
     valid_until: date | None  # the license's, when it has one
+    rendered: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> PublicAnswer:
@@ -49,6 +51,15 @@ class PublicAnswer:
 
     def body(self) -> dict[str, Any]:
         return json.loads(self.json)
+
+    def page(self, render: Callable[[dict[str, Any]], str]) -> bytes:
+        """The page ``render`` makes of the body, made once for each answer: a kept verdict's
+        page (~5.6 KB) is served as these bytes, not rendered again for every scan (~0.1 ms,
+        an eighth of the page's cost under load)."""
+        page = self.rendered.get("page")
+        if page is None:
+            page = self.rendered["page"] = render(self.body()).encode()
+        return page
 
 
 @dataclass(frozen=True)
