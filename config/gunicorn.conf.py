@@ -66,8 +66,8 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
 
 def on_starting(server):
+    _refuse_a_port_in_use()  # before the metrics directory of the server on it is emptied
     if reuse_port:
-        _refuse_a_port_in_use()
         if _read("/proc/sys/net/ipv4/tcp_migrate_req") != "1":
             server.log.warning("net.ipv4.tcp_migrate_req is not 1: a reload or restart resets "
                                "the connections waiting on a stopping worker's socket "
@@ -84,9 +84,11 @@ def _read(path: str) -> str | None:
 
 
 def _refuse_a_port_in_use() -> None:
-    """With SO_REUSEPORT a second server started on a port already served would not fail: it
-    would quietly take a share of the connections (an old release, a forgotten `make run`).
-    A socket without it cannot bind a port something listens on: the probe."""
+    """A second server started on a port already served (an old release, a forgotten `make
+    run`) stops here, before it touches anything: with SO_REUSEPORT it would not fail but
+    quietly take a share of the connections, and either way its start used to empty the
+    running server's metrics directory (named by the port) before its bind failed. A socket
+    without SO_REUSEPORT cannot bind a port something listens on: the probe."""
     family, kind, proto, _, address = socket.getaddrinfo(settings.HOST, settings.PORT,
                                                          type=socket.SOCK_STREAM)[0]
     with socket.socket(family, kind, proto) as probe:
