@@ -12,6 +12,11 @@ from typing import Any
 from flask import Response, request
 
 
+def compact_json(value: Any) -> bytes:
+    """``value`` as the API sends stored answers: compact UTF-8 JSON, CJK as is."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 @dataclass(frozen=True)
 class Body:
     data: bytes
@@ -22,8 +27,7 @@ class Body:
     @classmethod
     def of(cls, value: Any) -> Body:
         """``value`` as compact UTF-8 JSON, its ETag a digest of those bytes."""
-        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        return cls.raw(data)
+        return cls.raw(compact_json(value))
 
     @classmethod
     def raw(cls, data: bytes, mimetype: str = "application/json",

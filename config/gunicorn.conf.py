@@ -67,11 +67,10 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
 def on_starting(server):
     _refuse_a_port_in_use()  # before the metrics directory of the server on it is emptied
-    if reuse_port:
-        if _read("/proc/sys/net/ipv4/tcp_migrate_req") != "1":
-            server.log.warning("net.ipv4.tcp_migrate_req is not 1: a reload or restart resets "
-                               "the connections waiting on a stopping worker's socket "
-                               "(deploy/sysctl.d/60-yiye.conf)")
+    if reuse_port and _read("/proc/sys/net/ipv4/tcp_migrate_req") != "1":
+        server.log.warning("net.ipv4.tcp_migrate_req is not 1: a reload or restart resets the "
+                           "connections waiting on a stopping worker's socket "
+                           "(deploy/sysctl.d/60-yiye.conf)")
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
 

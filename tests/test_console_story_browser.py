@@ -122,4 +122,7 @@ def test_a_case_from_acceptance_to_license_in_the_browser(desk, live_server):
     assert public_verdict(http, scanned) == ("valid", "有效")
     page.get_by_role("link", name="扫码核验地址").click()
     expect(page.get_by_text("有效").first).to_be_visible()
+    page.reload()  # a verdict the web process keeps: its page served as kept bytes
+    expect(page.locator("#verdict")).to_have_attribute("data-verdict", "valid")
+    expect(page.get_by_text(license_no).first).to_be_visible()
     window.screenshot("story-09-license")
