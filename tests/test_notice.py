@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from miniprogram_api.schemas import NoticeIn
 from tests.test_app import assert_envelope, bad_fields
+from tests.test_catalog import catalog_data, load_cli, write_catalog
+
+NOTICE = "/api/mp/v1/industries/restaurant/notice"
 
 
 def neutral_answers(client, industry: str) -> dict:
@@ -155,3 +161,61 @@ def test_an_ineligible_answer_blocks_with_its_reason(client):
     n = notice(client, "internet_cafe", near_school_200m=True)
     assert n["eligible"] is False and n["blocked_reasons"]
     assert n["summary"].startswith("按您的回答，暂不符合办理条件")
+
+
+def post_notice(client, body: bytes, **headers):
+    return client.post(NOTICE, data=body, content_type="application/json", headers=headers)
+
+
+@pytest.fixture
+def validations(monkeypatch) -> list:
+    """Each notice body pydantic validates (a spy: validation still runs)."""
+    seen, validate = [], NoticeIn.model_validate.__func__
+
+    def spy(cls, data, **kwargs):
+        seen.append(data)
+        return validate(cls, data, **kwargs)
+
+    monkeypatch.setattr(NoticeIn, "model_validate", classmethod(spy))
+    return seen
+
+
+def test_a_body_answered_before_is_answered_again_without_validating_it(client, validations):
+    """The same bytes get the same notice and ETag from the cache, not parsed and validated
+    again; the same answers in other bytes are validated and get the same notice."""
+    answers = neutral_answers(client, "restaurant") | {"floor_area": 450, "sells_alcohol": True}
+    body = json.dumps({"answers": answers}).encode()
+    first, again = post_notice(client, body), post_notice(client, body)
+    assert first.status_code == again.status_code == 200
+    assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+    assert len(validations) == 1
+    unchanged = post_notice(client, body, **{"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    reordered = post_notice(client, json.dumps(
+        {"answers": dict(reversed(answers.items()))}, indent=1).encode())
+    assert reordered.data == first.data and len(validations) == 2
+
+
+def test_a_refused_body_is_refused_every_time(client, validations):
+    """Only answers are kept: a refusal is worked out again for every request."""
+    bad = json.dumps({"answers": {"floor_area": -5}}).encode()
+    for _ in range(2):
+        assert_envelope(post_notice(client, bad), 422, "ANSWER_INVALID")
+    for _ in range(2):
+        assert_envelope(client.post("/api/mp/v1/industries/spaceport/notice", data=bad,
+                                    content_type="application/json"), 404,
+                        "INDUSTRY_NOT_FOUND")
+    assert len(validations) == 4
+
+
+def test_the_same_body_gets_the_notice_of_a_new_catalog_version(app, client, tmp_path):
+    body = json.dumps({"answers": neutral_answers(client, "restaurant")}).encode()
+    before = post_notice(client, body).json
+    data = catalog_data()
+    data["permit_items"]["food_business"]["promised_days"] -= 1
+    assert load_cli(app, write_catalog(tmp_path, data)).exit_code == 0
+    after = post_notice(client, body).json
+    assert after["catalog_version"] == before["catalog_version"] + 1
+    days = {n["catalog_version"]: next(i["promised_days"] for i in n["items"]
+                                       if i["code"] == "food_business") for n in (before, after)}
+    assert days[after["catalog_version"]] == days[before["catalog_version"]] - 1

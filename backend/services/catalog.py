@@ -339,13 +339,20 @@ class AnswerCache:
         self._in_force = (now, loads, ref)
         return ref
 
+    def get(self, key: Hashable) -> Any | None:
+        """The cached answer for ``key``, or None."""
+        with self._lock:
+            value = self._answers.get(key)
+            if value is not None:
+                self._answers.move_to_end(key)
+            return value
+
     def answer(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached answer for ``key`` (which must name the version), else ``compute()``.
         An error raised by ``compute`` is not cached."""
-        with self._lock:
-            if key in self._answers:
-                self._answers.move_to_end(key)
-                return self._answers[key]
+        value = self.get(key)
+        if value is not None:
+            return value
         value = compute()
         with self._lock:
             self._answers[key] = value
