@@ -7,10 +7,12 @@ instead (SQLite takes one writer at a time anyway). With REDIS_URL, limits are s
 and the worker is its own process (`flask worker`), so any number of processes is sound.
 """
 
+import contextlib
 import os
 import shutil
 import socket
 import threading
+from collections import Counter
 from pathlib import Path
 
 from config.settings import PROJECT_ROOT, SettingsError, load
@@ -42,6 +44,14 @@ else:
 # and the other serving everything (docs/bench-http.md, round 6). A stopping worker's queued
 # connections move to the others only with net.ipv4.tcp_migrate_req=1 (docs/operations.md).
 reuse_port = workers > 1
+# ...and each runs on a CPU of its own (pre_fork, post_worker_init). A process's threads take
+# turns at the GIL; left to the scheduler they ran on both cores, and every hand-over between
+# cores cost far more than one on a core: pinned, bare Flask served 69 % more requests on 2
+# cores and the product 40-80 % more (docs/bench-http.md, round 7). The image processes, the
+# background worker and the databases stay free to run anywhere.
+pinned_cpus = (sorted(os.sched_getaffinity(0))
+               if reuse_port and settings.WEB_PIN_CPUS and hasattr(os, "sched_setaffinity")
+               else [])
 # Threads are many because most of a busy thread's time is waiting: on a slow phone's upload,
 # on the image processes (media/pool.py), on the database. With few, forty photos arriving at
 # once held them all and a verification queued behind (issue 20); a waiting thread costs no
@@ -106,13 +116,22 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid, str(metrics_dir))
 
 
+def pre_fork(server, worker):
+    """A new web process gets the CPU fewest live ones have: a replacement takes the place of
+    the process it replaces."""
+    if pinned_cpus:
+        taken = Counter(getattr(other, "cpu", None) for other in server.WORKERS.values())
+        worker.cpu = min(pinned_cpus, key=taken.__getitem__)
+
+
 def post_worker_init(worker):
     """Each web process starts its image processes (media/pool.py) before it serves. Without
     Redis (the embedded default) background work also runs inside the web process.
 
     Then the ~440 000 objects the app is made of are frozen out of the garbage collector
     (``gc.freeze``): they live as long as the process, yet each full collection walked them
-    all, ~0.2 s during which no request thread ran (docs/bench-http.md, round 4)."""
+    all, ~0.2 s during which no request thread ran (docs/bench-http.md, round 4). Last, the
+    process moves onto its CPU (``pinned_cpus``)."""
     import gc
 
     from media import pool
@@ -125,6 +144,15 @@ def post_worker_init(worker):
         worker.background = start_in_process(worker.wsgi, worker.background_stop)
     gc.collect()
     gc.freeze()
+    if pinned_cpus:  # after the image processes started: they keep every CPU
+        _pin(worker.cpu)
+
+
+def _pin(cpu: int) -> None:
+    """Every thread of this process onto ``cpu``; threads started later inherit it."""
+    for thread in os.listdir("/proc/self/task"):
+        with contextlib.suppress(ProcessLookupError):  # a thread that has just ended
+            os.sched_setaffinity(int(thread), {cpu})
 
 
 def worker_exit(server, worker):

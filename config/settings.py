@@ -231,6 +231,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WEB_THREADS", 32, int,
             "threads per web process (config/gunicorn.conf.py), and database connections "
             "each keeps; most wait (slow uploads, image processes, the database)"),
+    Setting("WEB_PIN_CPUS", True, _bool,
+            "with two or more web processes, run each on a CPU of its own "
+            "(config/gunicorn.conf.py): its threads hand the GIL to each other on one core"),
     Setting("PROXY_FIX_X_FOR", 0, int,
             "reverse proxies in front that append X-Forwarded-For (the client's address for "
             "rate limits and logs is the entry the outermost one appended); 0 = no proxy, "

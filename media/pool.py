@@ -71,6 +71,14 @@ def start() -> set[int]:
                                            for _ in range(_processes)]}
 
 
+def _image_process() -> None:
+    """At a lower priority, and on any CPU: the web process that starts the pool may be
+    pinned to one (config/gunicorn.conf.py), and a process inherits its starter's CPUs."""
+    os.nice(IMAGE_NICE)
+    if hasattr(os, "sched_setaffinity"):  # the kernel keeps it within the allowed CPUs
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
+
 def _ready() -> int:
     time.sleep(0.2)  # busy long enough that each start task finds a process of its own
     return os.getpid()
@@ -87,7 +95,7 @@ def _pool() -> ProcessPoolExecutor:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["media.pool"])
             _executor = ProcessPoolExecutor(_processes, mp_context=context,
-                                            initializer=os.nice, initargs=(IMAGE_NICE,))
+                                            initializer=_image_process)
         return _executor
 
 

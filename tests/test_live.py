@@ -4,19 +4,23 @@ sent by gunicorn, limits across worker processes, the served port in QR codes)."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
+import os
 import runpy
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -344,7 +348,7 @@ def test_verify_base_follows_the_served_address_unless_set():
 
 
 def gunicorn_conf(monkeypatch, **env) -> dict:
-    for name in ("REDIS_URL", "WEB_CONCURRENCY", "WEB_THREADS"):
+    for name in ("REDIS_URL", "WEB_CONCURRENCY", "WEB_THREADS", "WEB_PIN_CPUS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -359,6 +363,25 @@ def test_embedded_default_is_one_web_process(monkeypatch):
     assert shared["workers"] == 2 and shared["reuse_port"]  # a socket per worker
     with pytest.raises(SystemExit, match="REDIS_URL"):
         gunicorn_conf(monkeypatch, WEB_CONCURRENCY="2")
+
+
+def test_a_new_web_process_takes_the_cpu_fewest_have(monkeypatch):
+    """Pinned web processes (WEB_PIN_CPUS, two or more processes) spread evenly, and a
+    replacement takes the CPU of the process it replaces."""
+    conf = gunicorn_conf(monkeypatch, REDIS_URL="redis://127.0.0.1:1/0")
+    cpus = conf["pinned_cpus"]
+    assert cpus == sorted(os.sched_getaffinity(0))
+    server = SimpleNamespace(WORKERS={})
+    for pid in range(2 * len(cpus)):
+        conf["pre_fork"](server, worker := SimpleNamespace())
+        server.WORKERS[pid] = worker
+    assert Counter(w.cpu for w in server.WORKERS.values()) == dict.fromkeys(cpus, 2)
+    gone = server.WORKERS.pop(1)
+    conf["pre_fork"](server, replacement := SimpleNamespace())
+    assert replacement.cpu == gone.cpu
+    assert gunicorn_conf(monkeypatch, REDIS_URL="redis://127.0.0.1:1/0",
+                         WEB_PIN_CPUS="false")["pinned_cpus"] == []
+    assert gunicorn_conf(monkeypatch)["pinned_cpus"] == []  # one process: the scheduler's
 
 
 def test_gunicorn_and_the_app_trust_one_list_of_proxies(monkeypatch):
@@ -463,6 +486,40 @@ def test_each_web_process_listens_on_a_socket_of_its_own_and_a_second_server_is_
     assert listening_sockets(live_server.port) == workers
     assert set(counts) <= set(metrics_dir.iterdir())
     assert live_server.client().get("/healthz").status_code == 200
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def cpus_of_threads(pid: int) -> set[frozenset[int]]:
+    return {frozenset(os.sched_getaffinity(int(task.name)))
+            for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
+def test_each_web_process_runs_on_a_cpu_of_its_own(live_server: LiveServer):
+    """With two web processes every thread of each runs on one CPU, a different one for
+    each when there are two; their image processes run on any CPU. One web process (the
+    embedded default) is left to the scheduler."""
+    every = frozenset(os.sched_getaffinity(0))
+    workers = children(live_server.processes["web"].pid)
+    assert len(workers) == (1 if live_server.mode == "embedded" else 2)
+    for worker in workers:
+        image_processes = [p for child in children(worker) for p in [child, *children(child)]]
+        assert image_processes and all(os.sched_getaffinity(p) == every
+                                       for p in image_processes)
+    if live_server.mode == "embedded":
+        assert cpus_of_threads(workers[0]) == {every}
+        return
+    pinned = [cpus_of_threads(worker) for worker in workers]
+    assert all(len(cpus) == 1 and len(next(iter(cpus))) == 1 for cpus in pinned)
+    if len(every) >= 2:
+        assert pinned[0] != pinned[1]
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from media import pool
 from media.errors import MediaRejected
+from tests.live import ROOT
 from tests.media_files import bomb_png, phone_jpeg
 
 LIMITS = {"max_bytes": 10 << 20, "max_pixels": 50_000_000, "long_side": 2560}
@@ -55,3 +58,24 @@ def test_a_dead_image_process_costs_no_upload(photo):
         os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
     assert pool.normalise(photo, **LIMITS).media_type == "image/jpeg"
     assert not pool.start() & killed  # a fresh pool
+
+
+
+PINNED_START = """
+import os, sys
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # as a pinned web process
+from media import pool
+from tests.live import ROOT
+pool.configure(2)
+print(sorted(len(os.sched_getaffinity(pid)) for pid in pool.start()))
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_image_processes_run_on_every_cpu_though_their_web_process_is_pinned():
+    """A gunicorn web process runs on one CPU (config/gunicorn.conf.py); the image processes
+    it starts (through a forkserver it starts while pinned) may run on any."""
+    every = len(os.sched_getaffinity(0))
+    started = subprocess.run([sys.executable, "-c", PINNED_START], cwd=ROOT, timeout=60,
+                             capture_output=True, text=True, check=True)
+    assert started.stdout.split() == [f"[{every},", f"{every}]"]
