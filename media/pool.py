@@ -28,6 +28,8 @@ IMAGE_NICE = 10  # the kernel's weight for nice 10 is ~1/10 of nice 0's
 _lock = threading.Lock()
 _processes = 2
 _executor: ProcessPoolExecutor | None = None
+# the CPUs the process may use before gunicorn pins a web process to one (Linux only)
+_CPUS = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
 
 
 def configure(processes: int) -> None:
@@ -71,12 +73,13 @@ def start() -> set[int]:
                                            for _ in range(_processes)]}
 
 
-def _image_process() -> None:
-    """At a lower priority, and on any CPU: the web process that starts the pool may be
-    pinned to one (config/gunicorn.conf.py), and a process inherits its starter's CPUs."""
+def _image_process(cpus: set[int] | None) -> None:
+    """At a lower priority, and on the CPUs the web process had when it loaded this module:
+    it may since be pinned to one (config/gunicorn.conf.py), and a process inherits its
+    starter's CPUs."""
     os.nice(IMAGE_NICE)
-    if hasattr(os, "sched_setaffinity"):  # the kernel keeps it within the allowed CPUs
-        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    if cpus:
+        os.sched_setaffinity(0, cpus)
 
 
 def _ready() -> int:
@@ -95,7 +98,7 @@ def _pool() -> ProcessPoolExecutor:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["media.pool"])
             _executor = ProcessPoolExecutor(_processes, mp_context=context,
-                                            initializer=_image_process)
+                                            initializer=_image_process, initargs=(_CPUS,))
         return _executor
 
 

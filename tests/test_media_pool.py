@@ -62,10 +62,9 @@ def test_a_dead_image_process_costs_no_upload(photo):
 
 
 PINNED_START = """
-import os, sys
-os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # as a pinned web process
-from media import pool
-from tests.live import ROOT
+import os
+from media import pool  # loaded with the app, before gunicorn pins the web process
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 pool.configure(2)
 print(sorted(len(os.sched_getaffinity(pid)) for pid in pool.start()))
 """
@@ -74,7 +73,7 @@ print(sorted(len(os.sched_getaffinity(pid)) for pid in pool.start()))
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
 def test_image_processes_run_on_every_cpu_though_their_web_process_is_pinned():
     """A gunicorn web process runs on one CPU (config/gunicorn.conf.py); the image processes
-    it starts (through a forkserver it starts while pinned) may run on any."""
+    it starts (through a forkserver it starts while pinned) run on every CPU it had."""
     every = len(os.sched_getaffinity(0))
     started = subprocess.run([sys.executable, "-c", PINNED_START], cwd=ROOT, timeout=60,
                              capture_output=True, text=True, check=True)
