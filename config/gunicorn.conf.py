@@ -144,7 +144,7 @@ def post_worker_init(worker):
         worker.background = start_in_process(worker.wsgi, worker.background_stop)
     gc.collect()
     gc.freeze()
-    if pinned_cpus:  # after the image processes started: they keep every CPU
+    if pinned_cpus:  # after the image processes started: they keep the CPUs it had
         _pin(worker.cpu)
 
 

@@ -393,6 +393,30 @@ def test_gunicorn_and_the_app_trust_one_list_of_proxies(monkeypatch):
             load(environ=bad)
 
 
+def test_a_notice_asked_again_is_the_same_however_the_body_is_sent(live_server: LiveServer):
+    """Over the real server a tailored notice is kept per body as sent (read before it is
+    validated): the same bytes again, in one piece or in chunks (no Content-Length), get the
+    same notice and ETag, and 304 with it; a refused body is refused again."""
+    url = f"{live_server.base_url}/api/mp/v1/industries/restaurant/notice"
+    questions = live_server.client().get("/api/mp/v1/industries/restaurant").json["questions"]
+    answers = {q["code"]: False if q["type"] == "bool" else 50 if q["type"] == "number"
+               else q["options"][0]["value"] for q in questions}
+    body = json.dumps({"answers": answers}).encode()
+    json_type = {"Content-Type": "application/json"}
+    first = requests.post(url, data=body, headers=json_type, timeout=30)
+    assert first.status_code == 200 and first.json()["items"]
+    for data in (body, iter([body[:40], body[40:]])):
+        again = requests.post(url, data=data, headers=json_type, timeout=30)
+        assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
+    unchanged = requests.post(url, data=body, timeout=30,
+                              headers=json_type | {"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    bad = json.dumps({"answers": answers | {"floor_area": -5}}).encode()
+    for _ in range(2):
+        refused = requests.post(url, data=bad, headers=json_type, timeout=30)
+        assert refused.status_code == 422 and refused.json()["code"] == "ANSWER_INVALID"
+
+
 def test_catalog_answers_carry_an_etag_that_a_new_version_changes(live_server: LiveServer,
                                                                    tmp_path: Path):
     """If-None-Match with the current ETag is 304 with no body, on every web process; a
