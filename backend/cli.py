@@ -1,4 +1,4 @@
-"""`flask` commands: catalog, staff, settings and the background worker."""
+"""`flask` commands: catalog, staff, licenses, settings and the background worker."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ staff_cli = AppGroup("staff", help="工作人员账号")
 calendar_cli = AppGroup("calendar", help="工作日历：法定节假日与调休")
 demo_cli = AppGroup("demo", help="演示数据（仅开发与测试环境）")
 statistics_cli = AppGroup("statistics", help="统计分析：汇总表")
+licenses_cli = AppGroup("licenses", help="行业综合许可证")
 
 CHINA_TZ = timezone(timedelta(hours=8))  # 北京时间, no daylight saving
 
@@ -182,6 +183,25 @@ def statistics_rebuild() -> None:
     click.echo(f"statistics summary rebuilt: {days} days")
 
 
+@licenses_cli.command("public-records")
+@click.option("--check", is_flag=True, help="only list the records that differ (exit 1 if any)")
+def licenses_public_records(check: bool) -> None:
+    """Write every license's public record (what a public scan reads) again from the
+    license, its permits and e-licenses and the joint inspection: after a restore or a
+    change made in SQL by hand; every change through the service keeps them."""
+    from backend.services import public_records  # noqa: PLC0415
+
+    if check:
+        stale = public_records.stale(db.session.connection())
+        for number in stale:
+            click.echo(number)
+        click.echo(f"public records differing: {len(stale)}")
+        raise SystemExit(1 if stale else 0)
+    written = public_records.rebuild(db.session.connection())
+    db.session.commit()
+    click.echo(f"public records written: {written}")
+
+
 @click.command("settings")
 def settings_command() -> None:
     """Print every setting the service reads, with its current value (secrets hidden)."""
@@ -204,6 +224,6 @@ def worker_command() -> None:
 def register(app: Flask) -> None:
     from backend.archive_cli import archive_cli  # noqa: PLC0415
 
-    for command in (catalog_cli, staff_cli, calendar_cli, demo_cli, statistics_cli,
+    for command in (catalog_cli, staff_cli, calendar_cli, demo_cli, statistics_cli, licenses_cli,
                     settings_command, worker_command, archive_cli):
         app.cli.add_command(command)

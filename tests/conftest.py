@@ -25,7 +25,7 @@ from backend import rate_limits
 from backend.app import create_app
 from backend.extensions import db
 from backend.models import CatalogIndustry, CatalogPermitItem, CatalogVersion
-from backend.services import catalog
+from backend.services import catalog, public_records
 from backend.services import staff as staff_service
 from config import settings as settings_module
 from elicense_library.server import serve_in_thread as serve_library
@@ -154,6 +154,9 @@ def _clean_state(request) -> Iterator[None]:
         return
     app = request.getfixturevalue("app")
     with app.app_context():
+        db.session.rollback()
+        # every license the test made or changed still has the public record a scan reads
+        assert public_records.stale(db.session.connection()) == [], "public records stale"
         db.session.rollback()
         baseline = [db.session.query(func.min(CatalogVersion.id)).scalar()]
         for table in reversed(db.metadata.sorted_tables):

@@ -23,7 +23,7 @@ from backend.app import create_app
 from backend.extensions import db
 from backend.models import Inspection, License
 from backend.models.notifications import DepartmentRecord
-from backend.services import licenses, verification
+from backend.services import licenses, public_records, verification
 from tests import servers
 from tests.conftest import make_settings
 from tests.test_app import assert_envelope, bad_fields
@@ -258,7 +258,7 @@ def test_a_cold_public_scan_sends_the_database_its_query_and_nothing_else(
     """Counted at the driver (pymysql), a scan whose verdict the process does not hold sends
     MariaDB one statement, the SELECT, on a pooled connection in autocommit mode: no BEGIN,
     no ROLLBACK after it (a round trip each, and a cold scan's share of the database's CPU),
-    and the SELECT makes no temporary table (sorting JSON text wrote one to disk).
+    and the SELECT reads one row by the license number's unique key (a public record).
     A pooled connection switches mode only when its last user wanted the other one (SET
     AUTOCOMMIT, at most once per connection here), and the Session still gets one in a
     transaction."""
@@ -280,13 +280,13 @@ def test_a_cold_public_scan_sends_the_database_its_query_and_nothing_else(
     assert len(switched) == len(set(switched))  # once per pooled connection
     with app.app_context():
         assert db.session.scalar(sqlalchemy.text("SELECT @@autocommit")) == 0
-        # and MariaDB answers it from the indexes alone: no temporary table, no sort
-        query = licenses._PUBLIC_QUERY.compile(db.engine)
+        # and MariaDB finds the one row by the unique key: no join, no scan, no sort
+        query = public_records._READ.compile(db.engine)
         plan = db.session.connection().exec_driver_sql(
             f"EXPLAIN {query}", query.construct_params({"license_no": number})).all()
         db.session.remove()
-    assert all("temporary" not in (step.Extra or "") and "filesort" not in (step.Extra or "")
-               for step in plan), plan
+    assert [(step.table, step.type, step.key) for step in plan] == [
+        ("license_public_records", "const", "uq_license_public_records_license_no")], plan
 
 
 def test_a_public_scan_on_a_connection_that_died_in_the_pool_leaves_it_behind(
@@ -319,10 +319,11 @@ def test_a_public_scan_on_a_connection_that_died_in_the_pool_leaves_it_behind(
 
 def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, session, app,
                                                          monkeypatch):
-    """The public path reads 22 values (two JSON arrays a row) in ONE query; the verdict and
-    every public field — each permit's 证照标识, state and validity, in the order they were
+    """The public path reads the license's public record in ONE query; the verdict and every
+    public field — each permit's 证照标识, state and validity, in the order they were
     bundled, the joint inspection — are those of the whole ORM license, in every state
-    (valid, an item suspended, revoked), and a number that is not there is not found."""
+    (valid, an item suspended, revoked: each commit rewrote the record), and a number that
+    is not there is not found."""
     number = licensed["license"]["license_no"]
     path = f"/licenses/{licensed['license']['id']}"
     license_ = session.get(License, licensed["license"]["id"])
@@ -338,7 +339,7 @@ def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, sess
         return tuple(verification.public_view(verification.Result(
             *licenses.verdict(read), license=read, scanned_version=1))
             for read in (licenses.by_number(session, number),
-                         licenses.public_by_number(session, number)))
+                         public_records.by_number(session, number)))
     whole, public_ = both()
     assert whole == public_ and whole["verdict"] == "valid" and len(whole["items"]) == 2
     assert public_["premises_address"] == '平阳路"1号"\\B座\n二层 🏪'
@@ -349,7 +350,7 @@ def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, sess
         "on": (clock.today() - timedelta(days=3)).isoformat(), "outcome": "passed",
         "outcome_label": "通过"}
     with sent_to_the_database(app, monkeypatch) as sent, app.app_context():
-        assert licenses.public_by_number(db.session, number) is not None
+        assert public_records.by_number(db.session, number) is not None
         db.session.remove()
     # the license, its permits and identifiers in one query, and nothing else (a pooled
     # connection's switch to autocommit aside: the next test counts those)
@@ -363,8 +364,8 @@ def test_a_public_scan_reads_what_the_whole_license_shows(client, licensed, sess
         assert whole == public_ and whole["verdict"] != "valid", action
         assert {i["status"] for i in whole["items"]} != {"valid"}, action
     other = number[:-1] + ("1" if number[-1] == "0" else "0")  # never the number itself
-    assert licenses.public_by_number(session, other) is None
-    assert licenses.public_by_number(session, "1'--") is None
+    assert public_records.by_number(session, other) is None
+    assert public_records.by_number(session, "1'--") is None
 
 
 def test_suspending_an_optional_item_keeps_the_license_valid(client, licensed):

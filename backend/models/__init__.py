@@ -28,7 +28,13 @@ from backend.models.identity import (
     CollaborationInvite,
     PrivacyConsent,
 )
-from backend.models.licenses import License, LicenseChange, LicenseItem, LicenseRendition
+from backend.models.licenses import (
+    License,
+    LicenseChange,
+    LicenseItem,
+    LicensePublicRecord,
+    LicenseRendition,
+)
 from backend.models.notifications import (
     DepartmentEndpoint,
     DepartmentRecord,
@@ -68,6 +74,7 @@ __all__ = [
     "License",
     "LicenseChange",
     "LicenseItem",
+    "LicensePublicRecord",
     "LicenseRendition",
     "MaterialFile",
     "OutboxMessage",

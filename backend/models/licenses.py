@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.applications import Inspection
@@ -99,6 +99,19 @@ class LicenseItem(Base):
         """证照标识 of this permit's e-license (``License.elicenses``)."""
         return next((e.identifier for e in self.license.elicenses
                      if e.item_code == self.item_code), None)
+
+
+class LicensePublicRecord(Base):
+    """What a public scan of the license shows, as one JSON array
+    (``services.public_records``): derived from the license, its permits, their e-licenses
+    and the joint inspection, and rewritten in the transaction of every change to them, so a
+    cold scan reads one row by one key. No foreign key: derived data, kept by that module."""
+
+    __tablename__ = "license_public_records"
+
+    license_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    license_no: Mapped[str] = mapped_column(String(32), unique=True)
+    record: Mapped[str] = mapped_column(Text)
 
 
 class LicenseRendition(Base):

@@ -24,28 +24,23 @@ changes the license (:func:`states` gives what each one's status is).
 
 from __future__ import annotations
 
-import json
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, timedelta
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, joinedload, object_session, selectinload
+from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 
 from backend import clock, workflow
 from backend.errors import Conflict, FieldsInvalid, NotFound, RuleViolation, Unavailable
-from backend.extensions import autocommit_rows, engine_of
 from backend.identifiers import clean_text
 from backend.models import (
     Applicant,
     Application,
     ApplicationEvent,
-    Elicense,
-    Inspection,
     License,
     LicenseChange,
     LicenseItem,
@@ -374,7 +369,7 @@ def history(session: Session, *, staff: StaffAccount, license_id: int) -> Histor
 
 
 def by_number(session: Session, license_no: str) -> License | None:
-    if not _plausible_number(license_no):
+    if not plausible_number(license_no):
         return None
     # with its items, e-licenses and inspection in the same query: one round trip
     return session.execute(select(License).options(
@@ -383,7 +378,8 @@ def by_number(session: Session, license_no: str) -> License | None:
     ).unique().scalar_one_or_none()
 
 
-def _plausible_number(license_no: str) -> bool:
+def plausible_number(license_no: str) -> bool:
+    """Whether ``license_no`` can be a license number at all (not worth a query when not)."""
     return license_no.isalnum() and len(license_no) <= 32
 
 
@@ -401,7 +397,8 @@ class PublicItem:
 @dataclass(frozen=True)
 class PublicLicense:
     """What a public scan reads of a license: its verdict (``verdict``) and the fields the
-    public page shows (``verification.public_view``), as plain values."""
+    public page shows (``verification.public_view``), as plain values, kept for each license
+    as its public record (``public_records``)."""
 
     license_no: str
     version: int
@@ -418,65 +415,6 @@ class PublicLicense:
     inspected_on: date | None  # the joint inspection's conclusion, if there was one
     inspection_outcome: str | None
     items: tuple[PublicItem, ...]
-
-
-_COMBINED = aliased(Elicense)
-_PERMIT = aliased(Elicense)
-_PUBLIC_SOURCES = {"identifier": _COMBINED.identifier, "inspected_on": Inspection.concluded_on,
-                   "inspection_outcome": Inspection.outcome}
-_PUBLIC_COLUMNS = [_PUBLIC_SOURCES.get(f.name) or getattr(License, f.name)
-                   for f in fields(PublicLicense) if f.name != "items"]
-_PUBLIC_ITEM_COLUMNS = [_PERMIT.identifier if f.name == "identifier" else getattr(
-    LicenseItem, f.name) for f in fields(PublicItem)]
-# Built once: SQLAlchemy then finds its compiled form without rebuilding it for each scan.
-# A row is two JSON arrays, the license's values and one permit's with its id last: pymysql
-# parses two column descriptors and two values in Python, not 22, and C json decodes them.
-# The permits are put in order here, not by ORDER BY: sorting JSON text made MariaDB write a
-# temporary table to disk, and sorting plain columns one in memory, on every scan.
-_PUBLIC_QUERY = (
-    select(func.json_array(*_PUBLIC_COLUMNS),
-           func.json_array(*_PUBLIC_ITEM_COLUMNS, LicenseItem.id))
-    .outerjoin(_COMBINED, (_COMBINED.license_id == License.id)
-               & (_COMBINED.item_code == elicenses.COMBINED))
-    .outerjoin(Inspection, (Inspection.application_id == License.application_id)
-               & (Inspection.kind == "joint"))
-    .outerjoin(License.items)
-    .outerjoin(_PERMIT, (_PERMIT.license_id == LicenseItem.license_id)
-               & (_PERMIT.item_code == LicenseItem.item_code))
-    .where(License.license_no == bindparam("license_no")))
-# (position, type) of the values JSON carries as text (dates) or 0/1 (booleans)
-_JSON_TYPES = {cls: [(i, {"date": date.fromisoformat, "bool": bool}[kind])
-                     for i, kind in enumerate(f.type.split(" |")[0] for f in fields(cls))
-                     if kind in ("date", "bool")]
-               for cls in (PublicLicense, PublicItem)}
-
-
-def _from_json(cls: type, text: str) -> list:
-    """The JSON array of ``cls``'s fields (in order) as their Python values."""
-    values = json.loads(text)
-    for i, kind in _JSON_TYPES[cls]:
-        if values[i] is not None:
-            values[i] = kind(values[i])
-    return values
-
-
-def public_by_number(session: Session, license_no: str) -> PublicLicense | None:
-    """``by_number`` for a public scan: the license, its joint inspection, its permits (in
-    the order they were bundled) and the e-license identifiers, in one query of only the 22
-    values it needs (each join by a unique key), read as two JSON arrays a row (pymysql
-    parses every column's descriptor and value in Python: 22 columns cost a cold scan
-    ~0.1 ms more of CPU, whole ORM rows ~0.4 ms). Read on a connection of its own in
-    autocommit mode (``extensions.autocommit_rows``): what is committed, with no transaction
-    to begin or end — the statement is the scan's only round trip to the database."""
-    if not _plausible_number(license_no):
-        return None
-    rows = autocommit_rows(engine_of(session), _PUBLIC_QUERY, {"license_no": license_no})
-    if not rows:
-        return None
-    permits = [_from_json(PublicItem, permit) for _, permit in rows]
-    permits = sorted((p for p in permits if p[-1] is not None), key=itemgetter(-1))
-    return PublicLicense(*_from_json(PublicLicense, rows[0][0]),
-                         items=tuple(PublicItem(*p[:-1]) for p in permits))
 
 
 def _ensure_live(license_: License) -> None:

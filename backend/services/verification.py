@@ -28,7 +28,7 @@ from backend import clock, metrics
 from backend.conditional import compact_json
 from backend.models import Application, License, LicenseItem
 from backend.security import signatures
-from backend.services import elicense_ids, elicenses, licenses
+from backend.services import elicense_ids, elicenses, licenses, public_records
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +339,7 @@ def public(session: Session, verdicts: Verdicts, *, code: signatures.ParsedScan 
     metrics.verification_cached(hit=False)
     generation = verdicts.generation
     answer = PublicAnswer.of(public_view(check(session, code=code, keyring=keyring,
-                                               load=licenses.public_by_number)))
+                                               load=public_records.by_number)))
     if answer.verdict == "valid":
         verdicts.put(code, answer, generation)
     return answer

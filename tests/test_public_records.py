@@ -1,0 +1,118 @@
+"""Each license's public record (backend.services.public_records): rewritten in the commit of
+every change to what it is made of, read by a cold public scan, rebuilt by a command.
+
+(The suite also checks, after every test, that no license's record differs from the join:
+tests/conftest.py ``_clean_state``.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from backend import clock
+from backend.extensions import db
+from backend.models import Elicense, Inspection, License, LicenseItem, LicensePublicRecord
+from backend.services import public_records
+from tests.test_elicenses import migrate_again
+from tests.test_licenses import issue_shop_license, public
+
+FILING = "food_prepackaged_filing"
+
+
+@pytest.fixture
+def licensed(client, login, staff_login):
+    return issue_shop_license(client, login, staff_login)
+
+
+def stored(session, number: str) -> str | None:
+    return session.scalar(select(LicensePublicRecord.record).where(
+        LicensePublicRecord.license_no == number))
+
+
+def test_a_change_to_any_part_rewrites_the_record_in_its_commit(licensed, session, app):
+    """The license, one permit, one e-license or the joint inspection changed alone (each
+    its own commit, through the ORM) is on the next scan; a change rolled back is not, and
+    leaves nothing to write at the next commit."""
+    number = licensed["license"]["license_no"]
+    license_ = session.get(License, licensed["license"]["id"])
+    concluded = clock.today() - timedelta(days=2)
+
+    session.add(Inspection(application_id=license_.application_id, status="passed",
+                           item_codes=[FILING], outcome="passed", concluded_on=concluded))
+    session.commit()
+    assert public_records.by_number(session, number).inspected_on == concluded
+
+    item = next(i for i in license_.items if i.item_code == FILING)
+    item.status, item.status_reason = "suspended", "检查发现问题"
+    session.commit()
+    read = public_records.by_number(session, number)
+    assert [(i.item_code, i.status, i.status_reason) for i in read.items
+            if i.item_code == FILING] == [(FILING, "suspended", "检查发现问题")]
+
+    elicense = session.scalars(select(Elicense).where(
+        Elicense.license_id == license_.id, Elicense.item_code == "")).one()
+    elicense.identifier = elicense.identifier[:-1] + "X"
+    session.commit()
+    assert public_records.by_number(session, number).identifier == elicense.identifier
+
+    license_.holder_name = "新名称便利店"
+    session.commit()
+    before = stored(session, number)
+    assert '"新名称便利店"' in before
+
+    with app.app_context():
+        engine = db.engine
+    with Session(engine) as transaction:  # the test's own session commits each statement
+        transaction.get(License, license_.id).holder_name = "不会提交的名称"
+        transaction.flush()
+        assert public_records._NOTED in transaction.info
+        transaction.rollback()
+        assert public_records._NOTED not in transaction.info
+    assert stored(session, number) == before
+    assert public_records.stale(session.connection()) == []
+
+
+def test_a_permit_removed_leaves_the_record(licensed, session):
+    number = licensed["license"]["license_no"]
+    license_ = session.get(License, licensed["license"]["id"])
+    license_.items.remove(next(i for i in license_.items if i.item_code == FILING))
+    session.commit()
+    assert [i.item_code for i in public_records.by_number(session, number).items] == [
+        i.item_code for i in session.scalars(select(LicenseItem).where(
+            LicenseItem.license_id == license_.id).order_by(LicenseItem.id))]
+    assert FILING not in stored(session, number)
+
+
+def test_a_missing_record_is_answered_from_the_join_and_the_command_writes_it(
+        licensed, session, app, client, caplog):
+    """A record lost (a restore, SQL by hand) costs speed, not the answer: the scan reads the
+    join and logs an error; `flask licenses public-records --check` names the license and
+    fails, the command writes it back, and the check passes."""
+    number = licensed["license"]["license_no"]
+    kept = stored(session, number)
+    session.execute(delete(LicensePublicRecord))
+    session.commit()
+    app.extensions["verdicts"].clear()
+    assert public(client, licensed["license"]["verify_url"])["verdict"] == "valid"
+    assert any(r.getMessage() == "license without its public record"
+               and r.license_no == number for r in caplog.records)
+
+    runner = app.test_cli_runner()
+    check = runner.invoke(args=["licenses", "public-records", "--check"])
+    assert check.exit_code == 1 and number in check.output.split()
+    written = runner.invoke(args=["licenses", "public-records"])
+    assert written.exit_code == 0 and "public records written: 1" in written.output
+    assert stored(session, number) == kept
+    again = runner.invoke(args=["licenses", "public-records", "--check"])
+    assert again.exit_code == 0 and "public records differing: 0" in again.output
+
+
+def test_the_migration_writes_the_records_of_the_licenses_there_are(app, licensed, session):
+    number = licensed["license"]["license_no"]
+    kept = stored(session, number)
+    migrate_again(app, session, "3f6c1d2e8b90")
+    assert stored(session, number) == kept
+    assert public_records.by_number(session, number).license_no == number
