@@ -54,7 +54,42 @@ def _version(session, ref: catalog.VersionRef) -> CatalogVersion:
     return session.get(CatalogVersion, ref.id)
 
 
+def _notice_key(code: str) -> tuple:
+    """A notice is kept per version in force, industry and body exactly as sent (its
+    SHA-256: bodies are bounded by MAX_JSON_BYTES, keys need not be)."""
+    return (_answers().in_force(db.session), "notice", code,
+            hashlib.sha256(request.get_data()).digest())
+
+
+def _plain(kind: str) -> Callable[..., tuple | None]:
+    """The key of a GET with no query (the mini-program's: the version in force's answer),
+    the one its view keeps it under; None for any other GET, validated first."""
+    def key(code: str | None = None) -> tuple | None:
+        return None if request.query_string else (_answers().in_force(db.session), kind, code)
+
+    return key
+
+
+def _given_before(key_of: Callable[..., tuple | None]) -> Callable[[Callable], Callable]:
+    """A request answered before is answered again from the cache, before its query or body
+    is parsed and validated (@bp.input, below this), when ``key_of(**view_args)`` names it:
+    the same bytes were validated when first sent and the answer depends on nothing else. In
+    process ~15-30 µs a request: the notice 183 → ~150 µs, the list and the detail ~20 µs
+    (docs/bench-http.md, rounds 7 and 8)."""
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def answer(**view_args):
+            key = key_of(**view_args)
+            kept = _answers().get(key) if key is not None else None
+            return respond(kept, REVALIDATE) if kept is not None else view(**view_args)
+
+        return answer
+
+    return decorate
+
+
 @bp.get("/industries")
+@_given_before(_plain("list"))
 @bp.input(IndustryQuery, location="query")
 @bp.output(IndustryList)
 def list_industries(query_data: IndustryQuery):
@@ -74,6 +109,7 @@ def list_industries(query_data: IndustryQuery):
 
 
 @bp.get("/industries/<code>")
+@_given_before(_plain("detail"))
 @bp.input(VersionQuery, location="query")
 @bp.output(IndustryDetail)
 def get_industry(code: str, query_data: VersionQuery):
@@ -92,28 +128,8 @@ def get_industry(code: str, query_data: VersionQuery):
     return _serve((ref, "detail", code), IndustryDetail, make, cache_control)
 
 
-def _notice_key(code: str) -> tuple:
-    """A notice is kept per version in force, industry and body exactly as sent (its
-    SHA-256: bodies are bounded by MAX_JSON_BYTES, keys need not be)."""
-    return (_answers().in_force(db.session), "notice", code,
-            hashlib.sha256(request.get_data()).digest())
-
-
-def _given_before(view: Callable) -> Callable:
-    """A body answered before is answered again from the cache, before it is parsed and
-    validated (@bp.input, below this): the same bytes validated when first sent and the
-    notice depends on nothing else. In process 183 → ~150 µs a request (docs/bench-http.md,
-    round 7)."""
-    @wraps(view)
-    def answer(code: str, **kwargs):
-        kept = _answers().get(_notice_key(code))
-        return respond(kept, REVALIDATE) if kept is not None else view(code=code, **kwargs)
-
-    return answer
-
-
 @bp.post("/industries/<code>/notice")
-@_given_before
+@_given_before(_notice_key)
 @bp.input(NoticeIn)
 @bp.output(NoticeOut)
 def tailored_notice(code: str, json_data: NoticeIn):

@@ -9,8 +9,12 @@ import yaml
 from sqlalchemy import func, select
 
 from backend.models import CatalogVersion
+from backend.services import catalog
+from miniprogram_api.schemas import IndustryQuery, VersionQuery
 from tests.conftest import CATALOG_FILE
 from tests.test_app import assert_envelope
+
+MP = "/api/mp/v1"
 
 
 def catalog_data() -> dict:
@@ -280,3 +284,39 @@ def test_references_are_checked_where_the_fields_around_them_are_wrong():
     _, problems = check("units: {a: {name: A}}\npermit_items: {food: {approving_unit: B}}\n")
     assert [p.code for p in problems if "approving_unit" in p.where] == [
         "string_pattern_mismatch"]
+
+
+@pytest.fixture
+def query_validations(app, monkeypatch) -> list:
+    """Each catalog query pydantic validates (a spy: validation still runs), with the answers
+    kept so far forgotten."""
+    monkeypatch.setitem(app.extensions, "catalog_answers", catalog.AnswerCache(
+        app.extensions["settings"].CATALOG_CHECK_SECONDS))
+    seen = []
+    for schema in (IndustryQuery, VersionQuery):
+        validate = schema.model_validate.__func__
+
+        def spy(cls, data, _validate=validate, **kwargs):
+            seen.append(cls.__name__)
+            return _validate(cls, data, **kwargs)
+
+        monkeypatch.setattr(schema, "model_validate", classmethod(spy))
+    return seen
+
+
+def test_a_plain_get_answered_before_is_not_validated_again(client, query_validations):
+    """The mini-program's GETs (no query) of the list and of a detail are answered from the
+    cache before their empty query is parsed and validated: the same bytes and ETag, 304 for
+    that ETag. A search or a numbered version is validated every time."""
+    for path in (f"{MP}/industries", f"{MP}/industries/restaurant"):
+        first, again = client.get(path), client.get(path)
+        assert first.status_code == again.status_code == 200
+        assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+        unchanged = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert unchanged.status_code == 304 and unchanged.data == b""
+    assert query_validations == ["IndustryQuery", "VersionQuery"]  # the first of each
+    number = client.get(f"{MP}/industries").json["catalog_version"]
+    for _ in range(2):
+        assert client.get(f"{MP}/industries?q=fd").status_code == 200
+        assert client.get(f"{MP}/industries/restaurant?version={number}").status_code == 200
+    assert query_validations[2:] == ["IndustryQuery", "VersionQuery"] * 2

@@ -101,6 +101,9 @@ class LicenseItem(Base):
                      if e.item_code == self.item_code), None)
 
 
+RECORD_BYTES = 2**24 - 1
+
+
 class LicensePublicRecord(Base):
     """What a public scan of the license shows, as one JSON array
     (``services.public_records``): derived from the license, its permits, their e-licenses
@@ -111,7 +114,8 @@ class LicensePublicRecord(Base):
 
     license_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     license_no: Mapped[str] = mapped_column(String(32), unique=True)
-    record: Mapped[str] = mapped_column(Text)
+    # MEDIUMTEXT on MariaDB: thirty permits each with a 500-character reason pass TEXT's 64 KB
+    record: Mapped[str] = mapped_column(Text(RECORD_BYTES))
 
 
 class LicenseRendition(Base):
