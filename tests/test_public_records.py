@@ -116,3 +116,60 @@ def test_the_migration_writes_the_records_of_the_licenses_there_are(app, license
     migrate_again(app, session, "3f6c1d2e8b90")
     assert stored(session, number) == kept
     assert public_records.by_number(session, number).license_no == number
+
+
+def test_a_change_empties_the_record_in_its_transaction_and_a_failed_rewrite_stays_right(
+        licensed, session, app, monkeypatch, client):
+    """Until its commit, a change's transaction holds the record emptied; after it, the record
+    is written again. When that rewrite fails, the commit stands and scans read the license
+    through the join (right, slower) until the command writes it."""
+    number = licensed["license"]["license_no"]
+    item = session.scalars(select(LicenseItem).where(
+        LicenseItem.license_id == licensed["license"]["id"],
+        LicenseItem.item_code == FILING)).one()
+    with app.app_context():
+        engine = db.engine
+    with Session(engine) as transaction:
+        transaction.get(LicenseItem, item.id).status = "suspended"
+        transaction.flush()
+        public_records._empty_noted(transaction)
+        assert transaction.scalar(select(LicensePublicRecord.record).where(
+            LicensePublicRecord.license_no == number)) is None
+        transaction.rollback()
+    assert stored(session, number) is not None
+
+    monkeypatch.setattr(public_records, "rewrite", lambda *_: 1 / 0)
+    item.status, item.status_reason = "revoked", "吊销"
+    session.commit()
+    assert stored(session, number) is None
+    app.extensions["verdicts"].clear()
+    shown = public(client, licensed["license"]["verify_url"])
+    assert [i["status"] for i in shown["items"] if i["name"] == item.item_name] == ["revoked"]
+    monkeypatch.undo()
+    check = app.test_cli_runner().invoke(args=["licenses", "public-records", "--check"])
+    assert check.exit_code == 1 and number in check.output.split()
+    assert app.test_cli_runner().invoke(args=["licenses", "public-records"]).exit_code == 0
+    assert '"revoked"' in stored(session, number)
+
+
+def test_two_changes_of_one_license_at_once_both_reach_the_record(licensed, app, session):
+    """MariaDB: a permit suspended in one transaction (its snapshot taken before the other
+    commits) while another renames the holder and commits first: the record ends with both,
+    as the join reads them."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite runs one writer at a time")
+    number, license_id = licensed["license"]["license_no"], licensed["license"]["id"]
+    with app.app_context():
+        engine = db.engine
+    with Session(engine) as first, Session(engine) as second:
+        item = first.scalars(select(LicenseItem).where(
+            LicenseItem.license_id == license_id, LicenseItem.item_code == FILING)).one()
+        item.status, item.status_reason = "suspended", "检查发现问题"
+        first.flush()  # its snapshot is from before the other's commit
+        second.get(License, license_id).holder_name = "改名后的便利店"
+        second.commit()
+        first.commit()
+    record = public_records.by_number(session, number)
+    assert record.holder_name == "改名后的便利店"
+    assert [i.status for i in record.items if i.item_code == FILING] == ["suspended"]
+    assert public_records.stale(session.connection()) == []

@@ -107,15 +107,17 @@ RECORD_BYTES = 2**24 - 1
 class LicensePublicRecord(Base):
     """What a public scan of the license shows, as one JSON array
     (``services.public_records``): derived from the license, its permits, their e-licenses
-    and the joint inspection, and rewritten in the transaction of every change to them, so a
-    cold scan reads one row by one key. No foreign key: derived data, kept by that module."""
+    and the joint inspection, emptied in the transaction of every change to them and written
+    again after its commit, so a cold scan reads one row by one key. No foreign key: derived
+    data, kept by that module."""
 
     __tablename__ = "license_public_records"
 
     license_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     license_no: Mapped[str] = mapped_column(String(32), unique=True)
-    # MEDIUMTEXT on MariaDB: thirty permits each with a 500-character reason pass TEXT's 64 KB
-    record: Mapped[str] = mapped_column(Text(RECORD_BYTES))
+    # None while a change of it is being written (read through the join meanwhile). MEDIUMTEXT
+    # on MariaDB: thirty permits each with a 500-character reason pass TEXT's 64 KB
+    record: Mapped[str | None] = mapped_column(Text(RECORD_BYTES))
 
 
 class LicenseRendition(Base):

@@ -5,11 +5,27 @@ and validity, the joint inspection's date and outcome — as one JSON array in o
 Why: a scan of a code no web process keeps (``verification.Verdicts``) reads one column of
 one row by a unique key, where the five-table join it is made of cost MariaDB three times the
 CPU (0.11 vs 0.29-0.35 ms a scan) and the whole scan 1.08 instead of 1.31 ms of CPU
-(docs/bench-http.md, round 8). The join stays the definition: :func:`write` runs it in the
-transaction of every change to what it reads (:func:`_noted`, :func:`_write_noted`), so the
-record cannot differ from what the join would read after that commit. A change made by a
-Core UPDATE of those columns is not seen by the ORM: none does today (``elicenses.sealed``
-touches no column of the record); one that does must :func:`note` its licenses.
+(docs/bench-http.md, round 8).
+
+The join stays the definition, and a record is never trusted while it may be behind it:
+
+1. a transaction that changes anything a record is made of (the license, its permits, their
+   e-licenses, the application's inspections: :func:`_noted`, after each flush) empties
+   those licenses' records in the same transaction (:func:`_empty_noted`), so from its
+   commit a scan reads them through the join;
+2. after the commit, :func:`rewrite` fills them again in a transaction of its own (on a
+   connection of its own, once the committed one is back in the pool): it first
+   locks the record rows, then reads the join as now committed (READ COMMITTED), so two
+   rewrites of one license run one after the other and the later reads what the earlier
+   could not have seen. Only these two steps lock record rows, each as its transaction's
+   last writes, and a rewrite reads without locking: neither waits for the other while
+   holding what the other needs, so no deadlock.
+
+A rewrite that fails (the database gone at that moment) leaves the record empty: scans stay
+right, through the join, until the next change or `flask licenses public-records`. A change
+made by a Core UPDATE of those columns is not seen by the ORM: none does today
+(``elicenses.sealed`` touches no column of the record); one that does must :func:`note` its
+licenses.
 """
 
 from __future__ import annotations
@@ -21,8 +37,8 @@ from dataclasses import fields
 from datetime import date
 from itertools import chain
 
-from sqlalchemy import Connection, bindparam, delete, event, func, insert, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Connection, Engine, bindparam, delete, event, func, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction, aliased
 
 from backend.extensions import autocommit_rows, engine_of
 from backend.models import Elicense, Inspection, License, LicenseItem, LicensePublicRecord
@@ -104,24 +120,25 @@ def _loads(text: str) -> PublicLicense:
 def by_number(session: Session, license_no: str) -> PublicLicense | None:
     """What a public scan reads of license ``license_no`` (None: there is no such license):
     its record, in one query of one column, on a connection of its own in autocommit mode
-    (``extensions.autocommit_rows``: what is committed, no transaction begun or ended). A
-    license whose record is missing is read through the join and logged as an error: the
-    scan is answered right, slower."""
+    (``extensions.autocommit_rows``: what is committed, no transaction begun or ended). An
+    emptied record (a change being written) is read through the join; so is a missing one,
+    logged as an error (a license loaded around the service)."""
     if not plausible_number(license_no):
         return None
     engine = engine_of(session)
     rows = autocommit_rows(engine, _READ, {"license_no": license_no})
-    if rows:
+    if rows and rows[0][0] is not None:
         return _loads(rows[0][0])
     found = _records(autocommit_rows(engine, _BY_NUMBER, {"license_no": license_no}))
-    if found:
+    if found and not rows:
         log.error("license without its public record", extra={"license_no": license_no})
     return next(iter(found.values()), None)
 
 
 def write(connection: Connection, license_ids: Iterable[int], batch: int = 1000) -> int:
-    """Rewrite the records of ``license_ids`` from the join, in ``connection``'s transaction;
-    an id with no license loses its record. The number of records written."""
+    """Write the records of ``license_ids`` from the join as ``connection`` reads it, in its
+    transaction (for a bulk load, the migration, the command: nothing else changes them
+    meanwhile); an id with no license loses its record. The number written."""
     ids, written = sorted(set(license_ids)), 0
     for start in range(0, len(ids), batch):
         chunk = ids[start:start + batch]
@@ -134,6 +151,29 @@ def write(connection: Connection, license_ids: Iterable[int], batch: int = 1000)
                  "record": _dumps(record)} for license_id, record in records.items()])
         written += len(records)
     return written
+
+
+def rewrite(engine: Engine, license_ids: Iterable[int]) -> None:
+    """Fill the records of ``license_ids`` after the commit that emptied them: their rows
+    locked first, then the join read as committed now (see the module's docstring)."""
+    ids = sorted(set(license_ids))
+    if engine.dialect.name in ("mysql", "mariadb"):
+        engine = engine.execution_options(isolation_level="READ COMMITTED")
+    with engine.begin() as connection:
+        held = set(connection.scalars(
+            select(LicensePublicRecord.license_id).where(
+                LicensePublicRecord.license_id.in_(ids))
+            .order_by(LicensePublicRecord.license_id).with_for_update()))
+        records = _records(connection.execute(_BY_IDS, {"ids": ids}))
+        if records.keys() & held:
+            connection.execute(update(LicensePublicRecord).where(
+                LicensePublicRecord.license_id == bindparam("id")).values(
+                record=bindparam("text")), [
+                {"id": license_id, "text": _dumps(record)}
+                for license_id, record in records.items() if license_id in held])
+        if held - records.keys():  # licenses deleted since
+            connection.execute(delete(LicensePublicRecord).where(
+                LicensePublicRecord.license_id.in_(held - records.keys())))
 
 
 def rebuild(connection: Connection, batch: int = 1000) -> int:
@@ -160,6 +200,8 @@ def stale(connection: Connection, batch: int = 1000) -> list[str]:
 
 
 _NOTED = "public_records.noted"  # session.info: (license ids, application ids) changed
+_EMPTIED = "public_records.emptied"  # session.info: license ids emptied in this transaction
+_COMMITTED = "public_records.committed"  # …and committed: to rewrite
 
 
 def note(session: Session, license_ids: Iterable[int] = (),
@@ -184,7 +226,9 @@ def _noted(session: Session, _context) -> None:
 
 
 @event.listens_for(Session, "before_commit")
-def _write_noted(session: Session) -> None:
+def _empty_noted(session: Session) -> None:
+    """In the changing transaction: the noted licenses' records emptied (a row made for a
+    new license), so from this commit on a scan reads them through the join."""
     session.flush()  # commit flushes after this event: what is pending is noted first
     if _NOTED not in session.info:
         return
@@ -193,10 +237,40 @@ def _write_noted(session: Session) -> None:
         licenses |= set(session.scalars(select(License.id).where(
             License.application_id.in_(applications))))
     licenses.discard(None)
-    if licenses:
-        write(session.connection(), licenses)
+    if not licenses:
+        return
+    session.execute(update(LicensePublicRecord).where(
+        LicensePublicRecord.license_id.in_(licenses)).values(record=None))
+    new = session.execute(select(License.id, License.license_no).where(
+        License.id.in_(licenses), License.id.not_in(select(LicensePublicRecord.license_id)))
+    ).all()
+    if new:
+        session.execute(insert(LicensePublicRecord), [
+            {"license_id": license_id, "license_no": number, "record": None}
+            for license_id, number in new])
+    session.info[_EMPTIED] = licenses
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if _EMPTIED in session.info:
+        session.info[_COMMITTED] = session.info.pop(_EMPTIED)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _rewrite_committed(session: Session, transaction: SessionTransaction) -> None:
+    """Once the committed transaction has given its connection back (a rewrite takes one of
+    its own: holding both, every web thread at once would need two)."""
+    emptied = session.info.pop(_COMMITTED, None) if transaction.parent is None else None
+    if not emptied:
+        return
+    try:
+        rewrite(session.get_bind(), emptied)
+    except Exception:  # the commit stands; scans read these licenses through the join
+        log.exception("public records not rewritten", extra={"licenses": sorted(emptied)[:10]})
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_noted(session: Session) -> None:
     session.info.pop(_NOTED, None)
+    session.info.pop(_EMPTIED, None)

@@ -21,7 +21,7 @@ def upgrade() -> None:
         "license_public_records",
         sa.Column("license_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("license_no", sa.String(length=32), nullable=False),
-        sa.Column("record", sa.Text(length=2**24 - 1), nullable=False),  # MEDIUMTEXT
+        sa.Column("record", sa.Text(length=2**24 - 1), nullable=True),  # MEDIUMTEXT
         sa.PrimaryKeyConstraint("license_id", name=op.f("pk_license_public_records")),
         sa.UniqueConstraint("license_no", name=op.f("uq_license_public_records_license_no")),
     )
