@@ -187,8 +187,10 @@ def statistics_rebuild() -> None:
 @click.option("--check", is_flag=True, help="only list the records that differ (exit 1 if any)")
 def licenses_public_records(check: bool) -> None:
     """Write every license's public record (what a public scan reads) again from the
-    license, its permits and e-licenses and the joint inspection: after a restore or a
-    change made in SQL by hand; every change through the service keeps them."""
+    license, its permits and e-licenses and the joint inspection: after a restore, a
+    change made in SQL by hand or an upgrade that added them; every change through the
+    service keeps them. Safe while the service runs (a batch at a time, as a change's own
+    rewrite); --check may list a record a change is writing at that moment."""
     from backend.services import public_records  # noqa: PLC0415
 
     if check:
@@ -197,8 +199,7 @@ def licenses_public_records(check: bool) -> None:
             click.echo(number)
         click.echo(f"public records differing: {len(stale)}")
         raise SystemExit(1 if stale else 0)
-    written = public_records.rebuild(db.session.connection())
-    db.session.commit()
+    written = public_records.rebuild(db.engine)
     click.echo(f"public records written: {written}")
 
 

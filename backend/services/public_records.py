@@ -22,7 +22,8 @@ The join stays the definition, and a record is never trusted while it may be beh
    holding what the other needs, so no deadlock.
 
 A rewrite that fails (the database gone at that moment) leaves the record empty: scans stay
-right, through the join, until the next change or `flask licenses public-records`. A change
+right, through the join, until the next change or `flask licenses public-records` (which
+rewrites every record the same way, a batch at a time, while the service runs). A change
 made by a Core UPDATE of those columns is not seen by the ORM: none does today
 (``elicenses.sealed`` touches no column of the record); one that does must :func:`note` its
 licenses.
@@ -137,8 +138,8 @@ def by_number(session: Session, license_no: str) -> PublicLicense | None:
 
 def write(connection: Connection, license_ids: Iterable[int], batch: int = 1000) -> int:
     """Write the records of ``license_ids`` from the join as ``connection`` reads it, in its
-    transaction (for a bulk load, the migration, the command: nothing else changes them
-    meanwhile); an id with no license loses its record. The number written."""
+    transaction: for a bulk load that nothing else changes meanwhile (the bench's seed); an
+    id with no license loses its record. The number written."""
     ids, written = sorted(set(license_ids)), 0
     for start in range(0, len(ids), batch):
         chunk = ids[start:start + batch]
@@ -153,9 +154,11 @@ def write(connection: Connection, license_ids: Iterable[int], batch: int = 1000)
     return written
 
 
-def rewrite(engine: Engine, license_ids: Iterable[int]) -> None:
-    """Fill the records of ``license_ids`` after the commit that emptied them: their rows
-    locked first, then the join read as committed now (see the module's docstring)."""
+def rewrite(engine: Engine, license_ids: Iterable[int]) -> int:
+    """Write the records of ``license_ids`` while the service runs (after the commit that
+    emptied them, or the command): their rows locked first, then the join read as committed
+    now (see the module's docstring). A license with no row gets one; a row whose license is
+    gone goes. The number written."""
     ids = sorted(set(license_ids))
     if engine.dialect.name in ("mysql", "mariadb"):
         engine = engine.execution_options(isolation_level="READ COMMITTED")
@@ -165,21 +168,30 @@ def rewrite(engine: Engine, license_ids: Iterable[int]) -> None:
                 LicensePublicRecord.license_id.in_(ids))
             .order_by(LicensePublicRecord.license_id).with_for_update()))
         records = _records(connection.execute(_BY_IDS, {"ids": ids}))
-        if records.keys() & held:
+        rows = [{"id": license_id, "number": record.license_no, "text": _dumps(record)}
+                for license_id, record in records.items()]
+        if held & records.keys():
             connection.execute(update(LicensePublicRecord).where(
                 LicensePublicRecord.license_id == bindparam("id")).values(
-                record=bindparam("text")), [
-                {"id": license_id, "text": _dumps(record)}
-                for license_id, record in records.items() if license_id in held])
+                license_no=bindparam("number"), record=bindparam("text")),
+                [row for row in rows if row["id"] in held])
+        if records.keys() - held:
+            connection.execute(insert(LicensePublicRecord), [
+                {"license_id": row["id"], "license_no": row["number"], "record": row["text"]}
+                for row in rows if row["id"] not in held])
         if held - records.keys():  # licenses deleted since
             connection.execute(delete(LicensePublicRecord).where(
                 LicensePublicRecord.license_id.in_(held - records.keys())))
+    return len(records)
 
 
-def rebuild(connection: Connection, batch: int = 1000) -> int:
-    """Every license's record anew (`flask licenses public-records`, the migration that
-    added them, a bulk load): the number written."""
-    return write(connection, connection.scalars(select(License.id)), batch)
+def rebuild(engine: Engine, batch: int = 1000) -> int:
+    """Every license's record anew while the service runs (`flask licenses public-records`):
+    :func:`rewrite` a batch at a time, each in a transaction of its own, so a change
+    committed meanwhile is never written back over. The number written."""
+    with engine.connect() as connection:
+        ids = list(connection.scalars(select(License.id).order_by(License.id)))
+    return sum(rewrite(engine, ids[start:start + batch]) for start in range(0, len(ids), batch))
 
 
 def stale(connection: Connection, batch: int = 1000) -> list[str]:
@@ -228,9 +240,11 @@ def _noted(session: Session, _context) -> None:
 @event.listens_for(Session, "before_commit")
 def _empty_noted(session: Session) -> None:
     """In the changing transaction: the noted licenses' records emptied (a row made for a
-    new license), so from this commit on a scan reads them through the join."""
+    new license), so from this commit on a scan reads them through the join. Only at the
+    outermost commit (a SAVEPOINT's release fires this too): emptying is the transaction's
+    last write, one UPDATE taking the rows in key order, as a rewrite does."""
     session.flush()  # commit flushes after this event: what is pending is noted first
-    if _NOTED not in session.info:
+    if _NOTED not in session.info or session.in_nested_transaction():
         return
     licenses, applications = session.info.pop(_NOTED)
     if applications:
@@ -253,24 +267,26 @@ def _empty_noted(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
+    """What the outermost commit emptied is to rewrite (only it empties: ``_empty_noted``)."""
     if _EMPTIED in session.info:
         session.info[_COMMITTED] = session.info.pop(_EMPTIED)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _rewrite_committed(session: Session, transaction: SessionTransaction) -> None:
-    """Once the committed transaction has given its connection back (a rewrite takes one of
-    its own: holding both, every web thread at once would need two)."""
-    emptied = session.info.pop(_COMMITTED, None) if transaction.parent is None else None
+    """When the outermost transaction ends: after a commit, once it has given its connection
+    back (a rewrite takes one of its own: holding both, every web thread at once would need
+    two), the records it emptied are written; after a rollback nothing noted is kept. Not
+    on a SAVEPOINT's rollback (``after_rollback`` fires for those too): what the enclosing
+    transaction noted before it still commits with it."""
+    if transaction.parent is not None:
+        return
+    session.info.pop(_NOTED, None)
+    session.info.pop(_EMPTIED, None)
+    emptied = session.info.pop(_COMMITTED, None)
     if not emptied:
         return
     try:
         rewrite(session.get_bind(), emptied)
     except Exception:  # the commit stands; scans read these licenses through the join
         log.exception("public records not rewritten", extra={"licenses": sorted(emptied)[:10]})
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_noted(session: Session) -> None:
-    session.info.pop(_NOTED, None)
-    session.info.pop(_EMPTIED, None)
