@@ -8,6 +8,7 @@ threads would otherwise queue on.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -155,13 +156,23 @@ def access_line(request_id: str, method: str, path: str, status: int, seconds: f
     """One request's access line, in the shape the formatter gives every line (``request_id``
     is well formed: letters, digits and ``._-``). Written straight into the batch of lines,
     not through a log record and the formatter: those cost a request as much as the rest of
-    the request id, access line and metrics together (docs/bench-http.md, round 4)."""
+    the request id, access line and metrics together (docs/bench-http.md, round 4). The
+    time's text is made once a second and strings are escaped by json's C escaper (``ensure_ascii``
+    as ``json.dumps``): 5.2 → ~2 µs a line (round 9)."""
     now = time.time()
-    return (f'{{"time": "{time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))},'
-            f'{int(now % 1 * 1000):03d}", "level": "INFO", "logger": "{access_log.name}", '
-            f'"message": "request", "request_id": "{request_id}", "method": {json.dumps(method)}, '
-            f'"path": {json.dumps(path)}, "status": {status}, '
+    return (f'{{"time": "{_second_text(int(now))},{int(now % 1 * 1000):03d}", "level": "INFO", '
+            f'"logger": "{access_log.name}", "message": "request", "request_id": "{request_id}", '
+            f'"method": {_quoted(method)}, "path": {_quoted(path)}, "status": {status}, '
             f'"duration_ms": {round(seconds * 1000, 2)}}}')
+
+
+_quoted = json.encoder.encode_basestring_ascii  # what json.dumps(str) does, without its checks
+
+
+@functools.lru_cache(maxsize=2)
+def _second_text(second: int) -> str:
+    """The local time of ``second`` as logging's asctime writes it (without the milliseconds)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
 
 
 _batch: _LineHandler | None = None  # the handler configure() set up

@@ -51,11 +51,11 @@ def _verdict(license_no: str, limit: SharedLimit) -> verification.PublicAnswer:
 
     Read by the same parser as an inspector's scan (``signatures.parse_code``): the same
     text gets the same verdict on all three paths."""
-    limit.hit()
+    app = current_app._get_current_object()  # noqa: SLF001 - one proxy lookup, not three
+    limit.hit(app)
     code = signatures.parse_code(license_no, request.query_string.decode("latin-1"))
-    return verification.public(db.session, current_app.extensions["verdicts"], code=code,
-                               keyring=current_app.extensions["license_keyring"],
-                               number=license_no)
+    return verification.public(db.session, app.extensions["verdicts"], code=code,
+                               keyring=app.extensions["license_keyring"], number=license_no)
 
 
 @bp.get("/v/<license_no>")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import Response, current_app
+from flask import Flask, Response
 from flask_limiter import RateLimitExceeded, RequestLimit
 from flask_limiter._limits import RuntimeLimit
 from flask_limiter.util import get_remote_address
@@ -126,16 +126,17 @@ class SharedLimit:
                  on_breach: Callable[[RequestLimit], Response] | None = None) -> None:
         self.setting, self.scope, self.on_breach = setting, scope, on_breach
 
-    def hit(self) -> None:
-        """Count this request; ``RateLimitExceeded`` past the limit."""
+    def hit(self, app: Flask) -> None:
+        """Count this request to ``app`` (the current app, which the caller has at hand: each
+        ``current_app`` lookup costs ~1.5 µs); ``RateLimitExceeded`` past the limit."""
         if not limiter.enabled:  # RATELIMIT_ENABLED=False switches every limit off
             return
-        item = parsed_limit(current_app.extensions["settings"].values[self.setting])
+        item = parsed_limit(app.extensions["settings"].values[self.setting])
         args = (get_remote_address(), self.scope)
         try:
-            allowed = self._count(item, args)
+            allowed = self._count(app.extensions["redis"], item, args)
         except RedisError:
-            if not current_app.config["RATELIMIT_SWALLOW_ERRORS"]:
+            if not app.config["RATELIMIT_SWALLOW_ERRORS"]:
                 raise
             _warn_once_a_minute(self.scope)
             allowed = True
@@ -146,8 +147,8 @@ class SharedLimit:
                                                  shared=True), response=response)
 
     @staticmethod
-    def _count(item: RateLimitItem, args: tuple[str, str]) -> bool:
-        storage, client = limiter.storage, current_app.extensions["redis"]
+    def _count(client: Redis | None, item: RateLimitItem, args: tuple[str, str]) -> bool:
+        storage = limiter.storage
         if client is None or not isinstance(storage, RedisStorage):
             return limiter.limiter.hit(item, *args)
         return _held.take(client, storage.prefixed_key(item.key_for(*args)), item)
