@@ -7,10 +7,11 @@ Starts its own MariaDB, Redis and WeChat emulator; migrates, loads the catalog a
 measures 20 concurrent photo uploads; seeds up to 1 000 000 licenses for the last row; prints
 the table and writes it to docs/bench-http.txt.
 
-Every row is measured in ``--rounds`` rounds (3), each round between two runs of bare Flask:
-a row's ratio in a round is to the mean of the bare runs around it (the machine drifts), and
-the table gives the median of the rounds, with their spread, so a row passes on what it
-usually does, not on one lucky or unlucky 10 s window. ``--profile`` then samples the workers with
+Every row is measured in ``--rounds`` rounds (3), one after another, each between two runs of
+bare Flask (bare, row, bare, row, bare, row, bare): a row's ratio in a round is to the mean of
+the bare runs just before and after it (the machine drifts), and the table gives the median
+of the rounds, with their spread, so a row passes on what it usually does, not on one lucky
+or unlucky 10 s window. ``--profile`` then samples the workers with
 py-spy and measures per-request overheads (docs/bench-http.md says what they showed).
 """
 
@@ -285,38 +286,40 @@ def run(args, env: dict[str, str], work: Path, started_here: list[Gunicorn]) -> 
     # verdicts), then a share of the rest each round, none asked twice (as many for 1 000 000)
     per_round = (10_000 - WARM_CODES) // args.rounds
 
-    def cold(name: str, goal: float | None, population: int, round_: int) -> None:
+    def rounds(measure_round: Callable[[int], None], *, fresh: bool = False) -> None:
+        """A row's rounds, each between two runs of bare Flask: bare, row, bare, row, …, bare
+        (the run after a round is the one before the next, and the last one the next row's
+        first). ``fresh``: the bare run before the first round is measured anew."""
+        for round_ in range(args.rounds):
+            table.start_round(fresh=fresh and round_ == 0)
+            measure_round(round_)
+            table.end_round()
+
+    def cold(name: str, goal: float | None, population: int) -> None:
         paths = seed.verify_paths(keyring, population, WARM_CODES + per_round * args.rounds,
                                   seed=population)
-        warm, paths = paths[:WARM_CODES], paths[WARM_CODES:][round_ * per_round:][:per_round]
-        if round_ == 0:
-            for path in random.Random(1).sample(warm, 5):
-                expect(product.url + path, check=is_valid)
-            wrk.run(product.url, paths=warm, seconds=args.warmup, once=True)
-        row(name, goal, paths[0], paths=paths, once=True, warmup=0)
+        warm, fresh = paths[:WARM_CODES], paths[WARM_CODES:]
+        for path in random.Random(1).sample(warm, 5):
+            expect(product.url + path, check=is_valid)
+        wrk.run(product.url, paths=warm, seconds=args.warmup, once=True)
+        rounds(lambda round_: row(name, goal, fresh[round_ * per_round], once=True, warmup=0,
+                                  paths=fresh[round_ * per_round:][:per_round]), fresh=True)
 
-    for round_ in range(args.rounds):
-        say(f"round {round_ + 1} of {args.rounds}")
-        table.start_round()
-        expect(product.url + "/healthz")
-        row("/healthz", 0.9, "/healthz")
-        if not args.verify:
-            catalog_rows(product.url, row)
-        expect(product.url + one_json, check=is_valid)  # and now it is cached
-        row("public verify JSON, one code (cached)", 0.6, one_json, p99_goal_ms=50)
-        expect(product.url + one_html, check=is_valid)
-        row("public verify page HTML, one code (cached)", 0.6, one_html)
-        cold("public verify JSON, random codes of 10 000 (cold)", 0.3, 10_000, round_)
-        table.end_round()
+    expect(product.url + "/healthz")
+    rounds(lambda _: row("/healthz", 0.9, "/healthz"))
+    if not args.verify:
+        catalog_rows(product.url, row, rounds)
+    expect(product.url + one_json, check=is_valid)  # and now it is cached
+    rounds(lambda _: row("public verify JSON, one code (cached)", 0.6, one_json,
+                         p99_goal_ms=50))
+    expect(product.url + one_html, check=is_valid)
+    rounds(lambda _: row("public verify page HTML, one code (cached)", 0.6, one_html))
+    cold("public verify JSON, random codes of 10 000 (cold)", 0.3, 10_000)
     if not args.verify:
         say(f"seeding up to {args.large:,} licenses")
         report["seed_large_s"] = seed.seed(engine, args.large)
         report["settle_s"] = seed.settle(engine)
-        for round_ in range(args.rounds):
-            say(f"round {round_ + 1} of {args.rounds} at {args.large:,}")
-            table.start_round(fresh=round_ == 0)
-            cold(f"same, random codes of {args.large:,} licenses", None, args.large, round_)
-            table.end_round()
+        cold(f"same, random codes of {args.large:,} licenses", None, args.large)
     report |= {"table": table, "licenses": seed.count(engine), "per_round": per_round}
     if args.profile:
         from bench import diagnose  # noqa: PLC0415 - py-spy is only in the bench extra
@@ -327,14 +330,16 @@ def run(args, env: dict[str, str], work: Path, started_here: list[Gunicorn]) -> 
     return report
 
 
-def catalog_rows(url: str, row) -> None:
+def catalog_rows(url: str, row, rounds) -> None:
     expect(url + f"{BASE}/industries")
-    row("industry list /api/mp/v1/industries", 0.7, f"{BASE}/industries")
+    rounds(lambda _: row("industry list /api/mp/v1/industries", 0.7, f"{BASE}/industries"))
     expect(url + f"{BASE}/industries/restaurant")
-    row("industry detail …/industries/restaurant", 0.7, f"{BASE}/industries/restaurant")
+    rounds(lambda _: row("industry detail …/industries/restaurant", 0.7,
+                         f"{BASE}/industries/restaurant"))
     notice = f"{BASE}/industries/restaurant/notice"
     expect(url + notice, method="POST", body=NOTICE_BODY)
-    row("tailored notice (POST, same answers)", 0.6, notice, method="POST", body=NOTICE_BODY)
+    rounds(lambda _: row("tailored notice (POST, same answers)", 0.6, notice, method="POST",
+                         body=NOTICE_BODY))
 
 
 def versions(database_url: str, redis_url: str) -> str:
@@ -369,9 +374,10 @@ def render(report: dict, args, started: datetime, load_before: tuple) -> str:
         f" ({report['gunicorn']}) for both",
         f"product: MariaDB + Redis, LOG_LEVEL=INFO; rate limits set out of the way for the"
         f" bench ({', '.join(RATE_LIMITS)} = {OUT_OF_THE_WAY}; the limiter still runs)",
-        f"{args.rounds} rounds, each between two runs of bare Flask; a row's ratio in a round"
-        " is to the mean of those two; figures are the median of the rounds, 'rounds' the"
-        " lowest and highest ratio",
+        f"{args.rounds} rounds a row, one after another, each between two runs of bare Flask"
+        " (bare, row, bare, row, …); a row's ratio in a round is to the mean of the bare runs"
+        " just before and after it; figures are the median of the rounds, 'rounds' the lowest"
+        " and highest ratio",
         "",
         head, "-" * len(head),
         f"{'bare Flask JSON (median of its runs)':<52}"
