@@ -136,24 +136,6 @@ def by_number(session: Session, license_no: str) -> PublicLicense | None:
     return next(iter(found.values()), None)
 
 
-def write(connection: Connection, license_ids: Iterable[int], batch: int = 1000) -> int:
-    """Write the records of ``license_ids`` from the join as ``connection`` reads it, in its
-    transaction: for a bulk load that nothing else changes meanwhile (the bench's seed); an
-    id with no license loses its record. The number written."""
-    ids, written = sorted(set(license_ids)), 0
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
-        records = _records(connection.execute(_BY_IDS, {"ids": chunk}))
-        connection.execute(delete(LicensePublicRecord).where(
-            LicensePublicRecord.license_id.in_(chunk)))
-        if records:
-            connection.execute(insert(LicensePublicRecord), [
-                {"license_id": license_id, "license_no": record.license_no,
-                 "record": _dumps(record)} for license_id, record in records.items()])
-        written += len(records)
-    return written
-
-
 def rewrite(engine: Engine, license_ids: Iterable[int]) -> int:
     """Write the records of ``license_ids`` while the service runs (after the commit that
     emptied them, or the command): their rows locked first, then the join read as committed
@@ -185,12 +167,16 @@ def rewrite(engine: Engine, license_ids: Iterable[int]) -> int:
     return len(records)
 
 
-def rebuild(engine: Engine, batch: int = 1000) -> int:
-    """Every license's record anew while the service runs (`flask licenses public-records`):
-    :func:`rewrite` a batch at a time, each in a transaction of its own, so a change
-    committed meanwhile is never written back over. The number written."""
-    with engine.connect() as connection:
-        ids = list(connection.scalars(select(License.id).order_by(License.id)))
+def rebuild(engine: Engine, license_ids: Iterable[int] | None = None, batch: int = 1000
+            ) -> int:
+    """The records of ``license_ids`` (None: every license's) anew while the service runs
+    (`flask licenses public-records`; the bench's seed after a bulk load): :func:`rewrite` a
+    batch at a time, each in a transaction of its own, so a change committed meanwhile is
+    never written back over. The number written."""
+    if license_ids is None:
+        with engine.connect() as connection:
+            license_ids = list(connection.scalars(select(License.id)))
+    ids = sorted(set(license_ids))
     return sum(rewrite(engine, ids[start:start + batch]) for start in range(0, len(ids), batch))
 
 
