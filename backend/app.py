@@ -258,8 +258,8 @@ def _check_body() -> None:
 def _has_body(req: Request) -> bool:
     """A declared length, or a body sent in chunks (HTTP/1.1 ``Transfer-Encoding: chunked``
     declares none)."""
-    return bool(req.content_length) or "chunked" in req.environ.get(
-        "HTTP_TRANSFER_ENCODING", "").lower()
+    return bool(req.content_length) or "chunked" in req.headers.get(
+        "Transfer-Encoding", "").lower()
 
 
 def _refuse_framing(response: Response) -> Response:

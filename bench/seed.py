@@ -6,8 +6,8 @@ of the real form (county, year, industry, serial, ISO 7064 check character, so a
 parser still accepts it), two bundled permits valid for five years, and the e-licenses of the
 license and of each permit (a 证照标识 each), and its public record, written from those rows by
 the service's own ``public_records.rebuild`` once they are committed (the one row a cold scan
-reads). Signed verify paths for
-wrk are then made with the app's own keyring, so every request pays the real checks.
+reads). Signed verify paths for wrk are then made with the app's own keyring, so every
+request pays the real checks.
 """
 
 from __future__ import annotations
