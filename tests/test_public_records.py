@@ -6,6 +6,8 @@ tests/conftest.py ``_clean_state``.)"""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import flask_migrate
@@ -17,7 +19,7 @@ from backend import clock
 from backend.extensions import db
 from backend.models import Elicense, Inspection, License, LicenseItem, LicensePublicRecord
 from backend.services import public_records
-from tests.test_licenses import issue_shop_license, public
+from tests.test_licenses import issue_shop_license, public, sent_to_the_database
 
 FILING = "food_prepackaged_filing"
 
@@ -73,6 +75,56 @@ def test_a_change_to_any_part_rewrites_the_record_in_its_commit(licensed, sessio
         assert public_records._NOTED not in transaction.info
     assert stored(session, number) == before
     assert public_records.stale(session.connection()) == []
+
+
+def test_scans_made_together_read_their_records_in_one_query_each_its_own(
+        licensed, app, session, monkeypatch):
+    """Sixteen threads scanning at once on MariaDB, while the first one's query is held at
+    the driver: the fifteen others' records come in one query (counted where it leaves),
+    and each thread gets its own license's record or, for a number with none, None."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("counted at pymysql")
+    number = licensed["license"]["license_no"]
+    asked = [number if i % 3 == 0 else f"{number}{i:02}" for i in range(16)]
+    with app.app_context():
+        engine = db.engine
+    expected = public_records.by_number(session, number)
+    import pymysql.connections  # noqa: PLC0415
+
+    def held_until_the_others_queue(connection, command, sql):
+        text = sql.decode() if isinstance(sql, bytes) else sql
+        if not held and "license_public_records" in text:  # not other threads' statements
+            held.append(text)
+            reader = public_records._READERS[engine]
+            deadline = time.monotonic() + 10
+            while len(reader._queue) < len(asked) - 1:
+                assert time.monotonic() < deadline, "the other scans never queued"
+                time.sleep(0.001)
+        return send(connection, command, sql)
+
+    def scan(license_no):
+        with Session(engine) as own:
+            return public_records.by_number(own, license_no)
+
+    held: list = []
+    with (sent_to_the_database(app, monkeypatch) as sent, monkeypatch.context() as patch,
+          ThreadPoolExecutor(len(asked)) as pool):
+        send = pymysql.connections.Connection._execute_command
+        patch.setattr(pymysql.connections.Connection, "_execute_command",
+                      held_until_the_others_queue)
+        first = pool.submit(scan, asked[0])
+        while not held:
+            time.sleep(0.001)
+        rest = pool.map(scan, asked[1:])
+        read = [first.result(), *rest]
+    assert read == [expected if n == number else None for n in asked]
+    selects = [sql for _, sql in sent if sql.upper().startswith("SELECT")]
+    gathered = [sql for sql in selects if "FROM license_public_records" in sql]
+    assert len(gathered) == 2 and all(n in gathered[1] for n in asked[1:]), gathered
+    missing = [n for n in asked if n != number]  # read through the join, each alone
+    joins = [sql for sql in selects if sql not in gathered]
+    assert sorted(n for n in missing for sql in joins if f"'{n}'" in sql) == sorted(missing)
+    assert len(joins) == len(missing), joins
 
 
 def test_a_permit_removed_leaves_the_record(licensed, session):

@@ -36,11 +36,15 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import date
+from functools import lru_cache, partial
 from itertools import chain
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction, aliased
+from sqlalchemy.sql import Select
 
+from backend.coalescing import Coalescer
 from backend.extensions import autocommit_rows, engine_of
 from backend.models import Elicense, Inspection, License, LicenseItem, LicensePublicRecord
 from backend.models.elicenses import COMBINED
@@ -70,8 +74,8 @@ _JOIN = (
                & (_PERMIT.item_code == LicenseItem.item_code)))
 _BY_IDS = _JOIN.where(License.id.in_(bindparam("ids", expanding=True)))
 _BY_NUMBER = _JOIN.where(License.license_no == bindparam("license_no"))
-_READ = select(LicensePublicRecord.record).where(
-    LicensePublicRecord.license_no == bindparam("license_no"))
+_READERS: WeakKeyDictionary[Engine, Coalescer] = WeakKeyDictionary()  # one per database
+_NO_ROW = object()
 # (position, parse) of the values JSON carries as text (dates) or 0/1 (booleans)
 _TYPED = {cls: [(i, {"date": date.fromisoformat, "bool": bool}[kind])
                 for i, kind in enumerate(f.type.split(" |")[0] for f in fields(cls))
@@ -120,20 +124,35 @@ def _loads(text: str) -> PublicLicense:
 
 def by_number(session: Session, license_no: str) -> PublicLicense | None:
     """What a public scan reads of license ``license_no`` (None: there is no such license):
-    its record, in one query of one column, on a connection of its own in autocommit mode
-    (``extensions.autocommit_rows``: what is committed, no transaction begun or ended). An
-    emptied record (a change being written) is read through the join; so is a missing one,
-    logged as an error (a license loaded around the service)."""
+    its record, by its number exactly, on a connection of its own in autocommit mode
+    (``extensions.autocommit_rows``: what is committed, no transaction begun or ended), in one
+    query with the records other threads of the process ask for at the same time
+    (``coalescing``). An emptied record (a change being written) is read through the join;
+    so is a missing one, logged as an error (a license loaded around the service)."""
     if not plausible_number(license_no):
         return None
     engine = engine_of(session)
-    rows = autocommit_rows(engine, _READ, {"license_no": license_no})
-    if rows and rows[0][0] is not None:
-        return _loads(rows[0][0])
+    reader = _READERS.get(engine) or _READERS.setdefault(engine, Coalescer())
+    text = reader.get(license_no, partial(_read, engine), _NO_ROW)
+    if text is not None and text is not _NO_ROW:
+        return _loads(text)
     found = _records(autocommit_rows(engine, _BY_NUMBER, {"license_no": license_no}))
-    if found and not rows:
+    if found and text is _NO_ROW:
         log.error("license without its public record", extra={"license_no": license_no})
     return next(iter(found.values()), None)
+
+
+def _read(engine: Engine, numbers: list[str]) -> dict[str, str | None]:
+    """number → record text (None: emptied) of those of ``numbers`` that have a row."""
+    size = 1 << (len(numbers) - 1).bit_length()  # a few statements, each compiled once
+    values = {f"n{i}": numbers[min(i, len(numbers) - 1)] for i in range(size)}
+    return dict(autocommit_rows(engine, _read_statement(size), values))
+
+
+@lru_cache(maxsize=8)
+def _read_statement(size: int) -> Select:
+    return select(LicensePublicRecord.license_no, LicensePublicRecord.record).where(
+        LicensePublicRecord.license_no.in_([bindparam(f"n{i}") for i in range(size)]))
 
 
 def rewrite(engine: Engine, license_ids: Iterable[int]) -> int:
