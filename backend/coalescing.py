@@ -13,14 +13,18 @@ the first of them, which sends the keys of all queued (up to ``most``) in one qu
 thread gets the value of its own key, as if it had asked alone: a key's absence is the
 caller's ``default``. When a gathered query fails, the thread that sent it raises, and each
 of the others reads its own key alone (its own error, if the database is really gone; its
-value, if only that connection was lost).
+value, if only that connection was lost). A thread that has waited ``patience`` seconds
+reads alone too.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 Fetch = Callable[[list[Any]], Mapping[Any, Any]]
 _ABSENT = object()
@@ -45,8 +49,8 @@ class Coalescer:
     flight at a time, at most ``most`` keys each. One per kind of read and database; ``fetch``
     is given with each ``get`` (all of one coalescer's must read the same way)."""
 
-    def __init__(self, most: int = 32) -> None:
-        self.most = most
+    def __init__(self, most: int = 32, patience: float = 1.0) -> None:
+        self.most, self.patience = most, patience
         self._lock = threading.Lock()
         self._queue: list[_Ask] = []
         self._in_flight = False
@@ -59,12 +63,26 @@ class Coalescer:
             self._queue.append(ask)
             waits, self._in_flight = self._in_flight, True
         if waits:
-            ask.turn.acquire()
+            answered = self._waited(ask)
             if not ask.sends:
-                if ask.failed:  # read alone: this thread's own error, or its value
-                    return fetch([key]).get(key, default)
-                return ask.answer(default)
+                if answered and not ask.failed:
+                    return ask.answer(default)
+                return fetch([key]).get(key, default)  # alone: its own error, or its value
         return self._send(ask, fetch, default)
+
+    def _waited(self, ask: _Ask) -> bool:
+        """Wait for the answer or the turn to send (True), or give up after ``patience``
+        seconds (False: read alone). A read that hangs (a connection the network dropped
+        without a word waits for TCP to give up, minutes) holds up the others no longer."""
+        if ask.turn.acquire(timeout=self.patience):
+            return True
+        with self._lock:
+            if ask.sends:  # the turn came as the wait ended
+                return ask.turn.acquire()
+            if ask in self._queue:
+                self._queue.remove(ask)
+        log.warning("a gathered read took over %g s: read alone", self.patience)
+        return False
 
     def _send(self, ask: _Ask, fetch: Fetch, default: Any) -> Any:
         with self._lock:

@@ -96,3 +96,31 @@ def test_one_ask_alone_goes_at_once(fail):
         with pytest.raises(ConnectionError):
             coalescer.get(1, fetch)
     assert coalescer.get(2, fetch) == "value 2"  # the failure left nothing in flight
+
+
+def test_a_read_that_hangs_holds_the_others_up_no_longer_than_their_patience(caplog):
+    """The first fetch hangs (a connection the network dropped): the nine that queued behind
+    it wait their patience, then each reads alone; the hung one answers when it returns, and
+    the next ask goes at once."""
+    coalescer = Coalescer(patience=0.05)
+    released = threading.Event()
+    calls: list[list[int]] = []
+
+    def fetch(keys: list[int]) -> dict[int, str]:
+        calls.append(keys)
+        if len(calls) == 1:
+            assert released.wait(10)
+        return {key: f"value {key}" for key in keys}
+
+    with ThreadPoolExecutor(10) as pool:
+        hung = pool.submit(coalescer.get, 0, fetch)
+        while not calls:
+            time.sleep(0.001)
+        others = [pool.submit(coalescer.get, key, fetch) for key in range(1, 10)]
+        assert [f.result(timeout=5) for f in others] == [f"value {k}" for k in range(1, 10)]
+        assert not hung.done()
+        released.set()
+        assert hung.result(timeout=5) == "value 0"
+    assert sorted(calls[1:]) == [[k] for k in range(1, 10)]
+    assert coalescer._queue == [] and not coalescer._in_flight
+    assert "a gathered read took over 0.05 s: read alone" in caplog.text
