@@ -115,7 +115,8 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         app.wsgi_app = proxies.TrustedProxyFix(
             app.wsgi_app, hops=settings.PROXY_FIX_X_FOR,
             trusted=proxies.networks(settings.FORWARDED_ALLOW_IPS))
-    app.wsgi_app = app_logging.RequestLog(app.wsgi_app, observe=metrics.observe_request)
+    app.wsgi_app = app_logging.RequestLog(app.wsgi_app, observe=metrics.observe_request,
+                                          probes=health.PROBES)
     app.before_request(_check_body)
     app.after_request(_refuse_framing)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from apiflask import APIBlueprint
 from flask import current_app
 from sqlalchemy import text
@@ -10,6 +12,8 @@ from backend import redis_client
 from backend.extensions import db
 
 bp = APIBlueprint("health", __name__, tag="运行状态")
+log = logging.getLogger(__name__)
+PROBES = frozenset({"/healthz", "/readyz"})  # neither logged nor counted per request (RequestLog)
 
 
 @bp.get("/healthz")
@@ -30,6 +34,7 @@ def readyz():
     body = {"status": "ready" if not failed else "unavailable",
             "checks": {name: "ok" if ok else "failed" for name, ok in checks.items()}}
     if failed:
+        log.warning("not ready", extra={"failed": failed})
         return {"code": "NOT_READY", "message": "服务暂不可用：" + "、".join(failed),
                 "details": body}, 503
     return body

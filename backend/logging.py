@@ -230,13 +230,20 @@ class RequestLog:
     hooks, the ``g`` and ``request`` proxies cost /healthz a third of its time
     (docs/bench-http.md, round 4). The rule is read from the request werkzeug keeps in the
     environ (``werkzeug.request``): Flask starts the response before it pops that request.
+
+    ``probes`` (paths) pass through untouched: no id, no access line, no metrics. The load
+    balancer asks every host for /readyz every second (config/haproxy.cfg), 86 400 lines a day
+    a host that say nothing; a probe that fails says so in its own log line (``health``).
     """
 
-    def __init__(self, app: Callable, observe: Callable[[str | None, str, int, float], None]
-                 ) -> None:
-        self.app, self.observe = app, observe
+    def __init__(self, app: Callable, observe: Callable[[str | None, str, int, float], None],
+                 probes: frozenset[str] = frozenset()) -> None:
+        self.app, self.observe, self.probes = app, observe, probes
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") in self.probes:
+            request_id_var.set(None)  # not the id this thread's last request had
+            return self.app(environ, start_response)
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
         request_id_var.set(request_id)

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from dotenv import dotenv_values
 from flask.cli import FlaskGroup
 
+from backend import health
 from backend import logging as app_logging
 from backend.app import create_app
 from backend.periodic import Periodic
@@ -72,11 +73,19 @@ def test_readyz_fails_naming_redis_when_redis_stops(tmp_path):
         redis.stop()
 
 
-def test_readyz_fails_naming_database_when_unreachable(tmp_path):
+def test_readyz_fails_naming_database_when_unreachable(tmp_path, caplog):
+    """And says so in its log (a probe has no access line)."""
     app = create_app(make_settings(
         DATABASE_URL=f"mysql+pymysql://app:app@127.0.0.1:{servers.free_port()}/none"))
-    body = assert_envelope(app.test_client().get("/readyz"), 503, "NOT_READY")
+    logger = logging.getLogger("backend.health")
+    logger.addHandler(caplog.handler)  # create_app gave the root logger its own handler
+    try:
+        body = assert_envelope(app.test_client().get("/readyz"), 503, "NOT_READY")
+    finally:
+        logger.removeHandler(caplog.handler)
     assert body["details"]["checks"] == {"database": "failed", "media": "ok"}
+    assert [(r.levelname, r.getMessage(), r.failed) for r in caplog.records
+            if r.name == "backend.health"] == [("WARNING", "not ready", ["database"])]
 
 
 def test_readyz_names_the_media_bucket_when_it_does_not_answer(tmp_path, seaweedfs):
@@ -200,14 +209,26 @@ def test_unexpected_error_is_500_envelope_without_internals(tmp_path):
 
 
 def test_request_id_is_honoured_or_generated(client):
-    assert client.get("/healthz", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"] \
+    path = "/api/mp/v1/industries"
+    assert client.get(path, headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"] \
         == "abc-1"
-    generated = client.get("/healthz", headers={"X-Request-ID": "bad id <script>"}).headers
+    generated = client.get(path, headers={"X-Request-ID": "bad id <script>"}).headers
     assert len(generated["X-Request-ID"]) == 32
     # the id goes into the access line as it is: a line break after it is not "well formed"
     # (gunicorn refuses one in a header; a server in front may not)
-    trailing = client.get("/healthz", environ_base={"HTTP_X_REQUEST_ID": "abc-1\n"}).headers
+    trailing = client.get(path, environ_base={"HTTP_X_REQUEST_ID": "abc-1\n"}).headers
     assert len(trailing["X-Request-ID"]) == 32
+
+
+def test_probes_pass_the_request_log_by(client):
+    """The load balancer's and the process manager's probes get no request id (nor an access
+    line or request metrics: tests/test_live.py, tests/test_metrics.py); the next request
+    does, and a log line written during a probe carries no earlier request's id."""
+    for path in sorted(health.PROBES):
+        answer = client.get(path, headers={"X-Request-ID": "probe-1"})
+        assert answer.status_code == 200 and "X-Request-ID" not in answer.headers
+        assert app_logging.request_id_var.get() is None
+    assert client.get("/api/mp/v1/industries").headers["X-Request-ID"]
 
 
 @pytest.mark.parametrize("path", ["/healthz", '/v/a"b\\c\n{}', "/指南/餐饮"])

@@ -30,6 +30,7 @@ import zxingcpp
 from PIL import Image
 
 from backend import clock
+from backend.health import PROBES
 from config.settings import SettingsError, load
 from tests import live
 from tests.live import PUBLIC_VERIFY_LIMIT, ROOT, LiveServer, sha256
@@ -457,10 +458,14 @@ def test_catalog_answers_carry_an_etag_that_a_new_version_changes(live_server: L
 
 def test_each_request_leaves_one_access_line_with_its_id(live_server: LiveServer):
     """As gunicorn writes it to stdout: one JSON line per request, in the shape of every other
-    log line, carrying the id the client sent (or the one it was given) and the outcome."""
+    log line, carrying the id the client sent (or the one it was given) and the outcome. The
+    probes, asked before them, leave none (backend.health.PROBES)."""
     http = live_server.client()
     sent = f"line-{uuid.uuid4().hex[:12]}"
-    assert http.get("/healthz", headers={"X-Request-ID": sent}).headers["X-Request-ID"] == sent
+    for probe in sorted(PROBES):
+        assert "X-Request-ID" not in http.get(probe, headers={"X-Request-ID": sent}).headers
+    industries = "/api/mp/v1/industries"
+    assert http.get(industries, headers={"X-Request-ID": sent}).headers["X-Request-ID"] == sent
     missing_path = f"/no-such-page/{uuid.uuid4().hex[:8]}"
     missing = http.get(missing_path, headers={"X-Request-ID": "a b"})
     given = missing.headers["X-Request-ID"]  # not well formed: replaced
@@ -472,10 +477,12 @@ def test_each_request_leaves_one_access_line_with_its_id(live_server: LiveServer
                  if sent in line or given in line]
         return found if len(found) >= 2 else []
 
-    healthz, not_found = sorted(wait_until(lines, what="the access lines"),
+    catalog, not_found = sorted(wait_until(lines, what="the access lines"),
                                 key=lambda line: line["request_id"] != sent)
     assert len(lines()) == 2  # one line each
-    for line, (request_id, path, status) in ((healthz, (sent, "/healthz", 200)),
+    assert not [line for line in live_server.logs().splitlines()
+                if '"logger": "yiye.access"' in line and json.loads(line)["path"] in PROBES]
+    for line, (request_id, path, status) in ((catalog, (sent, industries, 200)),
                                              (not_found, (given, missing_path, 404))):
         assert {k: line[k] for k in ("level", "logger", "message", "request_id", "method",
                                      "path", "status")} == {
@@ -501,8 +508,8 @@ def test_each_web_process_listens_on_a_socket_of_its_own_and_a_second_server_is_
     workers = 1 if live_server.mode == "embedded" else 2
     assert listening_sockets(live_server.port) == workers
     metrics_dir = Path(live_server.env["METRICS_DIR"]) / str(live_server.port)
-    counts = sorted(metrics_dir.iterdir())
-    assert counts
+    assert live_server.client().get("/api/mp/v1/industries").status_code == 200  # counted
+    counts = wait_until(lambda: sorted(metrics_dir.iterdir()), what="the metrics files")
     env = live_server.env | {"GUNICORN_CMD_ARGS": f"--control-socket {tmp_path / 'ctl'}"}
     second = subprocess.run(live.procfile()["web"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=30)

@@ -40,7 +40,8 @@ from tests.test_notifications import (
 AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 worker_app, start_worker, running_worker = (  # the fixtures
     shared.worker_app, shared.start_worker, shared.running_worker)
-HEALTHZ = ("/healthz", "GET", "200")
+INDUSTRIES = ("/api/mp/v1/industries", "GET", "200")
+HEALTHZ, READYZ = ("/healthz", "GET", "200"), ("/readyz", "GET", "200")
 
 
 Samples = dict[tuple[str, frozenset], float]
@@ -104,7 +105,8 @@ def test_a_scrape_adds_up_the_requests_of_every_web_process(live_server: LiveSer
     with ThreadPoolExecutor(max_workers=8) as pool:
         while len(served_by) < processes or sent < 40:  # until each process served some
             assert sent < 400, f"requests reached only {served_by}"
-            answers = list(pool.map(lambda _: live_server.client().get("/healthz"), range(20)))
+            answers = list(pool.map(lambda _: live_server.client().get(INDUSTRIES[0]),
+                                    range(20)))
             assert [a.status_code for a in answers] == [200] * 20
             served_by |= {process_of(a) for a in answers}
             sent += 20
@@ -120,7 +122,7 @@ def test_a_scrape_adds_up_the_requests_of_every_web_process(live_server: LiveSer
             assert len(scrapes) < 200, "every scrape went to one process"
             scrapes += pool.map(lambda _: scrape(live_server), range(4))
     for after, _ in scrapes:
-        assert requests_of(after, *HEALTHZ) - requests_of(before, *HEALTHZ) == sent
+        assert requests_of(after, *INDUSTRIES) - requests_of(before, *INDUSTRIES) == sent
         assert requests_of(after, "unmatched", "GET", "404") \
             - requests_of(before, "unmatched", "GET", "404") == 1
         assert requests_of(after, "/api/public/v1/licenses/<license_no>", "GET", "200") \
@@ -131,8 +133,9 @@ def test_a_scrape_adds_up_the_requests_of_every_web_process(live_server: LiveSer
         # each process reads the verdict from the database until it holds it (with Redis,
         # from the moment it listens for license changes: its first scans may go by before)
         assert hits + misses == 6 and hits >= 6 - 2 * processes, (hits, misses)
-        assert value(after, "yiye_http_request_duration_seconds_bucket", route="/healthz",
-                     method="GET", status="200", le="+Inf") == requests_of(after, *HEALTHZ)
+        assert value(after, "yiye_http_request_duration_seconds_bucket", route=INDUSTRIES[0],
+                     method="GET", status="200", le="+Inf") == requests_of(after, *INDUSTRIES)
+        assert not requests_of(after, *HEALTHZ) and not requests_of(after, *READYZ)  # probes
     routes = {dict(labels).get("route") for (_, labels) in scrapes[-1][0]}
     assert not any(missing.headers["X-Request-ID"] in (r or "") or "no-such-page" in (r or "")
                    or verify_path.split("?")[0].rsplit("/", 1)[1] in (r or "")
